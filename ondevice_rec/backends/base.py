@@ -1,0 +1,40 @@
+"""The small protocol every ranking backend implements, and the factory that picks one for a bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import BundleError
+
+
+@runtime_checkable
+class Ranker(Protocol):
+    """Maps item texts and free-text profiles into one vector space where a dot product is relevance.
+
+    Per-candidate work is a dot product against vectors computed once at catalogue-ingest time, so ranking a
+    whole catalogue costs one matrix-vector product per request.
+    """
+
+    bundle_id: str
+    dim: int
+    max_length: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-norm float32 vectors, one row per text."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_ranker(bundle: Bundle, *, threads: int | None = None) -> Ranker:
+    """Build the backend that the bundle's manifest asks for."""
+    kind = bundle.manifest.get("kind")
+    if kind == "text-embedder":
+        from .onnx_text import OnnxTextEncoder
+
+        return OnnxTextEncoder(bundle, threads=threads)
+    raise BundleError(f"bundle {bundle.path}: unsupported kind {kind!r}")

@@ -1,0 +1,144 @@
+"""Catalog items: validation, the shipped demo catalog, and CSV/JSONL import (all-or-nothing)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ImportFormatError
+
+MAX_ID_LEN = 512
+MAX_TITLE_CHARS = 1_000
+MAX_TEXT_CHARS = 100_000  # stored; the model sees templates.MAX_ITEM_CHARS of it
+MAX_TAGS = 64
+
+
+@dataclass(frozen=True)
+class Item:
+    """A validated catalog item."""
+
+    id: str
+    title: str = ""
+    text: str = ""
+    tags: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "text": self.text, "tags": list(self.tags), "meta": self.meta}
+
+
+def check_id(value: Any, name: str) -> str:
+    """Validate an id argument: a non-empty string of bounded length."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    if len(value) > MAX_ID_LEN:
+        raise ValueError(f"{name} is longer than {MAX_ID_LEN} characters")
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL characters")
+    return value
+
+
+def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
+    if depth > 32:
+        raise ValueError(f"{where} is nested deeper than 32 levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} contains a non-finite number")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where} keys must be strings")
+            _check_json_value(v, where, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_json_value(v, where, depth + 1)
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        raise TypeError(f"{where} must be JSON-like, found {type(value).__name__}")
+
+
+def to_item(raw: Mapping[str, Any]) -> Item:
+    """Validate one item mapping (``id`` required; ``title``, ``text``, ``tags``, ``meta`` optional)."""
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"an item must be a mapping, got {type(raw).__name__}")
+    item_id = check_id(raw.get("id"), "item id")
+    title = raw.get("title") or ""
+    text = raw.get("text") or ""
+    if not isinstance(title, str) or not isinstance(text, str):
+        raise TypeError(f"item {item_id!r}: title and text must be strings")
+    if len(title) > MAX_TITLE_CHARS:
+        raise ValueError(f"item {item_id!r}: title is longer than {MAX_TITLE_CHARS} characters")
+    tags_raw = raw.get("tags") or []
+    if isinstance(tags_raw, str):
+        tags_raw = [t for t in tags_raw.split("|")]
+    if not isinstance(tags_raw, (list, tuple)) or not all(isinstance(t, str) for t in tags_raw):
+        raise TypeError(f"item {item_id!r}: tags must be a list of strings")
+    tags = tuple(dict.fromkeys(t.strip() for t in tags_raw if t.strip()))[:MAX_TAGS]
+    meta = raw.get("meta") or {}
+    if not isinstance(meta, Mapping):
+        raise TypeError(f"item {item_id!r}: meta must be a mapping")
+    _check_json_value(meta, f"item {item_id!r} meta")
+    for s in (title, text, *tags):
+        if "\x00" in s:
+            raise ValueError(f"item {item_id!r}: text fields must not contain NUL characters")
+    if not (title.strip() or text.strip() or tags):
+        raise ValueError(f"item {item_id!r}: needs at least one of title, text or tags")
+    return Item(id=item_id, title=title.strip(), text=text[:MAX_TEXT_CHARS].strip(), tags=tags, meta=dict(meta))
+
+
+def demo_items() -> list[dict[str, Any]]:
+    """The ~200-item demo catalog shipped with the package (public-domain works and invented items,
+    descriptions written by the ondevice-rec developers)."""
+    path = resources.files("ondevice_rec") / "data" / "demo_catalog.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _rows_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ImportFormatError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+
+
+def _rows_csv(path: Path) -> Iterator[tuple[int, Any]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "id" not in reader.fieldnames:
+            raise ImportFormatError(f"{path}:1: CSV header must include an 'id' column (got {reader.fieldnames})")
+        for row in reader:
+            if None in row:
+                raise ImportFormatError(f"{path}:{reader.line_num}: more fields than the header has")
+            yield reader.line_num, {k: v for k, v in row.items() if k in ("id", "title", "text", "tags")}
+
+
+def read_catalog_file(path: str | Path, *, fmt: str | None = None) -> list[Item]:
+    """Parse and validate a whole CSV or JSONL catalog file; raise :class:`ImportFormatError` naming the
+    first bad line. Nothing is returned (so nothing is imported) unless every line is valid."""
+    p = Path(path)
+    fmt = (fmt or p.suffix.lstrip(".")).lower()
+    if fmt not in ("csv", "jsonl", "ndjson"):
+        raise ImportFormatError(f"{p}: unknown catalog format {fmt!r} (use .csv or .jsonl)")
+    if not p.is_file():
+        raise ImportFormatError(f"{p}: no such file")
+    rows: Iterable[tuple[int, Any]] = _rows_csv(p) if fmt == "csv" else _rows_jsonl(p)
+    items: dict[str, Item] = {}
+    try:
+        for lineno, raw in rows:
+            try:
+                item = to_item(raw)
+            except (TypeError, ValueError) as e:
+                raise ImportFormatError(f"{p}:{lineno}: {e}") from None
+            items[item.id] = item
+    except UnicodeDecodeError as e:
+        raise ImportFormatError(f"{p}: not UTF-8 text ({e.reason})") from None
+    return list(items.values())

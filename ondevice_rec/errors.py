@@ -1,0 +1,70 @@
+"""One exception tree: everything the SDK raises on purpose derives from :class:`OdrecError`."""
+
+from __future__ import annotations
+
+
+class OdrecError(Exception):
+    """Base class of every error raised deliberately by ondevice-rec."""
+
+
+# --- bundles ---------------------------------------------------------------------------------
+class BundleError(OdrecError):
+    """A model bundle is missing, malformed or unusable."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file does not match the size or sha256 recorded in its manifest."""
+
+
+class BundleVersionError(BundleError):
+    """A bundle was written by a newer (or unknown) bundle schema version."""
+
+
+# --- store -----------------------------------------------------------------------------------
+class StoreError(OdrecError):
+    """The SQLite store cannot be opened, read or written."""
+
+
+class StoreBusyError(StoreError):
+    """The store stayed locked by another connection past the caller's deadline."""
+
+
+class ItemNotFoundError(OdrecError, KeyError):
+    """An item id is not in the catalog."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else "item not found"
+
+
+class ImportFormatError(OdrecError):
+    """A catalog import file is malformed; nothing was imported."""
+
+
+# --- privacy ---------------------------------------------------------------------------------
+class PrivacyError(OdrecError):
+    """A privacy rule refused an operation."""
+
+
+class ConsentError(PrivacyError):
+    """An operation needs a consent the user has not granted."""
+
+
+class EgressBlocked(PrivacyError):
+    """Data was about to leave the device and the egress gate refused it (fails closed)."""
+
+
+# --- export / extras -------------------------------------------------------------------------
+class ExportError(OdrecError):
+    """Building, converting or validating a model bundle failed."""
+
+
+class MissingExtraError(OdrecError, ImportError):
+    """An optional dependency is not installed; the message names the pip command to run."""
+
+
+def missing_extra(extra: str, module: str, hint: str = "") -> MissingExtraError:
+    """Build the error raised when an optional extra is absent."""
+    msg = f"this feature needs the '{extra}' extra ({module} is not installed): pip install 'ondevice-rec[{extra}]'"
+    if hint:
+        msg += f"; {hint}"
+    return MissingExtraError(msg)
