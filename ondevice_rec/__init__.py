@@ -1,12 +1,12 @@
 """ondevice-rec: LLM-quality recommendations computed entirely on the device, private by design.
 
-    from ondevice_rec import Recommender
-    with Recommender.open("rec.db") as rec:
-        rec.add_items([{"id": "b1", "title": "...", "text": "...", "tags": ["..."]}])
-        rec.consent("alice").grant("personalization")
-        rec.record("alice", "b1", kind="like")
-        for r in rec.recommend("alice", k=10):
-            print(r.item_id, r.score, r.reason)
+from ondevice_rec import Recommender
+with Recommender.open("rec.db") as rec:
+    rec.add_items([{"id": "b1", "title": "...", "text": "...", "tags": ["..."]}])
+    rec.consent("alice").grant("personalization")
+    rec.record("alice", "b1", kind="like")
+    for r in rec.recommend("alice", k=10):
+        print(r.item_id, r.score, r.reason)
 """
 
 from ._version import __version__
@@ -29,8 +29,22 @@ from .ranking import RankingConfig
 from .recommender import ConsentHandle, Recommendation, Recommender
 
 __all__ = [
-    "__version__", "Recommender", "Recommendation", "ConsentHandle", "RankingConfig",
-    "OdrecError", "BundleError", "BundleIntegrityError", "BundleVersionError", "StoreError", "StoreBusyError",
-    "ItemNotFoundError", "ImportFormatError", "PrivacyError", "ConsentError", "EgressBlocked", "ExportError",
+    "__version__",
+    "Recommender",
+    "Recommendation",
+    "ConsentHandle",
+    "RankingConfig",
+    "OdrecError",
+    "BundleError",
+    "BundleIntegrityError",
+    "BundleVersionError",
+    "StoreError",
+    "StoreBusyError",
+    "ItemNotFoundError",
+    "ImportFormatError",
+    "PrivacyError",
+    "ConsentError",
+    "EgressBlocked",
+    "ExportError",
     "MissingExtraError",
 ]

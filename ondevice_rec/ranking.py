@@ -23,19 +23,21 @@ DAYPARTS = ("morning", "afternoon", "evening", "night")
 class RankingConfig:
     """Knobs of the default on-device ranking pipeline."""
 
-    history_limit: int = 200          # most recent events that shape the user state
-    half_life_events: float = 3.0     # recency by position: the 3rd most recent event counts half
-    half_life_days: float = 60.0      # recency by age
-    kind_weights: Mapping[str, float] = field(default_factory=lambda: {
-        "purchase": 1.2, "like": 1.0, "click": 0.4, "view": 0.3, "skip": -0.3, "dislike": -1.0})
+    history_limit: int = 200  # most recent events that shape the user state
+    half_life_events: float = 3.0  # recency by position: the 3rd most recent event counts half
+    half_life_days: float = 60.0  # recency by age
+    kind_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"purchase": 1.2, "like": 1.0, "click": 0.4, "view": 0.3, "skip": -0.3, "dislike": -1.0}
+    )
     rating_scale: tuple[float, float] = (1.0, 5.0)  # rating value range; the midpoint is neutral
-    profile_weight: float = 0.7       # profile vector relative to the (unit) event centroid
-    negative_weight: float = 0.6      # how hard dislikes/skips and "no X" clauses push away
-    popularity_weight: float = 0.04   # popularity prior added to personalised scores
-    context_weight: float = 0.08      # popularity of the item in the request's context
+    profile_weight: float = 0.7  # profile vector relative to the (unit) event centroid
+    negative_weight: float = 0.6  # how hard dislikes/skips and "no X" clauses push away
+    popularity_weight: float = 0.04  # popularity prior added to personalised scores
+    context_weight: float = 0.08  # popularity of the item in the request's context
     context_event_boost: float = 1.0  # events recorded in the request's context count (1 + boost) times
-    candidate_pool: int = 200         # candidates re-ranked for diversity
-    default_diversity: float = 0.15   # MMR trade-off: 0 = pure relevance, 1 = pure novelty
+    event_saturation: float = 2.0  # total positive event weight at which events count fully vs the profile
+    candidate_pool: int = 200  # candidates re-ranked for diversity
+    default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
     reason_history_min_sim: float = 0.45
     reason_profile_min_sim: float = 0.20
 
@@ -119,7 +121,7 @@ def split_profile(text: str) -> tuple[list[str], list[str]]:
             continue
         m = _NEG_CUE.match(clause)
         if m:
-            rest = clause[m.end():].strip()
+            rest = clause[m.end() :].strip()
             if rest:
                 neg.append(rest)
         else:
@@ -132,12 +134,12 @@ def split_profile(text: str) -> tuple[list[str], list[str]]:
 class UserState:
     """What the ranker knows about a user for one request."""
 
-    pos: np.ndarray | None                  # unit vector of what they like (events + profile), or None
-    neg: np.ndarray | None                  # unit vector of what they avoid, or None
-    history_rows: np.ndarray                # catalogue rows of positive events (for reasons)
+    pos: np.ndarray | None  # unit vector of what they like (events + profile), or None
+    neg: np.ndarray | None  # unit vector of what they avoid, or None
+    history_rows: np.ndarray  # catalogue rows of positive events (for reasons)
     history_weights: np.ndarray
     history_kinds: list[str]
-    clauses: list[str]                      # positive profile clauses (for reasons)
+    clauses: list[str]  # positive profile clauses (for reasons)
     clause_vecs: np.ndarray | None
 
     @property
@@ -184,14 +186,24 @@ def build_user_state(
         else:
             neg_acc += (-w * decay) * matrix[row]
     ev_pos = _unit(pos_acc)
+    if ev_pos is not None and profile_pos is not None:
+        # one or two events should not drown a stated profile: scale by how much evidence there is
+        ev_pos = ev_pos * min(1.0, float(np.sum(weights)) / cfg.event_saturation)
     pos = ev_pos
     if profile_pos is not None:
         pos = _unit(profile_pos * cfg.profile_weight + (ev_pos if ev_pos is not None else 0.0))
     neg = _unit(neg_acc)
     if profile_neg is not None:
         neg = _unit(profile_neg + (neg if neg is not None else 0.0))
-    return UserState(pos, neg, np.asarray(rows, dtype=np.int64), np.asarray(weights, dtype=np.float32), kinds,
-                     list(clauses), clause_vecs)
+    return UserState(
+        pos,
+        neg,
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(weights, dtype=np.float32),
+        kinds,
+        list(clauses),
+        clause_vecs,
+    )
 
 
 def score_items(

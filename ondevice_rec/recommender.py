@@ -44,8 +44,13 @@ class Recommendation:
     personalized: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"item_id": self.item_id, "score": self.score, "reason": self.reason, "title": self.title,
-                "personalized": self.personalized}
+        return {
+            "item_id": self.item_id,
+            "score": self.score,
+            "reason": self.reason,
+            "title": self.title,
+            "personalized": self.personalized,
+        }
 
 
 class _Catalog:
@@ -95,7 +100,8 @@ class ConsentHandle:
         if uid is None:
             return []
         rows = self._rec._store.query(
-            "SELECT purpose, granted, at, source FROM consents WHERE uid=? ORDER BY cid", (uid,))
+            "SELECT purpose, granted, at, source FROM consents WHERE uid=? ORDER BY cid", (uid,)
+        )
         return [{"purpose": p, "granted": bool(g), "at": a, "source": s} for p, g, a, s in rows]
 
 
@@ -121,8 +127,9 @@ class Recommender:
     Thread-safe; several instances (threads or processes) may open the same file.
     """
 
-    def __init__(self, store: Store, ranker: Ranker, *, config: RankingConfig, bundle_path: Path,
-                 bundle_manifest: dict[str, Any]) -> None:
+    def __init__(
+        self, store: Store, ranker: Ranker, *, config: RankingConfig, bundle_path: Path, bundle_manifest: dict[str, Any]
+    ) -> None:
         self._store = store
         self._ranker = ranker
         self.config = config
@@ -152,14 +159,14 @@ class Recommender:
         """
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or path, got {type(path).__name__}")
-        if retention_days is not None and (not isinstance(retention_days, (int, float)) or
-                                           not math.isfinite(retention_days) or retention_days <= 0):
+        if retention_days is not None and (
+            not isinstance(retention_days, (int, float)) or not math.isfinite(retention_days) or retention_days <= 0
+        ):
             raise ValueError("retention_days must be a positive number of days")
         b = load_bundle(bundle)
         ranker = open_ranker(b, threads=threads)
         store = Store(path, busy_timeout=busy_timeout)
-        rec = cls(store, ranker, config=config or RankingConfig(), bundle_path=b.path,
-                  bundle_manifest=b.manifest)
+        rec = cls(store, ranker, config=config or RankingConfig(), bundle_path=b.path, bundle_manifest=b.manifest)
         rec.retention_days = retention_days
         try:
             rec._ensure_vectors()
@@ -210,9 +217,16 @@ class Recommender:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             q = ",".join("?" * len(chunk))
-            known.update({r[0]: r[1] for r in self._store.query(
-                f"SELECT i.item_id, v.text_sha FROM items i JOIN item_vectors v ON v.iid=i.iid AND v.model_id=? "
-                f"WHERE i.item_id IN ({q})", (self._model_id, *chunk))})
+            known.update(
+                {
+                    r[0]: r[1]
+                    for r in self._store.query(
+                        "SELECT i.item_id, v.text_sha FROM items i JOIN item_vectors v "
+                        f"ON v.iid=i.iid AND v.model_id=? WHERE i.item_id IN ({q})",
+                        (self._model_id, *chunk),
+                    )
+                }
+            )
         todo = [i for i, it in enumerate(items) if known.get(it.id) != shas[i]]
         vecs: dict[int, np.ndarray] = {}
         for s in range(0, len(todo), batch_size):
@@ -242,7 +256,9 @@ class Recommender:
         """Embed catalogue items that have no vector for this bundle (first open with a new bundle)."""
         rows = self._store.query(
             "SELECT i.item_id, i.title, i.text, i.tags, i.meta FROM items i LEFT JOIN item_vectors v "
-            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL", (self._model_id,))
+            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL",
+            (self._model_id,),
+        )
         if rows:
             self._write_items([Item(r[0], r[1], r[2], tuple(json.loads(r[3])), json.loads(r[4])) for r in rows])
 
@@ -265,16 +281,22 @@ class Recommender:
         if version != cat.version:
             rows = self._store.query(
                 "SELECT i.iid, i.item_id, i.title, i.tags, v.vector FROM items i JOIN item_vectors v "
-                "ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid", (self._model_id,))
+                "ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
+                (self._model_id,),
+            )
             new = _Catalog()
             new.version = version
             new.iids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             new.item_ids = [r[1] for r in rows]
             new.titles = [r[2] for r in rows]
             new.tags = [json.loads(r[3]) for r in rows]
-            new.matrix = (np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32)
-                          .reshape(len(rows), self._ranker.dim).copy() if rows
-                          else np.zeros((0, self._ranker.dim), dtype=np.float32))
+            new.matrix = (
+                np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32)
+                .reshape(len(rows), self._ranker.dim)
+                .copy()
+                if rows
+                else np.zeros((0, self._ranker.dim), dtype=np.float32)
+            )
             new.row = {int(iid): i for i, iid in enumerate(new.iids)}
             self._cat = cat = new
             self._load_stats(cat)
@@ -301,12 +323,21 @@ class Recommender:
         cat.data_version = self._store.query("PRAGMA data_version")[0][0]
 
     # --- events ---------------------------------------------------------------------------------
-    def record(self, user_id: str, item_id: str, *, kind: str = "view", value: float | None = None,
-               at: Any = None, context: Mapping[str, Any] | None = None) -> None:
+    def record(
+        self,
+        user_id: str,
+        item_id: str,
+        *,
+        kind: str = "view",
+        value: float | None = None,
+        at: Any = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
         """Record one interaction (``view``, ``click``, ``like``, ``rating`` with ``value=``, ``skip``,
         ``dislike``, ``purchase``) at ``at`` (datetime, ISO string or epoch; default now)."""
-        self.record_many([{"user_id": user_id, "item_id": item_id, "kind": kind, "value": value, "at": at,
-                           "context": context}])
+        self.record_many(
+            [{"user_id": user_id, "item_id": item_id, "kind": kind, "value": value, "at": at, "context": context}]
+        )
 
     def record_many(self, events: Iterable[Mapping[str, Any]]) -> int:
         """Record many interactions in one transaction (all-or-nothing)."""
@@ -335,8 +366,17 @@ class Recommender:
             ts = time.time() if at is None else ranking.to_datetime(at, "at").timestamp()
             context = ev.get("context")
             ctx_keys = ranking.context_keys(context)
-            rows.append((user_id, item_id, kind, value, ts, "|".join(ctx_keys),
-                         json.dumps(_jsonable_context(context)) if context else None))
+            rows.append(
+                (
+                    user_id,
+                    item_id,
+                    kind,
+                    value,
+                    ts,
+                    "|".join(ctx_keys),
+                    json.dumps(_jsonable_context(context)) if context else None,
+                )
+            )
         if not rows:
             return 0
         with self._lock, self._store.write() as conn:
@@ -347,13 +387,18 @@ class Recommender:
                     raise ItemNotFoundError(f"unknown item {item_id!r}: add it with add_items() first")
                 iid = r[0]
                 uid = uids.get(user_id) or uids.setdefault(user_id, self._store.ensure_uid(conn, user_id))
-                conn.execute("INSERT INTO events(uid, iid, kind, value, at, ctx, context) VALUES(?,?,?,?,?,?,?)",
-                             (uid, iid, kind, value, ts, ctx, context_json))
+                conn.execute(
+                    "INSERT INTO events(uid, iid, kind, value, at, ctx, context) VALUES(?,?,?,?,?,?,?)",
+                    (uid, iid, kind, value, ts, ctx, context_json),
+                )
                 w = max(0.0, ranking.event_weight(kind, value, self.config))
                 if w > 0:
                     for key in ("", *ctx.split("|")) if ctx else ("",):
-                        conn.execute("INSERT INTO item_stats(iid, ctx, weight) VALUES(?,?,?) ON CONFLICT(iid, ctx) "
-                                     "DO UPDATE SET weight = weight + excluded.weight", (iid, key, w))
+                        conn.execute(
+                            "INSERT INTO item_stats(iid, ctx, weight) VALUES(?,?,?) ON CONFLICT(iid, ctx) "
+                            "DO UPDATE SET weight = weight + excluded.weight",
+                            (iid, key, w),
+                        )
         self._cat.data_version = -1  # our own write: refresh priors on the next request
         self._cat.stats_loaded_at = 0.0
         return len(rows)
@@ -380,13 +425,21 @@ class Recommender:
                 conn.execute("DELETE FROM profiles WHERE uid=?", (uid,))
                 conn.execute("DELETE FROM profile_vectors WHERE uid=?", (uid,))
                 return
-            conn.execute("INSERT INTO profiles(uid, text, updated_at) VALUES(?,?,?) ON CONFLICT(uid) DO UPDATE "
-                         "SET text=excluded.text, updated_at=excluded.updated_at", (uid, text, time.time()))
+            conn.execute(
+                "INSERT INTO profiles(uid, text, updated_at) VALUES(?,?,?) ON CONFLICT(uid) DO UPDATE "
+                "SET text=excluded.text, updated_at=excluded.updated_at",
+                (uid, text, time.time()),
+            )
             conn.execute("DELETE FROM profile_vectors WHERE uid=?", (uid,))
             conn.execute(
                 "INSERT INTO profile_vectors(uid, model_id, clauses, pos, neg) VALUES(?,?,?,?,?)",
-                (uid, self._model_id, json.dumps({"positive": pos_c, "negative": neg_c}),
-                 _vec_bytes(pos_v) if pos_v is not None else None, _vec_bytes(neg_v) if neg_v is not None else None),
+                (
+                    uid,
+                    self._model_id,
+                    json.dumps({"positive": pos_c, "negative": neg_c}),
+                    _vec_bytes(pos_v) if pos_v is not None else None,
+                    _vec_bytes(neg_v) if neg_v is not None else None,
+                ),
             )
 
     def get_profile(self, user_id: str) -> str | None:
@@ -395,8 +448,9 @@ class Recommender:
         return rows[0][0] if rows else None
 
     def _profile_vectors(self, uid: int) -> tuple[np.ndarray | None, np.ndarray | None, list[str], np.ndarray | None]:
-        rows = self._store.query("SELECT clauses, pos, neg FROM profile_vectors WHERE uid=? AND model_id=?",
-                                 (uid, self._model_id))
+        rows = self._store.query(
+            "SELECT clauses, pos, neg FROM profile_vectors WHERE uid=? AND model_id=?", (uid, self._model_id)
+        )
         if not rows:
             text = self._store.query("SELECT text FROM profiles WHERE uid=?", (uid,))
             if not text:
@@ -427,10 +481,17 @@ class Recommender:
             raise ValueError("source must be a short string")
         with self._lock, self._store.write() as conn:
             uid = self._store.ensure_uid(conn, user_id)
-            conn.execute("INSERT INTO consents(uid, purpose, granted, at, source) VALUES(?,?,?,?,?)",
-                         (uid, purpose, int(granted), time.time(), source))
-            self._store.audit(conn, "consent.grant" if granted else "consent.revoke", uid=uid, purpose=purpose,
-                              details={"source": source})
+            conn.execute(
+                "INSERT INTO consents(uid, purpose, granted, at, source) VALUES(?,?,?,?,?)",
+                (uid, purpose, int(granted), time.time(), source),
+            )
+            self._store.audit(
+                conn,
+                "consent.grant" if granted else "consent.revoke",
+                uid=uid,
+                purpose=purpose,
+                details={"source": source},
+            )
 
     def _consent_status(self, user_id: str) -> dict[str, bool]:
         uid = self._store.uid(check_id(user_id, "user_id"))
@@ -438,7 +499,9 @@ class Recommender:
             return {}
         rows = self._store.query(
             "SELECT purpose, granted FROM consents WHERE cid IN (SELECT max(cid) FROM consents WHERE uid=? "
-            "GROUP BY purpose)", (uid,))
+            "GROUP BY purpose)",
+            (uid,),
+        )
         return {p: bool(g) for p, g in rows}
 
     # --- recommending ---------------------------------------------------------------------------
@@ -478,8 +541,11 @@ class Recommender:
             allowed = np.ones(n, dtype=bool)
             state = ranking.UserState(None, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
             if uid is not None:
-                seen_sql = ("SELECT DISTINCT iid FROM events WHERE uid=?" if exclude_seen
-                            else "SELECT DISTINCT iid FROM events WHERE uid=? AND kind='dislike'")
+                seen_sql = (
+                    "SELECT DISTINCT iid FROM events WHERE uid=?"
+                    if exclude_seen
+                    else "SELECT DISTINCT iid FROM events WHERE uid=? AND kind='dislike'"
+                )
                 for (iid,) in self._store.query(seen_sql, (uid,)):
                     r = cat.row.get(iid)
                     if r is not None:
@@ -488,12 +554,21 @@ class Recommender:
                 assert uid is not None
                 evs = self._store.query(
                     "SELECT iid, kind, value, at, ctx FROM events WHERE uid=? ORDER BY at DESC, eid DESC LIMIT ?",
-                    (uid, cfg.history_limit))
+                    (uid, cfg.history_limit),
+                )
                 events = [(cat.row[e[0]], e[1], e[2], e[3], e[4]) for e in evs if e[0] in cat.row]
                 p_pos, p_neg, clauses, clause_vecs = self._profile_vectors(uid)
                 state = ranking.build_user_state(
-                    events, cat.matrix, profile_pos=p_pos, profile_neg=p_neg, clauses=clauses,
-                    clause_vecs=clause_vecs, now=time.time(), request_ctx=req_ctx, cfg=cfg)
+                    events,
+                    cat.matrix,
+                    profile_pos=p_pos,
+                    profile_neg=p_neg,
+                    clauses=clauses,
+                    clause_vecs=clause_vecs,
+                    now=time.time(),
+                    request_ctx=req_ctx,
+                    cfg=cfg,
+                )
             pop = cat.prior("")
             assert pop is not None
             ctx_pop = None
@@ -508,12 +583,19 @@ class Recommender:
                     reason = ranking.explain(r, state, cat.matrix, cat.titles, cat.tags, ctx_pop, req_ctx, cfg)
                     out.append(Recommendation(cat.item_ids[r], float(scores[r]), reason, cat.titles[r], True))
                 else:
-                    base = ("Popular " + ranking.describe_context(req_ctx)) if ctx_pop is not None and \
-                        ctx_pop[r] > 0 else "Popular right now"
-                    why = ("not personalised: personalization consent not given" if uid is not None and
-                           not consented else "not personalised: no history or profile yet")
-                    out.append(Recommendation(cat.item_ids[r], float(scores[r]), f"{base} ({why})",
-                                              cat.titles[r], False))
+                    base = (
+                        ("Popular " + ranking.describe_context(req_ctx))
+                        if ctx_pop is not None and ctx_pop[r] > 0
+                        else "Popular right now"
+                    )
+                    why = (
+                        "not personalised: personalization consent not given"
+                        if uid is not None and not consented
+                        else "not personalised: no history or profile yet"
+                    )
+                    out.append(
+                        Recommendation(cat.item_ids[r], float(scores[r]), f"{base} ({why})", cat.titles[r], False)
+                    )
             return out
 
     # --- data-subject rights --------------------------------------------------------------------
@@ -525,8 +607,12 @@ class Recommender:
         with self._lock, self._store.write() as conn:
             row = conn.execute("SELECT uid, created_at FROM users WHERE user_id=?", (user_id,)).fetchone()
             out: dict[str, Any] = {
-                "format": "ondevice-rec/user-export", "format_version": 1, "odrec_version": __version__,
-                "schema_version": SCHEMA_VERSION, "user_id": user_id, "exported_at": time.time(),
+                "format": "ondevice-rec/user-export",
+                "format_version": 1,
+                "odrec_version": __version__,
+                "schema_version": SCHEMA_VERSION,
+                "user_id": user_id,
+                "exported_at": time.time(),
                 "found": row is not None,
             }
             out.update({t: [] for t in USER_TABLES})
@@ -561,8 +647,9 @@ class Recommender:
                         counts[table] = conn.execute(f"DELETE FROM {table} WHERE uid=?", (uid,)).rowcount
                     conn.execute("DELETE FROM users WHERE uid=?", (uid,))
                     self._recompute_stats(conn, touched)
-                    self._store.audit(conn, "erasure", subject=self._pseudonym(user_id),
-                                      details={"rows_deleted": counts})
+                    self._store.audit(
+                        conn, "erasure", subject=self._pseudonym(user_id), details={"rows_deleted": counts}
+                    )
             self._store.scrub()
             self._cat.data_version = -1
             self._cat.stats_loaded_at = 0.0
@@ -583,8 +670,9 @@ class Recommender:
                 if w > 0:
                     for key in ("", *ctx.split("|")) if ctx else ("",):
                         acc[key] = acc.get(key, 0.0) + w
-            conn.executemany("INSERT INTO item_stats(iid, ctx, weight) VALUES(?,?,?)",
-                             [(iid, c, w) for c, w in acc.items()])
+            conn.executemany(
+                "INSERT INTO item_stats(iid, ctx, weight) VALUES(?,?,?)", [(iid, c, w) for c, w in acc.items()]
+            )
 
     def apply_retention(self, max_age_days: float | None = None) -> int:
         """Delete events older than ``max_age_days`` (default: the ``retention_days`` the store was opened
@@ -610,9 +698,12 @@ class Recommender:
     # --- introspection --------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         return {
-            "store": str(self._store.path), "schema_version": SCHEMA_VERSION,
-            "bundle": str(self.bundle_path), "bundle_name": self.bundle_manifest.get("name"),
-            "model_id": self._model_id, "items": self.count_items(),
+            "store": str(self._store.path),
+            "schema_version": SCHEMA_VERSION,
+            "bundle": str(self.bundle_path),
+            "bundle_name": self.bundle_manifest.get("name"),
+            "model_id": self._model_id,
+            "items": self.count_items(),
             "users": int(self._store.query("SELECT count(*) FROM users")[0][0]),
             "events": int(self._store.query("SELECT count(*) FROM events")[0][0]),
         }

@@ -220,8 +220,16 @@ class Store:
         cur = conn.execute("INSERT INTO users(user_id, created_at) VALUES(?, ?)", (user_id, time.time()))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
-    def audit(self, conn: sqlite3.Connection, action: str, *, uid: int | None = None, subject: str | None = None,
-              purpose: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def audit(
+        self,
+        conn: sqlite3.Connection,
+        action: str,
+        *,
+        uid: int | None = None,
+        subject: str | None = None,
+        purpose: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         conn.execute(
             "INSERT INTO audit(at, uid, subject, action, purpose, details) VALUES(?,?,?,?,?,?)",
             (time.time(), uid, subject, action, purpose, json.dumps(details or {}, sort_keys=True)),

@@ -31,7 +31,9 @@ class OnnxTextEncoder:
             self.dim = int(spec["dim"])
             self.max_length = int(spec["max_length"])
         except (KeyError, TypeError, ValueError):
-            raise BundleError(f"bundle {bundle.path}: manifest 'text_encoder' lacks model/tokenizer/dim/max_length") from None
+            raise BundleError(
+                f"bundle {bundle.path}: manifest 'text_encoder' lacks model/tokenizer/dim/max_length"
+            ) from None
         self.pooling = spec.get("pooling", "mean")
         if self.pooling not in ("mean", "cls"):
             raise BundleError(f"bundle {bundle.path}: unknown pooling {self.pooling!r}")

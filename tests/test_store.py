@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from ondevice_rec import Recommender, StoreError
+from ondevice_rec.store import SCHEMA_VERSION, Store
+
+
+def test_pragmas_and_schema(db_path: Path) -> None:
+    s = Store(db_path)
+    q = lambda sql: s.query(sql)[0][0]  # noqa: E731
+    assert q("PRAGMA journal_mode") == "wal"
+    assert q("PRAGMA secure_delete") == 1
+    assert q("PRAGMA foreign_keys") == 1
+    assert q("PRAGMA busy_timeout") == 10_000
+    assert s.meta("schema_version") == str(SCHEMA_VERSION)
+    assert {
+        "items",
+        "item_vectors",
+        "events",
+        "profiles",
+        "profile_vectors",
+        "consents",
+        "audit",
+        "users",
+        "item_stats",
+        "meta",
+    } <= set(s.db.table_names())
+    s.close()
+    s2 = Store(db_path)  # reopening does not migrate again
+    assert s2.meta("schema_version") == str(SCHEMA_VERSION)
+    s2.close()
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    Store(db_path).close()
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="newer than this odrec supports"):
+        Store(db_path)
+
+
+def test_corrupt_or_unreadable_file_raises_store_error_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="bad.db"):
+        Recommender.open(bad)
+    with pytest.raises(StoreError, match="directory"):
+        Store(tmp_path)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "no" / "such" / "dir.db")
+
+
+def test_write_is_all_or_nothing(db_path: Path) -> None:
+    s = Store(db_path)
+    with pytest.raises(RuntimeError), s.write() as conn:
+        s.ensure_uid(conn, "alice")
+        raise RuntimeError("boom")
+    assert s.uid("alice") is None
+    with s.write() as conn:
+        s.ensure_uid(conn, "alice")
+    assert s.uid("alice") is not None
+
+
+def test_several_recommenders_share_one_file(db_path: Path, demo_catalog: list[dict]) -> None:
+    with Recommender.open(db_path) as a:
+        a.add_items(demo_catalog[:50])
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            with Recommender.open(db_path) as r:
+                for i in range(20):
+                    r.record(f"user{n}", demo_catalog[i]["id"], kind="like")
+                    r.recommend(f"user{n}", k=3)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with Recommender.open(db_path) as r:
+        assert r.info()["events"] == 80
