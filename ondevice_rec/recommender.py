@@ -631,8 +631,8 @@ class Recommender:
         return out
 
     def forget_user(self, user_id: str) -> dict[str, Any]:
-        """Erase everything about ``user_id`` (GDPR Art. 17): rows, derived data and audit entries, then
-        rebuild the index holding user ids and truncate the WAL so no bytes remain. Idempotent: re-running
+        """Erase everything about ``user_id`` (GDPR Art. 17): rows, derived data and audit entries, zeroed
+        in place (secure_delete), then checkpoint and truncate the WAL so no bytes remain. Idempotent: re-running
         it after an interruption completes the erasure. The audit log keeps one pseudonymous entry."""
         self._check_open()
         check_id(user_id, "user_id")

@@ -1,10 +1,10 @@
 """The on-device SQLite store (sqlite-utils): schema, migrations, pragmas and transactions.
 
 Design notes
-- User ids appear in exactly one place, ``users.user_id``; every other table refers to the integer ``uid``.
-  Erasure therefore removes the id from one table and one index, which it rebuilds so that no copy survives in
-  an index page.
-- ``secure_delete`` zeroes freed content; erasure checkpoints and truncates the WAL afterwards.
+- User ids appear in exactly one place, ``users.user_id`` (and its unique index); every other table refers to
+  the integer ``uid``. SQLite index b-trees hold each key once (interior entries are real entries, not copies),
+  so deleting the row removes every copy.
+- ``secure_delete`` zeroes deleted cells and freed pages; erasure then checkpoints and truncates the WAL.
 - Writes run in ``BEGIN IMMEDIATE`` transactions, retried while another connection holds the write lock, until
   a deadline; then :class:`StoreBusyError`.
 """
@@ -237,10 +237,9 @@ class Store:
 
     # --- erasure support -----------------------------------------------------------------------
     def scrub(self) -> None:
-        """Rebuild the users index (no stale key copies in b-tree pages) and truncate the WAL so that erased
-        bytes are gone from the database file, the WAL and the shared-memory index."""
+        """Checkpoint and truncate the WAL so that erased bytes (zeroed in the database by secure_delete) are
+        gone from the WAL too; the shared-memory index holds no row content."""
         with self._lock:
-            self._retry(lambda: self.conn.execute("REINDEX users"))
             deadline = time.monotonic() + self.busy_timeout
             while True:
                 busy, _, _ = self._retry(

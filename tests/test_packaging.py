@@ -56,3 +56,16 @@ def test_committed_recipe_is_the_one_the_shipped_bundle_was_built_with() -> None
 
     shipped = read_manifest(ondevice_rec.bundle.default_bundle_path())
     assert asdict(load_config(ROOT / "export" / "default-bundle.json")) == shipped["recipe"]["config"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in readme and "<!-- test-command -->" in ci
+    out = subprocess.run(
+        ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", str(ROOT / "README.md")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert "pytest" in out and "pip install" in out

@@ -92,3 +92,31 @@ def test_retention_deletes_old_events_on_open_and_on_demand(db_path: Path, demo_
         events = rec.export_user("r")["events"]
         assert [e["item_id"] for e in events] == [demo_catalog[2]["id"]]
         assert any(a[0] == "retention" for a in rec._store.query("SELECT action FROM audit"))
+
+
+def _ids_in_interior_index_pages(db: Path, prefix: bytes) -> set[bytes]:
+    """User ids that SQLite copied into interior index b-tree pages (as divider keys)."""
+    import re
+
+    data = db.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big") or 65536
+    found: set[bytes] = set()
+    for start in range(0, len(data), page_size):
+        page = data[start : start + page_size]
+        header = page[100] if start == 0 else page[0]
+        if header == 0x02:  # interior index b-tree page
+            found.update(re.findall(re.escape(prefix) + rb"\d{5}", page))
+    return found
+
+
+def test_erasure_removes_divider_key_copies_in_index_pages(tmp_path: Path, demo_catalog: list[dict]) -> None:
+    db = tmp_path / "k.db"
+    with Recommender.open(db) as rec:
+        rec.add_items(demo_catalog[:5])
+        rec.record_many([{"user_id": f"divider-user-{i:05d}", "item_id": demo_catalog[0]["id"]} for i in range(4000)])
+        rec._store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        dividers = sorted(_ids_in_interior_index_pages(db, b"divider-user-"))
+        assert dividers, "test setup: expected user ids as divider keys in interior index pages"
+        victim = dividers[len(dividers) // 2].decode()
+        rec.forget_user(victim)
+        assert db_files_contain(db, victim.encode()) == {"k.db": 0, "k.db-wal": 0, "k.db-shm": 0}
