@@ -25,7 +25,9 @@ consent_app = typer.Typer(no_args_is_help=True, help="Grant, revoke and show a u
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(user_app, name="user")
 app.add_typer(bundle_app, name="bundle")
+privacy_app = typer.Typer(no_args_is_help=True, help="Test what would leave the device.")
 app.add_typer(consent_app, name="consent")
+app.add_typer(privacy_app, name="privacy")
 
 DB = typer.Option(Path(os.environ.get("ODREC_DB", "odrec.db")), "--db", help="SQLite store (env ODREC_DB).")
 BUNDLE = typer.Option(None, "--bundle", help="Model bundle directory (default: the shipped bundle).")
@@ -242,6 +244,45 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
     for k_, v in (m.get("validation") or {}).items():
         if isinstance(v, (int, float)):
             typer.echo(f"validation:  {k_} = {v:.6g}")
+
+
+@privacy_app.command("check")
+def privacy_check(
+    file: Path = typer.Argument(..., help="A text file, or a .json file holding any JSON payload."),
+    allow: list[str] = typer.Option([], "--allow", help="Term never masked as a name/address (repeatable)."),
+    as_json: bool = JSON,
+) -> None:
+    """Mask FILE as the egress gate would and print what would leave and what was masked."""
+    from .privacy.egress import mask_payload
+    from .privacy.redact import redact_spans
+
+    try:
+        raw = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OdrecError(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise OdrecError(f"{file}: cannot read as UTF-8 text ({e})") from None
+    found: list[dict[str, Any]] = []
+    if file.suffix.lower() == ".json":
+        try:
+            payload = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise OdrecError(f"{file}:{e.lineno}: not valid JSON ({e.msg})") from None
+        masked, counts = mask_payload(payload, allow=allow)
+    else:
+        r = redact_spans(raw, allow=allow)
+        masked, counts = r.text, r.counts
+        found = [{"type": sp.entity_type, "start": sp.start, "end": sp.end, "text": raw[sp.start:sp.end]}
+                 for sp in r.spans]
+    if as_json:
+        _print_json({"would_send": masked, "masked_counts": counts, "spans": found})
+        return
+    typer.echo("--- would leave the device ---")
+    typer.echo(masked if isinstance(masked, str) else json.dumps(masked, indent=2, ensure_ascii=False))
+    typer.echo("--- masked ---")
+    for sp in found:
+        typer.echo(f"{sp['type']:16s} {sp['start']:>6}-{sp['end']:<6} {sp['text']!r}")
+    typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing masked")
 
 
 @app.command()

@@ -10,7 +10,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -513,11 +513,17 @@ class Recommender:
         context: Mapping[str, Any] | None = None,
         diversity: float | None = None,
         exclude_seen: bool = True,
+        remote: Callable[[Any], Any] | None = None,
     ) -> list[Recommendation]:
         """Rank the catalogue for ``user_id`` on the device and return the top ``k`` with reasons.
 
         Without ``personalization`` consent (or for a user we know nothing about) the results are
         non-personalised (popularity, in context) and each reason says so.
+
+        ``remote``: an app-supplied function that fetches fresh candidate items from a server. It receives only
+        the minimised summary (:meth:`EgressGate.summary`), sent through the egress gate under the purpose
+        ``remote-candidates`` (which the app must declare and the user must consent to; otherwise
+        :class:`EgressBlocked` is raised). The items it returns are added to the local catalogue and ranked here.
         """
         self._check_open()
         check_id(user_id, "user_id")
@@ -531,6 +537,8 @@ class Recommender:
             raise ValueError(f"diversity must be a number between 0 and 1, got {diversity!r}")
         req_ctx = ranking.context_keys(context)
         cfg = self.config
+        if remote is not None:
+            self._fetch_remote(user_id, remote)
         with self._lock:
             cat = self._catalog()
             n = len(cat.iids)
@@ -655,6 +663,19 @@ class Recommender:
             self._cat.stats_loaded_at = 0.0
         return {"user_found": bool(counts), "rows_deleted": counts}
 
+    def _fetch_remote(self, user_id: str, fetch: Callable[[Any], Any]) -> None:
+        from .privacy.egress import REMOTE_CANDIDATES
+
+        gate = self.egress
+        if REMOTE_CANDIDATES not in gate.purposes:
+            gate.declare(REMOTE_CANDIDATES, "Fetch fresh candidate items from the app's server, sending only "
+                         "coarse interests (top tags and counts)")
+        items = gate.send(REMOTE_CANDIDATES, gate.summary(user_id), fetch, user_id=user_id, destination="remote")
+        if items:
+            if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+                raise TypeError("remote fetch must return an iterable of item mappings")
+            self.add_items(items)
+
     def _pseudonym(self, user_id: str) -> str:
         key = bytes.fromhex(self._store.meta("audit_key") or "")
         return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
@@ -694,6 +715,16 @@ class Recommender:
             self._cat.data_version = -1
             self._cat.stats_loaded_at = 0.0
         return n
+
+    # --- egress ---------------------------------------------------------------------------------
+    @property
+    def egress(self) -> Any:
+        """The :class:`~ondevice_rec.privacy.egress.EgressGate`: the only way data leaves the device."""
+        if self._egress is None:
+            from .privacy.egress import EgressGate
+
+            self._egress = EgressGate(self)
+        return self._egress
 
     # --- introspection --------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""The egress gate: the one way data leaves the device.
+
+``send(purpose, payload, transport, user_id=...)`` checks, in order: the purpose was declared by the app and the
+user granted consent for it; the payload is JSON-serialisable and within the size limit; every string in it
+(keys included) is PII-masked; an audit entry (purpose, destination, time, counts of masked entities by type,
+sha256 of the masked payload — never the raw text) is committed; only then is ``transport(masked)`` called.
+Any failure blocks the send, records the refusal in the audit log and raises. Deny by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EgressBlocked, PrivacyError
+from .redact import RedactionError, Redactor, get_redactor
+
+if TYPE_CHECKING:
+    from ..recommender import Recommender
+
+MAX_PAYLOAD_BYTES = 1_000_000
+MAX_DEPTH = 32
+_PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+REMOTE_CANDIDATES = "remote-candidates"
+
+
+class EgressTransportError(PrivacyError):
+    """The app's transport raised after the payload passed the gate (recorded in the audit log)."""
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def mask_payload(payload: Any, *, allow: Sequence[str] = (), redactor: Redactor | None = None,
+                 max_bytes: int = MAX_PAYLOAD_BYTES, timeout: float | None = None) -> tuple[Any, Counter[str]]:
+    """Mask every string (and dict key, and long number) in a JSON-like payload; count masked entities by
+    type. Raises :class:`EgressBlocked` for anything that cannot be checked (fails closed)."""
+    try:
+        raw = _canonical(payload)
+    except (TypeError, ValueError) as e:
+        raise EgressBlocked(f"payload is not JSON-serialisable: {e}") from None
+    except RecursionError:
+        raise EgressBlocked("payload is nested too deeply") from None
+    if len(raw) > max_bytes:
+        raise EgressBlocked(f"payload is {len(raw)} bytes, over the {max_bytes}-byte limit")
+    try:
+        red = redactor or get_redactor()
+    except RedactionError as e:
+        raise EgressBlocked(f"PII check unavailable, nothing sent: {e}") from None
+    if timeout is not None:
+        red.timeout = timeout
+    counts: Counter[str] = Counter()
+    allow_t = tuple(allow)
+
+    def mask_str(text: str) -> str:
+        try:
+            r = red.redact(text, allow_t)
+        except RedactionError as e:
+            raise EgressBlocked(f"PII check failed, nothing sent: {e}") from None
+        except Exception as e:  # fail closed on anything unexpected
+            raise EgressBlocked(f"PII check failed, nothing sent: {type(e).__name__}: {e}") from None
+        counts.update(r.counts)
+        return r.text
+
+    def walk(value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise EgressBlocked(f"payload is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            return mask_str(value)
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                mk = mask_str(str(k))
+                if mk in out:
+                    raise EgressBlocked("two payload keys become identical after masking")
+                out[mk] = walk(v, depth + 1)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [walk(v, depth + 1) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6:
+            # long numbers can be phone, card or account numbers: check their digits too
+            masked = mask_str(str(value))
+            return value if masked == str(value) else masked
+        return value
+
+    masked = walk(payload, 0)
+    if len(_canonical(masked)) > max_bytes:
+        raise EgressBlocked(f"masked payload is over the {max_bytes}-byte limit")
+    return masked, counts
+
+
+class EgressGate:
+    """Consent-checked, PII-masked, audited egress for one :class:`~ondevice_rec.Recommender`."""
+
+    def __init__(self, rec: Recommender, *, max_bytes: int = MAX_PAYLOAD_BYTES, timeout: float | None = None,
+                 redactor: Redactor | None = None) -> None:
+        self._rec = rec
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self._redactor = redactor
+        self._purposes: dict[str, str] = {}
+        self.allow: list[str] = []
+
+    # --- configuration ---------------------------------------------------------------------------
+    def declare(self, purpose: str, description: str) -> None:
+        """Declare a purpose the app may send data for (and shows to users when asking consent)."""
+        if not isinstance(purpose, str) or not _PURPOSE_RE.match(purpose):
+            raise ValueError(f"purpose {purpose!r} must be a lowercase identifier such as 'cloud-llm'")
+        if not isinstance(description, str) or not description.strip():
+            raise ValueError("a declared purpose needs a description users can read")
+        self._purposes[purpose] = description
+
+    @property
+    def purposes(self) -> dict[str, str]:
+        return dict(self._purposes)
+
+    def allow_terms(self, terms: list[str] | tuple[str, ...], *, catalog_titles: bool = False) -> None:
+        """Terms never masked as names/addresses (e.g. catalogue titles). Structured identifiers (e-mail,
+        phone, card, IBAN, ids…) are masked regardless."""
+        extra = [t for t in terms if isinstance(t, str)]
+        if catalog_titles:
+            extra += [r[0] for r in self._rec._store.query("SELECT title FROM items WHERE title != ''")]
+        self.allow = sorted(set(self.allow) | set(extra))
+
+    # --- the gate ----------------------------------------------------------------------------------
+    def send(self, purpose: str, payload: Any, transport: Callable[[Any], Any], *, user_id: str,
+             destination: str = "app") -> Any:
+        """Mask ``payload`` and hand it to ``transport`` if ``user_id`` consented to ``purpose``; return what
+        the transport returns. Raises :class:`EgressBlocked` (nothing sent) or :class:`EgressTransportError`."""
+        from ..catalog import check_id
+
+        check_id(user_id, "user_id")
+        if not callable(transport):
+            raise TypeError("transport must be a callable that takes the masked payload")
+        if not isinstance(destination, str) or not destination.strip() or len(destination) > 200:
+            raise ValueError("destination must be a short label such as 'api.example.com'")
+        try:
+            masked, counts, digest = self._check_and_mask(purpose, payload, user_id)
+        except EgressBlocked as e:
+            self._audit(user_id, "egress.blocked", purpose, destination, {"reason": str(e)})
+            raise
+        self._audit(user_id, "egress.sent", purpose, destination,
+                    {"masked": dict(sorted(counts.items())), "payload_sha256": digest})
+        try:
+            return transport(masked)
+        except Exception as e:
+            self._audit(user_id, "egress.transport_failed", purpose, destination,
+                        {"error": type(e).__name__, "payload_sha256": digest})
+            raise EgressTransportError(f"transport for {purpose!r} to {destination!r} failed: "
+                                       f"{type(e).__name__}") from e
+
+    def preview(self, payload: Any) -> tuple[Any, dict[str, int]]:
+        """What would leave for ``payload`` (masked) and what was masked, without sending or auditing."""
+        masked, counts = mask_payload(payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes)
+        return masked, dict(counts)
+
+    def _check_and_mask(self, purpose: Any, payload: Any, user_id: str) -> tuple[Any, Counter[str], str]:
+        if not isinstance(purpose, str) or purpose not in self._purposes:
+            raise EgressBlocked(f"purpose {purpose!r} was not declared by the app (declare it with "
+                                "rec.egress.declare(purpose, description))")
+        if not self._rec.consent(user_id).status().get(purpose, False):
+            raise EgressBlocked(f"user has not consented to {purpose!r}")
+        masked, counts = mask_payload(payload, allow=self.allow, redactor=self._redactor,
+                                      max_bytes=self.max_bytes, timeout=self.timeout)
+        return masked, counts, hashlib.sha256(_canonical(masked)).hexdigest()
+
+    def _audit(self, user_id: str, action: str, purpose: Any, destination: str, details: dict[str, Any]) -> None:
+        store = self._rec._store
+        with store.write() as conn:
+            uid = store.ensure_uid(conn, user_id)
+            store.audit(conn, action, uid=uid, purpose=str(purpose)[:64],
+                        details={"destination": destination[:200], **details})
+
+    # --- data minimisation -------------------------------------------------------------------------
+    def summary(self, user_id: str, *, top: int = 10) -> dict[str, Any]:
+        """The coarse payload to send instead of raw history: top interests (catalogue tags) with counts,
+        and a bucketed activity level. No item ids, no timestamps, no free text."""
+        from ..catalog import check_id
+        from ..ranking import event_weight
+
+        check_id(user_id, "user_id")
+        store = self._rec._store
+        uid = store.uid(user_id)
+        likes: Counter[str] = Counter()
+        dislikes: Counter[str] = Counter()
+        n = 0
+        if uid is not None:
+            for kind, value, tags in store.query(
+                    "SELECT e.kind, e.value, i.tags FROM events e JOIN items i ON i.iid=e.iid WHERE e.uid=?", (uid,)):
+                n += 1
+                w = event_weight(kind, value, self._rec.config)
+                for t in json.loads(tags):
+                    if w > 0:
+                        likes[t] += 1
+                    elif w < 0:
+                        dislikes[t] += 1
+        bucket = "0" if n == 0 else "1-9" if n < 10 else "10-99" if n < 100 else "100+"
+        return {
+            "interests": [{"tag": t, "count": c} for t, c in likes.most_common(top)],
+            "avoids": [{"tag": t, "count": c} for t, c in dislikes.most_common(top)],
+            "activity": bucket,
+        }

@@ -1,0 +1,248 @@
+"""Recognizers of our own that close the gaps of Presidio's defaults (street addresses, postcodes, names in
+lower case or capitals, dates of birth, non-US national ids, international phone formats, account and card
+numbers with unusual separators, obfuscated e-mails, URLs and handles)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .names import AMBIGUOUS_GIVEN_NAMES, GIVEN_NAMES, NOT_SURNAMES
+
+
+@dataclass(frozen=True)
+class Hit:
+    entity: str
+    start: int
+    end: int
+    score: float
+
+
+def luhn_ok(digits: str) -> bool:
+    total, alt = 0, False
+    for ch in reversed(digits):
+        d = ord(ch) - 48
+        if alt:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+        alt = not alt
+    return total % 10 == 0
+
+
+def iban_ok(raw: str) -> bool:
+    s = re.sub(r"[\s-]", "", raw).upper()
+    if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
+        return False
+    moved = s[4:] + s[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
+_STREET_TYPES = (
+    "street|st|avenue|ave|av|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|place|pl|square|sq|terrace|ter|"
+    "way|close|crescent|cres|parkway|pkwy|highway|hwy|circle|cir|trail|trl|row|mews|gardens|gdns|walk|green|park|"
+    "alley|aly|annex|arcade|bend|bluff|bluffs|bottom|branch|bridge|brook|brooks|burg|bypass|camp|canyon|cape|"
+    "causeway|center|centre|circles|cliff|cliffs|club|common|commons|corner|corners|course|courts|cove|coves|"
+    "creek|crest|crossing|crossroad|curve|dale|dam|divide|drives|estate|estates|expressway|extension|extensions|"
+    "fall|falls|ferry|field|fields|flat|flats|ford|fords|forest|forge|forges|fork|forks|fort|freeway|garden|"
+    "gateway|glen|glens|greens|grove|groves|harbor|harbors|haven|heights|hill|hills|hollow|inlet|island|islands|"
+    "isle|junction|junctions|key|keys|knoll|knolls|lake|lakes|landing|lanes|light|lights|loaf|lock|locks|lodge|"
+    "loop|mall|manor|manors|meadow|meadows|mill|mills|mission|motorway|mount|mountain|mountains|neck|orchard|"
+    "oval|overpass|parks|parkways|pass|passage|path|pike|pine|pines|plain|plains|plaza|point|points|port|ports|"
+    "prairie|radial|ramp|ranch|rapid|rapids|rest|ridge|ridges|river|roads|route|run|shoal|shoals|shore|shores|"
+    "skyway|spring|springs|spur|spurs|squares|station|stravenue|stream|streets|summit|throughway|trace|track|"
+    "trafficway|trailer|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|view|views|village|"
+    "villages|ville|vista|walks|wall|ways|well|wells|wharf|yard|yards"
+)
+_UNIT = r"(?:,?\s+(?:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|#)\s*[\w-]{1,6})?"
+_NAME_WORD = r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’.-]*"
+
+PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
+    # --- e-mail, including obfuscated forms ---
+    ("EMAIL_ADDRESS", re.compile(r"[\w.+'%-]+@[\w-]+(?:\.[\w-]+)+", re.I), 1.0),
+    ("EMAIL_ADDRESS", re.compile(
+        r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\sdot\s|\.)\s*[\w-]+)+",
+        re.I), 0.9),
+    ("EMAIL_ADDRESS", re.compile(r"[\w.+-]+\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+", re.I), 0.9),
+    # --- URLs and handles (carry names) ---
+    ("URL", re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+", re.I), 0.95),
+    ("URL", re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|me|info|biz|dev|app|eu|us|ca)"
+                       r"(?:/[^\s<>\"']*)?\b", re.I), 0.6),
+    ("USERNAME", re.compile(r"(?<![\w@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,29}[A-Za-z0-9_])?\b"), 0.9),
+    # --- IP addresses ---
+    ("IP_ADDRESS", re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d])"),
+     0.95),
+    ("IP_ADDRESS", re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}(?::?[0-9a-f]{1,4}|:)(?![\w:])", re.I), 0.7),
+    # --- national ids ---
+    ("NATIONAL_ID", re.compile(r"(?<!\d)\d{3}[\s.-]\d{2}[\s.-]\d{4}(?!\d)"), 0.85),                # US SSN-like
+    ("NATIONAL_ID", re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.I),
+     0.85),                                                                                        # UK NINO
+    ("NATIONAL_ID", re.compile(r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2])\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}\b"),
+     0.9),                                                                                         # FR INSEE
+    ("NATIONAL_ID", re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", re.I), 0.9),  # IT codice fiscale
+    ("NATIONAL_ID", re.compile(r"\b\d{8}-?[A-HJ-NP-TV-Z]\b"), 0.85),                               # ES DNI
+    ("NATIONAL_ID", re.compile(r"\b[XYZ]-?\d{7}-?[A-Z]\b"), 0.85),                                # ES NIE
+    ("NATIONAL_ID", re.compile(r"\b[A-Z]{5}\d{4}[A-Z]\b"), 0.8),                                   # IN PAN
+    ("NATIONAL_ID", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), 0.9),               # BR CPF
+    ("NATIONAL_ID", re.compile(r"\b(?:passport|id card|identity card|licen[cs]e|ssn|sin|nino|bsn|tax id|tin|nif|"
+                               r"nie|dni|cpf|aadhaar|steuer-?id)\b(?:\s*(?:no\.?|number|#|:|is))*\s*"
+                               r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{4,20}[A-Z0-9]\b", re.I), 0.85),
+    # --- dates of birth and full dates ---
+    ("DATE_OF_BIRTH", re.compile(
+        r"(?<!\d)(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)?\d{2}|(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2})(?!\d)"), 0.7),
+    ("DATE_OF_BIRTH", re.compile(
+        r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+"
+        r"(?:19|20)\d{2}\b", re.I), 0.7),
+    ("DATE_OF_BIRTH", re.compile(
+        r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+"
+        r"(?:19|20)\d{2}\b", re.I), 0.7),
+    # --- street addresses and postcodes ---
+    ("STREET_ADDRESS", re.compile(
+        rf"\b\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+(?:{_NAME_WORD}\s+){{0,4}}(?:{_STREET_TYPES})\b\.?{_UNIT}",
+        re.I), 0.85),
+    ("STREET_ADDRESS", re.compile(
+        r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig)\s*\d{1,4}[a-z]?\b",
+        re.I), 0.85),
+    ("STREET_ADDRESS", re.compile(
+        r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:rue|avenue|boulevard|bd|chemin|impasse|allée|quai|place|via|viale|"
+        r"piazza|calle|avenida|plaza|paseo|rua|travessa|carrer)\s+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)\s+)*"
+        r"(?:[\wÀ-ÿ'’-]+\s+){0,3}?[\wÀ-ÿ'’-]+(?:,?\s+\d{1,4}[a-z]?)?", re.I), 0.6),
+    ("STREET_ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|postfach|apartado|boîte postale)\s+\d{1,6}\b", re.I),
+     0.85),
+    ("STREET_ADDRESS", re.compile(r"\b(?:USNS|USNV|USS|USCGC|PSC|Unit)\s+[\w ]{1,30}?,?\s+(?:FPO|APO|DPO|Box\s+\d+)"
+                                  r"(?:[\w ,]{0,20}?\b(?:AA|AE|AP)\b)?", re.I), 0.85),
+    ("POSTCODE", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I), 0.7),               # UK
+    ("POSTCODE", re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.I), 0.7),  # CA
+    ("POSTCODE", re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b"), 0.8),                           # US: "NV 89501"
+    ("POSTCODE", re.compile(r"(?<![\d.,])\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-][A-ZÀ-Þ][a-zà-ÿ]+)*\b"),
+     0.5),                                                                                         # EU: "75001 Paris"
+    ("POSTCODE", re.compile(r"\b(?:zip|zip code|postcode|postal code|plz|cp)\s*:?\s*[A-Z0-9][A-Z0-9 -]{2,8}[A-Z0-9]\b",
+                            re.I), 0.85),
+]
+
+# Digit runs: phone numbers, card and account numbers with any separators.
+_DIGIT_RUN = re.compile(r"(?<![\w])(?:\+|00)?\(?\d(?:[\s().\-/_]{0,3}\d){6,}\)?(?:\s*(?:x|ext\.?|#)\s*\d{1,6})?",
+                        re.I)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[\s-]?[A-Z0-9]){11,30}\b", re.I)
+
+
+def digit_hits(text: str) -> Iterator[Hit]:
+    for m in _IBAN.finditer(text):
+        if iban_ok(m.group()):
+            yield Hit("IBAN_CODE", m.start(), m.end(), 1.0)
+    for m in _DIGIT_RUN.finditer(text):
+        s = m.group()
+        digits = re.sub(r"\D", "", s.split("x")[0].split("X")[0].split("ext")[0])
+        n = len(digits)
+        if 13 <= n <= 19 and luhn_ok(digits):
+            yield Hit("CREDIT_CARD", m.start(), m.end(), 0.95)
+        elif s.lstrip().startswith(("+", "(", "00")) or (7 <= n <= 15 and re.search(r"[\s().\-/]", s)) or \
+                (n in (10, 11) and digits.startswith("0")):
+            yield Hit("PHONE_NUMBER", m.start(), m.end(), 0.8)
+        else:
+            yield Hit("ACCOUNT_NUMBER", m.start(), m.end(), 0.7)
+
+
+PLACE_PREFIXES = frozenset("santa san saint st port lake mount fort new cape glen lago monte sainte".split())
+_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*")
+_NAME_CUES = re.compile(
+    r"\b(?:my name is|my name's|name\s*:|names?\s+are|i am|i'm|this is|call me|ask for|regards,?|"
+    r"thanks,?|thank you,?|cheers,?|sincerely,?|signed,?|best,?|dear|hi|hello|hey|"
+    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|sir|madam)\s+", re.I)
+
+
+def name_hits(text: str) -> Iterator[Hit]:
+    """Person names the NER model misses: given-name gazetteer (any case) + following surname-like word, and
+    capitalised or lower-case words right after strong cues ("my name is", "regards,", "Dear")."""
+    words = list(_WORD.finditer(text))
+    for i, m in enumerate(words):
+        w = m.group().lower()
+        ambiguous = w in AMBIGUOUS_GIVEN_NAMES
+        if not (w in GIVEN_NAMES or ambiguous):
+            continue
+        if i > 0 and words[i - 1].group().lower() in PLACE_PREFIXES and m.start() - words[i - 1].end() <= 1:
+            continue  # Santa Monica, San Diego, Port Elizabeth
+        end = m.end()
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        surname = (nxt is not None and nxt.start() - end <= 2 and nxt.group().lower() not in NOT_SURNAMES
+                   and text[end:nxt.start()].strip() == "")
+        if surname and ambiguous:  # "Will Turner" yes, "will travel" / "Summer Salads" (a title) no
+            assert nxt is not None
+            surname = m.group()[0].isupper() and nxt.group()[0].isupper() and not title_like(text, m.start())
+        if surname:
+            assert nxt is not None
+            end = nxt.end()
+            nn = words[i + 2] if i + 2 < len(words) else None  # middle name or double surname
+            if nn is not None and nn.start() - end <= 2 and nn.group().lower() not in NOT_SURNAMES and \
+                    nn.group()[:1].isupper() and nxt.group()[:1].isupper() and text[end:nn.start()].strip() == "":
+                end = nn.end()
+            yield Hit("PERSON", m.start(), end, 0.75)
+        elif not ambiguous and not title_like(text, m.start()):
+            yield Hit("PERSON", m.start(), end, 0.6)
+    for cue in _NAME_CUES.finditer(text):
+        j = next((k for k, m in enumerate(words) if m.start() >= cue.end()), None)
+        if j is None or words[j].start() != cue.end():
+            continue
+        first = words[j]
+        if first.group().lower() in NOT_SURNAMES:
+            continue
+        cue_text = cue.group().lower()
+        strong = any(c in cue_text for c in ("name", "regards", "sincerely", "signed", "dear", "call me", "mr",
+                                             "mrs", "ms", "miss", "dr", "prof"))
+        if not strong and not first.group()[:1].isupper():
+            continue
+        if not strong and first.group().lower() not in GIVEN_NAMES and not first.group()[:1].isupper():
+            continue
+        end = first.end()
+        if j + 1 < len(words):
+            nxt = words[j + 1]
+            if nxt.start() - end == 1 and nxt.group().lower() not in NOT_SURNAMES and (
+                    strong or nxt.group()[:1].isupper()):
+                end = nxt.end()
+        if strong or first.group()[:1].isupper():
+            yield Hit("PERSON", first.start(), end, 0.7 if strong else 0.5)
+
+
+_SENT_END = re.compile(r"[.!?\n]")
+HONORIFICS = re.compile(r"\b(?:mr|mrs|ms|miss|dr|prof|professor|sir|lady|lord|captain|capt|detective|inspector|"
+                        r"doctor|father|sister|brother|uncle|aunt|judge|officer|agent|coach|dear)\.?\s+$", re.I)
+
+
+def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    start = max((m.end() for m in _SENT_END.finditer(text, 0, pos)), default=0)
+    m = _SENT_END.search(text, pos)
+    return start, (m.start() if m else len(text))
+
+
+def title_like(text: str, pos: int) -> bool:
+    """True when the sentence around ``pos`` is written in Title Case (a heading or a title), where NER and
+    capitalisation say little about names."""
+    a, b = sentence_bounds(text, pos)
+    words = [w for w in re.findall(r"[A-Za-zÀ-ÿ]+", text[a:b]) if len(w) >= 4]
+    if len(words) <= 1:
+        return True
+    caps = sum(w[0].isupper() for w in words)
+    return caps / len(words) >= 0.6
+
+
+def plausible_ner_person(text: str, start: int, end: int) -> bool:
+    """Accept a statistical-NER PERSON span only with corroboration: a known given name, an honorific before
+    it, or two or more words in an ordinary (not Title Case) sentence."""
+    words = re.findall(r"[A-Za-zÀ-ÿ'’-]+", text[start:end])
+    if any(w.lower() in GIVEN_NAMES for w in words):
+        return True
+    if HONORIFICS.search(text[max(0, start - 20):start]):
+        return True
+    return len(words) >= 2 and not title_like(text, start)
+
+
+def find_all(text: str) -> list[Hit]:
+    hits = [Hit(e, m.start(), m.end(), s) for e, rx, s in PATTERNS for m in rx.finditer(text)]
+    hits.extend(digit_hits(text))
+    hits.extend(name_hits(text))
+    return hits

