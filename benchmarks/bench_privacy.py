@@ -93,8 +93,11 @@ class Gen:
 
 
 TEMPLATES = [
-    ("chat", "Hi, this is {PERSON}. Can you find me more jazz albums like the last one? "
-             "Email me at {EMAIL_ADDRESS} or call {PHONE_NUMBER}."),
+    (
+        "chat",
+        "Hi, this is {PERSON}. Can you find me more jazz albums like the last one? "
+        "Email me at {EMAIL_ADDRESS} or call {PHONE_NUMBER}.",
+    ),
     ("chat", "hey, {PERSON} here - my card {CREDIT_CARD} got charged twice for the cooking course, please refund"),
     ("chat", "I moved to {STREET_ADDRESS}, please update my delivery address. Thanks, {PERSON}"),
     ("chat", "Login from {IP_ADDRESS} failed for {EMAIL_ADDRESS}, can you reset my password?"),
@@ -102,8 +105,11 @@ TEMPLATES = [
     ("review", "Loved this mystery novel, could not put it down. Recommended by {PERSON}. Five stars."),
     ("review", "The travel guide was out of date; the hotel at {STREET_ADDRESS} had closed. - {PERSON}"),
     ("review", "Great recipes. If the author reads this, reach me on {PHONE_NUMBER}, I have a question."),
-    ("form", "Name: {PERSON}\nEmail: {EMAIL_ADDRESS}\nPhone: {PHONE_NUMBER}\nAddress: {STREET_ADDRESS}\n"
-             "Date of birth: {DATE_OF_BIRTH}"),
+    (
+        "form",
+        "Name: {PERSON}\nEmail: {EMAIL_ADDRESS}\nPhone: {PHONE_NUMBER}\nAddress: {STREET_ADDRESS}\n"
+        "Date of birth: {DATE_OF_BIRTH}",
+    ),
     ("form", "Payment details\nCard number: {CREDIT_CARD}\nIBAN: {IBAN_CODE}\nAccount holder: {PERSON}"),
     ("form", "National ID: {NATIONAL_ID}\nFull name: {PERSON}\nBorn: {DATE_OF_BIRTH}\nIP: {IP_ADDRESS}"),
     ("address", "Please ship the gardening book to {PERSON}, {STREET_ADDRESS}."),
@@ -122,22 +128,40 @@ CLEAN_TEMPLATES = [
 WORDS = {
     "adj": "quiet gentle thrilling cosy practical classic modern illustrated slow-paced award-winning".split(),
     "noun": "novel guidebook album course cookbook documentary podcast anthology handbook collection".split(),
-    "use": ["rainy evenings", "long train journeys", "beginners", "family dinners", "weekend hikes",
-            "late-night study", "summer holidays", "small gardens", "road trips", "learning to code"],
+    "use": [
+        "rainy evenings",
+        "long train journeys",
+        "beginners",
+        "family dinners",
+        "weekend hikes",
+        "late-night study",
+        "summer holidays",
+        "small gardens",
+        "road trips",
+        "learning to code",
+    ],
 }
 
 
 def make_corpus(n: int, seed: int) -> list[tuple[str, str, list[tuple[str, str]]]]:
     g = Gen(seed)
-    makers = {"PERSON": g.person, "EMAIL_ADDRESS": g.email, "PHONE_NUMBER": g.phone, "CREDIT_CARD": g.card,
-              "IBAN_CODE": g.iban, "IP_ADDRESS": g.ip, "NATIONAL_ID": g.national_id, "STREET_ADDRESS": g.address,
-              "DATE_OF_BIRTH": g.dob}
+    makers = {
+        "PERSON": g.person,
+        "EMAIL_ADDRESS": g.email,
+        "PHONE_NUMBER": g.phone,
+        "CREDIT_CARD": g.card,
+        "IBAN_CODE": g.iban,
+        "IP_ADDRESS": g.ip,
+        "NATIONAL_ID": g.national_id,
+        "STREET_ADDRESS": g.address,
+        "DATE_OF_BIRTH": g.dob,
+    }
     out = []
     for i in range(n):
         kind, tpl = TEMPLATES[i % len(TEMPLATES)]
         values: list[tuple[str, str]] = []
 
-        def fill(m: re.Match[str]) -> str:
+        def fill(m: re.Match[str], values: list[tuple[str, str]] = values) -> str:
             v = makers[m.group(1)]().replace("\n", ", ")
             values.append((m.group(1), v))
             return v
@@ -152,8 +176,15 @@ def clean_corpus(n: int, seed: int) -> list[str]:
     while len(texts) < n:
         tpl = rng.choice(CLEAN_TEMPLATES)
         adj = rng.choice(WORDS["adj"])
-        texts.append(tpl.format(adj=adj, adj_c=adj.capitalize(), noun=rng.choice(WORDS["noun"]),
-                                use=rng.choice(WORDS["use"]), n=rng.randint(2, 40)))
+        texts.append(
+            tpl.format(
+                adj=adj,
+                adj_c=adj.capitalize(),
+                noun=rng.choice(WORDS["noun"]),
+                use=rng.choice(WORDS["use"]),
+                n=rng.randint(2, 40),
+            )
+        )
     return texts
 
 
@@ -204,15 +235,21 @@ def main() -> None:
         lat.append((time.perf_counter() - t0) * 1000)
     lat.sort()
     result = {
-        "texts": len(corpus), "seed": args.seed, "locales": LOCALES,
+        "texts": len(corpus),
+        "seed": args.seed,
+        "locales": LOCALES,
         "leak_rate_verbatim": {e: round(leaked[e] / total[e], 4) for e in sorted(total)},
         "leaked_verbatim": {e: leaked[e] for e in sorted(total)},
         "values": dict(sorted(total.items())),
         "leak_rate_any_part": {e: round(partial[e] / total[e], 4) for e in sorted(partial)},
-        "clean_texts": len(clean), "false_positive_texts": len(fp_texts),
+        "clean_texts": len(clean),
+        "false_positive_texts": len(fp_texts),
         "false_positive_rate": round(len(fp_texts) / len(clean), 4),
-        "redact_ms_per_1kb": {"p50": round(statistics.median(lat), 2), "p95": round(lat[int(0.95 * len(lat)) - 1], 2),
-                              "n": len(lat)},
+        "redact_ms_per_1kb": {
+            "p50": round(statistics.median(lat), 2),
+            "p95": round(lat[int(0.95 * len(lat)) - 1], 2),
+            "n": len(lat),
+        },
     }
     print(json.dumps(result, indent=2))
     if args.show_leaks:

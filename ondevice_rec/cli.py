@@ -254,7 +254,7 @@ def privacy_check(
 ) -> None:
     """Mask FILE as the egress gate would and print what would leave and what was masked."""
     from .privacy.egress import mask_payload
-    from .privacy.redact import redact_spans
+    from .privacy.masking import redact_spans
 
     try:
         raw = file.read_text(encoding="utf-8")
@@ -272,8 +272,9 @@ def privacy_check(
     else:
         r = redact_spans(raw, allow=allow)
         masked, counts = r.text, r.counts
-        found = [{"type": sp.entity_type, "start": sp.start, "end": sp.end, "text": raw[sp.start:sp.end]}
-                 for sp in r.spans]
+        found = [
+            {"type": sp.entity_type, "start": sp.start, "end": sp.end, "text": raw[sp.start : sp.end]} for sp in r.spans
+        ]
     if as_json:
         _print_json({"would_send": masked, "masked_counts": counts, "spans": found})
         return

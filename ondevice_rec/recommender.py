@@ -668,8 +668,11 @@ class Recommender:
 
         gate = self.egress
         if REMOTE_CANDIDATES not in gate.purposes:
-            gate.declare(REMOTE_CANDIDATES, "Fetch fresh candidate items from the app's server, sending only "
-                         "coarse interests (top tags and counts)")
+            gate.declare(
+                REMOTE_CANDIDATES,
+                "Fetch fresh candidate items from the app's server, sending only "
+                "coarse interests (top tags and counts)",
+            )
         items = gate.send(REMOTE_CANDIDATES, gate.summary(user_id), fetch, user_id=user_id, destination="remote")
         if items:
             if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):

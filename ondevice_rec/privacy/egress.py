@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EgressBlocked, PrivacyError
-from .redact import RedactionError, Redactor, get_redactor
+from .masking import RedactionError, Redactor, get_redactor
 
 if TYPE_CHECKING:
     from ..recommender import Recommender
@@ -36,8 +36,14 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def mask_payload(payload: Any, *, allow: Sequence[str] = (), redactor: Redactor | None = None,
-                 max_bytes: int = MAX_PAYLOAD_BYTES, timeout: float | None = None) -> tuple[Any, Counter[str]]:
+def mask_payload(
+    payload: Any,
+    *,
+    allow: Sequence[str] = (),
+    redactor: Redactor | None = None,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+    timeout: float | None = None,
+) -> tuple[Any, Counter[str]]:
     """Mask every string (and dict key, and long number) in a JSON-like payload; count masked entities by
     type. Raises :class:`EgressBlocked` for anything that cannot be checked (fails closed)."""
     try:
@@ -97,8 +103,14 @@ def mask_payload(payload: Any, *, allow: Sequence[str] = (), redactor: Redactor 
 class EgressGate:
     """Consent-checked, PII-masked, audited egress for one :class:`~ondevice_rec.Recommender`."""
 
-    def __init__(self, rec: Recommender, *, max_bytes: int = MAX_PAYLOAD_BYTES, timeout: float | None = None,
-                 redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        rec: Recommender,
+        *,
+        max_bytes: int = MAX_PAYLOAD_BYTES,
+        timeout: float | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self._rec = rec
         self.max_bytes = max_bytes
         self.timeout = timeout
@@ -128,8 +140,9 @@ class EgressGate:
         self.allow = sorted(set(self.allow) | set(extra))
 
     # --- the gate ----------------------------------------------------------------------------------
-    def send(self, purpose: str, payload: Any, transport: Callable[[Any], Any], *, user_id: str,
-             destination: str = "app") -> Any:
+    def send(
+        self, purpose: str, payload: Any, transport: Callable[[Any], Any], *, user_id: str, destination: str = "app"
+    ) -> Any:
         """Mask ``payload`` and hand it to ``transport`` if ``user_id`` consented to ``purpose``; return what
         the transport returns. Raises :class:`EgressBlocked` (nothing sent) or :class:`EgressTransportError`."""
         from ..catalog import check_id
@@ -144,15 +157,26 @@ class EgressGate:
         except EgressBlocked as e:
             self._audit(user_id, "egress.blocked", purpose, destination, {"reason": str(e)})
             raise
-        self._audit(user_id, "egress.sent", purpose, destination,
-                    {"masked": dict(sorted(counts.items())), "payload_sha256": digest})
+        self._audit(
+            user_id,
+            "egress.sent",
+            purpose,
+            destination,
+            {"masked": dict(sorted(counts.items())), "payload_sha256": digest},
+        )
         try:
             return transport(masked)
         except Exception as e:
-            self._audit(user_id, "egress.transport_failed", purpose, destination,
-                        {"error": type(e).__name__, "payload_sha256": digest})
-            raise EgressTransportError(f"transport for {purpose!r} to {destination!r} failed: "
-                                       f"{type(e).__name__}") from e
+            self._audit(
+                user_id,
+                "egress.transport_failed",
+                purpose,
+                destination,
+                {"error": type(e).__name__, "payload_sha256": digest},
+            )
+            raise EgressTransportError(
+                f"transport for {purpose!r} to {destination!r} failed: {type(e).__name__}"
+            ) from e
 
     def preview(self, payload: Any) -> tuple[Any, dict[str, int]]:
         """What would leave for ``payload`` (masked) and what was masked, without sending or auditing."""
@@ -161,20 +185,24 @@ class EgressGate:
 
     def _check_and_mask(self, purpose: Any, payload: Any, user_id: str) -> tuple[Any, Counter[str], str]:
         if not isinstance(purpose, str) or purpose not in self._purposes:
-            raise EgressBlocked(f"purpose {purpose!r} was not declared by the app (declare it with "
-                                "rec.egress.declare(purpose, description))")
+            raise EgressBlocked(
+                f"purpose {purpose!r} was not declared by the app (declare it with "
+                "rec.egress.declare(purpose, description))"
+            )
         if not self._rec.consent(user_id).status().get(purpose, False):
             raise EgressBlocked(f"user has not consented to {purpose!r}")
-        masked, counts = mask_payload(payload, allow=self.allow, redactor=self._redactor,
-                                      max_bytes=self.max_bytes, timeout=self.timeout)
+        masked, counts = mask_payload(
+            payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes, timeout=self.timeout
+        )
         return masked, counts, hashlib.sha256(_canonical(masked)).hexdigest()
 
     def _audit(self, user_id: str, action: str, purpose: Any, destination: str, details: dict[str, Any]) -> None:
         store = self._rec._store
         with store.write() as conn:
             uid = store.ensure_uid(conn, user_id)
-            store.audit(conn, action, uid=uid, purpose=str(purpose)[:64],
-                        details={"destination": destination[:200], **details})
+            store.audit(
+                conn, action, uid=uid, purpose=str(purpose)[:64], details={"destination": destination[:200], **details}
+            )
 
     # --- data minimisation -------------------------------------------------------------------------
     def summary(self, user_id: str, *, top: int = 10) -> dict[str, Any]:
@@ -191,7 +219,8 @@ class EgressGate:
         n = 0
         if uid is not None:
             for kind, value, tags in store.query(
-                    "SELECT e.kind, e.value, i.tags FROM events e JOIN items i ON i.iid=e.iid WHERE e.uid=?", (uid,)):
+                "SELECT e.kind, e.value, i.tags FROM events e JOIN items i ON i.iid=e.iid WHERE e.uid=?", (uid,)
+            ):
                 n += 1
                 w = event_weight(kind, value, self._rec.config)
                 for t in json.loads(tags):

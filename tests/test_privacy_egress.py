@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ondevice_rec import EgressBlocked, Recommender
+from ondevice_rec.privacy.egress import EgressTransportError
+
+PAYLOAD = {"question": "I'm John Smith (john@example.com), what jazz should I try?", "limit": 5}
+
+
+@pytest.fixture
+def gate_rec(rec_demo: Recommender) -> Recommender:
+    rec_demo.egress.declare("cloud-llm", "Ask a cloud LLM for a richer answer")
+    rec_demo.record("u", "jazz-01", kind="like")
+    return rec_demo
+
+
+def audit(rec: Recommender, user: str) -> list[dict]:
+    return rec.export_user(user)["audit"]
+
+
+def test_send_masks_audits_then_transports(gate_rec: Recommender) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+    seen: list = []
+
+    def transport(p):
+        # the audit entry is already committed when the transport runs
+        assert any(a["action"] == "egress.sent" for a in audit(gate_rec, "u"))
+        seen.append(p)
+        return "ok"
+
+    assert gate_rec.egress.send("cloud-llm", PAYLOAD, transport, user_id="u", destination="llm.example") == "ok"
+    sent = seen[0]
+    assert "John Smith" not in json.dumps(sent) and "john@example.com" not in json.dumps(sent)
+    assert sent["limit"] == 5 and "<EMAIL_ADDRESS>" in sent["question"]
+    entry = [a for a in audit(gate_rec, "u") if a["action"] == "egress.sent"][0]
+    assert entry["purpose"] == "cloud-llm" and entry["details"]["destination"] == "llm.example"
+    assert entry["details"]["masked"] == {"EMAIL_ADDRESS": 1, "PERSON": 1}
+    assert len(entry["details"]["payload_sha256"]) == 64
+    assert "John" not in json.dumps(entry) and "example.com" not in json.dumps(entry)  # never the raw text
+
+
+@pytest.mark.parametrize(
+    "purpose, payload, grant, match",
+    [
+        ("cloud-llm", PAYLOAD, False, "not consented"),
+        ("telemetry", PAYLOAD, True, "not declared"),
+        ("cloud-llm", {"x": {1, 2}}, True, "not JSON-serialisable"),
+        ("cloud-llm", {"x": float("nan")}, True, "not JSON-serialisable"),
+        ("cloud-llm", {"x": "a" * 1_100_000}, True, "over the"),
+        ("cloud-llm", {"q": "Ich möchte ein Buch über die Geschichte und nicht über Krimis"}, True, "English"),
+    ],
+)
+def test_refusals_send_nothing_and_are_audited(gate_rec: Recommender, purpose, payload, grant, match) -> None:
+    if grant:
+        gate_rec.consent("u").grant("cloud-llm")
+    sent: list = []
+    with pytest.raises(EgressBlocked, match=match):
+        gate_rec.egress.send(purpose, payload, sent.append, user_id="u")
+    assert sent == []
+    blocked = [a for a in audit(gate_rec, "u") if a["action"] == "egress.blocked"]
+    assert blocked and match.split()[0] in blocked[-1]["details"]["reason"]
+
+
+def test_deny_by_default_and_withdrawal_works_at_once(gate_rec: Recommender) -> None:
+    sent: list = []
+    with pytest.raises(EgressBlocked):
+        gate_rec.egress.send("cloud-llm", "hello", sent.append, user_id="u")
+    gate_rec.consent("u").grant("cloud-llm")
+    gate_rec.egress.send("cloud-llm", "hello", sent.append, user_id="u")
+    gate_rec.consent("u").revoke("cloud-llm")
+    with pytest.raises(EgressBlocked, match="not consented"):
+        gate_rec.egress.send("cloud-llm", "hello again", sent.append, user_id="u")
+    assert sent == ["hello"]
+
+
+def test_transport_error_is_typed_and_audited(gate_rec: Recommender) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+
+    def broken(_):
+        raise ConnectionError("offline")
+
+    with pytest.raises(EgressTransportError):
+        gate_rec.egress.send("cloud-llm", "hi", broken, user_id="u")
+    assert any(a["action"] == "egress.transport_failed" for a in audit(gate_rec, "u"))
+
+
+def test_masking_failure_blocks(gate_rec: Recommender, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ondevice_rec.privacy.masking import RedactionError, get_redactor
+
+    gate_rec.consent("u").grant("cloud-llm")
+
+    def fail(*a, **k):
+        raise RedactionError("analyzer unavailable")
+
+    monkeypatch.setattr(get_redactor(), "redact", fail)
+    sent: list = []
+    with pytest.raises(EgressBlocked, match="analyzer unavailable"):
+        gate_rec.egress.send("cloud-llm", {"q": "hi"}, sent.append, user_id="u")
+    assert sent == []
+
+
+def test_keys_and_long_numbers_are_masked_too(gate_rec: Recommender) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+    out = gate_rec.egress.send(
+        "cloud-llm", {"john@example.com": 1, "card": 4111111111111111, "n": 42}, lambda p: p, user_id="u"
+    )
+    assert out == {"<EMAIL_ADDRESS>": 1, "card": "<CREDIT_CARD>", "n": 42}
+
+
+def test_summary_is_minimised(gate_rec: Recommender) -> None:
+    gate_rec.record("u", "jazz-02", kind="like")
+    gate_rec.record("u", "horr-01", kind="dislike")
+    s = gate_rec.egress.summary("u")
+    assert s["interests"][0] == {"tag": "jazz", "count": 2}
+    assert s["avoids"][0]["tag"] == "horror" and s["activity"] == "1-9"
+    text = json.dumps(s)
+    assert "jazz-0" not in text and "horr-01" not in text  # no item ids
+    assert set(s) == {"interests", "avoids", "activity"}  # no timestamps, no free text
+    assert gate_rec.egress.summary("stranger") == {"interests": [], "avoids": [], "activity": "0"}
+
+
+def test_remote_candidates_go_through_the_gate(gate_rec: Recommender) -> None:
+    received: list = []
+
+    def fetch(summary):
+        received.append(summary)
+        return [{"id": "remote-1", "title": "Late Night Jazz Sessions", "text": "Smoky club jazz.", "tags": ["jazz"]}]
+
+    gate_rec.consent("u").grant("personalization")
+    with pytest.raises(EgressBlocked, match="remote-candidates"):
+        gate_rec.recommend("u", k=3, remote=fetch)
+    assert received == []
+    gate_rec.consent("u").grant("remote-candidates")
+    recs = gate_rec.recommend("u", k=3, remote=fetch, diversity=0.0)
+    assert received and set(received[0]) == {"interests", "avoids", "activity"}
+    assert "remote-1" in [r.item_id for r in recs]
+
+
+def test_erasure_removes_egress_audit_entries(gate_rec: Recommender, db_path: Path) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+    gate_rec.egress.send("cloud-llm", "hello", lambda p: None, user_id="u", destination="llm.example")
+    gate_rec.forget_user("u")
+    import sqlite3
+
+    rows = sqlite3.connect(db_path).execute("SELECT action, details FROM audit").fetchall()
+    assert [r[0] for r in rows] == ["erasure"]
+
+
+def test_privacy_check_cli(tmp_path: Path) -> None:
+    txt = tmp_path / "payload.txt"
+    txt.write_text("Contact Maria Garcia at maria@example.org or +34 612 345 678.")
+    r = subprocess.run(
+        [sys.executable, "-m", "ondevice_rec.cli", "privacy", "check", str(txt), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "maria@example.org" not in out["would_send"] and out["masked_counts"]["EMAIL_ADDRESS"] == 1
+    js = tmp_path / "payload.json"
+    js.write_text(json.dumps({"note": "card 4111 1111 1111 1111", "n": 3}))
+    r = subprocess.run(
+        [sys.executable, "-m", "ondevice_rec.cli", "privacy", "check", str(js)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "<CREDIT_CARD>" in r.stdout and "4111" not in r.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    r = subprocess.run(
+        [sys.executable, "-m", "ondevice_rec.cli", "privacy", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1 and "bad.json:1" in r.stderr

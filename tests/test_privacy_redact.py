@@ -1,0 +1,213 @@
+"""Table-driven PII cases (Presidio style) and property tests: structured PII never leaves unmasked."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ondevice_rec.privacy import RedactionError, redact, redact_spans, unsupported_language
+from ondevice_rec.privacy.masking import Redactor, get_redactor
+from ondevice_rec.privacy.recognizers import iban_ok, luhn_ok
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_network():
+    """Presidio must never reach for the network (tldextract's suffix list): fail any connection."""
+    get_redactor()
+    real = socket.socket.connect
+
+    def refuse(self, *a, **k):  # pragma: no cover - only runs if something tries
+        raise AssertionError(f"network access attempted: {a}")
+
+    socket.socket.connect = refuse
+    yield
+    socket.socket.connect = real
+
+
+CASES = [
+    # (text, value that must be masked, expected entity type)
+    ("write to john.smith@example.com today", "john.smith@example.com", "EMAIL_ADDRESS"),
+    ("mail JANE_DOE+recs@Mail.Example.co.uk", "JANE_DOE+recs@Mail.Example.co.uk", "EMAIL_ADDRESS"),
+    ("reach me at bob [at] example [dot] org", "example [dot] org", "EMAIL_ADDRESS"),
+    ("call +44 20 7946 0958 after six", "+44 20 7946 0958", "PHONE_NUMBER"),
+    ("call (555) 123-4567x890", "123-4567", "PHONE_NUMBER"),
+    ("ruf an: +49(0) 30 1234567", "1234567", "PHONE_NUMBER"),
+    ("mon numéro 01 23 45 67 89", "01 23 45 67 89", "PHONE_NUMBER"),
+    ("card 4111 1111 1111 1111 exp 12/29", "4111 1111 1111 1111", "CREDIT_CARD"),
+    ("card 4111_1111.1111/1111 please", "4111_1111.1111/1111", "CREDIT_CARD"),
+    ("card 5500-0000-0000-0004", "5500-0000-0000-0004", "CREDIT_CARD"),
+    ("iban GB82 WEST 1234 5698 7654 32 in the name", "GB82 WEST 1234 5698 7654 32", "IBAN_CODE"),
+    ("iban de89370400440532013000", "de89370400440532013000", "IBAN_CODE"),
+    ("from 192.168.1.10 and 2001:db8::8a2e:370:7334", "192.168.1.10", "IP_ADDRESS"),
+    ("ssn 078-05-1120", "078-05-1120", "NATIONAL_ID"),
+    ("NINO QQ 12 34 56 C", "QQ 12 34 56 C", "NATIONAL_ID"),
+    ("codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S", "NATIONAL_ID"),
+    ("DNI 12345678Z", "12345678Z", "NATIONAL_ID"),
+    ("CPF 123.456.789-09", "123.456.789-09", "NATIONAL_ID"),
+    ("passport number X1234567", "X1234567", "NATIONAL_ID"),
+    ("I live at 221B Baker Street, London", "221B Baker Street", "STREET_ADDRESS"),
+    ("ship to 6170 Mayo Trafficway Suite 553", "6170 Mayo Trafficway", "STREET_ADDRESS"),
+    ("Adresse: Hauptstraße 12, 10115 Berlin", "Hauptstraße 12", "STREET_ADDRESS"),
+    ("j'habite 12 rue de la Paix", "rue de la Paix", "STREET_ADDRESS"),
+    ("postcode SW1A 1AA", "SW1A 1AA", "POSTCODE"),
+    ("Springfield, IL 62704", "IL 62704", "POSTCODE"),
+    ("born 12/03/1985 in Leeds", "12/03/1985", "DATE_OF_BIRTH"),
+    ("DOB: March 4, 1990", "March 4, 1990", "DATE_OF_BIRTH"),
+    ("my name is John Smith", "John Smith", "PERSON"),
+    ("thanks, JOHN SMITH", "JOHN SMITH", "PERSON"),
+    ("hi it's me, maria garcia, about my order", "maria garcia", "PERSON"),
+    ("Recommended by Omkaar Seth.", "Omkaar Seth", "PERSON"),
+    ("Yesterday Aria Spallanzani asked for jazz.", "Aria Spallanzani", "PERSON"),
+    ("Account holder: Dott. Giorgia Taliercio", "Giorgia Taliercio", "PERSON"),
+    ("see https://facebook.com/john.smith.1985", "john.smith.1985", "URL"),
+    ("follow @jsmith_99 for updates", "@jsmith_99", "USERNAME"),
+]
+
+
+@pytest.mark.parametrize("text, value, entity", CASES)
+def test_entity_is_masked_with_its_type(text: str, value: str, entity: str) -> None:
+    r = redact_spans(text)
+    assert value not in r.text, r.text
+    assert f"<{entity}>" in r.text, r.text
+    assert r.counts.get(entity, 0) >= 1
+
+
+CLEAN = [
+    "A quiet novel for rainy evenings. Ships in 3 days.",
+    "Hiking the Alps: hut-to-hut trekking routes across Switzerland, Austria and Italy.",
+    "Route 66 from Chicago to Santa Monica with diners and desert motels.",
+    "Python for Absolute Beginners. Learn variables, loops and functions.",
+    "Machines of Loving Grace. An android caretaker on a lunar base.",
+    "Seven days by train from Moscow to Vladivostok, 9,289 km.",
+    "Chapter 12 of 20: the 1920s in Paris.",
+    "Rated 4.5 stars by 1,200 readers in 2023.",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_clean_catalogue_text_is_not_masked(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_allow_list_keeps_titles_but_never_structured_pii() -> None:
+    text = "Loved Jane Eyre! Mail me: jane.eyre@example.com"
+    assert "Jane Eyre!" not in redact(text)
+    out = redact(text, allow=["Jane Eyre", "jane.eyre@example.com"])
+    assert "Loved Jane Eyre!" in out and "<EMAIL_ADDRESS>" in out
+
+
+def test_spans_and_counts() -> None:
+    r = redact_spans("Call John Smith on +44 20 7946 0958.")
+    assert r.counts == {"PERSON": 1, "PHONE_NUMBER": 1}
+    assert [(s.entity_type, s.start) for s in r.spans] == [("PERSON", 5), ("PHONE_NUMBER", 19)]
+    assert redact("") == "" and redact("   ") == "   "
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich möchte gerne ein Buch über die Geschichte von Rom und nicht über Krimis",
+        "Je voudrais un livre sur la cuisine et pas sur les romans policiers pour mon frère",
+        "Мне нравятся научно-фантастические романы и джаз",
+        "我喜欢科幻小说和爵士乐，不喜欢恐怖片",
+    ],
+)
+def test_unsupported_language_fails_closed(text: str) -> None:
+    assert unsupported_language(text)
+    with pytest.raises(RedactionError, match="English"):
+        redact(text)
+
+
+def test_english_with_foreign_names_and_addresses_is_accepted() -> None:
+    assert unsupported_language("Name: María de la Cruz\nAddress: Calle de la Paz 5, Madrid\nPlease ship it") is None
+
+
+def test_analyzer_failure_and_timeout_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = get_redactor()
+
+    def boom(**kw):
+        raise RuntimeError("model crashed")
+
+    monkeypatch.setattr(r._analyzer, "analyze", boom)
+    with pytest.raises(RedactionError, match="failed"):
+        r.redact("my name is John Smith")
+    monkeypatch.undo()
+
+    import time
+
+    def slow(**kw):
+        time.sleep(0.5)
+        return []
+
+    monkeypatch.setattr(r._analyzer, "analyze", slow)
+    monkeypatch.setattr(r, "timeout", 0.05)
+    with pytest.raises(RedactionError, match="timed out"):
+        r.redact("my name is John Smith")
+
+
+def test_missing_spacy_model_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ondevice_rec.privacy.masking as mod
+
+    monkeypatch.setattr(mod, "SPACY_MODEL", "no_such_spacy_model_xyz")
+    with pytest.raises(RedactionError, match="could not load"):
+        Redactor()
+
+
+def test_validators() -> None:
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+# --- property: structured PII inserted anywhere never survives ---------------------------------------
+filler = st.lists(
+    st.sampled_from("the a of and to jazz novel please send my order book ok thanks great evening , . ! ?".split()),
+    max_size=25,
+).map(" ".join)
+
+
+def _card(d: list[int], sep: str) -> str:
+    body = [4] + d[:14]
+    total = 0
+    for i, x in enumerate(reversed(body)):
+        y = x * 2 if i % 2 == 0 else x
+        total += y - 9 if y > 9 else y
+    digits = "".join(map(str, body + [(10 - total % 10) % 10]))
+    return sep.join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def _iban(d: list[int]) -> str:
+    bban = "WEST" + "".join(map(str, d[:14]))
+    n = int("".join(str(int(c, 36)) for c in bban + "GB00"))
+    return f"GB{98 - n % 97:02d}{bban}"
+
+
+pii = st.one_of(
+    st.builds(
+        lambda u, h: f"{u}@{h}.com",
+        st.from_regex(r"[a-z][a-z0-9._]{1,12}", fullmatch=True),
+        st.from_regex(r"[a-z]{2,10}", fullmatch=True),
+    ),
+    st.builds(
+        lambda a, b, c: f"+{a} {b} {c}", st.integers(1, 99), st.integers(100, 9999), st.integers(100000, 9999999)
+    ),
+    st.builds(lambda a, b, c: f"({a}) {b}-{c}", st.integers(200, 999), st.integers(200, 999), st.integers(1000, 9999)),
+    st.builds(_card, st.lists(st.integers(0, 9), min_size=14, max_size=14), st.sampled_from([" ", "-", "", ".", "_"])),
+    st.builds(_iban, st.lists(st.integers(0, 9), min_size=14, max_size=14)),
+    st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *[st.integers(0, 255)] * 4),
+    st.builds(
+        lambda a, b, c: f"{a:03d}-{b:02d}-{c:04d}", st.integers(1, 899), st.integers(1, 99), st.integers(1, 9999)
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=filler, value=pii, after=filler)
+def test_structured_pii_never_leaves_unmasked(before: str, value: str, after: str) -> None:
+    out = redact(f"{before} {value} {after}")
+    assert value not in out
+    digits = "".join(c for c in value if c.isdigit())
+    if len(digits) >= 7:  # no run of the number survives either
+        assert digits not in "".join(c for c in out if c.isdigit())
