@@ -286,6 +286,55 @@ def privacy_check(
     typer.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing masked")
 
 
+@app.command("eval")
+def eval_cmd(
+    dataset: str = typer.Option(..., "--dataset", help="ml-100k, ml-latest-small, ml-1m or generic."),
+    data_dir: Path = typer.Option(..., "--data-dir", help="Directory holding the dataset files."),
+    models: str = typer.Option(
+        "popularity,itemknn,bpr,sasrec",
+        "--models",
+        help="Comma-separated: popularity, itemknn, bpr, sasrec, bundle, bundle:PATH.",
+    ),
+    protocol: str = typer.Option("full", "--protocol", help="full, sampled20, sampled100, or all."),
+    scenario: str = typer.Option("warm", "--scenario", help="warm, cold-user, cold-item, or all."),
+    seed: int = typer.Option(0, "--seed"),
+    min_rating: float | None = typer.Option(None, "--min-rating", help="Keep only ratings >= this."),
+    core: int = typer.Option(5, "--core", help="Iterative k-core filter on users and items."),
+    max_users: int | None = typer.Option(None, "--max-users", help="Evaluate a random subset of users."),
+    out: Path = typer.Option(Path("results"), "--out", help="Output directory."),
+) -> None:
+    """Evaluate baselines and bundles on real data (leave-one-out) and write results.json/.md/.png."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .eval.datasets import load_dataset
+    from .eval.protocols import PROTOCOLS
+    from .eval.runner import SCENARIOS, evaluate, report
+    from .eval.splits import leave_one_out
+
+    protocols = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",")]
+    scenarios = list(SCENARIOS) if scenario == "all" else [s.strip() for s in scenario.split(",")]
+    specs = [m.strip() for m in models.split(",") if m.strip()]
+    if not specs:
+        raise ValueError("--models is empty")
+    split = leave_one_out(load_dataset(dataset, data_dir), min_rating=min_rating, core=core)
+    command = "odrec " + " ".join(sys.argv[1:])
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("starting", total=1.0)
+        runs = evaluate(
+            split,
+            specs,
+            protocols=protocols,
+            scenarios=scenarios,
+            seed=seed,
+            max_users=max_users,
+            cache_dir=out / "cache",
+            progress=lambda msg, f: bar.update(task, description=msg[:60], completed=f),
+        )
+    results = report(runs, split, out, seed=seed, command=command)
+    typer.echo((out / "results.md").read_text())
+    typer.echo(f"wrote {out / 'results.json'}, results.md, results.png ({len(results['results'])} scenario(s))")
+
+
 @app.command()
 def demo(
     db: Path | None = typer.Option(None, "--db", help="Keep the demo store here (default: a temporary file)."),

@@ -1,0 +1,385 @@
+"""Baselines trained by the harness: Popularity, ItemKNN, BPR-MF, SASRec, and any odrec bundle (text only,
+zero-shot). Each is a typed config with ``fit(split) -> Fitted``; ``Fitted.score(users, histories)`` returns a
+``(len(users), n_items)`` score matrix."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import missing_extra
+from .splits import Split
+
+Progress = Callable[[str, float], None]  # (message, fraction done)
+
+
+class Fitted(Protocol):
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+def _noop(msg: str, frac: float) -> None:
+    pass
+
+
+# --- Popularity ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Popularity:
+    name: str = "popularity"
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        counts = np.zeros(split.n_items, dtype=np.float64)
+        for seq in split.train:
+            np.add.at(counts, seq, 1.0)
+        return _PopFitted(counts.astype(np.float32))
+
+
+@dataclass
+class _PopFitted:
+    counts: np.ndarray
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        return np.broadcast_to(self.counts, (len(users), len(self.counts))).copy()
+
+    def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
+        return np.broadcast_to(self.counts, (len(profiles), len(self.counts))).copy()
+
+
+# --- ItemKNN -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ItemKNN:
+    """Item co-occurrence cosine; a user's score for j sums the similarities of j to their history items
+    (top ``neighbours`` per item kept)."""
+
+    neighbours: int = 100
+    name: str = "itemknn"
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        n = split.n_items
+        x = np.zeros((split.n_users, n), dtype=np.float32)
+        for u, seq in enumerate(split.train):
+            x[u, seq] = 1.0
+        co = x.T @ x
+        norms = np.sqrt(np.diag(co)).clip(min=1e-9)
+        sim = co / norms[:, None] / norms[None, :]
+        np.fill_diagonal(sim, 0.0)
+        if self.neighbours < n:
+            cut = np.partition(sim, n - self.neighbours, axis=1)[:, n - self.neighbours][:, None]
+            sim = np.where(sim >= cut, sim, 0.0).astype(np.float32)
+        return _KNNFitted(sim)
+
+
+@dataclass
+class _KNNFitted:
+    sim: np.ndarray
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(users), self.sim.shape[0]), dtype=np.float32)
+        for r, h in enumerate(histories):
+            if len(h):
+                out[r] = self.sim[h].sum(axis=0)
+        return out
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise missing_extra("export", "torch", "the BPR and SASRec baselines train with torch") from None
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    return torch
+
+
+# --- BPR-MF --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BPR:
+    dim: int = 64
+    epochs: int = 60
+    lr: float = 5e-3
+    reg: float = 1e-5
+    batch: int = 2048
+    seed: int = 0
+    eval_every: int = 5
+    patience: int = 3
+    name: str = "bpr"
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        torch = _torch()
+        g = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        users = np.concatenate([np.full(len(s), u) for u, s in enumerate(split.train)])
+        items = np.concatenate(split.train)
+        seen = [set(s.tolist()) for s in split.train]
+        U = torch.nn.Embedding(split.n_users, self.dim)
+        V = torch.nn.Embedding(split.n_items, self.dim)
+        torch.nn.init.normal_(U.weight, std=0.1, generator=g)
+        torch.nn.init.normal_(V.weight, std=0.1, generator=g)
+        opt = torch.optim.Adam([U.weight, V.weight], lr=self.lr)
+        rng = np.random.default_rng(self.seed)
+        best, best_state, bad = -1.0, None, 0
+        for epoch in range(self.epochs):
+            perm = rng.permutation(len(users))
+            neg = rng.integers(0, split.n_items, size=len(users))
+            for k in range(len(users)):  # resample negatives that the user has seen
+                while neg[k] in seen[users[k]]:
+                    neg[k] = rng.integers(0, split.n_items)
+            for s in range(0, len(perm), self.batch):
+                idx = perm[s : s + self.batch]
+                u = torch.as_tensor(users[idx])
+                i = torch.as_tensor(items[idx])
+                j = torch.as_tensor(neg[idx])
+                eu, ei, ej = U(u), V(i), V(j)
+                x = (eu * (ei - ej)).sum(-1)
+                loss = -torch.nn.functional.logsigmoid(x).mean() + self.reg * (
+                    eu.pow(2).sum() + ei.pow(2).sum() + ej.pow(2).sum()
+                ) / len(idx)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            progress(f"bpr epoch {epoch + 1}", (epoch + 1) / self.epochs)
+            if (epoch + 1) % self.eval_every == 0:
+                fitted = _MFFitted(U.weight.detach().numpy().copy(), V.weight.detach().numpy().copy())
+                score = validation_ndcg(fitted, split)
+                if score > best:
+                    best, best_state, bad = score, fitted, 0
+                else:
+                    bad += 1
+                    if bad >= self.patience:
+                        break
+        return best_state or _MFFitted(U.weight.detach().numpy().copy(), V.weight.detach().numpy().copy())
+
+
+@dataclass
+class _MFFitted:
+    users: np.ndarray
+    items: np.ndarray
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        return self.users[users] @ self.items.T
+
+
+# --- SASRec --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SASRec:
+    """Causal self-attention over item ids, trained with full-softmax cross-entropy over all items (as in the
+    RecSys'23 reproducibility study, "Turning Dross Into Gold Loss"), early-stopped on validation NDCG@10."""
+
+    dim: int = 64
+    blocks: int = 2
+    heads: int = 1
+    max_len: int = 200
+    dropout: float = 0.3
+    lr: float = 1e-3
+    batch: int = 64
+    epochs: int = 200
+    eval_every: int = 5
+    patience: int = 6
+    seed: int = 0
+    name: str = "sasrec"
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        torch = _torch()
+        torch.manual_seed(self.seed)
+        net = _sasrec_net(torch, split.n_items, self)
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.9, 0.98))
+        seqs = [s for s in split.train if len(s) >= 2]
+        rng = np.random.default_rng(self.seed)
+        best, best_state, bad = -1.0, None, 0
+        for epoch in range(self.epochs):
+            net.train()
+            order = rng.permutation(len(seqs))
+            for s in range(0, len(order), self.batch):
+                batch = [seqs[k][-(self.max_len + 1) :] for k in order[s : s + self.batch]]
+                inp = np.zeros((len(batch), self.max_len), dtype=np.int64)
+                tgt = np.zeros((len(batch), self.max_len), dtype=np.int64)
+                for r, seq in enumerate(batch):
+                    x, y = seq[:-1] + 1, seq[1:] + 1  # 0 is padding
+                    inp[r, -len(x) :] = x
+                    tgt[r, -len(y) :] = y
+                logits = net(torch.as_tensor(inp))  # (B, L, n_items + 1)
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), torch.as_tensor(tgt).reshape(-1), ignore_index=0
+                )
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            progress(f"sasrec epoch {epoch + 1}", (epoch + 1) / self.epochs)
+            if (epoch + 1) % self.eval_every == 0:
+                fitted = _SASRecFitted(net, self.max_len, torch)
+                score = validation_ndcg(fitted, split)
+                if score > best:
+                    best, bad = score, 0
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    bad += 1
+                    if bad >= self.patience:
+                        break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        return _SASRecFitted(net, self.max_len, torch)
+
+
+def _sasrec_net(torch: Any, n_items: int, cfg: SASRec) -> Any:
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln1 = nn.LayerNorm(cfg.dim)
+            self.attn = nn.MultiheadAttention(cfg.dim, cfg.heads, dropout=cfg.dropout, batch_first=True)
+            self.ln2 = nn.LayerNorm(cfg.dim)
+            self.ff = nn.Sequential(
+                nn.Linear(cfg.dim, cfg.dim),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.dim, cfg.dim),
+                nn.Dropout(cfg.dropout),
+            )
+
+        def forward(self, x: Any, causal: Any, pad: Any) -> Any:
+            q = self.ln1(x)
+            a, _ = self.attn(q, x, x, attn_mask=causal, need_weights=False)
+            x = q + a  # residual on the normalised query, as in the original SASRec
+            x = x + self.ff(self.ln2(x))
+            return x * (~pad).unsqueeze(-1)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.item = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)
+            self.pos = nn.Embedding(cfg.max_len, cfg.dim)
+            self.drop = nn.Dropout(cfg.dropout)
+            self.blocks = nn.ModuleList([Block() for _ in range(cfg.blocks)])
+            self.ln = nn.LayerNorm(cfg.dim)
+            causal = torch.triu(torch.ones(cfg.max_len, cfg.max_len, dtype=torch.bool), diagonal=1)
+            self.register_buffer("causal", causal)
+
+        def encode(self, seq: Any) -> Any:
+            pad = seq == 0
+            x = self.item(seq) * math.sqrt(cfg.dim) + self.pos.weight.unsqueeze(0)
+            x = self.drop(x) * (~pad).unsqueeze(-1)
+            for b in self.blocks:
+                x = b(x, self.causal, pad)
+            return self.ln(x)
+
+        def forward(self, seq: Any) -> Any:
+            return self.encode(seq) @ self.item.weight.T
+
+    return Net()
+
+
+@dataclass
+class _SASRecFitted:
+    net: Any
+    max_len: int
+    torch: Any
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        torch = self.torch
+        self.net.eval()
+        inp = np.zeros((len(histories), self.max_len), dtype=np.int64)
+        for r, h in enumerate(histories):
+            h = np.asarray(h[-self.max_len :]) + 1
+            if len(h):
+                inp[r, -len(h) :] = h
+        with torch.no_grad():
+            h = self.net.encode(torch.as_tensor(inp))[:, -1, :]
+            logits = h @ self.net.item.weight[1:].T
+        return logits.numpy()
+
+
+# --- odrec bundles (text only, zero-shot) --------------------------------------------------------------
+@dataclass(frozen=True)
+class BundleModel:
+    """Any odrec bundle as a ranker: items embedded from their text, the user state built exactly as the
+    runtime builds it (recency-weighted history, optional natural-language profile)."""
+
+    path: str | None = None
+    name: str = "bundle:default"
+    batch: int = 64
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        from ..backends import open_ranker
+        from ..bundle import load_bundle
+
+        ranker = open_ranker(load_bundle(self.path))
+        vecs = []
+        for s in range(0, split.n_items, self.batch):
+            vecs.append(ranker.embed(split.item_text[s : s + self.batch]))
+            progress("embedding items", min(1.0, (s + self.batch) / split.n_items))
+        return _BundleFitted(ranker, np.concatenate(vecs))
+
+
+@dataclass
+class _BundleFitted:
+    ranker: Any
+    matrix: np.ndarray
+    config: Any = field(default=None)
+
+    def _cfg(self) -> Any:
+        from ..ranking import RankingConfig
+
+        return self.config or RankingConfig()
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        from ..ranking import build_user_state, score_items
+
+        cfg = self._cfg()
+        now = time.time()
+        zeros = np.zeros(self.matrix.shape[0], dtype=np.float32)
+        out = np.zeros((len(histories), self.matrix.shape[0]), dtype=np.float32)
+        for r, h in enumerate(histories):
+            events = [(int(i), "like", None, now, "") for i in reversed(np.asarray(h).tolist())]
+            state = build_user_state(events, self.matrix, profile_pos=None, profile_neg=None, now=now, cfg=cfg)
+            out[r] = score_items(state, self.matrix, zeros, None, cfg)
+        return out
+
+    def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
+        vecs = self.ranker.embed(list(profiles))
+        return vecs @ self.matrix.T
+
+
+# --- shared ----------------------------------------------------------------------------------------------
+def validation_ndcg(fitted: Fitted, split: Split, max_users: int = 1000, seed: int = 0) -> float:
+    """Mean NDCG@10 on the validation item, full protocol (used for early stopping)."""
+    from .metrics import metrics_from_rank, rank_of_target
+    from .protocols import full_mask
+
+    rng = np.random.default_rng(seed)
+    users = np.arange(split.n_users)
+    if len(users) > max_users:
+        users = np.sort(rng.choice(users, max_users, replace=False))
+    vals = []
+    for s in range(0, len(users), 256):
+        us = users[s : s + 256]
+        scores = fitted.score(us, [split.history(int(u), "valid") for u in us])
+        for r, u in enumerate(us):
+            cand = np.flatnonzero(full_mask(split, int(u), "valid"))
+            vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(int(u), "valid"), cand))["NDCG@10"])
+    return float(np.mean(vals))
+
+
+BASELINES: dict[str, Callable[[int], Any]] = {
+    "popularity": lambda seed: Popularity(),
+    "itemknn": lambda seed: ItemKNN(),
+    "bpr": lambda seed: BPR(seed=seed),
+    "sasrec": lambda seed: SASRec(seed=seed),
+}
+
+
+def make_model(spec: str, seed: int) -> Any:
+    """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle) or ``bundle:PATH``."""
+    spec = spec.strip()
+    if spec in BASELINES:
+        return BASELINES[spec](seed)
+    if spec == "bundle" or spec == "bundle:default":
+        return BundleModel(None, name="bundle:default")
+    if spec.startswith("bundle:"):
+        path = spec.removeprefix("bundle:")
+        return BundleModel(path, name=f"bundle:{Path(path).name}")
+    raise ValueError(f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH)")

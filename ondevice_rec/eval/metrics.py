@@ -1,0 +1,62 @@
+"""Ranking metrics for one held-out item per user, bootstrap confidence intervals and a paired test."""
+
+from __future__ import annotations
+
+import numpy as np
+
+METRICS = ("NDCG@10", "HR@10", "MRR@10", "NDCG@5")
+
+
+def rank_of_target(scores: np.ndarray, target: int, candidates: np.ndarray | None = None) -> float:
+    """0-based rank of ``target`` among ``candidates`` (all items when None). Ties count half: the expected
+    rank under random tie-breaking, so a model cannot gain from giving many items the same score."""
+    s = scores if candidates is None else scores[candidates]
+    t = scores[target]
+    greater = int(np.sum(s > t))
+    ties = int(np.sum(s == t)) - 1
+    return greater + ties / 2.0
+
+
+def metrics_from_rank(rank: float) -> dict[str, float]:
+    """Per-user metric values from a 0-based rank."""
+
+    def ndcg(k: int) -> float:
+        return float(1.0 / np.log2(rank + 2.0)) if rank < k else 0.0
+
+    return {
+        "NDCG@10": ndcg(10),
+        "HR@10": 1.0 if rank < 10 else 0.0,
+        "MRR@10": float(1.0 / (rank + 1.0)) if rank < 10 else 0.0,
+        "NDCG@5": ndcg(5),
+    }
+
+
+def bootstrap_ci(values: np.ndarray, *, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over users."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n, v.size))].mean(axis=1)
+    return float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
+
+
+def paired_test(a: np.ndarray, b: np.ndarray, *, n: int = 10000, seed: int = 0) -> dict[str, float]:
+    """Paired comparison of per-user values: mean difference, bootstrap 95 % CI, and a two-sided sign-flip
+    permutation p-value."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("paired_test needs per-user values for the same users")
+    d = a - b
+    rng = np.random.default_rng(seed)
+    obs = abs(d.mean())
+    flips = rng.choice([-1.0, 1.0], size=(n, d.size))
+    null = np.abs((flips * d).mean(axis=1))
+    lo, hi = bootstrap_ci(d, seed=seed)
+    return {
+        "mean_diff": float(d.mean()),
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_value": float((np.sum(null >= obs - 1e-15) + 1) / (n + 1)),
+    }

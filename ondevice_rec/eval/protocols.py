@@ -1,0 +1,59 @@
+"""Candidate sets: ``full`` (every item not in the user's history) and ``sampledN`` (truth + N−1 items the
+user never interacted with, seeded and cached so that every model sees the same candidates)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .splits import Split
+
+PROTOCOLS = ("full", "sampled20", "sampled100")
+
+
+def n_candidates(protocol: str) -> int | None:
+    if protocol == "full":
+        return None
+    if protocol in ("sampled20", "sampled100"):
+        return int(protocol.removeprefix("sampled"))
+    raise ValueError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+
+
+def full_mask(split: Split, u: int, stage: str) -> np.ndarray:
+    """Boolean mask over items: candidates are all items except the history the model saw."""
+    mask = np.ones(split.n_items, dtype=bool)
+    mask[split.history(u, stage)] = False
+    mask[split.target(u, stage)] = True
+    return mask
+
+
+def sampled_candidates(split: Split, stage: str, n: int, seed: int, cache_dir: Path | None = None) -> np.ndarray:
+    """``(n_users, n)`` item indices, column 0 the target, the rest uniform negatives the user never touched."""
+    key = hashlib.sha256(
+        f"{split.dataset}|{split.n_users}|{split.n_items}|{stage}|{n}|{seed}|".encode()
+        + np.concatenate([split.valid, split.test]).tobytes()
+    ).hexdigest()[:16]
+    path = cache_dir / f"negatives-{split.dataset}-{stage}-{n}-{seed}-{key}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        return np.load(path)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((split.n_users, n), dtype=np.int64)
+    for u in range(split.n_users):
+        seen = set(split.train[u].tolist()) | {int(split.valid[u]), int(split.test[u])}
+        if split.n_items - len(seen) < n - 1:
+            raise ValueError(f"user {split.user_ids[u]} has fewer than {n - 1} unseen items for {n}-candidate sampling")
+        out[u, 0] = split.target(u, stage)
+        negs: list[int] = []
+        taken = set(seen)
+        while len(negs) < n - 1:
+            j = int(rng.integers(split.n_items))
+            if j not in taken:
+                taken.add(j)
+                negs.append(j)
+        out[u, 1:] = negs
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, out)
+    return out

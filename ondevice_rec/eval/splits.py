@@ -1,0 +1,100 @@
+"""The one split implementation (the export toolchain reuses it): rating filter, iterative k-core,
+chronological order (stable on ties), leave-one-out (last = test, second-to-last = validation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .datasets import Dataset, DatasetError
+
+
+@dataclass
+class Split:
+    """Integer-indexed leave-one-out split. ``train[u]`` is user u's chronological training sequence."""
+
+    dataset: str
+    user_ids: list[str]  # index → raw user id
+    item_ids: list[str]  # index → raw item id
+    train: list[np.ndarray]  # per user, item indices, oldest first
+    valid: np.ndarray  # per user, one item index
+    test: np.ndarray  # per user, one item index
+    item_text: list[str]
+    item_title: list[str]
+    item_tags: list[tuple[str, ...]]
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def history(self, u: int, stage: str) -> np.ndarray:
+        """What a model sees when predicting ``stage`` ('valid' or 'test')."""
+        return self.train[u] if stage == "valid" else np.append(self.train[u], self.valid[u])
+
+    def target(self, u: int, stage: str) -> int:
+        return int(self.valid[u] if stage == "valid" else self.test[u])
+
+
+def k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of interactions kept by the iterative k-core filter on users and items."""
+    keep = np.ones(len(users), dtype=bool)
+    while True:
+        _, uinv, ucnt = np.unique(users[keep], return_inverse=True, return_counts=True)
+        _, iinv, icnt = np.unique(items[keep], return_inverse=True, return_counts=True)
+        ok = (ucnt[uinv] >= k) & (icnt[iinv] >= k)
+        if ok.all():
+            return keep
+        idx = np.flatnonzero(keep)
+        keep[idx[~ok]] = False
+        if not keep.any():
+            return keep
+
+
+def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5) -> Split:
+    """Filter, order chronologically (stable on ties: original order breaks them) and split."""
+    mask = np.ones(len(ds), dtype=bool)
+    if min_rating is not None:
+        mask &= np.nan_to_num(ds.ratings, nan=-np.inf) >= min_rating
+    users, items, ts = ds.users[mask], ds.items[mask], ds.timestamps[mask]
+    if core > 1:
+        keep = k_core(users, items, core)
+        users, items, ts = users[keep], items[keep], ts[keep]
+    if len(users) == 0:
+        raise DatasetError(f"{ds.name}: no interactions left after filtering (min_rating={min_rating}, core={core})")
+    user_ids = sorted(set(users.tolist()), key=_natural)
+    item_ids = sorted(set(items.tolist()), key=_natural)
+    uidx = {u: i for i, u in enumerate(user_ids)}
+    iidx = {it: i for i, it in enumerate(item_ids)}
+    u_arr = np.fromiter((uidx[u] for u in users), dtype=np.int64, count=len(users))
+    i_arr = np.fromiter((iidx[i] for i in items), dtype=np.int64, count=len(items))
+    order = np.lexsort((np.arange(len(u_arr)), ts, u_arr))  # by user, then time, then original position
+    u_arr, i_arr = u_arr[order], i_arr[order]
+    bounds = np.flatnonzero(np.diff(u_arr)) + 1
+    seqs = np.split(i_arr, bounds)
+    short = [user_ids[int(u_arr[b])] for b, s in zip(np.r_[0, bounds], seqs) if len(s) < 3]
+    if short:
+        raise DatasetError(
+            f"{ds.name}: {len(short)} users have fewer than 3 interactions after filtering "
+            f"(e.g. user {short[0]}); raise --core or lower --min-rating"
+        )
+    info = [ds.item_info[i] for i in item_ids]
+    return Split(
+        dataset=ds.name,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        train=[s[:-2] for s in seqs],
+        valid=np.array([s[-2] for s in seqs]),
+        test=np.array([s[-1] for s in seqs]),
+        item_text=[x[1] for x in info],
+        item_title=[x[0] for x in info],
+        item_tags=[x[2] for x in info],
+    )
+
+
+def _natural(s: str) -> tuple[int, int | str]:
+    return (0, int(s)) if s.isdigit() else (1, s)
