@@ -31,6 +31,7 @@ def _noop(msg: str, frac: float) -> None:
 @dataclass(frozen=True)
 class Popularity:
     name: str = "popularity"
+    uses_profiles = True  # it ignores them: the honest comparator for cold users
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
         counts = np.zeros(split.n_items, dtype=np.float64)
@@ -178,7 +179,7 @@ class SASRec:
     batch: int = 64
     epochs: int = 200
     eval_every: int = 5
-    patience: int = 6
+    patience: int = 5
     seed: int = 0
     name: str = "sasrec"
 
@@ -192,15 +193,23 @@ class SASRec:
         best, best_state, bad = -1.0, None, 0
         for epoch in range(self.epochs):
             net.train()
+            # similar lengths in a batch, padded only to the batch's longest sequence (much less work)
             order = rng.permutation(len(seqs))
-            for s in range(0, len(order), self.batch):
-                batch = [seqs[k][-(self.max_len + 1) :] for k in order[s : s + self.batch]]
-                inp = np.zeros((len(batch), self.max_len), dtype=np.int64)
-                tgt = np.zeros((len(batch), self.max_len), dtype=np.int64)
+            chunks = [order[i : i + self.batch * 20] for i in range(0, len(order), self.batch * 20)]
+            batches = []
+            for ch in chunks:
+                ch = sorted(ch, key=lambda k: len(seqs[k]))
+                batches += [ch[i : i + self.batch] for i in range(0, len(ch), self.batch)]
+            rng.shuffle(batches)
+            for idx in batches:
+                batch = [seqs[k][-(self.max_len + 1):] for k in idx]
+                width = max(len(b) for b in batch) - 1
+                inp = np.zeros((len(batch), width), dtype=np.int64)
+                tgt = np.zeros((len(batch), width), dtype=np.int64)
                 for r, seq in enumerate(batch):
                     x, y = seq[:-1] + 1, seq[1:] + 1  # 0 is padding
-                    inp[r, -len(x) :] = x
-                    tgt[r, -len(y) :] = y
+                    inp[r, -len(x):] = x
+                    tgt[r, -len(y):] = y
                 logits = net(torch.as_tensor(inp))  # (B, L, n_items + 1)
                 loss = torch.nn.functional.cross_entropy(
                     logits.reshape(-1, logits.shape[-1]), torch.as_tensor(tgt).reshape(-1), ignore_index=0
@@ -260,11 +269,14 @@ def _sasrec_net(torch: Any, n_items: int, cfg: SASRec) -> Any:
             self.register_buffer("causal", causal)
 
         def encode(self, seq: Any) -> Any:
+            # sequences are right-aligned: position embeddings count back from the most recent item
+            width = seq.shape[1]
             pad = seq == 0
-            x = self.item(seq) * math.sqrt(cfg.dim) + self.pos.weight.unsqueeze(0)
+            x = self.item(seq) * math.sqrt(cfg.dim) + self.pos.weight[cfg.max_len - width :].unsqueeze(0)
             x = self.drop(x) * (~pad).unsqueeze(-1)
+            causal = self.causal[cfg.max_len - width :, cfg.max_len - width :]
             for b in self.blocks:
-                x = b(x, self.causal, pad)
+                x = b(x, causal, pad)
             return self.ln(x)
 
         def forward(self, seq: Any) -> Any:
@@ -282,7 +294,8 @@ class _SASRecFitted:
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         torch = self.torch
         self.net.eval()
-        inp = np.zeros((len(histories), self.max_len), dtype=np.int64)
+        width = max(1, min(self.max_len, max((len(h) for h in histories), default=1)))
+        inp = np.zeros((len(histories), width), dtype=np.int64)
         for r, h in enumerate(histories):
             h = np.asarray(h[-self.max_len :]) + 1
             if len(h):
@@ -302,6 +315,7 @@ class BundleModel:
     path: str | None = None
     name: str = "bundle:default"
     batch: int = 64
+    uses_profiles = True
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
         from ..backends import open_ranker

@@ -104,6 +104,8 @@ def evaluate(
             eval_users = np.array([u for u in users if cold_items[split.test[u]]], dtype=np.int64)
         for spec in model_specs:
             model = make_model(spec, seed)
+            if scenario == "cold-user" and not getattr(model, "uses_profiles", False):
+                continue  # id-based models know nothing about a user with no events
             t0 = time.perf_counter()
             fitted = model.fit(train_split, progress=lambda msg, f, n=model.name: progress(f"{n}: {msg}", f))
             fit_s = time.perf_counter() - t0
@@ -143,8 +145,6 @@ def _score_run(
     sampled = sampled_candidates(split, "test", n, seed, cache_dir) if n else None
     per_user: dict[str, list[float]] = {m: [] for m in METRICS}
     note = ""
-    if scenario == "cold-user" and not hasattr(fitted, "score_profiles"):
-        note = "model cannot use a natural-language profile; scored as if it knew nothing (ties)"
     for s in range(0, len(users), 128):
         us = users[s : s + 128]
         if scenario == "cold-user":
@@ -199,6 +199,8 @@ def report(
         },
         "results": {},
         "paired_tests": {},
+        "notes": ["cold-user: only models that can use a natural-language profile (and Popularity) are evaluated",
+                  "ties in scores count half (expected rank under random tie-breaking)"],
     }
     if extra:
         results.update(extra)
