@@ -335,6 +335,56 @@ def eval_cmd(
     typer.echo(f"wrote {out / 'results.json'}, results.md, results.png ({len(results['results'])} scenario(s))")
 
 
+@app.command("export")
+def export_cmd(
+    dataset: str = typer.Option(..., "--dataset", help="ml-100k, ml-latest-small, ml-1m or generic."),
+    data_dir: Path = typer.Option(..., "--data-dir"),
+    out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
+    formats: str = typer.Option("onnx", "--formats", help="Comma-separated: onnx (gguf: not available yet)."),
+    teacher: str | None = typer.Option(None, "--teacher", help="GGUF file or HF causal-LM directory."),
+    no_teacher: bool = typer.Option(False, "--no-teacher", help="Train the student without distillation."),
+    epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
+    seed: int = typer.Option(0, "--seed"),
+    max_users: int | None = typer.Option(None, "--max-users"),
+    distill_weight: float = typer.Option(0.5, "--distill-weight", help="0 switches the distillation loss off."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
+    from dataclasses import replace
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .export.pipeline import ExportConfig, run_export
+    from .export.student import StudentConfig
+
+    fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
+    if "gguf" in fmts:
+        raise OdrecError("--formats gguf: the LLM-ranker GGUF export is not implemented yet (see the project "
+                         "issues); use --formats onnx")
+    if teacher is not None:
+        raise OdrecError("--teacher: teacher distillation is not implemented yet; use --no-teacher")
+    cfg = ExportConfig(dataset=dataset, data_dir=str(data_dir), formats=fmts, teacher=teacher,
+                       use_teacher=not no_teacher, seed=seed, max_users=max_users,
+                       student=replace(StudentConfig(), epochs=epochs, seed=seed, distill_weight=distill_weight))
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("export", total=1.0)
+        manifest = run_export(cfg, out, overwrite=overwrite,
+                              log=lambda m, f: bar.update(task, description=m[:60], completed=f))
+    table = Table(title=f"bundle {out}")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for k, v in manifest["stage_seconds"].items():
+        table.add_row(k, f"{v:.1f}")
+    Console().print(table)
+    size = sum(f["size"] for f in manifest["files"].values())
+    v = manifest["validation"]
+    typer.echo(f"size {size / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "
+               f"{v['valid_ndcg10_onnx_fp32']:.4f}, int8 {v['valid_ndcg10_onnx_int8']:.4f}; "
+               f"max |onnx - torch| {v['max_abs_onnx_fp32_vs_torch']:.1e}")
+
+
 @app.command()
 def demo(
     db: Path | None = typer.Option(None, "--db", help="Keep the demo store here (default: a temporary file)."),

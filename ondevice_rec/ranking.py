@@ -240,6 +240,7 @@ def select_mmr(
     span = float(rel.max() - rel.min())
     rel = (rel - rel.min()) / span if span > 1e-9 else np.ones_like(rel)
     vecs = matrix[cand]
+    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)  # cosine, whatever the scale
     lam = 1.0 - diversity
     max_sim = np.full(cand.size, -1.0, dtype=np.float32)
     chosen: list[int] = []
@@ -277,17 +278,20 @@ def explain(
     cfg: RankingConfig,
 ) -> str:
     """A short sentence saying why ``row`` was recommended, from the strongest contributing signal."""
-    x = matrix[row]
+    def unit(m: np.ndarray) -> np.ndarray:
+        return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
+
+    x = unit(matrix[row])
     best_hist, hist_sim, hist_kind = -1, 0.0, ""
     if state.history_rows.size:
-        sims = matrix[state.history_rows] @ x
+        sims = unit(matrix[state.history_rows]) @ x
         # the most similar history item, recency only as a tie-breaker
         contrib = sims + 0.05 * state.history_weights / max(float(state.history_weights.max()), 1e-9)
         i = int(np.argmax(contrib))
         best_hist, hist_sim, hist_kind = int(state.history_rows[i]), float(sims[i]), state.history_kinds[i]
     clause, clause_sim = "", 0.0
     if state.clause_vecs is not None and len(state.clauses):
-        sims = state.clause_vecs @ x
+        sims = unit(state.clause_vecs) @ x
         i = int(np.argmax(sims))
         clause, clause_sim = state.clauses[i], float(sims[i])
     if best_hist >= 0 and hist_sim >= cfg.reason_history_min_sim and hist_sim >= clause_sim:

@@ -231,7 +231,7 @@ class Recommender:
         vecs: dict[int, np.ndarray] = {}
         for s in range(0, len(todo), batch_size):
             idx = todo[s : s + batch_size]
-            out = self._ranker.embed([texts[i] for i in idx])
+            out = self._ranker.item_vectors([items[i].id for i in idx], [texts[i] for i in idx])
             vecs.update(zip(idx, out))
         now = time.time()
         with self._lock, self._store.write() as conn:
@@ -417,8 +417,8 @@ class Recommender:
         pos_c, neg_c = ranking.split_profile(text)
         pos_c = [c for c in (profile_clause_text(c) for c in pos_c) if c]
         neg_c = [c for c in (profile_clause_text(c) for c in neg_c) if c]
-        pos_v = self._ranker.embed(pos_c) if pos_c else None
-        neg_v = self._ranker.embed(neg_c) if neg_c else None
+        pos_v = self._ranker.profile_vectors(pos_c) if pos_c else None
+        neg_v = self._ranker.profile_vectors(neg_c) if neg_c else None
         with self._lock, self._store.write() as conn:
             uid = self._store.ensure_uid(conn, user_id)
             if not text.strip():
@@ -577,6 +577,9 @@ class Recommender:
                     request_ctx=req_ctx,
                     cfg=cfg,
                 )
+                learned = self._learned_user_vector(events, cat.matrix, clause_vecs)
+                if learned is not None:
+                    state.pos = learned
             pop = cat.prior("")
             assert pop is not None
             ctx_pop = None
@@ -678,6 +681,19 @@ class Recommender:
             if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
                 raise TypeError("remote fetch must return an iterable of item mappings")
             self.add_items(items)
+
+    def _learned_user_vector(
+        self, events: Sequence[tuple[int, str, float | None, float, str]], matrix: np.ndarray,
+        clause_vecs: np.ndarray | None,
+    ) -> np.ndarray | None:
+        """For bundles with a user tower: its vector from the positive events (oldest first) and profile."""
+        rows = [e[0] for e in reversed(events) if ranking.event_weight(e[1], e[2], self.config) > 0]
+        profile = clause_vecs.mean(axis=0) if clause_vecs is not None and len(clause_vecs) else None
+        u = self._ranker.user_vector(matrix[rows] if rows else np.zeros((0, matrix.shape[1]), np.float32), profile)
+        if u is None:
+            return None
+        n = float(np.linalg.norm(u))
+        return (u / n).astype(np.float32) if n > 1e-9 else None
 
     def _pseudonym(self, user_id: str) -> str:
         key = bytes.fromhex(self._store.meta("audit_key") or "")

@@ -24,7 +24,20 @@ class Ranker(Protocol):
     max_length: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-norm float32 vectors, one row per text."""
+        """Text-encoder vectors (unit norm), one row per text."""
+        ...
+
+    def item_vectors(self, item_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Vectors stored for catalogue items (computed once, at ingest)."""
+        ...
+
+    def profile_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of natural-language profile clauses, in the item space."""
+        ...
+
+    def user_vector(self, history: np.ndarray, profile: np.ndarray | None) -> np.ndarray | None:
+        """A learned user vector from item vectors (oldest first) and a profile vector, or ``None`` when
+        the backend has no user model (the facade then uses its recency-weighted centroid)."""
         ...
 
     def close(self) -> None: ...
@@ -37,4 +50,8 @@ def open_ranker(bundle: Bundle, *, threads: int | None = None) -> Ranker:
         from .onnx_text import OnnxTextEncoder
 
         return OnnxTextEncoder(bundle, threads=threads)
+    if kind == "two-tower":
+        from .two_tower import TwoTowerRanker
+
+        return TwoTowerRanker(bundle, threads=threads)
     raise BundleError(f"bundle {bundle.path}: unsupported kind {kind!r}")

@@ -85,5 +85,14 @@ class OnnxTextEncoder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
+    def item_vectors(self, item_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def profile_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def user_vector(self, history: np.ndarray, profile: np.ndarray | None) -> np.ndarray | None:
+        return None
+
     def close(self) -> None:
         self._session = None  # type: ignore[assignment]

@@ -324,9 +324,18 @@ class BundleModel:
         ranker = open_ranker(load_bundle(self.path))
         vecs = []
         for s in range(0, split.n_items, self.batch):
-            vecs.append(ranker.embed(split.item_text[s : s + self.batch]))
+            sl = slice(s, s + self.batch)
+            if hasattr(ranker, "user_vectors"):  # a trained two-tower student
+                # items removed from training (cold-item scenario) are scored from their text alone
+                unk = exclude[sl] if exclude is not None else None
+                vecs.append(ranker.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
+            else:
+                vecs.append(ranker.item_vectors(split.item_ids[sl], split.item_text[sl]))
             progress("embedding items", min(1.0, (s + self.batch) / split.n_items))
-        return _BundleFitted(ranker, np.concatenate(vecs))
+        matrix = np.concatenate(vecs)
+        if hasattr(ranker, "user_vectors"):
+            return _TwoTowerFitted(ranker, matrix)
+        return _BundleFitted(ranker, matrix)
 
 
 @dataclass
@@ -356,6 +365,27 @@ class _BundleFitted:
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
         vecs = self.ranker.embed(list(profiles))
         return vecs @ self.matrix.T
+
+
+@dataclass
+class _TwoTowerFitted:
+    ranker: Any
+    matrix: np.ndarray
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        hists = [np.asarray(h)[-self.ranker.max_len:] for h in histories]
+        width = max(1, max((len(h) for h in hists), default=1))
+        batch = np.zeros((len(hists), width, self.ranker.dim), dtype=np.float32)
+        for r, h in enumerate(hists):
+            if len(h):
+                batch[r, width - len(h):] = self.matrix[h]
+        prof = np.zeros((len(hists), self.ranker.dim), dtype=np.float32)
+        return self.ranker.user_vectors(batch, prof) @ self.matrix.T
+
+    def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
+        prof = self.ranker.profile_vectors(list(profiles))
+        batch = np.zeros((len(profiles), 1, self.ranker.dim), dtype=np.float32)
+        return self.ranker.user_vectors(batch, prof) @ self.matrix.T
 
 
 # --- shared ----------------------------------------------------------------------------------------------

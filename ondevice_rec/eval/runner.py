@@ -107,7 +107,8 @@ def evaluate(
             if scenario == "cold-user" and not getattr(model, "uses_profiles", False):
                 continue  # id-based models know nothing about a user with no events
             t0 = time.perf_counter()
-            fitted = model.fit(train_split, progress=lambda msg, f, n=model.name: progress(f"{n}: {msg}", f))
+            fitted = model.fit(train_split, progress=lambda msg, f, n=model.name: progress(f"{n}: {msg}", f),
+                               exclude=cold_items if scenario == "cold-item" else None)
             fit_s = time.perf_counter() - t0
             for protocol in protocols:
                 run = _score_run(

@@ -1,0 +1,275 @@
+"""``odrec export``: data → (teacher labels) → student → ONNX fp32/int8 → validation → bundle.
+
+Every stage reports progress; a failed validation fails the export and leaves no bundle behind (the bundle is
+written to a temporary directory and renamed only at the end).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..bundle import Bundle, default_bundle_path, load_bundle, sha256_bytes, staged_bundle_dir, write_manifest
+from ..errors import ExportError
+from ._deps import require
+from .student import StudentConfig, export_arrays, student_scores, train_student
+
+Log = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    dataset: str
+    data_dir: str
+    formats: tuple[str, ...] = ("onnx",)
+    teacher: str | None = None           # path to a GGUF or HF causal-LM dir; None = default SmolLM2
+    use_teacher: bool = True
+    seed: int = 0
+    max_users: int | None = None
+    min_rating: float | None = None
+    core: int = 5
+    student: StudentConfig = field(default_factory=StudentConfig)
+    # validation gates
+    max_abs_onnx_vs_torch: float = 1e-4
+    max_ndcg_drop_int8: float = 0.003
+
+    def digest(self) -> str:
+        return sha256_bytes(json.dumps(asdict(self), sort_keys=True, default=str).encode())
+
+
+def _split(cfg: ExportConfig) -> Any:
+    from dataclasses import replace
+
+    from ..eval.datasets import load_dataset
+    from ..eval.splits import leave_one_out
+
+    split = leave_one_out(load_dataset(cfg.dataset, cfg.data_dir), min_rating=cfg.min_rating, core=cfg.core)
+    if cfg.max_users and cfg.max_users < split.n_users:
+        keep = np.sort(np.random.default_rng(cfg.seed).choice(split.n_users, cfg.max_users, replace=False))
+        split = replace(split, user_ids=[split.user_ids[u] for u in keep], train=[split.train[u] for u in keep],
+                        valid=split.valid[keep], test=split.test[keep])
+    if split.n_users < 10 or split.n_items < 10:
+        raise ExportError(f"dataset too small to train a ranker: {split.n_users} users, {split.n_items} items")
+    return split
+
+
+def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
+    torch = require("torch")
+
+    class Tower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.user = model.user
+
+        def forward(self, history: Any, profile: Any) -> Any:
+            return self.user(history, profile)[:, -1]
+
+    tower = Tower().eval()
+    h = torch.randn(2, 7, cfg.dim)
+    p = torch.randn(2, cfg.dim)
+    kwargs: dict[str, Any] = {}
+    import inspect
+
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    with torch.no_grad():
+        torch.onnx.export(
+            tower, (h, p), str(path), input_names=["history", "profile"], output_names=["user"],
+            dynamic_axes={"history": {0: "batch", 1: "length"}, "profile": {0: "batch"}, "user": {0: "batch"}},
+            opset_version=17, **kwargs,
+        )
+
+
+def _ranker_ndcg(ranker: Any, split: Any, stage: str, item_vecs: np.ndarray, profiles: np.ndarray | None = None,
+                 users: np.ndarray | None = None) -> np.ndarray:
+    """Per-user NDCG@10 (full protocol) of a runtime two-tower ranker."""
+    from ..eval.metrics import metrics_from_rank, rank_of_target
+    from ..eval.protocols import full_mask
+
+    users = np.arange(split.n_users) if users is None else users
+    out = []
+    for s in range(0, len(users), 128):
+        us = users[s : s + 128]
+        hists = [split.history(int(u), stage)[-ranker.max_len:] for u in us]
+        width = max(1, max(len(h) for h in hists))
+        batch = np.zeros((len(us), width, ranker.dim), dtype=np.float32)
+        for r, h in enumerate(hists):
+            if len(h):
+                batch[r, width - len(h):] = item_vecs[h]
+        prof = np.zeros((len(us), ranker.dim), dtype=np.float32) if profiles is None else profiles[us]
+        uv = ranker.user_vectors(batch, prof)
+        scores = uv @ item_vecs.T
+        for r, u in enumerate(us):
+            cand = np.flatnonzero(full_mask(split, int(u), stage))
+            out.append(metrics_from_rank(rank_of_target(scores[r], split.target(int(u), stage), cand))["NDCG@10"])
+    return np.asarray(out)
+
+
+def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: bool = False,
+               log: Log = lambda m, f: None, teacher_labels: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Run every stage and write the bundle to ``out``; return its manifest."""
+    torch = require("torch")
+    require("onnx")
+    quant = require("onnxruntime.quantization")
+    unknown = set(cfg.formats) - {"onnx", "gguf"}
+    if unknown:
+        raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
+    if Path(out).exists() and not overwrite:
+        raise ExportError(f"output {out} already exists (pass --overwrite)")
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    stages: dict[str, float] = {}
+    t = time.perf_counter()
+
+    log("loading data and splitting", 0.0)
+    split = _split(cfg)
+    stages["data"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    from ..backends.onnx_text import OnnxTextEncoder
+    from ..eval.runner import profile_from_history
+
+    base = load_bundle(default_bundle_path())
+    encoder = OnnxTextEncoder(base)
+    text_emb = np.concatenate([encoder.embed(split.item_text[i : i + 64]) for i in range(0, split.n_items, 64)])
+    profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
+    profile_emb = encoder.embed(profile_texts)
+    stages["text_embeddings"] = time.perf_counter() - t
+    log(f"embedded {split.n_items} items", 1.0)
+
+    labels = None
+    teacher_info: dict[str, Any] = {"used": False}
+    if cfg.use_teacher and teacher_labels is not None:
+        t = time.perf_counter()
+        labels, teacher_info = teacher_labels(split, text_emb, cfg, log)
+        stages["teacher"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    model, train_info = train_student(split, text_emb, cfg.student, teacher=labels, profiles=profile_emb,
+                                      progress=log)
+    stages["student_training"] = time.perf_counter() - t
+
+    work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
+    try:
+        t = time.perf_counter()
+        fp32 = work / "user_tower.fp32.onnx"
+        int8 = work / "user_tower.int8.onnx"
+        export_user_tower(model, cfg.student, fp32)
+        quant.quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=quant.QuantType.QInt8)
+        arrays = export_arrays(model)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        arrays_bytes = buf.getvalue()
+        ids_bytes = json.dumps(split.item_ids).encode()
+        stages["onnx_export"] = time.perf_counter() - t
+
+        # --- validation ------------------------------------------------------------------------------
+        t = time.perf_counter()
+        log("validating", 0.0)
+        spec = {"user_tower": {"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
+                "item_tower": "item_tower.npz", "item_ids": "item_ids.json", "max_len": cfg.student.max_len,
+                "default_precision": "int8", "dim": cfg.student.dim}
+        files = {"model.onnx": base.file("model.onnx"), "tokenizer.json": base.file("tokenizer.json"),
+                 "user_tower.fp32.onnx": fp32.read_bytes(), "user_tower.int8.onnx": int8.read_bytes(),
+                 "item_tower.npz": arrays_bytes, "item_ids.json": ids_bytes}
+        mem_manifest = {"kind": "two-tower", "text_encoder": base.manifest["text_encoder"], "two_tower": spec,
+                        "files": {k: {"sha256": sha256_bytes(v), "size": len(v)} for k, v in files.items()}}
+        from ..backends.two_tower import TwoTowerRanker
+
+        rankers = {p: TwoTowerRanker(Bundle(work, mem_manifest, files), precision=p) for p in ("fp32", "int8")}
+        item_vecs = np.concatenate([rankers["fp32"].item_vectors(split.item_ids[i:i + 64], split.item_text[i:i + 64])
+                                    for i in range(0, split.n_items, 64)])
+        # ONNX vs torch on validation histories
+        rng = np.random.default_rng(cfg.seed)
+        sample = rng.choice(split.n_users, min(64, split.n_users), replace=False)
+        hists = [split.history(int(u), "valid")[-cfg.student.max_len:] for u in sample]
+        width = max(len(h) for h in hists)
+        batch = np.zeros((len(sample), width, cfg.student.dim), dtype=np.float32)
+        for r, h in enumerate(hists):
+            batch[r, width - len(h):] = item_vecs[h]
+        prof = np.zeros((len(sample), cfg.student.dim), dtype=np.float32)
+        with torch.no_grad():
+            ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
+        onnx_out = rankers["fp32"].user_vectors(batch, prof)
+        max_abs = float(np.max(np.abs(onnx_out - ref)))
+        ndcg = {p: _ranker_ndcg(r, split, "valid", item_vecs) for p, r in rankers.items()}
+        torch_ndcg = float(np.mean([
+            v for v in _torch_val(model, split, text_emb, cfg.student)]))
+        validation = {
+            "max_abs_onnx_fp32_vs_torch": max_abs,
+            "valid_ndcg10_torch": round(torch_ndcg, 5),
+            "valid_ndcg10_onnx_fp32": round(float(ndcg["fp32"].mean()), 5),
+            "valid_ndcg10_onnx_int8": round(float(ndcg["int8"].mean()), 5),
+            "int8_minus_fp32_ndcg10": round(float(ndcg["int8"].mean() - ndcg["fp32"].mean()), 5),
+            "gates": {"max_abs_onnx_vs_torch": cfg.max_abs_onnx_vs_torch, "max_ndcg_drop_int8": cfg.max_ndcg_drop_int8},
+        }
+        failures = []
+        if max_abs > cfg.max_abs_onnx_vs_torch:
+            failures.append(f"ONNX vs torch max |diff| {max_abs:.2e} > {cfg.max_abs_onnx_vs_torch}")
+        if validation["int8_minus_fp32_ndcg10"] < -cfg.max_ndcg_drop_int8:
+            failures.append(f"int8 loses {-validation['int8_minus_fp32_ndcg10']:.4f} NDCG@10 vs fp32 "
+                            f"(> {cfg.max_ndcg_drop_int8})")
+        validation["passed"] = not failures
+        stages["validation"] = time.perf_counter() - t
+        if failures:
+            raise ExportError("validation failed, no bundle written: " + "; ".join(failures))
+
+        import onnx
+        import onnxruntime
+
+        manifest = {
+            "name": f"student-{cfg.dataset}",
+            "kind": "two-tower",
+            "odrec_version": __version__,
+            "description": "Two-tower student: MiniLM text + id item tower, transformer user tower (ONNX)",
+            "base_model": {**base.manifest["base_model"], "student": "trained by odrec export"},
+            "text_encoder": base.manifest["text_encoder"],
+            "two_tower": spec,
+            "signature": {"user_tower": {"inputs": [
+                {"name": "history", "dtype": "float32", "shape": ["batch", "length", cfg.student.dim]},
+                {"name": "profile", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
+                "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}]}},
+            "dataset": {"name": cfg.dataset, "users": split.n_users, "items": split.n_items},
+            "validation": validation,
+            "training": train_info,
+            "teacher": teacher_info,
+            "recipe": {"config": json.loads(json.dumps(asdict(cfg), default=str))},
+            "config_sha256": cfg.digest(),
+            "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
+            "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+                         "torch": torch.__version__},
+        }
+        with staged_bundle_dir(out, overwrite=overwrite) as stage:
+            for name, data in files.items():
+                (stage / name).write_bytes(data)
+            (stage / "LICENSE").write_bytes(base.file("LICENSE"))
+            manifest = write_manifest(stage, manifest, [*files, "LICENSE"])
+        return manifest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _torch_val(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig) -> list[float]:
+    from ..eval.metrics import metrics_from_rank, rank_of_target
+    from ..eval.protocols import full_mask
+
+    vals = []
+    for s in range(0, split.n_users, 256):
+        us = list(range(s, min(split.n_users, s + 256)))
+        scores = student_scores(model, text_emb, [split.history(u, "valid") for u in us], cfg)
+        for r, u in enumerate(us):
+            cand = np.flatnonzero(full_mask(split, u, "valid"))
+            vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(u, "valid"), cand))["NDCG@10"])
+    return vals
+
+

@@ -1,0 +1,269 @@
+"""The on-device student: an item tower (frozen text embedding → projection, plus a learned id embedding for
+items seen in training) and a user tower (a small causal transformer over the user's recent item vectors, with
+an optional natural-language profile token). Per request the user tower runs once; per candidate the cost is
+one dot product against item vectors computed at catalogue-ingest time.
+
+Trained with next-item full-softmax cross-entropy plus an optional distillation loss (KL divergence towards
+the teacher's scores on candidate sets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ._deps import require
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    dim: int = 64
+    blocks: int = 2
+    heads: int = 2
+    max_len: int = 50
+    dropout: float = 0.3
+    id_dropout: float = 0.25      # train text-only item vectors too, so cold items score sensibly
+    profile_rate: float = 0.3     # share of training sequences that also get a profile token
+    cold_rate: float = 0.1        # share that get only the profile (cold-start users)
+    lr: float = 1e-3
+    batch: int = 64
+    epochs: int = 120
+    eval_every: int = 5
+    patience: int = 5
+    distill_weight: float = 0.5   # weight of the KL(teacher || student) term; 0 switches distillation off
+    distill_temperature: float = 1.0
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -> Any:
+    nn = torch.nn
+
+    class Attention(nn.Module):
+        """Causal multi-head self-attention written with plain ops, so the ONNX graph keeps batch and length
+        dynamic (nn.MultiheadAttention's traced graph bakes the batch size into a reshape)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+            self.out = nn.Linear(cfg.dim, cfg.dim)
+            self.drop = nn.Dropout(cfg.dropout)
+            self.hd = cfg.dim // cfg.heads
+
+        def forward(self, x: Any, causal: Any) -> Any:
+            b, n = x.shape[0], x.shape[1]
+            q, k, v = self.qkv(x).reshape(b, n, 3, cfg.heads, self.hd).permute(2, 0, 3, 1, 4)
+            att = (q @ k.transpose(-1, -2)) / (self.hd ** 0.5)
+            att = att.masked_fill(causal, -1e9).softmax(-1)
+            y = (self.drop(att) @ v).transpose(1, 2).reshape(b, n, cfg.dim)
+            return self.out(y)
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln1 = nn.LayerNorm(cfg.dim)
+            self.attn = Attention()
+            self.ln2 = nn.LayerNorm(cfg.dim)
+            self.ff = nn.Sequential(nn.Linear(cfg.dim, 2 * cfg.dim), nn.GELU(), nn.Dropout(cfg.dropout),
+                                    nn.Linear(2 * cfg.dim, cfg.dim), nn.Dropout(cfg.dropout))
+
+        def forward(self, x: Any, causal: Any) -> Any:
+            x = x + self.attn(self.ln1(x), causal)
+            return x + self.ff(self.ln2(x))
+
+    class UserTower(nn.Module):
+        """history (B, L, dim) right-aligned with zero rows as padding; profile (B, dim) with a zero row for
+        "no profile". Returns the user vector (B, dim)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.pos = nn.Parameter(torch.zeros(cfg.max_len + 1, cfg.dim))
+            nn.init.normal_(self.pos, std=0.02)
+            self.profile_tag = nn.Parameter(torch.zeros(cfg.dim))
+            self.drop = nn.Dropout(cfg.dropout)
+            self.blocks = nn.ModuleList([Block() for _ in range(cfg.blocks)])
+            self.ln = nn.LayerNorm(cfg.dim)
+
+        def forward(self, history: Any, profile: Any) -> Any:
+            b, length, _ = history.shape
+            prof = (profile + self.profile_tag * (profile.abs().sum(-1, keepdim=True) > 0)).unsqueeze(1)
+            x = torch.cat([prof, history], dim=1) + self.pos[cfg.max_len - length :].unsqueeze(0)
+            x = self.drop(x)
+            n = length + 1
+            causal = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+            for blk in self.blocks:
+                x = blk(x, causal)
+            return self.ln(x)  # (B, L+1, dim): position t predicts the item after history[:t]
+
+    class Student(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Linear(text_dim, cfg.dim)
+            self.ids = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)  # 0 = unknown item (text only)
+            nn.init.normal_(self.ids.weight, std=0.02)
+            with torch.no_grad():
+                self.ids.weight[0].zero_()
+            self.profile_proj = nn.Linear(text_dim, cfg.dim)
+            self.user = UserTower()
+
+        def item_vectors(self, text: Any, ids: Any) -> Any:
+            return self.proj(text) + self.ids(ids)
+
+    return Student()
+
+
+def export_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The item tower as plain arrays: the runtime computes item vectors with numpy at ingest time."""
+    return {
+        "proj_w": model.proj.weight.detach().numpy().T.astype(np.float32).copy(),  # (text_dim, dim)
+        "proj_b": model.proj.bias.detach().numpy().astype(np.float32).copy(),
+        "id_emb": model.ids.weight.detach().numpy()[1:].astype(np.float32).copy(),  # row i = training item i
+        "profile_w": model.profile_proj.weight.detach().numpy().T.astype(np.float32).copy(),
+        "profile_b": model.profile_proj.bias.detach().numpy().astype(np.float32).copy(),
+    }
+
+
+def train_student(
+    split: Any,
+    text_emb: np.ndarray,
+    cfg: StudentConfig,
+    *,
+    teacher: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    profiles: np.ndarray | None = None,
+    progress: Callable[[str, float], None] = lambda m, f: None,
+) -> tuple[Any, dict[str, Any]]:
+    """Train on ``split.train``; early-stop on validation NDCG@10 (full protocol). ``teacher`` maps a user to
+    (candidate item indices, teacher scores) for the item following their training sequence. ``profiles``:
+    per-user profile embeddings (text_dim) used for the profile token."""
+    torch = require("torch")
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    n_items, text_dim = text_emb.shape
+    model = build_student(torch, n_items, text_dim, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    text_t = torch.as_tensor(text_emb, dtype=torch.float32)
+    all_ids = torch.arange(1, n_items + 1)
+    seqs = [s for s in split.train if len(s) >= 2]
+    users = [u for u, s in enumerate(split.train) if len(s) >= 2]
+    prof_t = torch.as_tensor(profiles, dtype=torch.float32) if profiles is not None else None
+    best, best_state, bad, history_log = -1.0, None, 0, []
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = rng.permutation(len(seqs))
+        total = 0.0
+        for s in range(0, len(order), cfg.batch):
+            idx = order[s : s + cfg.batch]
+            batch = [seqs[k][-(cfg.max_len + 1):] for k in idx]
+            width = max(len(b) for b in batch) - 1
+            inp = np.zeros((len(batch), width), dtype=np.int64)  # item index + 1, 0 = pad
+            tgt = np.zeros((len(batch), width + 1), dtype=np.int64)
+            use_prof = np.zeros(len(batch), dtype=bool)
+            cold = np.zeros(len(batch), dtype=bool)
+            for r, seq in enumerate(batch):
+                x, y = seq[:-1] + 1, seq[1:] + 1
+                inp[r, width - len(x):] = x
+                tgt[r, width + 1 - len(y):] = y
+                if prof_t is not None:
+                    use_prof[r] = rng.random() < cfg.profile_rate
+                    cold[r] = use_prof[r] and rng.random() < cfg.cold_rate / max(cfg.profile_rate, 1e-9)
+            inp_t = torch.as_tensor(inp)
+            # ID dropout: some items are seen through their text only
+            drop = torch.rand(inp_t.shape) < cfg.id_dropout
+            ids_in = torch.where(drop, torch.zeros_like(inp_t), inp_t)
+            hist = model.proj(text_t[(inp_t - 1).clamp(min=0)]) + model.ids(ids_in)
+            hist = hist * (inp_t > 0).unsqueeze(-1)
+            if cold.any():
+                hist[torch.as_tensor(cold)] = 0.0
+            prof = torch.zeros(len(batch), cfg.dim)
+            if prof_t is not None and use_prof.any():
+                p_idx = torch.as_tensor([users[k] for k in idx])
+                prof = model.profile_proj(prof_t[p_idx]) * torch.as_tensor(use_prof).unsqueeze(-1)
+            out = model.user(hist, prof)  # (B, width+1, dim)
+            items = model.item_vectors(text_t, all_ids)  # (n_items, dim)
+            logits = out @ items.T
+            t = torch.as_tensor(tgt)
+            if cold.any():  # a cold user predicts only their last item, from the profile alone
+                cm = torch.as_tensor(cold)
+                keep = torch.zeros_like(t, dtype=torch.bool)
+                keep[cm, -1] = True
+                t = torch.where(cm.unsqueeze(-1) & ~keep, torch.zeros_like(t), t)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1),
+                                                     ignore_index=-1)
+            if teacher and cfg.distill_weight > 0:
+                kl_terms = []
+                for r, k in enumerate(idx):
+                    lab = teacher.get(users[k])
+                    if lab is None:
+                        continue
+                    cand, tscore = lab
+                    # the teacher scored the item following the user's training prefix minus one:
+                    # compare with the student's prediction at the last real position
+                    st = logits[r, -1, torch.as_tensor(cand)] / cfg.distill_temperature
+                    tp = torch.softmax(torch.as_tensor(tscore, dtype=torch.float32) / cfg.distill_temperature, 0)
+                    kl_terms.append(torch.sum(tp * (torch.log(tp + 1e-9) - torch.log_softmax(st, 0))))
+                if kl_terms:
+                    loss = loss + cfg.distill_weight * torch.stack(kl_terms).mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            total += float(loss)
+        progress(f"student epoch {epoch + 1}", (epoch + 1) / cfg.epochs)
+        if (epoch + 1) % cfg.eval_every == 0:
+            score = student_ndcg(model, split, text_emb, cfg, stage="valid")
+            history_log.append({"epoch": epoch + 1, "loss": round(total, 3), "valid_ndcg10": round(score, 5)})
+            if score > best:
+                best, bad = score, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, {"best_valid_ndcg10": best, "log": history_log}
+
+
+def student_scores(model: Any, text_emb: np.ndarray, histories: Sequence[np.ndarray], cfg: StudentConfig,
+                   profiles: np.ndarray | None = None) -> np.ndarray:
+    """Scores of every item for each history (torch, for validation)."""
+    torch = require("torch")
+    with torch.no_grad():
+        text_t = torch.as_tensor(text_emb, dtype=torch.float32)
+        items = model.item_vectors(text_t, torch.arange(1, text_emb.shape[0] + 1))
+        width = max(1, min(cfg.max_len, max(len(h) for h in histories)))
+        inp = np.zeros((len(histories), width), dtype=np.int64)
+        for r, h in enumerate(histories):
+            h = np.asarray(h[-width:]) + 1
+            if len(h):
+                inp[r, width - len(h):] = h
+        inp_t = torch.as_tensor(inp)
+        hist = items[(inp_t - 1).clamp(min=0)] * (inp_t > 0).unsqueeze(-1)
+        prof = torch.zeros(len(histories), cfg.dim)
+        if profiles is not None:
+            prof = model.profile_proj(torch.as_tensor(profiles, dtype=torch.float32))
+        u = model.user(hist, prof)[:, -1]
+        return (u @ items.T).numpy()
+
+
+def student_ndcg(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig, *, stage: str) -> float:
+    from ..eval.metrics import metrics_from_rank, rank_of_target
+    from ..eval.protocols import full_mask
+
+    model.eval()
+    vals = []
+    for s in range(0, split.n_users, 256):
+        us = list(range(s, min(split.n_users, s + 256)))
+        scores = student_scores(model, text_emb, [split.history(u, stage) for u in us], cfg)
+        for r, u in enumerate(us):
+            cand = np.flatnonzero(full_mask(split, u, stage))
+            vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(u, stage), cand))["NDCG@10"])
+    model.train()
+    return float(np.mean(vals))
+

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from ondevice_rec import ExportError, Recommender  # noqa: E402
+from ondevice_rec.bundle import verify_bundle  # noqa: E402
+from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
+from ondevice_rec.export.student import StudentConfig  # noqa: E402
+from tests.test_eval import _write_generic  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory) -> tuple[Path, dict, Path]:
+    root = tmp_path_factory.mktemp("exp")
+    _write_generic(root / "data")
+    cfg = ExportConfig(dataset="generic", data_dir=str(root / "data"), use_teacher=False,
+                       student=StudentConfig(dim=16, blocks=1, heads=1, epochs=4, eval_every=2, batch=8),
+                       max_ndcg_drop_int8=1.0)
+    manifest = run_export(cfg, root / "bundle")
+    return root / "bundle", manifest, root / "data"
+
+
+def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
+    path, manifest, _ = tiny_bundle
+    assert verify_bundle(path)["kind"] == "two-tower"
+    assert {"user_tower.fp32.onnx", "user_tower.int8.onnx", "item_tower.npz", "item_ids.json", "model.onnx",
+            "tokenizer.json"} <= set(manifest["files"])
+    v = manifest["validation"]
+    assert v["passed"] and v["max_abs_onnx_fp32_vs_torch"] < 1e-4
+    for key in ("valid_ndcg10_torch", "valid_ndcg10_onnx_fp32", "valid_ndcg10_onnx_int8"):
+        assert 0.0 <= v[key] <= 1.0
+    assert set(manifest["stage_seconds"]) >= {"data", "text_embeddings", "student_training", "onnx_export",
+                                              "validation"}
+    assert manifest["config_sha256"] and manifest["recipe"]["config"]["dataset"] == "generic"
+
+
+def test_student_bundle_runs_in_the_runtime(tiny_bundle, tmp_path: Path) -> None:
+    path, _, _ = tiny_bundle
+    with Recommender.open(tmp_path / "r.db", bundle=path) as rec:
+        rec.add_items([{"id": str(i), "title": f"item {i}", "text": "about space" if i % 3 == 0 else "cooking"}
+                       for i in range(30)] + [{"id": "new", "title": "brand new", "text": "space opera"}])
+        rec.consent("u").grant("personalization")
+        for i in (0, 3, 6):
+            rec.record("u", str(i), kind="like")
+        recs = rec.recommend("u", k=5)
+        assert len(recs) == 5 and all(r.personalized for r in recs)
+        rec.set_profile("cold", "space adventures")
+        rec.consent("cold").grant("personalization")
+        assert len(rec.recommend("cold", k=3)) == 3
+
+
+def test_student_bundle_in_the_eval_harness(tiny_bundle) -> None:
+    from ondevice_rec.eval.datasets import load_dataset
+    from ondevice_rec.eval.runner import evaluate
+    from ondevice_rec.eval.splits import leave_one_out
+
+    path, _, data = tiny_bundle
+    split = leave_one_out(load_dataset("generic", data))
+    runs = evaluate(split, ["popularity", f"bundle:{path}"], scenarios=["warm", "cold-user", "cold-item"])
+    assert {r.name for r in runs} == {"popularity", "bundle:bundle"}
+    assert all(np.isfinite(np.mean(r.per_user["NDCG@10"])) for r in runs)
+
+
+def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:
+    _write_generic(tmp_path / "data")
+    cfg = ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), use_teacher=False,
+                       student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
+                       max_abs_onnx_vs_torch=-1.0)
+    with pytest.raises(ExportError, match="validation failed"):
+        run_export(cfg, tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    _write_generic(tmp_path / "data")
+    base = ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), use_teacher=False)
+    with pytest.raises(ExportError, match="unknown export format"):
+        run_export(replace(base, formats=("tflite",)), tmp_path / "b")
+    with pytest.raises(ExportError, match="too small"):
+        run_export(replace(base, max_users=5), tmp_path / "b")
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(ExportError, match="already exists"):
+        run_export(base, tmp_path / "exists")
