@@ -347,6 +347,9 @@ def export_cmd(
     seed: int = typer.Option(0, "--seed"),
     max_users: int | None = typer.Option(None, "--max-users"),
     distill_weight: float = typer.Option(0.5, "--distill-weight", help="0 switches the distillation loss off."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the cached teacher weights and labels."),
+    teacher_steps: int = typer.Option(300, "--teacher-steps", help="Teacher fine-tuning steps."),
+    label_users: int = typer.Option(400, "--label-users", help="Users whose candidate sets the teacher labels."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
@@ -358,20 +361,34 @@ def export_cmd(
 
     from .export.pipeline import ExportConfig, run_export
     from .export.student import StudentConfig
+    from .export.teacher import TeacherConfig
 
     fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
     if "gguf" in fmts:
-        raise OdrecError("--formats gguf: the LLM-ranker GGUF export is not implemented yet (see the project "
-                         "issues); use --formats onnx")
-    if teacher is not None:
-        raise OdrecError("--teacher: teacher distillation is not implemented yet; use --no-teacher")
-    cfg = ExportConfig(dataset=dataset, data_dir=str(data_dir), formats=fmts, teacher=teacher,
-                       use_teacher=not no_teacher, seed=seed, max_users=max_users,
-                       student=replace(StudentConfig(), epochs=epochs, seed=seed, distill_weight=distill_weight))
+        raise OdrecError(
+            "--formats gguf: the LLM-ranker GGUF export is not implemented yet (see the project "
+            "issues); use --formats onnx"
+        )
+    cfg = ExportConfig(
+        dataset=dataset,
+        data_dir=str(data_dir),
+        formats=fmts,
+        teacher=teacher,
+        use_teacher=not no_teacher,
+        seed=seed,
+        max_users=max_users,
+        student=replace(StudentConfig(), epochs=epochs, seed=seed, distill_weight=distill_weight),
+        teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed),
+    )
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("export", total=1.0)
-        manifest = run_export(cfg, out, overwrite=overwrite,
-                              log=lambda m, f: bar.update(task, description=m[:60], completed=f))
+        manifest = run_export(
+            cfg,
+            out,
+            overwrite=overwrite,
+            resume=resume,
+            log=lambda m, f: bar.update(task, description=m[:60], completed=f),
+        )
     table = Table(title=f"bundle {out}")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
@@ -380,9 +397,11 @@ def export_cmd(
     Console().print(table)
     size = sum(f["size"] for f in manifest["files"].values())
     v = manifest["validation"]
-    typer.echo(f"size {size / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "
-               f"{v['valid_ndcg10_onnx_fp32']:.4f}, int8 {v['valid_ndcg10_onnx_int8']:.4f}; "
-               f"max |onnx - torch| {v['max_abs_onnx_fp32_vs_torch']:.1e}")
+    typer.echo(
+        f"size {size / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "
+        f"{v['valid_ndcg10_onnx_fp32']:.4f}, int8 {v['valid_ndcg10_onnx_int8']:.4f}; "
+        f"max |onnx - torch| {v['max_abs_onnx_fp32_vs_torch']:.1e}"
+    )
 
 
 @app.command()

@@ -278,6 +278,7 @@ def explain(
     cfg: RankingConfig,
 ) -> str:
     """A short sentence saying why ``row`` was recommended, from the strongest contributing signal."""
+
     def unit(m: np.ndarray) -> np.ndarray:
         return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
 

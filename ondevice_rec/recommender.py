@@ -683,7 +683,9 @@ class Recommender:
             self.add_items(items)
 
     def _learned_user_vector(
-        self, events: Sequence[tuple[int, str, float | None, float, str]], matrix: np.ndarray,
+        self,
+        events: Sequence[tuple[int, str, float | None, float, str]],
+        matrix: np.ndarray,
         clause_vecs: np.ndarray | None,
     ) -> np.ndarray | None:
         """For bundles with a user tower: its vector from the positive events (oldest first) and profile."""

@@ -32,3 +32,29 @@ def item_text(item: Mapping[str, Any]) -> str:
 def profile_clause_text(clause: str) -> str:
     """A profile clause as embedded (kept as the user wrote it, minus surrounding noise)."""
     return clause.strip(" .,;:!?\n\t")[:MAX_PROFILE_CHARS]
+
+
+# --- LLM ranker prompts (teacher fine-tuning, labelling, and runtime LLM re-ranking) --------------------
+RANKER_SYSTEM = "You are a recommender. Answer Yes or No."
+RANKER_MAX_HISTORY = 10
+RANKER_YES = "Yes"  # SmolLM2 answers "Yes"/"No" after the assistant tag, without a leading space
+RANKER_NO = "No"
+
+
+def ranker_prefix(history_titles: Sequence[str]) -> str:
+    """The part of the prompt shared by every candidate of one user (evaluated once, then reused)."""
+    recent = [str(t)[:120] for t in list(history_titles)[-RANKER_MAX_HISTORY:]]
+    lines = "\n".join(f"- {t}" for t in recent) if recent else "- (nothing yet)"
+    return (
+        f"<|im_start|>system\n{RANKER_SYSTEM}<|im_end|>\n<|im_start|>user\n"
+        f"The user liked these, oldest first:\n{lines}\nWould the user like "
+    )
+
+
+def ranker_suffix(candidate_title: str) -> str:
+    """The candidate-specific rest of the prompt, ending where the model answers Yes or No."""
+    return f'"{str(candidate_title)[:120]}"?<|im_end|>\n<|im_start|>assistant\n'
+
+
+def ranker_prompt(history_titles: Sequence[str], candidate_title: str) -> str:
+    return ranker_prefix(history_titles) + ranker_suffix(candidate_title)

@@ -20,9 +20,13 @@ from tests.test_eval import _write_generic  # noqa: E402
 def tiny_bundle(tmp_path_factory) -> tuple[Path, dict, Path]:
     root = tmp_path_factory.mktemp("exp")
     _write_generic(root / "data")
-    cfg = ExportConfig(dataset="generic", data_dir=str(root / "data"), use_teacher=False,
-                       student=StudentConfig(dim=16, blocks=1, heads=1, epochs=4, eval_every=2, batch=8),
-                       max_ndcg_drop_int8=1.0)
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(root / "data"),
+        use_teacher=False,
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=4, eval_every=2, batch=8),
+        max_ndcg_drop_int8=1.0,
+    )
     manifest = run_export(cfg, root / "bundle")
     return root / "bundle", manifest, root / "data"
 
@@ -30,22 +34,38 @@ def tiny_bundle(tmp_path_factory) -> tuple[Path, dict, Path]:
 def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
     path, manifest, _ = tiny_bundle
     assert verify_bundle(path)["kind"] == "two-tower"
-    assert {"user_tower.fp32.onnx", "user_tower.int8.onnx", "item_tower.npz", "item_ids.json", "model.onnx",
-            "tokenizer.json"} <= set(manifest["files"])
+    assert {
+        "user_tower.fp32.onnx",
+        "user_tower.int8.onnx",
+        "item_tower.npz",
+        "item_ids.json",
+        "model.onnx",
+        "tokenizer.json",
+    } <= set(manifest["files"])
     v = manifest["validation"]
     assert v["passed"] and v["max_abs_onnx_fp32_vs_torch"] < 1e-4
     for key in ("valid_ndcg10_torch", "valid_ndcg10_onnx_fp32", "valid_ndcg10_onnx_int8"):
         assert 0.0 <= v[key] <= 1.0
-    assert set(manifest["stage_seconds"]) >= {"data", "text_embeddings", "student_training", "onnx_export",
-                                              "validation"}
+    assert set(manifest["stage_seconds"]) >= {
+        "data",
+        "text_embeddings",
+        "student_training",
+        "onnx_export",
+        "validation",
+    }
     assert manifest["config_sha256"] and manifest["recipe"]["config"]["dataset"] == "generic"
 
 
 def test_student_bundle_runs_in_the_runtime(tiny_bundle, tmp_path: Path) -> None:
     path, _, _ = tiny_bundle
     with Recommender.open(tmp_path / "r.db", bundle=path) as rec:
-        rec.add_items([{"id": str(i), "title": f"item {i}", "text": "about space" if i % 3 == 0 else "cooking"}
-                       for i in range(30)] + [{"id": "new", "title": "brand new", "text": "space opera"}])
+        rec.add_items(
+            [
+                {"id": str(i), "title": f"item {i}", "text": "about space" if i % 3 == 0 else "cooking"}
+                for i in range(30)
+            ]
+            + [{"id": "new", "title": "brand new", "text": "space opera"}]
+        )
         rec.consent("u").grant("personalization")
         for i in (0, 3, 6):
             rec.record("u", str(i), kind="like")
@@ -70,9 +90,13 @@ def test_student_bundle_in_the_eval_harness(tiny_bundle) -> None:
 
 def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:
     _write_generic(tmp_path / "data")
-    cfg = ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), use_teacher=False,
-                       student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
-                       max_abs_onnx_vs_torch=-1.0)
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(tmp_path / "data"),
+        use_teacher=False,
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
+        max_abs_onnx_vs_torch=-1.0,
+    )
     with pytest.raises(ExportError, match="validation failed"):
         run_export(cfg, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()

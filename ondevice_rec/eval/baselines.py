@@ -202,14 +202,14 @@ class SASRec:
                 batches += [ch[i : i + self.batch] for i in range(0, len(ch), self.batch)]
             rng.shuffle(batches)
             for idx in batches:
-                batch = [seqs[k][-(self.max_len + 1):] for k in idx]
+                batch = [seqs[k][-(self.max_len + 1) :] for k in idx]
                 width = max(len(b) for b in batch) - 1
                 inp = np.zeros((len(batch), width), dtype=np.int64)
                 tgt = np.zeros((len(batch), width), dtype=np.int64)
                 for r, seq in enumerate(batch):
                     x, y = seq[:-1] + 1, seq[1:] + 1  # 0 is padding
-                    inp[r, -len(x):] = x
-                    tgt[r, -len(y):] = y
+                    inp[r, -len(x) :] = x
+                    tgt[r, -len(y) :] = y
                 logits = net(torch.as_tensor(inp))  # (B, L, n_items + 1)
                 loss = torch.nn.functional.cross_entropy(
                     logits.reshape(-1, logits.shape[-1]), torch.as_tensor(tgt).reshape(-1), ignore_index=0
@@ -373,12 +373,12 @@ class _TwoTowerFitted:
     matrix: np.ndarray
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        hists = [np.asarray(h)[-self.ranker.max_len:] for h in histories]
+        hists = [np.asarray(h)[-self.ranker.max_len :] for h in histories]
         width = max(1, max((len(h) for h in hists), default=1))
         batch = np.zeros((len(hists), width, self.ranker.dim), dtype=np.float32)
         for r, h in enumerate(hists):
             if len(h):
-                batch[r, width - len(h):] = self.matrix[h]
+                batch[r, width - len(h) :] = self.matrix[h]
         prof = np.zeros((len(hists), self.ranker.dim), dtype=np.float32)
         return self.ranker.user_vectors(batch, prof) @ self.matrix.T
 

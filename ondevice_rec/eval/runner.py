@@ -107,8 +107,11 @@ def evaluate(
             if scenario == "cold-user" and not getattr(model, "uses_profiles", False):
                 continue  # id-based models know nothing about a user with no events
             t0 = time.perf_counter()
-            fitted = model.fit(train_split, progress=lambda msg, f, n=model.name: progress(f"{n}: {msg}", f),
-                               exclude=cold_items if scenario == "cold-item" else None)
+            fitted = model.fit(
+                train_split,
+                progress=lambda msg, f, n=model.name: progress(f"{n}: {msg}", f),
+                exclude=cold_items if scenario == "cold-item" else None,
+            )
             fit_s = time.perf_counter() - t0
             for protocol in protocols:
                 run = _score_run(
@@ -200,8 +203,10 @@ def report(
         },
         "results": {},
         "paired_tests": {},
-        "notes": ["cold-user: only models that can use a natural-language profile (and Popularity) are evaluated",
-                  "ties in scores count half (expected rank under random tie-breaking)"],
+        "notes": [
+            "cold-user: only models that can use a natural-language profile (and Popularity) are evaluated",
+            "ties in scores count half (expected rank under random tie-breaking)",
+        ],
     }
     if extra:
         results.update(extra)

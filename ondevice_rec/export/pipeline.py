@@ -33,13 +33,14 @@ class ExportConfig:
     dataset: str
     data_dir: str
     formats: tuple[str, ...] = ("onnx",)
-    teacher: str | None = None           # path to a GGUF or HF causal-LM dir; None = default SmolLM2
+    teacher: str | None = None  # path to a GGUF or HF causal-LM dir; None = default SmolLM2
     use_teacher: bool = True
     seed: int = 0
     max_users: int | None = None
     min_rating: float | None = None
     core: int = 5
     student: StudentConfig = field(default_factory=StudentConfig)
+    teacher_cfg: Any = None  # TeacherConfig; None = defaults
     # validation gates
     max_abs_onnx_vs_torch: float = 1e-4
     max_ndcg_drop_int8: float = 0.003
@@ -57,8 +58,13 @@ def _split(cfg: ExportConfig) -> Any:
     split = leave_one_out(load_dataset(cfg.dataset, cfg.data_dir), min_rating=cfg.min_rating, core=cfg.core)
     if cfg.max_users and cfg.max_users < split.n_users:
         keep = np.sort(np.random.default_rng(cfg.seed).choice(split.n_users, cfg.max_users, replace=False))
-        split = replace(split, user_ids=[split.user_ids[u] for u in keep], train=[split.train[u] for u in keep],
-                        valid=split.valid[keep], test=split.test[keep])
+        split = replace(
+            split,
+            user_ids=[split.user_ids[u] for u in keep],
+            train=[split.train[u] for u in keep],
+            valid=split.valid[keep],
+            test=split.test[keep],
+        )
     if split.n_users < 10 or split.n_items < 10:
         raise ExportError(f"dataset too small to train a ranker: {split.n_users} users, {split.n_items} items")
     return split
@@ -85,14 +91,25 @@ def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
         kwargs["dynamo"] = False
     with torch.no_grad():
         torch.onnx.export(
-            tower, (h, p), str(path), input_names=["history", "profile"], output_names=["user"],
+            tower,
+            (h, p),
+            str(path),
+            input_names=["history", "profile"],
+            output_names=["user"],
             dynamic_axes={"history": {0: "batch", 1: "length"}, "profile": {0: "batch"}, "user": {0: "batch"}},
-            opset_version=17, **kwargs,
+            opset_version=17,
+            **kwargs,
         )
 
 
-def _ranker_ndcg(ranker: Any, split: Any, stage: str, item_vecs: np.ndarray, profiles: np.ndarray | None = None,
-                 users: np.ndarray | None = None) -> np.ndarray:
+def _ranker_ndcg(
+    ranker: Any,
+    split: Any,
+    stage: str,
+    item_vecs: np.ndarray,
+    profiles: np.ndarray | None = None,
+    users: np.ndarray | None = None,
+) -> np.ndarray:
     """Per-user NDCG@10 (full protocol) of a runtime two-tower ranker."""
     from ..eval.metrics import metrics_from_rank, rank_of_target
     from ..eval.protocols import full_mask
@@ -101,12 +118,12 @@ def _ranker_ndcg(ranker: Any, split: Any, stage: str, item_vecs: np.ndarray, pro
     out = []
     for s in range(0, len(users), 128):
         us = users[s : s + 128]
-        hists = [split.history(int(u), stage)[-ranker.max_len:] for u in us]
+        hists = [split.history(int(u), stage)[-ranker.max_len :] for u in us]
         width = max(1, max(len(h) for h in hists))
         batch = np.zeros((len(us), width, ranker.dim), dtype=np.float32)
         for r, h in enumerate(hists):
             if len(h):
-                batch[r, width - len(h):] = item_vecs[h]
+                batch[r, width - len(h) :] = item_vecs[h]
         prof = np.zeros((len(us), ranker.dim), dtype=np.float32) if profiles is None else profiles[us]
         uv = ranker.user_vectors(batch, prof)
         scores = uv @ item_vecs.T
@@ -116,9 +133,19 @@ def _ranker_ndcg(ranker: Any, split: Any, stage: str, item_vecs: np.ndarray, pro
     return np.asarray(out)
 
 
-def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: bool = False,
-               log: Log = lambda m, f: None, teacher_labels: Callable[..., Any] | None = None) -> dict[str, Any]:
-    """Run every stage and write the bundle to ``out``; return its manifest."""
+def run_export(
+    cfg: ExportConfig,
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    log: Log = lambda m, f: None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Run every stage and write the bundle to ``out``; return its manifest.
+
+    Teacher weights and labels are cached in ``cache_dir`` (default ``<out>.cache``); with ``resume`` an
+    interrupted export continues from them, otherwise the cache is cleared first."""
     torch = require("torch")
     require("onnx")
     quant = require("onnxruntime.quantization")
@@ -149,14 +176,18 @@ def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: boo
 
     labels = None
     teacher_info: dict[str, Any] = {"used": False}
-    if cfg.use_teacher and teacher_labels is not None:
+    if cfg.use_teacher and cfg.student.distill_weight > 0:
+        from .teacher import TeacherConfig, teacher_stage
+
         t = time.perf_counter()
-        labels, teacher_info = teacher_labels(split, text_emb, cfg, log)
+        cdir = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
+        if cdir.exists() and not resume:
+            shutil.rmtree(cdir)
+        labels, teacher_info = teacher_stage(split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log)
         stages["teacher"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    model, train_info = train_student(split, text_emb, cfg.student, teacher=labels, profiles=profile_emb,
-                                      progress=log)
+    model, train_info = train_student(split, text_emb, cfg.student, teacher=labels, profiles=profile_emb, progress=log)
     stages["student_training"] = time.perf_counter() - t
 
     work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
@@ -176,35 +207,52 @@ def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: boo
         # --- validation ------------------------------------------------------------------------------
         t = time.perf_counter()
         log("validating", 0.0)
-        spec = {"user_tower": {"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
-                "item_tower": "item_tower.npz", "item_ids": "item_ids.json", "max_len": cfg.student.max_len,
-                "default_precision": "int8", "dim": cfg.student.dim}
-        files = {"model.onnx": base.file("model.onnx"), "tokenizer.json": base.file("tokenizer.json"),
-                 "user_tower.fp32.onnx": fp32.read_bytes(), "user_tower.int8.onnx": int8.read_bytes(),
-                 "item_tower.npz": arrays_bytes, "item_ids.json": ids_bytes}
-        mem_manifest = {"kind": "two-tower", "text_encoder": base.manifest["text_encoder"], "two_tower": spec,
-                        "files": {k: {"sha256": sha256_bytes(v), "size": len(v)} for k, v in files.items()}}
+        spec = {
+            "user_tower": {"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
+            "item_tower": "item_tower.npz",
+            "item_ids": "item_ids.json",
+            "max_len": cfg.student.max_len,
+            "default_precision": "int8",
+            "dim": cfg.student.dim,
+        }
+        files = {
+            "model.onnx": base.file("model.onnx"),
+            "tokenizer.json": base.file("tokenizer.json"),
+            "user_tower.fp32.onnx": fp32.read_bytes(),
+            "user_tower.int8.onnx": int8.read_bytes(),
+            "item_tower.npz": arrays_bytes,
+            "item_ids.json": ids_bytes,
+        }
+        mem_manifest = {
+            "kind": "two-tower",
+            "text_encoder": base.manifest["text_encoder"],
+            "two_tower": spec,
+            "files": {k: {"sha256": sha256_bytes(v), "size": len(v)} for k, v in files.items()},
+        }
         from ..backends.two_tower import TwoTowerRanker
 
         rankers = {p: TwoTowerRanker(Bundle(work, mem_manifest, files), precision=p) for p in ("fp32", "int8")}
-        item_vecs = np.concatenate([rankers["fp32"].item_vectors(split.item_ids[i:i + 64], split.item_text[i:i + 64])
-                                    for i in range(0, split.n_items, 64)])
+        item_vecs = np.concatenate(
+            [
+                rankers["fp32"].item_vectors(split.item_ids[i : i + 64], split.item_text[i : i + 64])
+                for i in range(0, split.n_items, 64)
+            ]
+        )
         # ONNX vs torch on validation histories
         rng = np.random.default_rng(cfg.seed)
         sample = rng.choice(split.n_users, min(64, split.n_users), replace=False)
-        hists = [split.history(int(u), "valid")[-cfg.student.max_len:] for u in sample]
+        hists = [split.history(int(u), "valid")[-cfg.student.max_len :] for u in sample]
         width = max(len(h) for h in hists)
         batch = np.zeros((len(sample), width, cfg.student.dim), dtype=np.float32)
         for r, h in enumerate(hists):
-            batch[r, width - len(h):] = item_vecs[h]
+            batch[r, width - len(h) :] = item_vecs[h]
         prof = np.zeros((len(sample), cfg.student.dim), dtype=np.float32)
         with torch.no_grad():
             ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
         onnx_out = rankers["fp32"].user_vectors(batch, prof)
         max_abs = float(np.max(np.abs(onnx_out - ref)))
         ndcg = {p: _ranker_ndcg(r, split, "valid", item_vecs) for p, r in rankers.items()}
-        torch_ndcg = float(np.mean([
-            v for v in _torch_val(model, split, text_emb, cfg.student)]))
+        torch_ndcg = float(np.mean([v for v in _torch_val(model, split, text_emb, cfg.student)]))
         validation = {
             "max_abs_onnx_fp32_vs_torch": max_abs,
             "valid_ndcg10_torch": round(torch_ndcg, 5),
@@ -217,8 +265,9 @@ def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: boo
         if max_abs > cfg.max_abs_onnx_vs_torch:
             failures.append(f"ONNX vs torch max |diff| {max_abs:.2e} > {cfg.max_abs_onnx_vs_torch}")
         if validation["int8_minus_fp32_ndcg10"] < -cfg.max_ndcg_drop_int8:
-            failures.append(f"int8 loses {-validation['int8_minus_fp32_ndcg10']:.4f} NDCG@10 vs fp32 "
-                            f"(> {cfg.max_ndcg_drop_int8})")
+            failures.append(
+                f"int8 loses {-validation['int8_minus_fp32_ndcg10']:.4f} NDCG@10 vs fp32 (> {cfg.max_ndcg_drop_int8})"
+            )
         validation["passed"] = not failures
         stages["validation"] = time.perf_counter() - t
         if failures:
@@ -235,10 +284,15 @@ def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: boo
             "base_model": {**base.manifest["base_model"], "student": "trained by odrec export"},
             "text_encoder": base.manifest["text_encoder"],
             "two_tower": spec,
-            "signature": {"user_tower": {"inputs": [
-                {"name": "history", "dtype": "float32", "shape": ["batch", "length", cfg.student.dim]},
-                {"name": "profile", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
-                "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}]}},
+            "signature": {
+                "user_tower": {
+                    "inputs": [
+                        {"name": "history", "dtype": "float32", "shape": ["batch", "length", cfg.student.dim]},
+                        {"name": "profile", "dtype": "float32", "shape": ["batch", cfg.student.dim]},
+                    ],
+                    "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
+                }
+            },
             "dataset": {"name": cfg.dataset, "users": split.n_users, "items": split.n_items},
             "validation": validation,
             "training": train_info,
@@ -246,8 +300,7 @@ def run_export(cfg: ExportConfig, out: str | os.PathLike[str], *, overwrite: boo
             "recipe": {"config": json.loads(json.dumps(asdict(cfg), default=str))},
             "config_sha256": cfg.digest(),
             "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
-            "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-                         "torch": torch.__version__},
+            "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
         }
         with staged_bundle_dir(out, overwrite=overwrite) as stage:
             for name, data in files.items():
@@ -271,5 +324,3 @@ def _torch_val(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig)
             cand = np.flatnonzero(full_mask(split, u, "valid"))
             vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(u, "valid"), cand))["NDCG@10"])
     return vals
-
-

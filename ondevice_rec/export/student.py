@@ -25,15 +25,15 @@ class StudentConfig:
     heads: int = 2
     max_len: int = 50
     dropout: float = 0.3
-    id_dropout: float = 0.25      # train text-only item vectors too, so cold items score sensibly
-    profile_rate: float = 0.3     # share of training sequences that also get a profile token
-    cold_rate: float = 0.1        # share that get only the profile (cold-start users)
+    id_dropout: float = 0.25  # train text-only item vectors too, so cold items score sensibly
+    profile_rate: float = 0.3  # share of training sequences that also get a profile token
+    cold_rate: float = 0.1  # share that get only the profile (cold-start users)
     lr: float = 1e-3
     batch: int = 64
     epochs: int = 120
     eval_every: int = 5
     patience: int = 5
-    distill_weight: float = 0.5   # weight of the KL(teacher || student) term; 0 switches distillation off
+    distill_weight: float = 0.5  # weight of the KL(teacher || student) term; 0 switches distillation off
     distill_temperature: float = 1.0
     seed: int = 0
 
@@ -58,7 +58,7 @@ def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -
         def forward(self, x: Any, causal: Any) -> Any:
             b, n = x.shape[0], x.shape[1]
             q, k, v = self.qkv(x).reshape(b, n, 3, cfg.heads, self.hd).permute(2, 0, 3, 1, 4)
-            att = (q @ k.transpose(-1, -2)) / (self.hd ** 0.5)
+            att = (q @ k.transpose(-1, -2)) / (self.hd**0.5)
             att = att.masked_fill(causal, -1e9).softmax(-1)
             y = (self.drop(att) @ v).transpose(1, 2).reshape(b, n, cfg.dim)
             return self.out(y)
@@ -69,8 +69,13 @@ def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -
             self.ln1 = nn.LayerNorm(cfg.dim)
             self.attn = Attention()
             self.ln2 = nn.LayerNorm(cfg.dim)
-            self.ff = nn.Sequential(nn.Linear(cfg.dim, 2 * cfg.dim), nn.GELU(), nn.Dropout(cfg.dropout),
-                                    nn.Linear(2 * cfg.dim, cfg.dim), nn.Dropout(cfg.dropout))
+            self.ff = nn.Sequential(
+                nn.Linear(cfg.dim, 2 * cfg.dim),
+                nn.GELU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(2 * cfg.dim, cfg.dim),
+                nn.Dropout(cfg.dropout),
+            )
 
         def forward(self, x: Any, causal: Any) -> Any:
             x = x + self.attn(self.ln1(x), causal)
@@ -158,7 +163,7 @@ def train_student(
         total = 0.0
         for s in range(0, len(order), cfg.batch):
             idx = order[s : s + cfg.batch]
-            batch = [seqs[k][-(cfg.max_len + 1):] for k in idx]
+            batch = [seqs[k][-(cfg.max_len + 1) :] for k in idx]
             width = max(len(b) for b in batch) - 1
             inp = np.zeros((len(batch), width), dtype=np.int64)  # item index + 1, 0 = pad
             tgt = np.zeros((len(batch), width + 1), dtype=np.int64)
@@ -166,8 +171,8 @@ def train_student(
             cold = np.zeros(len(batch), dtype=bool)
             for r, seq in enumerate(batch):
                 x, y = seq[:-1] + 1, seq[1:] + 1
-                inp[r, width - len(x):] = x
-                tgt[r, width + 1 - len(y):] = y
+                inp[r, width - len(x) :] = x
+                tgt[r, width + 1 - len(y) :] = y
                 if prof_t is not None:
                     use_prof[r] = rng.random() < cfg.profile_rate
                     cold[r] = use_prof[r] and rng.random() < cfg.cold_rate / max(cfg.profile_rate, 1e-9)
@@ -192,8 +197,7 @@ def train_student(
                 keep = torch.zeros_like(t, dtype=torch.bool)
                 keep[cm, -1] = True
                 t = torch.where(cm.unsqueeze(-1) & ~keep, torch.zeros_like(t), t)
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1),
-                                                     ignore_index=-1)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
             if teacher and cfg.distill_weight > 0:
                 kl_terms = []
                 for r, k in enumerate(idx):
@@ -230,8 +234,13 @@ def train_student(
     return model, {"best_valid_ndcg10": best, "log": history_log}
 
 
-def student_scores(model: Any, text_emb: np.ndarray, histories: Sequence[np.ndarray], cfg: StudentConfig,
-                   profiles: np.ndarray | None = None) -> np.ndarray:
+def student_scores(
+    model: Any,
+    text_emb: np.ndarray,
+    histories: Sequence[np.ndarray],
+    cfg: StudentConfig,
+    profiles: np.ndarray | None = None,
+) -> np.ndarray:
     """Scores of every item for each history (torch, for validation)."""
     torch = require("torch")
     with torch.no_grad():
@@ -242,7 +251,7 @@ def student_scores(model: Any, text_emb: np.ndarray, histories: Sequence[np.ndar
         for r, h in enumerate(histories):
             h = np.asarray(h[-width:]) + 1
             if len(h):
-                inp[r, width - len(h):] = h
+                inp[r, width - len(h) :] = h
         inp_t = torch.as_tensor(inp)
         hist = items[(inp_t - 1).clamp(min=0)] * (inp_t > 0).unsqueeze(-1)
         prof = torch.zeros(len(histories), cfg.dim)
@@ -266,4 +275,3 @@ def student_ndcg(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfi
             vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(u, stage), cand))["NDCG@10"])
     model.train()
     return float(np.mean(vals))
-

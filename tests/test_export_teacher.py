@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from ondevice_rec import ExportError  # noqa: E402
+from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
+from ondevice_rec.export.student import StudentConfig  # noqa: E402
+from ondevice_rec.export.teacher import TeacherConfig, load_teacher  # noqa: E402
+from ondevice_rec.templates import ranker_prefix, ranker_prompt, ranker_suffix  # noqa: E402
+from tests.test_eval import _write_generic  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama with SmolLM2's tokenizer (taken from the packaged GGUF)."""
+    from ondevice_rec.export.teacher import default_teacher_path
+
+    try:
+        gguf = default_teacher_path()
+    except ExportError as e:
+        pytest.skip(str(e))
+    d = tmp_path_factory.mktemp("teacher")
+    tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+    )
+    transformers.LlamaForCausalLM(cfg).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d
+
+
+def test_prompt_is_prefix_plus_suffix() -> None:
+    p = ranker_prompt(["A", "B"], "C")
+    assert p == ranker_prefix(["A", "B"]) + ranker_suffix("C")
+    assert p.endswith("<|im_start|>assistant\n") and "- A\n- B" in p
+
+
+def test_export_with_teacher_distillation_and_resume(tiny_teacher: Path, tmp_path: Path) -> None:
+    _write_generic(tmp_path / "data")
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(tmp_path / "data"),
+        teacher=str(tiny_teacher),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
+        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=6),
+        max_ndcg_drop_int8=1.0,
+    )
+    m = run_export(cfg, tmp_path / "b1")
+    t = m["teacher"]
+    assert t["used"] and t["labelled_users"] == 6 and t["labels_reused_from_cache"] == 0
+    assert "teacher" in m["stage_seconds"]
+    cache = Path(str((tmp_path / "b1").resolve()) + ".cache")
+    assert (cache / "labels.sqlite").is_file() and list(cache.glob("teacher-*.pt"))
+    # an interrupted export continues from the cached fine-tuned teacher and labels
+    m2 = run_export(cfg, tmp_path / "b1", overwrite=True, resume=True)
+    assert m2["teacher"]["fine_tune"] == {"resumed": True} and m2["teacher"]["labels_reused_from_cache"] == 6
+
+
+def test_distillation_off_skips_the_teacher(tmp_path: Path) -> None:
+    _write_generic(tmp_path / "data")
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(tmp_path / "data"),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=1, eval_every=1, batch=8, distill_weight=0.0),
+        max_ndcg_drop_int8=1.0,
+    )
+    assert run_export(cfg, tmp_path / "b")["teacher"] == {"used": False}
+
+
+def test_bad_teachers(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="not found"):
+        load_teacher(tmp_path / "missing.gguf")
+    (tmp_path / "x.bin").write_bytes(b"x")
+    with pytest.raises(ExportError, match="expected a .gguf"):
+        load_teacher(tmp_path / "x.bin")
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    with pytest.raises(ExportError, match="not a causal LM"):
+        load_teacher(bert)
