@@ -63,6 +63,17 @@ class Bundle:
     def manifest_sha256(self) -> str:
         return sha256_bytes(json.dumps(self.manifest, sort_keys=True).encode())
 
+    def verified_path(self, name: str) -> Path:
+        """Path of a lazily verified file after checking its sha256 (streamed, not kept in memory)."""
+        meta = self.manifest["files"].get(name)
+        if meta is None:
+            raise BundleError(f"bundle {self.path} has no file {name!r} in its manifest")
+        fpath = self.path / name
+        _check_size(fpath, meta)
+        if sha256_file(fpath) != meta["sha256"]:
+            raise BundleIntegrityError(f"bundle file {fpath} does not match its sha256 in the manifest (modified)")
+        return fpath
+
     def file(self, name: str) -> bytes:
         try:
             return self.files[name]
@@ -115,6 +126,9 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     data: dict[str, bytes] = {}
     for name, meta in manifest["files"].items():
         fpath = root / name
+        if name in lazy_files(manifest):
+            _check_size(fpath, meta)  # large optional files: hashed when first used (Bundle.verified_path)
+            continue
         try:
             blob = fpath.read_bytes()
         except FileNotFoundError:
@@ -131,9 +145,29 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     return Bundle(path=root, manifest=manifest, files=data)
 
 
+def lazy_files(manifest: dict[str, Any]) -> set[str]:
+    """Files that are not read at load time (the optional GGUF LLM ranker): verified on first use."""
+    llm = manifest.get("llm_ranker") or {}
+    return {llm["file"]} if isinstance(llm, dict) and llm.get("file") else set()
+
+
+def _check_size(fpath: Path, meta: dict[str, Any]) -> None:
+    try:
+        size = fpath.stat().st_size
+    except FileNotFoundError:
+        raise BundleIntegrityError(f"bundle file missing: {fpath}") from None
+    if size != meta["size"]:
+        raise BundleIntegrityError(
+            f"bundle file {fpath} has {size} bytes, manifest says {meta['size']} (truncated or replaced)"
+        )
+
+
 def verify_bundle(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Verify a bundle on disk; return its manifest. Raises on the first mismatch."""
-    return load_bundle(path).manifest
+    """Verify every file of a bundle on disk (lazy files included); return its manifest."""
+    b = load_bundle(path)
+    for name in lazy_files(b.manifest):
+        b.verified_path(name)
+    return b.manifest
 
 
 def file_entry(path: Path) -> dict[str, Any]:

@@ -140,6 +140,8 @@ class Recommender:
         self._cat = _Catalog()
         self._closed = False
         self._egress: Any = None
+        self._bundle: Any = None  # set by open(): lazily verified files (the GGUF LLM ranker)
+        self._llm: Any = None
 
     # --- lifecycle ------------------------------------------------------------------------------
     @classmethod
@@ -167,6 +169,7 @@ class Recommender:
         ranker = open_ranker(b, threads=threads)
         store = Store(path, busy_timeout=busy_timeout)
         rec = cls(store, ranker, config=config or RankingConfig(), bundle_path=b.path, bundle_manifest=b.manifest)
+        rec._bundle = b
         rec.retention_days = retention_days
         try:
             rec._ensure_vectors()
@@ -184,6 +187,8 @@ class Recommender:
             self._closed = True
             self._store.close()
             self._ranker.close()
+            if self._llm is not None:
+                self._llm.close()
 
     def __enter__(self) -> Recommender:
         return self
@@ -514,11 +519,18 @@ class Recommender:
         diversity: float | None = None,
         exclude_seen: bool = True,
         remote: Callable[[Any], Any] | None = None,
+        rerank: str | None = None,
+        rerank_top: int = 20,
+        explain: str | None = None,
     ) -> list[Recommendation]:
         """Rank the catalogue for ``user_id`` on the device and return the top ``k`` with reasons.
 
         Without ``personalization`` consent (or for a user we know nothing about) the results are
         non-personalised (popularity, in context) and each reason says so.
+
+        ``rerank="llm"`` re-ranks the top ``rerank_top`` candidates with the bundle's GGUF LLM ranker on
+        llama.cpp (one history prefix per request, reused for every candidate); ``explain="llm"`` lets that
+        model word the reasons. Both need a bundle exported with ``--formats gguf`` and the ``gguf`` extra.
 
         ``remote``: an app-supplied function that fetches fresh candidate items from a server. It receives only
         the minimised summary (:meth:`EgressGate.summary`), sent through the egress gate under the purpose
@@ -537,6 +549,11 @@ class Recommender:
             raise ValueError(f"diversity must be a number between 0 and 1, got {diversity!r}")
         req_ctx = ranking.context_keys(context)
         cfg = self.config
+        if rerank not in (None, "llm") or explain not in (None, "llm"):
+            raise ValueError("rerank and explain accept only None or 'llm'")
+        if isinstance(rerank_top, bool) or not isinstance(rerank_top, int) or not 1 <= rerank_top <= 100:
+            raise ValueError("rerank_top must be an int between 1 and 100")
+        llm = self._llm_ranker() if (rerank or explain) else None
         if remote is not None:
             self._fetch_remote(user_id, remote)
         with self._lock:
@@ -587,10 +604,27 @@ class Recommender:
                 parts = [p for p in (cat.prior(c) for c in req_ctx) if p is not None]
                 ctx_pop = np.mean(parts, axis=0).astype(np.float32) if parts else np.zeros(n, np.float32)
             scores = ranking.score_items(state, cat.matrix, pop, ctx_pop, cfg)
-            rows = ranking.select_mmr(scores, cat.matrix, allowed, k, float(diversity), cfg.candidate_pool)
+            rows = ranking.select_mmr(
+                scores, cat.matrix, allowed, max(k, rerank_top) if rerank else k, float(diversity), cfg.candidate_pool
+            )
+            history_titles = [cat.titles[r] for r in reversed(state.history_rows.tolist())]
+            if llm is not None and rerank and rows:
+                from .templates import ranker_prefix, ranker_suffix
+
+                margins = llm.score(ranker_prefix(history_titles), [ranker_suffix(cat.titles[r]) for r in rows])
+                order = np.argsort(-margins, kind="stable")
+                rows = [rows[i] for i in order][:k]
+                scores = scores.copy()
+                for i, r in zip(order, rows):
+                    scores[r] = float(margins[i])
             out = []
             for r in rows:
-                if state.personalised:
+                if state.personalised and llm is not None and explain:
+                    from .templates import explain_prompt
+
+                    reason = llm.generate(explain_prompt(history_titles, cat.titles[r]))[:160] or "Recommended for you"
+                    out.append(Recommendation(cat.item_ids[r], float(scores[r]), reason, cat.titles[r], True))
+                elif state.personalised:
                     reason = ranking.explain(r, state, cat.matrix, cat.titles, cat.tags, ctx_pop, req_ctx, cfg)
                     out.append(Recommendation(cat.item_ids[r], float(scores[r]), reason, cat.titles[r], True))
                 else:
@@ -681,6 +715,19 @@ class Recommender:
             if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
                 raise TypeError("remote fetch must return an iterable of item mappings")
             self.add_items(items)
+
+    def _llm_ranker(self) -> Any:
+        """The bundle's GGUF LLM ranker on llama.cpp (verified and loaded on first use)."""
+        if self._llm is None:
+            spec = self.bundle_manifest.get("llm_ranker")
+            if not spec:
+                from .errors import BundleError
+
+                raise BundleError(f"bundle {self.bundle_path} has no LLM ranker: export it with --formats gguf")
+            from .backends.llm_rerank import LlamaRanker
+
+            self._llm = LlamaRanker(str(self._bundle.verified_path(spec["file"])))
+        return self._llm
 
     def _learned_user_vector(
         self,

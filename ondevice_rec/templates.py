@@ -58,3 +58,13 @@ def ranker_suffix(candidate_title: str) -> str:
 
 def ranker_prompt(history_titles: Sequence[str], candidate_title: str) -> str:
     return ranker_prefix(history_titles) + ranker_suffix(candidate_title)
+
+
+def explain_prompt(history_titles: Sequence[str], candidate_title: str) -> str:
+    """Asks the LLM ranker to word a one-sentence reason (``explain="llm"``)."""
+    recent = ", ".join(f'"{str(t)[:80]}"' for t in list(history_titles)[-5:]) or "nothing yet"
+    return (
+        f"<|im_start|>system\nYou explain recommendations in one short sentence.<|im_end|>\n<|im_start|>user\n"
+        f'The user liked {recent}. In one short sentence, why might they enjoy "{str(candidate_title)[:80]}"?'
+        "<|im_end|>\n<|im_start|>assistant\n"
+    )

@@ -176,6 +176,7 @@ def run_export(
 
     labels = None
     teacher_info: dict[str, Any] = {"used": False}
+    teacher_model = teacher_tok = None
     if cfg.use_teacher and cfg.student.distill_weight > 0:
         from .teacher import TeacherConfig, teacher_stage
 
@@ -183,8 +184,15 @@ def run_export(
         cdir = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
         if cdir.exists() and not resume:
             shutil.rmtree(cdir)
-        labels, teacher_info = teacher_stage(split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log)
+        labels, teacher_info, teacher_model, teacher_tok = teacher_stage(
+            split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log
+        )
         stages["teacher"] = time.perf_counter() - t
+    elif "gguf" in cfg.formats:
+        raise ExportError(
+            "--formats gguf exports the fine-tuned teacher: it needs the teacher stage "
+            "(do not pass --no-teacher or --distill-weight 0)"
+        )
 
     t = time.perf_counter()
     model, train_info = train_student(split, text_emb, cfg.student, teacher=labels, profiles=profile_emb, progress=log)
@@ -273,6 +281,13 @@ def run_export(
         if failures:
             raise ExportError("validation failed, no bundle written: " + "; ".join(failures))
 
+        llm_ranker = None
+        if "gguf" in cfg.formats:
+            t = time.perf_counter()
+            llm_ranker = _export_gguf(cfg, teacher_model, teacher_tok, split, work, log)
+            files[llm_ranker["file"]] = (work / llm_ranker["file"]).read_bytes()
+            stages["gguf_export"] = time.perf_counter() - t
+
         import onnx
         import onnxruntime
 
@@ -297,6 +312,7 @@ def run_export(
             "validation": validation,
             "training": train_info,
             "teacher": teacher_info,
+            "llm_ranker": llm_ranker,
             "recipe": {"config": json.loads(json.dumps(asdict(cfg), default=str))},
             "config_sha256": cfg.digest(),
             "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
@@ -310,6 +326,55 @@ def run_export(
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _export_gguf(cfg: ExportConfig, model: Any, tok: Any, split: Any, work: Path, log: Log) -> dict[str, Any]:
+    """Fine-tuned teacher → F32 GGUF → Q8_0 (llama.cpp) → validate next-token logits against torch."""
+    from ..templates import ranker_prompt
+    from .gguf_export import quantize, write_gguf
+    from .teacher import default_teacher_path
+
+    torch = require("torch")
+    source = Path(cfg.teacher) if cfg.teacher and str(cfg.teacher).endswith(".gguf") else default_teacher_path()
+    log("writing GGUF", 0.0)
+    f32 = write_gguf(model, source, work / "llm_ranker.f32.gguf")
+    q8 = quantize(f32, work / "llm_ranker.q8_0.gguf", ftype="Q8_0")
+    f32.unlink()
+    from ..backends.llm_rerank import LlamaRanker
+
+    prompts = [
+        ranker_prompt([split.item_title[i] for i in split.train[u][:-1]], split.item_title[split.train[u][-1]])
+        for u in range(min(8, split.n_users))
+    ]
+    llm = LlamaRanker(str(q8))
+    try:
+        ref_rows, got_rows = [], []
+        for p in prompts:
+            ids = tok(p, add_special_tokens=False, return_tensors="pt").input_ids
+            with torch.no_grad():
+                ref_rows.append(model(ids).logits[0, -1].float().numpy())
+            got_rows.append(llm.next_token_logits(p))
+    finally:
+        llm.close()
+    ref, got = np.stack(ref_rows), np.stack(got_rows)
+    corr = float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(ref, got)]))
+    top1 = float(np.mean(ref.argmax(1) == got.argmax(1)))
+    validation = {
+        "logit_correlation_q8_0_vs_torch": round(corr, 5),
+        "top1_agreement": top1,
+        "max_abs_logit_diff": round(float(np.max(np.abs(ref - got))), 4),
+        "prompts": len(prompts),
+    }
+    if corr < 0.99:
+        raise ExportError(
+            f"validation failed, no bundle written: GGUF Q8_0 logits correlate {corr:.4f} < 0.99 with torch"
+        )
+    return {
+        "file": "llm_ranker.q8_0.gguf",
+        "type": "Q8_0",
+        "validation": validation,
+        "prompt_template": "ondevice_rec.templates.ranker_prompt",
+    }
 
 
 def _torch_val(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig) -> list[float]:
