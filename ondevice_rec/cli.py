@@ -340,7 +340,7 @@ def export_cmd(
     dataset: str = typer.Option(..., "--dataset", help="ml-100k, ml-latest-small, ml-1m or generic."),
     data_dir: Path = typer.Option(..., "--data-dir"),
     out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
-    formats: str = typer.Option("onnx", "--formats", help="Comma-separated: onnx (gguf: not available yet)."),
+    formats: str = typer.Option("onnx", "--formats", help="Comma-separated: onnx, gguf (gguf needs the gguf extra)."),
     teacher: str | None = typer.Option(None, "--teacher", help="GGUF file or HF causal-LM directory."),
     no_teacher: bool = typer.Option(False, "--no-teacher", help="Train the student without distillation."),
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
@@ -364,11 +364,6 @@ def export_cmd(
     from .export.teacher import TeacherConfig
 
     fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
-    if "gguf" in fmts:
-        raise OdrecError(
-            "--formats gguf: the LLM-ranker GGUF export is not implemented yet (see the project "
-            "issues); use --formats onnx"
-        )
     cfg = ExportConfig(
         dataset=dataset,
         data_dir=str(data_dir),
@@ -396,6 +391,9 @@ def export_cmd(
         table.add_row(k, f"{v:.1f}")
     Console().print(table)
     size = sum(f["size"] for f in manifest["files"].values())
+    if manifest.get("llm_ranker"):
+        lv = manifest["llm_ranker"]["validation"]
+        typer.echo(f"GGUF Q8_0 LLM ranker: logit correlation with torch {lv['logit_correlation_q8_0_vs_torch']:.4f}")
     v = manifest["validation"]
     typer.echo(
         f"size {size / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "
