@@ -189,7 +189,9 @@ def train_student(
                 p_idx = torch.as_tensor([users[k] for k in idx])
                 prof = model.profile_proj(prof_t[p_idx]) * torch.as_tensor(use_prof).unsqueeze(-1)
             out = model.user(hist, prof)  # (B, width+1, dim)
-            items = model.item_vectors(text_t, all_ids)  # (n_items, dim)
+            # target-side id dropout too: new items (text only) must be scorable as targets
+            target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(all_ids), all_ids)
+            items = model.item_vectors(text_t, target_ids)  # (n_items, dim)
             logits = out @ items.T
             t = torch.as_tensor(tgt)
             if cold.any():  # a cold user predicts only their last item, from the profile alone
