@@ -182,3 +182,13 @@ def test_privacy_check_cli(tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode == 1 and "bad.json:1" in r.stderr
+
+
+def test_allow_list_from_catalogue_titles(gate_rec: Recommender) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+    text = "Is Jane Eyre like Wuthering Heights? Mail jane@example.com"
+    masked = gate_rec.egress.send("cloud-llm", text, lambda p: p, user_id="u")
+    assert "Jane Eyre" not in masked
+    gate_rec.egress.allow_terms([], catalog_titles=True)
+    kept = gate_rec.egress.send("cloud-llm", text, lambda p: p, user_id="u")
+    assert "Jane Eyre" in kept and "Wuthering Heights" in kept and "<EMAIL_ADDRESS>" in kept
