@@ -311,6 +311,12 @@ def eval_cmd(
     from .eval.runner import SCENARIOS, evaluate, report
     from .eval.splits import leave_one_out
 
+    try:  # fail before hours of training, not after
+        import matplotlib  # noqa: F401
+    except ImportError:
+        from .errors import missing_extra
+
+        raise missing_extra("eval", "matplotlib", "odrec eval draws results.png with matplotlib") from None
     protocols = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",")]
     scenarios = list(SCENARIOS) if scenario == "all" else [s.strip() for s in scenario.split(",")]
     specs = [m.strip() for m in models.split(",") if m.strip()]

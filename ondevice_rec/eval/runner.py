@@ -280,7 +280,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return  # the PNG is optional; the JSON and Markdown carry every figure
+        from ..errors import missing_extra
+
+        raise missing_extra("eval", "matplotlib", "the results chart is drawn with matplotlib") from None
     panels = [(s, p) for s, bp in results["results"].items() for p in bp]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (scen, prot) in zip(axes[0], panels):
