@@ -237,8 +237,9 @@ def label(
 
 def teacher_stage(
     split: Any, cfg: Any, tcfg: TeacherConfig, cache_dir: Path, log: Callable[[str, float], None]
-) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
-    """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable)."""
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any], Any, Any]:
+    """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable).
+    Returns (labels, info, fine-tuned model, tokenizer)."""
     torch = require("torch")
     cache_dir.mkdir(parents=True, exist_ok=True)
     log("loading teacher", 0.0)
@@ -281,4 +282,4 @@ def teacher_stage(
         "teacher_hr1_on_candidates": round(float(np.mean(hits)), 4) if hits else None,
         "config": tcfg.__dict__,
     }
-    return labels, info
+    return labels, info, model, tok
