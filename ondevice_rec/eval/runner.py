@@ -283,19 +283,30 @@ def plot(results: dict[str, Any], path: Path) -> None:
         from ..errors import missing_extra
 
         raise missing_extra("eval", "matplotlib", "the results chart is drawn with matplotlib") from None
-    panels = [(s, p) for s, bp in results["results"].items() for p in bp]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    for ax, (scen, prot) in zip(axes[0], panels):
-        models = results["results"][scen][prot]
-        names = list(models)
-        means = [models[n]["NDCG@10"]["mean"] or 0 for n in names]
-        lo = [m - models[n]["NDCG@10"]["ci95"][0] for m, n in zip(means, names)]
-        hi = [models[n]["NDCG@10"]["ci95"][1] - m for m, n in zip(means, names)]
-        ax.bar(range(len(names)), means, yerr=[lo, hi], capsize=3, color="#4C72B0")
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
-        ax.set_title(f"{scen} / {prot}", fontsize=9)
-        ax.set_ylabel("NDCG@10 (95% CI)", fontsize=8)
+    scenarios = list(results["results"])
+    protocols = list(dict.fromkeys(p for bp in results["results"].values() for p in bp))
+    fig, axes = plt.subplots(len(scenarios), len(protocols), figsize=(4.0 * len(protocols), 3.2 * len(scenarios)),
+                             squeeze=False)
+    for i, scen in enumerate(scenarios):
+        for j, prot in enumerate(protocols):
+            ax = axes[i][j]
+            models = results["results"][scen].get(prot)
+            if not models:
+                ax.axis("off")
+                continue
+            names = list(models)
+            means = [models[n]["NDCG@10"]["mean"] or 0 for n in names]
+            lo = [m - models[n]["NDCG@10"]["ci95"][0] for m, n in zip(means, names)]
+            hi = [models[n]["NDCG@10"]["ci95"][1] - m for m, n in zip(means, names)]
+            ax.bar(range(len(names)), means, yerr=[lo, hi], capsize=3, color="#4C72B0")
+            rnd = results.get("random_ndcg10", {}).get(scen, {}).get(prot)
+            if rnd is not None:
+                ax.axhline(rnd, color="#C44E52", linestyle="--", linewidth=1, label="random")
+                ax.legend(fontsize=7)
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+            ax.set_title(f"{scen} / {prot}", fontsize=9)
+            ax.set_ylabel("NDCG@10 (95% CI)", fontsize=8)
     fig.suptitle(f"{results['dataset']}: leave-one-out NDCG@10", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
