@@ -334,7 +334,7 @@ class BundleModel:
             progress("embedding items", min(1.0, (s + self.batch) / split.n_items))
         matrix = np.concatenate(vecs)
         if hasattr(ranker, "user_vectors"):
-            return _TwoTowerFitted(ranker, matrix)
+            return TwoTowerFitted(ranker, matrix)
         return _BundleFitted(ranker, matrix)
 
 
@@ -368,7 +368,7 @@ class _BundleFitted:
 
 
 @dataclass
-class _TwoTowerFitted:
+class TwoTowerFitted:
     ranker: Any
     matrix: np.ndarray
 
@@ -391,21 +391,12 @@ class _TwoTowerFitted:
 # --- shared ----------------------------------------------------------------------------------------------
 def validation_ndcg(fitted: Fitted, split: Split, max_users: int = 1000, seed: int = 0) -> float:
     """Mean NDCG@10 on the validation item, full protocol (used for early stopping)."""
-    from .metrics import metrics_from_rank, rank_of_target
-    from .protocols import full_mask
+    from .protocols import full_protocol_ndcg
 
-    rng = np.random.default_rng(seed)
     users = np.arange(split.n_users)
     if len(users) > max_users:
-        users = np.sort(rng.choice(users, max_users, replace=False))
-    vals = []
-    for s in range(0, len(users), 256):
-        us = users[s : s + 256]
-        scores = fitted.score(us, [split.history(int(u), "valid") for u in us])
-        for r, u in enumerate(us):
-            cand = np.flatnonzero(full_mask(split, int(u), "valid"))
-            vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(int(u), "valid"), cand))["NDCG@10"])
-    return float(np.mean(vals))
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return float(full_protocol_ndcg(split, "valid", fitted.score, users).mean())
 
 
 BASELINES: dict[str, Callable[[int], Any]] = {

@@ -4,6 +4,7 @@ user never interacted with, seeded and cached so that every model sees the same 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,25 @@ def sampled_candidates(split: Split, stage: str, n: int, seed: int, cache_dir: P
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, out)
     return out
+
+
+def full_protocol_ndcg(
+    split: Split,
+    stage: str,
+    score: Callable[[np.ndarray, Sequence[np.ndarray]], np.ndarray],
+    users: np.ndarray | None = None,
+    batch: int = 256,
+) -> np.ndarray:
+    """Per-user NDCG@10 under the ``full`` protocol for a scoring function ``score(users, histories)``
+    (used for early stopping and export validation)."""
+    from .metrics import metrics_from_rank, rank_of_target
+
+    users = np.arange(split.n_users) if users is None else np.asarray(users)
+    out = []
+    for s in range(0, len(users), batch):
+        us = users[s : s + batch]
+        scores = score(us, [split.history(int(u), stage) for u in us])
+        for r, u in enumerate(us):
+            cand = np.flatnonzero(full_mask(split, int(u), stage))
+            out.append(metrics_from_rank(rank_of_target(scores[r], split.target(int(u), stage), cand))["NDCG@10"])
+    return np.asarray(out)

@@ -285,8 +285,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
         raise missing_extra("eval", "matplotlib", "the results chart is drawn with matplotlib") from None
     scenarios = list(results["results"])
     protocols = list(dict.fromkeys(p for bp in results["results"].values() for p in bp))
-    fig, axes = plt.subplots(len(scenarios), len(protocols), figsize=(4.0 * len(protocols), 3.2 * len(scenarios)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(scenarios), len(protocols), figsize=(4.0 * len(protocols), 3.2 * len(scenarios)), squeeze=False
+    )
     for i, scen in enumerate(scenarios):
         for j, prot in enumerate(protocols):
             ax = axes[i][j]

@@ -23,7 +23,7 @@ from .._version import __version__
 from ..bundle import Bundle, default_bundle_path, load_bundle, sha256_bytes, staged_bundle_dir, write_manifest
 from ..errors import ExportError
 from ._deps import require
-from .student import StudentConfig, export_arrays, student_scores, train_student
+from .student import StudentConfig, export_arrays, student_ndcg, train_student
 
 Log = Callable[[str, float], None]
 
@@ -102,35 +102,12 @@ def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
         )
 
 
-def _ranker_ndcg(
-    ranker: Any,
-    split: Any,
-    stage: str,
-    item_vecs: np.ndarray,
-    profiles: np.ndarray | None = None,
-    users: np.ndarray | None = None,
-) -> np.ndarray:
-    """Per-user NDCG@10 (full protocol) of a runtime two-tower ranker."""
-    from ..eval.metrics import metrics_from_rank, rank_of_target
-    from ..eval.protocols import full_mask
+def _ranker_ndcg(ranker: Any, split: Any, stage: str, item_vecs: np.ndarray) -> np.ndarray:
+    """Per-user NDCG@10 (full protocol) of a runtime two-tower ranker, scored exactly as ``odrec eval`` does."""
+    from ..eval.baselines import TwoTowerFitted
+    from ..eval.protocols import full_protocol_ndcg
 
-    users = np.arange(split.n_users) if users is None else users
-    out = []
-    for s in range(0, len(users), 128):
-        us = users[s : s + 128]
-        hists = [split.history(int(u), stage)[-ranker.max_len :] for u in us]
-        width = max(1, max(len(h) for h in hists))
-        batch = np.zeros((len(us), width, ranker.dim), dtype=np.float32)
-        for r, h in enumerate(hists):
-            if len(h):
-                batch[r, width - len(h) :] = item_vecs[h]
-        prof = np.zeros((len(us), ranker.dim), dtype=np.float32) if profiles is None else profiles[us]
-        uv = ranker.user_vectors(batch, prof)
-        scores = uv @ item_vecs.T
-        for r, u in enumerate(us):
-            cand = np.flatnonzero(full_mask(split, int(u), stage))
-            out.append(metrics_from_rank(rank_of_target(scores[r], split.target(int(u), stage), cand))["NDCG@10"])
-    return np.asarray(out)
+    return full_protocol_ndcg(split, stage, TwoTowerFitted(ranker, item_vecs).score, batch=128)
 
 
 def run_export(
@@ -260,7 +237,8 @@ def run_export(
         onnx_out = rankers["fp32"].user_vectors(batch, prof)
         max_abs = float(np.max(np.abs(onnx_out - ref)))
         ndcg = {p: _ranker_ndcg(r, split, "valid", item_vecs) for p, r in rankers.items()}
-        torch_ndcg = float(np.mean([v for v in _torch_val(model, split, text_emb, cfg.student)]))
+        torch_ndcg = student_ndcg(model, split, text_emb, cfg.student, stage="valid")
+
         validation = {
             "max_abs_onnx_fp32_vs_torch": max_abs,
             "valid_ndcg10_torch": round(torch_ndcg, 5),
@@ -375,17 +353,3 @@ def _export_gguf(cfg: ExportConfig, model: Any, tok: Any, split: Any, work: Path
         "validation": validation,
         "prompt_template": "ondevice_rec.templates.ranker_prompt",
     }
-
-
-def _torch_val(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig) -> list[float]:
-    from ..eval.metrics import metrics_from_rank, rank_of_target
-    from ..eval.protocols import full_mask
-
-    vals = []
-    for s in range(0, split.n_users, 256):
-        us = list(range(s, min(split.n_users, s + 256)))
-        scores = student_scores(model, text_emb, [split.history(u, "valid") for u in us], cfg)
-        for r, u in enumerate(us):
-            cand = np.flatnonzero(full_mask(split, u, "valid"))
-            vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(u, "valid"), cand))["NDCG@10"])
-    return vals

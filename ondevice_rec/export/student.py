@@ -264,16 +264,14 @@ def student_scores(
 
 
 def student_ndcg(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig, *, stage: str) -> float:
-    from ..eval.metrics import metrics_from_rank, rank_of_target
-    from ..eval.protocols import full_mask
+    """Mean NDCG@10 (full protocol) of the torch student; leaves the model in the mode it found it in."""
+    from ..eval.protocols import full_protocol_ndcg
 
+    was_training = model.training
     model.eval()
-    vals = []
-    for s in range(0, split.n_users, 256):
-        us = list(range(s, min(split.n_users, s + 256)))
-        scores = student_scores(model, text_emb, [split.history(u, stage) for u in us], cfg)
-        for r, u in enumerate(us):
-            cand = np.flatnonzero(full_mask(split, u, stage))
-            vals.append(metrics_from_rank(rank_of_target(scores[r], split.target(u, stage), cand))["NDCG@10"])
-    model.train()
-    return float(np.mean(vals))
+    try:
+        return float(
+            full_protocol_ndcg(split, stage, lambda us, hists: student_scores(model, text_emb, hists, cfg)).mean()
+        )
+    finally:
+        model.train(was_training)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bundle import sha256_file
 from ..errors import ExportError
 from ..templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
 from ._deps import model_package_dir, require
@@ -54,7 +55,7 @@ def load_teacher(path: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
             require("accelerate")
             tok = transformers.AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
             model = transformers.AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
-            digest = _file_hash(p)
+            digest = sha256_file(p)
         else:
             cfg = transformers.AutoConfig.from_pretrained(str(p))
             archs = getattr(cfg, "architectures", None) or []
@@ -63,7 +64,7 @@ def load_teacher(path: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
             tok = transformers.AutoTokenizer.from_pretrained(str(p))
             model = transformers.AutoModelForCausalLM.from_pretrained(str(p))
             digest = hashlib.sha256(
-                b"".join(_file_hash(f).encode() for f in sorted(p.glob("*")) if f.is_file())
+                b"".join(sha256_file(f).encode() for f in sorted(p.glob("*")) if f.is_file())
             ).hexdigest()
     except ExportError:
         raise
@@ -73,14 +74,6 @@ def load_teacher(path: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
     return model, tok, digest[:16]
-
-
-def _file_hash(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _answer_ids(tok: Any) -> tuple[int, int]:
