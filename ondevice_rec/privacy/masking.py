@@ -27,47 +27,11 @@ SCORE_THRESHOLD = 0.35
 # Entity types we mask. Presidio's NER also reports LOCATION, NRP, ORGANIZATION and DATE_TIME; on their own
 # (a city, a nationality, "the 1920s") they are not personal data and masking them would wreck ordinary text,
 # so they are dropped; addresses and dates of birth are found by our own recognizers.
-MASKED = frozenset(
-    {
-        "PERSON",
-        "EMAIL_ADDRESS",
-        "PHONE_NUMBER",
-        "CREDIT_CARD",
-        "IBAN_CODE",
-        "IP_ADDRESS",
-        "US_SSN",
-        "US_ITIN",
-        "US_PASSPORT",
-        "UK_NHS",
-        "CRYPTO",
-        "MAC_ADDRESS",
-        "URL",
-        "USERNAME",
-        "NATIONAL_ID",
-        "DATE_OF_BIRTH",
-        "STREET_ADDRESS",
-        "POSTCODE",
-        "ACCOUNT_NUMBER",
-    }
-)
-# Never released by an allow-list, whatever the app asks: structured identifiers are PII in any context.
-HARD = frozenset(
-    {
-        "EMAIL_ADDRESS",
-        "PHONE_NUMBER",
-        "CREDIT_CARD",
-        "IBAN_CODE",
-        "IP_ADDRESS",
-        "US_SSN",
-        "US_ITIN",
-        "US_PASSPORT",
-        "UK_NHS",
-        "NATIONAL_ID",
-        "ACCOUNT_NUMBER",
-        "CRYPTO",
-        "MAC_ADDRESS",
-    }
-)
+# Structured identifiers: PII in any context, never released by an allow-list whatever the app asks.
+HARD = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "US_ITIN",
+                  "US_PASSPORT", "UK_NHS", "NATIONAL_ID", "ACCOUNT_NUMBER", "CRYPTO", "MAC_ADDRESS"})
+# Everything we mask: the structured identifiers plus names, addresses, dates of birth, URLs and handles.
+MASKED = HARD | {"PERSON", "URL", "USERNAME", "DATE_OF_BIRTH", "STREET_ADDRESS", "POSTCODE"}
 _PRIORITY = {
     e: i
     for i, e in enumerate(
