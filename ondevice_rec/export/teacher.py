@@ -127,7 +127,7 @@ def fine_tune(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         progress(f"teacher fine-tune step {step + 1}", (step + 1) / cfg.steps)
     model.eval()
     return {
