@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -210,4 +210,3 @@ def write_manifest(root: Path, manifest: dict[str, Any], files: list[str]) -> di
     return manifest
 
 
-ProgressFn = Callable[[str], None]
