@@ -208,5 +208,3 @@ def write_manifest(root: Path, manifest: dict[str, Any], files: list[str]) -> di
     manifest["files"] = {name: file_entry(root / name) for name in sorted(files)}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
-
-

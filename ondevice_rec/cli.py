@@ -354,8 +354,11 @@ def export_cmd(
     max_users: int | None = typer.Option(None, "--max-users"),
     distill_weight: float = typer.Option(0.5, "--distill-weight", help="0 switches the distillation loss off."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the cached teacher weights and labels."),
-    teacher_steps: int = typer.Option(300, "--teacher-steps", help="Teacher fine-tuning steps."),
+    teacher_steps: int = typer.Option(200, "--teacher-steps", help="Teacher fine-tuning steps."),
     label_users: int = typer.Option(400, "--label-users", help="Users whose candidate sets the teacher labels."),
+    holdout_cold_items: bool = typer.Option(
+        False, "--holdout-cold-items", help="Train without the items `odrec eval --scenario cold-item` holds out."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
@@ -378,6 +381,7 @@ def export_cmd(
         use_teacher=not no_teacher,
         seed=seed,
         max_users=max_users,
+        holdout_cold_items=holdout_cold_items,
         student=replace(StudentConfig(), epochs=epochs, seed=seed, distill_weight=distill_weight),
         teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed),
     )

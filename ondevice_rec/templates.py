@@ -46,13 +46,15 @@ def ranker_prefix(history_titles: Sequence[str]) -> str:
     a newline so that tokenising prefix and suffix separately gives the same tokens as the whole prompt."""
     recent = [str(t)[:120] for t in list(history_titles)[-RANKER_MAX_HISTORY:]]
     lines = "\n".join(f"- {t}" for t in recent) if recent else "- (nothing yet)"
-    return (f"<|im_start|>system\n{RANKER_SYSTEM}<|im_end|>\n<|im_start|>user\n"
-            f"The user liked these, oldest first:\n{lines}\n")
+    return (
+        f"<|im_start|>system\n{RANKER_SYSTEM}<|im_end|>\n<|im_start|>user\n"
+        f"The user liked these, oldest first:\n{lines}\n"
+    )
 
 
 def ranker_suffix(candidate_title: str) -> str:
     """The candidate-specific rest of the prompt, ending where the model answers Yes or No."""
-    return f"Would the user like \"{str(candidate_title)[:120]}\"?<|im_end|>\n<|im_start|>assistant\n"
+    return f'Would the user like "{str(candidate_title)[:120]}"?<|im_end|>\n<|im_start|>assistant\n'
 
 
 def ranker_prompt(history_titles: Sequence[str], candidate_title: str) -> str:

@@ -63,7 +63,7 @@ def profile_from_history(split: Split, items: np.ndarray) -> str:
     return text + "."
 
 
-def _cold_item_split(split: Split, seed: int, share: float = 0.10) -> tuple[Split, np.ndarray]:
+def cold_item_split(split: Split, seed: int, share: float = 0.10) -> tuple[Split, np.ndarray]:
     """Remove ``share`` of the items from training altogether; return the reduced split and the cold items."""
     rng = np.random.default_rng(seed + 7)
     cold = np.zeros(split.n_items, dtype=bool)
@@ -96,7 +96,7 @@ def evaluate(
         else all_users
     )
     runs: list[ModelRun] = []
-    cold_split, cold_items = _cold_item_split(split, seed)
+    cold_split, cold_items = cold_item_split(split, seed)
     for scenario in scenarios:
         train_split = cold_split if scenario == "cold-item" else split
         eval_users = users

@@ -116,3 +116,43 @@ def quantize(
         raise ExportError(f"llama.cpp quantization to {ftype} failed (code {rc})")
     os.replace(tmp, dst)
     return dst
+
+
+def export_validated(
+    model: Any, tok: Any, source: str | os.PathLike[str], out: str | os.PathLike[str], prompts: list[str]
+) -> dict[str, Any]:
+    """Fine-tuned teacher → F32 GGUF → Q8_0 (llama.cpp) at ``out``, validated against torch's next-token logits
+    on ``prompts``. Raises ``ExportError`` (and leaves no file) when the mean logit correlation is below 0.99."""
+    torch = require("torch")
+    from ..backends.llm_rerank import LlamaRanker
+
+    out = Path(out)
+    f32 = write_gguf(model, source, out.with_name(out.name + ".f32"))
+    try:
+        quantize(f32, out, ftype="Q8_0")
+    finally:
+        f32.unlink(missing_ok=True)
+    llm = LlamaRanker(str(out))
+    try:
+        ref_rows, got_rows = [], []
+        for p in prompts:
+            ids = tok(p, add_special_tokens=False, return_tensors="pt").input_ids
+            with torch.no_grad():
+                ref_rows.append(model(ids).logits[0, -1].float().numpy())
+            got_rows.append(llm.next_token_logits(p))
+    finally:
+        llm.close()
+    ref, got = np.stack(ref_rows), np.stack(got_rows)
+    corr = float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(ref, got)]))
+    validation = {
+        "logit_correlation_q8_0_vs_torch": round(corr, 5),
+        "top1_agreement": float(np.mean(ref.argmax(1) == got.argmax(1))),
+        "max_abs_logit_diff": round(float(np.max(np.abs(ref - got))), 4),
+        "prompts": len(prompts),
+    }
+    if corr < 0.99:
+        out.unlink(missing_ok=True)
+        raise ExportError(
+            f"validation failed, no bundle written: GGUF Q8_0 logits correlate {corr:.4f} < 0.99 with torch"
+        )
+    return validation

@@ -39,6 +39,9 @@ class ExportConfig:
     max_users: int | None = None
     min_rating: float | None = None
     core: int = 5
+    # train without the items ``odrec eval``'s cold-item scenario holds out (same seed), so that scenario
+    # measures the student fairly on items it has never seen
+    holdout_cold_items: bool = False
     student: StudentConfig = field(default_factory=StudentConfig)
     teacher_cfg: Any = None  # TeacherConfig; None = defaults
     # validation gates
@@ -67,6 +70,10 @@ def _split(cfg: ExportConfig) -> Any:
         )
     if split.n_users < 10 or split.n_items < 10:
         raise ExportError(f"dataset too small to train a ranker: {split.n_users} users, {split.n_items} items")
+    if cfg.holdout_cold_items:
+        from ..eval.runner import cold_item_split
+
+        split, _ = cold_item_split(split, cfg.seed)
     return split
 
 
@@ -153,7 +160,6 @@ def run_export(
 
     labels = None
     teacher_info: dict[str, Any] = {"used": False}
-    teacher_model = teacher_tok = None
     if cfg.use_teacher and cfg.student.distill_weight > 0:
         from .teacher import TeacherConfig, teacher_stage
 
@@ -161,8 +167,8 @@ def run_export(
         cdir = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
         if cdir.exists() and not resume:
             shutil.rmtree(cdir)
-        labels, teacher_info, teacher_model, teacher_tok = teacher_stage(
-            split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log
+        labels, teacher_info, _, _ = teacher_stage(
+            split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log, gguf="gguf" in cfg.formats
         )
         stages["teacher"] = time.perf_counter() - t
     elif "gguf" in cfg.formats:
@@ -262,7 +268,7 @@ def run_export(
         llm_ranker = None
         if "gguf" in cfg.formats:
             t = time.perf_counter()
-            llm_ranker = _export_gguf(cfg, teacher_model, teacher_tok, split, work, log)
+            llm_ranker = _export_gguf(cfg, teacher_info, work, log)
             files[llm_ranker["file"]] = (work / llm_ranker["file"]).read_bytes()
             stages["gguf_export"] = time.perf_counter() - t
 
@@ -286,10 +292,15 @@ def run_export(
                     "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
                 }
             },
-            "dataset": {"name": cfg.dataset, "users": split.n_users, "items": split.n_items},
+            "dataset": {
+                "name": cfg.dataset,
+                "users": split.n_users,
+                "items": split.n_items,
+                "held_out_cold_items": cfg.holdout_cold_items,
+            },
             "validation": validation,
             "training": train_info,
-            "teacher": teacher_info,
+            "teacher": {k: v for k, v in teacher_info.items() if k != "gguf"},
             "llm_ranker": llm_ranker,
             "recipe": {"config": json.loads(json.dumps(asdict(cfg), default=str))},
             "config_sha256": cfg.digest(),
@@ -306,50 +317,16 @@ def run_export(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _export_gguf(cfg: ExportConfig, model: Any, tok: Any, split: Any, work: Path, log: Log) -> dict[str, Any]:
-    """Fine-tuned teacher → F32 GGUF → Q8_0 (llama.cpp) → validate next-token logits against torch."""
-    from ..templates import ranker_prompt
-    from .gguf_export import quantize, write_gguf
-    from .teacher import default_teacher_path
-
-    torch = require("torch")
-    source = Path(cfg.teacher) if cfg.teacher and str(cfg.teacher).endswith(".gguf") else default_teacher_path()
-    log("writing GGUF", 0.0)
-    f32 = write_gguf(model, source, work / "llm_ranker.f32.gguf")
-    q8 = quantize(f32, work / "llm_ranker.q8_0.gguf", ftype="Q8_0")
-    f32.unlink()
-    from ..backends.llm_rerank import LlamaRanker
-
-    prompts = [
-        ranker_prompt([split.item_title[i] for i in split.train[u][:-1]], split.item_title[split.train[u][-1]])
-        for u in range(min(8, split.n_users))
-    ]
-    llm = LlamaRanker(str(q8))
-    try:
-        ref_rows, got_rows = [], []
-        for p in prompts:
-            ids = tok(p, add_special_tokens=False, return_tensors="pt").input_ids
-            with torch.no_grad():
-                ref_rows.append(model(ids).logits[0, -1].float().numpy())
-            got_rows.append(llm.next_token_logits(p))
-    finally:
-        llm.close()
-    ref, got = np.stack(ref_rows), np.stack(got_rows)
-    corr = float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(ref, got)]))
-    top1 = float(np.mean(ref.argmax(1) == got.argmax(1)))
-    validation = {
-        "logit_correlation_q8_0_vs_torch": round(corr, 5),
-        "top1_agreement": top1,
-        "max_abs_logit_diff": round(float(np.max(np.abs(ref - got))), 4),
-        "prompts": len(prompts),
-    }
-    if corr < 0.99:
-        raise ExportError(
-            f"validation failed, no bundle written: GGUF Q8_0 logits correlate {corr:.4f} < 0.99 with torch"
-        )
+def _export_gguf(cfg: ExportConfig, teacher_info: dict[str, Any], work: Path, log: Log) -> dict[str, Any]:
+    """The fine-tuned teacher as a validated Q8_0 GGUF (written by the teacher stage, which labels with it)."""
+    log("packing GGUF", 0.0)
+    cached = teacher_info.get("gguf")
+    if not cached or not Path(cached["path"]).is_file():
+        raise ExportError("--formats gguf needs a GGUF teacher and the gguf extra (pip install 'ondevice-rec[gguf]')")
+    shutil.copyfile(cached["path"], work / "llm_ranker.q8_0.gguf")
     return {
         "file": "llm_ranker.q8_0.gguf",
         "type": "Q8_0",
-        "validation": validation,
+        "validation": cached["validation"],
         "prompt_template": "ondevice_rec.templates.ranker_prompt",
     }

@@ -27,7 +27,8 @@ class StudentConfig:
     dropout: float = 0.3
     id_dropout: float = 0.25  # train text-only item vectors too, so cold items score sensibly
     profile_rate: float = 0.3  # share of training sequences that also get a profile token
-    cold_rate: float = 0.1  # share that get only the profile (cold-start users)
+    cold_weight: float = 0.5  # weight of the cold-start loss: profile alone (no history) → the user's items
+    cold_targets: int = 8  # items of the user predicted from the profile alone, per sequence and step
     lr: float = 1e-3
     batch: int = 64
     epochs: int = 120
@@ -168,22 +169,18 @@ def train_student(
             inp = np.zeros((len(batch), width), dtype=np.int64)  # item index + 1, 0 = pad
             tgt = np.zeros((len(batch), width + 1), dtype=np.int64)
             use_prof = np.zeros(len(batch), dtype=bool)
-            cold = np.zeros(len(batch), dtype=bool)
             for r, seq in enumerate(batch):
                 x, y = seq[:-1] + 1, seq[1:] + 1
                 inp[r, width - len(x) :] = x
                 tgt[r, width + 1 - len(y) :] = y
                 if prof_t is not None:
                     use_prof[r] = rng.random() < cfg.profile_rate
-                    cold[r] = use_prof[r] and rng.random() < cfg.cold_rate / max(cfg.profile_rate, 1e-9)
             inp_t = torch.as_tensor(inp)
             # ID dropout: some items are seen through their text only
             drop = torch.rand(inp_t.shape) < cfg.id_dropout
             ids_in = torch.where(drop, torch.zeros_like(inp_t), inp_t)
             hist = model.proj(text_t[(inp_t - 1).clamp(min=0)]) + model.ids(ids_in)
             hist = hist * (inp_t > 0).unsqueeze(-1)
-            if cold.any():
-                hist[torch.as_tensor(cold)] = 0.0
             prof = torch.zeros(len(batch), cfg.dim)
             if prof_t is not None and use_prof.any():
                 p_idx = torch.as_tensor([users[k] for k in idx])
@@ -194,12 +191,17 @@ def train_student(
             items = model.item_vectors(text_t, target_ids)  # (n_items, dim)
             logits = out @ items.T
             t = torch.as_tensor(tgt)
-            if cold.any():  # a cold user predicts only their last item, from the profile alone
-                cm = torch.as_tensor(cold)
-                keep = torch.zeros_like(t, dtype=torch.bool)
-                keep[cm, -1] = True
-                t = torch.where(cm.unsqueeze(-1) & ~keep, torch.zeros_like(t), t)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
+            if prof_t is not None and cfg.cold_weight > 0:
+                # cold start, exactly as the runtime sees it: one empty history row plus the profile; the
+                # targets are items of the user's whole training sequence (the profile describes all of them)
+                p_idx = torch.as_tensor([users[k] for k in idx])
+                cold_u = model.user(torch.zeros(len(batch), 1, cfg.dim), model.profile_proj(prof_t[p_idx]))[:, -1]
+                cold_lp = torch.log_softmax(cold_u @ items.T, -1)
+                picks = [rng.choice(seqs[k], min(cfg.cold_targets, len(seqs[k])), replace=False) for k in idx]
+                rows = torch.as_tensor(np.concatenate([np.full(len(pk), r) for r, pk in enumerate(picks)]))
+                cols = torch.as_tensor(np.concatenate(picks))
+                loss = loss - cfg.cold_weight * cold_lp[rows, cols].mean()
             if teacher and cfg.distill_weight > 0:
                 kl_terms = []
                 for r, k in enumerate(idx):

@@ -8,6 +8,7 @@ Labels are cached in SQLite keyed by (user, candidate set, teacher hash), so an 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -27,12 +28,13 @@ DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    steps: int = 300
+    steps: int = 200
     batch: int = 8
     lr: float = 5e-5
     negatives: int = 3  # sampled negatives per positive while fine-tuning
     candidates: int = 20  # candidate-set size labelled per user (first-stage retriever top-k + truth)
     label_users: int | None = 400  # users labelled (None = all)
+    freeze: float = 0.5  # share of the bottom transformer layers (and the embeddings) kept frozen: faster steps
     seed: int = 0
 
 
@@ -89,8 +91,24 @@ def yes_no_logits(model: Any, tok: Any, prompts: Sequence[str]) -> Any:
     torch = require("torch")
     yes, no = _answer_ids(tok)
     enc = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
-    out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits[:, -1, :]
+    try:  # only the answer position's logits: the LM head over every position costs ~20 % of the model
+        out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, logits_to_keep=1).logits[:, -1, :]
+    except TypeError:
+        out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits[:, -1, :]
     return out[:, yes] - out[:, no] if torch is not None else None
+
+
+def _freeze_bottom(model: Any, share: float) -> int:
+    """Freeze the input embeddings and the bottom ``share`` of the decoder layers; return how many layers."""
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if share <= 0 or layers is None:
+        return 0
+    n = int(len(layers) * share)
+    model.get_input_embeddings().weight.requires_grad_(False)
+    for layer in list(layers)[:n]:
+        for prm in layer.parameters():
+            prm.requires_grad_(False)
+    return n
 
 
 def fine_tune(
@@ -102,10 +120,15 @@ def fine_tune(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     users = [u for u in range(split.n_users) if len(split.train[u]) >= 2]
+    frozen = _freeze_bottom(model, cfg.freeze)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     model.train()
     losses = []
     per_batch = max(1, cfg.batch // (1 + cfg.negatives))
+    # negatives drawn by popularity: the first-stage retriever proposes popular, similar items, so uniform
+    # negatives would teach the teacher an easier task than the one it labels
+    counts = np.bincount(np.concatenate([s for s in split.train if len(s)]), minlength=split.n_items) + 1.0
+    pop = counts / counts.sum()
     for step in range(cfg.steps):
         prompts, labels = [], []
         for u in rng.choice(users, per_batch):
@@ -116,9 +139,9 @@ def fine_tune(
             labels.append(1.0)
             seen = set(seq.tolist())
             for _ in range(cfg.negatives):
-                j = int(rng.integers(split.n_items))
+                j = int(rng.choice(split.n_items, p=pop))
                 while j in seen:
-                    j = int(rng.integers(split.n_items))
+                    j = int(rng.choice(split.n_items, p=pop))
                 prompts.append(ranker_prefix(hist) + ranker_suffix(split.item_title[j]))
                 labels.append(0.0)
         margin = yes_no_logits(model, tok, prompts)
@@ -130,8 +153,11 @@ def fine_tune(
         losses.append(float(loss.detach()))
         progress(f"teacher fine-tune step {step + 1}", (step + 1) / cfg.steps)
     model.eval()
+    for prm in model.parameters():
+        prm.requires_grad_(True)
     return {
         "steps": cfg.steps,
+        "frozen_layers": frozen,
         "first_loss": round(float(np.mean(losses[:10])), 4),
         "last_loss": round(float(np.mean(losses[-10:])), 4),
     }
@@ -196,8 +222,7 @@ def candidate_sets(split: Any, k: int, seed: int) -> dict[int, np.ndarray]:
 
 
 def label(
-    model: Any,
-    tok: Any,
+    scorer: Callable[[str, list[str]], np.ndarray],
     split: Any,
     cands: dict[int, np.ndarray],
     teacher_hash: str,
@@ -206,7 +231,6 @@ def label(
     progress: Callable[[str, float], None] = lambda m, f: None,
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Teacher scores for each user's candidate set (cached; already-labelled users are skipped)."""
-    torch = require("torch")
     users = sorted(cands)
     if cfg.label_users is not None and cfg.label_users < len(users):
         users = sorted(np.random.default_rng(cfg.seed).choice(users, cfg.label_users, replace=False).tolist())
@@ -217,21 +241,35 @@ def label(
         scores = cache.get(uid, c, teacher_hash)
         if scores is None:
             hist = [split.item_title[i] for i in split.train[u][:-1]]
-            prefix = ranker_prefix(hist)
-            with torch.no_grad():
-                scores = (
-                    yes_no_logits(model, tok, [prefix + ranker_suffix(split.item_title[i]) for i in c]).float().numpy()
-                )
+            scores = np.asarray(
+                scorer(ranker_prefix(hist), [ranker_suffix(split.item_title[i]) for i in c]), dtype=np.float32
+            )
             cache.put(uid, c, teacher_hash, scores)
         out[u] = (c, scores)
         progress("teacher labelling", (n + 1) / len(users))
     return out
 
 
+def _llama_cpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
 def teacher_stage(
-    split: Any, cfg: Any, tcfg: TeacherConfig, cache_dir: Path, log: Callable[[str, float], None]
+    split: Any,
+    cfg: Any,
+    tcfg: TeacherConfig,
+    cache_dir: Path,
+    log: Callable[[str, float], None],
+    *,
+    gguf: bool = False,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any], Any, Any]:
     """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable).
+
+    With a GGUF teacher and llama.cpp installed (always when ``gguf``), the fine-tuned teacher is written to a
+    validated Q8_0 GGUF first and labels with llama.cpp, evaluating each user's history prefix once and only
+    each candidate's suffix after it; otherwise it labels in torch. ``info["labeller"]`` says which.
     Returns (labels, info, fine-tuned model, tokenizer)."""
     torch = require("torch")
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -252,13 +290,52 @@ def teacher_stage(
         torch.save(model.state_dict(), tmp)
         os.replace(tmp, weights)
     model.eval()
+
+    source = Path(cfg.teacher) if cfg.teacher else default_teacher_path()
+    is_gguf = source.is_file() and source.suffix.lower() == ".gguf"
+    # tokenizer metadata for the GGUF comes from the teacher's own GGUF, else from the default one (an HF teacher
+    # with another tokenizer then fails the logit validation below rather than exporting a broken file)
+    metadata = source if is_gguf else default_teacher_path()
+    gguf_info: dict[str, Any] | None = None
+    llm = None
+    if gguf or (is_gguf and _llama_cpp_available()):
+        from .gguf_export import export_validated
+
+        q8 = cache_dir / f"teacher-{run_key}.q8_0.gguf"
+        val_file = q8.with_suffix(".validation.json")
+        if q8.is_file() and val_file.is_file():
+            validation = json.loads(val_file.read_text())
+        else:
+            log("writing the teacher as GGUF Q8_0", 0.0)
+            prompts = [
+                ranker_prefix([split.item_title[i] for i in split.train[u][:-1]])
+                + ranker_suffix(split.item_title[split.train[u][-1]])
+                for u in range(min(8, split.n_users))
+            ]
+            validation = export_validated(model, tok, metadata, q8, prompts)
+            val_file.write_text(json.dumps(validation))
+        gguf_info = {"path": str(q8), "validation": validation}
+        from ..backends.llm_rerank import LlamaRanker
+
+        llm = LlamaRanker(str(q8))
+        scorer: Callable[[str, list[str]], np.ndarray] = lambda prefix, sufs: llm.score(prefix, sufs)  # noqa: E731
+        labeller, label_key = "llama.cpp Q8_0, history prefix evaluated once per user", run_key + "-q8_0"
+    else:
+
+        def scorer(prefix: str, sufs: list[str]) -> np.ndarray:
+            with torch.no_grad():
+                return yes_no_logits(model, tok, [prefix + x for x in sufs]).float().numpy()
+
+        labeller, label_key = "torch", run_key
     cands = candidate_sets(split, tcfg.candidates, tcfg.seed)
     cache = LabelCache(cache_dir / "labels.sqlite")
     try:
-        before = cache.count(run_key)
-        labels = label(model, tok, split, cands, run_key, cache, tcfg, log)
+        before = cache.count(label_key)
+        labels = label(scorer, split, cands, label_key, cache, tcfg, log)
     finally:
         cache.close()
+        if llm is not None:
+            llm.close()
     # how well does the teacher rank the true next item among its candidates?
     hits = [
         float(np.argsort(-s)[:1][0] == int(np.flatnonzero(c == split.train[u][-1])[0])) for u, (c, s) in labels.items()
@@ -269,10 +346,14 @@ def teacher_stage(
         "base_sha256_16": base_hash,
         "teacher_key": run_key,
         "fine_tune": ft,
+        "labeller": labeller,
         "labelled_users": len(labels),
         "labels_reused_from_cache": before,
         "candidates": tcfg.candidates,
         "teacher_hr1_on_candidates": round(float(np.mean(hits)), 4) if hits else None,
+        "random_hr1_on_candidates": round(1.0 / tcfg.candidates, 4),
         "config": tcfg.__dict__,
     }
+    if gguf_info is not None:
+        info["gguf"] = gguf_info
     return labels, info, model, tok

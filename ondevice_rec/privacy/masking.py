@@ -28,8 +28,23 @@ SCORE_THRESHOLD = 0.35
 # (a city, a nationality, "the 1920s") they are not personal data and masking them would wreck ordinary text,
 # so they are dropped; addresses and dates of birth are found by our own recognizers.
 # Structured identifiers: PII in any context, never released by an allow-list whatever the app asks.
-HARD = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "US_ITIN",
-                  "US_PASSPORT", "UK_NHS", "NATIONAL_ID", "ACCOUNT_NUMBER", "CRYPTO", "MAC_ADDRESS"})
+HARD = frozenset(
+    {
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "IP_ADDRESS",
+        "US_SSN",
+        "US_ITIN",
+        "US_PASSPORT",
+        "UK_NHS",
+        "NATIONAL_ID",
+        "ACCOUNT_NUMBER",
+        "CRYPTO",
+        "MAC_ADDRESS",
+    }
+)
 # Everything we mask: the structured identifiers plus names, addresses, dates of birth, URLs and handles.
 MASKED = HARD | {"PERSON", "URL", "USERNAME", "DATE_OF_BIRTH", "STREET_ADDRESS", "POSTCODE"}
 _PRIORITY = {
