@@ -86,6 +86,31 @@ def test_student_bundle_in_the_eval_harness(tiny_bundle) -> None:
     runs = evaluate(split, ["popularity", f"bundle:{path}"], scenarios=["warm", "cold-user", "cold-item"])
     assert {r.name for r in runs} == {"popularity", "bundle:bundle"}
     assert all(np.isfinite(np.mean(r.per_user["NDCG@10"])) for r in runs)
+    # the student saw the cold items' interactions, so the harness leaves it out of the cold-item scenario
+    assert {r.name for r in runs if r.scenario == "cold-item"} == {"popularity"}
+
+
+def test_holdout_cold_items_makes_the_cold_item_scenario_fair(tmp_path: Path) -> None:
+    from ondevice_rec.eval.datasets import load_dataset
+    from ondevice_rec.eval.runner import cold_item_split, evaluate
+    from ondevice_rec.eval.splits import leave_one_out
+
+    _write_generic(tmp_path / "data")
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(tmp_path / "data"),
+        use_teacher=False,
+        holdout_cold_items=True,
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
+        max_ndcg_drop_int8=1.0,
+    )
+    m = run_export(cfg, tmp_path / "held")
+    assert m["dataset"]["held_out_cold_items"] is True
+    split = leave_one_out(load_dataset("generic", str(tmp_path / "data")))
+    reduced, cold = cold_item_split(split, 0)
+    assert cold.any() and not any(cold[s].any() for s in reduced.train)
+    runs = evaluate(split, [f"bundle:{tmp_path / 'held'}"], scenarios=["cold-item"])
+    assert [r.scenario for r in runs] == ["cold-item"]
 
 
 def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:

@@ -56,6 +56,17 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         a = ranker.score(prefix, sufs, reuse_prefix=True)
         b = ranker.score(prefix, sufs, reuse_prefix=False)
         assert np.allclose(a, b, atol=1e-3)
+    # the teacher labelled through llama.cpp (prefix reuse), and the harness evaluates the re-ranker
+    assert m["teacher"]["labeller"].startswith("llama.cpp")
+    from ondevice_rec.eval.datasets import load_dataset
+    from ondevice_rec.eval.runner import evaluate
+    from ondevice_rec.eval.splits import leave_one_out
+
+    split = leave_one_out(load_dataset("generic", str(tmp_path / "data")))
+    runs = evaluate(split, [f"bundle:{tmp_path / 'bundle'}", f"rerank:{tmp_path / 'bundle'}"], max_users=6)
+    fast, rr = runs
+    assert rr.name == "rerank20:bundle" and len(rr.users) == len(fast.users) == 6
+    assert all(np.isfinite(rr.per_user["NDCG@10"]))
 
 
 def test_rerank_needs_an_llm_bundle_and_the_extra(rec_demo) -> None:

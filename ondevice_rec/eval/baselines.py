@@ -317,6 +317,10 @@ class BundleModel:
     batch: int = 64
     uses_profiles = True
 
+    def cold_item_fair(self) -> bool:
+        """Fair in the cold-item scenario: a zero-shot bundle, or a student exported with --holdout-cold-items."""
+        return _cold_item_fair(self.path)
+
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
         from ..backends import open_ranker
         from ..bundle import load_bundle
@@ -388,6 +392,63 @@ class TwoTowerFitted:
         return self.ranker.user_vectors(batch, prof) @ self.matrix.T
 
 
+def _cold_item_fair(path: str | None) -> bool:
+    from ..bundle import default_bundle_path, load_bundle
+
+    m = load_bundle(path or default_bundle_path()).manifest
+    return m.get("kind") != "two-tower" or bool((m.get("dataset") or {}).get("held_out_cold_items"))
+
+
+@dataclass
+class RerankModel:
+    """A two-tower bundle's fast path, with its top ``top`` unseen items re-ranked by the bundle's GGUF LLM
+    ranker on llama.cpp, exactly as ``recommend(rerank="llm")`` does (one history prefix per user)."""
+
+    path: str
+    top: int = 20
+    name: str = "rerank"
+    uses_profiles = False  # the LLM ranker reads the history; a profile-only user has none
+
+    def cold_item_fair(self) -> bool:
+        return _cold_item_fair(self.path)
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        from ..backends.llm_rerank import LlamaRanker
+        from ..bundle import load_bundle
+        from ..errors import BundleError
+
+        bundle = load_bundle(self.path)
+        spec = bundle.manifest.get("llm_ranker")
+        if not spec:
+            raise BundleError(f"bundle {self.path} has no LLM ranker: export it with --formats gguf")
+        fast = BundleModel(self.path).fit(split, progress, exclude)
+        return _RerankFitted(fast, LlamaRanker(str(bundle.verified_path(spec["file"]))), split.item_title, self.top)
+
+
+@dataclass
+class _RerankFitted:
+    fast: Any
+    llm: Any
+    titles: Sequence[str]
+    top: int
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        from ..templates import ranker_prefix, ranker_suffix
+
+        scores = np.asarray(self.fast.score(users, histories), dtype=np.float32).copy()
+        for r, h in enumerate(histories):
+            s = scores[r].copy()
+            s[np.asarray(h, dtype=np.int64)] = -np.inf  # already seen: never candidates
+            top = np.argsort(-s, kind="stable")[: self.top]
+            margins = self.llm.score(
+                ranker_prefix([self.titles[i] for i in np.asarray(h).tolist()]),
+                [ranker_suffix(self.titles[i]) for i in top],
+            )
+            # re-ranked items go above the rest of the catalogue, in the LLM's order
+            scores[r, top] = 1e6 + margins
+        return scores
+
+
 # --- shared ----------------------------------------------------------------------------------------------
 def validation_ndcg(fitted: Fitted, split: Split, max_users: int = 1000, seed: int = 0) -> float:
     """Mean NDCG@10 on the validation item, full protocol (used for early stopping)."""
@@ -408,7 +469,8 @@ BASELINES: dict[str, Callable[[int], Any]] = {
 
 
 def make_model(spec: str, seed: int) -> Any:
-    """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle) or ``bundle:PATH``."""
+    """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle), ``bundle:PATH`` or
+    ``rerank:PATH`` (a bundle's fast path with its top 20 re-ranked by its GGUF LLM ranker)."""
     spec = spec.strip()
     if spec in BASELINES:
         return BASELINES[spec](seed)
@@ -417,4 +479,9 @@ def make_model(spec: str, seed: int) -> Any:
     if spec.startswith("bundle:"):
         path = spec.removeprefix("bundle:")
         return BundleModel(path, name=f"bundle:{Path(path).name}")
-    raise ValueError(f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH)")
+    if spec.startswith("rerank:"):
+        path = spec.removeprefix("rerank:")
+        return RerankModel(path, name=f"rerank20:{Path(path).name}")
+    raise ValueError(
+        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)"
+    )

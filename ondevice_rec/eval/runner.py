@@ -106,6 +106,10 @@ def evaluate(
             model = make_model(spec, seed)
             if scenario == "cold-user" and not getattr(model, "uses_profiles", False):
                 continue  # id-based models know nothing about a user with no events
+            if scenario == "cold-item" and not getattr(model, "cold_item_fair", lambda: True)():
+                # a trained bundle saw the held-out items' interactions unless exported with --holdout-cold-items
+                progress(f"{model.name}: skipped in cold-item (not trained with --holdout-cold-items)", 1.0)
+                continue
             t0 = time.perf_counter()
             fitted = model.fit(
                 train_split,
