@@ -293,7 +293,7 @@ def eval_cmd(
     models: str = typer.Option(
         "popularity,itemknn,bpr,sasrec",
         "--models",
-        help="Comma-separated: popularity, itemknn, bpr, sasrec, bundle, bundle:PATH.",
+        help="Comma-separated: popularity, itemknn, bpr, sasrec, bundle, bundle:PATH, rerank:PATH.",
     ),
     protocol: str = typer.Option("full", "--protocol", help="full, sampled20, sampled100, or all."),
     scenario: str = typer.Option("warm", "--scenario", help="warm, cold-user, cold-item, or all."),

@@ -28,11 +28,15 @@ def _has_llama() -> bool:
 @pytest.mark.skipif(not _has_llama(), reason="llama-cpp-python (the gguf extra) is not installed")
 def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: Path) -> None:  # noqa: F811
     _write_generic(tmp_path / "data")
-    cfg = ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), teacher=str(tiny_teacher),
-                       formats=("onnx", "gguf"),
-                       student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
-                       teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=4),
-                       max_ndcg_drop_int8=1.0)
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(tmp_path / "data"),
+        teacher=str(tiny_teacher),
+        formats=("onnx", "gguf"),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
+        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=4),
+        max_ndcg_drop_int8=1.0,
+    )
     m = run_export(cfg, tmp_path / "bundle")
     llm = m["llm_ranker"]
     assert llm["type"] == "Q8_0" and llm["validation"]["logit_correlation_q8_0_vs_torch"] >= 0.99

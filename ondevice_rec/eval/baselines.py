@@ -482,6 +482,4 @@ def make_model(spec: str, seed: int) -> Any:
     if spec.startswith("rerank:"):
         path = spec.removeprefix("rerank:")
         return RerankModel(path, name=f"rerank20:{Path(path).name}")
-    raise ValueError(
-        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)"
-    )
+    raise ValueError(f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)")
