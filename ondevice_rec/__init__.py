@@ -23,6 +23,7 @@ from .errors import (
     OdrecError,
     PrivacyError,
     StoreBusyError,
+    StoreFullError,
     StoreError,
 )
 from .ranking import RankingConfig
@@ -40,6 +41,7 @@ __all__ = [
     "BundleVersionError",
     "StoreError",
     "StoreBusyError",
+    "StoreFullError",
     "ItemNotFoundError",
     "ImportFormatError",
     "PrivacyError",

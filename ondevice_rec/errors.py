@@ -29,6 +29,10 @@ class StoreBusyError(StoreError):
     """The store stayed locked by another connection past the caller's deadline."""
 
 
+class StoreFullError(StoreError):
+    """The disk (or the store's size limit) is full: the write was rolled back, the store is unchanged."""
+
+
 class ItemNotFoundError(OdrecError, KeyError):
     """An item id is not in the catalog."""
 

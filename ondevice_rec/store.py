@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import StoreBusyError, StoreError
+from .errors import StoreBusyError, StoreError, StoreFullError
 
 SCHEMA_VERSION = 1
 
@@ -138,16 +138,25 @@ class Store:
             self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield self.conn
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            try:
                 self._retry(lambda: self.conn.execute("COMMIT"))
-            except BaseException:
+            except BaseException as e:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise self._translate(e) from None
                 raise
+
+    def _translate(self, e: sqlite3.Error) -> StoreError:
+        """A SQLite error as the SDK's own, saying what happened (the transaction has been rolled back)."""
+        msg = str(e)
+        if isinstance(e, sqlite3.OperationalError) and "full" in msg:
+            return StoreFullError(
+                f"store {self.path} is full ({msg}): the write was rolled back and nothing was changed; "
+                "free disk space and retry"
+            )
+        if "locked" in msg or "busy" in msg:
+            return StoreBusyError(f"store {self.path}: {msg}")
+        return StoreError(f"store {self.path}: write failed and was rolled back ({type(e).__name__}: {msg})")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
