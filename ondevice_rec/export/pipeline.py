@@ -307,11 +307,14 @@ def run_export(
             "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
             "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
         }
-        with staged_bundle_dir(out, overwrite=overwrite) as stage:
-            for name, data in files.items():
-                (stage / name).write_bytes(data)
-            (stage / "LICENSE").write_bytes(base.file("LICENSE"))
-            manifest = write_manifest(stage, manifest, [*files, "LICENSE"])
+        try:
+            with staged_bundle_dir(out, overwrite=overwrite) as stage:
+                for name, data in files.items():
+                    (stage / name).write_bytes(data)
+                (stage / "LICENSE").write_bytes(base.file("LICENSE"))
+                manifest = write_manifest(stage, manifest, [*files, "LICENSE"])
+        except OSError as e:  # e.g. a full disk: the staged directory is already gone
+            raise ExportError(f"cannot write the bundle to {out} ({e.strerror or e}); no bundle written") from None
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
