@@ -23,8 +23,8 @@ from .errors import (
     OdrecError,
     PrivacyError,
     StoreBusyError,
-    StoreFullError,
     StoreError,
+    StoreFullError,
 )
 from .ranking import RankingConfig
 from .recommender import ConsentHandle, Recommendation, Recommender

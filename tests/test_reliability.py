@@ -225,7 +225,9 @@ def _call(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     k=_any,
     diversity=_any,
 )
-def test_hostile_input_raises_only_sdk_errors(hostile_rec, user, item, kind, value, at, context, meta, text, k, diversity):  # type: ignore[no-untyped-def]
+def test_hostile_input_raises_only_sdk_errors(
+    hostile_rec, user, item, kind, value, at, context, meta, text, k, diversity
+):  # type: ignore[no-untyped-def]
     rec, db = hostile_rec
     _call(rec.add_items, [{"id": item, "title": text, "text": text, "tags": [text], "meta": meta}])
     _call(rec.add_items, [{"id": "x", "title": "t", "meta": meta}])

@@ -20,13 +20,13 @@ def _default_threads() -> int:
 class OnnxTextEncoder:
     """Owns one onnxruntime session and one tokenizer, loaded from verified in-memory bundle bytes."""
 
-    def __init__(self, bundle: Bundle, *, threads: int | None = None) -> None:
+    def __init__(self, bundle: Bundle, *, threads: int | None = None, precision: str = "int8") -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         spec: dict[str, Any] = bundle.manifest.get("text_encoder") or {}
         try:
-            model_file = spec["model"]
+            model_file = spec["model"] if precision == "int8" else spec.get("model_fp32")
             tok_file = spec["tokenizer"]
             self.dim = int(spec["dim"])
             self.max_length = int(spec["max_length"])
@@ -34,6 +34,8 @@ class OnnxTextEncoder:
             raise BundleError(
                 f"bundle {bundle.path}: manifest 'text_encoder' lacks model/tokenizer/dim/max_length"
             ) from None
+        if not model_file:
+            raise BundleError(f"bundle {bundle.path} has no {precision} text encoder")
         self.pooling = spec.get("pooling", "mean")
         if self.pooling not in ("mean", "cls"):
             raise BundleError(f"bundle {bundle.path}: unknown pooling {self.pooling!r}")

@@ -102,9 +102,12 @@ def build_default_bundle(
     *,
     config: DefaultBundleConfig | None = None,
     overwrite: bool = False,
+    keep_fp32: bool = False,
     log: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
-    """Export, quantize, validate and write the default bundle to ``out``; return its manifest."""
+    """Export, quantize, validate and write the default bundle to ``out``; return its manifest.
+
+    ``keep_fp32`` also ships the fp32 model (``model.fp32.onnx``, ~90 MB) so ``odrec bench`` can compare it."""
     cfg = config or DefaultBundleConfig()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -229,7 +232,7 @@ def build_default_bundle(
             "odrec_version": __version__,
             "description": "all-MiniLM-L6-v2 sentence encoder, ONNX, dynamic int8 per-channel quantization",
             "base_model": BASE_MODEL,
-            "text_encoder": encoder_spec,
+            "text_encoder": {**encoder_spec, "model_fp32": "model.fp32.onnx"} if keep_fp32 else encoder_spec,
             "signature": sig,
             "quantization": {
                 "method": "dynamic",
@@ -252,7 +255,11 @@ def build_default_bundle(
             shutil.copyfile(int8, stage / "model.onnx")
             (stage / "tokenizer.json").write_bytes(tokenizer_bytes)
             (stage / "LICENSE").write_text(_APACHE_NOTICE, encoding="utf-8")
-            manifest = write_manifest(stage, manifest, ["model.onnx", "tokenizer.json", "LICENSE"])
+            names = ["model.onnx", "tokenizer.json", "LICENSE"]
+            if keep_fp32:
+                shutil.copyfile(fp32, stage / "model.fp32.onnx")
+                names.append("model.fp32.onnx")
+            manifest = write_manifest(stage, manifest, names)
         log("bundle written")
         return manifest
     finally:

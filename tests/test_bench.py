@@ -1,0 +1,95 @@
+"""The benchmark runner's mechanics (never wall-clock thresholds)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ondevice_rec import bench
+from ondevice_rec.bench import BenchConfig, BenchError, compare, percentiles, result, run_bench, write_outputs
+
+TINY = BenchConfig.quick(sizes=(60,), histories=(10,), threads=(1,), requests=5, warmup=1, cold_runs=1, ingest_items=30)
+
+
+def test_percentiles_of_known_samples() -> None:
+    p = percentiles(range(1, 101))
+    assert p["n"] == 100 and p["min"] == 1 and p["max"] == 100 and p["mean"] == 50.5
+    assert p["p50"] == pytest.approx(50.5) and p["p95"] == pytest.approx(95.05) and p["p99"] == pytest.approx(99.01)
+    assert percentiles([7.0])["p99"] == 7.0
+    with pytest.raises(ValueError):
+        percentiles([])
+
+
+def test_result_rows_and_compare_ratios() -> None:
+    r = result("recommend", {"items": 10}, [2.0, 2.0, 2.0], keep=True)
+    assert r["throughput_per_s"] == 500.0 and r["samples"] == [2.0, 2.0, 2.0] and r["unit"] == "ms"
+    old = {"results": [result("recommend", {"items": 10}, [4.0]), result("ingest", {"items": 5}, [1.0])]}
+    new = {"results": [r, result("redact", {}, [3.0])]}
+    rows = compare(new, old)
+    assert len(rows) == 1 and rows[0]["ratio"] == 0.5 and rows[0]["old_p50"] == 4.0
+
+
+def test_bad_input_is_refused_before_measuring(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="unknown scenario"):
+        run_bench(BenchConfig(scenarios=("warp",)))
+    with pytest.raises(BenchError, match="has no onnx-user-int8 backend"):
+        run_bench(BenchConfig(backends=("onnx-user-int8",)))
+    with pytest.raises(BenchError, match="GiB"):
+        run_bench(BenchConfig(sizes=(10**12,)))
+    from ondevice_rec.errors import BundleError
+
+    with pytest.raises(BundleError):
+        run_bench(BenchConfig(bundle=str(tmp_path / "nope")))
+    from tests.test_cli import odrec
+
+    res = odrec("bench", "--scenarios", "warp")
+    assert res.returncode == 1 and res.stderr.strip().startswith("error: unknown scenario")
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_tiny_run_writes_json_markdown_and_png(tmp_path: Path) -> None:
+    cfg = replace(TINY, scenarios=("recommend", "ingest", "backends"), workdir=str(tmp_path))
+    report = run_bench(cfg)
+    assert report["schema"] == bench.SCHEMA and report["interrupted"] is False
+    m = report["machine"]
+    assert {"cpu", "logical_cpus", "os", "python", "versions", "bundle"} <= set(m)
+    assert len(m["bundle"]["manifest_sha256"]) == 64
+    kinds = {r["scenario"] for r in report["results"]}
+    assert kinds == {"recommend", "ingest", "backends"}
+    for r in report["results"]:
+        assert r["p50"] <= r["p95"] <= r["p99"] <= r["max"] and r["n"] > 0 and r["peak_rss_mb"] > 0
+    rec = [r for r in report["results"] if r["scenario"] == "recommend"]
+    assert rec[0]["params"] == {"items": 60, "history": 10, "threads": 1} and len(rec[0]["samples"]) == 5
+    paths = {"json_path": tmp_path / "b.json", "report_path": tmp_path / "b.md", "plot_path": tmp_path / "b.png"}
+    write_outputs(report, **paths, compare_with=report)
+    again = json.loads((tmp_path / "b.json").read_text())
+    assert again["results"] == report["results"]
+    assert all(c["ratio"] == 1.0 for c in again["comparison"]) and again["comparison"]
+    md = (tmp_path / "b.md").read_text()
+    assert "| recommend |" in md and "ratio" in md and "manifest sha256" in md
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    # the store built for the catalogue size is cached in the work directory and reused
+    assert len(list(tmp_path.glob("store-*.db"))) == 1
+
+
+def test_ctrl_c_keeps_what_was_measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = []
+
+    def fake(name: str, params: dict, timeout: float = 0) -> object:
+        calls.append(name)
+        if name == "build":
+            return {"items": params["size"]}
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return [result(name, {"n": len(calls)}, list(np.arange(1.0, 5.0)))]
+
+    monkeypatch.setattr(bench, "_run_worker", fake)
+    seen = []
+    cfg = replace(TINY, workdir=str(tmp_path))
+    report = run_bench(cfg, partial=lambda rep: seen.append(len(rep["results"])))
+    assert report["interrupted"] is True
+    assert [r["scenario"] for r in report["results"]] == ["ingest"] and seen == [1]
