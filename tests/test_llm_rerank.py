@@ -60,6 +60,11 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         a = ranker.score(prefix, sufs, reuse_prefix=True)
         b = ranker.score(prefix, sufs, reuse_prefix=False)
         assert np.allclose(a, b, atol=1e-3)
+        # micro-batching: one llama.cpp batch over all candidates, the prefix's KV copied to each sequence
+        c = ranker.score_batched(prefix, sufs)
+        d = ranker.score_batched(prefix, sufs, max_batch=4)  # two batches, the context reused
+        print("batched vs sequential max |diff|", np.abs(a - c).max())
+        assert np.allclose(a, c, atol=0.05) and np.allclose(c, d, atol=0.05)
     # the teacher labelled through llama.cpp (prefix reuse), and the harness evaluates the re-ranker
     assert m["teacher"]["labeller"].startswith("llama.cpp")
     from ondevice_rec.eval.datasets import load_dataset

@@ -84,6 +84,81 @@ class LlamaRanker:
                     out[i] = logits[self.yes] - logits[self.no]
         return out
 
+    def score_batched(self, prefix: str, suffixes: Sequence[str], *, max_batch: int = 32) -> np.ndarray:
+        """As :meth:`score` with prefix reuse, but every candidate's suffix is evaluated in one llama.cpp batch:
+        the prefix's KV cache is copied to one sequence per candidate (micro-batching), so the matrix products
+        run over all candidates at once instead of one short suffix at a time."""
+        lc = self._lc
+        out = np.zeros(len(suffixes), dtype=np.float32)
+        with self._lock:
+            pre = self._tok(prefix)
+            for start in range(0, len(suffixes), max_batch):
+                chunk = [self._tok(s) for s in suffixes[start : start + max_batch]]
+                total = len(pre) + sum(len(c) for c in chunk)
+                ctx = self._batch_context(len(chunk) + 1, total)
+                batch = lc.llama_batch_init(max(len(pre), total), 0, len(chunk) + 1)
+                try:
+                    mem = lc.llama_get_memory(ctx)
+                    lc.llama_memory_clear(mem, True)
+                    self._fill(batch, [(pre, 0, 0)])
+                    if lc.llama_decode(ctx, batch) != 0:
+                        raise BundleError("llama.cpp could not evaluate the prompt prefix")
+                    for s in range(1, len(chunk) + 1):
+                        lc.llama_memory_seq_cp(mem, 0, s, 0, len(pre))
+                    ends = self._fill(batch, [(c, s + 1, len(pre)) for s, c in enumerate(chunk)])
+                    if lc.llama_decode(ctx, batch) != 0:
+                        raise BundleError("llama.cpp could not evaluate the candidates")
+                    for i, idx in enumerate(ends):
+                        ptr = lc.llama_get_logits_ith(ctx, idx)
+                        logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+                        out[start + i] = logits[self.yes] - logits[self.no]
+                finally:
+                    lc.llama_batch_free(batch)
+        return out
+
+    def _batch_context(self, n_seq: int, n_tokens: int) -> Any:
+        """A context for micro-batches (kept while its sizes suffice): unified KV cache, ``n_seq`` sequences."""
+        cur = getattr(self, "_bctx", None)
+        if cur is not None and cur[1] >= n_seq and cur[2] >= n_tokens:
+            return cur[0]
+        if cur is not None:
+            self._lc.llama_free(cur[0])
+        lc = self._lc
+        params = lc.llama_context_default_params()
+        size = max(512, 1 << (n_tokens - 1).bit_length())
+        params.n_ctx = size
+        params.n_batch = size
+        params.n_ubatch = min(size, 512)
+        params.n_seq_max = n_seq
+        params.kv_unified = True
+        main = self.llm.context_params
+        params.n_threads, params.n_threads_batch = main.n_threads, main.n_threads_batch
+        for name in ("flash_attn_type", "flash_attn", "type_k", "type_v", "offload_kqv"):
+            if hasattr(main, name):  # the same kernels as the main context, so scores agree with score()
+                setattr(params, name, getattr(main, name))
+        ctx = lc.llama_init_from_model(self.llm._model.model, params)
+        if ctx is None:
+            raise BundleError("llama.cpp could not create a batch context")
+        self._bctx = (ctx, n_seq, size)
+        return ctx
+
+    @staticmethod
+    def _fill(batch: Any, seqs: Sequence[tuple[list[int], int, int]]) -> list[int]:
+        """Put (tokens, sequence id, first position) runs into ``batch``; logits only for each run's last token.
+        Returns the batch index of each run's last token."""
+        n, ends = 0, []
+        for tokens, seq, pos0 in seqs:
+            for i, tok in enumerate(tokens):
+                batch.token[n] = tok
+                batch.pos[n] = pos0 + i
+                batch.n_seq_id[n] = 1
+                batch.seq_id[n][0] = seq
+                batch.logits[n] = i == len(tokens) - 1
+                n += 1
+            ends.append(n - 1)
+        batch.n_tokens = n
+        return ends
+
     def generate(self, prompt: str, max_tokens: int = 32) -> str:
         with self._lock:
             self.llm.reset()
@@ -91,6 +166,10 @@ class LlamaRanker:
         return str(res["choices"][0]["text"]).strip()
 
     def close(self) -> None:
+        bctx = getattr(self, "_bctx", None)
+        if bctx is not None:
+            self._lc.llama_free(bctx[0])
+            self._bctx = None
         try:
             self.llm.close()
         except Exception:
