@@ -318,8 +318,8 @@ def teacher_stage(
         from ..backends.llm_rerank import LlamaRanker
 
         llm = LlamaRanker(str(q8))
-        scorer: Callable[[str, list[str]], np.ndarray] = lambda prefix, sufs: llm.score_batched(prefix, sufs)  # noqa: E731
-        labeller = "llama.cpp Q8_0: history prefix evaluated once per user, candidates micro-batched"
+        scorer: Callable[[str, list[str]], np.ndarray] = lambda prefix, sufs: llm.score(prefix, sufs)  # noqa: E731
+        labeller = "llama.cpp Q8_0: history prefix evaluated once per user, then each candidate's suffix"
         label_key = run_key + "-q8_0"
     else:
 
