@@ -221,15 +221,29 @@ def _build_store(db: Path, bundle: str | None, size: int, histories: Sequence[in
 
 
 def _w_recommend(p: dict[str, Any]) -> list[dict[str, Any]]:
+    from .ranking import RankingConfig
     from .recommender import Recommender
 
     rows = []
     with Recommender.open(p["db"], bundle=p["bundle"], threads=p["threads"]) as rec:
+        search = (
+            "prefilter" if rec.config.prefilter_min_items and p["size"] >= rec.config.prefilter_min_items else "exact"
+        )
         for h in p["histories"]:
             user = HISTORY_USERS.format(h)
             lat = _timed(lambda u=user: rec.recommend(u, k=10), p["warmup"], p["requests"])
             params = {"items": p["size"], "history": h, "threads": p["threads"]}
-            rows.append(result("recommend", params, lat, keep=True))
+            extra: dict[str, Any] = {"search": search}
+            if search == "prefilter":  # recall@100 of the coarse-to-fine search against exact scoring
+                got = {r.item_id for r in rec.recommend(user, k=100, diversity=0.0)}
+                rec.config = replace(rec.config, prefilter_min_items=0)
+                want = {r.item_id for r in rec.recommend(user, k=100, diversity=0.0)}
+                exact = _timed(lambda u=user: rec.recommend(u, k=10), 2, max(10, p["requests"] // 4))
+                rec.config = replace(rec.config, prefilter_min_items=RankingConfig().prefilter_min_items)
+                extra["recall_at_100_vs_exact"] = round(len(got & want) / max(1, len(want)), 4)
+                extra["exact_p50_ms"] = round(float(np.median(exact)), 3)
+                extra["exact_p95_ms"] = round(float(np.percentile(exact, 95)), 3)
+            rows.append(result("recommend", params, lat, keep=True, **extra))
     for r in rows:
         r["peak_rss_mb"] = _peak_rss_mb()
     return rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -37,6 +37,11 @@ class RankingConfig:
     context_event_boost: float = 1.0  # events recorded in the request's context count (1 + boost) times
     event_saturation: float = 2.0  # total positive event weight at which events count fully vs the profile
     candidate_pool: int = 200  # candidates re-ranked for diversity
+    # catalogues at least this large are searched coarse-to-fine: low-rank scores for every item pick
+    # ``prefilter_candidates`` rows, which are then scored exactly (0 = always exact over the whole catalogue)
+    prefilter_min_items: int = 20_000
+    prefilter_rank: int = 48
+    prefilter_candidates: int = 2_000
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
     reason_history_min_sim: float = 0.45
     reason_profile_min_sim: float = 0.20
@@ -210,16 +215,69 @@ def score_items(
     state: UserState, matrix: np.ndarray, pop: np.ndarray, ctx_pop: np.ndarray | None, cfg: RankingConfig
 ) -> np.ndarray:
     """One matrix-vector product for the whole catalogue, plus popularity and context priors."""
-    scores = np.zeros(matrix.shape[0], dtype=np.float32)
+    return _combine(state, lambda v: matrix @ v, matrix.shape[0], pop, ctx_pop, cfg)
+
+
+def _combine(
+    state: UserState,
+    dot: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    cfg: RankingConfig,
+) -> np.ndarray:
+    scores = np.zeros(n, dtype=np.float32)
     if state.pos is not None:
-        scores += matrix @ state.pos
+        scores += dot(state.pos)
     if state.neg is not None:
-        scores -= cfg.negative_weight * np.clip(matrix @ state.neg, 0.0, None)
+        scores -= cfg.negative_weight * np.clip(dot(state.neg), 0.0, None)
     prior_w = cfg.popularity_weight if state.personalised else 1.0
     scores += prior_w * pop
     if ctx_pop is not None:
         scores += (cfg.context_weight if state.personalised else 0.5) * ctx_pop
     return scores
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """A rank-``r`` view of the catalogue: ``low = matrix @ basis`` with ``basis`` the top right singular
+    vectors of (a sample of) the matrix, so ``low @ (basis.T @ q)`` approximates ``matrix @ q`` at r/d cost."""
+
+    basis: np.ndarray  # (dim, r)
+    low: np.ndarray  # (n, r)
+
+
+def build_prefilter(matrix: np.ndarray, rank: int, *, sample: int = 20_000, seed: int = 0) -> Prefilter:
+    n, d = matrix.shape
+    rows = matrix if n <= sample else matrix[np.random.default_rng(seed).choice(n, sample, replace=False)]
+    _, _, vt = np.linalg.svd(rows.astype(np.float32), full_matrices=False)  # uncentred: dot products survive
+    basis = np.ascontiguousarray(vt[: min(rank, d)].T, dtype=np.float32)
+    return Prefilter(basis, np.ascontiguousarray(matrix @ basis, dtype=np.float32))
+
+
+def score_items_prefiltered(
+    state: UserState,
+    matrix: np.ndarray,
+    pf: Prefilter,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    allowed: np.ndarray,
+    cfg: RankingConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse-to-fine scoring: low-rank scores for every item choose ``cfg.prefilter_candidates`` allowed
+    rows, which get exact scores. Returns (scores, candidate mask): other rows score −inf and are not allowed."""
+    n = matrix.shape[0]
+    approx = _combine(state, lambda v: pf.low @ (v @ pf.basis), n, pop, ctx_pop, cfg)
+    approx[~allowed] = -np.inf
+    m = min(cfg.prefilter_candidates, int(allowed.sum()))
+    cand = np.argpartition(-approx, m - 1)[:m] if 0 < m < n else np.flatnonzero(allowed)
+    sub = matrix[cand]
+    exact = _combine(state, lambda v: sub @ v, len(cand), pop[cand], None if ctx_pop is None else ctx_pop[cand], cfg)
+    scores = np.full(n, -np.inf, dtype=np.float32)
+    scores[cand] = exact
+    mask = np.zeros(n, dtype=bool)
+    mask[cand] = True
+    return scores, mask & allowed
 
 
 def select_mmr(

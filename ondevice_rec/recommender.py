@@ -67,6 +67,13 @@ class _Catalog:
         self.pop_raw: dict[str, np.ndarray] = {}
         self.stats_loaded_at = 0.0
         self.data_version = -1
+        self._prefilter: ranking.Prefilter | None = None
+
+    def prefilter(self, rank: int) -> ranking.Prefilter:
+        """The low-rank view for coarse-to-fine search, built on first use for this catalogue snapshot."""
+        if self._prefilter is None or self._prefilter.basis.shape[1] != min(rank, self.matrix.shape[1]):
+            self._prefilter = ranking.build_prefilter(self.matrix, rank)
+        return self._prefilter
 
     def prior(self, ctx: str) -> np.ndarray | None:
         raw = self.pop_raw.get(ctx)
@@ -603,7 +610,12 @@ class Recommender:
             if req_ctx:
                 parts = [p for p in (cat.prior(c) for c in req_ctx) if p is not None]
                 ctx_pop = np.mean(parts, axis=0).astype(np.float32) if parts else np.zeros(n, np.float32)
-            scores = ranking.score_items(state, cat.matrix, pop, ctx_pop, cfg)
+            if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
+                scores, allowed = ranking.score_items_prefiltered(
+                    state, cat.matrix, cat.prefilter(cfg.prefilter_rank), pop, ctx_pop, allowed, cfg
+                )
+            else:
+                scores = ranking.score_items(state, cat.matrix, pop, ctx_pop, cfg)
             rows = ranking.select_mmr(
                 scores, cat.matrix, allowed, max(k, rerank_top) if rerank else k, float(diversity), cfg.candidate_pool
             )

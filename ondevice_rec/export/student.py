@@ -212,7 +212,7 @@ def train_student(
                     # the teacher scored the item following the user's training prefix minus one:
                     # compare with the student's prediction at the last real position
                     st = logits[r, -1, torch.as_tensor(cand)] / cfg.distill_temperature
-                    tp = torch.softmax(torch.as_tensor(tscore, dtype=torch.float32) / cfg.distill_temperature, 0)
+                    tp = torch.softmax(torch.tensor(np.asarray(tscore), dtype=torch.float32) / cfg.distill_temperature, 0)
                     kl_terms.append(torch.sum(tp * (torch.log(tp + 1e-9) - torch.log_softmax(st, 0))))
                 if kl_terms:
                     loss = loss + cfg.distill_weight * torch.stack(kl_terms).mean()
@@ -220,7 +220,7 @@ def train_student(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
         progress(f"student epoch {epoch + 1}", (epoch + 1) / cfg.epochs)
         if (epoch + 1) % cfg.eval_every == 0:
             score = student_ndcg(model, split, text_emb, cfg, stage="valid")
