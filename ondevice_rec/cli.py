@@ -356,8 +356,11 @@ def export_cmd(
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
     seed: int = typer.Option(0, "--seed"),
     max_users: int | None = typer.Option(None, "--max-users"),
-    distill_weight: float = typer.Option(0.5, "--distill-weight", help="0 switches the distillation loss off."),
+    distill_weight: float = typer.Option(0.1, "--distill-weight", help="0 switches the distillation loss off."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the cached teacher weights and labels."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Teacher weights and labels cache (default: OUT.cache); share it across exports."
+    ),
     teacher_steps: int = typer.Option(200, "--teacher-steps", help="Teacher fine-tuning steps."),
     label_users: int = typer.Option(400, "--label-users", help="Users whose candidate sets the teacher labels."),
     holdout_cold_items: bool = typer.Option(
@@ -396,6 +399,7 @@ def export_cmd(
             out,
             overwrite=overwrite,
             resume=resume,
+            cache_dir=cache_dir,
             log=lambda m, f: bar.update(task, description=m[:60], completed=f),
         )
     table = Table(title=f"bundle {out}")

@@ -34,7 +34,7 @@ class StudentConfig:
     epochs: int = 120
     eval_every: int = 5
     patience: int = 5
-    distill_weight: float = 0.5  # weight of the KL(teacher || student) term; 0 switches distillation off
+    distill_weight: float = 0.1  # weight of the KL(teacher || student) term; 0 switches distillation off
     distill_temperature: float = 1.0
     seed: int = 0
 
