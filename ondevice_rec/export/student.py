@@ -212,7 +212,8 @@ def train_student(
                     # the teacher scored the item following the user's training prefix minus one:
                     # compare with the student's prediction at the last real position
                     st = logits[r, -1, torch.as_tensor(cand)] / cfg.distill_temperature
-                    tp = torch.softmax(torch.tensor(np.asarray(tscore), dtype=torch.float32) / cfg.distill_temperature, 0)
+                    t_scores = torch.tensor(np.asarray(tscore), dtype=torch.float32)
+                    tp = torch.softmax(t_scores / cfg.distill_temperature, 0)
                     kl_terms.append(torch.sum(tp * (torch.log(tp + 1e-9) - torch.log_softmax(st, 0))))
                 if kl_terms:
                     loss = loss + cfg.distill_weight * torch.stack(kl_terms).mean()
