@@ -93,3 +93,17 @@ def test_ctrl_c_keeps_what_was_measured(monkeypatch: pytest.MonkeyPatch, tmp_pat
     report = run_bench(cfg, partial=lambda rep: seen.append(len(rep["results"])))
     assert report["interrupted"] is True
     assert [r["scenario"] for r in report["results"]] == ["ingest"] and seen == [1]
+
+
+def test_available_backends_follow_the_manifest() -> None:
+    from ondevice_rec.bench import available_backends
+
+    assert available_backends({"kind": "text-embedder", "files": {"model.onnx": {}}}) == ("onnx-text-int8",)
+    two = {
+        "kind": "two-tower",
+        "files": {"model.onnx": {}},
+        "text_encoder": {"model_fp32": "model.fp32.onnx"},
+        "two_tower": {"user_tower": {"fp32": "a", "int8": "b"}},
+        "llm_ranker": {"file": "x.gguf"},
+    }
+    assert available_backends(two) == ("onnx-text-int8", "onnx-text-fp32", "onnx-user-fp32", "onnx-user-int8", "gguf")
