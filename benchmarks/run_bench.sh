@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The commands that produced benchmarks/results/bench/ (repository root; the gguf and eval extras installed).
+# BUNDLES holds the ML-100K student from benchmarks/run_export.sh and a default bundle rebuilt with its fp32
+# model kept (`odrec bundle build-default --keep-fp32 --out $BUNDLES/default-fp32`).
+set -euo pipefail
+BUNDLES=${BUNDLES:-bundles}
+WORK=${WORK:-/tmp/odrec-bench}
+OUT=benchmarks/results/bench
+mkdir -p "$OUT"
+# 1. the shipped default bundle: every scenario, catalogues of 1k, 10k and 100k items
+odrec bench --workdir "$WORK" --json "$OUT/default.json" --report "$OUT/default.md" --plot "$OUT/default.png"
+# 2. the ML-100K student (two-tower + GGUF Q8_0 LLM ranker): user towers fp32 vs int8, LLM re-ranking
+odrec bench --bundle "$BUNDLES/ml100k" --scenarios recommend,cold-start,backends,rerank --sizes 10000 \
+  --workdir "$WORK" --json "$OUT/student.json" --report "$OUT/student.md" --plot "$OUT/student.png"
+# 3. text encoder fp32 vs int8 per candidate (default bundle with its fp32 model kept)
+odrec bench --bundle "$BUNDLES/default-fp32" --scenarios backends --workdir "$WORK" \
+  --json "$OUT/encoder-fp32-vs-int8.json" --report "$OUT/encoder-fp32-vs-int8.md"
