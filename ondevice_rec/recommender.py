@@ -573,8 +573,11 @@ class Recommender:
             allowed = np.ones(n, dtype=bool)
             state = ranking.UserState(None, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
             if uid is not None:
+                # skip-scan over the (uid, iid) index: one seek per distinct item, however many events
                 seen_sql = (
-                    "SELECT DISTINCT iid FROM events WHERE uid=?"
+                    "WITH RECURSIVE s(iid) AS (SELECT min(iid) FROM events WHERE uid=?1 UNION ALL "
+                    "SELECT (SELECT min(iid) FROM events WHERE uid=?1 AND iid > s.iid) FROM s WHERE s.iid IS NOT NULL) "
+                    "SELECT iid FROM s WHERE iid IS NOT NULL"
                     if exclude_seen
                     else "SELECT DISTINCT iid FROM events WHERE uid=? AND kind='dislike'"
                 )

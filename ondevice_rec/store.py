@@ -25,7 +25,7 @@ import sqlite_utils
 
 from .errors import StoreBusyError, StoreError, StoreFullError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 _SCHEMA_1 = """
@@ -71,8 +71,13 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
             db.conn.execute(stmt)
 
 
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    # (uid, iid): the distinct items a user touched, by skip-scan, in time bounded by items rather than events
+    db.conn.execute("CREATE INDEX IF NOT EXISTS events_uid_iid ON events(uid, iid)")
+
+
 # (version, migration). A migration runs inside the write transaction that bumps schema_version.
-MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _migrate_1)]
+MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _migrate_1), (2, _migrate_2)]
 
 # Tables holding rows about one user (joined by uid); export and erasure both walk this list.
 USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")

@@ -294,7 +294,7 @@ def test_huge_and_strange_values_have_deliberate_limits(rec: Recommender) -> Non
 # --- 5. resource limits --------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_a_user_with_100k_events_costs_bounded_time_and_memory(rec: Recommender) -> None:
-    rec.add_items(ITEMS)
+    rec.add_items(ITEMS + [{"id": f"more{n}", "title": f"more {n}", "text": f"another item {n}"} for n in range(30)])
     rec.consent("heavy").grant("personalization")
     t = time.perf_counter()
     for chunk in range(10):

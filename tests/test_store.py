@@ -90,3 +90,16 @@ def test_several_recommenders_share_one_file(db_path: Path, demo_catalog: list[d
     assert not errors
     with Recommender.open(db_path) as r:
         assert r.info()["events"] == 80
+
+
+def test_a_version_1_store_is_migrated_and_seen_items_use_the_index(db_path: Path) -> None:
+    s = Store(db_path)
+    with s.write() as conn:
+        conn.execute("DROP INDEX events_uid_iid")
+        conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    s.close()
+    s = Store(db_path)
+    assert s.meta("schema_version") == str(SCHEMA_VERSION) == "2"
+    plan = " ".join(str(r) for r in s.query("EXPLAIN QUERY PLAN SELECT min(iid) FROM events WHERE uid=1 AND iid > 5"))
+    assert "events_uid_iid" in plan
+    s.close()
