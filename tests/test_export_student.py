@@ -138,3 +138,24 @@ def test_bad_input(tmp_path: Path) -> None:
     (tmp_path / "exists").mkdir()
     with pytest.raises(ExportError, match="already exists"):
         run_export(base, tmp_path / "exists")
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_every_file_of_a_student_bundle_is_verified(tiny_bundle, tmp_path: Path, damage: str) -> None:
+    import shutil
+
+    from ondevice_rec.bundle import load_bundle
+    from ondevice_rec.errors import BundleIntegrityError
+
+    path, manifest, _ = tiny_bundle
+    for name in manifest["files"]:
+        copy = tmp_path / f"{damage}-{name}"
+        shutil.copytree(path, copy)
+        data = bytearray((copy / name).read_bytes())
+        if damage == "flip":
+            data[len(data) // 2] ^= 0x40
+        else:
+            del data[-1]
+        (copy / name).write_bytes(bytes(data))
+        with pytest.raises(BundleIntegrityError, match=name.replace(".", r"\.")):
+            load_bundle(copy)

@@ -76,6 +76,24 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
     fast, rr = runs
     assert rr.name == "rerank20:bundle" and len(rr.users) == len(fast.users) == 6
     assert all(np.isfinite(rr.per_user["NDCG@10"]))
+    # the GGUF is verified lazily, on first use: a damaged one is refused then, by name
+    import shutil
+
+    from ondevice_rec.errors import BundleIntegrityError
+
+    bad = tmp_path / "bad-bundle"
+    shutil.copytree(tmp_path / "bundle", bad)
+    gguf = bad / llm["file"]
+    data = bytearray(gguf.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    gguf.write_bytes(bytes(data))
+    with Recommender.open(tmp_path / "r2.db", bundle=bad) as rec:
+        rec.add_items([{"id": "a", "title": "a"}, {"id": "b", "title": "b"}])
+        rec.consent("u").grant("personalization")
+        rec.record("u", "a", kind="like")
+        assert rec.recommend("u", k=1)  # the fast path does not need the GGUF
+        with pytest.raises(BundleIntegrityError, match="llm_ranker"):
+            rec.recommend("u", k=1, rerank="llm")
 
 
 def test_rerank_needs_an_llm_bundle_and_the_extra(rec_demo) -> None:
