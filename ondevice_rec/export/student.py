@@ -154,6 +154,10 @@ def train_student(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     text_t = torch.as_tensor(text_emb, dtype=torch.float32)
     all_ids = torch.arange(1, n_items + 1)
+    # items with no training interaction (e.g. held out as cold items) are left out of the softmax: they do not
+    # exist yet at training time, and as permanent negatives their text would be learned as "never relevant"
+    counts = np.bincount(np.concatenate([s for s in split.train if len(s)]), minlength=n_items)
+    absent = torch.as_tensor(counts == 0)
     seqs = [s for s in split.train if len(s) >= 2]
     users = [u for u, s in enumerate(split.train) if len(s) >= 2]
     prof_t = torch.as_tensor(profiles, dtype=torch.float32) if profiles is not None else None
@@ -189,7 +193,7 @@ def train_student(
             # target-side id dropout too: new items (text only) must be scorable as targets
             target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(all_ids), all_ids)
             items = model.item_vectors(text_t, target_ids)  # (n_items, dim)
-            logits = out @ items.T
+            logits = (out @ items.T).masked_fill(absent, -1e9)
             t = torch.as_tensor(tgt)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
             if prof_t is not None and cfg.cold_weight > 0:
@@ -197,7 +201,7 @@ def train_student(
                 # targets are items of the user's whole training sequence (the profile describes all of them)
                 p_idx = torch.as_tensor([users[k] for k in idx])
                 cold_u = model.user(torch.zeros(len(batch), 1, cfg.dim), model.profile_proj(prof_t[p_idx]))[:, -1]
-                cold_lp = torch.log_softmax(cold_u @ items.T, -1)
+                cold_lp = torch.log_softmax((cold_u @ items.T).masked_fill(absent, -1e9), -1)
                 picks = [rng.choice(seqs[k], min(cfg.cold_targets, len(seqs[k])), replace=False) for k in idx]
                 rows = torch.as_tensor(np.concatenate([np.full(len(pk), r) for r, pk in enumerate(picks)]))
                 cols = torch.as_tensor(np.concatenate(picks))
