@@ -310,7 +310,12 @@ def _w_backends(p: dict[str, Any]) -> list[dict[str, Any]]:
         enc = OnnxTextEncoder(b, threads=p["threads"], precision=name.rsplit("-", 1)[1])
         lat = _timed(lambda e=enc: e.embed(texts), 2, p["reps"])
         rows.append(
-            result("backends", {"backend": name, "per": "candidate (item text embedding)"}, [x / 64 for x in lat])
+            result(
+                "backends",
+                {"backend": name, "per": "candidate (item text embedding)"},
+                [x * 1000 / 64 for x in lat],
+                unit="us",
+            )
         )
         enc.close()
     spec = b.manifest.get("two_tower")
@@ -335,7 +340,8 @@ def _w_backends(p: dict[str, Any]) -> list[dict[str, Any]]:
                 result(
                     "backends",
                     {"backend": name, "per": f"candidate (user tower over 50 events + {p['candidates']} dots)"},
-                    [x / p["candidates"] for x in lat],
+                    [x * 1000 / p["candidates"] for x in lat],
+                    unit="us",
                     request_ms=round(float(np.median(lat)), 4),
                 )
             )
@@ -353,7 +359,8 @@ def _w_backends(p: dict[str, Any]) -> list[dict[str, Any]]:
             result(
                 "backends",
                 {"backend": f"gguf-{llm.get('type', '?').lower()}", "per": "candidate (LLM Yes/No, prefix reused)"},
-                [x / 20 for x in lat],
+                [x * 1000 / 20 for x in lat],
+                unit="us",
             )
         )
         ranker.close()
