@@ -59,9 +59,17 @@ class _Child:
             text=True,
         )
         self.lines: list[str] = []
+        self.err: list[str] = []
         self.ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self._err_reader.start()
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err.append(line)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -80,9 +88,10 @@ class _Child:
         return rc
 
     def finish(self, timeout: float = 600) -> str:
-        _, err = self.proc.communicate(timeout=timeout)
-        self._reader.join(10)
-        assert self.proc.returncode == 0, err[-3000:]
+        self.proc.wait(timeout=timeout)  # the reader threads own the pipes: never read them here too
+        self._reader.join(30)
+        self._err_reader.join(30)
+        assert self.proc.returncode == 0, "".join(self.err)[-3000:]
         return "\n".join(self.lines)
 
 
