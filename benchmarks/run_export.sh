@@ -19,7 +19,10 @@ t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml10
 # 4. for a fair cold-item figure: trained without the items the cold-item scenario holds out
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-heldout" \
   --distill-weight 0 --holdout-cold-items
-for b in ml100k ml100k-distill0.5 ml100k-nodistill ml100k-heldout; do cp "$BUNDLES/$b/manifest.json" "$OUT/manifest-$b.json"; done
+# 4b. the same with more text-only training (items seen by their text alone 75 % of the time instead of 25 %)
+t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-heldout-idd0.75" \
+  --distill-weight 0 --id-dropout 0.75 --holdout-cold-items
+for b in ml100k ml100k-distill0.5 ml100k-nodistill ml100k-heldout ml100k-heldout-idd0.75; do cp "$BUNDLES/$b/manifest.json" "$OUT/manifest-$b.json"; done
 # 5. one evaluation run: baselines and the students (warm and profile-only cold users)
 t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \
   --models "popularity,itemknn,bpr,sasrec,bundle:$BUNDLES/ml100k,bundle:$BUNDLES/ml100k-distill0.5,bundle:$BUNDLES/ml100k-nodistill" \
@@ -32,3 +35,7 @@ t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \
 t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \
   --models "popularity,itemknn,bpr,bundle,bundle:$BUNDLES/ml100k-heldout" \
   --protocol full --scenario warm,cold-item --seed 0 --out "$OUT/cold-item"
+# 8. id dropout vs cold items
+t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \
+  --models "popularity,bundle,bundle:$BUNDLES/ml100k-heldout,bundle:$BUNDLES/ml100k-heldout-idd0.75" \
+  --protocol full --scenario warm,cold-item --seed 0 --out "$OUT/cold-item-id-dropout"
