@@ -291,25 +291,27 @@ class Recommender:
         cat = self._cat
         version = self._store.meta("catalog_version", "0")
         if version != cat.version:
-            rows = self._store.query(
-                "SELECT i.iid, i.item_id, i.title, i.tags, v.vector FROM items i JOIN item_vectors v "
-                "ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
-                (self._model_id,),
-            )
             new = _Catalog()
             new.version = version
-            new.iids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            new.item_ids = [r[1] for r in rows]
-            new.titles = [r[2] for r in rows]
-            new.tags = [json.loads(r[3]) for r in rows]
-            new.matrix = (
-                np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32)
-                .reshape(len(rows), self._ranker.dim)
-                .copy()
-                if rows
-                else np.zeros((0, self._ranker.dim), dtype=np.float32)
-            )
-            new.row = {int(iid): i for i, iid in enumerate(new.iids)}
+            dim = self._ranker.dim
+            with self._store.read() as conn:  # streamed into preallocated arrays: no second copy of the vectors
+                n = conn.execute("SELECT count(*) FROM item_vectors WHERE model_id=?", (self._model_id,)).fetchone()[0]
+                iids = np.empty(n, dtype=np.int64)
+                matrix = np.empty((n, dim), dtype=np.float32)
+                i = 0
+                for iid, item_id, title, tags, vector in conn.execute(
+                    "SELECT i.iid, i.item_id, i.title, i.tags, v.vector FROM items i JOIN item_vectors v "
+                    "ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
+                    (self._model_id,),
+                ):
+                    iids[i] = iid
+                    matrix[i] = np.frombuffer(vector, dtype=np.float32)
+                    new.item_ids.append(item_id)
+                    new.titles.append(title)
+                    new.tags.append(json.loads(tags))
+                    i += 1
+            new.iids, new.matrix = iids[:i], matrix[:i]
+            new.row = {int(iid): r for r, iid in enumerate(new.iids)}
             self._cat = cat = new
             self._load_stats(cat)
         elif time.monotonic() - cat.stats_loaded_at > 2.0:
