@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BundleError, OdrecError
+from .errors import OdrecError
 
 SCHEMA = "odrec-bench/1"
 SCENARIOS = ("cold-start", "recommend", "backends", "rerank", "ingest", "redact")
-BACKENDS = ("onnx-text-int8", "onnx-text-fp32", "onnx-user-fp32", "onnx-user-int8", "gguf")
 HISTORY_USERS = "bench-h{}"
 
 
@@ -442,7 +442,7 @@ def _run_worker(name: str, params: dict[str, Any], timeout: float = 3600) -> Any
         timeout=timeout,
     )
     if proc.returncode != 0 or "@@RESULT@@" not in proc.stdout:
-        if proc.returncode < 0 and proc.returncode == -2:
+        if proc.returncode == -signal.SIGINT:  # Ctrl-C reached the worker first
             raise KeyboardInterrupt
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise BenchError(f"benchmark unit {name!r} failed: {tail[0]}")
@@ -494,10 +494,7 @@ def run_bench(
     """Run every selected scenario; return the report (``interrupted`` is true after Ctrl-C)."""
     from .bundle import default_bundle_path, load_bundle
 
-    try:
-        bundle = load_bundle(cfg.bundle)
-    except BundleError:
-        raise
+    bundle = load_bundle(cfg.bundle)
     bundle_arg = str(bundle.path) if cfg.bundle else None
     backends = _check(cfg, bundle.manifest)
     work = Path(cfg.workdir) if cfg.workdir else Path(tempfile.gettempdir()) / "odrec-bench"
@@ -731,7 +728,6 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 __all__ = [
-    "BACKENDS",
     "SCENARIOS",
     "SCHEMA",
     "BenchConfig",

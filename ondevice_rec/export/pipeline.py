@@ -268,7 +268,7 @@ def run_export(
         llm_ranker = None
         if "gguf" in cfg.formats:
             t = time.perf_counter()
-            llm_ranker = _export_gguf(cfg, teacher_info, work, log)
+            llm_ranker = _export_gguf(teacher_info, work, log)
             files[llm_ranker["file"]] = (work / llm_ranker["file"]).read_bytes()
             stages["gguf_export"] = time.perf_counter() - t
 
@@ -320,7 +320,7 @@ def run_export(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _export_gguf(cfg: ExportConfig, teacher_info: dict[str, Any], work: Path, log: Log) -> dict[str, Any]:
+def _export_gguf(teacher_info: dict[str, Any], work: Path, log: Log) -> dict[str, Any]:
     """The fine-tuned teacher as a validated Q8_0 GGUF (written by the teacher stage, which labels with it)."""
     log("packing GGUF", 0.0)
     cached = teacher_info.get("gguf")
