@@ -16,18 +16,22 @@ from ondevice_rec.export.student import StudentConfig  # noqa: E402
 from tests.test_eval import _write_generic  # noqa: E402
 
 
+def tiny_config(data_dir: Path, *, epochs: int = 2, **kw: object) -> ExportConfig:
+    """A student small enough to export in seconds (no teacher unless asked)."""
+    kw.setdefault("use_teacher", False)
+    return ExportConfig(
+        dataset="generic",
+        data_dir=str(data_dir),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=epochs, eval_every=min(2, epochs), batch=8),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory) -> tuple[Path, dict, Path]:
     root = tmp_path_factory.mktemp("exp")
     _write_generic(root / "data")
-    cfg = ExportConfig(
-        dataset="generic",
-        data_dir=str(root / "data"),
-        use_teacher=False,
-        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=4, eval_every=2, batch=8),
-        max_ndcg_drop_int8=1.0,
-    )
-    manifest = run_export(cfg, root / "bundle")
+    manifest = run_export(tiny_config(root / "data", epochs=4, max_ndcg_drop_int8=1.0), root / "bundle")
     return root / "bundle", manifest, root / "data"
 
 
@@ -96,14 +100,7 @@ def test_holdout_cold_items_makes_the_cold_item_scenario_fair(tmp_path: Path) ->
     from ondevice_rec.eval.splits import leave_one_out
 
     _write_generic(tmp_path / "data")
-    cfg = ExportConfig(
-        dataset="generic",
-        data_dir=str(tmp_path / "data"),
-        use_teacher=False,
-        holdout_cold_items=True,
-        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
-        max_ndcg_drop_int8=1.0,
-    )
+    cfg = tiny_config(tmp_path / "data", holdout_cold_items=True, max_ndcg_drop_int8=1.0)
     m = run_export(cfg, tmp_path / "held")
     assert m["dataset"]["held_out_cold_items"] is True
     split = leave_one_out(load_dataset("generic", str(tmp_path / "data")))
@@ -115,13 +112,7 @@ def test_holdout_cold_items_makes_the_cold_item_scenario_fair(tmp_path: Path) ->
 
 def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:
     _write_generic(tmp_path / "data")
-    cfg = ExportConfig(
-        dataset="generic",
-        data_dir=str(tmp_path / "data"),
-        use_teacher=False,
-        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
-        max_abs_onnx_vs_torch=-1.0,
-    )
+    cfg = tiny_config(tmp_path / "data", max_abs_onnx_vs_torch=-1.0)
     with pytest.raises(ExportError, match="validation failed"):
         run_export(cfg, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()

@@ -301,6 +301,18 @@ def test_huge_and_strange_values_have_deliberate_limits(rec: Recommender) -> Non
 
 
 # --- 5. resource limits --------------------------------------------------------------------------------
+def _measured_recommend(rec: Recommender, user: str) -> tuple[list, float, int]:
+    """One warm-up, then one ``recommend(k=10)``: (results, seconds, peak bytes allocated by Python)."""
+    rec.recommend(user, k=10)
+    tracemalloc.start()
+    t = time.perf_counter()
+    out = rec.recommend(user, k=10)
+    took = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, took, peak
+
+
 @pytest.mark.slow
 def test_a_user_with_100k_events_costs_bounded_time_and_memory(rec: Recommender) -> None:
     rec.add_items(ITEMS + [{"id": f"more{n}", "title": f"more {n}", "text": f"another item {n}"} for n in range(30)])
@@ -312,13 +324,7 @@ def test_a_user_with_100k_events_costs_bounded_time_and_memory(rec: Recommender)
             for n in range(10_000)
         )
     ingest = time.perf_counter() - t
-    rec.recommend("heavy", k=10)  # warm
-    tracemalloc.start()
-    t = time.perf_counter()
-    out = rec.recommend("heavy", k=10)
-    took = time.perf_counter() - t
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    out, took, peak = _measured_recommend(rec, "heavy")
     assert len(out) == 10
     # the user state reads at most RankingConfig.max_history events, so memory does not grow with history
     assert peak < 20e6, f"recommend allocated {peak / 1e6:.1f} MB for a 100k-event user"
@@ -337,13 +343,7 @@ def test_a_100k_item_catalogue_and_a_1mb_description(tmp_path: Path) -> None:
         huge = time.perf_counter() - t
         rec.consent("u").grant("personalization")
         rec.record("u", "c1", kind="like")
-        rec.recommend("u", k=10)
-        tracemalloc.start()
-        t = time.perf_counter()
-        out = rec.recommend("u", k=10)
-        took = time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        out, took, peak = _measured_recommend(rec, "u")
         assert len(out) == 10
         assert peak < 200e6, f"recommend allocated {peak / 1e6:.0f} MB over 100k items"
     print(
@@ -374,18 +374,12 @@ def test_a_full_disk_during_export_leaves_no_bundle(tmp_path: Path, monkeypatch:
     import errno
 
     from ondevice_rec.errors import ExportError
-    from ondevice_rec.export.pipeline import ExportConfig, run_export
-    from ondevice_rec.export.student import StudentConfig
+    from ondevice_rec.export.pipeline import run_export
     from tests.test_eval import _write_generic
+    from tests.test_export_student import tiny_config
 
     _write_generic(tmp_path / "data")
-    cfg = ExportConfig(
-        dataset="generic",
-        data_dir=str(tmp_path / "data"),
-        use_teacher=False,
-        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=1, eval_every=1, batch=8),
-        max_ndcg_drop_int8=1.0,
-    )
+    cfg = tiny_config(tmp_path / "data", epochs=1, max_ndcg_drop_int8=1.0)
     real = Path.write_bytes
     written: list[str] = []
 
