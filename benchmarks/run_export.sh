@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
 # The commands that produced benchmarks/results/export-ml-100k/ (run from the repository root with the export,
 # eval and gguf extras). Bundles go to $BUNDLES (not committed: ~25 MB each, plus the 140 MB GGUF teacher).
-# Steps 1-4 are independent once the teacher cache exists; this session ran 2 first (as the default was 0.5 then),
-# then 1 and 3 side by side, then 4, then the evaluations.
+# Steps 1-4 are independent once the teacher cache exists (the teacher stage, ~35 min, runs once and is cached).
+# Session 3 ran 1 and 3 with id dropout 0.75 (the new default); 2 and 4 are from session 2 with id dropout 0.25
+# (manifests record the recipe), 4b is the default recipe without distillation, trained without the cold items.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 BUNDLES=${BUNDLES:-bundles}
 OUT=benchmarks/results/export-ml-100k
 mkdir -p "$OUT"
 t() { /usr/bin/time -f "%e s wall, %M KB peak RSS: $*" "$@"; }
-# 1. the default export: fine-tuned SmolLM2 teacher -> labels -> distilled student (weight 0.1); ONNX + GGUF
-t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k" --formats onnx,gguf --resume
+# 1. the default export: fine-tuned SmolLM2 teacher -> labels -> distilled student (weight 0.1, id dropout 0.75);
+#    ONNX + GGUF
+t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k" --formats onnx,gguf --resume \
+  --cache-dir "$BUNDLES/ml100k.cache"
 # 2. ablation: distillation weight 0.5 (reuses the cached teacher and labels)
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-distill0.5" \
-  --formats onnx,gguf --distill-weight 0.5 --resume --cache-dir "$BUNDLES/ml100k.cache"
+  --formats onnx,gguf --distill-weight 0.5 --id-dropout 0.25 --resume --cache-dir "$BUNDLES/ml100k.cache"
 # 3. ablation: the distillation loss switched off
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-nodistill" --distill-weight 0
-# 4. for a fair cold-item figure: trained without the items the cold-item scenario holds out
+# 4. for a fair cold-item figure: trained without the items the cold-item scenario holds out (old default 0.25)
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-heldout" \
-  --distill-weight 0 --holdout-cold-items
-# 4b. the same with more text-only training (items seen by their text alone 75 % of the time instead of 25 %)
+  --distill-weight 0 --id-dropout 0.25 --holdout-cold-items
+# 4b. the same with the default text-only training (items seen by their text alone 75 % of the time)
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-heldout-idd0.75" \
   --distill-weight 0 --id-dropout 0.75 --holdout-cold-items
-for b in ml100k ml100k-distill0.5 ml100k-nodistill ml100k-heldout ml100k-heldout-idd0.75; do cp "$BUNDLES/$b/manifest.json" "$OUT/manifest-$b.json"; done
+# (session 2's default, id dropout 0.25, kept for comparison in $BUNDLES/ml100k-idd0.25: step 1 with --id-dropout 0.25)
+for b in ml100k ml100k-idd0.25 ml100k-nodistill-idd0.25 ml100k-distill0.5 ml100k-nodistill ml100k-heldout ml100k-heldout-idd0.75; do cp "$BUNDLES/$b/manifest.json" "$OUT/manifest-$b.json"; done
 # 5. one evaluation run: baselines and the students (warm and profile-only cold users)
 t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \
-  --models "popularity,itemknn,bpr,sasrec,bundle:$BUNDLES/ml100k,bundle:$BUNDLES/ml100k-distill0.5,bundle:$BUNDLES/ml100k-nodistill" \
+  --models "popularity,itemknn,bpr,sasrec,bundle:$BUNDLES/ml100k,bundle:$BUNDLES/ml100k-nodistill,bundle:$BUNDLES/ml100k-idd0.25,bundle:$BUNDLES/ml100k-nodistill-idd0.25,bundle:$BUNDLES/ml100k-distill0.5" \
   --protocol full --scenario warm,cold-user --seed 0 --out "$OUT"
 # 6. LLM re-ranking of the student's top 20 vs its fast path alone (300 random users: ~1 s of llama.cpp each)
 t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \

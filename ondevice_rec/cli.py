@@ -363,8 +363,10 @@ def export_cmd(
     ),
     teacher_steps: int = typer.Option(200, "--teacher-steps", help="Teacher fine-tuning steps."),
     label_users: int = typer.Option(400, "--label-users", help="Users whose candidate sets the teacher labels."),
-    id_dropout: float = typer.Option(
-        0.25, "--id-dropout", help="Share of items seen by text only in training (higher: better on new items)."
+    id_dropout: float | None = typer.Option(
+        None,
+        "--id-dropout",
+        help="Share of items seen by text only in training (default 0.75; higher: better on new items).",
     ),
     holdout_cold_items: bool = typer.Option(
         False, "--holdout-cold-items", help="Train without the items `odrec eval --scenario cold-item` holds out."
@@ -393,7 +395,11 @@ def export_cmd(
         max_users=max_users,
         holdout_cold_items=holdout_cold_items,
         student=replace(
-            StudentConfig(), epochs=epochs, seed=seed, distill_weight=distill_weight, id_dropout=id_dropout
+            StudentConfig(),
+            epochs=epochs,
+            seed=seed,
+            distill_weight=distill_weight,
+            **({} if id_dropout is None else {"id_dropout": id_dropout}),
         ),
         teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed),
     )

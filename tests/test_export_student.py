@@ -150,3 +150,8 @@ def test_every_file_of_a_student_bundle_is_verified(tiny_bundle, tmp_path: Path,
         (copy / name).write_bytes(bytes(data))
         with pytest.raises(BundleIntegrityError, match=name.replace(".", r"\.")):
             load_bundle(copy)
+
+
+def test_student_config_rejects_bad_id_dropout() -> None:
+    with pytest.raises(ValueError, match="id_dropout"):
+        StudentConfig(id_dropout=1.0)

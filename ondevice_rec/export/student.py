@@ -25,7 +25,9 @@ class StudentConfig:
     heads: int = 2
     max_len: int = 50
     dropout: float = 0.3
-    id_dropout: float = 0.25  # train text-only item vectors too, so cold items score sensibly
+    # share of items seen by their text alone (as history and as targets), so items that arrive after training
+    # score sensibly; on ML-100K 0.75 ranks held-out items at 3.8x random (0.25: 1.7x) for 0.0017 warm NDCG@10
+    id_dropout: float = 0.75
     profile_rate: float = 0.3  # share of training sequences that also get a profile token
     cold_weight: float = 0.5  # weight of the cold-start loss: profile alone (no history) → the user's items
     cold_targets: int = 8  # items of the user predicted from the profile alone, per sequence and step
@@ -37,6 +39,10 @@ class StudentConfig:
     distill_weight: float = 0.1  # weight of the KL(teacher || student) term; 0 switches distillation off
     distill_temperature: float = 1.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
