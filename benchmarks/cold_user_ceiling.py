@@ -10,9 +10,8 @@ from collections import Counter
 
 import numpy as np
 
-from ondevice_rec.eval.datasets import load_dataset
+from ondevice_rec.datasets import leave_one_out, load_dataset
 from ondevice_rec.eval.protocols import full_mask
-from ondevice_rec.eval.splits import leave_one_out
 
 split = leave_one_out(load_dataset("ml-100k", sys.argv[1] if len(sys.argv) > 1 else "../shared/data/ml-100k"))
 

@@ -11,23 +11,31 @@ with Recommender.open("rec.db") as rec:
 
 from ._version import __version__
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    BenchError,
     BundleError,
     BundleIntegrityError,
     BundleVersionError,
     ConsentError,
+    DatasetError,
     EgressBlocked,
+    EgressTransportError,
     ExportError,
     ImportFormatError,
     ItemNotFoundError,
     MissingExtraError,
     OdrecError,
     PrivacyError,
+    RedactionError,
     StoreBusyError,
     StoreError,
     StoreFullError,
 )
+from .privacy.consent import ConsentHandle
 from .ranking import RankingConfig
-from .recommender import ConsentHandle, Recommendation, Recommender
+from .ranking.pipeline import Recommendation
+from .recommender import Recommender
 
 __all__ = [
     "__version__",
@@ -36,6 +44,9 @@ __all__ = [
     "ConsentHandle",
     "RankingConfig",
     "OdrecError",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "BenchError",
     "BundleError",
     "BundleIntegrityError",
     "BundleVersionError",
@@ -45,8 +56,11 @@ __all__ = [
     "ItemNotFoundError",
     "ImportFormatError",
     "PrivacyError",
+    "RedactionError",
     "ConsentError",
+    "DatasetError",
     "EgressBlocked",
+    "EgressTransportError",
     "ExportError",
     "MissingExtraError",
 ]

@@ -1,4 +1,5 @@
-"""Catalog items: validation, the shipped demo catalog, and CSV/JSONL import (all-or-nothing)."""
+"""Catalog items: validation, the shipped demo catalog, and CSV/JSONL import (all-or-nothing). No SQL here:
+the store's ``catalog`` table writes what this module validates."""
 
 from __future__ import annotations
 
@@ -11,12 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFormatError
-
-MAX_ID_LEN = 512
-MAX_TITLE_CHARS = 1_000
-MAX_TEXT_CHARS = 100_000  # stored; the model sees templates.MAX_ITEM_CHARS of it
-MAX_TAGS = 64
+from .errors import ArgumentError, ArgumentTypeError, ImportFormatError
+from .limits import MAX_ID_LEN, MAX_JSON_DEPTH, MAX_TAGS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
 
 
 @dataclass(frozen=True)
@@ -36,59 +33,59 @@ class Item:
 def check_id(value: Any, name: str) -> str:
     """Validate an id argument: a non-empty string of bounded length."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be a str, got {type(value).__name__}")
     if not value.strip():
-        raise ValueError(f"{name} must be a non-empty string")
+        raise ArgumentError(f"{name} must be a non-empty string")
     if len(value) > MAX_ID_LEN:
-        raise ValueError(f"{name} is longer than {MAX_ID_LEN} characters")
+        raise ArgumentError(f"{name} is longer than {MAX_ID_LEN} characters")
     if "\x00" in value:
-        raise ValueError(f"{name} must not contain NUL characters")
+        raise ArgumentError(f"{name} must not contain NUL characters")
     return value
 
 
 def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
-    if depth > 32:
-        raise ValueError(f"{where} is nested deeper than 32 levels")
+    if depth > MAX_JSON_DEPTH:
+        raise ArgumentError(f"{where} is nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} contains a non-finite number")
+        raise ArgumentError(f"{where} contains a non-finite number")
     if isinstance(value, Mapping):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"{where} keys must be strings")
+                raise ArgumentTypeError(f"{where} keys must be strings")
             _check_json_value(v, where, depth + 1)
     elif isinstance(value, (list, tuple)):
         for v in value:
             _check_json_value(v, where, depth + 1)
     elif not (value is None or isinstance(value, (str, int, float, bool))):
-        raise TypeError(f"{where} must be JSON-like, found {type(value).__name__}")
+        raise ArgumentTypeError(f"{where} must be JSON-like, found {type(value).__name__}")
 
 
 def to_item(raw: Mapping[str, Any]) -> Item:
     """Validate one item mapping (``id`` required; ``title``, ``text``, ``tags``, ``meta`` optional)."""
     if not isinstance(raw, Mapping):
-        raise TypeError(f"an item must be a mapping, got {type(raw).__name__}")
+        raise ArgumentTypeError(f"an item must be a mapping, got {type(raw).__name__}")
     item_id = check_id(raw.get("id"), "item id")
     title = raw.get("title") or ""
     text = raw.get("text") or ""
     if not isinstance(title, str) or not isinstance(text, str):
-        raise TypeError(f"item {item_id!r}: title and text must be strings")
+        raise ArgumentTypeError(f"item {item_id!r}: title and text must be strings")
     if len(title) > MAX_TITLE_CHARS:
-        raise ValueError(f"item {item_id!r}: title is longer than {MAX_TITLE_CHARS} characters")
+        raise ArgumentError(f"item {item_id!r}: title is longer than {MAX_TITLE_CHARS} characters")
     tags_raw = raw.get("tags") or []
     if isinstance(tags_raw, str):
         tags_raw = [t for t in tags_raw.split("|")]
     if not isinstance(tags_raw, (list, tuple)) or not all(isinstance(t, str) for t in tags_raw):
-        raise TypeError(f"item {item_id!r}: tags must be a list of strings")
+        raise ArgumentTypeError(f"item {item_id!r}: tags must be a list of strings")
     tags = tuple(dict.fromkeys(t.strip() for t in tags_raw if t.strip()))[:MAX_TAGS]
     meta = raw.get("meta") or {}
     if not isinstance(meta, Mapping):
-        raise TypeError(f"item {item_id!r}: meta must be a mapping")
+        raise ArgumentTypeError(f"item {item_id!r}: meta must be a mapping")
     _check_json_value(meta, f"item {item_id!r} meta")
     for s in (title, text, *tags):
         if "\x00" in s:
-            raise ValueError(f"item {item_id!r}: text fields must not contain NUL characters")
+            raise ArgumentError(f"item {item_id!r}: text fields must not contain NUL characters")
     if not (title.strip() or text.strip() or tags):
-        raise ValueError(f"item {item_id!r}: needs at least one of title, text or tags")
+        raise ArgumentError(f"item {item_id!r}: needs at least one of title, text or tags")
     return Item(id=item_id, title=title.strip(), text=text[:MAX_TEXT_CHARS].strip(), tags=tags, meta=dict(meta))
 
 
@@ -136,7 +133,7 @@ def read_catalog_file(path: str | Path, *, fmt: str | None = None) -> list[Item]
         for lineno, raw in rows:
             try:
                 item = to_item(raw)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError) as e:  # ArgumentError/ArgumentTypeError
                 raise ImportFormatError(f"{p}:{lineno}: {e}") from None
             items[item.id] = item
     except UnicodeDecodeError as e:

@@ -1,16 +1,24 @@
-"""``odrec`` command line: a thin typer layer over the Python API. Errors print one line and exit 1."""
+"""``odrec`` command line: a thin typer layer over the Python API (it only translates arguments and output).
+
+Errors the SDK raises on purpose (:class:`OdrecError`) print one line and exit 1; anything else is a bug and
+shows as one (a traceback).
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .errors import OdrecError
+from .errors import ArgumentError, OdrecError
+
+if TYPE_CHECKING:
+    from .bundle import Manifest
+    from .recommender import Recommender
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -29,12 +37,12 @@ privacy_app = typer.Typer(no_args_is_help=True, help="Test what would leave the 
 app.add_typer(consent_app, name="consent")
 app.add_typer(privacy_app, name="privacy")
 
-DB = typer.Option(Path(os.environ.get("ODREC_DB", "odrec.db")), "--db", help="SQLite store (env ODREC_DB).")
+DB = typer.Option(Path("odrec.db"), "--db", envvar="ODREC_DB", help="SQLite store (env ODREC_DB).")
 BUNDLE = typer.Option(None, "--bundle", help="Model bundle directory (default: the shipped bundle).")
 JSON = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
-def _open(db: Path, bundle: Path | None = None) -> Any:
+def _open(db: Path, bundle: Path | None = None) -> Recommender:
     from .recommender import Recommender
 
     return Recommender.open(db, bundle=bundle)
@@ -209,12 +217,12 @@ def bundle_build_default(
     target = out or default_bundle_path()
     manifest = build_default_bundle(
         target,
-        overwrite=overwrite or out is None,
+        overwrite=overwrite,
         config=load_config(config) if config else None,
         keep_fp32=keep_fp32,
         log=lambda s: typer.echo(f"· {s}", err=True),
     )
-    v = manifest["validation"]
+    v = manifest.validation
     typer.echo(
         f"wrote {target}: fp32 vs torch max|diff| {v['max_abs_fp32_vs_torch']:.2e}, "
         f"int8 mean cosine {v['mean_cosine_int8_vs_fp32']:.4f}, top-10 overlap {v['top10_overlap_int8_vs_fp32']:.2f}"
@@ -227,7 +235,7 @@ def bundle_verify(path: Path | None = typer.Argument(None, help="Bundle director
     from .bundle import default_bundle_path, verify_bundle
 
     manifest = verify_bundle(path)
-    typer.echo(f"ok: {path or default_bundle_path()} ({len(manifest['files'])} files verified)")
+    typer.echo(f"ok: {path or default_bundle_path()} ({len(manifest.files)} files verified)")
 
 
 @bundle_app.command("info")
@@ -237,15 +245,14 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
 
     m = read_manifest(path or default_bundle_path())
     if as_json:
-        _print_json(m)
+        _print_json(m.to_dict())
         return
-    size = sum(f["size"] for f in m["files"].values())
     typer.echo(
-        f"name:        {m.get('name')}\nkind:        {m.get('kind')}\nschema:      {m['schema_version']}"
-        f"\nodrec:       {m.get('odrec_version')}\nbase model:  {m.get('base_model', {}).get('name')}"
-        f" ({m.get('base_model', {}).get('license')})\nsize:        {size / 1e6:.1f} MB in {len(m['files'])} files"
+        f"name:        {m.name}\nkind:        {m.kind}\nschema:      {m.schema_version}"
+        f"\nodrec:       {m.odrec_version}\nbase model:  {m.base_model.get('name')}"
+        f" ({m.base_model.get('license')})\nsize:        {m.size_bytes / 1e6:.1f} MB in {len(m.files)} files"
     )
-    for k_, v in (m.get("validation") or {}).items():
+    for k_, v in m.validation.items():
         if isinstance(v, (int, float)):
             typer.echo(f"validation:  {k_} = {v:.6g}")
 
@@ -267,6 +274,7 @@ def privacy_check(
     except (OSError, UnicodeDecodeError) as e:
         raise OdrecError(f"{file}: cannot read as UTF-8 text ({e})") from None
     found: list[dict[str, Any]] = []
+    counts: Mapping[str, int]
     if file.suffix.lower() == ".json":
         try:
             payload = json.loads(raw)
@@ -310,10 +318,10 @@ def eval_cmd(
     """Evaluate baselines and bundles on real data (leave-one-out) and write results.json/.md/.png."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .eval.datasets import load_dataset
+    from .datasets import leave_one_out, load_dataset
     from .eval.protocols import PROTOCOLS
-    from .eval.runner import SCENARIOS, evaluate, report
-    from .eval.splits import leave_one_out
+    from .eval.report import report
+    from .eval.runner import SCENARIOS, evaluate
 
     try:  # fail before hours of training, not after
         import matplotlib  # noqa: F401
@@ -325,7 +333,7 @@ def eval_cmd(
     scenarios = list(SCENARIOS) if scenario == "all" else [s.strip() for s in scenario.split(",")]
     specs = [m.strip() for m in models.split(",") if m.strip()]
     if not specs:
-        raise ValueError("--models is empty")
+        raise ArgumentError("--models is empty")
     split = leave_one_out(load_dataset(dataset, data_dir), min_rating=min_rating, core=core)
     command = "odrec " + " ".join(sys.argv[1:])
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
@@ -399,7 +407,7 @@ def export_cmd(
             epochs=epochs,
             seed=seed,
             distill_weight=distill_weight,
-            **({} if id_dropout is None else {"id_dropout": id_dropout}),
+            id_dropout=StudentConfig().id_dropout if id_dropout is None else id_dropout,
         ),
         teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed),
     )
@@ -416,30 +424,29 @@ def export_cmd(
     table = Table(title=f"bundle {out}")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
-    for k, v in manifest["stage_seconds"].items():
+    for k, v in (manifest.stage_seconds or {}).items():
         table.add_row(k, f"{v:.1f}")
     Console().print(table)
     for line in export_summary(manifest):
         typer.echo(line)
 
 
-def export_summary(manifest: dict[str, Any]) -> list[str]:
+def export_summary(manifest: Manifest) -> list[str]:
     """The lines under the stage table of ``odrec export``: validation figures, size, teacher quality."""
     lines = []
-    size = sum(f["size"] for f in manifest["files"].values())
-    if manifest.get("llm_ranker"):
-        lv = manifest["llm_ranker"]["validation"]
+    if manifest.llm_ranker is not None:
+        lv = manifest.llm_ranker.validation
         lines.append(f"GGUF Q8_0 LLM ranker: logit correlation with torch {lv['logit_correlation_q8_0_vs_torch']:.4f}")
-    t = manifest.get("teacher") or {}
+    t = manifest.teacher or {}
     if t.get("teacher_hr1_on_candidates") is not None and t.get("random_hr1_on_candidates"):
         hr1, rnd = t["teacher_hr1_on_candidates"], t["random_hr1_on_candidates"]
         lines.append(f"teacher: the true item first on {hr1:.1%} of its candidate sets (random {rnd:.1%})")
         if hr1 < 3 * rnd:
             # measured on ML-100K: SmolLM2-135M at 2.1x random costs the student 0.018 NDCG@10
             lines.append("  a weak teacher: distilling from it may cost accuracy; compare with --distill-weight 0")
-    v = manifest["validation"]
+    v = manifest.validation
     lines.append(
-        f"size {size / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "
+        f"size {manifest.size_bytes / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "
         f"{v['valid_ndcg10_onnx_fp32']:.4f}, int8 {v['valid_ndcg10_onnx_int8']:.4f}; "
         f"max |onnx - torch| {v['max_abs_onnx_fp32_vs_torch']:.1e}"
     )
@@ -470,7 +477,7 @@ def bench(
         try:
             old = json.loads(compare_with.read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"--compare {compare_with}: not a readable bench JSON ({e})") from None
+            raise ArgumentError(f"--compare {compare_with}: not a readable bench JSON ({e})") from None
     cfg = BenchConfig.quick() if quick else BenchConfig()
     kw: dict[str, Any] = {"bundle": str(bundle) if bundle else None, "workdir": str(workdir) if workdir else None}
     if scenarios:
@@ -479,17 +486,16 @@ def bench(
         try:
             kw["sizes"] = tuple(int(x) for x in sizes.split(","))
         except ValueError:
-            raise ValueError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
+            raise ArgumentError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
     if backends:
         kw["backends"] = tuple(x.strip() for x in backends.split(",") if x.strip())
     cfg = replace(cfg, **kw)
-    outputs = {"json_path": json_out, "report_path": report_out, "plot_path": plot_out, "compare_with": old}
 
     def partial(rep: dict[str, Any]) -> None:  # keep the files current, so a kill loses at most one unit
         write_outputs(rep, json_path=json_out, report_path=report_out)
 
     report = run_bench(cfg, progress=lambda m: typer.echo(f"· {m}", err=True), partial=partial)
-    comparison = write_outputs(report, **outputs)
+    comparison = write_outputs(report, json_path=json_out, report_path=report_out, plot_path=plot_out, compare_with=old)
     typer.echo(markdown(report, comparison))
     if report["interrupted"]:
         typer.echo("interrupted: the reports hold what was measured so far", err=True)
@@ -518,9 +524,6 @@ def main() -> None:
     try:
         app()
     except OdrecError as e:
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(1)
-    except ValueError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

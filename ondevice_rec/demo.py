@@ -45,7 +45,7 @@ def run_demo(db: Path | None = None) -> None:
         t0 = time.perf_counter()
         with Recommender.open(db) as rec:
             console.print(
-                f"[bold]ondevice-rec demo[/] — store {db}, bundle {rec.bundle_manifest.get('name')} "
+                f"[bold]ondevice-rec demo[/] — store {db}, bundle {rec.bundle.manifest.name} "
                 f"(opened in {time.perf_counter() - t0:.2f}s)"
             )
             t0 = time.perf_counter()

@@ -7,6 +7,15 @@ class OdrecError(Exception):
     """Base class of every error raised deliberately by ondevice-rec."""
 
 
+# --- arguments -------------------------------------------------------------------------------
+class ArgumentError(OdrecError, ValueError):
+    """An argument is out of range or malformed (a ValueError; the message names the argument)."""
+
+
+class ArgumentTypeError(OdrecError, TypeError):
+    """An argument has the wrong type (a TypeError; the message names the argument)."""
+
+
 # --- bundles ---------------------------------------------------------------------------------
 class BundleError(OdrecError):
     """A model bundle is missing, malformed or unusable."""
@@ -44,6 +53,10 @@ class ImportFormatError(OdrecError):
     """A catalog import file is malformed; nothing was imported."""
 
 
+class DatasetError(OdrecError):
+    """A dataset is missing, malformed or unusable (evaluation and export)."""
+
+
 # --- privacy ---------------------------------------------------------------------------------
 class PrivacyError(OdrecError):
     """A privacy rule refused an operation."""
@@ -57,9 +70,21 @@ class EgressBlocked(PrivacyError):
     """Data was about to leave the device and the egress gate refused it (fails closed)."""
 
 
+class EgressTransportError(PrivacyError):
+    """The app's transport raised after the payload passed the gate (recorded in the audit log)."""
+
+
+class RedactionError(PrivacyError):
+    """Text could not be checked for PII (analyzer missing or failing, timeout, unsupported language)."""
+
+
 # --- export / extras -------------------------------------------------------------------------
 class ExportError(OdrecError):
     """Building, converting or validating a model bundle failed."""
+
+
+class BenchError(OdrecError):
+    """A benchmark cannot run as asked (unknown scenario, missing backend, catalogue too large)."""
 
 
 class MissingExtraError(OdrecError, ImportError):

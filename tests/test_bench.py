@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ondevice_rec import bench
 from ondevice_rec.bench import BenchConfig, BenchError, compare, percentiles, result, run_bench, write_outputs
+from ondevice_rec.bench import runner as bench_runner
 
 TINY = BenchConfig.quick(sizes=(60,), histories=(10,), threads=(1,), requests=5, warmup=1, cold_runs=1, ingest_items=30)
 
@@ -54,7 +54,7 @@ def test_bad_input_is_refused_before_measuring(tmp_path: Path) -> None:
 def test_a_tiny_run_writes_json_markdown_and_png(tmp_path: Path) -> None:
     cfg = replace(TINY, scenarios=("recommend", "ingest", "backends"), workdir=str(tmp_path))
     report = run_bench(cfg)
-    assert report["schema"] == bench.SCHEMA and report["interrupted"] is False
+    assert report["schema"] == bench_runner.SCHEMA and report["interrupted"] is False
     m = report["machine"]
     assert {"cpu", "logical_cpus", "os", "python", "versions", "bundle"} <= set(m)
     assert len(m["bundle"]["manifest_sha256"]) == 64
@@ -87,7 +87,7 @@ def test_ctrl_c_keeps_what_was_measured(monkeypatch: pytest.MonkeyPatch, tmp_pat
             raise KeyboardInterrupt
         return [result(name, {"n": len(calls)}, list(np.arange(1.0, 5.0)))]
 
-    monkeypatch.setattr(bench, "_run_worker", fake)
+    monkeypatch.setattr(bench_runner, "_run_worker", fake)
     seen = []
     cfg = replace(TINY, workdir=str(tmp_path))
     report = run_bench(cfg, partial=lambda rep: seen.append(len(rep["results"])))
@@ -97,13 +97,17 @@ def test_ctrl_c_keeps_what_was_measured(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 def test_available_backends_follow_the_manifest() -> None:
     from ondevice_rec.bench import available_backends
+    from ondevice_rec.bundle import LlmRankerSpec, Manifest, TextEncoderSpec, TwoTowerSpec
 
-    assert available_backends({"kind": "text-embedder", "files": {"model.onnx": {}}}) == ("onnx-text-int8",)
-    two = {
-        "kind": "two-tower",
-        "files": {"model.onnx": {}},
-        "text_encoder": {"model_fp32": "model.fp32.onnx"},
-        "two_tower": {"user_tower": {"fp32": "a", "int8": "b"}},
-        "llm_ranker": {"file": "x.gguf"},
-    }
+    te = TextEncoderSpec(model="model.onnx", tokenizer="t.json", dim=4, max_length=8)
+    assert available_backends(Manifest(name="a", kind="text-embedder", text_encoder=te)) == ("onnx-text-int8",)
+    two = Manifest(
+        name="b",
+        kind="two-tower",
+        text_encoder=TextEncoderSpec(model="model.onnx", tokenizer="t.json", dim=4, max_length=8, model_fp32="f.onnx"),
+        two_tower=TwoTowerSpec(
+            user_tower={"fp32": "a", "int8": "b"}, item_tower="i.npz", item_ids="i.json", max_len=5, dim=4
+        ),
+        llm_ranker=LlmRankerSpec(file="x.gguf", type="Q8_0"),
+    )
     assert available_backends(two) == ("onnx-text-int8", "onnx-text-fp32", "onnx-user-fp32", "onnx-user-int8", "gguf")

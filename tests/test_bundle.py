@@ -9,6 +9,7 @@ import pytest
 from ondevice_rec import BundleError, BundleIntegrityError, BundleVersionError, Recommender
 from ondevice_rec.bundle import (
     BUNDLE_SCHEMA_VERSION,
+    Manifest,
     default_bundle_path,
     load_bundle,
     read_manifest,
@@ -20,18 +21,53 @@ from ondevice_rec.bundle import (
 
 def test_shipped_bundle_verifies_and_describes_itself() -> None:
     m = verify_bundle()
-    assert m["schema_version"] == BUNDLE_SCHEMA_VERSION
-    assert m["kind"] == "text-embedder"
-    assert m["base_model"]["license"] == "Apache-2.0"
-    assert {"model.onnx", "tokenizer.json"} <= set(m["files"])
-    v = m["validation"]
+    assert m.schema_version == BUNDLE_SCHEMA_VERSION
+    assert m.kind == "text-embedder"
+    assert m.base_model["license"] == "Apache-2.0"
+    assert {"model.onnx", "tokenizer.json"} <= set(m.files)
+    v = m.validation
     assert v["passed"] is True
     assert v["max_abs_fp32_vs_torch"] < 1e-4
     assert v["mean_cosine_int8_vs_fp32"] > 0.98
-    assert m["signature"]["inputs"] and m["signature"]["outputs"]
-    assert m["quantization"]["per_channel"] is True
-    size = sum(f["size"] for f in m["files"].values())
-    assert 15e6 < size < 40e6  # "about 25 MB"
+    assert m.signature["inputs"] and m.signature["outputs"]
+    assert m.quantization is not None and m.quantization["per_channel"] is True
+    assert 15e6 < m.size_bytes < 40e6  # "about 25 MB"
+
+
+def test_manifest_round_trips_and_is_the_only_reader_of_its_keys(tmp_path: Path) -> None:
+    shipped_text = (default_bundle_path() / "manifest.json").read_text()
+    m = Manifest.from_json(shipped_text)
+    assert m.to_dict() == json.loads(shipped_text)  # read -> write gives the same JSON object
+    out = tmp_path / "b"
+    with staged_bundle_dir(out) as stage:
+        for name in m.files:
+            shutil.copyfile(default_bundle_path() / name, stage / name)
+        written = write_manifest(stage, m, list(m.files))
+    assert written == m
+    assert read_manifest(out) == m  # write -> read -> equal
+
+
+def test_unknown_manifest_keys_mean_a_newer_writer(bundle_copy: Path) -> None:
+    mp = bundle_copy / "manifest.json"
+    m = json.loads(mp.read_text())
+    m["future_component"] = {"file": "x"}
+    mp.write_text(json.dumps(m))
+    with pytest.raises(BundleVersionError, match="future_component"):
+        read_manifest(bundle_copy)
+    m.pop("future_component")
+    m["text_encoder"]["future_knob"] = 1
+    mp.write_text(json.dumps(m))
+    with pytest.raises(BundleVersionError, match="future_knob"):
+        read_manifest(bundle_copy)
+
+
+def test_component_files_must_be_listed(bundle_copy: Path) -> None:
+    mp = bundle_copy / "manifest.json"
+    m = json.loads(mp.read_text())
+    m["text_encoder"]["tokenizer"] = "other.json"
+    mp.write_text(json.dumps(m))
+    with pytest.raises(BundleIntegrityError, match="other.json"):
+        read_manifest(bundle_copy)
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "LICENSE"])
@@ -100,10 +136,13 @@ def test_staged_dir_is_removed_on_failure_and_renamed_on_success(tmp_path: Path)
         raise RuntimeError("boom")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+    shipped = read_manifest(default_bundle_path())
     with staged_bundle_dir(out) as stage:
+        for name in shipped.files:
+            shutil.copyfile(default_bundle_path() / name, stage / name)
         (stage / "f").write_text("x")
-        write_manifest(stage, {"kind": "text-embedder"}, ["f"])
-    assert verify_bundle(out)["files"]["f"]["size"] == 1
+        write_manifest(stage, shipped, [*shipped.files, "f"])
+    assert verify_bundle(out).files["f"].size == 1
     with pytest.raises(BundleError, match="already exists"), staged_bundle_dir(out):
         pass
 

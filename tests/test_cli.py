@@ -96,20 +96,26 @@ def test_bundle_verify_and_info() -> None:
 
 
 def test_export_summary_flags_a_weak_teacher() -> None:
+    from dataclasses import replace
+
+    from ondevice_rec.bundle import FileEntry, Manifest, TextEncoderSpec
     from ondevice_rec.cli import export_summary
 
-    base = {
-        "files": {"a": {"size": 2_000_000}},
-        "validation": {
+    base = Manifest(
+        name="s",
+        kind="text-embedder",
+        text_encoder=TextEncoderSpec(model="a", tokenizer="a", dim=4, max_length=8),
+        files={"a": FileEntry("0" * 64, 2_000_000)},
+        validation={
             "valid_ndcg10_torch": 0.1,
             "valid_ndcg10_onnx_fp32": 0.1,
             "valid_ndcg10_onnx_int8": 0.099,
             "max_abs_onnx_fp32_vs_torch": 1e-6,
         },
-    }
-    weak = export_summary({**base, "teacher": {"teacher_hr1_on_candidates": 0.105, "random_hr1_on_candidates": 0.05}})
+    )
+    weak = export_summary(replace(base, teacher={"teacher_hr1_on_candidates": 0.105, "random_hr1_on_candidates": 0.05}))
     assert weak[0] == "teacher: the true item first on 10.5% of its candidate sets (random 5.0%)"
     assert "--distill-weight 0" in weak[1] and weak[2].startswith("size 2.0 MB")
-    strong = export_summary({**base, "teacher": {"teacher_hr1_on_candidates": 0.4, "random_hr1_on_candidates": 0.05}})
+    strong = export_summary(replace(base, teacher={"teacher_hr1_on_candidates": 0.4, "random_hr1_on_candidates": 0.05}))
     assert len(strong) == 2 and "weak" not in " ".join(strong)
-    assert len(export_summary({**base, "teacher": {"used": False}})) == 1
+    assert len(export_summary(replace(base, teacher={"used": False}))) == 1

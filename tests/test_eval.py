@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ondevice_rec.eval.datasets import Dataset, DatasetError, load_dataset
+from ondevice_rec.datasets import Dataset, DatasetError, k_core, leave_one_out, load_dataset, profile_from_history
 from ondevice_rec.eval.metrics import bootstrap_ci, metrics_from_rank, paired_test, rank_of_target
 from ondevice_rec.eval.protocols import full_mask, sampled_candidates
-from ondevice_rec.eval.runner import evaluate, profile_from_history, report
-from ondevice_rec.eval.splits import k_core, leave_one_out
+from ondevice_rec.eval.report import report
+from ondevice_rec.eval.runner import evaluate
 from tests.conftest import SHARED_DATA
 
 

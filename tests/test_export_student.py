@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from ondevice_rec import ExportError, Recommender  # noqa: E402
-from ondevice_rec.bundle import verify_bundle  # noqa: E402
+from ondevice_rec.bundle import Manifest, verify_bundle  # noqa: E402
 from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
 from ondevice_rec.export.student import StudentConfig  # noqa: E402
 from tests.test_eval import _write_generic  # noqa: E402
@@ -28,7 +28,7 @@ def tiny_config(data_dir: Path, *, epochs: int = 2, **kw: object) -> ExportConfi
 
 
 @pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory) -> tuple[Path, dict, Path]:
+def tiny_bundle(tmp_path_factory) -> tuple[Path, Manifest, Path]:
     root = tmp_path_factory.mktemp("exp")
     _write_generic(root / "data")
     manifest = run_export(tiny_config(root / "data", epochs=4, max_ndcg_drop_int8=1.0), root / "bundle")
@@ -37,7 +37,7 @@ def tiny_bundle(tmp_path_factory) -> tuple[Path, dict, Path]:
 
 def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
     path, manifest, _ = tiny_bundle
-    assert verify_bundle(path)["kind"] == "two-tower"
+    assert verify_bundle(path).kind == "two-tower"
     assert {
         "user_tower.fp32.onnx",
         "user_tower.int8.onnx",
@@ -45,19 +45,19 @@ def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
         "item_ids.json",
         "model.onnx",
         "tokenizer.json",
-    } <= set(manifest["files"])
-    v = manifest["validation"]
+    } <= set(manifest.files)
+    v = manifest.validation
     assert v["passed"] and v["max_abs_onnx_fp32_vs_torch"] < 1e-4
     for key in ("valid_ndcg10_torch", "valid_ndcg10_onnx_fp32", "valid_ndcg10_onnx_int8"):
         assert 0.0 <= v[key] <= 1.0
-    assert set(manifest["stage_seconds"]) >= {
+    assert set(manifest.stage_seconds or {}) >= {
         "data",
         "text_embeddings",
         "student_training",
         "onnx_export",
         "validation",
     }
-    assert manifest["config_sha256"] and manifest["recipe"]["config"]["dataset"] == "generic"
+    assert manifest.config_sha256 and manifest.recipe["config"]["dataset"] == "generic"
 
 
 def test_student_bundle_runs_in_the_runtime(tiny_bundle, tmp_path: Path) -> None:
@@ -81,9 +81,8 @@ def test_student_bundle_runs_in_the_runtime(tiny_bundle, tmp_path: Path) -> None
 
 
 def test_student_bundle_in_the_eval_harness(tiny_bundle) -> None:
-    from ondevice_rec.eval.datasets import load_dataset
+    from ondevice_rec.datasets import leave_one_out, load_dataset
     from ondevice_rec.eval.runner import evaluate
-    from ondevice_rec.eval.splits import leave_one_out
 
     path, _, data = tiny_bundle
     split = leave_one_out(load_dataset("generic", data))
@@ -95,14 +94,13 @@ def test_student_bundle_in_the_eval_harness(tiny_bundle) -> None:
 
 
 def test_holdout_cold_items_makes_the_cold_item_scenario_fair(tmp_path: Path) -> None:
-    from ondevice_rec.eval.datasets import load_dataset
-    from ondevice_rec.eval.runner import cold_item_split, evaluate
-    from ondevice_rec.eval.splits import leave_one_out
+    from ondevice_rec.datasets import cold_item_split, leave_one_out, load_dataset
+    from ondevice_rec.eval.runner import evaluate
 
     _write_generic(tmp_path / "data")
     cfg = tiny_config(tmp_path / "data", holdout_cold_items=True, max_ndcg_drop_int8=1.0)
     m = run_export(cfg, tmp_path / "held")
-    assert m["dataset"]["held_out_cold_items"] is True
+    assert m.dataset is not None and m.dataset.held_out_cold_items is True
     split = leave_one_out(load_dataset("generic", str(tmp_path / "data")))
     reduced, cold = cold_item_split(split, 0)
     assert cold.any() and not any(cold[s].any() for s in reduced.train)
@@ -139,7 +137,7 @@ def test_every_file_of_a_student_bundle_is_verified(tiny_bundle, tmp_path: Path,
     from ondevice_rec.errors import BundleIntegrityError
 
     path, manifest, _ = tiny_bundle
-    for name in manifest["files"]:
+    for name in manifest.files:
         copy = tmp_path / f"{damage}-{name}"
         shutil.copytree(path, copy)
         data = bytearray((copy / name).read_bytes())

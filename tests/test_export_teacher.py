@@ -12,7 +12,7 @@ from ondevice_rec import ExportError  # noqa: E402
 from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
 from ondevice_rec.export.student import StudentConfig  # noqa: E402
 from ondevice_rec.export.teacher import TeacherConfig, load_teacher  # noqa: E402
-from ondevice_rec.templates import ranker_prefix, ranker_prompt, ranker_suffix  # noqa: E402
+from ondevice_rec.ranking.templates import ranker_prefix, ranker_prompt, ranker_suffix  # noqa: E402
 from tests.test_eval import _write_generic  # noqa: E402
 
 
@@ -58,14 +58,15 @@ def test_export_with_teacher_distillation_and_resume(tiny_teacher: Path, tmp_pat
         max_ndcg_drop_int8=1.0,
     )
     m = run_export(cfg, tmp_path / "b1")
-    t = m["teacher"]
+    t = m.teacher or {}
     assert t["used"] and t["labelled_users"] == 6 and t["labels_reused_from_cache"] == 0
-    assert "teacher" in m["stage_seconds"]
+    assert "teacher" in (m.stage_seconds or {})
     cache = Path(str((tmp_path / "b1").resolve()) + ".cache")
     assert (cache / "labels.sqlite").is_file() and list(cache.glob("teacher-*.pt"))
     # an interrupted export continues from the cached fine-tuned teacher and labels
     m2 = run_export(cfg, tmp_path / "b1", overwrite=True, resume=True)
-    assert m2["teacher"]["fine_tune"] == {"resumed": True} and m2["teacher"]["labels_reused_from_cache"] == 6
+    t2 = m2.teacher or {}
+    assert t2["fine_tune"] == {"resumed": True} and t2["labels_reused_from_cache"] == 6
 
 
 def test_distillation_off_skips_the_teacher(tmp_path: Path) -> None:
@@ -76,7 +77,7 @@ def test_distillation_off_skips_the_teacher(tmp_path: Path) -> None:
         student=StudentConfig(dim=16, blocks=1, heads=1, epochs=1, eval_every=1, batch=8, distill_weight=0.0),
         max_ndcg_drop_int8=1.0,
     )
-    assert run_export(cfg, tmp_path / "b")["teacher"] == {"used": False}
+    assert run_export(cfg, tmp_path / "b").teacher == {"used": False}
 
 
 def test_bad_teachers(tmp_path: Path) -> None:

@@ -38,8 +38,9 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         max_ndcg_drop_int8=1.0,
     )
     m = run_export(cfg, tmp_path / "bundle")
-    llm = m["llm_ranker"]
-    assert llm["type"] == "Q8_0" and llm["validation"]["logit_correlation_q8_0_vs_torch"] >= 0.99
+    llm = m.llm_ranker
+    assert llm is not None
+    assert llm.type == "Q8_0" and llm.validation["logit_correlation_q8_0_vs_torch"] >= 0.99
     with Recommender.open(tmp_path / "r.db", bundle=tmp_path / "bundle") as rec:
         rec.add_items([{"id": str(i), "title": f"item {i}", "text": "space" if i % 2 else "food"} for i in range(30)])
         rec.consent("u").grant("personalization")
@@ -52,9 +53,9 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         explained = rec.recommend("u", k=2, explain="llm")
         assert all(isinstance(r.reason, str) and r.reason for r in explained)
         # prefix reuse gives the same scores as evaluating each prompt in full
-        from ondevice_rec.templates import ranker_prefix, ranker_suffix
+        from ondevice_rec.ranking.templates import ranker_prefix, ranker_suffix
 
-        ranker = rec._llm_ranker()
+        ranker = rec._llm()
         prefix = ranker_prefix(["item 1", "item 3"])
         sufs = [ranker_suffix(f"item {i}") for i in range(6)]
         a = ranker.score(prefix, sufs, reuse_prefix=True)
@@ -66,10 +67,9 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         print("batched vs sequential max |diff|", np.abs(a - c).max())
         assert np.allclose(a, c, atol=0.05) and np.allclose(c, d, atol=0.05)
     # the teacher labelled through llama.cpp (prefix reuse), and the harness evaluates the re-ranker
-    assert m["teacher"]["labeller"].startswith("llama.cpp")
-    from ondevice_rec.eval.datasets import load_dataset
+    assert (m.teacher or {})["labeller"].startswith("llama.cpp")
+    from ondevice_rec.datasets import leave_one_out, load_dataset
     from ondevice_rec.eval.runner import evaluate
-    from ondevice_rec.eval.splits import leave_one_out
 
     split = leave_one_out(load_dataset("generic", str(tmp_path / "data")))
     runs = evaluate(split, [f"bundle:{tmp_path / 'bundle'}", f"rerank:{tmp_path / 'bundle'}"], max_users=6)
@@ -83,7 +83,7 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
 
     bad = tmp_path / "bad-bundle"
     shutil.copytree(tmp_path / "bundle", bad)
-    gguf = bad / llm["file"]
+    gguf = bad / llm.file
     data = bytearray(gguf.read_bytes())
     data[len(data) // 2] ^= 0x01
     gguf.write_bytes(bytes(data))

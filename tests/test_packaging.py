@@ -44,8 +44,8 @@ def test_rebuilding_the_default_bundle_reproduces_it(tmp_path: Path) -> None:
             pytest.skip(str(e))
         raise
     shipped = read_manifest(default_bundle_path())
-    assert built["files"] == shipped["files"]  # byte-identical model, tokenizer and licence
-    assert built["validation"]["passed"]
+    assert built.files == shipped.files  # byte-identical model, tokenizer and licence
+    assert built.validation["passed"]
 
 
 def test_committed_recipe_is_the_one_the_shipped_bundle_was_built_with() -> None:
@@ -55,7 +55,7 @@ def test_committed_recipe_is_the_one_the_shipped_bundle_was_built_with() -> None
     from ondevice_rec.export.default_bundle import load_config
 
     shipped = read_manifest(ondevice_rec.bundle.default_bundle_path())
-    assert asdict(load_config(ROOT / "export" / "default-bundle.json")) == shipped["recipe"]["config"]
+    assert asdict(load_config(ROOT / "export" / "default-bundle.json")) == shipped.recipe["config"]
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -192,3 +192,14 @@ def test_allow_list_from_catalogue_titles(gate_rec: Recommender) -> None:
     gate_rec.egress.allow_terms([], catalog_titles=True)
     kept = gate_rec.egress.send("cloud-llm", text, lambda p: p, user_id="u")
     assert "Jane Eyre" in kept and "Wuthering Heights" in kept and "<EMAIL_ADDRESS>" in kept
+
+
+def test_a_gate_timeout_does_not_change_the_shared_redactor() -> None:
+    from ondevice_rec.privacy.egress import mask_payload
+    from ondevice_rec.privacy.masking import get_redactor
+
+    shared = get_redactor()
+    before = shared.timeout
+    masked, _ = mask_payload({"q": "write to jane@example.com"}, timeout=30.0)
+    assert "jane@example.com" not in str(masked)
+    assert shared.timeout == before

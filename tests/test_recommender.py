@@ -218,3 +218,44 @@ def test_closed_recommender_refuses_calls(db_path) -> None:
     rec.close()
     with pytest.raises(OdrecError, match="closed"):
         rec.recommend("a")
+
+
+def test_constructed_directly_it_is_complete(db_path, demo_catalog) -> None:
+    """``Recommender(path, ...)`` is the same as ``Recommender.open(path, ...)``: nothing is patched on later."""
+    with Recommender(db_path, retention_days=30) as rec:
+        rec.add_items(demo_catalog[:20])
+        rec.consent("u").grant("personalization")
+        rec.record("u", demo_catalog[0]["id"], kind="like")
+        assert len(rec.recommend("u", k=5)) == 5
+        assert rec.retention_days == 30 and rec.bundle.manifest.name == "default-minilm-l6-int8"
+
+
+def test_a_read_never_writes(rec_demo: Recommender, db_path, bundle_copy) -> None:
+    rec_demo.consent("u").grant("personalization")
+    rec_demo.set_profile("u", "jazz in the evening")
+    rec_demo.record("u", "jazz-01", kind="like")
+    conn = rec_demo._store.conn
+    before = conn.total_changes
+    for _ in range(3):
+        rec_demo.recommend("u", k=5)
+    assert conn.total_changes == before
+
+
+def test_a_profile_written_under_another_bundle_is_reembedded_on_open(db_path, demo_catalog) -> None:
+    import sqlite3
+
+    with Recommender.open(db_path) as rec:
+        rec.add_items(demo_catalog[:20])
+        rec.consent("u").grant("personalization")
+        rec.set_profile("u", "jazz in the evening")
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE profile_vectors SET model_id='another-bundle'")
+    con.commit()
+    con.close()
+    with Recommender.open(db_path) as rec:  # the open writes the vectors for this bundle, not the request
+        conn = rec._store.conn
+        n = conn.execute("SELECT count(*) FROM profile_vectors WHERE model_id=?", (rec.space_id,)).fetchone()[0]
+        assert n == 1
+        before = conn.total_changes
+        assert rec.recommend("u", k=3)[0].personalized
+        assert conn.total_changes == before

@@ -60,12 +60,12 @@ def test_corrupt_or_unreadable_file_raises_store_error_naming_it(tmp_path: Path)
 def test_write_is_all_or_nothing(db_path: Path) -> None:
     s = Store(db_path)
     with pytest.raises(RuntimeError), s.write() as conn:
-        s.ensure_uid(conn, "alice")
+        s.users.ensure_uid(conn, "alice")
         raise RuntimeError("boom")
-    assert s.uid("alice") is None
+    assert s.users.uid("alice") is None
     with s.write() as conn:
-        s.ensure_uid(conn, "alice")
-    assert s.uid("alice") is not None
+        s.users.ensure_uid(conn, "alice")
+    assert s.users.uid("alice") is not None
 
 
 def test_several_recommenders_share_one_file(db_path: Path, demo_catalog: list[dict]) -> None:

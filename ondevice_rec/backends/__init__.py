@@ -1,6 +1,7 @@
-"""Ranking backends. Raw inference sessions (onnxruntime, llama.cpp) stay inside this sub-package;
-everything else talks to them through the :class:`~ondevice_rec.backends.base.Ranker` protocol."""
+"""Inference backends. Raw sessions (onnxruntime, llama.cpp) stay inside this sub-package; everything else
+talks to them through the :class:`Encoder` and :class:`Reranker` protocols."""
 
-from .base import Ranker, open_ranker
+from ._ort import default_threads
+from .base import Encoder, Reranker, open_encoder, open_reranker, open_text_encoder
 
-__all__ = ["Ranker", "open_ranker"]
+__all__ = ["Encoder", "Reranker", "default_threads", "open_encoder", "open_reranker", "open_text_encoder"]

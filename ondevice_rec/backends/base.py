@@ -1,4 +1,10 @@
-"""The small protocol every ranking backend implements, and the factory that picks one for a bundle."""
+"""The two protocols every backend implements, and the factories that build them from a bundle.
+
+- :class:`Encoder` maps item texts and profile clauses into one vector space where a dot product is relevance
+  (per-candidate work is a dot product against vectors computed once at ingest). Encoders with a learned
+  user model (``learned_user``) also turn a history of item vectors into a user vector.
+- :class:`Reranker` scores (prompt prefix, candidate suffix) pairs with an LLM: logit(Yes) − logit(No).
+"""
 
 from __future__ import annotations
 
@@ -12,23 +18,21 @@ from ..errors import BundleError
 
 
 @runtime_checkable
-class Ranker(Protocol):
-    """Maps item texts and free-text profiles into one vector space where a dot product is relevance.
-
-    Per-candidate work is a dot product against vectors computed once at catalogue-ingest time, so ranking a
-    whole catalogue costs one matrix-vector product per request.
-    """
-
-    bundle_id: str
+class Encoder(Protocol):
+    space_id: str  # names the vector space (stored beside each vector): bundle content + precision
     dim: int
     max_length: int
+    learned_user: bool  # True when user_vector() is a trained user tower, not None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Text-encoder vectors (unit norm), one row per text."""
         ...
 
-    def item_vectors(self, item_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
-        """Vectors stored for catalogue items (computed once, at ingest)."""
+    def item_vectors(
+        self, item_ids: Sequence[str], texts: Sequence[str], *, unknown: Sequence[bool] | None = None
+    ) -> np.ndarray:
+        """Vectors stored for catalogue items (computed once, at ingest); ``unknown`` marks items to be seen
+        by their text alone."""
         ...
 
     def profile_vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -37,21 +41,82 @@ class Ranker(Protocol):
 
     def user_vector(self, history: np.ndarray, profile: np.ndarray | None) -> np.ndarray | None:
         """A learned user vector from item vectors (oldest first) and a profile vector, or ``None`` when
-        the backend has no user model (the facade then uses its recency-weighted centroid)."""
+        the encoder has no user model (the pipeline then uses its recency-weighted centroid)."""
         ...
 
     def close(self) -> None: ...
 
 
-def open_ranker(bundle: Bundle, *, threads: int | None = None) -> Ranker:
-    """Build the backend that the bundle's manifest asks for."""
-    kind = bundle.manifest.get("kind")
-    if kind == "text-embedder":
-        from .onnx_text import OnnxTextEncoder
+@runtime_checkable
+class Reranker(Protocol):
+    def score(self, prefix: str, suffixes: Sequence[str]) -> np.ndarray:
+        """logit(Yes) − logit(No) for ``prefix + suffix`` of each candidate (the prefix is shared)."""
+        ...
 
-        return OnnxTextEncoder(bundle, threads=threads)
-    if kind == "two-tower":
-        from .two_tower import TwoTowerRanker
+    def generate(self, prompt: str, max_tokens: int = 32) -> str:
+        """A short greedy completion (for worded reasons)."""
+        ...
 
-        return TwoTowerRanker(bundle, threads=threads)
-    raise BundleError(f"bundle {bundle.path}: unsupported kind {kind!r}")
+    def close(self) -> None: ...
+
+
+def open_encoder(bundle: Bundle, *, threads: int | None = None, precision: str | None = None) -> Encoder:
+    """The encoder the bundle's manifest describes. ``precision`` picks a user tower of a two-tower bundle
+    (default: the manifest's ``default_precision``)."""
+    from .onnx_text import OnnxTextEncoder
+
+    m = bundle.manifest
+    te = m.text_encoder
+    text = OnnxTextEncoder(
+        te,
+        bundle.file(te.model),
+        bundle.file(te.tokenizer),
+        threads=threads,
+        space_id=bundle.bundle_id,
+        what=f"bundle {bundle.path}: text encoder",
+    )
+    if m.kind == "text-embedder":
+        return text
+    if m.kind == "two-tower" and m.two_tower is not None:
+        from .two_tower import TwoTowerEncoder
+
+        spec = m.two_tower
+        prec = precision or spec.default_precision
+        if prec not in spec.user_tower:
+            raise BundleError(
+                f"bundle {bundle.path} has no {prec!r} user tower (it has: {', '.join(sorted(spec.user_tower))})"
+            )
+        return TwoTowerEncoder(
+            spec,
+            text,
+            user_tower=bundle.file(spec.user_tower[prec]),
+            item_tower=bundle.file(spec.item_tower),
+            item_ids=bundle.file(spec.item_ids),
+            precision=prec,
+            threads=threads,
+            space_id=bundle.bundle_id + ("" if prec == spec.default_precision else f"-{prec}"),
+        )
+    raise BundleError(f"bundle {bundle.path}: unsupported kind {m.kind!r}")
+
+
+def open_text_encoder(bundle: Bundle, *, threads: int | None = None, precision: str = "int8") -> Encoder:
+    """The bundle's plain text encoder (``precision`` "fp32" needs a bundle built with ``--keep-fp32``)."""
+    from .onnx_text import OnnxTextEncoder
+
+    te = bundle.manifest.text_encoder
+    model = te.model if precision == "int8" else te.model_fp32
+    if not model:
+        raise BundleError(f"bundle {bundle.path} has no {precision} text encoder")
+    return OnnxTextEncoder(
+        te, bundle.file(model), bundle.file(te.tokenizer), threads=threads, space_id=bundle.bundle_id
+    )
+
+
+def open_reranker(bundle: Bundle, *, threads: int | None = None) -> Reranker:
+    """The bundle's GGUF LLM ranker on llama.cpp (verified now: it is a lazily checked file)."""
+    spec = bundle.manifest.llm_ranker
+    if spec is None:
+        raise BundleError(f"bundle {bundle.path} has no LLM ranker: export it with --formats gguf")
+    from .llama import LlamaRanker
+
+    return LlamaRanker(str(bundle.verified_path(spec.file)), threads=threads)

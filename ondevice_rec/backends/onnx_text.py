@@ -1,64 +1,55 @@
-"""onnxruntime + tokenizers sentence encoder (mean pooling, L2-normalised), as described by a bundle."""
+"""onnxruntime + tokenizers sentence encoder (mean or CLS pooling, L2-normalised), built from its spec."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle.manifest import TextEncoderSpec
 from ..errors import BundleError
-
-
-def _default_threads() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+from ._ort import session
 
 
 class OnnxTextEncoder:
-    """Owns one onnxruntime session and one tokenizer, loaded from verified in-memory bundle bytes."""
+    """Owns one onnxruntime session and one tokenizer, built from verified model and tokenizer bytes.
 
-    def __init__(self, bundle: Bundle, *, threads: int | None = None, precision: str = "int8") -> None:
-        import onnxruntime as ort
+    ``space_id`` names the vector space the vectors live in (stored beside every vector in the store)."""
+
+    learned_user = False
+
+    def __init__(
+        self,
+        spec: TextEncoderSpec,
+        model: bytes,
+        tokenizer: bytes,
+        *,
+        threads: int | None = None,
+        space_id: str = "",
+        what: str = "text encoder",
+    ) -> None:
         from tokenizers import Tokenizer
 
-        spec: dict[str, Any] = bundle.manifest.get("text_encoder") or {}
+        if spec.pooling not in ("mean", "cls"):
+            raise BundleError(f"{what}: unknown pooling {spec.pooling!r}")
+        self.spec = spec
+        self.dim = spec.dim
+        self.max_length = spec.max_length
+        self.space_id = space_id
+        self._session = session(model, threads=threads, what=what)
         try:
-            model_file = spec["model"] if precision == "int8" else spec.get("model_fp32")
-            tok_file = spec["tokenizer"]
-            self.dim = int(spec["dim"])
-            self.max_length = int(spec["max_length"])
-        except (KeyError, TypeError, ValueError):
-            raise BundleError(
-                f"bundle {bundle.path}: manifest 'text_encoder' lacks model/tokenizer/dim/max_length"
-            ) from None
-        if not model_file:
-            raise BundleError(f"bundle {bundle.path} has no {precision} text encoder")
-        self.pooling = spec.get("pooling", "mean")
-        if self.pooling not in ("mean", "cls"):
-            raise BundleError(f"bundle {bundle.path}: unknown pooling {self.pooling!r}")
-        self.bundle_id = bundle.bundle_id
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or _default_threads()
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(bundle.file(model_file), opts, providers=["CPUExecutionProvider"])
-            self._tokenizer = Tokenizer.from_str(bundle.file(tok_file).decode("utf-8"))
-        except BundleError:
-            raise
-        except Exception as e:  # onnxruntime/tokenizers raise their own types
-            raise BundleError(f"bundle {bundle.path}: cannot load model ({type(e).__name__}: {e})") from None
+            self._tokenizer = Tokenizer.from_str(tokenizer.decode("utf-8"))
+        except Exception as e:  # tokenizers raises its own types
+            raise BundleError(f"cannot load {what} tokenizer ({type(e).__name__}: {e})") from None
         self._tokenizer.enable_truncation(max_length=self.max_length)
         self._tokenizer.no_padding()
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._output = spec.get("output", self._session.get_outputs()[0].name)
-        self._lock = threading.Lock()  # tokenizers' padding state is per-object
+        self._output = spec.output
+        self._lock = threading.Lock()  # tokenizers' truncation/padding state is per-object
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Unit-norm vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
@@ -78,7 +69,7 @@ class OnnxTextEncoder:
             if "token_type_ids" in self._inputs:
                 feeds["token_type_ids"] = np.zeros_like(ids)
             hidden = self._session.run([self._output], feeds)[0]
-            if self.pooling == "mean":
+            if self.spec.pooling == "mean":
                 m = mask[:, :, None].astype(np.float32)
                 pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
             else:
@@ -87,7 +78,9 @@ class OnnxTextEncoder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
-    def item_vectors(self, item_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+    def item_vectors(
+        self, item_ids: Sequence[str], texts: Sequence[str], *, unknown: Sequence[bool] | None = None
+    ) -> np.ndarray:
         return self.embed(texts)
 
     def profile_vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -97,4 +90,4 @@ class OnnxTextEncoder:
         return None
 
     def close(self) -> None:
-        self._session = None  # type: ignore[assignment]
+        self._session = None

@@ -1,62 +1,56 @@
-"""Two-tower student bundles: item vectors = text projection (+ learned id embedding for items seen in
-training), user vector = ONNX user tower over the user's recent item vectors and profile."""
+"""Two-tower student: item vectors = text projection (+ learned id embedding for items seen in training),
+user vector = ONNX user tower over the user's recent item vectors and profile."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle
+from ..bundle.manifest import TwoTowerSpec
 from ..errors import BundleError
+from ._ort import session
 from .onnx_text import OnnxTextEncoder
 
 
-class TwoTowerRanker:
-    def __init__(self, bundle: Bundle, *, threads: int | None = None, precision: str | None = None) -> None:
-        import onnxruntime as ort
+class TwoTowerEncoder:
+    """Built from its spec, the text encoder it projects from, and the verified bytes of its files."""
 
-        spec: dict[str, Any] = bundle.manifest.get("two_tower") or {}
+    learned_user = True
+
+    def __init__(
+        self,
+        spec: TwoTowerSpec,
+        text: OnnxTextEncoder,
+        *,
+        user_tower: bytes,
+        item_tower: bytes,
+        item_ids: bytes,
+        precision: str,
+        threads: int | None = None,
+        space_id: str = "",
+    ) -> None:
+        if precision not in spec.user_tower:
+            raise BundleError(f"no {precision!r} user tower (have: {', '.join(sorted(spec.user_tower))})")
+        self.spec = spec
+        self.precision = precision
+        self.text = text
+        self.max_length = text.max_length
+        self.max_len = spec.max_len
+        self.space_id = space_id
         try:
-            towers = spec["user_tower"]
-            arrays_file = spec["item_tower"]
-            ids_file = spec["item_ids"]
-            self.max_len = int(spec["max_len"])
-        except (KeyError, TypeError, ValueError):
-            raise BundleError(
-                f"bundle {bundle.path}: manifest 'two_tower' lacks user_tower/item_tower/item_ids"
-            ) from None
-        self.precision = precision or os.environ.get("ODREC_PRECISION") or spec.get("default_precision", "int8")
-        if self.precision not in towers:
-            raise BundleError(
-                f"bundle {bundle.path} has no {self.precision!r} user tower (it has: {', '.join(sorted(towers))})"
-            )
-        self.text = OnnxTextEncoder(bundle, threads=threads)
-        self.max_length = self.text.max_length
-        self.bundle_id = bundle.bundle_id + (
-            "" if self.precision == spec.get("default_precision", "int8") else f"-{self.precision}"
-        )
-        arrays = np.load(io.BytesIO(bundle.file(arrays_file)))
-        self.proj_w, self.proj_b = arrays["proj_w"], arrays["proj_b"]
-        self.profile_w, self.profile_b = arrays["profile_w"], arrays["profile_b"]
-        self.id_emb = arrays["id_emb"]
+            arrays = np.load(io.BytesIO(item_tower))
+            self.proj_w, self.proj_b = arrays["proj_w"], arrays["proj_b"]
+            self.profile_w, self.profile_b = arrays["profile_w"], arrays["profile_b"]
+            self.id_emb = arrays["id_emb"]
+            ids = json.loads(item_ids.decode("utf-8"))
+        except (OSError, KeyError, ValueError) as e:
+            raise BundleError(f"cannot read the item tower ({type(e).__name__}: {e})") from None
         self.dim = int(self.proj_w.shape[1])
-        ids = json.loads(bundle.file(ids_file).decode("utf-8"))
         self.row_of = {str(i): r for r, i in enumerate(ids)}
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or max(1, min(2, os.cpu_count() or 1))
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                bundle.file(towers[self.precision]), opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as e:
-            raise BundleError(f"bundle {bundle.path}: cannot load user tower ({type(e).__name__}: {e})") from None
+        self._session = session(user_tower, threads=threads, what=f"{precision} user tower")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.text.embed(texts)
@@ -64,6 +58,7 @@ class TwoTowerRanker:
     def item_vectors(
         self, item_ids: Sequence[str], texts: Sequence[str], *, unknown: Sequence[bool] | None = None
     ) -> np.ndarray:
+        """Text projection, plus the id embedding of items seen in training (unless marked ``unknown``)."""
         vecs = self.text.embed(texts) @ self.proj_w + self.proj_b
         for r, item_id in enumerate(item_ids):
             row = self.row_of.get(str(item_id))
@@ -87,14 +82,30 @@ class TwoTowerRanker:
             if profile is None
             else np.asarray(profile, dtype=np.float32).reshape(1, self.dim)
         )
-        return self._session.run(None, {"history": h[None], "profile": p})[0][0]
+        return np.asarray(self._session.run(None, {"history": h[None], "profile": p})[0][0])
 
     def user_vectors(self, histories: np.ndarray, profiles: np.ndarray) -> np.ndarray:
         """Batched variant: ``histories`` (B, L, dim) right-aligned, zero rows as padding."""
-        return self._session.run(
-            None, {"history": histories.astype(np.float32), "profile": profiles.astype(np.float32)}
-        )[0]
+        out = self._session.run(None, {"history": histories.astype(np.float32), "profile": profiles.astype(np.float32)})
+        return np.asarray(out[0])
+
+    def score_histories(self, matrix: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores of every row of ``matrix`` for each history (catalogue row indices, oldest first)."""
+        hists = [np.asarray(h)[-self.max_len :] for h in histories]
+        width = max(1, max((len(h) for h in hists), default=1))
+        batch = np.zeros((len(hists), width, self.dim), dtype=np.float32)
+        for r, h in enumerate(hists):
+            if len(h):
+                batch[r, width - len(h) :] = matrix[h]
+        prof = np.zeros((len(hists), self.dim), dtype=np.float32)
+        return np.asarray(self.user_vectors(batch, prof) @ matrix.T)
+
+    def score_profiles(self, matrix: np.ndarray, profiles: Sequence[str]) -> np.ndarray:
+        """Scores of every row of ``matrix`` for profile-only users (the runtime's cold-start input)."""
+        prof = self.profile_vectors(list(profiles))
+        batch = np.zeros((len(profiles), 1, self.dim), dtype=np.float32)
+        return np.asarray(self.user_vectors(batch, prof) @ matrix.T)
 
     def close(self) -> None:
         self.text.close()
-        self._session = None  # type: ignore[assignment]
+        self._session = None

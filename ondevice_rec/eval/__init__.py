@@ -1,7 +1,6 @@
-"""Evaluation harness: dataset loaders, splits, protocols, metrics and faithful baselines (``odrec eval``)."""
+"""Evaluation harness (``odrec eval``): protocols, metrics, faithful baselines, the runner and its report.
+Data, splits and scenarios live in :mod:`ondevice_rec.datasets`, apart from every model."""
 
-from .datasets import Dataset, load_dataset
 from .metrics import METRICS, bootstrap_ci, paired_test
-from .splits import Split, leave_one_out
 
-__all__ = ["Dataset", "load_dataset", "Split", "leave_one_out", "METRICS", "bootstrap_ci", "paired_test"]
+__all__ = ["METRICS", "bootstrap_ci", "paired_test"]

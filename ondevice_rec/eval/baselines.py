@@ -1,6 +1,6 @@
-"""Baselines trained by the harness: Popularity, ItemKNN, BPR-MF, SASRec, and any odrec bundle (text only,
-zero-shot). Each is a typed config with ``fit(split) -> Fitted``; ``Fitted.score(users, histories)`` returns a
-``(len(users), n_items)`` score matrix."""
+"""Baselines trained by the harness: Popularity, ItemKNN, BPR-MF, SASRec, and any odrec bundle (zero-shot or
+a trained student, optionally with LLM re-ranking). Each is a typed config implementing :class:`Model`:
+``fit(split) -> Fitted``; ``Fitted.score(users, histories)`` returns a ``(len(users), n_items)`` score matrix."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import missing_extra
-from .splits import Split
+from ..datasets import Split
+from ..errors import ArgumentError, missing_extra
+from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
 
 Progress = Callable[[str, float], None]  # (message, fraction done)
 
@@ -23,13 +24,44 @@ class Fitted(Protocol):
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray: ...
 
 
+class ProfileFitted(Fitted, Protocol):
+    """A fitted model that can also rank for profile-only (cold) users."""
+
+    def score_profiles(self, profiles: Sequence[str]) -> np.ndarray: ...
+
+
+class Model(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def uses_profiles(self) -> bool:
+        """Evaluated in the cold-user scenario (its Fitted implements ``score_profiles``)."""
+        ...
+
+    def cold_item_fair(self) -> bool:
+        """Fair in the cold-item scenario (never saw the held-out items' interactions)."""
+        ...
+
+    def fit(self, split: Split, progress: Progress = ..., exclude: np.ndarray | None = None) -> Fitted: ...
+
+
+class _IdModel:
+    """Defaults of models trained by the harness on the split itself."""
+
+    uses_profiles = False
+
+    def cold_item_fair(self) -> bool:
+        return True
+
+
 def _noop(msg: str, frac: float) -> None:
     pass
 
 
 # --- Popularity ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Popularity:
+class Popularity(_IdModel):
     name: str = "popularity"
     uses_profiles = True  # it ignores them: the honest comparator for cold users
 
@@ -53,26 +85,14 @@ class _PopFitted:
 
 # --- ItemKNN -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ItemKNN:
-    """Item co-occurrence cosine; a user's score for j sums the similarities of j to their history items
-    (top ``neighbours`` per item kept)."""
+class ItemKNN(_IdModel):
+    """Item co-occurrence cosine (:mod:`ondevice_rec.ranking.cooccurrence`)."""
 
     neighbours: int = 100
     name: str = "itemknn"
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
-        n = split.n_items
-        x = np.zeros((split.n_users, n), dtype=np.float32)
-        for u, seq in enumerate(split.train):
-            x[u, seq] = 1.0
-        co = x.T @ x
-        norms = np.sqrt(np.diag(co)).clip(min=1e-9)
-        sim = co / norms[:, None] / norms[None, :]
-        np.fill_diagonal(sim, 0.0)
-        if self.neighbours < n:
-            cut = np.partition(sim, n - self.neighbours, axis=1)[:, n - self.neighbours][:, None]
-            sim = np.where(sim >= cut, sim, 0.0).astype(np.float32)
-        return _KNNFitted(sim)
+        return _KNNFitted(cooccurrence_similarity(split.train, split.n_items, self.neighbours))
 
 
 @dataclass
@@ -80,11 +100,7 @@ class _KNNFitted:
     sim: np.ndarray
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        out = np.zeros((len(users), self.sim.shape[0]), dtype=np.float32)
-        for r, h in enumerate(histories):
-            if len(h):
-                out[r] = self.sim[h].sum(axis=0)
-        return out
+        return cooccurrence_scores(self.sim, histories)
 
 
 def _torch() -> Any:
@@ -92,13 +108,15 @@ def _torch() -> Any:
         import torch
     except ImportError:
         raise missing_extra("export", "torch", "the BPR and SASRec baselines train with torch") from None
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    from ..backends import default_threads
+
+    torch.set_num_threads(default_threads())
     return torch
 
 
 # --- BPR-MF --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class BPR:
+class BPR(_IdModel):
     dim: int = 64
     epochs: int = 60
     lr: float = 5e-3
@@ -166,7 +184,7 @@ class _MFFitted:
 
 # --- SASRec --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class SASRec:
+class SASRec(_IdModel):
     """Causal self-attention over item ids, trained with full-softmax cross-entropy over all items (as in the
     RecSys'23 reproducibility study, "Turning Dross Into Gold Loss"), early-stopped on validation NDCG@10."""
 
@@ -197,8 +215,8 @@ class SASRec:
             order = rng.permutation(len(seqs))
             chunks = [order[i : i + self.batch * 20] for i in range(0, len(order), self.batch * 20)]
             batches = []
-            for ch in chunks:
-                ch = sorted(ch, key=lambda k: len(seqs[k]))
+            for chunk in chunks:
+                ch = sorted(chunk.tolist(), key=lambda k: len(seqs[k]))
                 batches += [ch[i : i + self.batch] for i in range(0, len(ch), self.batch)]
             rng.shuffle(batches)
             for idx in batches:
@@ -234,7 +252,7 @@ class SASRec:
 
 
 def _sasrec_net(torch: Any, n_items: int, cfg: SASRec) -> Any:
-    nn = torch.nn
+    nn: Any = torch.nn
 
     class Block(nn.Module):
         def __init__(self) -> None:
@@ -306,45 +324,45 @@ class _SASRecFitted:
         return logits.numpy()
 
 
-# --- odrec bundles (text only, zero-shot) --------------------------------------------------------------
+# --- odrec bundles --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BundleModel:
-    """Any odrec bundle as a ranker: items embedded from their text, the user state built exactly as the
-    runtime builds it (recency-weighted history, optional natural-language profile)."""
+    """Any odrec bundle as a ranker: items embedded as the runtime embeds them, the user state built exactly
+    as the runtime builds it (recency-weighted history or the student's user tower; natural-language profile)."""
 
     path: str | None = None
     name: str = "bundle:default"
     batch: int = 64
+    precision: str | None = None
     uses_profiles = True
 
     def cold_item_fair(self) -> bool:
         """Fair in the cold-item scenario: a zero-shot bundle, or a student exported with --holdout-cold-items."""
-        return _cold_item_fair(self.path)
+        from ..bundle import read_manifest
 
-    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
-        from ..backends import open_ranker
+        return read_manifest(self.path).trained_without_cold_items
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> ProfileFitted:
+        from ..backends import open_encoder
         from ..bundle import load_bundle
 
-        ranker = open_ranker(load_bundle(self.path))
+        encoder = open_encoder(load_bundle(self.path), precision=self.precision)
         vecs = []
         for s in range(0, split.n_items, self.batch):
             sl = slice(s, s + self.batch)
-            if hasattr(ranker, "user_vectors"):  # a trained two-tower student
-                # items removed from training (cold-item scenario) are scored from their text alone
-                unk = exclude[sl] if exclude is not None else None
-                vecs.append(ranker.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
-            else:
-                vecs.append(ranker.item_vectors(split.item_ids[sl], split.item_text[sl]))
+            # items removed from training (cold-item scenario) are scored from their text alone
+            unk = exclude[sl].tolist() if exclude is not None else None
+            vecs.append(encoder.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
             progress("embedding items", min(1.0, (s + self.batch) / split.n_items))
         matrix = np.concatenate(vecs)
-        if hasattr(ranker, "user_vectors"):
-            return TwoTowerFitted(ranker, matrix)
-        return _BundleFitted(ranker, matrix)
+        if encoder.learned_user:
+            return TwoTowerFitted(encoder, matrix)
+        return _BundleFitted(encoder, matrix)
 
 
 @dataclass
 class _BundleFitted:
-    ranker: Any
+    encoder: Any
     matrix: np.ndarray
     config: Any = field(default=None)
 
@@ -367,42 +385,27 @@ class _BundleFitted:
         return out
 
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
-        vecs = self.ranker.embed(list(profiles))
-        return vecs @ self.matrix.T
+        return np.asarray(self.encoder.embed(list(profiles)) @ self.matrix.T)
 
 
 @dataclass
 class TwoTowerFitted:
-    ranker: Any
+    """A trained student's runtime encoder over the split's item vectors (the student's user tower)."""
+
+    encoder: Any  # TwoTowerEncoder
     matrix: np.ndarray
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        hists = [np.asarray(h)[-self.ranker.max_len :] for h in histories]
-        width = max(1, max((len(h) for h in hists), default=1))
-        batch = np.zeros((len(hists), width, self.ranker.dim), dtype=np.float32)
-        for r, h in enumerate(hists):
-            if len(h):
-                batch[r, width - len(h) :] = self.matrix[h]
-        prof = np.zeros((len(hists), self.ranker.dim), dtype=np.float32)
-        return self.ranker.user_vectors(batch, prof) @ self.matrix.T
+        return np.asarray(self.encoder.score_histories(self.matrix, histories))
 
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
-        prof = self.ranker.profile_vectors(list(profiles))
-        batch = np.zeros((len(profiles), 1, self.ranker.dim), dtype=np.float32)
-        return self.ranker.user_vectors(batch, prof) @ self.matrix.T
-
-
-def _cold_item_fair(path: str | None) -> bool:
-    from ..bundle import default_bundle_path, load_bundle
-
-    m = load_bundle(path or default_bundle_path()).manifest
-    return m.get("kind") != "two-tower" or bool((m.get("dataset") or {}).get("held_out_cold_items"))
+        return np.asarray(self.encoder.score_profiles(self.matrix, profiles))
 
 
 @dataclass
 class RerankModel:
-    """A two-tower bundle's fast path, with its top ``top`` unseen items re-ranked by the bundle's GGUF LLM
-    ranker on llama.cpp, exactly as ``recommend(rerank="llm")`` does (one history prefix per user)."""
+    """A bundle's fast path, with its top ``top`` unseen items re-ranked by the bundle's GGUF LLM ranker on
+    llama.cpp, exactly as ``recommend(rerank="llm")`` does (one history prefix per user)."""
 
     path: str
     top: int = 20
@@ -410,39 +413,34 @@ class RerankModel:
     uses_profiles = False  # the LLM ranker reads the history; a profile-only user has none
 
     def cold_item_fair(self) -> bool:
-        return _cold_item_fair(self.path)
+        return BundleModel(self.path).cold_item_fair()
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
-        from ..backends.llm_rerank import LlamaRanker
+        from ..backends import open_reranker
         from ..bundle import load_bundle
-        from ..errors import BundleError
 
-        bundle = load_bundle(self.path)
-        spec = bundle.manifest.get("llm_ranker")
-        if not spec:
-            raise BundleError(f"bundle {self.path} has no LLM ranker: export it with --formats gguf")
+        reranker = open_reranker(load_bundle(self.path))
         fast = BundleModel(self.path).fit(split, progress, exclude)
-        return _RerankFitted(fast, LlamaRanker(str(bundle.verified_path(spec["file"]))), split.item_title, self.top)
+        return _RerankFitted(fast, reranker, split.item_title, self.top)
 
 
 @dataclass
 class _RerankFitted:
-    fast: Any
-    llm: Any
+    fast: Fitted
+    reranker: Any
     titles: Sequence[str]
     top: int
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        from ..templates import ranker_prefix, ranker_suffix
+        from ..ranking.rerank import llm_scores
 
         scores = np.asarray(self.fast.score(users, histories), dtype=np.float32).copy()
         for r, h in enumerate(histories):
             s = scores[r].copy()
             s[np.asarray(h, dtype=np.int64)] = -np.inf  # already seen: never candidates
             top = np.argsort(-s, kind="stable")[: self.top]
-            margins = self.llm.score(
-                ranker_prefix([self.titles[i] for i in np.asarray(h).tolist()]),
-                [ranker_suffix(self.titles[i]) for i in top],
+            margins = llm_scores(
+                self.reranker, [self.titles[i] for i in np.asarray(h).tolist()], [self.titles[i] for i in top]
             )
             # re-ranked items go above the rest of the catalogue, in the LLM's order
             scores[r, top] = 1e6 + margins
@@ -468,7 +466,7 @@ BASELINES: dict[str, Callable[[int], Any]] = {
 }
 
 
-def make_model(spec: str, seed: int) -> Any:
+def make_model(spec: str, seed: int) -> Model:
     """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle), ``bundle:PATH`` or
     ``rerank:PATH`` (a bundle's fast path with its top 20 re-ranked by its GGUF LLM ranker)."""
     spec = spec.strip()
@@ -482,4 +480,6 @@ def make_model(spec: str, seed: int) -> Any:
     if spec.startswith("rerank:"):
         path = spec.removeprefix("rerank:")
         return RerankModel(path, name=f"rerank20:{Path(path).name}")
-    raise ValueError(f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)")
+    raise ArgumentError(
+        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)"
+    )

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .splits import Split
+from ..datasets import Split
+from ..errors import ArgumentError
 
 PROTOCOLS = ("full", "sampled20", "sampled100")
 
@@ -19,7 +20,7 @@ def n_candidates(protocol: str) -> int | None:
         return None
     if protocol in ("sampled20", "sampled100"):
         return int(protocol.removeprefix("sampled"))
-    raise ValueError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
+    raise ArgumentError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
 
 
 def full_mask(split: Split, u: int, stage: str) -> np.ndarray:
@@ -44,7 +45,9 @@ def sampled_candidates(split: Split, stage: str, n: int, seed: int, cache_dir: P
     for u in range(split.n_users):
         seen = set(split.train[u].tolist()) | {int(split.valid[u]), int(split.test[u])}
         if split.n_items - len(seen) < n - 1:
-            raise ValueError(f"user {split.user_ids[u]} has fewer than {n - 1} unseen items for {n}-candidate sampling")
+            raise ArgumentError(
+                f"user {split.user_ids[u]} has fewer than {n - 1} unseen items for {n}-candidate sampling"
+            )
         out[u, 0] = split.target(u, stage)
         negs: list[int] = []
         taken = set(seen)

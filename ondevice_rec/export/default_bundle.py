@@ -10,17 +10,18 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .._version import __version__
-from ..bundle import Bundle, sha256_bytes, staged_bundle_dir, write_manifest
+from ..backends.onnx_text import OnnxTextEncoder
+from ..bundle import Manifest, TextEncoderSpec, default_bundle_path, sha256_bytes, write_bundle
 from ..errors import ExportError
-from ..templates import item_text
+from ..ranking.templates import item_text
 from ._deps import minilm_dir, require
+from .validate import Gate, compare_outputs, top_k_overlap, validate
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,13 @@ def _torch_reference(model_dir: Path, texts: list[str], max_length: int) -> np.n
     return np.concatenate(outs).astype(np.float32)
 
 
-def _top10_overlap(q: np.ndarray, d_ref: np.ndarray, d_new: np.ndarray, q_new: np.ndarray) -> float:
-    ref = np.argsort(-(q @ d_ref.T), axis=1)[:, :10]
-    new = np.argsort(-(q_new @ d_new.T), axis=1)[:, :10]
-    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ref, new)]))
+def _gates(cfg: DefaultBundleConfig) -> list[Gate]:
+    return [
+        Gate("max_abs_fp32_vs_torch", "<=", cfg.max_abs_fp32_vs_torch, "fp32 vs torch max |diff|", ".2e"),
+        Gate("mean_cosine_int8_vs_fp32", ">=", cfg.min_mean_cosine_int8, "int8 mean cosine"),
+        Gate("min_cosine_int8_vs_fp32", ">=", cfg.min_cosine_int8, "int8 min cosine"),
+        Gate("top10_overlap_int8_vs_fp32", ">=", cfg.min_top10_overlap_int8, "int8 top-10 overlap", ".3f"),
+    ]
 
 
 def build_default_bundle(
@@ -104,11 +108,17 @@ def build_default_bundle(
     overwrite: bool = False,
     keep_fp32: bool = False,
     log: Callable[[str], None] = lambda s: None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Export, quantize, validate and write the default bundle to ``out``; return its manifest.
 
-    ``keep_fp32`` also ships the fp32 model (``model.fp32.onnx``, ~90 MB) so ``odrec bench`` can compare it."""
+    ``keep_fp32`` also ships the fp32 model (``model.fp32.onnx``, ~90 MB) so ``odrec bench`` can compare it.
+    Writing over the bundle inside the installed package needs ``overwrite=True``."""
     cfg = config or DefaultBundleConfig()
+    if Path(out).resolve() == default_bundle_path().resolve() and not overwrite:
+        raise ExportError(
+            f"{out} is the bundle shipped inside the installed package: pass --out DIR to build elsewhere, "
+            "or --overwrite to replace it"
+        )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     src = minilm_dir()
@@ -149,60 +159,38 @@ def build_default_bundle(
         docs, queries = _validation_texts()
         texts = docs + queries
         ref = _torch_reference(src, texts, cfg.max_length)
-        encoder_spec = {
-            "model": "model.onnx",
-            "tokenizer": "tokenizer.json",
-            "dim": int(ref.shape[1]),
-            "max_length": cfg.max_length,
-            "pooling": "mean",
-            "normalize": True,
-            "output": "last_hidden_state",
+        encoder_spec = TextEncoderSpec(
+            model="model.onnx",
+            tokenizer="tokenizer.json",
+            dim=int(ref.shape[1]),
+            max_length=cfg.max_length,
+            pooling="mean",
+            normalize=True,
+            output="last_hidden_state",
+        )
+        vec = {
+            name: OnnxTextEncoder(
+                encoder_spec, path.read_bytes(), tokenizer_bytes, threads=2, what=f"{name} export"
+            ).embed(texts)
+            for name, path in (("fp32", fp32), ("int8", int8))
         }
-        vec = {}
-        for name, path in (("fp32", fp32), ("int8", int8)):
-            b = Bundle(
-                path=work,
-                manifest={
-                    "kind": "text-embedder",
-                    "text_encoder": encoder_spec,
-                    "files": {"model.onnx": {"sha256": name, "size": 0}, "tokenizer.json": {"sha256": "t", "size": 0}},
-                },
-                files={"model.onnx": path.read_bytes(), "tokenizer.json": tokenizer_bytes},
-            )
-            from ..backends.onnx_text import OnnxTextEncoder
-
-            vec[name] = OnnxTextEncoder(b, threads=2).embed(texts)
         nd = len(docs)
-        cos_int8 = np.sum(vec["int8"] * vec["fp32"], axis=1)
-        validation = {
-            "n_texts": len(texts),
-            "max_abs_fp32_vs_torch": float(np.max(np.abs(vec["fp32"] - ref))),
-            "max_abs_int8_vs_fp32": float(np.max(np.abs(vec["int8"] - vec["fp32"]))),
-            "mean_cosine_int8_vs_fp32": float(np.mean(cos_int8)),
-            "min_cosine_int8_vs_fp32": float(np.min(cos_int8)),
-            "top10_overlap_int8_vs_fp32": _top10_overlap(
-                vec["fp32"][nd:], vec["fp32"][:nd], vec["int8"][:nd], vec["int8"][nd:]
-            ),
-            "gates": asdict(cfg),
-        }
-        failures = []
-        if validation["max_abs_fp32_vs_torch"] > cfg.max_abs_fp32_vs_torch:
-            failures.append(
-                f"fp32 vs torch max |diff| {validation['max_abs_fp32_vs_torch']:.2e} > {cfg.max_abs_fp32_vs_torch}"
-            )
-        if validation["mean_cosine_int8_vs_fp32"] < cfg.min_mean_cosine_int8:
-            failures.append(
-                f"int8 mean cosine {validation['mean_cosine_int8_vs_fp32']:.4f} < {cfg.min_mean_cosine_int8}"
-            )
-        if validation["min_cosine_int8_vs_fp32"] < cfg.min_cosine_int8:
-            failures.append(f"int8 min cosine {validation['min_cosine_int8_vs_fp32']:.4f} < {cfg.min_cosine_int8}")
-        if validation["top10_overlap_int8_vs_fp32"] < cfg.min_top10_overlap_int8:
-            failures.append(
-                f"int8 top-10 overlap {validation['top10_overlap_int8_vs_fp32']:.3f} < {cfg.min_top10_overlap_int8}"
-            )
-        validation["passed"] = not failures
-        if failures:
-            raise ExportError("validation failed, no bundle written: " + "; ".join(failures))
+        fp32_vs_torch = compare_outputs(ref, vec["fp32"])
+        int8_vs_fp32 = compare_outputs(vec["fp32"], vec["int8"])
+        report = validate(
+            {
+                "n_texts": len(texts),
+                "max_abs_fp32_vs_torch": fp32_vs_torch["max_abs"],
+                "max_abs_int8_vs_fp32": int8_vs_fp32["max_abs"],
+                "mean_cosine_int8_vs_fp32": int8_vs_fp32["mean_cosine"],
+                "min_cosine_int8_vs_fp32": int8_vs_fp32["min_cosine"],
+                "top10_overlap_int8_vs_fp32": top_k_overlap(
+                    vec["fp32"][nd:], vec["fp32"][:nd], vec["int8"][nd:], vec["int8"][:nd]
+                ),
+            },
+            _gates(cfg),
+            recorded=asdict(cfg),
+        ).require()
 
         import onnx
         import onnxruntime
@@ -214,7 +202,7 @@ def build_default_bundle(
         sig = {
             "inputs": [{"name": i.name, "dtype": "int64", "shape": ["batch", "sequence"]} for i in model.graph.input],
             "outputs": [
-                {"name": o.name, "dtype": "float32", "shape": ["batch", "sequence", encoder_spec["dim"]]}
+                {"name": o.name, "dtype": "float32", "shape": ["batch", "sequence", encoder_spec.dim]}
                 for o in model.graph.output
             ],
         }
@@ -226,42 +214,41 @@ def build_default_bundle(
                 "mean pooling + L2 normalisation at runtime",
             ],
         }
-        manifest = {
-            "name": "default-minilm-l6-int8",
-            "kind": "text-embedder",
-            "odrec_version": __version__,
-            "description": "all-MiniLM-L6-v2 sentence encoder, ONNX, dynamic int8 per-channel quantization",
-            "base_model": BASE_MODEL,
-            "text_encoder": {**encoder_spec, "model_fp32": "model.fp32.onnx"} if keep_fp32 else encoder_spec,
-            "signature": sig,
-            "quantization": {
+        manifest = Manifest(
+            name="default-minilm-l6-int8",
+            kind="text-embedder",
+            odrec_version=__version__,
+            description="all-MiniLM-L6-v2 sentence encoder, ONNX, dynamic int8 per-channel quantization",
+            base_model=BASE_MODEL,
+            text_encoder=replace(encoder_spec, model_fp32="model.fp32.onnx") if keep_fp32 else encoder_spec,
+            signature=sig,
+            quantization={
                 "method": "dynamic",
                 "weight_type": "int8",
                 "per_channel": cfg.per_channel,
                 "fp32_size_bytes": fp32.stat().st_size,
             },
-            "validation": validation,
-            "recipe": recipe,
-            "config_sha256": sha256_bytes(json.dumps(recipe, sort_keys=True).encode()),
-            "versions": {
+            validation=report.to_dict(),
+            recipe=recipe,
+            config_sha256=sha256_bytes(json.dumps(recipe, sort_keys=True).encode()),
+            versions={
                 "onnx": onnx.__version__,
                 "onnxruntime": onnxruntime.__version__,
                 "optimum": getattr(optimum, "__version__", "unknown"),
                 "torch": torch.__version__,
                 "transformers": transformers.__version__,
             },
+        )
+        files: dict[str, bytes | Path] = {
+            "model.onnx": int8,
+            "tokenizer.json": tokenizer_bytes,
+            "LICENSE": _APACHE_NOTICE.encode("utf-8"),
         }
-        with staged_bundle_dir(out, overwrite=overwrite) as stage:
-            shutil.copyfile(int8, stage / "model.onnx")
-            (stage / "tokenizer.json").write_bytes(tokenizer_bytes)
-            (stage / "LICENSE").write_text(_APACHE_NOTICE, encoding="utf-8")
-            names = ["model.onnx", "tokenizer.json", "LICENSE"]
-            if keep_fp32:
-                shutil.copyfile(fp32, stage / "model.fp32.onnx")
-                names.append("model.fp32.onnx")
-            manifest = write_manifest(stage, manifest, names)
+        if keep_fp32:
+            files["model.fp32.onnx"] = fp32
+        written = write_bundle(out, manifest, files, overwrite=overwrite)
         log("bundle written")
-        return manifest
+        return written
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

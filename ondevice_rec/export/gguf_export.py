@@ -124,7 +124,7 @@ def export_validated(
     """Fine-tuned teacher → F32 GGUF → Q8_0 (llama.cpp) at ``out``, validated against torch's next-token logits
     on ``prompts``. Raises ``ExportError`` (and leaves no file) when the mean logit correlation is below 0.99."""
     torch = require("torch")
-    from ..backends.llm_rerank import LlamaRanker
+    from ..backends.llama import LlamaRanker
 
     out = Path(out)
     f32 = write_gguf(model, source, out.with_name(out.name + ".f32"))

@@ -20,10 +20,25 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..bundle import Bundle, default_bundle_path, load_bundle, sha256_bytes, staged_bundle_dir, write_manifest
+from ..backends import default_threads
+from ..backends.onnx_text import OnnxTextEncoder
+from ..backends.two_tower import TwoTowerEncoder
+from ..bundle import (
+    DatasetInfo,
+    LlmRankerSpec,
+    Manifest,
+    TwoTowerSpec,
+    default_bundle_path,
+    load_bundle,
+    sha256_bytes,
+    write_bundle,
+)
+from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, profile_from_history
 from ..errors import ExportError
+from ..eval.protocols import full_protocol_ndcg
 from ._deps import require
 from .student import StudentConfig, export_arrays, student_ndcg, train_student
+from .validate import Gate, compare_outputs, validate
 
 Log = Callable[[str, float], None]
 
@@ -52,11 +67,8 @@ class ExportConfig:
         return sha256_bytes(json.dumps(asdict(self), sort_keys=True, default=str).encode())
 
 
-def _split(cfg: ExportConfig) -> Any:
+def _split(cfg: ExportConfig) -> Split:
     from dataclasses import replace
-
-    from ..eval.datasets import load_dataset
-    from ..eval.splits import leave_one_out
 
     split = leave_one_out(load_dataset(cfg.dataset, cfg.data_dir), min_rating=cfg.min_rating, core=cfg.core)
     if cfg.max_users and cfg.max_users < split.n_users:
@@ -71,8 +83,6 @@ def _split(cfg: ExportConfig) -> Any:
     if split.n_users < 10 or split.n_items < 10:
         raise ExportError(f"dataset too small to train a ranker: {split.n_users} users, {split.n_items} items")
     if cfg.holdout_cold_items:
-        from ..eval.runner import cold_item_split
-
         split, _ = cold_item_split(split, cfg.seed)
     return split
 
@@ -80,7 +90,9 @@ def _split(cfg: ExportConfig) -> Any:
 def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
     torch = require("torch")
 
-    class Tower(torch.nn.Module):
+    nn: Any = torch.nn
+
+    class Tower(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.user = model.user
@@ -109,12 +121,9 @@ def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
         )
 
 
-def _ranker_ndcg(ranker: Any, split: Any, stage: str, item_vecs: np.ndarray) -> np.ndarray:
-    """Per-user NDCG@10 (full protocol) of a runtime two-tower ranker, scored exactly as ``odrec eval`` does."""
-    from ..eval.baselines import TwoTowerFitted
-    from ..eval.protocols import full_protocol_ndcg
-
-    return full_protocol_ndcg(split, stage, TwoTowerFitted(ranker, item_vecs).score, batch=128)
+def _encoder_ndcg(encoder: TwoTowerEncoder, split: Split, stage: str, item_vecs: np.ndarray) -> np.ndarray:
+    """Per-user NDCG@10 (full protocol) of a runtime two-tower encoder, scored exactly as ``odrec eval`` does."""
+    return full_protocol_ndcg(split, stage, lambda us, hists: encoder.score_histories(item_vecs, hists), batch=128)
 
 
 def run_export(
@@ -125,7 +134,7 @@ def run_export(
     log: Log = lambda m, f: None,
     cache_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-) -> dict[str, Any]:
+) -> Manifest:
     """Run every stage and write the bundle to ``out``; return its manifest.
 
     Teacher weights and labels are cached in ``cache_dir`` (default ``<out>.cache``); with ``resume`` an
@@ -138,7 +147,7 @@ def run_export(
         raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
     if Path(out).exists() and not overwrite:
         raise ExportError(f"output {out} already exists (pass --overwrite)")
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(default_threads())
     stages: dict[str, float] = {}
     t = time.perf_counter()
 
@@ -147,11 +156,9 @@ def run_export(
     stages["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from ..backends.onnx_text import OnnxTextEncoder
-    from ..eval.runner import profile_from_history
-
     base = load_bundle(default_bundle_path())
-    encoder = OnnxTextEncoder(base)
+    te = base.manifest.text_encoder
+    encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
     text_emb = np.concatenate([encoder.embed(split.item_text[i : i + 64]) for i in range(0, split.n_items, 64)])
     profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
     profile_emb = encoder.embed(profile_texts)
@@ -167,7 +174,7 @@ def run_export(
         cdir = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
         if cdir.exists() and not resume:
             shutil.rmtree(cdir)
-        labels, teacher_info, _, _ = teacher_stage(
+        labels, teacher_info = teacher_stage(
             split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log, gguf="gguf" in cfg.formats
         )
         stages["teacher"] = time.perf_counter() - t
@@ -190,7 +197,7 @@ def run_export(
         quant.quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=quant.QuantType.QInt8)
         arrays = export_arrays(model)
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
         arrays_bytes = buf.getvalue()
         ids_bytes = json.dumps(split.item_ids).encode()
         stages["onnx_export"] = time.perf_counter() - t
@@ -198,34 +205,37 @@ def run_export(
         # --- validation ------------------------------------------------------------------------------
         t = time.perf_counter()
         log("validating", 0.0)
-        spec = {
-            "user_tower": {"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
-            "item_tower": "item_tower.npz",
-            "item_ids": "item_ids.json",
-            "max_len": cfg.student.max_len,
-            "default_precision": "int8",
-            "dim": cfg.student.dim,
-        }
-        files = {
+        spec = TwoTowerSpec(
+            user_tower={"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
+            item_tower="item_tower.npz",
+            item_ids="item_ids.json",
+            max_len=cfg.student.max_len,
+            dim=cfg.student.dim,
+            default_precision="int8",
+        )
+        files: dict[str, bytes | Path] = {
             "model.onnx": base.file("model.onnx"),
             "tokenizer.json": base.file("tokenizer.json"),
             "user_tower.fp32.onnx": fp32.read_bytes(),
             "user_tower.int8.onnx": int8.read_bytes(),
             "item_tower.npz": arrays_bytes,
             "item_ids.json": ids_bytes,
+            "LICENSE": base.file("LICENSE"),
         }
-        mem_manifest = {
-            "kind": "two-tower",
-            "text_encoder": base.manifest["text_encoder"],
-            "two_tower": spec,
-            "files": {k: {"sha256": sha256_bytes(v), "size": len(v)} for k, v in files.items()},
+        encoders = {
+            p: TwoTowerEncoder(
+                spec,
+                encoder,
+                user_tower=files[spec.user_tower[p]],  # type: ignore[arg-type]
+                item_tower=arrays_bytes,
+                item_ids=ids_bytes,
+                precision=p,
+            )
+            for p in ("fp32", "int8")
         }
-        from ..backends.two_tower import TwoTowerRanker
-
-        rankers = {p: TwoTowerRanker(Bundle(work, mem_manifest, files), precision=p) for p in ("fp32", "int8")}
         item_vecs = np.concatenate(
             [
-                rankers["fp32"].item_vectors(split.item_ids[i : i + 64], split.item_text[i : i + 64])
+                encoders["fp32"].item_vectors(split.item_ids[i : i + 64], split.item_text[i : i + 64])
                 for i in range(0, split.n_items, 64)
             ]
         )
@@ -240,50 +250,44 @@ def run_export(
         prof = np.zeros((len(sample), cfg.student.dim), dtype=np.float32)
         with torch.no_grad():
             ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
-        onnx_out = rankers["fp32"].user_vectors(batch, prof)
-        max_abs = float(np.max(np.abs(onnx_out - ref)))
-        ndcg = {p: _ranker_ndcg(r, split, "valid", item_vecs) for p, r in rankers.items()}
-        torch_ndcg = student_ndcg(model, split, text_emb, cfg.student, stage="valid")
-
-        validation = {
-            "max_abs_onnx_fp32_vs_torch": max_abs,
-            "valid_ndcg10_torch": round(torch_ndcg, 5),
-            "valid_ndcg10_onnx_fp32": round(float(ndcg["fp32"].mean()), 5),
-            "valid_ndcg10_onnx_int8": round(float(ndcg["int8"].mean()), 5),
-            "int8_minus_fp32_ndcg10": round(float(ndcg["int8"].mean() - ndcg["fp32"].mean()), 5),
-            "gates": {"max_abs_onnx_vs_torch": cfg.max_abs_onnx_vs_torch, "max_ndcg_drop_int8": cfg.max_ndcg_drop_int8},
-        }
-        failures = []
-        if max_abs > cfg.max_abs_onnx_vs_torch:
-            failures.append(f"ONNX vs torch max |diff| {max_abs:.2e} > {cfg.max_abs_onnx_vs_torch}")
-        if validation["int8_minus_fp32_ndcg10"] < -cfg.max_ndcg_drop_int8:
-            failures.append(
-                f"int8 loses {-validation['int8_minus_fp32_ndcg10']:.4f} NDCG@10 vs fp32 (> {cfg.max_ndcg_drop_int8})"
-            )
-        validation["passed"] = not failures
+        onnx_vs_torch = compare_outputs(ref, encoders["fp32"].user_vectors(batch, prof))
+        ndcg = {p: float(_encoder_ndcg(e, split, "valid", item_vecs).mean()) for p, e in encoders.items()}
+        report = validate(
+            {
+                "max_abs_onnx_fp32_vs_torch": onnx_vs_torch["max_abs"],
+                "valid_ndcg10_torch": round(student_ndcg(model, split, text_emb, cfg.student, stage="valid"), 5),
+                "valid_ndcg10_onnx_fp32": round(ndcg["fp32"], 5),
+                "valid_ndcg10_onnx_int8": round(ndcg["int8"], 5),
+                "int8_minus_fp32_ndcg10": round(ndcg["int8"] - ndcg["fp32"], 5),
+            },
+            [
+                Gate("max_abs_onnx_fp32_vs_torch", "<=", cfg.max_abs_onnx_vs_torch, "ONNX vs torch max |diff|", ".2e"),
+                Gate("int8_minus_fp32_ndcg10", ">=", -cfg.max_ndcg_drop_int8, "int8 − fp32 validation NDCG@10"),
+            ],
+            recorded={"max_abs_onnx_vs_torch": cfg.max_abs_onnx_vs_torch, "max_ndcg_drop_int8": cfg.max_ndcg_drop_int8},
+        )
         stages["validation"] = time.perf_counter() - t
-        if failures:
-            raise ExportError("validation failed, no bundle written: " + "; ".join(failures))
+        report.require()
 
         llm_ranker = None
         if "gguf" in cfg.formats:
             t = time.perf_counter()
             llm_ranker = _export_gguf(teacher_info, work, log)
-            files[llm_ranker["file"]] = (work / llm_ranker["file"]).read_bytes()
+            files[llm_ranker.file] = work / llm_ranker.file
             stages["gguf_export"] = time.perf_counter() - t
 
         import onnx
         import onnxruntime
 
-        manifest = {
-            "name": f"student-{cfg.dataset}",
-            "kind": "two-tower",
-            "odrec_version": __version__,
-            "description": "Two-tower student: MiniLM text + id item tower, transformer user tower (ONNX)",
-            "base_model": {**base.manifest["base_model"], "student": "trained by odrec export"},
-            "text_encoder": base.manifest["text_encoder"],
-            "two_tower": spec,
-            "signature": {
+        manifest = Manifest(
+            name=f"student-{cfg.dataset}",
+            kind="two-tower",
+            odrec_version=__version__,
+            description="Two-tower student: MiniLM text + id item tower, transformer user tower (ONNX)",
+            base_model={**base.manifest.base_model, "student": "trained by odrec export"},
+            text_encoder=te,
+            two_tower=spec,
+            signature={
                 "user_tower": {
                     "inputs": [
                         {"name": "history", "dtype": "float32", "shape": ["batch", "length", cfg.student.dim]},
@@ -292,44 +296,26 @@ def run_export(
                     "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
                 }
             },
-            "dataset": {
-                "name": cfg.dataset,
-                "users": split.n_users,
-                "items": split.n_items,
-                "held_out_cold_items": cfg.holdout_cold_items,
-            },
-            "validation": validation,
-            "training": train_info,
-            "teacher": {k: v for k, v in teacher_info.items() if k != "gguf"},
-            "llm_ranker": llm_ranker,
-            "recipe": {"config": json.loads(json.dumps(asdict(cfg), default=str))},
-            "config_sha256": cfg.digest(),
-            "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
-            "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
-        }
-        try:
-            with staged_bundle_dir(out, overwrite=overwrite) as stage:
-                for name, data in files.items():
-                    (stage / name).write_bytes(data)
-                (stage / "LICENSE").write_bytes(base.file("LICENSE"))
-                manifest = write_manifest(stage, manifest, [*files, "LICENSE"])
-        except OSError as e:  # e.g. a full disk: the staged directory is already gone
-            raise ExportError(f"cannot write the bundle to {out} ({e.strerror or e}); no bundle written") from None
-        return manifest
+            dataset=DatasetInfo(cfg.dataset, split.n_users, split.n_items, cfg.holdout_cold_items),
+            validation=report.to_dict(),
+            training=train_info,
+            teacher={k: v for k, v in teacher_info.items() if k != "gguf"},
+            llm_ranker=llm_ranker,
+            recipe={"config": json.loads(json.dumps(asdict(cfg), default=str))},
+            config_sha256=cfg.digest(),
+            stage_seconds={k: round(v, 2) for k, v in stages.items()},
+            versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
+        )
+        return write_bundle(out, manifest, files, overwrite=overwrite)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _export_gguf(teacher_info: dict[str, Any], work: Path, log: Log) -> dict[str, Any]:
+def _export_gguf(teacher_info: dict[str, Any], work: Path, log: Log) -> LlmRankerSpec:
     """The fine-tuned teacher as a validated Q8_0 GGUF (written by the teacher stage, which labels with it)."""
     log("packing GGUF", 0.0)
     cached = teacher_info.get("gguf")
     if not cached or not Path(cached["path"]).is_file():
         raise ExportError("--formats gguf needs a GGUF teacher and the gguf extra (pip install 'ondevice-rec[gguf]')")
     shutil.copyfile(cached["path"], work / "llm_ranker.q8_0.gguf")
-    return {
-        "file": "llm_ranker.q8_0.gguf",
-        "type": "Q8_0",
-        "validation": cached["validation"],
-        "prompt_template": "ondevice_rec.templates.ranker_prompt",
-    }
+    return LlmRankerSpec(file="llm_ranker.q8_0.gguf", type="Q8_0", validation=cached["validation"])

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArgumentError
 from ._deps import require
 
 
@@ -43,14 +44,14 @@ class StudentConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.id_dropout < 1.0:
-            raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
+            raise ArgumentError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -> Any:
-    nn = torch.nn
+    nn: Any = torch.nn
 
     class Attention(nn.Module):
         """Causal multi-head self-attention written with plain ops, so the ONNX graph keeps batch and length

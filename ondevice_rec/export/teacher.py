@@ -14,14 +14,20 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..bundle import sha256_file
+from ..datasets import Split
 from ..errors import ExportError
-from ..templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
+from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
+from ..ranking.rerank import llm_scores
+from ..ranking.templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
 from ._deps import model_package_dir, require
+
+if TYPE_CHECKING:
+    from ..backends.base import Reranker
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -198,12 +204,10 @@ class LabelCache:
         self.conn.close()
 
 
-def candidate_sets(split: Any, k: int, seed: int) -> dict[int, np.ndarray]:
-    """First-stage retriever (ItemKNN on training data) top-(k−1) plus the true next item, per user, for the
+def candidate_sets(split: Split, k: int, seed: int) -> dict[int, np.ndarray]:
+    """First-stage retriever (item-kNN on training data) top-(k−1) plus the true next item, per user, for the
     position the student distils at (history = train[:-1], target = train[-1])."""
-    from ..eval.baselines import ItemKNN
-
-    knn = ItemKNN().fit(split)
+    sim = cooccurrence_similarity(split.train, split.n_items)
     rng = np.random.default_rng(seed)
     out: dict[int, np.ndarray] = {}
     for u in range(split.n_users):
@@ -211,7 +215,7 @@ def candidate_sets(split: Any, k: int, seed: int) -> dict[int, np.ndarray]:
         if len(seq) < 2:
             continue
         hist, target = seq[:-1], int(seq[-1])
-        scores = knn.score(np.array([u]), [hist])[0]
+        scores = cooccurrence_scores(sim, [hist])[0]
         scores[hist] = -np.inf
         scores[target] = -np.inf
         top = np.argsort(-scores, kind="stable")[: k - 1]
@@ -221,9 +225,27 @@ def candidate_sets(split: Any, k: int, seed: int) -> dict[int, np.ndarray]:
     return out
 
 
+class TorchYesNo:
+    """The teacher in torch as a :class:`~ondevice_rec.backends.base.Reranker` (when llama.cpp is absent)."""
+
+    def __init__(self, model: Any, tok: Any) -> None:
+        self.model, self.tok = model, tok
+
+    def score(self, prefix: str, suffixes: Sequence[str]) -> np.ndarray:
+        torch = require("torch")
+        with torch.no_grad():
+            return np.asarray(yes_no_logits(self.model, self.tok, [prefix + x for x in suffixes]).float().numpy())
+
+    def generate(self, prompt: str, max_tokens: int = 32) -> str:
+        raise ExportError("the torch teacher only scores")
+
+    def close(self) -> None:
+        pass
+
+
 def label(
-    scorer: Callable[[str, list[str]], np.ndarray],
-    split: Any,
+    scorer: Reranker,
+    split: Split,
     cands: dict[int, np.ndarray],
     teacher_hash: str,
     cache: LabelCache,
@@ -241,9 +263,7 @@ def label(
         scores = cache.get(uid, c, teacher_hash)
         if scores is None:
             hist = [split.item_title[i] for i in split.train[u][:-1]]
-            scores = np.asarray(
-                scorer(ranker_prefix(hist), [ranker_suffix(split.item_title[i]) for i in c]), dtype=np.float32
-            )
+            scores = llm_scores(scorer, hist, [split.item_title[i] for i in c])
             cache.put(uid, c, teacher_hash, scores)
         out[u] = (c, scores)
         progress("teacher labelling", (n + 1) / len(users))
@@ -257,20 +277,20 @@ def _llama_cpp_available() -> bool:
 
 
 def teacher_stage(
-    split: Any,
+    split: Split,
     cfg: Any,
     tcfg: TeacherConfig,
     cache_dir: Path,
     log: Callable[[str, float], None],
     *,
     gguf: bool = False,
-) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any], Any, Any]:
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable).
 
     With a GGUF teacher and llama.cpp installed (always when ``gguf``), the fine-tuned teacher is written to a
     validated Q8_0 GGUF first and labels with llama.cpp, evaluating each user's history prefix once and only
     each candidate's suffix after it; otherwise it labels in torch. ``info["labeller"]`` says which.
-    Returns (labels, info, fine-tuned model, tokenizer)."""
+    Returns (labels, info)."""
     torch = require("torch")
     cache_dir.mkdir(parents=True, exist_ok=True)
     log("loading teacher", 0.0)
@@ -297,7 +317,7 @@ def teacher_stage(
     # with another tokenizer then fails the logit validation below rather than exporting a broken file)
     metadata = source if is_gguf else default_teacher_path()
     gguf_info: dict[str, Any] | None = None
-    llm = None
+    scorer: Reranker
     if gguf or (is_gguf and _llama_cpp_available()):
         from .gguf_export import export_validated
 
@@ -315,18 +335,13 @@ def teacher_stage(
             validation = export_validated(model, tok, metadata, q8, prompts)
             val_file.write_text(json.dumps(validation))
         gguf_info = {"path": str(q8), "validation": validation}
-        from ..backends.llm_rerank import LlamaRanker
+        from ..backends.llama import LlamaRanker
 
-        llm = LlamaRanker(str(q8))
-        scorer: Callable[[str, list[str]], np.ndarray] = lambda prefix, sufs: llm.score(prefix, sufs)  # noqa: E731
+        scorer = LlamaRanker(str(q8))
         labeller = "llama.cpp Q8_0: history prefix evaluated once per user, then each candidate's suffix"
         label_key = run_key + "-q8_0"
     else:
-
-        def scorer(prefix: str, sufs: list[str]) -> np.ndarray:
-            with torch.no_grad():
-                return yes_no_logits(model, tok, [prefix + x for x in sufs]).float().numpy()
-
+        scorer = TorchYesNo(model, tok)
         labeller, label_key = "torch", run_key
     cands = candidate_sets(split, tcfg.candidates, tcfg.seed)
     cache = LabelCache(cache_dir / "labels.sqlite")
@@ -335,8 +350,7 @@ def teacher_stage(
         labels = label(scorer, split, cands, label_key, cache, tcfg, log)
     finally:
         cache.close()
-        if llm is not None:
-            llm.close()
+        scorer.close()
     # how well does the teacher rank the true next item among its candidates?
     hits = [
         float(np.argsort(-s)[:1][0] == int(np.flatnonzero(c == split.train[u][-1])[0])) for u, (c, s) in labels.items()
@@ -357,4 +371,4 @@ def teacher_stage(
     }
     if gguf_info is not None:
         info["gguf"] = gguf_info
-    return labels, info, model, tok
+    return labels, info

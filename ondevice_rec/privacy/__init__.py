@@ -1,22 +1,40 @@
-"""Privacy layer: PII masking (Presidio + our recognizers) and the egress gate."""
+"""Privacy layer: PII masking (Presidio + our recognizers), consent, data-subject rights and the egress gate.
 
-from .masking import Redaction, RedactionError, Redactor, Span, redact, redact_spans, unsupported_language
+Import rule: nothing here imports the recommender; the gate is built from the store, the consent ledger and
+the ranking config. The masking and egress modules (large regex tables; Presidio when first used) are loaded
+on first access of their names, so that opening a store and ranking does not pay for them.
+"""
 
-__all__ = [
-    "Redaction",
-    "RedactionError",
-    "Redactor",
-    "Span",
-    "redact",
-    "redact_spans",
-    "unsupported_language",
-    "EgressGate",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RedactionError
+from .consent import PERSONALIZATION, ConsentHandle, ConsentLedger, check_purpose
+
+if TYPE_CHECKING:
+    from .egress import EgressGate, mask_payload
+    from .masking import Redaction, Redactor, Span, redact, redact_spans, unsupported_language
+
+_LAZY = {
+    "EgressGate": "egress",
+    "mask_payload": "egress",
+    "Redaction": "masking",
+    "Redactor": "masking",
+    "Span": "masking",
+    "redact": "masking",
+    "redact_spans": "masking",
+    "unsupported_language": "masking",
+}
+
+__all__ = ["PERSONALIZATION", "ConsentHandle", "ConsentLedger", "RedactionError", "check_purpose", *_LAZY]
 
 
-def __getattr__(name: str):  # the gate imports the recommender; keep `privacy.masking` importable alone
-    if name == "EgressGate":
-        from .egress import EgressGate
-
-        return EgressGate
-    raise AttributeError(name)
+def __getattr__(name: str) -> Any:  # PEP 562: load masking/egress when their names are first used
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

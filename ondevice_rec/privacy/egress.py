@@ -11,25 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import EgressBlocked, PrivacyError
-from .masking import RedactionError, Redactor, get_redactor
-
-if TYPE_CHECKING:
-    from ..recommender import Recommender
+from ..catalog import check_id
+from ..errors import ArgumentError, ArgumentTypeError, EgressBlocked, EgressTransportError, RedactionError
+from ..limits import MAX_JSON_DEPTH
+from ..ranking import RankingConfig, event_weight
+from ..store import Store
+from .consent import ConsentLedger, check_purpose
+from .masking import Redactor, get_redactor
 
 MAX_PAYLOAD_BYTES = 1_000_000
-MAX_DEPTH = 32
-_PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 REMOTE_CANDIDATES = "remote-candidates"
-
-
-class EgressTransportError(PrivacyError):
-    """The app's transport raised after the payload passed the gate (recorded in the audit log)."""
+__all__ = ["EgressGate", "EgressTransportError", "mask_payload", "MAX_PAYLOAD_BYTES", "REMOTE_CANDIDATES"]
 
 
 def _canonical(value: Any) -> bytes:
@@ -58,14 +54,12 @@ def mask_payload(
         red = redactor or get_redactor()
     except RedactionError as e:
         raise EgressBlocked(f"PII check unavailable, nothing sent: {e}") from None
-    if timeout is not None:
-        red.timeout = timeout
     counts: Counter[str] = Counter()
     allow_t = tuple(allow)
 
     def mask_str(text: str) -> str:
         try:
-            r = red.redact(text, allow_t)
+            r = red.redact(text, allow_t, timeout=timeout)
         except RedactionError as e:
             raise EgressBlocked(f"PII check failed, nothing sent: {e}") from None
         except Exception as e:  # fail closed on anything unexpected
@@ -74,8 +68,8 @@ def mask_payload(
         return r.text
 
     def walk(value: Any, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise EgressBlocked(f"payload is nested deeper than {MAX_DEPTH} levels")
+        if depth > MAX_JSON_DEPTH:
+            raise EgressBlocked(f"payload is nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(value, str):
             return mask_str(value)
         if isinstance(value, Mapping):
@@ -101,17 +95,22 @@ def mask_payload(
 
 
 class EgressGate:
-    """Consent-checked, PII-masked, audited egress for one :class:`~ondevice_rec.Recommender`."""
+    """Consent-checked, PII-masked, audited egress over one store. Built from its parts (the store, its
+    consent ledger, the ranking config that says what an event means); it knows nothing of the recommender."""
 
     def __init__(
         self,
-        rec: Recommender,
+        store: Store,
+        consent: ConsentLedger,
         *,
+        config: RankingConfig | None = None,
         max_bytes: int = MAX_PAYLOAD_BYTES,
         timeout: float | None = None,
         redactor: Redactor | None = None,
     ) -> None:
-        self._rec = rec
+        self._store = store
+        self._consent = consent
+        self._config = config or RankingConfig()
         self.max_bytes = max_bytes
         self.timeout = timeout
         self._redactor = redactor
@@ -121,10 +120,9 @@ class EgressGate:
     # --- configuration ---------------------------------------------------------------------------
     def declare(self, purpose: str, description: str) -> None:
         """Declare a purpose the app may send data for (and shows to users when asking consent)."""
-        if not isinstance(purpose, str) or not _PURPOSE_RE.match(purpose):
-            raise ValueError(f"purpose {purpose!r} must be a lowercase identifier such as 'cloud-llm'")
+        check_purpose(purpose)
         if not isinstance(description, str) or not description.strip():
-            raise ValueError("a declared purpose needs a description users can read")
+            raise ArgumentError("a declared purpose needs a description users can read")
         self._purposes[purpose] = description
 
     @property
@@ -136,7 +134,7 @@ class EgressGate:
         phone, card, IBAN, ids…) are masked regardless."""
         extra = [t for t in terms if isinstance(t, str)]
         if catalog_titles:
-            extra += [r[0] for r in self._rec._store.query("SELECT title FROM items WHERE title != ''")]
+            extra += self._store.catalog.titles()
         self.allow = sorted(set(self.allow) | set(extra))
 
     # --- the gate ----------------------------------------------------------------------------------
@@ -145,13 +143,11 @@ class EgressGate:
     ) -> Any:
         """Mask ``payload`` and hand it to ``transport`` if ``user_id`` consented to ``purpose``; return what
         the transport returns. Raises :class:`EgressBlocked` (nothing sent) or :class:`EgressTransportError`."""
-        from ..catalog import check_id
-
         check_id(user_id, "user_id")
         if not callable(transport):
-            raise TypeError("transport must be a callable that takes the masked payload")
+            raise ArgumentTypeError("transport must be a callable that takes the masked payload")
         if not isinstance(destination, str) or not destination.strip() or len(destination) > 200:
-            raise ValueError("destination must be a short label such as 'api.example.com'")
+            raise ArgumentError("destination must be a short label such as 'api.example.com'")
         try:
             masked, counts, digest = self._check_and_mask(purpose, payload, user_id)
         except EgressBlocked as e:
@@ -189,7 +185,7 @@ class EgressGate:
                 f"purpose {purpose!r} was not declared by the app (declare it with "
                 "rec.egress.declare(purpose, description))"
             )
-        if not self._rec.consent(user_id).status().get(purpose, False):
+        if not self._consent.status(user_id).get(purpose, False):
             raise EgressBlocked(f"user has not consented to {purpose!r}")
         masked, counts = mask_payload(
             payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes, timeout=self.timeout
@@ -197,33 +193,24 @@ class EgressGate:
         return masked, counts, hashlib.sha256(_canonical(masked)).hexdigest()
 
     def _audit(self, user_id: str, action: str, purpose: Any, destination: str, details: dict[str, Any]) -> None:
-        store = self._rec._store
-        with store.write() as conn:
-            uid = store.ensure_uid(conn, user_id)
-            store.audit(
-                conn, action, uid=uid, purpose=str(purpose)[:64], details={"destination": destination[:200], **details}
-            )
+        self._store.audit.log(
+            user_id, action, purpose=str(purpose)[:64], details={"destination": destination[:200], **details}
+        )
 
     # --- data minimisation -------------------------------------------------------------------------
     def summary(self, user_id: str, *, top: int = 10) -> dict[str, Any]:
         """The coarse payload to send instead of raw history: top interests (catalogue tags) with counts,
         and a bucketed activity level. No item ids, no timestamps, no free text."""
-        from ..catalog import check_id
-        from ..ranking import event_weight
-
         check_id(user_id, "user_id")
-        store = self._rec._store
-        uid = store.uid(user_id)
+        uid = self._store.users.uid(user_id)
         likes: Counter[str] = Counter()
         dislikes: Counter[str] = Counter()
         n = 0
         if uid is not None:
-            for kind, value, tags in store.query(
-                "SELECT e.kind, e.value, i.tags FROM events e JOIN items i ON i.iid=e.iid WHERE e.uid=?", (uid,)
-            ):
+            for kind, value, tags in self._store.events.kinds_and_tags(uid):
                 n += 1
-                w = event_weight(kind, value, self._rec.config)
-                for t in json.loads(tags):
+                w = event_weight(kind, value, self._config)
+                for t in tags:
                     if w > 0:
                         likes[t] += 1
                     elif w < 0:

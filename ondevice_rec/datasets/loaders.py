@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import OdrecError
+from ..errors import DatasetError
 
 DATASETS = ("ml-100k", "ml-latest-small", "ml-1m", "generic")
 ML100K_GENRES = [
@@ -36,10 +36,6 @@ ML100K_GENRES = [
     "War",
     "Western",
 ]
-
-
-class DatasetError(OdrecError):
-    """A dataset is missing, malformed or unusable."""
 
 
 @dataclass

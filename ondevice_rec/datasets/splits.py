@@ -1,4 +1,4 @@
-"""The one split implementation (the export toolchain reuses it): rating filter, iterative k-core,
+"""The one split implementation (evaluation and export both use it): rating filter, iterative k-core,
 chronological order (stable on ties), leave-one-out (last = test, second-to-last = validation)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import Dataset, DatasetError
+from ..errors import DatasetError
+from .loaders import Dataset
 
 
 @dataclass

@@ -1,12 +1,14 @@
-"""LLM re-ranking on llama.cpp (the ``gguf`` extra): Yes/No scores for candidates sharing one history prefix.
+"""The :class:`~ondevice_rec.backends.base.Reranker` on llama.cpp (the ``gguf`` extra): Yes/No scores for
+candidates sharing one history prefix.
 
 The history prefix is evaluated once per request; for each candidate the KV cache is cut back to the end of
-the prefix and only the candidate's suffix is evaluated (prefix reuse).
+the prefix and only the candidate's suffix is evaluated (prefix reuse). Only llama-cpp-python's public API is
+used, plus its ctypes bindings of llama.cpp's C API (``llama_memory_*``, ``llama_batch_*``) for what the
+high-level ``Llama`` object does not offer: cutting the KV cache and micro-batched sequences.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BundleError, missing_extra
-from ..templates import RANKER_NO, RANKER_YES
+from ..ranking.templates import RANKER_NO, RANKER_YES
+from ._ort import default_threads
 
 
 def _llama_cpp() -> Any:
@@ -26,7 +29,7 @@ def _llama_cpp() -> Any:
 
 
 class LlamaRanker:
-    """Owns one llama.cpp model and context."""
+    """Owns one llama.cpp model and context (and, once micro-batching is used, a batch context)."""
 
     def __init__(self, path: str, *, n_ctx: int = 2048, threads: int | None = None) -> None:
         self._lc = _llama_cpp()
@@ -34,7 +37,7 @@ class LlamaRanker:
             self.llm = self._lc.Llama(
                 model_path=path,
                 n_ctx=n_ctx,
-                n_threads=threads or max(1, min(2, os.cpu_count() or 1)),
+                n_threads=threads or default_threads(),
                 logits_all=False,
                 verbose=False,
             )
@@ -47,6 +50,7 @@ class LlamaRanker:
             raise BundleError(f"{path}: 'Yes'/'No' are not single tokens for this model")
         self.yes, self.no = yes[0], no[0]
         self._lock = threading.Lock()
+        self._bctx: tuple[Any, int, int] | None = None  # (context, n_seq, n_ctx) for score_batched
 
     def _tok(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -54,6 +58,10 @@ class LlamaRanker:
     def _last_logits(self) -> np.ndarray:
         ptr = self._lc.llama_get_logits_ith(self.llm.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def _cut_kv(self, n: int) -> None:
+        """Drop every cached position from ``n`` on (all sequences)."""
+        self._lc.llama_memory_seq_rm(self._lc.llama_get_memory(self.llm.ctx), -1, n, -1)
 
     def next_token_logits(self, prompt: str) -> np.ndarray:
         with self._lock:
@@ -70,7 +78,7 @@ class LlamaRanker:
                 self.llm.eval(self._tok(prefix))
                 n_prefix = self.llm.n_tokens
                 for i, suf in enumerate(suffixes):
-                    self.llm._ctx.kv_cache_seq_rm(-1, n_prefix, -1)
+                    self._cut_kv(n_prefix)
                     self.llm.n_tokens = n_prefix
                     self.llm.eval(self._tok(suf))
                     logits = self._last_logits()
@@ -78,7 +86,7 @@ class LlamaRanker:
             else:
                 for i, suf in enumerate(suffixes):
                     self.llm.reset()
-                    self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+                    self._cut_kv(0)
                     self.llm.eval(self._tok(prefix + suf))
                     logits = self._last_logits()
                     out[i] = logits[self.yes] - logits[self.no]
@@ -118,7 +126,7 @@ class LlamaRanker:
 
     def _batch_context(self, n_seq: int, n_tokens: int) -> Any:
         """A context for micro-batches (kept while its sizes suffice): unified KV cache, ``n_seq`` sequences."""
-        cur = getattr(self, "_bctx", None)
+        cur = self._bctx
         if cur is not None and cur[1] >= n_seq and cur[2] >= n_tokens:
             return cur[0]
         if cur is not None:
@@ -136,7 +144,7 @@ class LlamaRanker:
         for name in ("flash_attn_type", "flash_attn", "type_k", "type_v", "offload_kqv"):
             if hasattr(main, name):  # the same kernels as the main context, so scores agree with score()
                 setattr(params, name, getattr(main, name))
-        ctx = lc.llama_init_from_model(self.llm._model.model, params)
+        ctx = lc.llama_init_from_model(self.llm.model, params)
         if ctx is None:
             raise BundleError("llama.cpp could not create a batch context")
         self._bctx = (ctx, n_seq, size)
@@ -166,7 +174,7 @@ class LlamaRanker:
         return str(res["choices"][0]["text"]).strip()
 
     def close(self) -> None:
-        bctx = getattr(self, "_bctx", None)
+        bctx = self._bctx
         if bctx is not None:
             self._lc.llama_free(bctx[0])
             self._bctx = None

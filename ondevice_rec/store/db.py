@@ -1,17 +1,15 @@
-"""The on-device SQLite store (sqlite-utils): schema, migrations, pragmas and transactions.
+"""The SQLite connection of one store (sqlite-utils): pragmas, transactions, retries, meta counters.
 
-Design notes
-- User ids appear in exactly one place, ``users.user_id`` (and its unique index); every other table refers to
-  the integer ``uid``. SQLite index b-trees hold each key once (interior entries are real entries, not copies),
-  so deleting the row removes every copy.
-- ``secure_delete`` zeroes deleted cells and freed pages; erasure then checkpoints and truncates the WAL.
+- ``secure_delete`` zeroes deleted cells and freed pages; erasure then checkpoints and truncates the WAL
+  (:meth:`Store.scrub`).
 - Writes run in ``BEGIN IMMEDIATE`` transactions, retried while another connection holds the write lock, until
   a deadline; then :class:`StoreBusyError`.
+- Every SQL statement about a table lives in that table's module (``catalog``, ``events``, ``users``); this
+  module only knows connections, transactions and the ``meta`` key/value table.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -23,72 +21,22 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import StoreBusyError, StoreError, StoreFullError
-
-SCHEMA_VERSION = 2
-
-
-_SCHEMA_1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE users (uid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, created_at REAL NOT NULL);
-CREATE UNIQUE INDEX users_user_id ON users(user_id);
-CREATE TABLE items (
-    iid INTEGER PRIMARY KEY, item_id TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
-    tags TEXT NOT NULL, meta TEXT NOT NULL, added_at REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE UNIQUE INDEX items_item_id ON items(item_id);
-CREATE TABLE item_vectors (
-    iid INTEGER NOT NULL REFERENCES items(iid) ON DELETE CASCADE, model_id TEXT NOT NULL,
-    text_sha TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (iid, model_id));
-CREATE TABLE item_stats (
-    iid INTEGER NOT NULL REFERENCES items(iid) ON DELETE CASCADE, ctx TEXT NOT NULL, weight REAL NOT NULL,
-    PRIMARY KEY (iid, ctx));
-CREATE TABLE events (
-    eid INTEGER PRIMARY KEY, uid INTEGER NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
-    iid INTEGER NOT NULL REFERENCES items(iid) ON DELETE CASCADE, kind TEXT NOT NULL, value REAL,
-    at REAL NOT NULL, ctx TEXT NOT NULL DEFAULT '', context TEXT);
-CREATE INDEX events_uid_at ON events(uid, at);
-CREATE INDEX events_iid ON events(iid);
-CREATE INDEX events_at ON events(at);
-CREATE TABLE profiles (
-    uid INTEGER PRIMARY KEY REFERENCES users(uid) ON DELETE CASCADE, text TEXT NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE profile_vectors (
-    uid INTEGER NOT NULL REFERENCES users(uid) ON DELETE CASCADE, model_id TEXT NOT NULL, clauses TEXT NOT NULL,
-    pos BLOB, neg BLOB, PRIMARY KEY (uid, model_id));
-CREATE TABLE consents (
-    cid INTEGER PRIMARY KEY, uid INTEGER NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
-    purpose TEXT NOT NULL, granted INTEGER NOT NULL, at REAL NOT NULL, source TEXT);
-CREATE INDEX consents_uid_purpose ON consents(uid, purpose, cid);
-CREATE TABLE audit (
-    aid INTEGER PRIMARY KEY, at REAL NOT NULL, uid INTEGER REFERENCES users(uid) ON DELETE CASCADE,
-    subject TEXT, action TEXT NOT NULL, purpose TEXT, details TEXT);
-CREATE INDEX audit_uid ON audit(uid);
-"""
-
-
-def _migrate_1(db: sqlite_utils.Database) -> None:
-    for stmt in _SCHEMA_1.split(";"):
-        if stmt.strip():
-            db.conn.execute(stmt)
-
-
-def _migrate_2(db: sqlite_utils.Database) -> None:
-    # (uid, iid): the distinct items a user touched, by skip-scan, in time bounded by items rather than events
-    db.conn.execute("CREATE INDEX IF NOT EXISTS events_uid_iid ON events(uid, iid)")
-
-
-# (version, migration). A migration runs inside the write transaction that bumps schema_version.
-MIGRATIONS: list[tuple[int, Callable[[sqlite_utils.Database], None]]] = [(1, _migrate_1), (2, _migrate_2)]
-
-# Tables holding rows about one user (joined by uid); export and erasure both walk this list.
-USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
+from ..errors import StoreBusyError, StoreError, StoreFullError
+from . import schema
 
 
 class Store:
-    """Owns one SQLite connection (thread-safe through a lock). Open several for several processes."""
+    """Owns one SQLite connection (thread-safe through a lock) and the tables over it. Open one per process
+    (or several: each is an independent connection)."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0, readonly: bool = False) -> None:
+        from .catalog import CatalogTable
+        from .events import EventsTable, ProfilesTable
+        from .users import AuditTable, ConsentsTable, UsersTable
+
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.readonly = readonly
         self._lock = threading.RLock()
         if not readonly and self.path.parent and not self.path.parent.exists():
             raise StoreError(f"cannot open store {self.path}: directory {self.path.parent} does not exist")
@@ -113,6 +61,12 @@ class Store:
             except Exception:
                 pass
             raise StoreError(f"cannot open store {self.path}: {e}") from None
+        self.catalog = CatalogTable(self)
+        self.events = EventsTable(self)
+        self.profiles = ProfilesTable(self)
+        self.users = UsersTable(self)
+        self.consents = ConsentsTable(self)
+        self.audit = AuditTable(self)
 
     # --- transactions --------------------------------------------------------------------------
     def _retry(self, fn: Callable[[], Any], deadline: float | None = None) -> Any:
@@ -179,37 +133,25 @@ class Store:
 
     def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._retry(lambda: self.conn.execute(sql, params).fetchall())
+            return list(self._retry(lambda: self.conn.execute(sql, params).fetchall()))
 
     # --- schema --------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        def current() -> int:
-            if "meta" not in self.db.table_names():
-                return 0
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            return int(row[0]) if row else 0
-
-        version = current()
-        if version > SCHEMA_VERSION:
+        version = schema.current_version(self.conn)
+        if version > schema.SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.path} has schema version {version}, newer than this odrec supports "
-                f"({SCHEMA_VERSION}); upgrade ondevice-rec"
+                f"({schema.SCHEMA_VERSION}); upgrade ondevice-rec"
             )
-        if version == SCHEMA_VERSION:
+        if version == schema.SCHEMA_VERSION:
             return
         with self.write() as conn:
-            version = current()  # another process may have migrated while we waited for the lock
-            for target, migration in MIGRATIONS:
-                if target > version:
-                    migration(self.db)
-                    conn.execute(
-                        "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (str(target),),
-                    )
+            # another process may have migrated while we waited for the lock
+            schema.migrate(conn, schema.current_version(conn))
             if not conn.execute("SELECT 1 FROM meta WHERE key='audit_key'").fetchone():
                 conn.execute("INSERT INTO meta(key, value) VALUES('audit_key', ?)", (os.urandom(32).hex(),))
 
+    # --- meta -----------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
         return rows[0][0] if rows else default
@@ -222,32 +164,9 @@ class Store:
             (key,),
         )
 
-    # --- users ---------------------------------------------------------------------------------
-    def uid(self, user_id: str) -> int | None:
-        rows = self.query("SELECT uid FROM users WHERE user_id=?", (user_id,))
-        return rows[0][0] if rows else None
-
-    def ensure_uid(self, conn: sqlite3.Connection, user_id: str) -> int:
-        row = conn.execute("SELECT uid FROM users WHERE user_id=?", (user_id,)).fetchone()
-        if row:
-            return int(row[0])
-        cur = conn.execute("INSERT INTO users(user_id, created_at) VALUES(?, ?)", (user_id, time.time()))
-        return int(cur.lastrowid)  # type: ignore[arg-type]
-
-    def audit(
-        self,
-        conn: sqlite3.Connection,
-        action: str,
-        *,
-        uid: int | None = None,
-        subject: str | None = None,
-        purpose: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        conn.execute(
-            "INSERT INTO audit(at, uid, subject, action, purpose, details) VALUES(?,?,?,?,?,?)",
-            (time.time(), uid, subject, action, purpose, json.dumps(details or {}, sort_keys=True)),
-        )
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: changes when another connection commits (cheap change detection)."""
+        return int(self.query("PRAGMA data_version")[0][0])
 
     # --- erasure support -----------------------------------------------------------------------
     def scrub(self) -> None:

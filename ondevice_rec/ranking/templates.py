@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Item text is cut here before tokenisation; the encoder truncates again at its own token limit.
-MAX_ITEM_CHARS = 2000
-MAX_PROFILE_CHARS = 2000
+# Model inputs are cut here before tokenisation; the encoder truncates again at its own token limit.
+MAX_ITEM_CHARS = 2000  # of an item's text
+MAX_CLAUSE_CHARS = 2000  # of one profile clause (a stored profile may be longer: see limits.MAX_PROFILE_CHARS)
 
 
 def item_text(item: Mapping[str, Any]) -> str:
@@ -31,7 +31,7 @@ def item_text(item: Mapping[str, Any]) -> str:
 
 def profile_clause_text(clause: str) -> str:
     """A profile clause as embedded (kept as the user wrote it, minus surrounding noise)."""
-    return clause.strip(" .,;:!?\n\t")[:MAX_PROFILE_CHARS]
+    return clause.strip(" .,;:!?\n\t")[:MAX_CLAUSE_CHARS]
 
 
 # --- LLM ranker prompts (teacher fine-tuning, labelling, and runtime LLM re-ranking) --------------------

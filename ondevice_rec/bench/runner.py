@@ -1,0 +1,202 @@
+"""Orchestration of ``odrec bench``: checks the request, builds (cached) stores, runs each unit in a
+subprocess and collects the rows; Ctrl-C returns what was measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..bundle import Manifest
+from ..errors import BenchError
+from .config import HISTORY_USERS, SCENARIOS, BenchConfig
+from .machine import machine_info
+from .stats import result
+from .workers import COLD_START
+
+SCHEMA = "odrec-bench/1"
+
+
+def _run_worker(name: str, params: dict[str, Any], timeout: float = 3600) -> Any:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ondevice_rec.bench.workers", name, json.dumps(params)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    if proc.returncode != 0 or "@@RESULT@@" not in proc.stdout:
+        if proc.returncode == -signal.SIGINT:  # Ctrl-C reached the worker first
+            raise KeyboardInterrupt
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise BenchError(f"benchmark unit {name!r} failed: {tail[0]}")
+    return json.loads(proc.stdout.rsplit("@@RESULT@@", 1)[1])
+
+
+def _check(cfg: BenchConfig, manifest: Manifest) -> tuple[str, ...]:
+    unknown = set(cfg.scenarios) - set(SCENARIOS)
+    if unknown:
+        raise BenchError(f"unknown scenario(s) {', '.join(sorted(unknown))} (choose from {', '.join(SCENARIOS)})")
+    if not cfg.sizes or any(s < 20 for s in cfg.sizes):
+        raise BenchError("catalogue sizes must be at least 20 items")
+    have = available_backends(manifest)
+    missing = [b for b in cfg.backends if b not in have]
+    if missing:
+        raise BenchError(f"the bundle has no {', '.join(missing)} backend (it has: {', '.join(have) or 'none'})")
+    dim = manifest.two_tower.dim if manifest.two_tower is not None else manifest.text_encoder.dim
+    need = max(cfg.sizes) * (dim * 4 * 3 + 2048)  # vectors (catalogue + scores + copies) and per-item rows
+    try:
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        avail = None
+    if avail is not None and need > avail * 0.8:
+        raise BenchError(
+            f"a catalogue of {max(cfg.sizes):,} items needs about {need / 2**30:.1f} GiB; "
+            f"this machine has {avail / 2**30:.1f} GiB available"
+        )
+    return tuple(cfg.backends) or have
+
+
+def available_backends(manifest: Manifest) -> tuple[str, ...]:
+    """The backends ``odrec bench --backends`` can measure in this bundle."""
+    out = ["onnx-text-int8"]
+    if manifest.text_encoder.model_fp32:
+        out.append("onnx-text-fp32")
+    if manifest.two_tower is not None:
+        out += [f"onnx-user-{p}" for p in ("fp32", "int8") if p in manifest.two_tower.user_tower]
+    if manifest.llm_ranker is not None:
+        out.append("gguf")
+    return tuple(out)
+
+
+def run_bench(
+    cfg: BenchConfig,
+    *,
+    progress: Callable[[str], None] = lambda m: None,
+    partial: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run every selected scenario; return the report (``interrupted`` is true after Ctrl-C)."""
+    from ..bundle import default_bundle_path, load_bundle
+
+    bundle = load_bundle(cfg.bundle)
+    bundle_arg = str(bundle.path) if cfg.bundle else None
+    backends = _check(cfg, bundle.manifest)
+    work = Path(cfg.workdir) if cfg.workdir else Path(tempfile.gettempdir()) / "odrec-bench"
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(bundle.path if cfg.bundle else default_bundle_path()),
+        "config": {**asdict(cfg), "backends": list(backends)},
+        "bundle": {
+            "name": bundle.manifest.name,
+            "kind": bundle.manifest.kind,
+            "files_mb": {k: round(v.size / 1e6, 3) for k, v in bundle.manifest.files.items()},
+            "total_mb": round(bundle.manifest.size_bytes / 1e6, 2),
+        },
+        "results": [],
+        "setup": [],
+        "interrupted": False,
+    }
+    tag = (bundle.manifest.name or "bundle") + "-" + bundle.bundle_id[:12]
+
+    def add(rows: list[dict[str, Any]]) -> None:
+        report["results"].extend(rows)
+        if partial is not None:
+            partial(report)
+
+    def store(size: int) -> Path:
+        db = work / f"store-{tag}-{size}-h{'-'.join(map(str, cfg.histories))}.db"
+        if not db.is_file():
+            progress(f"building a {size:,}-item store (cached in {work})")
+            report["setup"].append(
+                _run_worker("build", {"db": str(db), "bundle": bundle_arg, "size": size, "histories": cfg.histories})
+            )
+        return db
+
+    try:
+        if "ingest" in cfg.scenarios:
+            progress(f"ingest of {cfg.ingest_items} items")
+            with tempfile.TemporaryDirectory(dir=work) as d:
+                add(_run_worker("ingest", {"bundle": bundle_arg, "n": cfg.ingest_items, "dir": d}))
+        if "recommend" in cfg.scenarios:
+            for size in cfg.sizes:
+                db = store(size)
+                for th in cfg.threads:
+                    progress(f"recommend: {size:,} items, {th} thread(s)")
+                    p = {
+                        "db": str(db),
+                        "bundle": bundle_arg,
+                        "threads": th,
+                        "size": size,
+                        "histories": list(cfg.histories),
+                        "warmup": cfg.warmup,
+                        "requests": cfg.requests,
+                    }
+                    add(_run_worker("recommend", p))
+        if "cold-start" in cfg.scenarios:
+            size = 10_000 if 10_000 in cfg.sizes else min(cfg.sizes)
+            db = store(size)
+            progress(f"cold start x{cfg.cold_runs} ({size:,} items)")
+            first, load = [], []
+            for _ in range(cfg.cold_runs):
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        COLD_START,
+                        repr(time.time()),
+                        str(db),
+                        bundle_arg or "",
+                        HISTORY_USERS.format(cfg.histories[-1]),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                )
+                if out.returncode != 0:
+                    raise BenchError(f"cold-start run failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+                got = json.loads(out.stdout.strip().splitlines()[-1])
+                first.append(got["first_s"] * 1000)
+                load.append(got["open_s"] * 1000)
+            add(
+                [
+                    result("cold-start", {"items": size, "what": "process start to first recommendation"}, first),
+                    result("cold-start", {"what": "Recommender.open (bundle verify + sessions + store)"}, load),
+                ]
+            )
+        if "backends" in cfg.scenarios:
+            for th in cfg.threads:
+                progress(f"per-candidate cost of {', '.join(backends)} ({th} thread(s))")
+                backend_params: dict[str, Any] = {
+                    "bundle": bundle_arg,
+                    "backends": list(backends),
+                    "threads": th,
+                    "reps": max(8, cfg.requests // 5),
+                    "candidates": 1000,
+                }
+                add(_run_worker("backends", backend_params))
+        if "rerank" in cfg.scenarios and "gguf" in backends:
+            for th in cfg.threads:
+                progress(f"LLM re-rank of 20 ({th} thread(s))")
+                add(
+                    _run_worker(
+                        "rerank", {"bundle": bundle_arg, "threads": th, "top": 20, "reps": max(3, cfg.requests // 20)}
+                    )
+                )
+        if "redact" in cfg.scenarios:
+            progress("egress redaction of 1 KB")
+            add(_run_worker("redact", {"n": max(10, cfg.requests // 4)}))
+    except KeyboardInterrupt:
+        report["interrupted"] = True
+    report["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return report

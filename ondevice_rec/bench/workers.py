@@ -1,0 +1,272 @@
+"""The measurements, each run in its own subprocess: ``python -m ondevice_rec.bench.workers NAME JSON``
+prints one ``@@RESULT@@`` line of JSON rows."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import HISTORY_USERS
+from .stats import result
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(r / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
+def _timed(fn: Callable[[], Any], warmup: int, n: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def _build_store(db: Path, bundle: str | None, size: int, histories: Sequence[int]) -> dict[str, Any]:
+    from ..recommender import Recommender
+    from .synthetic import synthetic_events, synthetic_items
+
+    items = synthetic_items(size, seed=0)
+    tmp = db.with_name(db.name + ".partial")
+    for f in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        f.unlink(missing_ok=True)
+    t = time.perf_counter()
+    with Recommender.open(tmp, bundle=bundle) as rec:
+        for i in range(0, size, 2000):
+            rec.add_items(items[i : i + 2000])
+        ingest = time.perf_counter() - t
+        ids = [it["id"] for it in items]
+        for h in histories:
+            user = HISTORY_USERS.format(h)
+            rec.consent(user).grant("personalization")
+            rec.record_many(synthetic_events(ids, user, h, seed=h))
+        rec.set_profile(HISTORY_USERS.format(histories[0]), "I love hard science fiction and jazz, no horror")
+    os.replace(tmp, db)
+    return {"items": size, "build_s": round(ingest, 2)}
+
+
+def _w_recommend(p: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..ranking import RankingConfig
+    from ..recommender import Recommender
+
+    rows = []
+    cfg = RankingConfig()
+    search = "prefilter" if cfg.prefilter_min_items and p["size"] >= cfg.prefilter_min_items else "exact"
+    with Recommender.open(p["db"], bundle=p["bundle"], threads=p["threads"], config=cfg) as rec:
+        exact_rec = None
+        if search == "prefilter":  # the same store scored exactly, to measure the coarse-to-fine search's recall
+            exact_cfg = replace(cfg, prefilter_min_items=0)
+            exact_rec = Recommender.open(p["db"], bundle=p["bundle"], threads=p["threads"], config=exact_cfg)
+        for h in p["histories"]:
+            user = HISTORY_USERS.format(h)
+            lat = _timed(functools.partial(rec.recommend, user, k=10), p["warmup"], p["requests"])
+            params = {"items": p["size"], "history": h, "threads": p["threads"]}
+            extra: dict[str, Any] = {"search": search}
+            if exact_rec is not None:
+                got = {r.item_id for r in rec.recommend(user, k=100, diversity=0.0)}
+                want = {r.item_id for r in exact_rec.recommend(user, k=100, diversity=0.0)}
+                exact = _timed(functools.partial(exact_rec.recommend, user, k=10), 2, max(10, p["requests"] // 4))
+                extra["recall_at_100_vs_exact"] = round(len(got & want) / max(1, len(want)), 4)
+                extra["exact_p50_ms"] = round(float(np.median(exact)), 3)
+                extra["exact_p95_ms"] = round(float(np.percentile(exact, 95)), 3)
+            rows.append(result("recommend", params, lat, keep=True, **extra))
+        if exact_rec is not None:
+            exact_rec.close()
+    for r in rows:
+        r["peak_rss_mb"] = _peak_rss_mb()
+    return rows
+
+
+def _w_ingest(p: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..recommender import Recommender
+    from .synthetic import synthetic_items
+
+    items = synthetic_items(p["n"], seed=1)
+    db = Path(p["dir"]) / "ingest.db"
+    with Recommender.open(db, bundle=p["bundle"]) as rec:
+        per_batch = []
+        for i in range(0, len(items), 100):
+            t = time.perf_counter()
+            rec.add_items(items[i : i + 100])
+            per_batch.append((time.perf_counter() - t) * 1000 / len(items[i : i + 100]))
+    total_s = sum(per_batch) * 100 / 1000
+    return [
+        result(
+            "ingest",
+            {"items": p["n"]},
+            per_batch,
+            unit="ms/item",
+            items_per_s=round(p["n"] / total_s, 1),
+            peak_rss_mb=_peak_rss_mb(),
+        )
+    ]
+
+
+def _w_redact(p: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        from ..privacy.masking import Redactor
+    except ImportError as e:  # pragma: no cover - depends on extras
+        return [{"scenario": "redact", "params": {}, "skipped": f"privacy extra not installed ({e})"}]
+    from ..errors import MissingExtraError
+
+    text = (
+        "Dear support, my name is Jane Miller and I live at 42 Elm Street, Springfield. Call me on "
+        "+1 415 555 0132 or write to jane.miller@example.com. I watched three sci-fi films last week and "
+        "would like more of the same, especially anything with space travel or time loops in it. "
+    )
+    text = (text * (1024 // len(text) + 1))[:1024]
+    try:
+        r = Redactor()
+        lat = _timed(lambda: r.redact(text), 3, p["n"])
+    except MissingExtraError as e:
+        return [{"scenario": "redact", "params": {}, "skipped": str(e)}]
+    return [result("redact", {"text_kb": 1}, lat, unit="ms", peak_rss_mb=_peak_rss_mb())]
+
+
+def _w_backends(p: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..backends import open_encoder, open_reranker, open_text_encoder
+    from ..bundle import load_bundle
+    from ..ranking.templates import ranker_prefix, ranker_suffix
+    from .synthetic import synthetic_items
+
+    b = load_bundle(p["bundle"])
+    texts = [it["title"] + ". " + it.get("text", "") for it in synthetic_items(64, seed=2)]
+    rows: list[dict[str, Any]] = []
+    wanted = set(p["backends"])
+    for name in ("onnx-text-fp32", "onnx-text-int8"):
+        if name not in wanted:
+            continue
+        enc = open_text_encoder(b, threads=p["threads"], precision=name.rsplit("-", 1)[1])
+        lat = _timed(functools.partial(enc.embed, texts), 2, p["reps"])
+        rows.append(
+            result(
+                "backends",
+                {"backend": name, "per": "candidate (item text embedding)"},
+                [x * 1000 / 64 for x in lat],
+                unit="us",
+            )
+        )
+        enc.close()
+    spec = b.manifest.two_tower
+    if spec is not None:
+        for prec in ("fp32", "int8"):
+            name = f"onnx-user-{prec}"
+            if name not in wanted or prec not in spec.user_tower:
+                continue
+            rk = open_encoder(b, threads=p["threads"], precision=prec)
+            rng = np.random.default_rng(0)
+            hist = rng.standard_normal((50, rk.dim)).astype(np.float32)
+            items = rng.standard_normal((p["candidates"], rk.dim)).astype(np.float32)
+
+            def one(rk: Any = rk, hist: np.ndarray = hist, items: np.ndarray = items) -> None:
+                u = rk.user_vector(hist, None)
+                np.argpartition(-(items @ u), 10)[:10]
+
+            lat = _timed(one, 5, p["reps"] * 5)
+            rows.append(
+                result(
+                    "backends",
+                    {"backend": name, "per": f"candidate (user tower over 50 events + {p['candidates']} dots)"},
+                    [x * 1000 / p["candidates"] for x in lat],
+                    unit="us",
+                    request_ms=round(float(np.median(lat)), 4),
+                )
+            )
+            rk.close()
+    llm = b.manifest.llm_ranker
+    if llm is not None and "gguf" in wanted:
+        ranker = open_reranker(b, threads=p["threads"])
+        prefix = ranker_prefix([f"Movie number {i} (1995)" for i in range(10)])
+        sufs = [ranker_suffix(f"Candidate film {i} (1997)") for i in range(20)]
+        lat = _timed(lambda: ranker.score(prefix, sufs), 1, max(3, p["reps"] // 4))
+        rows.append(
+            result(
+                "backends",
+                {"backend": f"gguf-{llm.type.lower()}", "per": "candidate (LLM Yes/No, prefix reused)"},
+                [x * 1000 / 20 for x in lat],
+                unit="us",
+            )
+        )
+        ranker.close()
+    for r in rows:
+        r["params"]["threads"] = p["threads"]
+        r["peak_rss_mb"] = _peak_rss_mb()
+    return rows
+
+
+def _w_rerank(p: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..backends.llama import LlamaRanker
+    from ..bundle import load_bundle
+    from ..ranking.templates import ranker_prefix, ranker_suffix
+
+    b = load_bundle(p["bundle"])
+    llm = b.manifest.llm_ranker
+    if llm is None:
+        return [{"scenario": "rerank", "params": {}, "skipped": "bundle has no GGUF LLM ranker (--formats gguf)"}]
+    ranker = LlamaRanker(str(b.verified_path(llm.file)), threads=p["threads"])
+    prefix = ranker_prefix([f"Movie number {i}: a story about people ({1980 + i})" for i in range(10)])
+    sufs = [ranker_suffix(f"Candidate film {i} (1997)") for i in range(p["top"])]
+    rows = []
+    for mode in ("prefix-reuse", "no-reuse", "batched"):
+        fn: Callable[[], Any] = (
+            functools.partial(ranker.score_batched, prefix, sufs)
+            if mode == "batched"
+            else functools.partial(ranker.score, prefix, sufs, reuse_prefix=mode == "prefix-reuse")
+        )
+        lat = _timed(fn, 1, p["reps"])
+        rows.append(result("rerank", {"top": p["top"], "mode": mode, "threads": p["threads"]}, lat))
+    ranker.close()
+    for r in rows:
+        r["peak_rss_mb"] = _peak_rss_mb()
+    return rows
+
+
+COLD_START = """
+import sys, time, json
+t0 = float(sys.argv[1])
+from ondevice_rec import Recommender
+t = time.perf_counter()
+rec = Recommender.open(sys.argv[2], bundle=sys.argv[3] or None)
+opened = time.perf_counter() - t
+rec.recommend(sys.argv[4], k=10)
+first = time.time() - t0
+rec.close()
+print(json.dumps({"first_s": first, "open_s": opened}))
+"""
+
+WORKERS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
+    "recommend": _w_recommend,
+    "ingest": _w_ingest,
+    "redact": _w_redact,
+    "backends": _w_backends,
+    "rerank": _w_rerank,
+}
+
+
+def _worker_main() -> None:
+    """Entry point of a measurement subprocess: ``python -m ondevice_rec.bench NAME JSON``."""
+    name, params = sys.argv[1], json.loads(sys.argv[2])
+    if name == "build":
+        out: Any = _build_store(Path(params["db"]), params["bundle"], params["size"], params["histories"])
+    else:
+        out = WORKERS[name](params)
+    sys.stdout.write("\n@@RESULT@@" + json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    _worker_main()

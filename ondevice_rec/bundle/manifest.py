@@ -1,0 +1,227 @@
+"""The bundle manifest, typed: the only code that reads or writes ``manifest.json`` keys.
+
+A manifest says what a bundle is (``kind``), which files it holds (sha256 and size of each), how to build
+each runtime component from those files (the component specs), and how it was made and validated (recipe,
+versions, validation report). Reports (``validation``, ``training``, ``teacher`` …) are free-form figure
+dictionaries; everything a component needs to load is a typed field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..errors import BundleIntegrityError, BundleVersionError
+
+MANIFEST = "manifest.json"
+BUNDLE_SCHEMA_VERSION = 1
+KINDS = ("text-embedder", "two-tower")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec:
+    """A sentence encoder run by onnxruntime: token ids → hidden states → pooled, L2-normalised vector."""
+
+    model: str  # int8 ONNX file
+    tokenizer: str  # tokenizers JSON file
+    dim: int
+    max_length: int
+    pooling: str = "mean"
+    normalize: bool = True
+    output: str = "last_hidden_state"
+    model_fp32: str | None = None  # optional fp32 ONNX file (benchmarks, comparisons)
+
+
+@dataclass(frozen=True)
+class TwoTowerSpec:
+    """A trained student: item tower arrays (text projection + id embeddings) and an ONNX user tower."""
+
+    user_tower: dict[str, str]  # precision ("fp32", "int8") → ONNX file
+    item_tower: str  # .npz of proj_w, proj_b, id_emb, profile_w, profile_b
+    item_ids: str  # JSON list: row i of id_emb is this item id
+    max_len: int
+    dim: int
+    default_precision: str = "int8"
+
+
+@dataclass(frozen=True)
+class LlmRankerSpec:
+    """A GGUF causal LM answering Yes/No for (history, candidate) prompts, run by llama.cpp."""
+
+    file: str
+    type: str  # GGUF quantisation type, e.g. "Q8_0"
+    prompt_template: str = "ondevice_rec.ranking.templates.ranker_prompt"
+    validation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a trained bundle was trained on."""
+
+    name: str
+    users: int
+    items: int
+    held_out_cold_items: bool = False
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    kind: str
+    text_encoder: TextEncoderSpec
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    schema_version: int = BUNDLE_SCHEMA_VERSION
+    odrec_version: str = ""
+    description: str = ""
+    two_tower: TwoTowerSpec | None = None
+    llm_ranker: LlmRankerSpec | None = None
+    dataset: DatasetInfo | None = None
+    base_model: dict[str, Any] = field(default_factory=dict)
+    signature: dict[str, Any] = field(default_factory=dict)
+    quantization: dict[str, Any] | None = None
+    validation: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+    config_sha256: str = ""
+    versions: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] | None = None
+    teacher: dict[str, Any] | None = None
+    stage_seconds: dict[str, float] | None = None
+
+    # --- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object written to ``manifest.json`` (absent optional parts are left out)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            if f.name == "files":
+                out["files"] = {k: {"sha256": e.sha256, "size": e.size} for k, e in sorted(v.items())}
+            elif f.name in _SPECS:
+                out[f.name] = {sf.name: getattr(v, sf.name) for sf in fields(v) if getattr(v, sf.name) is not None}
+            else:
+                out[f.name] = v
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "manifest") -> Manifest:
+        """Check and type a manifest read from JSON; unknown keys mean a newer writer (refused)."""
+        if not isinstance(data, dict):
+            raise BundleIntegrityError(f"{where}: manifest must be a JSON object")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise BundleIntegrityError(f"{where}: manifest has no integer schema_version")
+        if version > BUNDLE_SCHEMA_VERSION:
+            raise BundleVersionError(
+                f"{where}: bundle schema version {version} is newer than this odrec supports "
+                f"({BUNDLE_SCHEMA_VERSION}); upgrade ondevice-rec to load it"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BundleVersionError(
+                f"{where}: manifest has keys this odrec does not know ({', '.join(unknown)}); "
+                "it was written by a newer ondevice-rec: upgrade to load it"
+            )
+        files = data.get("files")
+        if not isinstance(files, dict) or not files:
+            raise BundleIntegrityError(f"{where}: manifest lists no files")
+        entries: dict[str, FileEntry] = {}
+        for name, meta in files.items():
+            if (
+                not isinstance(meta, dict)
+                or not isinstance(meta.get("sha256"), str)
+                or not isinstance(meta.get("size"), int)
+            ):
+                raise BundleIntegrityError(f"{where}: entry for {name!r} needs sha256 and size")
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+                raise BundleIntegrityError(f"{where}: file name {name!r} escapes the bundle directory")
+            entries[name] = FileEntry(meta["sha256"], meta["size"])
+        kind = data.get("kind")
+        if kind not in KINDS:
+            raise BundleIntegrityError(f"{where}: unsupported kind {kind!r} (this odrec loads {', '.join(KINDS)})")
+        kw: dict[str, Any] = {k: v for k, v in data.items() if k not in ("files", *_SPECS)}
+        for key, spec_cls in _SPECS.items():
+            raw = data.get(key)
+            kw[key] = None if raw is None else _spec(spec_cls, raw, f"{where}: '{key}'")
+        if kw["text_encoder"] is None:
+            raise BundleIntegrityError(f"{where}: manifest has no 'text_encoder'")
+        if kind == "two-tower" and kw["two_tower"] is None:
+            raise BundleIntegrityError(f"{where}: a two-tower bundle needs a 'two_tower' section")
+        m = cls(files=entries, **kw)
+        for spec_name, names in m.component_files().items():
+            missing = [n for n in names if n not in entries]
+            if missing:
+                raise BundleIntegrityError(f"{where}: '{spec_name}' names files not in the manifest: {missing}")
+        return m
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "manifest") -> Manifest:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise BundleIntegrityError(f"{where}: manifest is not valid JSON ({e})") from None
+        return cls.from_dict(data, where)
+
+    # --- what the runtime needs ----------------------------------------------------------------
+    def component_files(self) -> dict[str, list[str]]:
+        """Files each component loads (every one must be listed in ``files``)."""
+        te = self.text_encoder
+        out = {"text_encoder": [te.model, te.tokenizer, *([te.model_fp32] if te.model_fp32 else [])]}
+        if self.two_tower is not None:
+            out["two_tower"] = [*self.two_tower.user_tower.values(), self.two_tower.item_tower, self.two_tower.item_ids]
+        if self.llm_ranker is not None:
+            out["llm_ranker"] = [self.llm_ranker.file]
+        return out
+
+    def lazy_files(self) -> set[str]:
+        """Files that are not read at load time (the optional GGUF LLM ranker): verified on first use."""
+        return {self.llm_ranker.file} if self.llm_ranker is not None else set()
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(e.size for e in self.files.values())
+
+    @property
+    def trained_without_cold_items(self) -> bool:
+        """Fair in the eval harness's cold-item scenario: zero-shot, or trained with ``--holdout-cold-items``."""
+        return self.kind != "two-tower" or (self.dataset is not None and self.dataset.held_out_cold_items)
+
+
+_SPECS: dict[str, type] = {
+    "text_encoder": TextEncoderSpec,
+    "two_tower": TwoTowerSpec,
+    "llm_ranker": LlmRankerSpec,
+    "dataset": DatasetInfo,
+}
+
+
+def _spec(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise BundleIntegrityError(f"{where} must be an object")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise BundleVersionError(f"{where} has keys this odrec does not know ({', '.join(unknown)}): upgrade")
+    try:
+        obj = cls(**raw)
+    except TypeError as e:
+        raise BundleIntegrityError(f"{where} is incomplete ({e})") from None
+    for f in fields(cls):  # light type checks of what loaders index into
+        v = getattr(obj, f.name)
+        if f.type in ("int",) and (not isinstance(v, int) or isinstance(v, bool)):
+            raise BundleIntegrityError(f"{where}: {f.name} must be an integer")
+        if f.type in ("str",) and not isinstance(v, str):
+            raise BundleIntegrityError(f"{where}: {f.name} must be a string")
+    return obj

@@ -1,0 +1,70 @@
+"""Write a bundle: stage it in a temporary directory beside the target, hash every file into the manifest,
+then rename it into place. A failed build never leaves a half-written bundle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import BundleError, ExportError
+from .load import sha256_file
+from .manifest import BUNDLE_SCHEMA_VERSION, MANIFEST, FileEntry, Manifest
+
+
+@contextmanager
+def staged_bundle_dir(out: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory beside ``out``; on success it is renamed to ``out`` atomically.
+
+    On any error the temporary directory is removed, so a failed build never leaves a half-written bundle.
+    """
+    target = Path(out).resolve()
+    if target.exists() and not overwrite:
+        raise BundleError(f"output {target} already exists (pass overwrite=True / --overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_manifest(root: Path, manifest: Manifest, files: list[str]) -> Manifest:
+    """Record each file's hash and size and write ``manifest.json`` (sorted keys, stable bytes)."""
+    entries = {}
+    for name in sorted(files):
+        p = root / name
+        entries[name] = FileEntry(sha256_file(p), p.stat().st_size)
+    final = replace(manifest, schema_version=BUNDLE_SCHEMA_VERSION, files=entries)
+    (root / MANIFEST).write_text(final.to_json(), encoding="utf-8")
+    return final
+
+
+def write_bundle(
+    out: str | os.PathLike[str], manifest: Manifest, files: Mapping[str, bytes | Path], *, overwrite: bool = False
+) -> Manifest:
+    """Stage ``files`` (bytes, or paths to copy), hash them into ``manifest`` and rename into ``out``."""
+    try:
+        with staged_bundle_dir(out, overwrite=overwrite) as stage:
+            for name, data in files.items():
+                if isinstance(data, bytes):
+                    (stage / name).write_bytes(data)
+                else:
+                    shutil.copyfile(data, stage / name)
+            return write_manifest(stage, manifest, list(files))
+    except OSError as e:  # e.g. a full disk: the staged directory is already gone
+        raise ExportError(f"cannot write the bundle to {out} ({e.strerror or e}); no bundle written") from None

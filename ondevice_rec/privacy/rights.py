@@ -1,0 +1,90 @@
+"""Data-subject rights over one store: access and portability (export), erasure, storage limitation.
+
+- :func:`export_user` returns every row held about a user, derived data included (GDPR Arts. 15, 20).
+- :func:`forget_user` deletes all of it, zeroed in place (``secure_delete``), then checkpoints and truncates
+  the WAL so no bytes remain (Art. 17); the audit log keeps one pseudonymous entry. Idempotent.
+- :func:`apply_retention` deletes events older than a number of days (Art. 5(1)(e)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import sqlite3
+import time
+from typing import Any
+
+from .._version import __version__
+from ..catalog import check_id
+from ..errors import ArgumentError
+from ..store import SCHEMA_VERSION, USER_TABLES, Store, vectors
+from ..store.catalog import CatalogTable, Increments
+
+EXPORT_FORMAT = "ondevice-rec/user-export"
+
+
+def export_user(store: Store, user_id: str, consent_status: dict[str, bool]) -> dict[str, Any]:
+    """Everything held about ``user_id`` as a JSON-serialisable dict (the export itself is audited)."""
+    check_id(user_id, "user_id")
+    out: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "format_version": 1,
+        "odrec_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "user_id": user_id,
+        "exported_at": time.time(),
+        "found": False,
+    }
+    out.update({t: [] for t in USER_TABLES})
+    out["user"] = None
+    out["consent_status"] = {}
+    got = store.users.rows(user_id, _export_row)
+    if got is None:
+        return out
+    created_at, tables = got
+    out["found"] = True
+    out["user"] = {"user_id": user_id, "created_at": created_at}
+    out.update(tables)
+    out["consent_status"] = consent_status
+    return out
+
+
+def pseudonym(store: Store, user_id: str) -> str:
+    """The keyed hash that records an erasure without the id."""
+    return hmac.new(store.audit.key(), user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def forget_user(store: Store, user_id: str, increments: Increments) -> dict[str, Any]:
+    """Erase every row about ``user_id`` and scrub the WAL; returns what was deleted."""
+    check_id(user_id, "user_id")
+    counts = store.users.erase(user_id, pseudonym(store, user_id), increments)
+    store.scrub()
+    return {"user_found": bool(counts), "rows_deleted": counts}
+
+
+def apply_retention(store: Store, days: float, increments: Increments) -> int:
+    """Delete events older than ``days``; returns how many were deleted."""
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not math.isfinite(days) or days <= 0:
+        raise ArgumentError("max_age_days must be a positive number")
+    return store.events.expire(time.time() - days * 86400.0, increments, {"max_age_days": days})
+
+
+def _export_row(table: str, row: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any]:
+    """Make one row JSON-serialisable and readable: item ids instead of row ids, vectors as float lists."""
+    row = dict(row)
+    row.pop("uid", None)
+    if "iid" in row:
+        row["item_id"] = CatalogTable.item_id_of(conn, row.pop("iid"))
+    for key in ("pos", "neg"):
+        if key in row:
+            v = vectors.decode(row[key])
+            row[key] = None if v is None else [round(float(x), 6) for x in v]
+    for key in ("clauses", "details", "context"):
+        if isinstance(row.get(key), str):
+            try:
+                row[key] = json.loads(row[key])
+            except json.JSONDecodeError:
+                pass
+    return row

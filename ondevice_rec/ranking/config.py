@@ -1,0 +1,37 @@
+"""Typed configuration of the on-device ranking pipeline, and the vocabularies it understands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+EVENT_KINDS = ("view", "click", "like", "rating", "skip", "dislike", "purchase")
+DAYPARTS = ("morning", "afternoon", "evening", "night")
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """Knobs of the default on-device ranking pipeline."""
+
+    history_limit: int = 200  # most recent events that shape the user state
+    half_life_events: float = 3.0  # recency by position: the 3rd most recent event counts half
+    half_life_days: float = 60.0  # recency by age
+    kind_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"purchase": 1.2, "like": 1.0, "click": 0.4, "view": 0.3, "skip": -0.3, "dislike": -1.0}
+    )
+    rating_scale: tuple[float, float] = (1.0, 5.0)  # rating value range; the midpoint is neutral
+    profile_weight: float = 0.7  # profile vector relative to the (unit) event centroid
+    negative_weight: float = 0.6  # how hard dislikes/skips and "no X" clauses push away
+    popularity_weight: float = 0.04  # popularity prior added to personalised scores
+    context_weight: float = 0.08  # popularity of the item in the request's context
+    context_event_boost: float = 1.0  # events recorded in the request's context count (1 + boost) times
+    event_saturation: float = 2.0  # total positive event weight at which events count fully vs the profile
+    candidate_pool: int = 200  # candidates re-ranked for diversity
+    # catalogues at least this large are searched coarse-to-fine: low-rank scores for every item pick
+    # ``prefilter_candidates`` rows, which are then scored exactly (0 = always exact over the whole catalogue)
+    prefilter_min_items: int = 20_000
+    prefilter_rank: int = 48
+    prefilter_candidates: int = 2_000
+    default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
+    reason_history_min_sim: float = 0.45
+    reason_profile_min_sim: float = 0.20

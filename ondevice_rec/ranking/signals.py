@@ -1,0 +1,111 @@
+"""What an event, a context and a profile mean to the ranker: signed event weights, popularity increments,
+context keys, and positive/negative profile clauses. Pure functions of typed config."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentError, ArgumentTypeError
+from .config import DAYPARTS, RankingConfig
+
+
+# --- events and context -----------------------------------------------------------------------
+def event_weight(kind: str, value: float | None, cfg: RankingConfig) -> float:
+    """Signed strength of one event: likes pull the user state towards an item, dislikes push away."""
+    if kind == "rating":
+        lo, hi = cfg.rating_scale
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        return float(np.clip(((value if value is not None else mid) - mid) / half, -1.0, 1.0))
+    return float(cfg.kind_weights.get(kind, 0.0))
+
+
+def stat_increments(kind: str, value: float | None, ctx: str, cfg: RankingConfig) -> list[tuple[str, float]]:
+    """What one event adds to the popularity priors: its positive weight, once overall (context ``""``) and
+    once per context key it was recorded in (``ctx`` is the event's ``|``-joined context keys)."""
+    w = max(0.0, event_weight(kind, value, cfg))
+    if w <= 0:
+        return []
+    return [(key, w) for key in ("", *ctx.split("|"))] if ctx else [("", w)]
+
+
+def context_keys(context: Mapping[str, Any] | None) -> list[str]:
+    """Normalise a request/event context into keys such as ``daypart:evening``, ``week:weekend``,
+    ``device:mobile``. ``time`` may be a datetime, an ISO string, an epoch number or a daypart name."""
+    if not context:
+        return []
+    if not isinstance(context, Mapping):
+        raise ArgumentTypeError("context must be a mapping such as {'time': datetime, 'device': 'mobile'}")
+    keys: list[str] = []
+    unknown = set(context) - {"time", "device"}
+    if unknown:
+        raise ArgumentError(f"context has unknown keys {sorted(unknown)} (supported: time, device)")
+    t = context.get("time")
+    if t is not None:
+        if isinstance(t, str) and t.lower() in DAYPARTS:
+            keys.append(f"daypart:{t.lower()}")
+        else:
+            dt = to_datetime(t, "context time")
+            h = dt.hour
+            part = "night" if h < 5 or h >= 22 else "morning" if h < 12 else "afternoon" if h < 17 else "evening"
+            keys.append(f"daypart:{part}")
+            keys.append("week:weekend" if dt.weekday() >= 5 else "week:weekday")
+    d = context.get("device")
+    if d is not None:
+        if not isinstance(d, str) or not d.strip() or len(d) > 64:
+            raise ArgumentError("context device must be a short non-empty string such as 'mobile'")
+        keys.append(f"device:{d.strip().lower()}")
+    return keys
+
+
+def to_datetime(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.astimezone()
+    if isinstance(value, bool):
+        raise ArgumentTypeError(f"{name} must be a datetime, ISO string or epoch seconds")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ArgumentError(f"{name} must be finite")
+        try:
+            return datetime.fromtimestamp(float(value), tz=timezone.utc).astimezone()
+        except (OverflowError, OSError, ValueError):
+            raise ArgumentError(f"{name} is out of range") from None
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise ArgumentError(f"{name} {value[:40]!r} is not an ISO date/time") from None
+        return dt if dt.tzinfo else dt.astimezone()
+    raise ArgumentTypeError(f"{name} must be a datetime, ISO string or epoch seconds, got {type(value).__name__}")
+
+
+# --- profiles ---------------------------------------------------------------------------------
+_NEG_CUE = re.compile(
+    r"^\s*(?:(?:and|but|or)\s+)?(?:(?:i|we)\s+)?(?:no|not|never|nothing|without|avoid|hate|hates|dislike|dislikes|"
+    r"don'?t\s+(?:like|want|enjoy)|do\s+not\s+(?:like|want|enjoy)|can'?t\s+stand|except|skip|none\s+of)\b[\s:,-]*",
+    re.IGNORECASE,
+)
+_SPLIT = re.compile(r"[.;!?\n,]+|\s+but\s+", re.IGNORECASE)
+
+
+def split_profile(text: str) -> tuple[list[str], list[str]]:
+    """Split a natural-language profile into positive and negative clauses (``"no horror"`` → negative)."""
+    pos: list[str] = []
+    neg: list[str] = []
+    for raw in _SPLIT.split(text):
+        clause = raw.strip(" \t-:'\"")
+        if len(clause) < 2:
+            continue
+        m = _NEG_CUE.match(clause)
+        if m:
+            rest = clause[m.end() :].strip()
+            if rest:
+                neg.append(rest)
+        else:
+            pos.append(clause)
+    return pos, neg

@@ -1,0 +1,166 @@
+"""The catalogue tables: ``items``, ``item_vectors`` (one vector per item and vector space) and
+``item_stats`` (popularity priors per context). Every statement about them is here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..catalog import Item
+from . import vectors
+
+if TYPE_CHECKING:
+    from .db import Store
+
+# (kind, value, ctx) of one event → (context key, weight) increments of the popularity priors
+Increments = Callable[[str, "float | None", str], Iterable[tuple[str, float]]]
+
+
+@dataclass
+class CatalogRows:
+    """Every item that has a vector in one space, in ``iid`` order, as arrays (what a snapshot is built from)."""
+
+    iids: np.ndarray
+    item_ids: list[str]
+    titles: list[str]
+    tags: list[list[str]]
+    matrix: np.ndarray
+
+
+class CatalogTable:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    # --- items ------------------------------------------------------------------------------------
+    def text_shas(self, space_id: str, item_ids: Sequence[str]) -> dict[str, str]:
+        """item id → sha of the text its stored vector (in ``space_id``) was computed from."""
+        out: dict[str, str] = {}
+        for i in range(0, len(item_ids), 500):
+            chunk = list(item_ids[i : i + 500])
+            q = ",".join("?" * len(chunk))
+            out.update(
+                {
+                    r[0]: r[1]
+                    for r in self._s.query(
+                        "SELECT i.item_id, v.text_sha FROM items i JOIN item_vectors v "
+                        f"ON v.iid=i.iid AND v.model_id=? WHERE i.item_id IN ({q})",
+                        (space_id, *chunk),
+                    )
+                }
+            )
+        return out
+
+    def upsert(self, items: Sequence[Item], shas: Sequence[str], vecs: dict[int, np.ndarray], space_id: str) -> None:
+        """Insert or update ``items`` and, for the indices in ``vecs``, their vectors; one transaction that also
+        bumps ``catalog_version`` (so every open snapshot reloads)."""
+        now = time.time()
+        with self._s.write() as conn:
+            for i, it in enumerate(items):
+                conn.execute(
+                    "INSERT INTO items(item_id, title, text, tags, meta, added_at, updated_at) "
+                    "VALUES(?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET title=excluded.title, "
+                    "text=excluded.text, tags=excluded.tags, meta=excluded.meta, updated_at=excluded.updated_at",
+                    (it.id, it.title, it.text, json.dumps(list(it.tags)), json.dumps(it.meta), now, now),
+                )
+                if i in vecs:
+                    iid = conn.execute("SELECT iid FROM items WHERE item_id=?", (it.id,)).fetchone()[0]
+                    conn.execute(
+                        "INSERT INTO item_vectors(iid, model_id, text_sha, vector) VALUES(?,?,?,?) "
+                        "ON CONFLICT(iid, model_id) DO UPDATE SET text_sha=excluded.text_sha, vector=excluded.vector",
+                        (iid, space_id, shas[i], vectors.encode(vecs[i])),
+                    )
+            self._s.bump(conn, "catalog_version")
+
+    def without_vectors(self, space_id: str) -> list[Item]:
+        """Items that have no vector in ``space_id`` (the store was filled under another bundle)."""
+        rows = self._s.query(
+            "SELECT i.item_id, i.title, i.text, i.tags, i.meta FROM items i LEFT JOIN item_vectors v "
+            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL",
+            (space_id,),
+        )
+        return [Item(r[0], r[1], r[2], tuple(json.loads(r[3])), json.loads(r[4])) for r in rows]
+
+    def get(self, item_id: str) -> Item | None:
+        rows = self._s.query("SELECT item_id, title, text, tags, meta FROM items WHERE item_id=?", (item_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        return Item(r[0], r[1], r[2], tuple(json.loads(r[3])), json.loads(r[4]))
+
+    def count(self) -> int:
+        return int(self._s.query("SELECT count(*) FROM items")[0][0])
+
+    def titles(self) -> list[str]:
+        return [r[0] for r in self._s.query("SELECT title FROM items WHERE title != ''")]
+
+    def version(self) -> str | None:
+        """Changes whenever an item or vector is written (by any connection)."""
+        return self._s.meta("catalog_version", "0")
+
+    # --- vectors ----------------------------------------------------------------------------------
+    def load(self, space_id: str, dim: int) -> CatalogRows:
+        """Every item with a vector in ``space_id``, streamed into preallocated arrays (no second copy)."""
+        item_ids: list[str] = []
+        titles: list[str] = []
+        tags: list[list[str]] = []
+        with self._s.read() as conn:
+            n = conn.execute("SELECT count(*) FROM item_vectors WHERE model_id=?", (space_id,)).fetchone()[0]
+            iids = np.empty(n, dtype=np.int64)
+            matrix = np.empty((n, dim), dtype=np.float32)
+            i = 0
+            for iid, item_id, title, tag_json, blob in conn.execute(
+                "SELECT i.iid, i.item_id, i.title, i.tags, v.vector FROM items i JOIN item_vectors v "
+                "ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
+                (space_id,),
+            ):
+                iids[i] = iid
+                matrix[i] = vectors.decode(blob)
+                item_ids.append(item_id)
+                titles.append(title)
+                tags.append(json.loads(tag_json))
+                i += 1
+        return CatalogRows(iids[:i], item_ids, titles, tags, matrix[:i])
+
+    # --- popularity priors ------------------------------------------------------------------------
+    def stats(self) -> list[tuple[int, str, float]]:
+        """(iid, context key, accumulated weight) of every prior."""
+        return [(int(a), str(b), float(c)) for a, b, c in self._s.query("SELECT iid, ctx, weight FROM item_stats")]
+
+    @staticmethod
+    def add_stats(conn: sqlite3.Connection, rows: Iterable[tuple[int, str, float]]) -> None:
+        """Add (iid, context key, weight) increments inside the caller's transaction."""
+        conn.executemany(
+            "INSERT INTO item_stats(iid, ctx, weight) VALUES(?,?,?) ON CONFLICT(iid, ctx) "
+            "DO UPDATE SET weight = weight + excluded.weight",
+            list(rows),
+        )
+
+    @staticmethod
+    def recompute_stats(conn: sqlite3.Connection, iids: Iterable[int], increments: Increments) -> None:
+        """Rebuild the priors of ``iids`` from the events that remain (derived data of erased or expired
+        events must go too), inside the caller's transaction."""
+        for iid in iids:
+            conn.execute("DELETE FROM item_stats WHERE iid=?", (iid,))
+            acc: dict[str, float] = {}
+            for kind, value, ctx in conn.execute("SELECT kind, value, ctx FROM events WHERE iid=?", (iid,)):
+                for key, w in increments(kind, value, ctx):
+                    acc[key] = acc.get(key, 0.0) + w
+            conn.executemany(
+                "INSERT INTO item_stats(iid, ctx, weight) VALUES(?,?,?)", [(iid, c, w) for c, w in acc.items()]
+            )
+
+    @staticmethod
+    def item_id_of(conn: sqlite3.Connection, iid: int) -> str | None:
+        r = conn.execute("SELECT item_id FROM items WHERE iid=?", (iid,)).fetchone()
+        return r[0] if r else None
+
+    @staticmethod
+    def iid_of(conn: sqlite3.Connection, item_id: str) -> int | None:
+        r = conn.execute("SELECT iid FROM items WHERE item_id=?", (item_id,)).fetchone()
+        return int(r[0]) if r else None

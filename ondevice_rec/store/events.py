@@ -1,0 +1,187 @@
+"""The per-user behaviour tables: ``events`` (interactions), ``profiles`` (natural-language profile text) and
+``profile_vectors`` (its embedded clauses per vector space). Every statement about them is here."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import ItemNotFoundError
+from . import vectors
+from .catalog import CatalogTable, Increments
+from .users import AuditTable, UsersTable
+
+if TYPE_CHECKING:
+    from .db import Store
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One validated event, ready to store (``ctx``: its ``|``-joined context keys; ``context``: the JSON the
+    app passed, kept for export)."""
+
+    user_id: str
+    item_id: str
+    kind: str
+    value: float | None
+    at: float
+    ctx: str
+    context: str | None
+
+
+# one stored event as the ranker reads it
+EventTuple = tuple[int, str, "float | None", float, str]  # (iid, kind, value, at, ctx)
+
+
+class EventsTable:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    def insert(self, rows: Sequence[EventRow], increments: Increments) -> int:
+        """Store ``rows`` and add their popularity increments, all in one transaction (all-or-nothing).
+        Raises :class:`ItemNotFoundError` for an item that is not in the catalogue."""
+        with self._s.write() as conn:
+            uids: dict[str, int] = {}
+            stats: list[tuple[int, str, float]] = []
+            for r in rows:
+                iid = CatalogTable.iid_of(conn, r.item_id)
+                if iid is None:
+                    raise ItemNotFoundError(f"unknown item {r.item_id!r}: add it with add_items() first")
+                uid = uids.get(r.user_id) or uids.setdefault(r.user_id, UsersTable.ensure_uid(conn, r.user_id))
+                conn.execute(
+                    "INSERT INTO events(uid, iid, kind, value, at, ctx, context) VALUES(?,?,?,?,?,?,?)",
+                    (uid, iid, r.kind, r.value, r.at, r.ctx, r.context),
+                )
+                stats.extend((iid, key, w) for key, w in increments(r.kind, r.value, r.ctx))
+            CatalogTable.add_stats(conn, stats)
+        return len(rows)
+
+    def recent(self, uid: int, limit: int) -> list[EventTuple]:
+        """The user's ``limit`` most recent events, newest first."""
+        return [
+            (int(a), str(b), c, float(d), str(e))
+            for a, b, c, d, e in self._s.query(
+                "SELECT iid, kind, value, at, ctx FROM events WHERE uid=? ORDER BY at DESC, eid DESC LIMIT ?",
+                (uid, limit),
+            )
+        ]
+
+    def seen_items(self, uid: int) -> list[int]:
+        """Distinct items the user touched, by a skip-scan over the (uid, iid) index: one seek per distinct
+        item, however many events."""
+        sql = (
+            "WITH RECURSIVE s(iid) AS (SELECT min(iid) FROM events WHERE uid=?1 UNION ALL "
+            "SELECT (SELECT min(iid) FROM events WHERE uid=?1 AND iid > s.iid) FROM s WHERE s.iid IS NOT NULL) "
+            "SELECT iid FROM s WHERE iid IS NOT NULL"
+        )
+        return [int(r[0]) for r in self._s.query(sql, (uid,))]
+
+    def disliked_items(self, uid: int) -> list[int]:
+        return [
+            int(r[0]) for r in self._s.query("SELECT DISTINCT iid FROM events WHERE uid=? AND kind='dislike'", (uid,))
+        ]
+
+    def kinds_and_tags(self, uid: int) -> list[tuple[str, float | None, list[str]]]:
+        """(kind, value, item tags) of every event of the user (for minimised summaries)."""
+        return [
+            (k, v, json.loads(t))
+            for k, v, t in self._s.query(
+                "SELECT e.kind, e.value, i.tags FROM events e JOIN items i ON i.iid=e.iid WHERE e.uid=?", (uid,)
+            )
+        ]
+
+    def expire(self, cutoff: float, increments: Increments, details: dict[str, object]) -> int:
+        """Delete events older than ``cutoff`` (epoch seconds), rebuild the priors they fed and audit it;
+        one transaction. Returns how many were deleted."""
+        with self._s.write() as conn:
+            touched = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events WHERE at < ?", (cutoff,))]
+            n = int(conn.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
+            if n:
+                CatalogTable.recompute_stats(conn, touched, increments)
+                AuditTable.add(conn, "retention", details={**details, "events_deleted": n})
+        return n
+
+    def count(self) -> int:
+        return int(self._s.query("SELECT count(*) FROM events")[0][0])
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    """A profile's clauses and their vectors in one vector space (``pos``/``neg``: (n_clauses, dim) or None)."""
+
+    positive: list[str]
+    negative: list[str]
+    pos: np.ndarray | None
+    neg: np.ndarray | None
+
+
+class ProfilesTable:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    def set(
+        self,
+        user_id: str,
+        text: str,
+        space_id: str,
+        positive: Sequence[str],
+        negative: Sequence[str],
+        pos: np.ndarray | None,
+        neg: np.ndarray | None,
+    ) -> None:
+        """Store the profile text and its clause vectors (in ``space_id``; vectors of other spaces are dropped)."""
+        with self._s.write() as conn:
+            uid = UsersTable.ensure_uid(conn, user_id)
+            conn.execute(
+                "INSERT INTO profiles(uid, text, updated_at) VALUES(?,?,?) ON CONFLICT(uid) DO UPDATE "
+                "SET text=excluded.text, updated_at=excluded.updated_at",
+                (uid, text, time.time()),
+            )
+            conn.execute("DELETE FROM profile_vectors WHERE uid=?", (uid,))
+            conn.execute(
+                "INSERT INTO profile_vectors(uid, model_id, clauses, pos, neg) VALUES(?,?,?,?,?)",
+                (
+                    uid,
+                    space_id,
+                    json.dumps({"positive": list(positive), "negative": list(negative)}),
+                    vectors.encode(pos),
+                    vectors.encode(neg),
+                ),
+            )
+
+    def delete(self, user_id: str) -> None:
+        with self._s.write() as conn:
+            uid = UsersTable.ensure_uid(conn, user_id)
+            conn.execute("DELETE FROM profiles WHERE uid=?", (uid,))
+            conn.execute("DELETE FROM profile_vectors WHERE uid=?", (uid,))
+
+    def text(self, uid: int) -> str | None:
+        rows = self._s.query("SELECT text FROM profiles WHERE uid=?", (uid,))
+        return str(rows[0][0]) if rows else None
+
+    def vectors(self, uid: int, space_id: str, dim: int) -> StoredProfile | None:
+        rows = self._s.query(
+            "SELECT clauses, pos, neg FROM profile_vectors WHERE uid=? AND model_id=?", (uid, space_id)
+        )
+        if not rows:
+            return None
+        clauses = json.loads(rows[0][0])
+        return StoredProfile(
+            clauses["positive"], clauses["negative"], vectors.decode(rows[0][1], dim), vectors.decode(rows[0][2], dim)
+        )
+
+    def without_vectors(self, space_id: str) -> list[tuple[str, str]]:
+        """(user id, profile text) of profiles with no vectors in ``space_id`` (written under another bundle)."""
+        return [
+            (str(u), str(t))
+            for u, t in self._s.query(
+                "SELECT u.user_id, p.text FROM profiles p JOIN users u ON u.uid=p.uid WHERE NOT EXISTS "
+                "(SELECT 1 FROM profile_vectors v WHERE v.uid=p.uid AND v.model_id=?)",
+                (space_id,),
+            )
+        ]

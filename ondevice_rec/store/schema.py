@@ -1,0 +1,89 @@
+"""The store's schema and its migrations: the only place that creates or alters tables.
+
+Design notes
+- User ids appear in exactly one place, ``users.user_id`` (and its unique index); every other table refers to
+  the integer ``uid``. SQLite index b-trees hold each key once (interior entries are real entries, not copies),
+  so deleting the row removes every copy.
+- A migration runs inside the write transaction that bumps ``meta.schema_version``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+SCHEMA_VERSION = 2
+
+# Tables holding rows about one user (joined by uid); export and erasure both walk this list.
+USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
+
+_SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE users (uid INTEGER PRIMARY KEY, user_id TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE UNIQUE INDEX users_user_id ON users(user_id);
+CREATE TABLE items (
+    iid INTEGER PRIMARY KEY, item_id TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    tags TEXT NOT NULL, meta TEXT NOT NULL, added_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE UNIQUE INDEX items_item_id ON items(item_id);
+CREATE TABLE item_vectors (
+    iid INTEGER NOT NULL REFERENCES items(iid) ON DELETE CASCADE, model_id TEXT NOT NULL,
+    text_sha TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (iid, model_id));
+CREATE TABLE item_stats (
+    iid INTEGER NOT NULL REFERENCES items(iid) ON DELETE CASCADE, ctx TEXT NOT NULL, weight REAL NOT NULL,
+    PRIMARY KEY (iid, ctx));
+CREATE TABLE events (
+    eid INTEGER PRIMARY KEY, uid INTEGER NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    iid INTEGER NOT NULL REFERENCES items(iid) ON DELETE CASCADE, kind TEXT NOT NULL, value REAL,
+    at REAL NOT NULL, ctx TEXT NOT NULL DEFAULT '', context TEXT);
+CREATE INDEX events_uid_at ON events(uid, at);
+CREATE INDEX events_iid ON events(iid);
+CREATE INDEX events_at ON events(at);
+CREATE TABLE profiles (
+    uid INTEGER PRIMARY KEY REFERENCES users(uid) ON DELETE CASCADE, text TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE profile_vectors (
+    uid INTEGER NOT NULL REFERENCES users(uid) ON DELETE CASCADE, model_id TEXT NOT NULL, clauses TEXT NOT NULL,
+    pos BLOB, neg BLOB, PRIMARY KEY (uid, model_id));
+CREATE TABLE consents (
+    cid INTEGER PRIMARY KEY, uid INTEGER NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    purpose TEXT NOT NULL, granted INTEGER NOT NULL, at REAL NOT NULL, source TEXT);
+CREATE INDEX consents_uid_purpose ON consents(uid, purpose, cid);
+CREATE TABLE audit (
+    aid INTEGER PRIMARY KEY, at REAL NOT NULL, uid INTEGER REFERENCES users(uid) ON DELETE CASCADE,
+    subject TEXT, action TEXT NOT NULL, purpose TEXT, details TEXT);
+CREATE INDEX audit_uid ON audit(uid);
+"""
+
+
+def _migrate_1(conn: sqlite3.Connection) -> None:
+    for stmt in _SCHEMA_1.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _migrate_2(conn: sqlite3.Connection) -> None:
+    # (uid, iid): the distinct items a user touched, by skip-scan, in time bounded by items rather than events
+    conn.execute("CREATE INDEX IF NOT EXISTS events_uid_iid ON events(uid, iid)")
+
+
+# (version, migration), applied in order to stores older than ``version``.
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(1, _migrate_1), (2, _migrate_2)]
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the store (0 for a new, empty file)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Apply every migration newer than ``from_version`` (inside the caller's write transaction)."""
+    for target, migration in MIGRATIONS:
+        if target > from_version:
+            migration(conn)
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(target),),
+            )

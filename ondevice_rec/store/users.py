@@ -1,0 +1,141 @@
+"""The people tables: ``users`` (the only place a user id is stored), ``consents`` (an append-only ledger)
+and ``audit`` (what happened to whose data, never raw payloads). Export and erasure of one user's rows walk
+:data:`~ondevice_rec.store.schema.USER_TABLES`. Every statement about these tables is here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .catalog import CatalogTable, Increments
+from .schema import USER_TABLES
+
+if TYPE_CHECKING:
+    from .db import Store
+
+
+class UsersTable:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    def uid(self, user_id: str) -> int | None:
+        rows = self._s.query("SELECT uid FROM users WHERE user_id=?", (user_id,))
+        return int(rows[0][0]) if rows else None
+
+    @staticmethod
+    def ensure_uid(conn: sqlite3.Connection, user_id: str) -> int:
+        """The user's row id, creating the user inside the caller's transaction when new."""
+        row = conn.execute("SELECT uid FROM users WHERE user_id=?", (user_id,)).fetchone()
+        if row:
+            return int(row[0])
+        cur = conn.execute("INSERT INTO users(user_id, created_at) VALUES(?, ?)", (user_id, time.time()))
+        return int(cur.lastrowid or 0)
+
+    def count(self) -> int:
+        return int(self._s.query("SELECT count(*) FROM users")[0][0])
+
+    def rows(
+        self, user_id: str, convert: Callable[[str, dict[str, Any], sqlite3.Connection], dict[str, Any]]
+    ) -> tuple[float, dict[str, list[dict[str, Any]]]] | None:
+        """(created_at, table → rows) of everything held about ``user_id``, with ``convert`` applied to each
+        row; the export itself is audited in the same transaction. None for an unknown user."""
+        with self._s.write() as conn:
+            row = conn.execute("SELECT uid, created_at FROM users WHERE user_id=?", (user_id,)).fetchone()
+            if row is None:
+                return None
+            uid = int(row[0])
+            AuditTable.add(conn, "export", uid=uid, details={"tables": list(USER_TABLES)})
+            out: dict[str, list[dict[str, Any]]] = {}
+            for table in USER_TABLES:
+                cur = conn.execute(f"SELECT * FROM {table} WHERE uid=?", (uid,))
+                cols = [d[0] for d in cur.description]
+                out[table] = [convert(table, dict(zip(cols, r)), conn) for r in cur.fetchall()]
+            return float(row[1]), out
+
+    def erase(self, user_id: str, subject: str, increments: Increments) -> dict[str, int]:
+        """Delete every row about ``user_id`` and the priors its events fed; leave one audit entry naming
+        only ``subject``. One transaction; returns rows deleted per table ({} for an unknown user)."""
+        counts: dict[str, int] = {}
+        with self._s.write() as conn:
+            row = conn.execute("SELECT uid FROM users WHERE user_id=?", (user_id,)).fetchone()
+            if row is None:
+                return counts
+            uid = int(row[0])
+            touched = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events WHERE uid=?", (uid,))]
+            for table in USER_TABLES:
+                counts[table] = int(conn.execute(f"DELETE FROM {table} WHERE uid=?", (uid,)).rowcount)
+            conn.execute("DELETE FROM users WHERE uid=?", (uid,))
+            CatalogTable.recompute_stats(conn, touched, increments)
+            AuditTable.add(conn, "erasure", subject=subject, details={"rows_deleted": counts})
+        return counts
+
+
+class ConsentsTable:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    def add(self, user_id: str, purpose: str, granted: bool, source: str) -> None:
+        """Append one decision to the ledger, and audit it, in one transaction."""
+        with self._s.write() as conn:
+            uid = UsersTable.ensure_uid(conn, user_id)
+            conn.execute(
+                "INSERT INTO consents(uid, purpose, granted, at, source) VALUES(?,?,?,?,?)",
+                (uid, purpose, int(granted), time.time(), source),
+            )
+            AuditTable.add(
+                conn,
+                "consent.grant" if granted else "consent.revoke",
+                uid=uid,
+                purpose=purpose,
+                details={"source": source},
+            )
+
+    def status(self, uid: int) -> dict[str, bool]:
+        """The latest decision per purpose."""
+        rows = self._s.query(
+            "SELECT purpose, granted FROM consents WHERE cid IN (SELECT max(cid) FROM consents WHERE uid=? "
+            "GROUP BY purpose)",
+            (uid,),
+        )
+        return {str(p): bool(g) for p, g in rows}
+
+    def history(self, uid: int) -> list[dict[str, Any]]:
+        rows = self._s.query("SELECT purpose, granted, at, source FROM consents WHERE uid=? ORDER BY cid", (uid,))
+        return [{"purpose": p, "granted": bool(g), "at": a, "source": s} for p, g, a, s in rows]
+
+
+class AuditTable:
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    @staticmethod
+    def add(
+        conn: sqlite3.Connection,
+        action: str,
+        *,
+        uid: int | None = None,
+        subject: str | None = None,
+        purpose: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """One audit entry inside the caller's transaction."""
+        conn.execute(
+            "INSERT INTO audit(at, uid, subject, action, purpose, details) VALUES(?,?,?,?,?,?)",
+            (time.time(), uid, subject, action, purpose, json.dumps(details or {}, sort_keys=True)),
+        )
+
+    def log(self, user_id: str, action: str, *, purpose: str | None, details: dict[str, Any]) -> None:
+        """One audit entry about ``user_id`` in its own transaction (the egress gate's record)."""
+        with self._s.write() as conn:
+            uid = UsersTable.ensure_uid(conn, user_id)
+            self.add(conn, action, uid=uid, purpose=purpose, details=details)
+
+    def actions(self) -> list[str]:
+        return [str(r[0]) for r in self._s.query("SELECT action FROM audit ORDER BY aid")]
+
+    def key(self) -> bytes:
+        """The key of the pseudonymous erasure record."""
+        return bytes.fromhex(self._s.meta("audit_key") or "")

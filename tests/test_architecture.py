@@ -1,0 +1,178 @@
+"""The architecture, enforced: import rules between the tiers, no import circle, SQL only in store/,
+the facade's size, one exception tree."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import ondevice_rec
+from ondevice_rec import errors
+
+PKG = Path(ondevice_rec.__file__).parent
+RUNTIME = ("recommender", "store", "ranking", "backends", "bundle", "privacy")
+OFFLINE = ("export", "eval", "bench", "datasets", "cli", "demo")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in sorted(PKG.rglob("*.py")):
+        parts = list(p.relative_to(PKG).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(["ondevice_rec", *parts])] = p
+    return out
+
+
+MODULES = _modules()
+
+
+def _is_package(name: str) -> bool:
+    return MODULES.get(name, Path()).name == "__init__.py"
+
+
+def _imports(name: str, *, typing_only: bool) -> set[str]:
+    """Modules of ondevice_rec that ``name`` imports anywhere in its body (function-level imports included);
+    imports under ``if TYPE_CHECKING:`` only when ``typing_only``."""
+    tree = ast.parse(MODULES[name].read_text())
+    package = name if _is_package(name) else name.rsplit(".", 1)[0]
+    skip: set[int] = set()
+    if not typing_only:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skip.update(id(n) for b in node.body for n in ast.walk(b))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("ondevice_rec"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("ondevice_rec"):
+                continue
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in MODULES)
+    out = set()
+    for mod in found:
+        # importing a.b.c runs the __init__ of every package above it that the importer is not already inside
+        parts = mod.split(".")
+        for i in range(2, len(parts) + 1):
+            anc = ".".join(parts[:i])
+            if anc in MODULES and not (name == anc or name.startswith(anc + ".")):
+                out.add(anc)
+    return out - {name}
+
+
+def _tier(name: str) -> str:
+    return name.split(".")[1] if name.count(".") else ""
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if _tier(m) in RUNTIME])
+def test_runtime_never_imports_export_eval_or_bench(name: str) -> None:
+    bad = {m for m in _imports(name, typing_only=True) if _tier(m) in OFFLINE}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if _tier(m) == "export"])
+def test_export_uses_datasets_and_eval_metrics_only(name: str) -> None:
+    allowed_eval = {"ondevice_rec.eval", "ondevice_rec.eval.metrics", "ondevice_rec.eval.protocols"}
+    got = _imports(name, typing_only=True)
+    bad = {m for m in got if (_tier(m) == "eval" and m not in allowed_eval) or _tier(m) in ("bench", "cli", "demo")}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if _tier(m) == "privacy"])
+def test_privacy_never_imports_the_recommender(name: str) -> None:
+    assert "ondevice_rec.recommender" not in _imports(name, typing_only=True)
+
+
+def test_no_import_circle() -> None:
+    graph = {m: _imports(m, typing_only=False) for m in MODULES}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for m in graph:
+        if m not in index:
+            visit(m)
+    assert not cycles, f"import circles: {cycles}"
+
+
+_SQL = re.compile(r"""["'](?:\s*)(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA|WITH RECURSIVE|BEGIN|COMMIT)\b""")
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if _tier(m) not in ("store", "export")])
+def test_sql_lives_in_the_store(name: str) -> None:
+    """Every statement against the SDK's store is under store/ (export's label cache is its own file)."""
+    assert not _SQL.search(MODULES[name].read_text()), f"{name} holds SQL"
+
+
+def test_the_facade_is_small() -> None:
+    assert len(MODULES["ondevice_rec.recommender"].read_text().splitlines()) <= 500
+
+
+def test_every_sdk_error_is_defined_in_errors_and_derives_from_odrec_error() -> None:
+    for name, path in MODULES.items():
+        if name == "ondevice_rec.errors":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and any(
+                ast.unparse(b).endswith(("Error", "Exception", "Blocked")) for b in node.bases
+            ):
+                pytest.fail(f"{name} defines exception {node.name}; the tree lives in errors.py")
+    for _, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, Exception) and cls.__module__ == errors.__name__:
+            assert issubclass(cls, errors.OdrecError), cls
+
+
+def test_the_cli_catches_only_sdk_errors() -> None:
+    """main() turns OdrecError into one line and nothing else: a bug still looks like a bug. Elsewhere the CLI
+    only turns specific, expected failures of its own inputs (a file it reads) into OdrecError."""
+    src = MODULES["ondevice_rec.cli"].read_text()
+    main = src[src.index("def main()") :]
+    assert re.findall(r"except\s+(\w+)", main) == ["OdrecError", "KeyboardInterrupt"]
+    caught = re.findall(r"except\s+\(?([A-Za-z_., ]+?)\)?\s*(?:as \w+)?:", src)
+    flat = {c.strip() for group in caught for c in group.split(",")}
+    expected = {
+        "FileNotFoundError",
+        "OSError",
+        "UnicodeDecodeError",
+        "json.JSONDecodeError",
+        "ValueError",
+        "ImportError",
+    }
+    assert flat <= expected | {"OdrecError", "KeyboardInterrupt"}, flat
