@@ -25,9 +25,19 @@ class Item:
     text: str = ""
     tags: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    popularity: float | None = None  # shipped with the catalogue: the non-personalised fallback's prior
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "text": self.text, "tags": list(self.tags), "meta": self.meta}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "text": self.text,
+            "tags": list(self.tags),
+            "meta": self.meta,
+        }
+        if self.popularity is not None:
+            out["popularity"] = self.popularity
+        return out
 
 
 def check_id(value: Any, name: str) -> str:
@@ -86,7 +96,27 @@ def to_item(raw: Mapping[str, Any]) -> Item:
             raise ArgumentError(f"item {item_id!r}: text fields must not contain NUL characters")
     if not (title.strip() or text.strip() or tags):
         raise ArgumentError(f"item {item_id!r}: needs at least one of title, text or tags")
-    return Item(id=item_id, title=title.strip(), text=text[:MAX_TEXT_CHARS].strip(), tags=tags, meta=dict(meta))
+    popularity = raw.get("popularity")
+    if popularity is not None:
+        if isinstance(popularity, str):
+            raw_pop = popularity
+            try:
+                popularity = float(raw_pop)
+            except ValueError:
+                raise ArgumentError(f"item {item_id!r}: popularity must be a number, got {raw_pop[:20]!r}") from None
+        if isinstance(popularity, bool) or not isinstance(popularity, (int, float)):
+            raise ArgumentTypeError(f"item {item_id!r}: popularity must be a number")
+        if not math.isfinite(popularity) or popularity < 0:
+            raise ArgumentError(f"item {item_id!r}: popularity must be a finite number >= 0")
+        popularity = float(popularity)
+    return Item(
+        id=item_id,
+        title=title.strip(),
+        text=text[:MAX_TEXT_CHARS].strip(),
+        tags=tags,
+        meta=dict(meta),
+        popularity=popularity,
+    )
 
 
 def demo_items() -> list[dict[str, Any]]:
@@ -115,7 +145,10 @@ def _rows_csv(path: Path) -> Iterator[tuple[int, Any]]:
         for row in reader:
             if None in row:
                 raise ImportFormatError(f"{path}:{reader.line_num}: more fields than the header has")
-            yield reader.line_num, {k: v for k, v in row.items() if k in ("id", "title", "text", "tags")}
+            yield (
+                reader.line_num,
+                {k: v for k, v in row.items() if k in ("id", "title", "text", "tags") or (k == "popularity" and v)},
+            )
 
 
 def read_catalog_file(path: str | Path, *, fmt: str | None = None) -> list[Item]:

@@ -136,6 +136,30 @@ def consent_revoke(user: str, purpose: str = typer.Argument("personalization"), 
     typer.echo(f"{user}: consent revoked for {purpose}")
 
 
+@consent_app.command("declare")
+def consent_declare(
+    purpose: str = typer.Argument(..., help="A lowercase identifier, e.g. cloud-llm."),
+    description: str = typer.Argument(..., help="What the data is used for, in words users can read."),
+    db: Path = DB,
+) -> None:
+    """Declare a PURPOSE the app asks consent for (consent can only be given for a declared purpose)."""
+    with _open(db) as rec:
+        rec.egress.declare(purpose, description)
+    typer.echo(f"declared {purpose}")
+
+
+@consent_app.command("purposes")
+def consent_purposes(db: Path = DB, as_json: bool = JSON) -> None:
+    """List the declared purposes."""
+    with _open(db) as rec:
+        purposes = rec.purposes()
+    if as_json:
+        _print_json(purposes)
+    else:
+        for p, d in purposes.items():
+            typer.echo(f"{p}: {d}")
+
+
 @consent_app.command("status")
 def consent_status(user: str, db: Path = DB, as_json: bool = JSON) -> None:
     """Show USER's current consent per purpose."""
@@ -305,9 +329,16 @@ def eval_cmd(
     models: str = typer.Option(
         "popularity,itemknn,bpr,sasrec",
         "--models",
-        help="Comma-separated: popularity, itemknn, bpr, sasrec, bundle, bundle:PATH, rerank:PATH.",
+        help="Comma-separated: popularity, itemknn, bpr, sasrec, lrurec, bundle, bundle:PATH, rerank:PATH.",
     ),
-    protocol: str = typer.Option("full", "--protocol", help="full, sampled20, sampled100, or all."),
+    protocol: str = typer.Option(
+        "full", "--protocol", help="full, llamarec (LlamaRec's test protocol), sampled20, sampled100, or all."
+    ),
+    split_order: str | None = typer.Option(
+        None,
+        "--split",
+        help="Timestamp tie-break of the split: stable (file order) or llamarec (default with --protocol llamarec).",
+    ),
     scenario: str = typer.Option("warm", "--scenario", help="warm, cold-user, cold-item, or all."),
     seed: int = typer.Option(0, "--seed"),
     min_rating: float | None = typer.Option(None, "--min-rating", help="Keep only ratings >= this."),
@@ -334,7 +365,8 @@ def eval_cmd(
     specs = [m.strip() for m in models.split(",") if m.strip()]
     if not specs:
         raise ArgumentError("--models is empty")
-    split = leave_one_out(load_dataset(dataset, data_dir), min_rating=min_rating, core=core)
+    order = split_order or ("llamarec" if "llamarec" in protocols else "stable")
+    split = leave_one_out(load_dataset(dataset, data_dir), min_rating=min_rating, core=core, order=order)
     command = "odrec " + " ".join(sys.argv[1:])
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("starting", total=1.0)
@@ -348,7 +380,7 @@ def eval_cmd(
             cache_dir=out / "cache",
             progress=lambda msg, f: bar.update(task, description=msg[:60], completed=f),
         )
-    results = report(runs, split, out, seed=seed, command=command)
+    results = report(runs, split, out, seed=seed, command=command, extra={"split_order": order})
     typer.echo((out / "results.md").read_text())
     typer.echo(f"wrote {out / 'results.json'}, results.md, results.png ({len(results['results'])} scenario(s))")
 

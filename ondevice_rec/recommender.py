@@ -82,8 +82,9 @@ class Recommender:
         except BaseException:
             self._encoder.close()
             raise
-        self._consent = ConsentLedger(self._store)
+        self._consent = ConsentLedger(self._store, self._increments)
         try:
+            self._store.catalog.rebuild_stats_if_flagged(self._increments)
             self._embed_missing()
             if retention_days is not None:
                 self.apply_retention()
@@ -171,13 +172,15 @@ class Recommender:
         version = self._store.catalog.version()
         if version != snap.version:
             rows = self._store.catalog.load(self.space_id, self._encoder.dim)
-            snap = CatalogSnapshot.build(version, rows.iids, rows.item_ids, rows.titles, rows.tags, rows.matrix)
-            snap.set_stats(self._store.catalog.stats(), self._store.data_version())
+            snap = CatalogSnapshot.build(
+                version, rows.iids, rows.item_ids, rows.titles, rows.tags, rows.matrix, rows.popularity
+            )
+            snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self.config.popularity_min_users)
             self._snap = snap
         elif time.monotonic() - snap.stats_loaded_at > 2.0:
             dv = self._store.data_version()
             if dv != snap.data_version:
-                snap.set_stats(self._store.catalog.stats(), dv)
+                snap.set_stats(self._store.catalog.stats(), dv, self.config.popularity_min_users)
             snap.stats_loaded_at = time.monotonic()
         return snap
 
@@ -257,6 +260,11 @@ class Recommender:
         """The consent ledger of ``user_id`` (``grant``, ``revoke``, ``status``, ``history``)."""
         self._check_open()
         return ConsentHandle(self._consent, user_id)
+
+    def purposes(self) -> dict[str, str]:
+        """Declared purposes and their descriptions (declare more with ``egress.declare``)."""
+        self._check_open()
+        return self._consent.purposes()
 
     # --- recommending ---------------------------------------------------------------------------
     def recommend(
@@ -373,7 +381,8 @@ class Recommender:
     def forget_user(self, user_id: str) -> dict[str, Any]:
         """Erase everything about ``user_id`` (GDPR Art. 17): rows, derived data and audit entries, zeroed
         in place (secure_delete), then checkpoint and truncate the WAL so no bytes remain. Idempotent: re-running
-        it after an interruption completes the erasure. The audit log keeps one pseudonymous entry."""
+        it after an interruption completes the erasure. The audit log keeps one entry that an erasure happened,
+        with nothing derived from the id."""
         self._check_open()
         with self._lock:
             out = rights.forget_user(self._store, user_id, self._increments)

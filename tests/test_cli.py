@@ -119,3 +119,22 @@ def test_export_summary_flags_a_weak_teacher() -> None:
     strong = export_summary(replace(base, teacher={"teacher_hr1_on_candidates": 0.4, "random_hr1_on_candidates": 0.05}))
     assert len(strong) == 2 and "weak" not in " ".join(strong)
     assert len(export_summary(replace(base, teacher={"used": False}))) == 1
+
+
+def test_build_default_never_rewrites_the_installed_bundle_without_overwrite() -> None:
+    from ondevice_rec.bundle import default_bundle_path, read_manifest
+
+    before = read_manifest(default_bundle_path())
+    r = odrec("bundle", "build-default")
+    assert r.returncode == 1 and "shipped inside the installed package" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert read_manifest(default_bundle_path()) == before
+
+
+def test_consent_for_an_undeclared_purpose_is_one_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    r = odrec("consent", "grant", "u", "cloud-lm", "--db", db)
+    assert r.returncode == 1 and "not declared" in r.stderr and "personalization" in r.stderr
+    assert odrec("consent", "declare", "cloud-llm", "Ask a cloud LLM", "--db", db).returncode == 0
+    assert odrec("consent", "grant", "u", "cloud-llm", "--db", db).returncode == 0
+    assert "cloud-llm: Ask a cloud LLM" in odrec("consent", "purposes", "--db", db).stdout

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ondevice_rec import EgressBlocked, Recommender
 from ondevice_rec.privacy.egress import EgressTransportError
@@ -203,3 +205,41 @@ def test_a_gate_timeout_does_not_change_the_shared_redactor() -> None:
     masked, _ = mask_payload({"q": "write to jane@example.com"}, timeout=30.0)
     assert "jane@example.com" not in str(masked)
     assert shared.timeout == before
+
+
+def _luhn_card(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        y = int(ch) * 2 if i % 2 == 0 else int(ch)
+        total += y - 9 if y > 9 else y
+    return body + str((10 - total % 10) % 10)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    digits=st.text(alphabet="0123456789", min_size=14, max_size=14),
+    form=st.sampled_from(["int", "float", "float-exp", "fraction", "string", "negative"]),
+)
+def test_a_card_number_leaves_masked_whatever_its_json_type(digits: str, form: str) -> None:
+    from ondevice_rec.privacy.egress import mask_payload
+
+    card = _luhn_card("4" + digits)  # 16 digits, Luhn-valid
+    value = {
+        "int": int(card),
+        "float": float(card),
+        "float-exp": float(f"{card[0]}.{card[1:]}e15"),
+        "fraction": float("0." + card),
+        "string": card,
+        "negative": -int(card),
+    }[form]
+    masked, counts = mask_payload({"n": value, "items": [value]})
+    out = json.dumps(masked)
+    assert card not in out and card[:15] not in out.replace(".", "").replace("e+", "")
+    assert sum(counts.values()) >= 2
+
+
+def test_ordinary_numbers_pass_unchanged() -> None:
+    from ondevice_rec.privacy.egress import mask_payload
+
+    payload = {"rating": 4.5, "count": 12, "share": 0.123456789, "year": 1999, "price": 12.99}
+    assert mask_payload(payload)[0] == payload

@@ -12,19 +12,33 @@ from ondevice_rec.privacy import RedactionError, redact, redact_spans, unsupport
 from ondevice_rec.privacy.masking import Redactor, get_redactor
 from ondevice_rec.privacy.recognizers import iban_ok, luhn_ok
 
+ATTEMPTS: list[str] = []
+
 
 @pytest.fixture(scope="module", autouse=True)
 def no_network():
-    """Presidio must never reach for the network (tldextract's suffix list): fail any connection."""
+    """Nothing here may reach the network (spaCy's downloader, tldextract's suffix list, telemetry): every
+    connection and DNS lookup is recorded and refused with OSError (which code under test must not hide), and
+    the redactor is built only after the patch. At the end no attempt may have been made."""
+    import ondevice_rec.privacy.masking as masking
+
+    real = (socket.socket.connect, socket.getaddrinfo, socket.create_connection)
+
+    def refuse(what: str):
+        def f(*a, **k):  # pragma: no cover - only runs if something tries
+            ATTEMPTS.append(f"{what} {a[1:] if what == 'connect' else a}")
+            raise OSError(f"network access attempted: {what}")
+
+        return f
+
+    socket.socket.connect = refuse("connect")  # type: ignore[method-assign]
+    socket.getaddrinfo = refuse("getaddrinfo")  # type: ignore[assignment]
+    socket.create_connection = refuse("create_connection")  # type: ignore[assignment]
+    masking._default = None  # built after the patch
     get_redactor()
-    real = socket.socket.connect
-
-    def refuse(self, *a, **k):  # pragma: no cover - only runs if something tries
-        raise AssertionError(f"network access attempted: {a}")
-
-    socket.socket.connect = refuse
     yield
-    socket.socket.connect = real
+    socket.socket.connect, socket.getaddrinfo, socket.create_connection = real  # type: ignore[method-assign]
+    assert not ATTEMPTS, ATTEMPTS
 
 
 CASES = [
@@ -77,19 +91,33 @@ def test_entity_is_masked_with_its_type(text: str, value: str, entity: str) -> N
 
 CLEAN = [
     "A quiet novel for rainy evenings. Ships in 3 days.",
-    "Hiking the Alps: hut-to-hut trekking routes across Switzerland, Austria and Italy.",
-    "Route 66 from Chicago to Santa Monica with diners and desert motels.",
     "Python for Absolute Beginners. Learn variables, loops and functions.",
     "Machines of Loving Grace. An android caretaker on a lunar base.",
-    "Seven days by train from Moscow to Vladivostok, 9,289 km.",
-    "Chapter 12 of 20: the 1920s in Paris.",
+    "Chapter 12 of 20: the 1920s.",
     "Rated 4.5 stars by 1,200 readers in 2023.",
+]
+PLACES = [
+    "Hiking the Alps: hut-to-hut trekking routes across Switzerland, Austria and Italy.",
+    "Route 66 from Chicago to Santa Monica with diners and desert motels.",
+    "Seven days by train from Moscow to Vladivostok, 9,289 km.",
 ]
 
 
 @pytest.mark.parametrize("text", CLEAN)
 def test_clean_catalogue_text_is_not_masked(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize("text", PLACES)
+def test_places_are_masked_unless_they_are_known_catalogue_text(text: str) -> None:
+    from ondevice_rec.privacy.masking import KnownText
+
+    assert "<LOCATION>" in redact(text)  # a place a user mentions can identify them
+    known = KnownText.build(phrases=["Hiking the Alps"], texts=PLACES)
+    r = get_redactor().redact(f"Tell me more: {text} Mail me at ann@example.com", known=known)
+    assert text in r.text and "<EMAIL_ADDRESS>" in r.text  # catalogue content passes, identifiers never
+    # a place outside the catalogue's own sentences is still masked
+    assert "Chicago" not in get_redactor().redact("I live in Chicago now.", known=known).text
 
 
 def test_allow_list_keeps_titles_but_never_structured_pii() -> None:
@@ -110,15 +138,25 @@ def test_spans_and_counts() -> None:
     "text",
     [
         "Ich möchte gerne ein Buch über die Geschichte von Rom und nicht über Krimis",
-        "Je voudrais un livre sur la cuisine et pas sur les romans policiers pour mon frère",
+        "Quiero un libro de cocina y no una novela policiaca para mi hermano por favor",
+        "Vorrei un libro di cucina e non un romanzo giallo per mio fratello, per favore",
+        "Ik wil graag een boek over koken en niet een detective voor mijn broer",
         "Мне нравятся научно-фантастические романы и джаз",
         "我喜欢科幻小说和爵士乐，不喜欢恐怖片",
     ],
 )
-def test_unsupported_language_fails_closed(text: str) -> None:
+def test_unsupported_language_fails_closed_naming_the_supported_ones(text: str) -> None:
     assert unsupported_language(text)
-    with pytest.raises(RedactionError, match="English"):
+    with pytest.raises(RedactionError, match="English and French only"):
         redact(text)
+
+
+def test_french_is_masked_with_the_french_model() -> None:
+    out = redact(
+        "Je m'appelle Jean-Pierre Dubois et j'habite à Lyon, 12 rue de la Paix. Appelez-moi au 06 12 34 56 78."
+    )
+    assert "Jean-Pierre" not in out and "Dubois" not in out and "Lyon" not in out
+    assert "rue de la Paix" not in out and "06 12 34 56 78" not in out
 
 
 def test_english_with_foreign_names_and_addresses_is_accepted() -> None:
@@ -131,7 +169,8 @@ def test_analyzer_failure_and_timeout_fail_closed(monkeypatch: pytest.MonkeyPatc
     def boom(**kw):
         raise RuntimeError("model crashed")
 
-    monkeypatch.setattr(r._analyzer, "analyze", boom)
+    analyzer = r._language("en").analyzer
+    monkeypatch.setattr(analyzer, "analyze", boom)
     with pytest.raises(RedactionError, match="failed"):
         r.redact("my name is John Smith")
     monkeypatch.undo()
@@ -142,18 +181,73 @@ def test_analyzer_failure_and_timeout_fail_closed(monkeypatch: pytest.MonkeyPatc
         time.sleep(0.5)
         return []
 
-    monkeypatch.setattr(r._analyzer, "analyze", slow)
+    monkeypatch.setattr(analyzer, "analyze", slow)
     monkeypatch.setattr(r, "timeout", 0.05)
     with pytest.raises(RedactionError, match="timed out"):
         r.redact("my name is John Smith")
 
 
-def test_missing_spacy_model_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_spacy_model_fails_closed_and_is_never_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import spacy.cli
+
     import ondevice_rec.privacy.masking as mod
 
+    downloads: list[object] = []
+
+    def download(*a: object, **k: object) -> None:  # what spaCy does when no package fits: exit
+        downloads.append(a)
+        raise SystemExit(1)
+
+    monkeypatch.setattr(spacy.cli, "download", download)
     monkeypatch.setattr(mod, "SPACY_MODEL", "no_such_spacy_model_xyz")
-    with pytest.raises(RedactionError, match="could not load"):
+    with pytest.raises(RedactionError, match="could not load.*not installed"):
         Redactor()
+    assert downloads == [] and ATTEMPTS == []
+
+
+def test_a_third_party_exit_while_loading_becomes_a_redaction_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import spacy
+
+    def exits(*a: object, **k: object) -> None:
+        raise SystemExit("model directory is broken")
+
+    monkeypatch.setattr(spacy, "load", exits)
+    with pytest.raises(RedactionError, match="SystemExit"):
+        Redactor()
+
+
+def test_a_100kb_text_finishes_or_fails_closed_within_the_timeout() -> None:
+    import time
+
+    r = get_redactor()
+    text = ("My name is Jane Miller and I live at 42 Elm Street, Springfield. Call +1 415 555 0132. " * 1200)[:100_000]
+    t = time.monotonic()
+    try:
+        out = r.redact(text, timeout=2.0)
+        assert "Jane Miller" not in out.text and "555 0132" not in out.text
+    except RedactionError as e:
+        assert "timed out" in str(e)
+    assert time.monotonic() - t <= 2.0 * 1.1 + 0.25  # timeout + 10 % (+ one chunk on a loaded machine)
+
+
+SPAN_CASES = [
+    # (text, exactly this is masked, and this neighbour is kept)
+    ("olivia wants more jazz", "olivia", "wants"),
+    ("mail bob [at] dubois [dot] fr. I agree", "bob [at] dubois [dot] fr", ". I agree"),
+    ("call me on +44 20 7946 0958.", "+44 20 7946 0958", "."),
+    ("(John Smith)", "John Smith", "("),
+    ("I live in Bengaluru 560001 now", "560001", "now"),
+    ("Ship to Sydney NSW 2000 please", "NSW 2000", "please"),
+    ("Ship to 上海市浦东新区世纪大道100号 please", "上海市浦东新区世纪大道100号", "please"),
+]
+
+
+@pytest.mark.parametrize("text, masked, kept", SPAN_CASES)
+def test_spans_cover_the_entity_not_its_neighbours(text: str, masked: str, kept: str) -> None:
+    r = redact_spans(text)
+    covered = [text[s.start : s.end] for s in r.spans]
+    assert any(masked in c for c in covered), covered
+    assert kept in r.text, r.text
 
 
 def test_validators() -> None:

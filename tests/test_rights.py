@@ -5,7 +5,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ondevice_rec import Recommender
+from ondevice_rec import RankingConfig, Recommender
 from ondevice_rec.demo import db_files_contain
 from ondevice_rec.store import USER_TABLES
 
@@ -61,23 +61,53 @@ def test_erasure_leaves_no_bytes_in_db_wal_or_shm(tmp_path: Path, demo_catalog: 
             assert db_files_contain(db, needle) == {"e.db": 0, "e.db-wal": 0, "e.db-shm": 0}, needle
         assert rec.export_user(uid)["found"] is False
         assert rec.consent(uid).status() == {}
-        # pseudonymous erasure record only
-        audit = sqlite3.connect(db).execute("SELECT action, subject, uid FROM audit WHERE action='erasure'").fetchall()
-        assert len(audit) == 1 and audit[0][1] and audit[0][2] is None and uid not in audit[0][1]
+        # the erasure record says when and how much, with nothing derived from the id
+        con = sqlite3.connect(db)
+        audit = con.execute("SELECT action, subject, uid, details FROM audit WHERE action='erasure'").fetchall()
+        assert len(audit) == 1 and audit[0][1] is None and audit[0][2] is None and uid not in audit[0][3]
+        assert con.execute("SELECT count(*) FROM meta WHERE key='audit_key'").fetchone()[0] == 0
         # idempotent
         again = rec.forget_user(uid)
         assert again["user_found"] is False
         assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_erasure_removes_derived_popularity(rec_demo: Recommender) -> None:
-    for u in ("a", "b"):
-        rec_demo.record(u, "trav-03", kind="like")
-    rec_demo.record("a", "trav-04", kind="like")
-    assert {r.item_id for r in rec_demo.recommend("anon", k=2, diversity=0.0)} == {"trav-03", "trav-04"}
-    rec_demo.forget_user("a")
-    top = rec_demo.recommend("anon", k=2, diversity=0.0)
-    assert top[0].item_id == "trav-03" and top[1].item_id != "trav-04"
+def test_erasure_removes_derived_popularity(db_path: Path, demo_catalog: list[dict]) -> None:
+    with Recommender.open(db_path, config=RankingConfig(popularity_min_users=2)) as rec:
+        rec.add_items(demo_catalog)
+        for u in ("a", "b", "c"):
+            rec.consent(u).grant("personalization")
+            rec.record(u, "trav-03", kind="like")
+        for u in ("a", "b"):
+            rec.record(u, "trav-04", kind="like")
+        assert {r.item_id for r in rec.recommend("anon", k=2, diversity=0.0)} == {"trav-03", "trav-04"}
+        rec.forget_user("a")  # trav-04 now rests on one person: it must not show as popular any more
+        top = rec.recommend("anon", k=2, diversity=0.0)
+        assert top[0].item_id == "trav-03" and top[1].item_id != "trav-04"
+
+
+def test_the_database_alone_cannot_confirm_that_a_guessed_id_was_erased(
+    tmp_path: Path, demo_catalog: list[dict]
+) -> None:
+    import hashlib
+    import hmac
+
+    db = tmp_path / "g.db"
+    with Recommender.open(db) as rec:
+        rec.add_items(demo_catalog[:5])
+        rec.record("guess-me@example.org", demo_catalog[0]["id"], kind="like")
+        rec.forget_user("guess-me@example.org")
+    con = sqlite3.connect(db)
+    values = [str(v) for t in ("meta", "audit") for row in con.execute(f"SELECT * FROM {t}") for v in row if v]
+    raw = b"".join(Path(str(db) + sfx).read_bytes() for sfx in ("", "-wal") if Path(str(db) + sfx).exists())
+    guess = b"guess-me@example.org"
+    digests = {hashlib.sha256(guess).hexdigest(), hashlib.md5(guess).hexdigest()}
+    for key in values:  # any value in the file used as a key
+        hexkey = len(key) % 2 == 0 and all(c in "0123456789abcdef" for c in key)
+        for k in (key.encode(), bytes.fromhex(key) if hexkey else b""):
+            digests.add(hmac.new(k, guess, hashlib.sha256).hexdigest())
+    for d in digests:
+        assert d.encode() not in raw and d[:32].encode() not in raw
 
 
 def test_retention_deletes_old_events_on_open_and_on_demand(db_path: Path, demo_catalog: list[dict]) -> None:

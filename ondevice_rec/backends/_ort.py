@@ -1,11 +1,42 @@
-"""onnxruntime, configured once: the default thread count and the session options every backend uses."""
+"""onnxruntime, configured once: telemetry off, the default thread count and the session options every
+backend uses. This is the only module that imports onnxruntime for the runtime."""
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-from ..errors import BundleError
+from ..errors import BundleError, PrivacyError
+
+# onnxruntime 1.32 (Linux) ships Microsoft's 1DS telemetry: on the first session it writes a device id and an
+# SQLite event queue under $XDG_CACHE_HOME/Microsoft/DeveloperTools/.onnxruntime (and TMPDIR/.ses), and can
+# upload them over HTTPS. ``disable_telemetry_events()`` does not stop the queue; the ORT_DISABLE_TELEMETRY
+# environment variable does, but only if it is set before onnxruntime is imported (checked in
+# tests/test_footprint.py).
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+
+def telemetry_off_before_import() -> None:
+    """Set the switch while it still works (before anything imports onnxruntime); a no-op afterwards."""
+    if "onnxruntime" not in sys.modules:
+        os.environ[TELEMETRY_ENV] = "1"
+
+
+def import_onnxruntime() -> Any:
+    """onnxruntime with its telemetry disabled; refuses (fails closed) if the app already imported it with
+    telemetry on, because then nothing we do in this process can stop it."""
+    telemetry_off_before_import()
+    if os.environ.get(TELEMETRY_ENV) != "1":
+        raise PrivacyError(
+            "onnxruntime was imported before ondevice_rec with its telemetry on (it writes a device id and an "
+            f"event queue and may upload them): set {TELEMETRY_ENV}=1 in the environment, or import "
+            "ondevice_rec first"
+        )
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+    return ort
 
 
 def default_threads() -> int:
@@ -16,7 +47,7 @@ def default_threads() -> int:
 
 def session(model: bytes, *, threads: int | None, what: str) -> Any:
     """An onnxruntime CPU session over verified in-memory model bytes."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or default_threads()

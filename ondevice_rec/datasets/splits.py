@@ -3,6 +3,7 @@ chronological order (stable on ties), leave-one-out (last = test, second-to-last
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,29 @@ def k_core(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
             return keep
 
 
-def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5) -> Split:
-    """Filter, order chronologically (stable on ties: original order breaks them) and split."""
+ORDERS = ("stable", "llamarec")
+
+
+def llamarec_item_rank(items_in_file_order: Sequence[str]) -> dict[str, int]:
+    """The item index LlamaRec's ``densify_index`` gives each item (``enumerate(set(df['sid']), start=1)`` over
+    the filtered ratings in file order), which its split uses to break timestamp ties. CPython's iteration
+    order of a set of ints depends only on the values and their insertion order, so this is reproducible."""
+    try:
+        ints = [int(x) for x in items_in_file_order]
+    except ValueError:
+        raise DatasetError(
+            "the llamarec order needs integer item ids (it sorts ties by LlamaRec's item index)"
+        ) from None
+    return {str(s): i for i, s in enumerate(set(ints), start=1)}
+
+
+def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5, order: str = "stable") -> Split:
+    """Filter, order chronologically and split. ``order`` breaks timestamp ties: ``stable`` by the original
+    position in the source file, ``llamarec`` by LlamaRec's item index (``datasets/base.py`` of
+    Yueeeeeeee/LlamaRec sorts each user's ratings by ``(timestamp, sid)``). The iterative k-core is unique, so
+    LlamaRec's items-then-users filtering loop keeps the same interactions as ours."""
+    if order not in ORDERS:
+        raise DatasetError(f"unknown split order {order!r} (choose from {', '.join(ORDERS)})")
     mask = np.ones(len(ds), dtype=bool)
     if min_rating is not None:
         mask &= np.nan_to_num(ds.ratings, nan=-np.inf) >= min_rating
@@ -73,8 +95,13 @@ def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5
     iidx = {it: i for i, it in enumerate(item_ids)}
     u_arr = np.fromiter((uidx[u] for u in users), dtype=np.int64, count=len(users))
     i_arr = np.fromiter((iidx[i] for i in items), dtype=np.int64, count=len(items))
-    order = np.lexsort((np.arange(len(u_arr)), ts, u_arr))  # by user, then time, then original position
-    u_arr, i_arr = u_arr[order], i_arr[order]
+    if order == "llamarec":
+        rank = llamarec_item_rank(items.tolist())
+        tie = np.fromiter((rank[i] for i in items), dtype=np.int64, count=len(items))
+    else:
+        tie = np.arange(len(u_arr))  # the original position
+    perm = np.lexsort((tie, ts, u_arr))  # by user, then time, then the tie-break
+    u_arr, i_arr = u_arr[perm], i_arr[perm]
     bounds = np.flatnonzero(np.diff(u_arr)) + 1
     seqs = np.split(i_arr, bounds)
     short = [user_ids[int(u_arr[b])] for b, s in zip(np.r_[0, bounds], seqs) if len(s) < 3]

@@ -4,7 +4,6 @@ a trained student, optionally with LLM re-ranking). Each is a typed config imple
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ import numpy as np
 from ..datasets import Split
 from ..errors import ArgumentError, missing_extra
 from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
+from .sequential import SeqRecipe, train_sequential
+from .sequential import scores as seq_scores
 
 Progress = Callable[[str, float], None]  # (message, fraction done)
 
@@ -182,146 +183,30 @@ class _MFFitted:
         return self.users[users] @ self.items.T
 
 
-# --- SASRec --------------------------------------------------------------------------------------------
+# --- SASRec and LRURec (LlamaRec's recipe) ------------------------------------------------------------------
 @dataclass(frozen=True)
-class SASRec(_IdModel):
-    """Causal self-attention over item ids, trained with full-softmax cross-entropy over all items (as in the
-    RecSys'23 reproducibility study, "Turning Dross Into Gold Loss"), early-stopped on validation NDCG@10."""
+class Sequential(_IdModel):
+    """SASRec or LRURec trained on LlamaRec's published recipe (:mod:`.sequential`)."""
 
-    dim: int = 64
-    blocks: int = 2
-    heads: int = 1
-    max_len: int = 200
-    dropout: float = 0.3
-    lr: float = 1e-3
-    batch: int = 64
-    epochs: int = 200
-    eval_every: int = 5
-    patience: int = 5
-    seed: int = 0
+    arch: str = "sasrec"
+    recipe: SeqRecipe = field(default_factory=SeqRecipe)
     name: str = "sasrec"
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
         torch = _torch()
-        torch.manual_seed(self.seed)
-        net = _sasrec_net(torch, split.n_items, self)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.9, 0.98))
-        seqs = [s for s in split.train if len(s) >= 2]
-        rng = np.random.default_rng(self.seed)
-        best, best_state, bad = -1.0, None, 0
-        for epoch in range(self.epochs):
-            net.train()
-            # similar lengths in a batch, padded only to the batch's longest sequence (much less work)
-            order = rng.permutation(len(seqs))
-            chunks = [order[i : i + self.batch * 20] for i in range(0, len(order), self.batch * 20)]
-            batches = []
-            for chunk in chunks:
-                ch = sorted(chunk.tolist(), key=lambda k: len(seqs[k]))
-                batches += [ch[i : i + self.batch] for i in range(0, len(ch), self.batch)]
-            rng.shuffle(batches)
-            for idx in batches:
-                batch = [seqs[k][-(self.max_len + 1) :] for k in idx]
-                width = max(len(b) for b in batch) - 1
-                inp = np.zeros((len(batch), width), dtype=np.int64)
-                tgt = np.zeros((len(batch), width), dtype=np.int64)
-                for r, seq in enumerate(batch):
-                    x, y = seq[:-1] + 1, seq[1:] + 1  # 0 is padding
-                    inp[r, -len(x) :] = x
-                    tgt[r, -len(y) :] = y
-                logits = net(torch.as_tensor(inp))  # (B, L, n_items + 1)
-                loss = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]), torch.as_tensor(tgt).reshape(-1), ignore_index=0
-                )
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            progress(f"sasrec epoch {epoch + 1}", (epoch + 1) / self.epochs)
-            if (epoch + 1) % self.eval_every == 0:
-                fitted = _SASRecFitted(net, self.max_len, torch)
-                score = validation_ndcg(fitted, split)
-                if score > best:
-                    best, bad = score, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    bad += 1
-                    if bad >= self.patience:
-                        break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        return _SASRecFitted(net, self.max_len, torch)
-
-
-def _sasrec_net(torch: Any, n_items: int, cfg: SASRec) -> Any:
-    nn: Any = torch.nn
-
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.ln1 = nn.LayerNorm(cfg.dim)
-            self.attn = nn.MultiheadAttention(cfg.dim, cfg.heads, dropout=cfg.dropout, batch_first=True)
-            self.ln2 = nn.LayerNorm(cfg.dim)
-            self.ff = nn.Sequential(
-                nn.Linear(cfg.dim, cfg.dim),
-                nn.ReLU(),
-                nn.Dropout(cfg.dropout),
-                nn.Linear(cfg.dim, cfg.dim),
-                nn.Dropout(cfg.dropout),
-            )
-
-        def forward(self, x: Any, causal: Any, pad: Any) -> Any:
-            q = self.ln1(x)
-            a, _ = self.attn(q, x, x, attn_mask=causal, need_weights=False)
-            x = q + a  # residual on the normalised query, as in the original SASRec
-            x = x + self.ff(self.ln2(x))
-            return x * (~pad).unsqueeze(-1)
-
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.item = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)
-            self.pos = nn.Embedding(cfg.max_len, cfg.dim)
-            self.drop = nn.Dropout(cfg.dropout)
-            self.blocks = nn.ModuleList([Block() for _ in range(cfg.blocks)])
-            self.ln = nn.LayerNorm(cfg.dim)
-            causal = torch.triu(torch.ones(cfg.max_len, cfg.max_len, dtype=torch.bool), diagonal=1)
-            self.register_buffer("causal", causal)
-
-        def encode(self, seq: Any) -> Any:
-            # sequences are right-aligned: position embeddings count back from the most recent item
-            width = seq.shape[1]
-            pad = seq == 0
-            x = self.item(seq) * math.sqrt(cfg.dim) + self.pos.weight[cfg.max_len - width :].unsqueeze(0)
-            x = self.drop(x) * (~pad).unsqueeze(-1)
-            causal = self.causal[cfg.max_len - width :, cfg.max_len - width :]
-            for b in self.blocks:
-                x = b(x, causal, pad)
-            return self.ln(x)
-
-        def forward(self, seq: Any) -> Any:
-            return self.encode(seq) @ self.item.weight.T
-
-    return Net()
+        net, info = train_sequential(torch, self.arch, split, self.recipe, progress)
+        return _SeqFitted(net, self.recipe.max_len, torch, info)
 
 
 @dataclass
-class _SASRecFitted:
+class _SeqFitted:
     net: Any
     max_len: int
     torch: Any
+    info: dict[str, Any]
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        torch = self.torch
-        self.net.eval()
-        width = max(1, min(self.max_len, max((len(h) for h in histories), default=1)))
-        inp = np.zeros((len(histories), width), dtype=np.int64)
-        for r, h in enumerate(histories):
-            h = np.asarray(h[-self.max_len :]) + 1
-            if len(h):
-                inp[r, -len(h) :] = h
-        with torch.no_grad():
-            h = self.net.encode(torch.as_tensor(inp))[:, -1, :]
-            logits = h @ self.net.item.weight[1:].T
-        return logits.numpy()
+        return seq_scores(self.torch, self.net, histories, self.max_len)
 
 
 # --- odrec bundles --------------------------------------------------------------------------------------
@@ -462,7 +347,8 @@ BASELINES: dict[str, Callable[[int], Any]] = {
     "popularity": lambda seed: Popularity(),
     "itemknn": lambda seed: ItemKNN(),
     "bpr": lambda seed: BPR(seed=seed),
-    "sasrec": lambda seed: SASRec(seed=seed),
+    "sasrec": lambda seed: Sequential("sasrec", SeqRecipe(seed=seed), "sasrec"),
+    "lrurec": lambda seed: Sequential("lrurec", SeqRecipe(seed=seed), "lrurec"),
 }
 
 

@@ -1,5 +1,12 @@
-"""Candidate sets: ``full`` (every item not in the user's history) and ``sampledN`` (truth + N−1 items the
-user never interacted with, seeded and cached so that every model sees the same candidates)."""
+"""Candidate sets:
+
+- ``full``: every item not in the user's history;
+- ``llamarec``: LlamaRec's test protocol (``trainer/lru.py`` of Yueeeeeeee/LlamaRec): every item except the last
+  200 items of the input sequence (the window the model reads; older history is not masked), used with the
+  ``llamarec`` split order;
+- ``sampledN``: truth + N−1 items the user never interacted with, seeded and cached so that every model sees
+  the same candidates.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +19,25 @@ import numpy as np
 from ..datasets import Split
 from ..errors import ArgumentError
 
-PROTOCOLS = ("full", "sampled20", "sampled100")
+PROTOCOLS = ("full", "llamarec", "sampled20", "sampled100")
+LLAMAREC_WINDOW = 200  # bert_max_len for ml-100k in LlamaRec's config.py: the input window, and what is masked
 
 
 def n_candidates(protocol: str) -> int | None:
-    if protocol == "full":
+    """How many candidates a sampled protocol ranks (None: the whole catalogue, minus masked history)."""
+    if protocol in ("full", "llamarec"):
         return None
     if protocol in ("sampled20", "sampled100"):
         return int(protocol.removeprefix("sampled"))
     raise ArgumentError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
 
 
-def full_mask(split: Split, u: int, stage: str) -> np.ndarray:
-    """Boolean mask over items: candidates are all items except the history the model saw."""
+def full_mask(split: Split, u: int, stage: str, protocol: str = "full") -> np.ndarray:
+    """Boolean mask over items: candidates are all items except the history the model saw (``llamarec``: its
+    last 200 items only)."""
     mask = np.ones(split.n_items, dtype=bool)
-    mask[split.history(u, stage)] = False
+    hist = split.history(u, stage)
+    mask[hist[-LLAMAREC_WINDOW:] if protocol == "llamarec" else hist] = False
     mask[split.target(u, stage)] = True
     return mask
 

@@ -24,7 +24,7 @@ def random_expectation(split: Split, protocol: str, users: Sequence[int]) -> flo
     n = n_candidates(protocol)
     vals = []
     for u in users:
-        c = n or int(full_mask(split, int(u), "test").sum())
+        c = n or int(full_mask(split, int(u), "test", protocol).sum())
         vals.append(sum(1 / np.log2(r + 2) for r in range(min(10, c))) / c)
     return float(np.mean(vals)) if vals else 0.0
 

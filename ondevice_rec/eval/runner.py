@@ -139,7 +139,7 @@ def _score_run(
         for r, u in enumerate(us):
             u = int(u)
             target = split.target(u, "test")
-            cand = sampled[u] if sampled is not None else np.flatnonzero(full_mask(split, u, "test"))
+            cand = sampled[u] if sampled is not None else np.flatnonzero(full_mask(split, u, "test", protocol))
             for m, v in metrics_from_rank(rank_of_target(scores[r], target, cand)).items():
                 per_user[m].append(v)
         progress(f"{name}: scoring {scenario}/{protocol}", min(1.0, (s + 128) / max(1, len(users))))

@@ -11,6 +11,9 @@ from ..errors import ExportError, missing_extra
 
 
 def require(module: str, extra: str = "export") -> ModuleType:
+    from ..backends._ort import telemetry_off_before_import
+
+    telemetry_off_before_import()  # optimum, onnx tooling and torch.onnx may import onnxruntime themselves
     try:
         return importlib.import_module(module)
     except ImportError:

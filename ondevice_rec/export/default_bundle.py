@@ -193,7 +193,8 @@ def build_default_bundle(
         ).require()
 
         import onnx
-        import onnxruntime
+
+        onnxruntime = require("onnxruntime")
         import optimum
         import torch
         import transformers

@@ -277,7 +277,8 @@ def run_export(
             stages["gguf_export"] = time.perf_counter() - t
 
         import onnx
-        import onnxruntime
+
+        onnxruntime = require("onnxruntime")
 
         manifest = Manifest(
             name=f"student-{cfg.dataset}",

@@ -28,7 +28,21 @@ _LAZY = {
     "unsupported_language": "masking",
 }
 
-__all__ = ["PERSONALIZATION", "ConsentHandle", "ConsentLedger", "RedactionError", "check_purpose", *_LAZY]
+__all__ = [
+    "PERSONALIZATION",
+    "ConsentHandle",
+    "ConsentLedger",
+    "EgressGate",
+    "Redaction",
+    "RedactionError",
+    "Redactor",
+    "Span",
+    "check_purpose",
+    "mask_payload",
+    "redact",
+    "redact_spans",
+    "unsupported_language",
+]
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: load masking/egress when their names are first used

@@ -6,10 +6,13 @@ import re
 from typing import Any
 
 from ..catalog import check_id
-from ..errors import ArgumentError, ArgumentTypeError
+from ..errors import ArgumentError, ArgumentTypeError, ConsentError
 from ..store import Store
+from ..store.catalog import Increments
+from ..store.schema import PERSONALIZATION
 
-PERSONALIZATION = "personalization"
+__all__ = ["PERSONALIZATION", "ConsentHandle", "ConsentLedger", "check_purpose"]
+
 _PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 
@@ -23,17 +26,37 @@ def check_purpose(purpose: Any) -> str:
 
 
 class ConsentLedger:
-    """Every user's consent decisions in one store."""
+    """Every user's consent decisions in one store, for the purposes the app declared.
 
-    def __init__(self, store: Store) -> None:
+    ``increments`` says what an event adds to the shared popularity priors: a personalization decision adds
+    (or withdraws) the user's past events there, in the same transaction as the decision."""
+
+    def __init__(self, store: Store, increments: Increments) -> None:
         self._store = store
+        self._increments = increments
+
+    def declare(self, purpose: str, description: str) -> None:
+        """Declare a purpose the app may ask consent for (stored, so every process sees it)."""
+        check_purpose(purpose)
+        if not isinstance(description, str) or not description.strip():
+            raise ArgumentError("a declared purpose needs a description users can read")
+        self._store.purposes.declare(purpose, description.strip()[:1000])
+
+    def purposes(self) -> dict[str, str]:
+        """Declared purposes and their descriptions (``personalization`` is always declared)."""
+        return self._store.purposes.all()
 
     def set(self, user_id: str, purpose: str, granted: bool, source: str = "api") -> None:
         check_id(user_id, "user_id")
         check_purpose(purpose)
         if not isinstance(source, str) or len(source) > 64:
             raise ArgumentError("source must be a short string")
-        self._store.consents.add(user_id, purpose, granted, source)
+        declared = self.purposes()
+        if purpose not in declared and granted:
+            raise ConsentError(
+                f"purpose {purpose!r} was not declared by the app; declared purposes: {', '.join(sorted(declared))}"
+            )
+        self._store.consents.add(user_id, purpose, granted, source, self._increments)
 
     def status(self, user_id: str) -> dict[str, bool]:
         """Latest decision per purpose ({} for a user we know nothing about: everything off)."""

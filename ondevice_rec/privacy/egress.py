@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..catalog import check_id
@@ -20,7 +21,7 @@ from ..errors import ArgumentError, ArgumentTypeError, EgressBlocked, EgressTran
 from ..limits import MAX_JSON_DEPTH
 from ..ranking import RankingConfig, event_weight
 from ..store import Store
-from .consent import ConsentLedger, check_purpose
+from .consent import PERSONALIZATION, ConsentLedger
 from .masking import Redactor, get_redactor
 
 MAX_PAYLOAD_BYTES = 1_000_000
@@ -82,16 +83,37 @@ def mask_payload(
             return out
         if isinstance(value, (list, tuple)):
             return [walk(v, depth + 1) for v in value]
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6:
-            # long numbers can be phone, card or account numbers: check their digits too
-            masked = mask_str(str(value))
-            return value if masked == str(value) else masked
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # a number of any JSON type can carry a phone, card or account number: check its digits
+            for digits in number_digits(value):
+                masked = mask_str(digits)
+                if masked != digits:
+                    return masked
         return value
 
     masked = walk(payload, 0)
     if len(_canonical(masked)) > max_bytes:
         raise EgressBlocked(f"masked payload is over the {max_bytes}-byte limit")
     return masked, counts
+
+
+def number_digits(value: int | float) -> list[str]:
+    """The digit strings a number could be an identifier in: its integer part when it has 7 or more digits
+    (``4111111111111111.0``, ``4.111111111111111e15``), and its significant digits when there are 13 or more
+    (a card number written as ``0.4111111111111111``)."""
+    try:
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:  # pragma: no cover - JSON numbers are finite
+        return []
+    out = []
+    whole = format(abs(d).to_integral_value(rounding="ROUND_DOWN"), "f")
+    if len(whole) >= 7:
+        out.append(whole)
+    sig = d.normalize().as_tuple().digits
+    text = "".join(map(str, sig)).lstrip("0")
+    if len(text) >= 13 and text not in out:
+        out.append(text)
+    return out
 
 
 class EgressGate:
@@ -114,20 +136,18 @@ class EgressGate:
         self.max_bytes = max_bytes
         self.timeout = timeout
         self._redactor = redactor
-        self._purposes: dict[str, str] = {}
         self.allow: list[str] = []
 
     # --- configuration ---------------------------------------------------------------------------
     def declare(self, purpose: str, description: str) -> None:
-        """Declare a purpose the app may send data for (and shows to users when asking consent)."""
-        check_purpose(purpose)
-        if not isinstance(description, str) or not description.strip():
-            raise ArgumentError("a declared purpose needs a description users can read")
-        self._purposes[purpose] = description
+        """Declare a purpose the app may send data for (and shows to users when asking consent); stored, so
+        consent can be asked for it from any process."""
+        self._consent.declare(purpose, description)
 
     @property
     def purposes(self) -> dict[str, str]:
-        return dict(self._purposes)
+        """Declared purposes data may leave the device for (``personalization`` is local-only, never one)."""
+        return {p: d for p, d in self._consent.purposes().items() if p != PERSONALIZATION}
 
     def allow_terms(self, terms: list[str] | tuple[str, ...], *, catalog_titles: bool = False) -> None:
         """Terms never masked as names/addresses (e.g. catalogue titles). Structured identifiers (e-mail,
@@ -180,7 +200,7 @@ class EgressGate:
         return masked, dict(counts)
 
     def _check_and_mask(self, purpose: Any, payload: Any, user_id: str) -> tuple[Any, Counter[str], str]:
-        if not isinstance(purpose, str) or purpose not in self._purposes:
+        if not isinstance(purpose, str) or purpose not in self.purposes:
             raise EgressBlocked(
                 f"purpose {purpose!r} was not declared by the app (declare it with "
                 "rec.egress.declare(purpose, description))"

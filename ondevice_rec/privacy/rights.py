@@ -2,14 +2,14 @@
 
 - :func:`export_user` returns every row held about a user, derived data included (GDPR Arts. 15, 20).
 - :func:`forget_user` deletes all of it, zeroed in place (``secure_delete``), then checkpoints and truncates
-  the WAL so no bytes remain (Art. 17); the audit log keeps one pseudonymous entry. Idempotent.
+  the WAL so no bytes remain (Art. 17). The audit log keeps one entry that an erasure happened (when, how many
+  rows), with nothing derived from the id: anyone holding the file cannot confirm that a guessed id was
+  erased. Idempotent.
 - :func:`apply_retention` deletes events older than a number of days (Art. 5(1)(e)).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
 import sqlite3
@@ -51,15 +51,10 @@ def export_user(store: Store, user_id: str, consent_status: dict[str, bool]) -> 
     return out
 
 
-def pseudonym(store: Store, user_id: str) -> str:
-    """The keyed hash that records an erasure without the id."""
-    return hmac.new(store.audit.key(), user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-
-
 def forget_user(store: Store, user_id: str, increments: Increments) -> dict[str, Any]:
     """Erase every row about ``user_id`` and scrub the WAL; returns what was deleted."""
     check_id(user_id, "user_id")
-    counts = store.users.erase(user_id, pseudonym(store, user_id), increments)
+    counts = store.users.erase(user_id, increments)
     store.scrub()
     return {"user_found": bool(counts), "rows_deleted": counts}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..errors import ArgumentError, ArgumentTypeError
+
 EVENT_KINDS = ("view", "click", "like", "rating", "skip", "dislike", "purchase")
 DAYPARTS = ("morning", "afternoon", "evening", "night")
 
@@ -23,6 +25,10 @@ class RankingConfig:
     profile_weight: float = 0.7  # profile vector relative to the (unit) event centroid
     negative_weight: float = 0.6  # how hard dislikes/skips and "no X" clauses push away
     popularity_weight: float = 0.04  # popularity prior added to personalised scores
+    # k-anonymity of the local popularity priors: an item's local count (overall or in a context) is used only
+    # once at least this many distinct consenting users stand behind it, so the non-personalised fallback and
+    # "popular" reasons never reveal what one other person on this device did
+    popularity_min_users: int = 5
     context_weight: float = 0.08  # popularity of the item in the request's context
     context_event_boost: float = 1.0  # events recorded in the request's context count (1 + boost) times
     event_saturation: float = 2.0  # total positive event weight at which events count fully vs the profile
@@ -35,3 +41,9 @@ class RankingConfig:
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
     reason_history_min_sim: float = 0.45
     reason_profile_min_sim: float = 0.20
+
+    def __post_init__(self) -> None:
+        if isinstance(self.popularity_min_users, bool) or not isinstance(self.popularity_min_users, int):
+            raise ArgumentTypeError("popularity_min_users must be an int")
+        if self.popularity_min_users < 1:
+            raise ArgumentError("popularity_min_users must be at least 1")

@@ -130,6 +130,7 @@ def rank(
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
     rows = select_mmr(scores, snap.matrix, allowed, pool, float(req.diversity), cfg.candidate_pool)
     history_titles = [snap.titles[r] for r in reversed(state.history_rows.tolist())]
+    fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior())
     if rerank and rows:
         assert reranker is not None
         order, margins = rerank_order(reranker, history_titles, [snap.titles[r] for r in rows])
@@ -138,9 +139,19 @@ def rank(
         for i, r in zip(order, rows):
             scores[r] = float(margins[i])
     return [
-        _recommendation(r, float(scores[r]), snap, state, signals, req, ctx_pop, history_titles, cfg, reranker)
+        _recommendation(
+            r, float(scores[r]), snap, state, signals, req, ctx_pop, history_titles, cfg, reranker, fallback
+        )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class _Fallback:
+    """Where the non-personalised ranking's popularity came from, per row (for its reasons)."""
+
+    local: np.ndarray | None  # k-anonymous local popularity
+    catalogue: np.ndarray | None  # popularity shipped with the catalogue
 
 
 def _recommendation(
@@ -154,6 +165,7 @@ def _recommendation(
     history_titles: list[str],
     cfg: RankingConfig,
     reranker: Reranker | None,
+    fallback: _Fallback | None,
 ) -> Recommendation:
     title = snap.titles[r]
     if state.personalised and reranker is not None and req.llm_reasons:
@@ -162,12 +174,19 @@ def _recommendation(
     if state.personalised:
         reason = explain(r, state, snap.matrix, snap.titles, snap.tags, ctx_pop, req.context, cfg)
         return Recommendation(snap.item_ids[r], score, reason, title, True)
-    base = (
-        ("Popular " + describe_context(req.context)) if ctx_pop is not None and ctx_pop[r] > 0 else "Popular right now"
-    )
-    why = (
-        "not personalised: personalization consent not given"
-        if signals.known and not signals.consented
-        else "not personalised: no history or profile yet"
-    )
+    # only aggregates of at least k people (or the catalogue's own figures) are named: never one person's activity
+    if ctx_pop is not None and ctx_pop[r] > 0:
+        base = "Popular " + describe_context(req.context)
+    elif fallback is not None and fallback.local is not None and fallback.local[r] > 0:
+        base = "Popular right now"
+    elif fallback is not None and fallback.catalogue is not None and fallback.catalogue[r] > 0:
+        base = "Popular in the catalogue"
+    else:
+        base = "From the catalogue"
+    if signals.known and not signals.consented:
+        why = "not personalised: personalization consent not given"
+        if signals.excluded:
+            why += "; only items you already interacted with are left out"
+    else:
+        why = "not personalised: no history or profile yet"
     return Recommendation(snap.item_ids[r], score, f"{base} ({why})", title, False)

@@ -25,7 +25,8 @@ class CatalogSnapshot:
     tags: list[list[str]] = field(default_factory=list)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     row: dict[int, int] = field(default_factory=dict)  # iid → row
-    pop_raw: dict[str, np.ndarray] = field(default_factory=dict)  # context key → accumulated weight per row
+    catalog_pop: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # NaN: none given
+    pop_raw: dict[str, np.ndarray] = field(default_factory=dict)  # context key → k-anonymous local weight per row
     stats_loaded_at: float = 0.0
     data_version: int = -1
     _prefilter: Prefilter | None = field(default=None, repr=False)
@@ -39,20 +40,23 @@ class CatalogSnapshot:
         titles: list[str],
         tags: list[list[str]],
         matrix: np.ndarray,
+        catalog_pop: np.ndarray | None = None,
     ) -> CatalogSnapshot:
         snap = cls(version, iids, item_ids, titles, tags, matrix)
         snap.row = {int(iid): r for r, iid in enumerate(iids)}
+        snap.catalog_pop = catalog_pop if catalog_pop is not None else np.full(len(iids), np.nan)
         return snap
 
     def __len__(self) -> int:
         return len(self.iids)
 
-    def set_stats(self, rows: Iterable[tuple[int, str, float]], data_version: int) -> None:
-        """Load (iid, context key, weight) priors."""
+    def set_stats(self, rows: Iterable[tuple[int, str, float, int]], data_version: int, min_users: int) -> None:
+        """Load (iid, context key, weight, distinct users) priors, keeping only those that at least
+        ``min_users`` distinct consenting users stand behind (k-anonymity)."""
         raw: dict[str, np.ndarray] = {}
-        for iid, ctx, w in rows:
+        for iid, ctx, w, users in rows:
             r = self.row.get(iid)
-            if r is None:
+            if r is None or users < min_users:
                 continue
             arr = raw.get(ctx)
             if arr is None:
@@ -68,16 +72,36 @@ class CatalogSnapshot:
         self.data_version = -1
         self.stats_loaded_at = 0.0
 
-    def prior(self, ctx: str) -> np.ndarray | None:
-        """Popularity in context ``ctx`` ("" = overall), log-scaled to [0, 1]; None when nothing is known."""
-        raw = self.pop_raw.get(ctx)
-        if raw is None:
+    def local_prior(self, ctx: str) -> np.ndarray | None:
+        """k-anonymous local popularity in context ``ctx`` ("" = overall), log-scaled to [0, 1]; None when
+        nothing is known in that context."""
+        return _log_scaled(self.pop_raw.get(ctx))
+
+    def catalogue_prior(self) -> np.ndarray | None:
+        """The popularity the catalogue shipped with, log-scaled to [0, 1]; None when it has none."""
+        if not np.isfinite(self.catalog_pop).any():
             return None
-        top = float(raw.max()) if raw.size else 0.0
-        return (np.log1p(raw) / math.log1p(top)).astype(np.float32) if top > 0 else np.zeros_like(raw, np.float32)
+        return _log_scaled(np.nan_to_num(self.catalog_pop, nan=0.0))
+
+    def prior(self, ctx: str) -> np.ndarray | None:
+        """The popularity prior: in a context, the local one; overall, the mean of the catalogue's and the
+        local one (whichever exist; zeros when neither does)."""
+        if ctx:
+            return self.local_prior(ctx)
+        parts = [p for p in (self.catalogue_prior(), self.local_prior("")) if p is not None]
+        if not parts:
+            return np.zeros(len(self.iids), dtype=np.float32)
+        return np.mean(parts, axis=0).astype(np.float32)
 
     def prefilter(self, rank: int) -> Prefilter:
         """The low-rank view for coarse-to-fine search, built on first use for this snapshot."""
         if self._prefilter is None or self._prefilter.basis.shape[1] != min(rank, self.matrix.shape[1]):
             self._prefilter = build_prefilter(self.matrix, rank)
         return self._prefilter
+
+
+def _log_scaled(raw: np.ndarray | None) -> np.ndarray | None:
+    if raw is None:
+        return None
+    top = float(raw.max()) if raw.size else 0.0
+    return (np.log1p(raw) / math.log1p(top)).astype(np.float32) if top > 0 else np.zeros_like(raw, np.float32)

@@ -32,7 +32,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0, readonly: bool = False) -> None:
         from .catalog import CatalogTable
         from .events import EventsTable, ProfilesTable
-        from .users import AuditTable, ConsentsTable, UsersTable
+        from .users import AuditTable, ConsentsTable, PurposesTable, UsersTable
 
         self.path = Path(path)
         self.busy_timeout = busy_timeout
@@ -67,6 +67,7 @@ class Store:
         self.users = UsersTable(self)
         self.consents = ConsentsTable(self)
         self.audit = AuditTable(self)
+        self.purposes = PurposesTable(self)
 
     # --- transactions --------------------------------------------------------------------------
     def _retry(self, fn: Callable[[], Any], deadline: float | None = None) -> Any:
@@ -148,8 +149,6 @@ class Store:
         with self.write() as conn:
             # another process may have migrated while we waited for the lock
             schema.migrate(conn, schema.current_version(conn))
-            if not conn.execute("SELECT 1 FROM meta WHERE key='audit_key'").fetchone():
-                conn.execute("INSERT INTO meta(key, value) VALUES('audit_key', ?)", (os.urandom(32).hex(),))
 
     # --- meta -----------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ItemNotFoundError
 from . import vectors
 from .catalog import CatalogTable, Increments
-from .users import AuditTable, UsersTable
+from .users import AuditTable, ConsentsTable, UsersTable
 
 if TYPE_CHECKING:
     from .db import Store
@@ -43,21 +43,39 @@ class EventsTable:
         self._s = store
 
     def insert(self, rows: Sequence[EventRow], increments: Increments) -> int:
-        """Store ``rows`` and add their popularity increments, all in one transaction (all-or-nothing).
-        Raises :class:`ItemNotFoundError` for an item that is not in the catalogue."""
+        """Store ``rows`` and, for users who granted personalization, add their popularity increments (and count
+        each user once per item and context), all in one transaction (all-or-nothing). Events of other users
+        are stored for the app's own use but feed nothing other people see. Raises
+        :class:`ItemNotFoundError` for an item that is not in the catalogue."""
         with self._s.write() as conn:
             uids: dict[str, int] = {}
-            stats: list[tuple[int, str, float]] = []
+            consented: dict[int, bool] = {}
+            contributed: dict[tuple[int, int], set[str]] = {}  # (uid, iid) → context keys already counted
+            stats: list[tuple[int, str, float, int]] = []
             for r in rows:
                 iid = CatalogTable.iid_of(conn, r.item_id)
                 if iid is None:
                     raise ItemNotFoundError(f"unknown item {r.item_id!r}: add it with add_items() first")
                 uid = uids.get(r.user_id) or uids.setdefault(r.user_id, UsersTable.ensure_uid(conn, r.user_id))
+                if uid not in consented:
+                    consented[uid] = ConsentsTable.personalised(conn, uid)
+                incs = list(increments(r.kind, r.value, r.ctx)) if consented[uid] else []
+                if incs and (uid, iid) not in contributed:
+                    contributed[(uid, iid)] = {
+                        key
+                        for kind, value, ctx in conn.execute(
+                            "SELECT kind, value, ctx FROM events WHERE uid=? AND iid=?", (uid, iid)
+                        )
+                        for key, _ in increments(kind, value, ctx)
+                    }
                 conn.execute(
                     "INSERT INTO events(uid, iid, kind, value, at, ctx, context) VALUES(?,?,?,?,?,?,?)",
                     (uid, iid, r.kind, r.value, r.at, r.ctx, r.context),
                 )
-                stats.extend((iid, key, w) for key, w in increments(r.kind, r.value, r.ctx))
+                for key, w in incs:
+                    seen = contributed[(uid, iid)]
+                    stats.append((iid, key, w, 0 if key in seen else 1))
+                    seen.add(key)
             CatalogTable.add_stats(conn, stats)
         return len(rows)
 

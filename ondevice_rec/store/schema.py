@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Tables holding rows about one user (joined by uid); export and erasure both walk this list.
 USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
@@ -65,8 +65,46 @@ def _migrate_2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS events_uid_iid ON events(uid, iid)")
 
 
+def _add_column(conn: sqlite3.Connection, table: str, column: str) -> None:
+    """ALTER TABLE … ADD COLUMN, skipped when the column is already there (a migration may be re-run)."""
+    name = column.split()[0]
+    if name not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
+def _migrate_3(conn: sqlite3.Connection) -> None:
+    # purposes the app declared (consent can only be given for a declared purpose)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS purposes (purpose TEXT PRIMARY KEY, description TEXT NOT NULL, "
+        "declared_at REAL NOT NULL)"
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO purposes(purpose, description, declared_at) VALUES(?, ?, strftime('%s','now'))",
+        (PERSONALIZATION, PERSONALIZATION_DESCRIPTION),
+    )
+    # popularity the app ships with its catalogue (the non-personalised fallback needs no local behaviour)
+    _add_column(conn, "items", "popularity REAL")
+    # how many distinct consenting users stand behind each prior (shown only from k of them on)
+    _add_column(conn, "item_stats", "users INTEGER NOT NULL DEFAULT 0")
+    conn.execute("DELETE FROM item_stats")  # rebuilt on open, from consenting users only
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('stats_rebuild', '1')")
+    # the erasure record keeps nothing derived from the id (its key lived in this file: a guess was checkable)
+    conn.execute("UPDATE audit SET subject=NULL WHERE action='erasure'")
+    conn.execute("DELETE FROM meta WHERE key='audit_key'")
+
+
+PERSONALIZATION = "personalization"
+PERSONALIZATION_DESCRIPTION = (
+    "Use my activity and profile on this device to personalise recommendations, "
+    "and let it count (with at least k other people) towards what is popular here"
+)
+
 # (version, migration), applied in order to stores older than ``version``.
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(1, _migrate_1), (2, _migrate_2)]
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (1, _migrate_1),
+    (2, _migrate_2),
+    (3, _migrate_3),
+]
 
 
 def current_version(conn: sqlite3.Connection) -> int:

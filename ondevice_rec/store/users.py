@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .catalog import CatalogTable, Increments
-from .schema import USER_TABLES
+from .catalog import CONSENTED_UIDS, CatalogTable, Increments
+from .schema import PERSONALIZATION, USER_TABLES
 
 if TYPE_CHECKING:
     from .db import Store
@@ -55,9 +55,10 @@ class UsersTable:
                 out[table] = [convert(table, dict(zip(cols, r)), conn) for r in cur.fetchall()]
             return float(row[1]), out
 
-    def erase(self, user_id: str, subject: str, increments: Increments) -> dict[str, int]:
-        """Delete every row about ``user_id`` and the priors its events fed; leave one audit entry naming
-        only ``subject``. One transaction; returns rows deleted per table ({} for an unknown user)."""
+    def erase(self, user_id: str, increments: Increments) -> dict[str, int]:
+        """Delete every row about ``user_id`` and the priors its events fed; leave one audit entry that an
+        erasure happened (time and row counts, nothing derived from the id). One transaction; returns rows
+        deleted per table ({} for an unknown user)."""
         counts: dict[str, int] = {}
         with self._s.write() as conn:
             row = conn.execute("SELECT uid FROM users WHERE user_id=?", (user_id,)).fetchone()
@@ -69,7 +70,7 @@ class UsersTable:
                 counts[table] = int(conn.execute(f"DELETE FROM {table} WHERE uid=?", (uid,)).rowcount)
             conn.execute("DELETE FROM users WHERE uid=?", (uid,))
             CatalogTable.recompute_stats(conn, touched, increments)
-            AuditTable.add(conn, "erasure", subject=subject, details={"rows_deleted": counts})
+            AuditTable.add(conn, "erasure", details={"rows_deleted": counts})
         return counts
 
 
@@ -77,14 +78,19 @@ class ConsentsTable:
     def __init__(self, store: Store) -> None:
         self._s = store
 
-    def add(self, user_id: str, purpose: str, granted: bool, source: str) -> None:
-        """Append one decision to the ledger, and audit it, in one transaction."""
+    def add(self, user_id: str, purpose: str, granted: bool, source: str, increments: Increments) -> None:
+        """Append one decision to the ledger, and audit it, in one transaction. A personalization decision
+        also adds (or withdraws) the user's events to (from) the popularity priors, in the same transaction."""
         with self._s.write() as conn:
             uid = UsersTable.ensure_uid(conn, user_id)
+            before = self.personalised(conn, uid)
             conn.execute(
                 "INSERT INTO consents(uid, purpose, granted, at, source) VALUES(?,?,?,?,?)",
                 (uid, purpose, int(granted), time.time(), source),
             )
+            if purpose == PERSONALIZATION and before != granted:
+                touched = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events WHERE uid=?", (uid,))]
+                CatalogTable.recompute_stats(conn, touched, increments)
             AuditTable.add(
                 conn,
                 "consent.grant" if granted else "consent.revoke",
@@ -92,6 +98,11 @@ class ConsentsTable:
                 purpose=purpose,
                 details={"source": source},
             )
+
+    @staticmethod
+    def personalised(conn: sqlite3.Connection, uid: int) -> bool:
+        """Has the user's latest personalization decision granted it (inside the caller's transaction)?"""
+        return conn.execute(f"SELECT 1 FROM ({CONSENTED_UIDS}) WHERE uid=?", (uid,)).fetchone() is not None
 
     def status(self, uid: int) -> dict[str, bool]:
         """The latest decision per purpose."""
@@ -136,6 +147,20 @@ class AuditTable:
     def actions(self) -> list[str]:
         return [str(r[0]) for r in self._s.query("SELECT action FROM audit ORDER BY aid")]
 
-    def key(self) -> bytes:
-        """The key of the pseudonymous erasure record."""
-        return bytes.fromhex(self._s.meta("audit_key") or "")
+
+class PurposesTable:
+    """Purposes the app declared: consent can be given only for one of them."""
+
+    def __init__(self, store: Store) -> None:
+        self._s = store
+
+    def declare(self, purpose: str, description: str) -> None:
+        with self._s.write() as conn:
+            conn.execute(
+                "INSERT INTO purposes(purpose, description, declared_at) VALUES(?,?,?) ON CONFLICT(purpose) "
+                "DO UPDATE SET description=excluded.description",
+                (purpose, description, time.time()),
+            )
+
+    def all(self) -> dict[str, str]:
+        return {str(p): str(d) for p, d in self._s.query("SELECT purpose, description FROM purposes ORDER BY purpose")}
