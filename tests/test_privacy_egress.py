@@ -186,14 +186,15 @@ def test_privacy_check_cli(tmp_path: Path) -> None:
     assert r.returncode == 1 and "bad.json:1" in r.stderr
 
 
-def test_allow_list_from_catalogue_titles(gate_rec: Recommender) -> None:
+def test_the_gate_knows_the_catalogue_so_titles_pass_but_people_do_not(gate_rec: Recommender) -> None:
+    from ondevice_rec.privacy import redact
+
     gate_rec.consent("u").grant("cloud-llm")
-    text = "Is Jane Eyre like Wuthering Heights? Mail jane@example.com"
-    masked = gate_rec.egress.send("cloud-llm", text, lambda p: p, user_id="u")
-    assert "Jane Eyre" not in masked
-    gate_rec.egress.allow_terms([], catalog_titles=True)
+    text = "Is Jane Eyre like Wuthering Heights? Ask Margit Kovács, jane@example.com"
+    assert "Jane Eyre" not in redact(text)  # without the catalogue, a title that looks like a name is masked
     kept = gate_rec.egress.send("cloud-llm", text, lambda p: p, user_id="u")
-    assert "Jane Eyre" in kept and "Wuthering Heights" in kept and "<EMAIL_ADDRESS>" in kept
+    assert "Jane Eyre" in kept and "Wuthering Heights" in kept  # catalogue titles: not personal data
+    assert "Margit" not in kept and "Kovács" not in kept and "<EMAIL_ADDRESS>" in kept
 
 
 def test_a_gate_timeout_does_not_change_the_shared_redactor() -> None:

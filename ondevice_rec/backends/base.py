@@ -66,7 +66,7 @@ def open_encoder(bundle: Bundle, *, threads: int | None = None, precision: str |
     from .onnx_text import OnnxTextEncoder
 
     m = bundle.manifest
-    te = m.text_encoder
+    te = m.encoder
     text = OnnxTextEncoder(
         te,
         bundle.file(te.model),
@@ -103,7 +103,7 @@ def open_text_encoder(bundle: Bundle, *, threads: int | None = None, precision: 
     """The bundle's plain text encoder (``precision`` "fp32" needs a bundle built with ``--keep-fp32``)."""
     from .onnx_text import OnnxTextEncoder
 
-    te = bundle.manifest.text_encoder
+    te = bundle.manifest.encoder
     model = te.model if precision == "int8" else te.model_fp32
     if not model:
         raise BundleError(f"bundle {bundle.path} has no {precision} text encoder")

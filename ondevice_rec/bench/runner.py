@@ -52,7 +52,7 @@ def _check(cfg: BenchConfig, manifest: Manifest) -> tuple[str, ...]:
     missing = [b for b in cfg.backends if b not in have]
     if missing:
         raise BenchError(f"the bundle has no {', '.join(missing)} backend (it has: {', '.join(have) or 'none'})")
-    dim = manifest.two_tower.dim if manifest.two_tower is not None else manifest.text_encoder.dim
+    dim = manifest.two_tower.dim if manifest.two_tower is not None else manifest.encoder.dim
     need = max(cfg.sizes) * (dim * 4 * 3 + 2048)  # vectors (catalogue + scores + copies) and per-item rows
     try:
         avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
@@ -69,7 +69,7 @@ def _check(cfg: BenchConfig, manifest: Manifest) -> tuple[str, ...]:
 def available_backends(manifest: Manifest) -> tuple[str, ...]:
     """The backends ``odrec bench --backends`` can measure in this bundle."""
     out = ["onnx-text-int8"]
-    if manifest.text_encoder.model_fp32:
+    if manifest.encoder.model_fp32:
         out.append("onnx-text-fp32")
     if manifest.two_tower is not None:
         out += [f"onnx-user-{p}" for p in ("fp32", "int8") if p in manifest.two_tower.user_tower]

@@ -21,6 +21,7 @@ from .manifest import (
     LlmRankerSpec,
     Manifest,
     TextEncoderSpec,
+    TokenClassifierSpec,
     TwoTowerSpec,
 )
 from .write import staged_bundle_dir, write_bundle, write_manifest
@@ -34,6 +35,7 @@ __all__ = [
     "LlmRankerSpec",
     "Manifest",
     "TextEncoderSpec",
+    "TokenClassifierSpec",
     "TwoTowerSpec",
     "content_id",
     "default_bundle_path",

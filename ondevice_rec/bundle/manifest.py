@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..errors import BundleIntegrityError, BundleVersionError
+from ..errors import BundleError, BundleIntegrityError, BundleVersionError
 
 MANIFEST = "manifest.json"
 BUNDLE_SCHEMA_VERSION = 1
-KINDS = ("text-embedder", "two-tower")
+KINDS = ("text-embedder", "two-tower", "token-classifier")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,23 @@ class LlmRankerSpec:
     type: str  # GGUF quantisation type, e.g. "Q8_0"
     prompt_template: str = "ondevice_rec.ranking.templates.ranker_prompt"
     validation: dict[str, Any] = field(default_factory=dict)
+    # weight of the LLM in the fused re-rank score, chosen on validation at export (0: re-ranking does not help
+    # this bundle and is skipped); None for bundles exported before fusion existed (LLM order alone)
+    fusion_weight: float | None = None
+    fusion_report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenClassifierSpec:
+    """A wordpiece tagger (BIO labels) run by onnxruntime; inputs input_ids, attention_mask and case_ids (the
+    letter case of each piece's word: lower, Title, UPPER…, which an uncased vocabulary cannot see)."""
+
+    model: str
+    tokenizer: str
+    labels: list[str]
+    max_length: int
+    stride: int = 32
+    thresholds: dict[str, float] = field(default_factory=dict)  # entity type → probability to mask at
 
 
 @dataclass(frozen=True)
@@ -75,13 +92,14 @@ class DatasetInfo:
 class Manifest:
     name: str
     kind: str
-    text_encoder: TextEncoderSpec
+    text_encoder: TextEncoderSpec | None = None
     files: dict[str, FileEntry] = field(default_factory=dict)
     schema_version: int = BUNDLE_SCHEMA_VERSION
     odrec_version: str = ""
     description: str = ""
     two_tower: TwoTowerSpec | None = None
     llm_ranker: LlmRankerSpec | None = None
+    token_classifier: TokenClassifierSpec | None = None
     dataset: DatasetInfo | None = None
     base_model: dict[str, Any] = field(default_factory=dict)
     signature: dict[str, Any] = field(default_factory=dict)
@@ -155,8 +173,10 @@ class Manifest:
         for key, spec_cls in _SPECS.items():
             raw = data.get(key)
             kw[key] = None if raw is None else _spec(spec_cls, raw, f"{where}: '{key}'")
-        if kw["text_encoder"] is None:
+        if kw["text_encoder"] is None and kind != "token-classifier":
             raise BundleIntegrityError(f"{where}: manifest has no 'text_encoder'")
+        if kind == "token-classifier" and kw["token_classifier"] is None:
+            raise BundleIntegrityError(f"{where}: a token-classifier bundle needs a 'token_classifier' section")
         if kind == "two-tower" and kw["two_tower"] is None:
             raise BundleIntegrityError(f"{where}: a two-tower bundle needs a 'two_tower' section")
         m = cls(files=entries, **kw)
@@ -177,13 +197,24 @@ class Manifest:
     # --- what the runtime needs ----------------------------------------------------------------
     def component_files(self) -> dict[str, list[str]]:
         """Files each component loads (every one must be listed in ``files``)."""
+        out: dict[str, list[str]] = {}
         te = self.text_encoder
-        out = {"text_encoder": [te.model, te.tokenizer, *([te.model_fp32] if te.model_fp32 else [])]}
+        if te is not None:
+            out["text_encoder"] = [te.model, te.tokenizer, *([te.model_fp32] if te.model_fp32 else [])]
+        if self.token_classifier is not None:
+            out["token_classifier"] = [self.token_classifier.model, self.token_classifier.tokenizer]
         if self.two_tower is not None:
             out["two_tower"] = [*self.two_tower.user_tower.values(), self.two_tower.item_tower, self.two_tower.item_ids]
         if self.llm_ranker is not None:
             out["llm_ranker"] = [self.llm_ranker.file]
         return out
+
+    @property
+    def encoder(self) -> TextEncoderSpec:
+        """The text encoder of a text-embedder or two-tower bundle."""
+        if self.text_encoder is None:
+            raise BundleError(f"bundle {self.name!r} ({self.kind}) has no text encoder")
+        return self.text_encoder
 
     def lazy_files(self) -> set[str]:
         """Files that are not read at load time (the optional GGUF LLM ranker): verified on first use."""
@@ -203,6 +234,7 @@ _SPECS: dict[str, type] = {
     "text_encoder": TextEncoderSpec,
     "two_tower": TwoTowerSpec,
     "llm_ranker": LlmRankerSpec,
+    "token_classifier": TokenClassifierSpec,
     "dataset": DatasetInfo,
 }
 

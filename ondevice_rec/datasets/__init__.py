@@ -3,7 +3,7 @@ scenarios built from it (simulated cold-user profiles, the cold-item split)."""
 
 from ..errors import DatasetError
 from .loaders import DATASETS, Dataset, load_dataset, movie_text
-from .scenarios import cold_item_split, profile_from_history
+from .scenarios import cold_item_split, cold_user_profile, onboarding_profile, profile_from_history
 from .splits import Split, k_core, leave_one_out
 
 __all__ = [
@@ -15,6 +15,8 @@ __all__ = [
     "k_core",
     "leave_one_out",
     "load_dataset",
+    "cold_user_profile",
     "movie_text",
+    "onboarding_profile",
     "profile_from_history",
 ]

@@ -30,6 +30,39 @@ def profile_from_history(split: Split, items: np.ndarray) -> str:
     return text + "."
 
 
+_NO_GENRE = ("unknown", "(no genres listed)")
+
+
+def onboarding_profile(split: Split, u: int, seed: int = 0, titles: int = 3, genres: int = 2) -> str:
+    """Cold-start protocol "v2": the profile an onboarding screen collects — ``titles`` titles the user liked
+    (drawn at random, seeded per user, from the training history only: never the validation or test item) and
+    the ``genres`` genres most over-represented in that history relative to the catalogue (lift), in words:
+    "I loved Heat (1995), Fargo (1996) and Alien (1979). I'm into Film-Noir and Crime."."""
+    hist = np.asarray(split.train[u])
+    rng = np.random.default_rng([seed, u])
+    picks = rng.choice(hist, min(titles, len(hist)), replace=False) if len(hist) else np.zeros(0, np.int64)
+    named = [split.item_title[int(i)].strip() for i in picks]
+    catalogue: Counter[str] = Counter(g for tags in split.item_tags for g in tags if g not in _NO_GENRE)
+    mine: Counter[str] = Counter(g for i in hist.tolist() for g in split.item_tags[i] if g not in _NO_GENRE)
+    n_items, n_mine = max(1, split.n_items), max(1, len(hist))
+    lift = {g: (c / n_mine) / (catalogue[g] / n_items) for g, c in mine.items() if c >= 2 and catalogue[g]}
+    top = sorted(lift, key=lambda g: (-lift[g], g))[:genres]
+    text = ""
+    if named:
+        text = "I loved " + (", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]) + "."
+    if top:
+        text += (" " if text else "") + "I'm into " + (" and ".join(top)) + "."
+    return text or "I like all kinds of movies."
+
+
+def cold_user_profile(split: Split, u: int, version: str, seed: int = 0) -> str:
+    """The profile a profile-only (cold) user gets in protocol ``version`` ("v1": top genres and decade of the
+    whole history except the test item; "v2": :func:`onboarding_profile`)."""
+    if version == "v2":
+        return onboarding_profile(split, u, seed)
+    return profile_from_history(split, split.history(u, "test"))
+
+
 def cold_item_split(split: Split, seed: int, share: float = 0.10) -> tuple[Split, np.ndarray]:
     """Remove ``share`` of the items from training altogether; return the reduced split and the cold items."""
     rng = np.random.default_rng(seed + 7)

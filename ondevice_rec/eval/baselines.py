@@ -239,52 +239,65 @@ class BundleModel:
             unk = exclude[sl].tolist() if exclude is not None else None
             vecs.append(encoder.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
             progress("embedding items", min(1.0, (s + self.batch) / split.n_items))
-        matrix = np.concatenate(vecs)
-        if encoder.learned_user:
-            return TwoTowerFitted(encoder, matrix)
-        return _BundleFitted(encoder, matrix)
+        counts = np.zeros(split.n_items, dtype=np.float64)
+        for seq in split.train:
+            np.add.at(counts, seq, 1.0)
+        return RuntimeFitted(encoder, np.concatenate(vecs), split, counts)
 
 
 @dataclass
-class _BundleFitted:
+class RuntimeFitted:
+    """Scores exactly as ``Recommender.recommend`` ranks: the runtime's user state (recency-weighted history or
+    the student's user tower; a profile split into clauses and embedded), one product with the catalogue, and
+    the popularity prior an app ships with its catalogue (here: training-set counts)."""
+
     encoder: Any
     matrix: np.ndarray
-    config: Any = field(default=None)
+    split: Split
+    popularity: np.ndarray
+    config: Any = None
 
-    def _cfg(self) -> Any:
+    def __post_init__(self) -> None:
         from ..ranking import RankingConfig
+        from ..ranking.snapshot import CatalogSnapshot
 
-        return self.config or RankingConfig()
+        n = self.split.n_items
+        self.cfg = self.config or RankingConfig()
+        self.snap = CatalogSnapshot.build(
+            "eval", np.arange(n), self.split.item_ids, self.split.item_title,
+            [list(t) for t in self.split.item_tags], self.matrix, self.popularity,
+        )  # fmt: skip
+        self.snap.set_stats([], 0, self.cfg.popularity_min_users)
+        self.pop = self.snap.prior("")
+        assert self.pop is not None  # the overall prior always exists
+
+    def _scores(self, signals: Any) -> np.ndarray:
+        from ..ranking.pipeline import Request, user_state
+        from ..ranking.scoring import score_items
+
+        now = time.time()
+        state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, self.cfg, now)
+        assert self.pop is not None
+        return score_items(state, self.matrix, self.pop, None, self.cfg)
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        from ..ranking import build_user_state, score_items
+        from ..ranking.pipeline import EventTuple, UserSignals
 
-        cfg = self._cfg()
         now = time.time()
-        zeros = np.zeros(self.matrix.shape[0], dtype=np.float32)
         out = np.zeros((len(histories), self.matrix.shape[0]), dtype=np.float32)
         for r, h in enumerate(histories):
-            events = [(int(i), "like", None, now, "") for i in reversed(np.asarray(h).tolist())]
-            state = build_user_state(events, self.matrix, profile_pos=None, profile_neg=None, now=now, cfg=cfg)
-            out[r] = score_items(state, self.matrix, zeros, None, cfg)
+            events: list[EventTuple] = [(int(i), "like", None, now, "") for i in reversed(np.asarray(h).tolist())]
+            out[r] = self._scores(UserSignals(True, True, [], events[: self.cfg.history_limit], None))
         return out
 
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.encoder.embed(list(profiles)) @ self.matrix.T)
+        from ..ranking.pipeline import UserSignals
+        from ..ranking.profile import embed_profile
 
-
-@dataclass
-class TwoTowerFitted:
-    """A trained student's runtime encoder over the split's item vectors (the student's user tower)."""
-
-    encoder: Any  # TwoTowerEncoder
-    matrix: np.ndarray
-
-    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        return np.asarray(self.encoder.score_histories(self.matrix, histories))
-
-    def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.encoder.score_profiles(self.matrix, profiles))
+        out = np.zeros((len(profiles), self.matrix.shape[0]), dtype=np.float32)
+        for r, text in enumerate(profiles):
+            out[r] = self._scores(UserSignals(True, True, [], [], embed_profile(text, self.encoder)))
+        return out
 
 
 @dataclass
@@ -295,6 +308,7 @@ class RerankModel:
     path: str
     top: int = 20
     name: str = "rerank"
+    weight: float | str | None = "manifest"  # the fusion weight: the bundle's (chosen on validation), or given
     uses_profiles = False  # the LLM ranker reads the history; a profile-only user has none
 
     def cold_item_fair(self) -> bool:
@@ -304,9 +318,13 @@ class RerankModel:
         from ..backends import open_reranker
         from ..bundle import load_bundle
 
-        reranker = open_reranker(load_bundle(self.path))
+        bundle = load_bundle(self.path)
+        reranker = open_reranker(bundle)
+        spec = bundle.manifest.llm_ranker
+        manifest_weight = spec.fusion_weight if spec is not None else None
+        weight = manifest_weight if isinstance(self.weight, str) else self.weight  # str: "manifest"
         fast = BundleModel(self.path).fit(split, progress, exclude)
-        return _RerankFitted(fast, reranker, split.item_title, self.top)
+        return _RerankFitted(fast, reranker, split.item_title, self.top, weight)
 
 
 @dataclass
@@ -315,11 +333,14 @@ class _RerankFitted:
     reranker: Any
     titles: Sequence[str]
     top: int
+    weight: float | None
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        from ..ranking.rerank import llm_scores
+        from ..ranking.rerank import fuse, llm_scores
 
         scores = np.asarray(self.fast.score(users, histories), dtype=np.float32).copy()
+        if self.weight == 0:  # re-ranking disabled at export: the runtime skips the LLM too
+            return scores
         for r, h in enumerate(histories):
             s = scores[r].copy()
             s[np.asarray(h, dtype=np.int64)] = -np.inf  # already seen: never candidates
@@ -327,8 +348,8 @@ class _RerankFitted:
             margins = llm_scores(
                 self.reranker, [self.titles[i] for i in np.asarray(h).tolist()], [self.titles[i] for i in top]
             )
-            # re-ranked items go above the rest of the catalogue, in the LLM's order
-            scores[r, top] = 1e6 + margins
+            # re-ranked items go above the rest of the catalogue, in the fused order (as the runtime does)
+            scores[r, top] = 1e6 + fuse(s[top], margins, self.weight)
         return scores
 
 
@@ -366,6 +387,9 @@ def make_model(spec: str, seed: int) -> Model:
     if spec.startswith("rerank:"):
         path = spec.removeprefix("rerank:")
         return RerankModel(path, name=f"rerank20:{Path(path).name}")
+    if spec.startswith("llmonly:"):  # ablation: the LLM's order alone, whatever the bundle's fusion weight
+        path = spec.removeprefix("llmonly:")
+        return RerankModel(path, name=f"llm-only20:{Path(path).name}", weight=None)
     raise ArgumentError(
         f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)"
     )

@@ -10,13 +10,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..datasets import Split, cold_item_split, profile_from_history
+from ..datasets import Split, cold_item_split, cold_user_profile
 from ..errors import ArgumentError
 from .baselines import Fitted, ProfileFitted, make_model
 from .metrics import METRICS, bootstrap_ci, metrics_from_rank, rank_of_target
 from .protocols import full_mask, n_candidates, sampled_candidates
 
-SCENARIOS = ("warm", "cold-user", "cold-item")
+SCENARIOS = ("warm", "cold-user", "cold-user-v2", "cold-item")
 Progress = Callable[[str, float], None]
 
 
@@ -73,7 +73,7 @@ def evaluate(
             eval_users = np.array([u for u in users if cold_items[split.test[u]]], dtype=np.int64)
         for spec in model_specs:
             model = make_model(spec, seed)
-            if scenario == "cold-user" and not model.uses_profiles:
+            if scenario.startswith("cold-user") and not model.uses_profiles:
                 continue  # id-based models know nothing about a user with no events
             if scenario == "cold-item" and not model.cold_item_fair():
                 # a trained bundle saw the held-out items' interactions unless exported with --holdout-cold-items
@@ -128,8 +128,9 @@ def _score_run(
     note = ""
     for s in range(0, len(users), 128):
         us = users[s : s + 128]
-        if scenario == "cold-user":
-            profiles = [profile_from_history(split, split.history(int(u), "test")) for u in us]
+        if scenario.startswith("cold-user"):
+            version = "v2" if scenario == "cold-user-v2" else "v1"
+            profiles = [cold_user_profile(split, int(u), version, seed) for u in us]
             scores = cast(ProfileFitted, fitted).score_profiles(profiles)  # only models with uses_profiles
         else:
             hist = [split.history(int(u), "test") for u in us]

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class ExportConfig:
     holdout_cold_items: bool = False
     student: StudentConfig = field(default_factory=StudentConfig)
     teacher_cfg: Any = None  # TeacherConfig; None = defaults
+    fusion_users: int = 300  # validation users the LLM re-rank weight is chosen on
     # validation gates
     max_abs_onnx_vs_torch: float = 1e-4
     max_ndcg_drop_int8: float = 0.003
@@ -157,7 +158,7 @@ def run_export(
 
     t = time.perf_counter()
     base = load_bundle(default_bundle_path())
-    te = base.manifest.text_encoder
+    te = base.manifest.encoder
     encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
     text_emb = np.concatenate([encoder.embed(split.item_text[i : i + 64]) for i in range(0, split.n_items, 64)])
     profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
@@ -185,7 +186,34 @@ def run_export(
         )
 
     t = time.perf_counter()
-    model, train_info = train_student(split, text_emb, cfg.student, teacher=labels, profiles=profile_emb, progress=log)
+    # the distillation weight is chosen on validation, 0 included: a student with distillation is trained only
+    # when the teacher beats the first-stage retriever on held-out candidates, and kept only when its validation
+    # NDCG@10 is higher than the student's without it
+    quality = teacher_info.get("validation_quality") or {}
+    weights = [0.0]
+    if labels is not None and cfg.student.distill_weight > 0 and quality.get("teacher_beats_retriever"):
+        weights.append(cfg.student.distill_weight)
+    trained: dict[float, tuple[Any, dict[str, Any]]] = {}
+    for w in weights:
+        log(f"training the student (distillation weight {w})", 0.0)
+        trained[w] = train_student(
+            split, text_emb, replace(cfg.student, distill_weight=w), teacher=labels if w > 0 else None,
+            profiles=profile_emb, progress=log,
+        )  # fmt: skip
+    valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
+    chosen = max(weights, key=lambda w: (valid[w], -w))  # ties: no distillation
+    model, train_info = trained[chosen]
+    distillation = {
+        "candidates": weights,
+        "valid_ndcg10": {str(w): round(v, 5) for w, v in valid.items()},
+        "chosen_weight": chosen,
+        "reason": (
+            "no teacher" if labels is None
+            else "the teacher did not beat the first-stage retriever on held-out validation candidates"
+            if len(weights) == 1
+            else "highest validation NDCG@10"
+        ),
+    }  # fmt: skip
     stages["student_training"] = time.perf_counter() - t
 
     work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
@@ -275,6 +303,12 @@ def run_export(
             llm_ranker = _export_gguf(teacher_info, work, log)
             files[llm_ranker.file] = work / llm_ranker.file
             stages["gguf_export"] = time.perf_counter() - t
+            t = time.perf_counter()
+            weight, fusion = choose_fusion_weight(
+                work / llm_ranker.file, encoders["int8"], item_vecs, split, cfg.fusion_users, cfg.seed, log
+            )
+            llm_ranker = replace(llm_ranker, fusion_weight=weight, fusion_report=fusion)
+            stages["rerank_fusion"] = time.perf_counter() - t
 
         import onnx
 
@@ -299,7 +333,7 @@ def run_export(
             },
             dataset=DatasetInfo(cfg.dataset, split.n_users, split.n_items, cfg.holdout_cold_items),
             validation=report.to_dict(),
-            training=train_info,
+            training={**train_info, "distillation": distillation},
             teacher={k: v for k, v in teacher_info.items() if k != "gguf"},
             llm_ranker=llm_ranker,
             recipe={"config": json.loads(json.dumps(asdict(cfg), default=str))},
@@ -310,6 +344,56 @@ def run_export(
         return write_bundle(out, manifest, files, overwrite=overwrite)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+FUSION_GRID: tuple[float | None, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, None)
+
+
+def choose_fusion_weight(
+    gguf: Path,
+    encoder: TwoTowerEncoder,
+    item_vecs: np.ndarray,
+    split: Split,
+    users: int,
+    seed: int,
+    log: Log,
+    top: int = 20,
+) -> tuple[float, dict[str, Any]]:
+    """The weight of the LLM in the fused re-rank of the student's top ``top``, chosen on validation: mean
+    NDCG@10 of the validation item for every weight of :data:`FUSION_GRID` (None = LLM order alone) over a
+    sample of users; 0 (re-ranking off) wins ties and is kept unless a weight beats it."""
+    from ..backends.llama import LlamaRanker
+    from ..ranking.rerank import fuse, llm_scores
+
+    rng = np.random.default_rng(seed + 3)
+    sample = np.sort(rng.choice(split.n_users, min(users, split.n_users), replace=False))
+    hists = [split.history(int(u), "valid") for u in sample]
+    scores = encoder.score_histories(item_vecs, hists)
+    ndcg: dict[str, list[float]] = {str(w): [] for w in FUSION_GRID}
+    llm = LlamaRanker(str(gguf))
+    try:
+        for n, (u, h) in enumerate(zip(sample, hists)):
+            s = scores[n].copy()
+            s[h] = -np.inf
+            cand = np.argsort(-s, kind="stable")[:top]
+            target = int(split.valid[u])
+            if target not in cand:
+                for w in FUSION_GRID:
+                    ndcg[str(w)].append(0.0)
+                continue
+            margins = llm_scores(llm, [split.item_title[i] for i in h], [split.item_title[i] for i in cand])
+            pos = int(np.flatnonzero(cand == target)[0])
+            for w in FUSION_GRID:
+                f = fuse(s[cand], margins, w)
+                rank = int(np.sum(f > f[pos])) + 0.5 * (int(np.sum(f == f[pos])) - 1)
+                ndcg[str(w)].append(float(1.0 / np.log2(rank + 2.0)) if rank < 10 else 0.0)
+            log("choosing the LLM re-rank weight on validation", (n + 1) / len(sample))
+    finally:
+        llm.close()
+    means = {w: round(float(np.mean(v)), 5) for w, v in ndcg.items()}
+    best = max((w for w in FUSION_GRID if w is not None), key=lambda w: (means[str(w)], -w))
+    report = {"users": len(sample), "top": top, "valid_ndcg10": means, "llm_alone": means["None"]}
+    return float(best), report
 
 
 def _export_gguf(teacher_info: dict[str, Any], work: Path, log: Log) -> LlmRankerSpec:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets.windows import training_windows
 from ..errors import ArgumentError
 from ._deps import require
 
@@ -35,6 +36,7 @@ class StudentConfig:
     cold_targets: int = 8  # items of the user predicted from the profile alone, per sequence and step
     lr: float = 1e-3
     batch: int = 64
+    full_history: bool = True  # train on windows over whole histories (False: only each user's last max_len + 1)
     epochs: int = 120
     eval_every: int = 5
     patience: int = 5
@@ -166,8 +168,17 @@ def train_student(
     # exist yet at training time, and as permanent negatives their text would be learned as "never relevant"
     counts = np.bincount(np.concatenate([s for s in split.train if len(s)]), minlength=n_items)
     absent = torch.as_tensor(counts == 0)
-    seqs = [s for s in split.train if len(s) >= 2]
-    users = [u for u, s in enumerate(split.train) if len(s) >= 2]
+    # every position of every history, not only its tail: LlamaRec's sliding windows of max_len + 1 items (the
+    # model reads max_len of them); ``tail`` marks the window ending at the user's last training item
+    seqs: list[np.ndarray] = []
+    users: list[int] = []
+    tail: list[bool] = []
+    for u, seq in enumerate(split.train):
+        for w_i, w in enumerate(training_windows([seq], cfg.max_len + 1) if cfg.full_history else [seq]):
+            if len(w) >= 2:
+                seqs.append(w)
+                users.append(u)
+                tail.append(w_i == 0)
     prof_t = torch.as_tensor(profiles, dtype=torch.float32) if profiles is not None else None
     best, best_state, bad, history_log = -1.0, None, 0, []
     for epoch in range(cfg.epochs):
@@ -210,14 +221,15 @@ def train_student(
                 p_idx = torch.as_tensor([users[k] for k in idx])
                 cold_u = model.user(torch.zeros(len(batch), 1, cfg.dim), model.profile_proj(prof_t[p_idx]))[:, -1]
                 cold_lp = torch.log_softmax((cold_u @ items.T).masked_fill(absent, -1e9), -1)
-                picks = [rng.choice(seqs[k], min(cfg.cold_targets, len(seqs[k])), replace=False) for k in idx]
+                whole = [split.train[users[k]] for k in idx]
+                picks = [rng.choice(w, min(cfg.cold_targets, len(w)), replace=False) for w in whole]
                 rows = torch.as_tensor(np.concatenate([np.full(len(pk), r) for r, pk in enumerate(picks)]))
                 cols = torch.as_tensor(np.concatenate(picks))
                 loss = loss - cfg.cold_weight * cold_lp[rows, cols].mean()
             if teacher and cfg.distill_weight > 0:
                 kl_terms = []
                 for r, k in enumerate(idx):
-                    lab = teacher.get(users[k])
+                    lab = teacher.get(users[k]) if tail[k] else None
                     if lab is None:
                         continue
                     cand, tscore = lab

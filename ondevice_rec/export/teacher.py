@@ -40,6 +40,7 @@ class TeacherConfig:
     negatives: int = 3  # sampled negatives per positive while fine-tuning
     candidates: int = 20  # candidate-set size labelled per user (first-stage retriever top-k + truth)
     label_users: int | None = 400  # users labelled (None = all)
+    quality_users: int | None = 200  # users whose held-out validation candidates measure the teacher
     freeze: float = 0.5  # share of the bottom transformer layers (and the embeddings) kept frozen: faster steps
     seed: int = 0
 
@@ -198,7 +199,12 @@ class LabelCache:
             )
 
     def count(self, teacher: str) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM labels WHERE teacher=?", (teacher,)).fetchone()[0])
+        """Training labels cached for ``teacher`` (the held-out validation scores are not counted)."""
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM labels WHERE teacher=? AND user NOT LIKE 'valid:%'", (teacher,)
+            ).fetchone()[0]
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -268,6 +274,57 @@ def label(
         out[u] = (c, scores)
         progress("teacher labelling", (n + 1) / len(users))
     return out
+
+
+def _ndcg_at_10(scores: np.ndarray, target_pos: int) -> float:
+    rank = int(np.sum(scores > scores[target_pos])) + 0.5 * (int(np.sum(scores == scores[target_pos])) - 1)
+    return float(1.0 / np.log2(rank + 2.0)) if rank < 10 else 0.0
+
+
+def validation_quality(
+    scorer: Reranker,
+    split: Split,
+    tcfg: TeacherConfig,
+    cache: LabelCache,
+    teacher_key: str,
+    progress: Callable[[str, float], None] = lambda m, f: None,
+) -> dict[str, Any]:
+    """The teacher against the first-stage retriever on held-out candidate sets: for a sample of users, the
+    retriever's top (k − 1) after their whole training history plus the validation item, ranked by each; the
+    mean NDCG@10 of the validation item. Neither was trained on that item, so this says whether distilling
+    from the teacher can help (the export skips distillation when it does not)."""
+    sim = cooccurrence_similarity(split.train, split.n_items)
+    rng = np.random.default_rng(tcfg.seed + 1)
+    users = [u for u in range(split.n_users) if len(split.train[u]) >= 1]
+    if tcfg.quality_users and tcfg.quality_users < len(users):
+        users = sorted(rng.choice(users, tcfg.quality_users, replace=False).tolist())
+    t_ndcg, r_ndcg = [], []
+    for n, u in enumerate(users):
+        hist, target = split.train[u], int(split.valid[u])
+        knn = cooccurrence_scores(sim, [hist])[0]
+        knn[hist] = -np.inf
+        knn[target] = -np.inf
+        cands = np.append(np.argsort(-knn, kind="stable")[: tcfg.candidates - 1], target)
+        rng.shuffle(cands)
+        pos = int(np.flatnonzero(cands == target)[0])
+        key = "valid:" + split.user_ids[u]
+        scores = cache.get(key, cands, teacher_key)
+        if scores is None:
+            scores = llm_scores(scorer, [split.item_title[i] for i in hist], [split.item_title[i] for i in cands])
+            cache.put(key, cands, teacher_key, scores)
+        t_ndcg.append(_ndcg_at_10(np.asarray(scores), pos))
+        r_scores = cooccurrence_scores(sim, [hist])[0][cands]
+        r_ndcg.append(_ndcg_at_10(r_scores, pos))
+        progress("teacher vs retriever on validation", (n + 1) / len(users))
+    t, r = float(np.mean(t_ndcg)) if t_ndcg else 0.0, float(np.mean(r_ndcg)) if r_ndcg else 0.0
+    return {
+        "users": len(users),
+        "candidates": tcfg.candidates,
+        "teacher_ndcg10": round(t, 4),
+        "retriever_ndcg10": round(r, 4),
+        "random_ndcg10": round(float(np.mean([1 / np.log2(i + 2) for i in range(10)]) * 10 / tcfg.candidates), 4),
+        "teacher_beats_retriever": t > r,
+    }
 
 
 def _llama_cpp_available() -> bool:
@@ -348,6 +405,7 @@ def teacher_stage(
     try:
         before = cache.count(label_key)
         labels = label(scorer, split, cands, label_key, cache, tcfg, log)
+        quality = validation_quality(scorer, split, tcfg, cache, label_key, log)
     finally:
         cache.close()
         scorer.close()
@@ -367,6 +425,7 @@ def teacher_stage(
         "candidates": tcfg.candidates,
         "teacher_hr1_on_candidates": round(float(np.mean(hits)), 4) if hits else None,
         "random_hr1_on_candidates": round(1.0 / tcfg.candidates, 4),
+        "validation_quality": quality,
         "config": tcfg.__dict__,
     }
     if gguf_info is not None:

@@ -22,6 +22,7 @@ from ..limits import MAX_JSON_DEPTH
 from ..ranking import RankingConfig, event_weight
 from ..store import Store
 from .consent import PERSONALIZATION, ConsentLedger
+from .known import KnownText
 from .masking import Redactor, get_redactor
 
 MAX_PAYLOAD_BYTES = 1_000_000
@@ -40,6 +41,7 @@ def mask_payload(
     redactor: Redactor | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
     timeout: float | None = None,
+    known: KnownText | None = None,
 ) -> tuple[Any, Counter[str]]:
     """Mask every string (and dict key, and long number) in a JSON-like payload; count masked entities by
     type. Raises :class:`EgressBlocked` for anything that cannot be checked (fails closed)."""
@@ -60,7 +62,7 @@ def mask_payload(
 
     def mask_str(text: str) -> str:
         try:
-            r = red.redact(text, allow_t, timeout=timeout)
+            r = red.redact(text, allow_t, timeout=timeout, known=known)
         except RedactionError as e:
             raise EgressBlocked(f"PII check failed, nothing sent: {e}") from None
         except Exception as e:  # fail closed on anything unexpected
@@ -137,6 +139,7 @@ class EgressGate:
         self.timeout = timeout
         self._redactor = redactor
         self.allow: list[str] = []
+        self._known: tuple[str | None, KnownText] | None = None  # (catalogue version, its public text)
 
     # --- configuration ---------------------------------------------------------------------------
     def declare(self, purpose: str, description: str) -> None:
@@ -156,6 +159,20 @@ class EgressGate:
         if catalog_titles:
             extra += self._store.catalog.titles()
         self.allow = sorted(set(self.allow) | set(extra))
+
+    def known(self) -> KnownText:
+        """The catalogue's public text (titles, tags, descriptions), rebuilt when the catalogue changes:
+        entities inside it are catalogue content, not a user's personal data, and are not masked."""
+        version = self._store.catalog.version()
+        if self._known is None or self._known[0] != version:
+            titles: list[str] = []
+            texts: list[str] = []
+            for title, text, tags in self._store.catalog.public_text():
+                titles.append(title)
+                titles.extend(tags)
+                texts.append(text)
+            self._known = (version, KnownText.build(titles, texts))
+        return self._known[1]
 
     # --- the gate ----------------------------------------------------------------------------------
     def send(
@@ -196,7 +213,9 @@ class EgressGate:
 
     def preview(self, payload: Any) -> tuple[Any, dict[str, int]]:
         """What would leave for ``payload`` (masked) and what was masked, without sending or auditing."""
-        masked, counts = mask_payload(payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes)
+        masked, counts = mask_payload(
+            payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes, known=self.known()
+        )
         return masked, dict(counts)
 
     def _check_and_mask(self, purpose: Any, payload: Any, user_id: str) -> tuple[Any, Counter[str], str]:
@@ -208,7 +227,12 @@ class EgressGate:
         if not self._consent.status(user_id).get(purpose, False):
             raise EgressBlocked(f"user has not consented to {purpose!r}")
         masked, counts = mask_payload(
-            payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes, timeout=self.timeout
+            payload,
+            allow=self.allow,
+            redactor=self._redactor,
+            max_bytes=self.max_bytes,
+            timeout=self.timeout,
+            known=self.known(),
         )
         return masked, counts, hashlib.sha256(_canonical(masked)).hexdigest()
 

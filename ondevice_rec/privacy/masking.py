@@ -22,6 +22,7 @@ from ..errors import ArgumentTypeError, RedactionError
 from . import recognizers
 from .known import KnownText
 from .language import SUPPORTED, detect, refusal
+from .ner import pii_classifier
 
 # spaCy pipeline per supported language: (package, pip requirement)
 SPACY_MODELS = {
@@ -256,12 +257,17 @@ class Redactor:
             except Exception:  # absent in this presidio version
                 pass
 
+        tagger = pii_classifier() if lang == "en" else None
+
         class OdrecRecognizer(EntityRecognizer):
             def load(self) -> None:
                 pass
 
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
                 hits = recognizers.find_all(text)
+                if tagger is not None:  # the fine-tuned PII tagger: names, places and addresses in any case
+                    for ent in tagger.entities(text):
+                        hits.append(recognizers.Hit(ent.label, ent.start, ent.end, max(0.5, min(1.0, ent.score))))
                 for ent in getattr(nlp_artifacts, "entities", None) or []:
                     kind = NER_LABELS.get(ent.label_, ent.label_)  # presidio has already mapped most labels
                     if kind == "LOCATION":

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import RankingConfig
+from .profile import Profile
 from .reasons import describe_context, explain
-from .rerank import rerank_order
+from .rerank import fused_order
 from .scoring import UserState, build_user_state, score_items, score_items_prefiltered, select_mmr, unit
 from .signals import event_weight
 from .snapshot import CatalogSnapshot
@@ -20,7 +21,6 @@ from .templates import explain_prompt
 
 if TYPE_CHECKING:
     from ..backends.base import Encoder, Reranker
-    from ..store import StoredProfile
 
 EventTuple = tuple[int, str, "float | None", float, str]  # (iid, kind, value, at, ctx)
 
@@ -48,6 +48,7 @@ class Request:
     context: Sequence[str] = ()  # normalised context keys
     rerank_top: int | None = None  # re-rank this many candidates with the LLM (None: no re-rank)
     llm_reasons: bool = False  # let the LLM word the reasons
+    rerank_weight: float | None = None  # weight of the LLM in the fused score (from the bundle; None: LLM alone)
 
 
 @dataclass
@@ -58,7 +59,7 @@ class UserSignals:
     consented: bool = False
     excluded: list[int] = field(default_factory=list)  # iids never to recommend (seen, or disliked)
     events: list[EventTuple] = field(default_factory=list)  # newest first; empty without consent
-    profile: StoredProfile | None = None  # None without consent
+    profile: Profile | None = None  # None without consent
 
 
 def user_state(
@@ -133,11 +134,12 @@ def rank(
     fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior())
     if rerank and rows:
         assert reranker is not None
-        order, margins = rerank_order(reranker, history_titles, [snap.titles[r] for r in rows])
+        fast = np.asarray([scores[r] for r in rows], dtype=np.float64)
+        order, fused = fused_order(reranker, history_titles, [snap.titles[r] for r in rows], fast, req.rerank_weight)
         rows = [rows[i] for i in order][: req.k]
         scores = scores.copy()
         for i, r in zip(order, rows):
-            scores[r] = float(margins[i])
+            scores[r] = float(fused[i])
     return [
         _recommendation(
             r, float(scores[r]), snap, state, signals, req, ctx_pop, history_titles, cfg, reranker, fallback

@@ -26,9 +26,28 @@ def llm_scores(reranker: Reranker, history_titles: Sequence[str], candidate_titl
     )
 
 
-def rerank_order(
-    reranker: Reranker, history_titles: Sequence[str], candidate_titles: Sequence[str]
+def _standardise(x: np.ndarray) -> np.ndarray:
+    sd = float(x.std())
+    return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
+
+
+def fuse(fast: np.ndarray, llm: np.ndarray, weight: float | None) -> np.ndarray:
+    """Fused scores of one candidate list: standardised first-stage scores + ``weight`` × standardised LLM
+    scores (``weight`` chosen on validation at export; 0 = the first stage alone; None = the LLM alone, for
+    bundles exported before fusion existed)."""
+    llm = np.asarray(llm, dtype=np.float64)
+    if weight is None:
+        return llm
+    return _standardise(np.asarray(fast, dtype=np.float64)) + float(weight) * _standardise(llm)
+
+
+def fused_order(
+    reranker: Reranker,
+    history_titles: Sequence[str],
+    candidate_titles: Sequence[str],
+    fast: np.ndarray,
+    weight: float | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(order, scores): candidate positions sorted by the LLM's score (stable on ties), and the scores."""
-    scores = llm_scores(reranker, history_titles, candidate_titles)
-    return np.argsort(-scores, kind="stable"), scores
+    """(order, fused scores) of a candidate list re-ranked with the LLM (stable on ties)."""
+    fused = fuse(fast, llm_scores(reranker, history_titles, candidate_titles), weight)
+    return np.argsort(-fused, kind="stable"), fused

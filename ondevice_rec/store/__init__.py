@@ -5,7 +5,7 @@ audit, export and erasure rows)."""
 
 from .catalog import CatalogRows
 from .db import Store
-from .events import EventRow, StoredProfile
+from .events import EventRow
 from .schema import SCHEMA_VERSION, USER_TABLES
 
-__all__ = ["SCHEMA_VERSION", "USER_TABLES", "CatalogRows", "EventRow", "Store", "StoredProfile"]
+__all__ = ["SCHEMA_VERSION", "USER_TABLES", "CatalogRows", "EventRow", "Store"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,12 @@ class CatalogTable:
 
     def titles(self) -> list[str]:
         return [r[0] for r in self._s.query("SELECT title FROM items WHERE title != ''")]
+
+    def public_text(self) -> Iterator[tuple[str, str, list[str]]]:
+        """(title, text, tags) of every item: the catalogue's public content, streamed."""
+        with self._s.read() as conn:
+            for title, text, tags in conn.execute("SELECT title, text, tags FROM items"):
+                yield title, text, json.loads(tags)
 
     def version(self) -> str | None:
         """Changes whenever an item or vector is written (by any connection)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ItemNotFoundError
+from ..ranking.profile import Profile
 from . import vectors
 from .catalog import CatalogTable, Increments
 from .users import AuditTable, ConsentsTable, UsersTable
@@ -128,16 +129,6 @@ class EventsTable:
         return int(self._s.query("SELECT count(*) FROM events")[0][0])
 
 
-@dataclass(frozen=True)
-class StoredProfile:
-    """A profile's clauses and their vectors in one vector space (``pos``/``neg``: (n_clauses, dim) or None)."""
-
-    positive: list[str]
-    negative: list[str]
-    pos: np.ndarray | None
-    neg: np.ndarray | None
-
-
 class ProfilesTable:
     def __init__(self, store: Store) -> None:
         self._s = store
@@ -182,14 +173,14 @@ class ProfilesTable:
         rows = self._s.query("SELECT text FROM profiles WHERE uid=?", (uid,))
         return str(rows[0][0]) if rows else None
 
-    def vectors(self, uid: int, space_id: str, dim: int) -> StoredProfile | None:
+    def vectors(self, uid: int, space_id: str, dim: int) -> Profile | None:
         rows = self._s.query(
             "SELECT clauses, pos, neg FROM profile_vectors WHERE uid=? AND model_id=?", (uid, space_id)
         )
         if not rows:
             return None
         clauses = json.loads(rows[0][0])
-        return StoredProfile(
+        return Profile(
             clauses["positive"], clauses["negative"], vectors.decode(rows[0][1], dim), vectors.decode(rows[0][2], dim)
         )
 
