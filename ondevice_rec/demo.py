@@ -63,7 +63,7 @@ def run_demo(db: Path | None = None) -> None:
             for i, item in enumerate(["scie-07", "scie-15", "scie-12"]):
                 rec.record(user, item, kind="like", at=now - (20 - i) * DAY)
             rec.record(user, "horr-11", kind="dislike", at=now - 18 * DAY)
-            for i, item in enumerate(["cook-01", "cook-09", "cook-15", "cook-05"]):
+            for i, item in enumerate(["cook-01", "cook-09", "cook-15", "cook-07"]):
                 rec.record(user, item, kind="like", at=now - (3 - i * 0.5) * DAY)
             _show(
                 console,

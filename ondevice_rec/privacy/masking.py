@@ -301,12 +301,12 @@ class Redactor:
             raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
         if not text.strip():
             return []
-        deadline = time.monotonic() + limit
         lang = detect(text)
         why = refusal(lang)
         if why:
             raise RedactionError(why)
-        engine = self._language(lang)
+        engine = self._language(lang)  # loading a model once is not analysis: the deadline starts after it
+        deadline = time.monotonic() + limit
         spans: list[Span] = []
         for start, end in chunks(text):
             if time.monotonic() > deadline:

@@ -15,9 +15,13 @@ DAYPARTS = ("morning", "afternoon", "evening", "night")
 class RankingConfig:
     """Knobs of the default on-device ranking pipeline."""
 
-    history_limit: int = 200  # most recent events that shape the user state
-    half_life_events: float = 3.0  # recency by position: the 3rd most recent event counts half
-    half_life_days: float = 60.0  # recency by age
+    history_limit: int = 500  # most recent events that shape the user state (long-term interest)
+    short_term_events: int = 10  # at most this many of the latest session's events make the short-term interest
+    session_gap_hours: float = 12.0  # a pause longer than this ends a session (on the user's own timeline)
+    short_term_weight: float = 0.6  # short-term vs long-term interest, reached once the session has ...
+    short_term_full_after: int = 3  # ... this many events (one odd click does not take over the list)
+    half_life_events: float = 3.0  # short-term recency by position: the 3rd most recent event counts half
+    long_half_life_days: float = 365.0  # long-term decay, by age on the user's own timeline
     kind_weights: Mapping[str, float] = field(
         default_factory=lambda: {"purchase": 1.2, "like": 1.0, "click": 0.4, "view": 0.3, "skip": -0.3, "dislike": -1.0}
     )

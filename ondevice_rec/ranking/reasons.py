@@ -41,10 +41,20 @@ def explain(
     best_hist, hist_sim, hist_kind = -1, 0.0, ""
     if state.history_rows.size:
         sims = unit(matrix[state.history_rows]) @ x
-        # the most similar history item, recency only as a tie-breaker
-        contrib = sims + 0.05 * state.history_weights / max(float(state.history_weights.max()), 1e-9)
-        i = int(np.argmax(contrib))
-        best_hist, hist_sim, hist_kind = int(state.history_rows[i]), float(sims[i]), state.history_kinds[i]
+        # the history item that means most for this pick: semantic similarity, what the two share beyond their
+        # wording (tags: genres, topics), and how strongly the user held it; an item that shares none of the
+        # pick's tags (when both have tags) is never named, so a shared title word alone is no reason
+        mine = set(tags[row])
+        share = np.asarray(
+            [len(mine & set(tags[h])) / max(1, len(mine | set(tags[h]))) for h in state.history_rows.tolist()]
+        )
+        tagged = np.asarray([bool(mine) and bool(tags[h]) for h in state.history_rows.tolist()])
+        strength = state.history_weights / max(float(state.history_weights.max()), 1e-9)
+        contrib = sims + 0.3 * share + 0.1 * strength
+        contrib[tagged & (share == 0)] = -np.inf
+        if np.isfinite(contrib).any():
+            i = int(np.argmax(contrib))
+            best_hist, hist_sim, hist_kind = int(state.history_rows[i]), float(sims[i]), state.history_kinds[i]
     clause, clause_sim = "", 0.0
     if state.clause_vecs is not None and len(state.clauses):
         sims = unit(state.clause_vecs) @ x

@@ -48,46 +48,81 @@ def build_user_state(
     request_ctx: Sequence[str] = (),
     cfg: RankingConfig,
 ) -> UserState:
-    """``events``: (row, kind, value, at, ctx) newest first, where row indexes ``matrix``."""
+    """``events``: (row, kind, value, at, ctx) newest first, where row indexes ``matrix``.
+
+    Two interests, blended: *long-term* — every event (up to ``history_limit``) weighted by its strength and
+    a slow decay of its age, measured on the user's own timeline (from their latest event, so a history
+    imported from 1998 counts as fully as last week's); *short-term* — the latest session (events with no
+    pause over ``session_gap_hours``, at most ``short_term_events``), decayed by position and boosted when
+    recorded in the request's context. The short-term share grows to ``short_term_weight`` once the session
+    holds ``short_term_full_after`` events: a shift of taste shows within a few events, one stray click
+    does not take over, and older taste is kept. ``now`` is kept for callers; ages never depend on it."""
+    del now  # ages are relative to the user's latest event, not to the clock
     dim = matrix.shape[1]
-    pos_acc = np.zeros(dim, dtype=np.float32)
-    neg_acc = np.zeros(dim, dtype=np.float32)
-    rows, weights, kinds = [], [], []
+    evs = events[: cfg.history_limit]
+    latest = max((e[3] for e in evs), default=0.0)
+    long_pos = np.zeros(dim, dtype=np.float32)
+    long_neg = np.zeros(dim, dtype=np.float32)
+    short_pos = np.zeros(dim, dtype=np.float32)
+    short_neg = np.zeros(dim, dtype=np.float32)
+    contrib: dict[int, float] = {}
+    kind_of: dict[int, str] = {}
     ctx_set = set(request_ctx)
-    for rank, (row, kind, value, at, ctx) in enumerate(events[: cfg.history_limit]):
+    n_short = 0
+    gap = cfg.session_gap_hours * 3600.0
+    prev_at, in_session = latest, True
+    for row, kind, value, at, ctx in evs:
         w = event_weight(kind, value, cfg)
         if w == 0.0:
             continue
-        age_days = max(0.0, now - at) / 86400.0
-        decay = 0.5 ** (rank / cfg.half_life_events) * 0.5 ** (age_days / cfg.half_life_days)
-        if ctx_set and ctx and ctx_set.intersection(ctx.split("|")):
-            decay *= 1.0 + cfg.context_event_boost
-        if w > 0:
-            pos_acc += (w * decay) * matrix[row]
-            rows.append(row)
-            weights.append(w * decay)
-            kinds.append(kind)
+        age_days = max(0.0, latest - at) / 86400.0
+        lw = abs(w) * 0.5 ** (age_days / cfg.long_half_life_days)
+        sw = 0.0
+        if in_session and n_short < cfg.short_term_events and prev_at - at <= gap:
+            sw = abs(w) * 0.5 ** (n_short / cfg.half_life_events)
+            if ctx_set and ctx and ctx_set.intersection(ctx.split("|")):
+                sw *= 1.0 + cfg.context_event_boost
+            n_short += 1
+            prev_at = at
         else:
-            neg_acc += (-w * decay) * matrix[row]
-    ev_pos = unit(pos_acc)
+            in_session = False
+        if w > 0:
+            long_pos += lw * matrix[row]
+            short_pos += sw * matrix[row]
+            if row not in kind_of:
+                kind_of[row] = kind
+            contrib[row] = contrib.get(row, 0.0) + lw + sw
+        else:
+            long_neg += lw * matrix[row]
+            short_neg += sw * matrix[row]
+    short_weight = cfg.short_term_weight * min(1.0, n_short / max(1, cfg.short_term_full_after))
+    ev_pos = _blend(unit(short_pos), unit(long_pos), short_weight)
+    total = float(sum(contrib.values()))
     if ev_pos is not None and profile_pos is not None:
         # one or two events should not drown a stated profile: scale by how much evidence there is
-        ev_pos = ev_pos * min(1.0, float(np.sum(weights)) / cfg.event_saturation)
+        ev_pos = ev_pos * min(1.0, total / cfg.event_saturation)
     pos = ev_pos
     if profile_pos is not None:
         pos = unit(profile_pos * cfg.profile_weight + (ev_pos if ev_pos is not None else 0.0))
-    neg = unit(neg_acc)
+    neg = _blend(unit(short_neg), unit(long_neg), short_weight)
     if profile_neg is not None:
         neg = unit(profile_neg + (neg if neg is not None else 0.0))
+    rows = list(contrib)  # newest first (dicts keep insertion order)
     return UserState(
         pos,
         neg,
         np.asarray(rows, dtype=np.int64),
-        np.asarray(weights, dtype=np.float32),
-        kinds,
+        np.asarray([contrib[r] for r in rows], dtype=np.float32),
+        [kind_of[r] for r in rows],
         list(clauses),
         clause_vecs,
     )
+
+
+def _blend(short: np.ndarray | None, long: np.ndarray | None, short_weight: float) -> np.ndarray | None:
+    if short is None or long is None:
+        return short if long is None else long
+    return unit(short_weight * short + (1.0 - short_weight) * long)
 
 
 def score_items(

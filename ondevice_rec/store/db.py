@@ -25,6 +25,11 @@ from ..errors import StoreBusyError, StoreError, StoreFullError
 from . import schema
 
 
+def _damaged(e: sqlite3.Error) -> bool:
+    msg = str(e).lower()
+    return "malformed" in msg or "not a database" in msg or "corrupt" in msg or "disk i/o" in msg
+
+
 class Store:
     """Owns one SQLite connection (thread-safe through a lock) and the tables over it. Open one per process
     (or several: each is an independent connection)."""
@@ -116,6 +121,10 @@ class Store:
             )
         if "locked" in msg or "busy" in msg:
             return StoreBusyError(f"store {self.path}: {msg}")
+        if _damaged(e):
+            return self.damaged(e)
+        if "readonly" in msg or "read-only" in msg:
+            return StoreError(f"store {self.path} is read-only: nothing was written ({msg})")
         return StoreError(f"store {self.path}: write failed and was rolled back ({type(e).__name__}: {msg})")
 
     @contextmanager
@@ -128,17 +137,42 @@ class Store:
             self._retry(lambda: self.conn.execute("BEGIN"))
             try:
                 yield self.conn
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError) and not _damaged(e):
+                    raise
+                raise self.damaged(e) from None
             finally:
                 if self.conn.in_transaction:
                     self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return list(self._retry(lambda: self.conn.execute(sql, params).fetchall()))
+            try:
+                return list(self._retry(lambda: self.conn.execute(sql, params).fetchall()))
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError) and not _damaged(e):
+                    raise
+                raise self.damaged(e) from None
+
+    def damaged(self, e: sqlite3.Error) -> StoreError:
+        """A read or write that found the file damaged, as one line saying what to do."""
+        return StoreError(
+            f"store {self.path} is damaged ({e}); check it with 'odrec doctor {self.path}' "
+            f"(and recover what can be read with 'odrec doctor {self.path} --recover NEW.db')"
+        )
 
     # --- schema --------------------------------------------------------------------------------
     def _migrate(self) -> None:
         version = schema.current_version(self.conn)
+        if self.readonly:
+            if version == 0:
+                raise StoreError(f"cannot open store {self.path} read-only: it is not an odrec store (empty)")
+            if version != schema.SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.path} has schema version {version}; open it read-write once to migrate it to "
+                    f"{schema.SCHEMA_VERSION}"
+                )
+            return
         if version > schema.SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.path} has schema version {version}, newer than this odrec supports "
@@ -162,6 +196,19 @@ class Store:
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
             (key,),
         )
+
+    def set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    def integrity(self) -> list[str]:
+        """SQLite's integrity_check: ["ok"] for a sound file, else what it found."""
+        try:
+            return [str(r[0]) for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as e:
+            return [str(e)]
 
     def data_version(self) -> int:
         """SQLite's ``data_version``: changes when another connection commits (cheap change detection)."""

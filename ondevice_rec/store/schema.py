@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Tables holding rows about one user (joined by uid); export and erasure both walk this list.
 USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
@@ -93,6 +93,14 @@ def _migrate_3(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM meta WHERE key='audit_key'")
 
 
+def _migrate_4(conn: sqlite3.Connection) -> None:
+    # removed items stay (users' histories keep them; export shows them) but are never recommended again
+    _add_column(conn, "items", "removed REAL")
+    conn.execute("CREATE INDEX IF NOT EXISTS items_removed ON items(removed)")
+    # resumable imports: file digest → rows committed
+    conn.execute("CREATE TABLE IF NOT EXISTS imports (digest TEXT PRIMARY KEY, path TEXT, rows INTEGER, at REAL)")
+
+
 PERSONALIZATION = "personalization"
 PERSONALIZATION_DESCRIPTION = (
     "Use my activity and profile on this device to personalise recommendations, "
@@ -104,6 +112,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _migrate_1),
     (2, _migrate_2),
     (3, _migrate_3),
+    (4, _migrate_4),
 ]
 
 
