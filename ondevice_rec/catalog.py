@@ -3,13 +3,12 @@ the store's ``catalog`` table writes what this module validates."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from .errors import ArgumentError, ArgumentTypeError, ImportFormatError
@@ -126,49 +125,71 @@ def demo_items() -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _rows_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ImportFormatError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+@dataclass(frozen=True)
+class CatalogColumns:
+    """Which columns of a file hold what (``--id-col movieId --tags-col genres --tags-sep '|'``). Every other
+    column is kept in the item's ``meta``; a JSON Lines ``meta`` object is merged into it."""
+
+    id: str = "id"
+    title: str = "title"
+    text: str = "text"
+    tags: str = "tags"
+    tags_sep: str = "|"
+    popularity: str = "popularity"
+
+    def __post_init__(self) -> None:
+        names = [self.id, self.title, self.text, self.tags, self.popularity]
+        if any(not isinstance(n, str) or not n for n in names):
+            raise ArgumentError("column names must be non-empty strings")
+        if len(set(names)) != len(names):
+            raise ArgumentError(f"one column is mapped to two fields: {names}")
+        if not isinstance(self.tags_sep, str) or not self.tags_sep:
+            raise ArgumentError("the tag separator must be a non-empty string")
 
 
-def _rows_csv(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "id" not in reader.fieldnames:
-            raise ImportFormatError(f"{path}:1: CSV header must include an 'id' column (got {reader.fieldnames})")
-        for row in reader:
-            if None in row:
-                raise ImportFormatError(f"{path}:{reader.line_num}: more fields than the header has")
-            yield (
-                reader.line_num,
-                {k: v for k, v in row.items() if k in ("id", "title", "text", "tags") or (k == "popularity" and v)},
-            )
+def item_from_row(row: Mapping[str, Any], cols: CatalogColumns = CatalogColumns()) -> Item:
+    """One row of a catalogue file as a validated item, under the column mapping ``cols``."""
+    if cols.id not in row:
+        raise ArgumentError(f"no {cols.id!r} column (map yours with --id-col; columns here: {sorted(row)[:12]})")
+    tags = row.get(cols.tags)
+    if isinstance(tags, str):
+        tags = tags.split(cols.tags_sep)
+    meta: dict[str, Any] = {}
+    own = {cols.id, cols.title, cols.text, cols.tags, cols.popularity, "meta"}
+    for k, v in row.items():
+        if k not in own and v not in (None, ""):
+            meta[str(k)] = v
+    given = row.get("meta")
+    if isinstance(given, Mapping):
+        meta.update(given)
+    elif given not in (None, ""):
+        meta["meta"] = given
+    popularity = row.get(cols.popularity)
+    raw = {
+        "id": row.get(cols.id),
+        "title": row.get(cols.title),
+        "text": row.get(cols.text),
+        "tags": tags,
+        "meta": meta,
+        "popularity": None if popularity in (None, "") else popularity,
+    }
+    return to_item(raw)
 
 
-def read_catalog_file(path: str | Path, *, fmt: str | None = None) -> list[Item]:
-    """Parse and validate a whole CSV or JSONL catalog file; raise :class:`ImportFormatError` naming the
-    first bad line. Nothing is returned (so nothing is imported) unless every line is valid."""
-    p = Path(path)
-    fmt = (fmt or p.suffix.lstrip(".")).lower()
-    if fmt not in ("csv", "jsonl", "ndjson"):
-        raise ImportFormatError(f"{p}: unknown catalog format {fmt!r} (use .csv or .jsonl)")
-    if not p.is_file():
-        raise ImportFormatError(f"{p}: no such file")
-    rows: Iterable[tuple[int, Any]] = _rows_csv(p) if fmt == "csv" else _rows_jsonl(p)
+def read_catalog_file(
+    path: str | os.PathLike[str], *, fmt: str | None = None, columns: CatalogColumns | None = None
+) -> list[Item]:
+    """Parse and validate a whole CSV, TSV or JSONL catalogue file; raise :class:`ImportFormatError` naming
+    the first bad line. Nothing is returned (so nothing is imported) unless every line is valid; a later row
+    with the same id replaces an earlier one."""
+    from .tabular import read_rows
+
+    cols = columns or CatalogColumns()
     items: dict[str, Item] = {}
-    try:
-        for lineno, raw in rows:
-            try:
-                item = to_item(raw)
-            except (TypeError, ValueError) as e:  # ArgumentError/ArgumentTypeError
-                raise ImportFormatError(f"{p}:{lineno}: {e}") from None
-            items[item.id] = item
-    except UnicodeDecodeError as e:
-        raise ImportFormatError(f"{p}: not UTF-8 text ({e.reason})") from None
+    for lineno, row in read_rows(path, fmt, what="catalog", required=(cols.id,)):
+        try:
+            item = item_from_row(row, cols)
+        except (TypeError, ValueError) as e:  # ArgumentError/ArgumentTypeError
+            raise ImportFormatError(f"{path}:{lineno}: {e}") from None
+        items[item.id] = item
     return list(items.values())

@@ -7,32 +7,32 @@ the lazily loaded LLM re-ranker and the egress gate.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ._version import __version__
 from .backends import Encoder, Reranker, open_encoder, open_reranker
 from .bundle import Bundle, load_bundle
-from .catalog import Item, check_id, to_item
-from .errors import ArgumentError, ArgumentTypeError, ItemNotFoundError, StoreError
-from .limits import MAX_K, MAX_PROFILE_CHARS, MAX_RERANK_TOP
+from .catalog import CatalogColumns, check_id
+from .errors import ArgumentError, ArgumentTypeError, StoreError
+from .events import EventColumns, to_event_row
+from .ingest import ImportReport, Progress, import_events
+from .items import LiveCatalog
+from .limits import MAX_PROFILE_CHARS
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
-from .ranking import EVENT_KINDS, RankingConfig, context_keys, stat_increments, to_datetime
-from .ranking.pipeline import Recommendation, Request, UserSignals, rank
+from .ranking import RankingConfig, stat_increments
+from .ranking.pipeline import Recommendation, Request, UserSignals, rank, similar
 from .ranking.profile import Profile, embed_profile
-from .ranking.snapshot import CatalogSnapshot
-from .ranking.templates import item_text
-from .store import SCHEMA_VERSION, EventRow, Store
+from .requests import build_request, check_options, page
+from .store import SCHEMA_VERSION, Store
 
 __all__ = ["Recommender", "Recommendation", "ConsentHandle", "PERSONALIZATION"]
 _log = logging.getLogger("ondevice_rec")
@@ -44,8 +44,11 @@ class Recommender:
     ``Recommender(path, bundle=…)`` (or the same arguments to :meth:`open`) opens or creates the store at
     ``path`` with the bundle at ``bundle`` (default: the shipped one), embeds catalogue items and profiles
     that have no vectors for this bundle, and applies ``retention_days`` (events older than that are
-    deleted on open and on :meth:`apply_retention`). The object is complete when constructed.
-    Thread-safe; several instances (threads or processes) may open the same file.
+    deleted on open and on :meth:`apply_retention`). ``read_only`` opens an existing store without writing
+    (a read-only file works); ``create=False`` refuses a path where no store exists yet (a mistyped path
+    does not silently become a new, empty store). ``context_keys`` declares context keys beyond time and
+    device (``["weather", "season"]``). The object is complete when constructed. Thread-safe; several
+    instances (threads or processes) may open the same file. Logs to ``logging.getLogger("ondevice_rec")``.
     """
 
     def __init__(
@@ -58,9 +61,19 @@ class Recommender:
         busy_timeout: float = 10.0,
         retention_days: float | None = None,
         precision: str | None = None,
+        read_only: bool = False,
+        create: bool = True,
+        context_keys: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ArgumentTypeError(f"path must be a str or path, got {type(path).__name__}")
+        if (read_only or not create) and not Path(path).is_file():
+            raise StoreError(
+                f"no store at {path}: check the path (or --db / ODREC_DB); a store is created by writing to it, "
+                "e.g. 'odrec catalog import FILE --db PATH'"
+            )
+        if read_only and retention_days is not None:
+            raise ArgumentError("retention_days deletes events: it cannot be used with read_only=True")
         if retention_days is not None and (
             isinstance(retention_days, bool)
             or not isinstance(retention_days, (int, float))
@@ -71,34 +84,43 @@ class Recommender:
         if config is not None and not isinstance(config, RankingConfig):
             raise ArgumentTypeError("config must be a RankingConfig")
         self.config = config or RankingConfig()
+        if context_keys is not None:
+            if isinstance(context_keys, str):
+                raise ArgumentTypeError("context_keys must be a list of names such as ['weather', 'season']")
+            self.config = replace(self.config, context_keys=(*self.config.context_keys, *context_keys))
         self.retention_days = retention_days
+        self.read_only = bool(read_only)
         self.bundle: Bundle = load_bundle(bundle)
         self._threads = threads
         self._encoder: Encoder = open_encoder(self.bundle, threads=threads, precision=precision)
         self._lock = threading.RLock()
-        self._snap = CatalogSnapshot()
         self._reranker: Reranker | None = None
         self._egress: Any = None
         self._closed = False
         try:
-            self._store = Store(path, busy_timeout=busy_timeout)
+            self._store = Store(path, busy_timeout=busy_timeout, readonly=self.read_only)
         except BaseException:
             self._encoder.close()
             raise
         self._consent = ConsentLedger(self._store, self._increments)
+        self._items = LiveCatalog(self._store, self._encoder, self.config, self._lock)
         try:
-            self._store.catalog.rebuild_stats_if_flagged(self._increments)
-            self._embed_missing()
-            if retention_days is not None:
-                self.apply_retention()
+            if not self.read_only:
+                self._store.catalog.rebuild_stats_if_flagged(self._increments)
+                self._items.embed_missing()
+                for user_id, text in self._store.profiles.without_vectors(self.space_id):
+                    self.set_profile(user_id, text)
+                if retention_days is not None:
+                    self.apply_retention()
         except BaseException:
             self.close()
             raise
+        _log.debug("opened %s (bundle %s, read_only=%s)", path, self.bundle.manifest.name, self.read_only)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> Recommender:
         """The same as ``Recommender(path, **kwargs)``: ``bundle=``, ``config=``, ``threads=``,
-        ``busy_timeout=``, ``retention_days=``, ``precision=``."""
+        ``busy_timeout=``, ``retention_days=``, ``precision=``, ``read_only=``, ``create=``, ``context_keys=``."""
         return cls(path, **kwargs)
 
     def close(self) -> None:
@@ -126,66 +148,48 @@ class Recommender:
 
     # --- catalogue ------------------------------------------------------------------------------
     def add_items(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64) -> int:
-        """Insert or update items (by ``id``) and embed them; all-or-nothing. Returns the number written."""
+        """Insert or update items (by ``id``) and embed those whose text changed; all-or-nothing. A removed
+        item added again is restored. Returns the number written."""
         self._check_open()
-        if isinstance(items, (str, bytes, Mapping)):
-            raise ArgumentTypeError("add_items takes an iterable of item mappings")
-        parsed: dict[str, Item] = {}
-        for raw in items:
-            it = to_item(raw)
-            parsed[it.id] = it
-        return self._write_items(list(parsed.values()), batch_size=batch_size)
+        return self._items.add(items, batch_size=batch_size)
 
-    def _write_items(self, items: Sequence[Item], *, batch_size: int = 64) -> int:
-        """Embed the items whose text changed since their vector was stored, then write them all."""
-        if not items:
-            return 0
-        texts = [item_text(it.as_dict()) for it in items]
-        shas = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts]
-        known = self._store.catalog.text_shas(self.space_id, [it.id for it in items])
-        todo = [i for i, it in enumerate(items) if known.get(it.id) != shas[i]]
-        vecs: dict[int, np.ndarray] = {}
-        for s in range(0, len(todo), batch_size):
-            idx = todo[s : s + batch_size]
-            out = self._encoder.item_vectors([items[i].id for i in idx], [texts[i] for i in idx])
-            vecs.update(zip(idx, out))
-        with self._lock:
-            self._store.catalog.upsert(items, shas, vecs, self.space_id)
-        return len(items)
+    def remove_items(self, item_ids: Iterable[str]) -> int:
+        """Remove items from the catalogue: never recommended again; kept for the histories and exports that
+        name them (adding the id again restores it). Returns how many were live and are removed now."""
+        self._check_open()
+        return self._items.remove(item_ids)
 
-    def _embed_missing(self) -> None:
-        """First open with a new bundle: embed the catalogue items and profiles that have no vectors for it."""
-        self._write_items(self._store.catalog.without_vectors(self.space_id))
-        for user_id, text in self._store.profiles.without_vectors(self.space_id):
-            self.set_profile(user_id, text)
+    def import_items(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fmt: str | None = None,
+        columns: CatalogColumns | None = None,
+        sync: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import a CSV/TSV/JSONL catalogue (an Excel byte-order mark is fine; ``columns`` maps your column
+        names; other columns are kept in ``meta``). The whole file is validated first: a bad line imports
+        nothing and is named. ``sync`` removes the live items the file does not have."""
+        self._check_open()
+        return self._items.import_file(path, fmt=fmt, columns=columns, sync=sync, progress=progress)
 
     def get_item(self, item_id: str) -> dict[str, Any]:
-        it = self._store.catalog.get(check_id(item_id, "item_id"))
-        if it is None:
-            raise ItemNotFoundError(f"unknown item {item_id!r}")
-        return it.as_dict()
+        """The item as stored (``removed``: when it was removed, if it was)."""
+        return self._items.get(item_id)
 
-    def count_items(self) -> int:
-        return self._store.catalog.count()
+    def count_items(self, *, removed: bool = False) -> int:
+        """Live items in the catalogue (with ``removed``, removed ones too)."""
+        return self._items.count(removed=removed)
 
-    def _catalog(self) -> CatalogSnapshot:
-        """The current snapshot; reloads vectors when the catalogue version moved and priors when another
-        connection wrote (checked at most every 2 s)."""
-        snap = self._snap
-        version = self._store.catalog.version()
-        if version != snap.version:
-            rows = self._store.catalog.load(self.space_id, self._encoder.dim)
-            snap = CatalogSnapshot.build(
-                version, rows.iids, rows.item_ids, rows.titles, rows.tags, rows.matrix, rows.popularity
-            )
-            snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self.config.popularity_min_users)
-            self._snap = snap
-        elif time.monotonic() - snap.stats_loaded_at > 2.0:
-            dv = self._store.data_version()
-            if dv != snap.data_version:
-                snap.set_stats(self._store.catalog.stats(), dv, self.config.popularity_min_users)
-            snap.stats_loaded_at = time.monotonic()
-        return snap
+    def list_items(self, offset: int = 0, limit: int = 100, *, removed: bool = False) -> list[dict[str, Any]]:
+        """A page of the catalogue in insertion order (with ``removed``, removed items too, marked)."""
+        return self._items.page(offset, limit, removed=removed)
+
+    def list_users(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """A page of the users the store holds: id, number of events and latest event time."""
+        off, lim = page(offset, limit)
+        return [{"user_id": u, "events": n, "last_event": at} for u, n, at in self._store.users.page(off, lim)]
 
     def _increments(self, kind: str, value: float | None, ctx: str) -> list[tuple[str, float]]:
         return stat_increments(kind, value, ctx, self.config)
@@ -202,7 +206,8 @@ class Recommender:
         context: Mapping[str, Any] | None = None,
     ) -> None:
         """Record one interaction (``view``, ``click``, ``like``, ``rating`` with ``value=``, ``skip``,
-        ``dislike``, ``purchase``) at ``at`` (datetime, ISO string or epoch; default now)."""
+        ``dislike``, ``purchase``, or ``impression``: shown but not chosen, which lowers the item a little and
+        does not count as seen) at ``at`` (datetime, ISO string or epoch; default now)."""
         self.record_many(
             [{"user_id": user_id, "item_id": item_id, "kind": kind, "value": value, "at": at, "context": context}]
         )
@@ -210,13 +215,43 @@ class Recommender:
     def record_many(self, events: Iterable[Mapping[str, Any]]) -> int:
         """Record many interactions in one transaction (all-or-nothing)."""
         self._check_open()
-        rows = [_event_row(ev) for ev in events]
+        if isinstance(events, (str, bytes, Mapping)):
+            raise ArgumentTypeError("record_many takes an iterable of event mappings")
+        rows = [to_event_row(ev, self.config.context_keys) for ev in events]
         if not rows:
             return 0
         with self._lock:
             n = self._store.events.insert(rows, self._increments)
-        self._snap.stale_stats()  # our own write: refresh priors on the next request
+        self._items.stale_stats()  # our own write: refresh priors on the next request
         return n
+
+    def import_events(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fmt: str | None = None,
+        columns: EventColumns | None = None,
+        batch_size: int = 5000,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import interactions from a CSV/TSV/JSONL file (columns user, item, kind, value, at, context; map
+        yours with ``columns``). Validated in full first; written in batches that each commit with the
+        import's progress, so running it again after an interruption resumes without repeating a row."""
+        self._check_open()
+        with self._lock:
+            report = import_events(
+                path,
+                self._store,
+                self._increments,
+                fmt=fmt,
+                columns=columns,
+                declared=self.config.context_keys,
+                batch_size=batch_size,
+                progress=progress,
+            )
+        self._items.stale_stats()
+        _log.info("imported %d events from %s (%.0f rows/s)", report.written, path, report.rows_per_second)
+        return report
 
     # --- profiles -------------------------------------------------------------------------------
     def set_profile(self, user_id: str, text: str) -> None:
@@ -277,8 +312,16 @@ class Recommender:
         rerank: str | None = None,
         rerank_top: int = 20,
         explain: str | None = None,
+        tags: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        only: Iterable[str] | None = None,
+        where: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[Recommendation]:
-        """Rank the catalogue for ``user_id`` on the device and return the top ``k`` with reasons.
+        """Rank the catalogue for ``user_id`` on the device and return the top ``k`` with reasons (each
+        :class:`Recommendation` is a JSON-ready dict with ``reason`` and a structured ``explanation``).
+
+        Filters: ``tags`` (items with any of them), ``exclude`` / ``only`` (item ids), ``where`` (a predicate
+        on an item's ``meta``, e.g. ``lambda m: m.get("in_stock")``; run on the best candidates only).
 
         Without ``personalization`` consent (or for a user we know nothing about) the results are
         non-personalised (popularity, in context) and each reason says so.
@@ -293,57 +336,72 @@ class Recommender:
         :class:`EgressBlocked` is raised). The items it returns are added to the local catalogue and ranked here.
         """
         self._check_open()
-        req = self._request(k, context, diversity, rerank, rerank_top, explain)
+        req = self._request(
+            k=k,
+            context=context,
+            diversity=diversity,
+            rerank=rerank,
+            rerank_top=rerank_top,
+            explain=explain,
+            tags=tags,
+            exclude=exclude,
+            only=only,
+            where=where,
+        )
         check_id(user_id, "user_id")
         reranker = self._llm() if (req.rerank_top is not None or explain) else None
         if remote is not None:
             self._fetch_remote(user_id, remote)
         with self._lock:
-            snap = self._catalog()
-            return rank(
-                snap,
-                self._signals(user_id, exclude_seen),
-                req,
-                encoder=self._encoder,
-                cfg=self.config,
-                now=time.time(),
-                reranker=reranker,
-            )
+            return self._rank(user_id, req, exclude_seen, reranker)
 
-    def _request(
+    def _rank(self, user_id: str, req: Request, exclude_seen: bool, reranker: Reranker | None) -> list[Recommendation]:
+        return rank(
+            self._items.snapshot(),
+            self._signals(user_id, exclude_seen),
+            req,
+            encoder=self._encoder,
+            cfg=self.config,
+            now=time.time(),
+            reranker=reranker,
+            meta_of=self._store.catalog.metas,
+        )
+
+    def recommend_many(self, user_ids: Iterable[str], k: int = 10, **options: Any) -> dict[str, list[Recommendation]]:
+        """:meth:`recommend` for many users in one call (one validation, one catalogue snapshot):
+        user id → recommendations. ``options`` are those of :meth:`recommend` except ``remote``."""
+        self._check_open()
+        if isinstance(user_ids, (str, bytes, Mapping)):
+            raise ArgumentTypeError("recommend_many takes an iterable of user ids")
+        users = list(dict.fromkeys(check_id(u, "user_id") for u in user_ids))
+        exclude_seen = options.pop("exclude_seen", True)
+        check_options(options)
+        req = self._request(k=k, **options)
+        reranker = self._llm() if (req.rerank_top is not None or req.llm_reasons) else None
+        with self._lock:
+            return {u: self._rank(u, req, exclude_seen, reranker) for u in users}
+
+    def similar_items(
         self,
-        k: Any,
-        context: Mapping[str, Any] | None,
-        diversity: Any,
-        rerank: str | None,
-        rerank_top: Any,
-        explain: str | None,
-    ) -> Request:
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise ArgumentTypeError(f"k must be an int, got {type(k).__name__}")
-        if k <= 0 or k > MAX_K:
-            raise ArgumentError(f"k must be between 1 and {MAX_K}, got {k}")
-        if diversity is None:
-            diversity = self.config.default_diversity
-        if isinstance(diversity, bool) or not isinstance(diversity, (int, float)) or not 0.0 <= diversity <= 1.0:
-            raise ArgumentError(f"diversity must be a number between 0 and 1, got {diversity!r}")
-        keys = context_keys(context)
-        if rerank not in (None, "llm") or explain not in (None, "llm"):
-            raise ArgumentError("rerank and explain accept only None or 'llm'")
-        if isinstance(rerank_top, bool) or not isinstance(rerank_top, int) or not 1 <= rerank_top <= MAX_RERANK_TOP:
-            raise ArgumentError(f"rerank_top must be an int between 1 and {MAX_RERANK_TOP}")
-        weight = None
-        if rerank:
-            spec = self.bundle.manifest.llm_ranker
-            weight = spec.fusion_weight if spec is not None else None
-            if weight == 0:  # validation at export showed the LLM does not improve this bundle's ranking
-                _log.info(
-                    "rerank='llm' skipped: re-ranking was disabled at export because it did not improve validation "
-                    "NDCG@10 (%s)",
-                    spec.fusion_report if spec is not None else {},
-                )
-                rerank = None
-        return Request(k, float(diversity), keys, rerank_top if rerank else None, explain == "llm", weight)
+        item_id: str,
+        k: int = 10,
+        *,
+        diversity: float | None = 0.0,
+        tags: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        only: Iterable[str] | None = None,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> list[Recommendation]:
+        """ "More like this": the ``k`` items closest in meaning to ``item_id`` (never the item itself), with
+        the same filters as :meth:`recommend`. Uses nothing about any user, so it needs no consent."""
+        self._check_open()
+        req = self._request(k=k, diversity=diversity, tags=tags, exclude=exclude, only=only, where=where)
+        iid = self._items.iid(item_id)
+        with self._lock:
+            return similar(self._items.snapshot(), iid, req, cfg=self.config, meta_of=self._store.catalog.metas)
+
+    def _request(self, **kw: Any) -> Request:
+        return build_request(self.config, self.bundle.manifest.llm_ranker, self._store.catalog.iids, **kw)
 
     def _signals(self, user_id: str, exclude_seen: bool) -> UserSignals:
         """What the store holds about the user that this request may use."""
@@ -395,7 +453,7 @@ class Recommender:
         self._check_open()
         with self._lock:
             out = rights.forget_user(self._store, user_id, self._increments)
-            self._snap.stale_stats()
+            self._items.stale_stats()
         return out
 
     def apply_retention(self, max_age_days: float | None = None) -> int:
@@ -408,7 +466,7 @@ class Recommender:
         with self._lock:
             n = rights.apply_retention(self._store, days, self._increments)
         if n:
-            self._snap.stale_stats()
+            self._items.stale_stats()
         return n
 
     # --- egress ---------------------------------------------------------------------------------
@@ -434,35 +492,3 @@ class Recommender:
             "users": self._store.users.count(),
             "events": self._store.events.count(),
         }
-
-
-def _event_row(ev: Any) -> EventRow:
-    """Validate one event mapping into the row the store writes."""
-    if not isinstance(ev, Mapping):
-        raise ArgumentTypeError("each event must be a mapping")
-    user_id = check_id(ev.get("user_id"), "user_id")
-    item_id = check_id(ev.get("item_id"), "item_id")
-    kind = ev.get("kind", "view")
-    if kind not in EVENT_KINDS:
-        raise ArgumentError(f"kind must be one of {', '.join(EVENT_KINDS)}; got {kind!r}")
-    value = ev.get("value")
-    if kind == "rating":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ArgumentError("a rating needs a numeric value=")
-        if not math.isfinite(value):
-            raise ArgumentError("rating value must be finite")
-        value = float(value)
-    elif value is not None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ArgumentError("value must be a finite number")
-        value = float(value)
-    at = ev.get("at")
-    ts = time.time() if at is None else to_datetime(at, "at").timestamp()
-    context = ev.get("context")
-    keys = context_keys(context)
-    context_json = (
-        json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in context.items()})
-        if (context)
-        else None
-    )
-    return EventRow(user_id, item_id, kind, value, ts, "|".join(keys), context_json)

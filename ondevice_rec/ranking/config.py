@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ArgumentError, ArgumentTypeError
 
-EVENT_KINDS = ("view", "click", "like", "rating", "skip", "dislike", "purchase")
+EVENT_KINDS = ("view", "click", "like", "rating", "skip", "dislike", "purchase", "impression")
+BUILTIN_CONTEXT_KEYS = ("time", "device")  # understood without declaring: time → daypart and weekday/weekend
+_CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 DAYPARTS = ("morning", "afternoon", "evening", "night")
 
 
@@ -23,8 +26,19 @@ class RankingConfig:
     half_life_events: float = 3.0  # short-term recency by position: the 3rd most recent event counts half
     long_half_life_days: float = 365.0  # long-term decay, by age on the user's own timeline
     kind_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"purchase": 1.2, "like": 1.0, "click": 0.4, "view": 0.3, "skip": -0.3, "dislike": -1.0}
+        default_factory=lambda: {
+            "purchase": 1.2,
+            "like": 1.0,
+            "click": 0.4,
+            "view": 0.3,
+            "impression": -0.1,  # shown but not chosen: lowers the item a little; never counts as seen
+            "skip": -0.3,
+            "dislike": -1.0,
+        }
     )
+    # context keys the app declares beyond time and device (e.g. weather, season, location): each value becomes
+    # a key such as ``weather:rainy`` with its own popularity prior and event boost
+    context_keys: tuple[str, ...] = ()
     rating_scale: tuple[float, float] = (1.0, 5.0)  # rating value range; the midpoint is neutral
     profile_weight: float = 0.7  # profile vector relative to the (unit) event centroid
     negative_weight: float = 0.6  # how hard dislikes/skips and "no X" clauses push away
@@ -51,3 +65,16 @@ class RankingConfig:
             raise ArgumentTypeError("popularity_min_users must be an int")
         if self.popularity_min_users < 1:
             raise ArgumentError("popularity_min_users must be at least 1")
+        if isinstance(self.context_keys, str) or not isinstance(self.context_keys, (tuple, list)):
+            raise ArgumentTypeError("context_keys must be a tuple of key names such as ('weather', 'season')")
+        for key in self.context_keys:
+            if not isinstance(key, str) or not _CONTEXT_KEY.match(key):
+                raise ArgumentError(
+                    f"context key {key!r} must be a lower-case name (letters, digits, _; at most 32 characters)"
+                )
+        object.__setattr__(self, "context_keys", tuple(dict.fromkeys(k for k in self.context_keys)))
+
+    @property
+    def all_context_keys(self) -> tuple[str, ...]:
+        """Every context key a request or event may carry: the built-in ones and the declared ones."""
+        return BUILTIN_CONTEXT_KEYS + tuple(k for k in self.context_keys if k not in BUILTIN_CONTEXT_KEYS)

@@ -4,8 +4,9 @@ the facade reads the store and passes the result in."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,18 +26,60 @@ if TYPE_CHECKING:
 EventTuple = tuple[int, str, "float | None", float, str]  # (iid, kind, value, at, ctx)
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    """One ranked item with a plain-language reason."""
+class Recommendation(dict[str, Any]):
+    """One ranked item with a plain-language ``reason`` and its structured ``explanation`` (the signal that
+    decided, the contributing items and their weights). A plain dict underneath, so ``json.dumps`` takes it
+    (and a list of them) directly; the fields read as attributes too."""
 
-    item_id: str
-    score: float
-    reason: str
-    title: str = ""
-    personalized: bool = True
+    __slots__ = ()
+
+    def __init__(
+        self,
+        item_id: str,
+        score: float,
+        reason: str,
+        title: str = "",
+        personalized: bool = True,
+        explanation: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            item_id=item_id,
+            score=float(score),
+            reason=reason,
+            title=title,
+            personalized=bool(personalized),
+            explanation=dict(explanation or {}),
+        )
+
+    @property
+    def item_id(self) -> str:
+        return str(self["item_id"])
+
+    @property
+    def score(self) -> float:
+        return float(self["score"])
+
+    @property
+    def reason(self) -> str:
+        return str(self["reason"])
+
+    @property
+    def title(self) -> str:
+        return str(self["title"])
+
+    @property
+    def personalized(self) -> bool:
+        return bool(self["personalized"])
+
+    @property
+    def explanation(self) -> dict[str, Any]:
+        return dict(self["explanation"])
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return json.loads(json.dumps(self))
+
+    def __repr__(self) -> str:
+        return f"Recommendation(item_id={self.item_id!r}, score={self.score:.4f}, reason={self.reason!r})"
 
 
 @dataclass(frozen=True)
@@ -49,6 +92,25 @@ class Request:
     rerank_top: int | None = None  # re-rank this many candidates with the LLM (None: no re-rank)
     llm_reasons: bool = False  # let the LLM word the reasons
     rerank_weight: float | None = None  # weight of the LLM in the fused score (from the bundle; None: LLM alone)
+    filters: Filters = field(default_factory=lambda: Filters())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which items a request may return: any of ``tags`` (None: any item), none of ``exclude_iids``, only
+    ``only_iids`` (None: no allow-list), and those whose metadata passes ``where``."""
+
+    tags: frozenset[str] | None = None
+    exclude_iids: frozenset[int] = frozenset()
+    only_iids: frozenset[int] | None = None
+    where: Callable[[dict[str, Any]], bool] | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.tags is not None or self.exclude_iids or self.only_iids is not None or self.where)
+
+
+MetaOf = Callable[[Sequence[int]], Mapping[int, dict[str, Any]]]  # iids → their metadata (from the store)
 
 
 @dataclass
@@ -95,6 +157,54 @@ def user_state(
     return state
 
 
+def allowed_rows(snap: CatalogSnapshot, excluded: Sequence[int], filters: Filters) -> np.ndarray:
+    """Rows a request may return: live items, not excluded, passing the tag and id filters (the metadata
+    predicate runs later, on ranked candidates only)."""
+    n = len(snap)
+    allowed = ~snap.removed if snap.removed.size == n else np.ones(n, dtype=bool)
+    for iid in (*excluded, *filters.exclude_iids):
+        r = snap.row.get(iid)
+        if r is not None:
+            allowed[r] = False
+    if filters.only_iids is not None:
+        only = np.zeros(n, dtype=bool)
+        for iid in filters.only_iids:
+            r = snap.row.get(iid)
+            if r is not None:
+                only[r] = True
+        allowed &= only
+    if filters.tags is not None:
+        wanted = filters.tags
+        allowed &= np.fromiter((bool(wanted.intersection(t)) for t in snap.tags), dtype=bool, count=n)
+    return allowed
+
+
+def _apply_where(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    snap: CatalogSnapshot,
+    where: Callable[[dict[str, Any]], bool],
+    meta_of: MetaOf,
+    want: int,
+) -> np.ndarray:
+    """Keep the best-scored allowed rows whose metadata passes ``where`` until ``want`` pass (checked in
+    score order, fetched in chunks: the predicate never runs over the whole catalogue unless it must)."""
+    cand = np.flatnonzero(allowed)
+    cand = cand[np.lexsort((cand, -scores[cand]))]
+    keep = np.zeros_like(allowed)
+    found = 0
+    for s in range(0, cand.size, 256):
+        rows = cand[s : s + 256]
+        metas = meta_of([int(snap.iids[r]) for r in rows])
+        for r in rows.tolist():
+            if where(dict(metas.get(int(snap.iids[r]), {}))):
+                keep[r] = True
+                found += 1
+        if found >= want:
+            break
+    return keep
+
+
 def rank(
     snap: CatalogSnapshot,
     signals: UserSignals,
@@ -104,16 +214,13 @@ def rank(
     cfg: RankingConfig,
     now: float,
     reranker: Reranker | None = None,
+    meta_of: MetaOf | None = None,
 ) -> list[Recommendation]:
     """The top ``req.k`` items of the snapshot for this user, with reasons."""
     n = len(snap)
     if n == 0:
         return []
-    allowed = np.ones(n, dtype=bool)
-    for iid in signals.excluded:
-        r = snap.row.get(iid)
-        if r is not None:
-            allowed[r] = False
+    allowed = allowed_rows(snap, signals.excluded, req.filters)
     state = user_state(snap, signals, req, encoder, cfg, now)
     pop = snap.prior("")
     assert pop is not None
@@ -129,6 +236,8 @@ def rank(
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
+    if req.filters.where is not None and meta_of is not None:
+        allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(pool, cfg.candidate_pool))
     rows = select_mmr(scores, snap.matrix, allowed, pool, float(req.diversity), cfg.candidate_pool)
     history_titles = [snap.titles[r] for r in reversed(state.history_rows.tolist())]
     fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior())
@@ -146,6 +255,38 @@ def rank(
         )
         for r in rows
     ]
+
+
+def similar(
+    snap: CatalogSnapshot, iid: int, req: Request, *, cfg: RankingConfig, meta_of: MetaOf | None = None
+) -> list[Recommendation]:
+    """ "More like this": the items closest to ``iid`` in meaning (a whisper of popularity breaks ties),
+    with the filters and diversity of ``req``. Uses nothing about any user."""
+    r0 = snap.row.get(iid)
+    if r0 is None:
+        return []
+    x = unit(np.asarray(snap.matrix[r0], dtype=np.float32))
+    if x is None:
+        return []
+    allowed = allowed_rows(snap, [iid], req.filters)
+    pop = snap.prior("")
+    scores = snap.matrix @ x + cfg.popularity_weight * (pop if pop is not None else 0.0)
+    scores = np.asarray(scores, dtype=np.float32)
+    if req.filters.where is not None and meta_of is not None:
+        allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(req.k, cfg.candidate_pool))
+    rows = select_mmr(scores, snap.matrix, allowed, req.k, float(req.diversity), cfg.candidate_pool)
+    title0 = snap.titles[r0]
+    out = []
+    for r in rows:
+        v = unit(np.asarray(snap.matrix[r], dtype=np.float32))
+        sim = float(v @ x) if v is not None else 0.0
+        why = {
+            "signal": "similar",
+            "items": [{"item_id": snap.item_ids[r0], "title": title0, "similarity": round(sim, 4)}],
+        }
+        reason = f"Similar to “{title0}”" if title0 else f"Similar to {snap.item_ids[r0]}"
+        out.append(Recommendation(snap.item_ids[r], float(scores[r]), reason, snap.titles[r], False, why))
+    return out
 
 
 @dataclass(frozen=True)
@@ -172,23 +313,28 @@ def _recommendation(
     title = snap.titles[r]
     if state.personalised and reranker is not None and req.llm_reasons:
         reason = reranker.generate(explain_prompt(history_titles, title))[:160] or "Recommended for you"
-        return Recommendation(snap.item_ids[r], score, reason, title, True)
+        return Recommendation(snap.item_ids[r], score, reason, title, True, {"signal": "llm"})
     if state.personalised:
-        reason = explain(r, state, snap.matrix, snap.titles, snap.tags, ctx_pop, req.context, cfg)
-        return Recommendation(snap.item_ids[r], score, reason, title, True)
+        reason, why = explain(r, state, snap.matrix, snap.titles, snap.tags, ctx_pop, req.context, cfg, snap.item_ids)
+        if req.rerank_top is not None and reranker is not None:
+            why["reranked"] = "llm"
+        return Recommendation(snap.item_ids[r], score, reason, title, True, why)
     # only aggregates of at least k people (or the catalogue's own figures) are named: never one person's activity
     if ctx_pop is not None and ctx_pop[r] > 0:
-        base = "Popular " + describe_context(req.context)
+        base, signal = "Popular " + describe_context(req.context), "context"
     elif fallback is not None and fallback.local is not None and fallback.local[r] > 0:
-        base = "Popular right now"
+        base, signal = "Popular right now", "popularity"
     elif fallback is not None and fallback.catalogue is not None and fallback.catalogue[r] > 0:
-        base = "Popular in the catalogue"
+        base, signal = "Popular in the catalogue", "catalogue-popularity"
     else:
-        base = "From the catalogue"
+        base, signal = "From the catalogue", "catalogue"
     if signals.known and not signals.consented:
-        why = "not personalised: personalization consent not given"
+        because = "not personalised: personalization consent not given"
         if signals.excluded:
-            why += "; only items you already interacted with are left out"
+            because += "; only items you already interacted with are left out"
     else:
-        why = "not personalised: no history or profile yet"
-    return Recommendation(snap.item_ids[r], score, f"{base} ({why})", title, False)
+        because = "not personalised: no history or profile yet"
+    info: dict[str, Any] = {"signal": signal, "personalised": False, "because": because}
+    if signal == "context":
+        info["context"] = list(req.context)
+    return Recommendation(snap.item_ids[r], score, f"{base} ({because})", title, False, info)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,17 +34,22 @@ def stat_increments(kind: str, value: float | None, ctx: str, cfg: RankingConfig
     return [(key, w) for key in ("", *ctx.split("|"))] if ctx else [("", w)]
 
 
-def context_keys(context: Mapping[str, Any] | None) -> list[str]:
+def context_keys(context: Mapping[str, Any] | None, declared: Sequence[str] = ()) -> list[str]:
     """Normalise a request/event context into keys such as ``daypart:evening``, ``week:weekend``,
-    ``device:mobile``. ``time`` may be a datetime, an ISO string, an epoch number or a daypart name."""
+    ``device:mobile`` or, for a ``declared`` key, ``weather:rainy``. ``time`` may be a datetime, an ISO
+    string, an epoch number or a daypart name; other values are short strings (or numbers, kept as text)."""
     if not context:
         return []
     if not isinstance(context, Mapping):
         raise ArgumentTypeError("context must be a mapping such as {'time': datetime, 'device': 'mobile'}")
-    keys: list[str] = []
-    unknown = set(context) - {"time", "device"}
+    allowed = ("time", "device", *(k for k in declared if k not in ("time", "device")))
+    unknown = set(context) - set(allowed)
     if unknown:
-        raise ArgumentError(f"context has unknown keys {sorted(unknown)} (supported: time, device)")
+        raise ArgumentError(
+            f"context has unknown keys {sorted(map(str, unknown))} (supported: {', '.join(allowed)}; "
+            "declare more with RankingConfig(context_keys=...) or Recommender.open(..., context_keys=[...]))"
+        )
+    keys: list[str] = []
     t = context.get("time")
     if t is not None:
         if isinstance(t, str) and t.lower() in DAYPARTS:
@@ -55,11 +60,20 @@ def context_keys(context: Mapping[str, Any] | None) -> list[str]:
             part = "night" if h < 5 or h >= 22 else "morning" if h < 12 else "afternoon" if h < 17 else "evening"
             keys.append(f"daypart:{part}")
             keys.append("week:weekend" if dt.weekday() >= 5 else "week:weekday")
-    d = context.get("device")
-    if d is not None:
-        if not isinstance(d, str) or not d.strip() or len(d) > 64:
-            raise ArgumentError("context device must be a short non-empty string such as 'mobile'")
-        keys.append(f"device:{d.strip().lower()}")
+    for name in allowed[1:]:
+        v = context.get(name)
+        if v is None:
+            continue
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (str, int, float))
+            or (isinstance(v, float) and not math.isfinite(v))
+        ):
+            raise ArgumentError(f"context {name} must be a short string such as 'mobile', got {type(v).__name__}")
+        text = str(v).strip().lower()
+        if not text or len(text) > 64 or "|" in text:
+            raise ArgumentError(f"context {name} must be a short non-empty string (at most 64 characters, no '|')")
+        keys.append(f"{name}:{text}")
     return keys
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +27,12 @@ class CatalogSnapshot:
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     row: dict[int, int] = field(default_factory=dict)  # iid → row
     catalog_pop: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # NaN: none given
+    removed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # never recommended again
     pop_raw: dict[str, np.ndarray] = field(default_factory=dict)  # context key → k-anonymous local weight per row
     stats_loaded_at: float = 0.0
     data_version: int = -1
     _prefilter: Prefilter | None = field(default=None, repr=False)
+    _buf: np.ndarray | None = field(default=None, repr=False)  # rows with spare capacity; matrix is a view
 
     @classmethod
     def build(
@@ -41,14 +44,66 @@ class CatalogSnapshot:
         tags: list[list[str]],
         matrix: np.ndarray,
         catalog_pop: np.ndarray | None = None,
+        removed: np.ndarray | None = None,
     ) -> CatalogSnapshot:
         snap = cls(version, iids, item_ids, titles, tags, matrix)
         snap.row = {int(iid): r for r, iid in enumerate(iids)}
         snap.catalog_pop = catalog_pop if catalog_pop is not None else np.full(len(iids), np.nan)
+        snap.removed = removed if removed is not None else np.zeros(len(iids), dtype=bool)
         return snap
 
     def __len__(self) -> int:
         return len(self.iids)
+
+    # --- in-place updates after this process's own writes ----------------------------------------
+    def upsert(self, iids: Sequence[int], items: Sequence[Any], vecs: Mapping[int, np.ndarray]) -> bool:
+        """Apply written items (``vecs``: position in ``items`` → new vector) without reloading the catalogue:
+        changed rows are overwritten, new ones appended into spare capacity (amortised O(1) per item).
+        Returns False when it cannot (a new item without a vector): the caller then lets it reload."""
+        new = [(i, iid) for i, iid in enumerate(iids) if int(iid) not in self.row]
+        if any(i not in vecs for i, _ in new):
+            return False
+        for i, iid in enumerate(iids):
+            r = self.row.get(int(iid))
+            if r is None:
+                continue
+            it = items[i]
+            self.titles[r] = it.title
+            self.tags[r] = list(it.tags)
+            self.catalog_pop[r] = np.nan if it.popularity is None else it.popularity
+            self.removed[r] = False
+            if i in vecs:
+                self.matrix[r] = vecs[i]
+                if self._prefilter is not None:
+                    self._prefilter.low[r] = np.asarray(vecs[i], np.float32) @ self._prefilter.basis
+        if not new:
+            return True
+        n, m = len(self.iids), len(new)
+        dim = self.matrix.shape[1] if self.matrix.ndim == 2 and self.matrix.shape[1] else len(vecs[new[0][0]])
+        add = np.stack([np.asarray(vecs[i], dtype=np.float32) for i, _ in new])
+        self._buf = _grow(self._buf, self.matrix, n + m, dim)
+        self._buf[n : n + m] = add
+        self.matrix = self._buf[: n + m]
+        self.iids = np.concatenate([self.iids, np.asarray([iid for _, iid in new], dtype=np.int64)])
+        for k, (i, iid) in enumerate(new):
+            self.row[int(iid)] = n + k
+            self.item_ids.append(items[i].id)
+            self.titles.append(items[i].title)
+            self.tags.append(list(items[i].tags))
+        pops = [np.nan if items[i].popularity is None else items[i].popularity for i, _ in new]
+        self.catalog_pop = np.concatenate([self.catalog_pop, np.asarray(pops, dtype=np.float64)])
+        self.removed = np.concatenate([self.removed, np.zeros(m, dtype=bool)])
+        self.pop_raw = {c: np.concatenate([a, np.zeros(m, dtype=a.dtype)]) for c, a in self.pop_raw.items()}
+        if self._prefilter is not None:
+            low = np.concatenate([self._prefilter.low, add @ self._prefilter.basis])
+            self._prefilter = Prefilter(self._prefilter.basis, np.ascontiguousarray(low, dtype=np.float32))
+        return True
+
+    def mark_removed(self, iids: Iterable[int]) -> None:
+        for iid in iids:
+            r = self.row.get(int(iid))
+            if r is not None:
+                self.removed[r] = True
 
     def set_stats(self, rows: Iterable[tuple[int, str, float, int]], data_version: int, min_users: int) -> None:
         """Load (iid, context key, weight, distinct users) priors, keeping only those that at least
@@ -98,6 +153,16 @@ class CatalogSnapshot:
         if self._prefilter is None or self._prefilter.basis.shape[1] != min(rank, self.matrix.shape[1]):
             self._prefilter = build_prefilter(self.matrix, rank)
         return self._prefilter
+
+
+def _grow(buf: np.ndarray | None, matrix: np.ndarray, need: int, dim: int) -> np.ndarray:
+    """A row buffer holding ``matrix`` with room for ``need`` rows (capacity doubles: appends stay cheap)."""
+    if buf is not None and buf.shape[0] >= need and buf.shape[1] == dim and np.shares_memory(buf, matrix):
+        return buf
+    cap = max(need, 2 * len(matrix), 64)
+    out = np.empty((cap, dim), dtype=matrix.dtype if matrix.size else np.float32)
+    out[: len(matrix)] = matrix
+    return out
 
 
 def _log_scaled(raw: np.ndarray | None) -> np.ndarray | None:

@@ -38,6 +38,7 @@ class CatalogRows:
     tags: list[list[str]]
     matrix: np.ndarray
     popularity: np.ndarray  # the catalogue's own popularity (NaN where the app gave none)
+    removed: np.ndarray  # True for items removed from the catalogue (kept: histories still name them)
 
 
 class CatalogTable:
@@ -63,45 +64,134 @@ class CatalogTable:
             )
         return out
 
-    def upsert(self, items: Sequence[Item], shas: Sequence[str], vecs: dict[int, np.ndarray], space_id: str) -> None:
-        """Insert or update ``items`` and, for the indices in ``vecs``, their vectors; one transaction that also
-        bumps ``catalog_version`` (so every open snapshot reloads)."""
+    def upsert(
+        self, items: Sequence[Item], shas: Sequence[str], vecs: dict[int, np.ndarray], space_id: str
+    ) -> tuple[list[int], str | None, str | None]:
+        """Insert or update ``items`` (a removed item that comes back is restored) and, for the indices in
+        ``vecs``, their vectors; one transaction that also bumps ``catalog_version``. Returns (iid of each item,
+        the version before, the version after), so a snapshot that was current can apply the change in place."""
         now = time.time()
+        iids: list[int] = []
         with self._s.write() as conn:
+            before = self._s.meta_in(conn, "catalog_version", "0")
             for i, it in enumerate(items):
-                conn.execute(
+                iid = conn.execute(
                     "INSERT INTO items(item_id, title, text, tags, meta, popularity, added_at, updated_at) "
                     "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET title=excluded.title, "
                     "text=excluded.text, tags=excluded.tags, meta=excluded.meta, popularity=excluded.popularity, "
-                    "updated_at=excluded.updated_at",
+                    "updated_at=excluded.updated_at, removed=NULL RETURNING iid",
                     (it.id, it.title, it.text, json.dumps(list(it.tags)), json.dumps(it.meta), it.popularity, now, now),
-                )
+                ).fetchone()[0]
+                iids.append(int(iid))
                 if i in vecs:
-                    iid = conn.execute("SELECT iid FROM items WHERE item_id=?", (it.id,)).fetchone()[0]
                     conn.execute(
                         "INSERT INTO item_vectors(iid, model_id, text_sha, vector) VALUES(?,?,?,?) "
                         "ON CONFLICT(iid, model_id) DO UPDATE SET text_sha=excluded.text_sha, vector=excluded.vector",
                         (iid, space_id, shas[i], vectors.encode(vecs[i])),
                     )
             self._s.bump(conn, "catalog_version")
+            after = self._s.meta_in(conn, "catalog_version", "0")
+        return iids, before, after
+
+    def remove(self, item_ids: Sequence[str]) -> tuple[list[int], str | None, str | None]:
+        """Mark items removed: never recommended again, kept for the histories and exports that name them
+        (adding an item with the same id restores it). Returns (iids removed now, version before, after)."""
+        now = time.time()
+        out: list[int] = []
+        with self._s.write() as conn:
+            before = self._s.meta_in(conn, "catalog_version", "0")
+            for item_id in item_ids:
+                r = conn.execute(
+                    "UPDATE items SET removed=?, updated_at=? WHERE item_id=? AND removed IS NULL RETURNING iid",
+                    (now, now, item_id),
+                ).fetchone()
+                if r is not None:
+                    out.append(int(r[0]))
+            if out:
+                self._s.bump(conn, "catalog_version")
+            after = self._s.meta_in(conn, "catalog_version", "0")
+        return out, before, after
+
+    def ids_not_in(self, keep: set[str]) -> list[str]:
+        """Ids of live items that are not in ``keep`` (what a catalogue sync removes)."""
+        return [r[0] for r in self._s.query("SELECT item_id FROM items WHERE removed IS NULL") if r[0] not in keep]
+
+    def iids(self, item_ids: Sequence[str]) -> dict[str, int]:
+        """item id → iid for the ids that exist (removed ones included)."""
+        out: dict[str, int] = {}
+        for i in range(0, len(item_ids), 500):
+            chunk = list(item_ids[i : i + 500])
+            q = ",".join("?" * len(chunk))
+            out.update(
+                {
+                    str(a): int(b)
+                    for a, b in self._s.query(f"SELECT item_id, iid FROM items WHERE item_id IN ({q})", chunk)
+                }
+            )
+        return out
+
+    def names(self, iids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """iid → (item id, title): what results and reasons show, fetched for the few rows they name."""
+        out: dict[int, tuple[str, str]] = {}
+        uniq = list(dict.fromkeys(int(i) for i in iids))
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i : i + 500]
+            q = ",".join("?" * len(chunk))
+            out.update(
+                {
+                    int(a): (str(b), str(c))
+                    for a, b, c in self._s.query(f"SELECT iid, item_id, title FROM items WHERE iid IN ({q})", chunk)
+                }
+            )
+        return out
+
+    def metas(self, iids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """iid → the item's metadata, for a predicate filter over candidates."""
+        out: dict[int, dict[str, Any]] = {}
+        uniq = list(dict.fromkeys(int(i) for i in iids))
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i : i + 500]
+            q = ",".join("?" * len(chunk))
+            out.update(
+                {
+                    int(a): json.loads(b)
+                    for a, b in self._s.query(f"SELECT iid, meta FROM items WHERE iid IN ({q})", chunk)
+                }
+            )
+        return out
+
+    def page(self, offset: int, limit: int, *, removed: bool = False) -> list[tuple[Item, float | None]]:
+        """(item, removed-at) in insertion order: live items, or with ``removed`` the removed ones too."""
+        where = "" if removed else "WHERE removed IS NULL"
+        rows = self._s.query(
+            "SELECT item_id, title, text, tags, meta, popularity, removed FROM items "
+            f"{where} ORDER BY iid LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [(_item(r), None if r[6] is None else float(r[6])) for r in rows]
 
     def without_vectors(self, space_id: str) -> list[Item]:
         """Items that have no vector in ``space_id`` (the store was filled under another bundle)."""
         rows = self._s.query(
             "SELECT i.item_id, i.title, i.text, i.tags, i.meta, i.popularity FROM items i LEFT JOIN item_vectors v "
-            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL",
+            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL AND i.removed IS NULL",
             (space_id,),
         )
         return [_item(r) for r in rows]
 
-    def get(self, item_id: str) -> Item | None:
+    def get(self, item_id: str) -> tuple[Item, float | None] | None:
+        """(item, removed-at or None) for ``item_id``, or None when there is no such item."""
         rows = self._s.query(
-            "SELECT item_id, title, text, tags, meta, popularity FROM items WHERE item_id=?", (item_id,)
+            "SELECT item_id, title, text, tags, meta, popularity, removed FROM items WHERE item_id=?", (item_id,)
         )
-        return _item(rows[0]) if rows else None
+        if not rows:
+            return None
+        return _item(rows[0]), None if rows[0][6] is None else float(rows[0][6])
 
-    def count(self) -> int:
-        return int(self._s.query("SELECT count(*) FROM items")[0][0])
+    def count(self, *, removed: bool = False) -> int:
+        """Live items (or, with ``removed``, every item ever added and not purged)."""
+        where = "" if removed else " WHERE removed IS NULL"
+        return int(self._s.query("SELECT count(*) FROM items" + where)[0][0])
 
     def titles(self) -> list[str]:
         return [r[0] for r in self._s.query("SELECT title FROM items WHERE title != ''")]
@@ -127,21 +217,23 @@ class CatalogTable:
             iids = np.empty(n, dtype=np.int64)
             matrix = np.empty((n, dim), dtype=np.float32)
             popularity = np.full(n, np.nan, dtype=np.float64)
+            removed = np.zeros(n, dtype=bool)
             i = 0
-            for iid, item_id, title, tag_json, pop, blob in conn.execute(
-                "SELECT i.iid, i.item_id, i.title, i.tags, i.popularity, v.vector FROM items i JOIN item_vectors v "
-                "ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
+            for iid, item_id, title, tag_json, pop, gone, blob in conn.execute(
+                "SELECT i.iid, i.item_id, i.title, i.tags, i.popularity, i.removed, v.vector FROM items i "
+                "JOIN item_vectors v ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
                 (space_id,),
             ):
                 iids[i] = iid
                 matrix[i] = vectors.decode(blob)
                 if pop is not None:
                     popularity[i] = pop
+                removed[i] = gone is not None
                 item_ids.append(item_id)
                 titles.append(title)
                 tags.append(json.loads(tag_json))
                 i += 1
-        return CatalogRows(iids[:i], item_ids, titles, tags, matrix[:i], popularity[:i])
+        return CatalogRows(iids[:i], item_ids, titles, tags, matrix[:i], popularity[:i], removed[:i])
 
     # --- popularity priors ------------------------------------------------------------------------
     def stats(self) -> list[tuple[int, str, float, int]]:

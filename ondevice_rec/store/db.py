@@ -197,6 +197,12 @@ class Store:
             (key,),
         )
 
+    @staticmethod
+    def meta_in(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+        """A meta value read inside the caller's transaction."""
+        row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
     def set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
         conn.execute(
             "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",

@@ -43,18 +43,31 @@ class EventsTable:
     def __init__(self, store: Store) -> None:
         self._s = store
 
-    def insert(self, rows: Sequence[EventRow], increments: Increments) -> int:
+    def insert(
+        self, rows: Sequence[EventRow], increments: Increments, *, mark: tuple[str, str, int] | None = None
+    ) -> int:
         """Store ``rows`` and, for users who granted personalization, add their popularity increments (and count
         each user once per item and context), all in one transaction (all-or-nothing). Events of other users
         are stored for the app's own use but feed nothing other people see. Raises
-        :class:`ItemNotFoundError` for an item that is not in the catalogue."""
+        :class:`ItemNotFoundError` for an item that is not in the catalogue. ``mark`` = (file digest, path,
+        rows done) records an import's progress in the same transaction, so a resumed import neither loses
+        nor repeats a row."""
         with self._s.write() as conn:
+            if mark is not None:
+                conn.execute(
+                    "INSERT INTO imports(digest, path, rows, at) VALUES(?,?,?,?) ON CONFLICT(digest) DO UPDATE "
+                    "SET rows=excluded.rows, path=excluded.path, at=excluded.at",
+                    (mark[0], mark[1], mark[2], time.time()),
+                )
+            iid_cache: dict[str, int | None] = {}
             uids: dict[str, int] = {}
             consented: dict[int, bool] = {}
             contributed: dict[tuple[int, int], set[str]] = {}  # (uid, iid) → context keys already counted
             stats: list[tuple[int, str, float, int]] = []
             for r in rows:
-                iid = CatalogTable.iid_of(conn, r.item_id)
+                if r.item_id not in iid_cache:
+                    iid_cache[r.item_id] = CatalogTable.iid_of(conn, r.item_id)
+                iid = iid_cache[r.item_id]
                 if iid is None:
                     raise ItemNotFoundError(f"unknown item {r.item_id!r}: add it with add_items() first")
                 uid = uids.get(r.user_id) or uids.setdefault(r.user_id, UsersTable.ensure_uid(conn, r.user_id))
@@ -91,14 +104,28 @@ class EventsTable:
         ]
 
     def seen_items(self, uid: int) -> list[int]:
-        """Distinct items the user touched, by a skip-scan over the (uid, iid) index: one seek per distinct
-        item, however many events."""
+        """Distinct items the user interacted with, by a skip-scan over the (uid, iid) index: one seek per
+        distinct item, however many events. Items only shown to them (``impression``) are not seen."""
         sql = (
             "WITH RECURSIVE s(iid) AS (SELECT min(iid) FROM events WHERE uid=?1 UNION ALL "
             "SELECT (SELECT min(iid) FROM events WHERE uid=?1 AND iid > s.iid) FROM s WHERE s.iid IS NOT NULL) "
             "SELECT iid FROM s WHERE iid IS NOT NULL"
         )
-        return [int(r[0]) for r in self._s.query(sql, (uid,))]
+        seen = [int(r[0]) for r in self._s.query(sql, (uid,))]
+        if self._s.query("SELECT 1 FROM events WHERE uid=? AND kind='impression' LIMIT 1", (uid,)):
+            shown_only = {
+                int(r[0])
+                for r in self._s.query(
+                    "SELECT iid FROM events WHERE uid=? GROUP BY iid HAVING sum(kind != 'impression') = 0", (uid,)
+                )
+            }
+            seen = [i for i in seen if i not in shown_only]
+        return seen
+
+    def import_progress(self, digest: str) -> int:
+        """Rows of the file with this digest already imported (0 for a new file)."""
+        rows = self._s.query("SELECT rows FROM imports WHERE digest=?", (digest,))
+        return int(rows[0][0]) if rows else 0
 
     def disliked_items(self, uid: int) -> list[int]:
         return [

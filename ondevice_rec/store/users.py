@@ -37,6 +37,17 @@ class UsersTable:
     def count(self) -> int:
         return int(self._s.query("SELECT count(*) FROM users")[0][0])
 
+    def page(self, offset: int, limit: int) -> list[tuple[str, int, float | None]]:
+        """(user id, events, latest event time) of users in creation order."""
+        return [
+            (str(u), int(n), None if at is None else float(at))
+            for u, n, at in self._s.query(
+                "SELECT u.user_id, count(e.eid), max(e.at) FROM users u LEFT JOIN events e ON e.uid=u.uid "
+                "GROUP BY u.uid ORDER BY u.uid LIMIT ? OFFSET ?",
+                (limit, offset),
+            )
+        ]
+
     def rows(
         self, user_id: str, convert: Callable[[str, dict[str, Any], sqlite3.Connection], dict[str, Any]]
     ) -> tuple[float, dict[str, list[dict[str, Any]]]] | None:

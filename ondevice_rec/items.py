@@ -1,0 +1,157 @@
+"""The live catalogue of one open store: validated writes that embed only what changed, soft removal, file
+imports, listings, and the in-memory snapshot that ranking reads — updated in place after this process's own
+writes (so adding one item to a large catalogue does not reload every vector), reloaded when another
+connection changed the catalogue. The facade delegates its catalogue methods here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backends import Encoder
+from .catalog import CatalogColumns, Item, check_id, to_item
+from .errors import ArgumentTypeError, ItemNotFoundError
+from .ingest import ImportReport, Progress, import_items
+from .ranking import RankingConfig
+from .ranking.snapshot import CatalogSnapshot
+from .ranking.templates import item_text
+from .requests import page
+from .store import Store
+
+_log = logging.getLogger("ondevice_rec")
+
+
+class LiveCatalog:
+    def __init__(self, store: Store, encoder: Encoder, cfg: RankingConfig, lock: threading.RLock) -> None:
+        self._store = store
+        self._encoder = encoder
+        self._cfg = cfg
+        self._lock = lock
+        self._snap = CatalogSnapshot()
+
+    # --- writes -----------------------------------------------------------------------------------
+    def add(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64) -> int:
+        if isinstance(items, (str, bytes, Mapping)):
+            raise ArgumentTypeError("add_items takes an iterable of item mappings")
+        parsed: dict[str, Item] = {}
+        for raw in items:
+            it = to_item(raw)
+            parsed[it.id] = it
+        return self.write(list(parsed.values()), batch_size=batch_size)
+
+    def write(self, items: Sequence[Item], *, batch_size: int = 64) -> int:
+        """Embed the items whose text changed since their vector was stored (in batches), then write them all
+        in one transaction and apply the change to the snapshot in place when it was current."""
+        if not items:
+            return 0
+        space = self._encoder.space_id
+        texts = [item_text(it.as_dict()) for it in items]
+        shas = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts]
+        known = self._store.catalog.text_shas(space, [it.id for it in items])
+        todo = [i for i, it in enumerate(items) if known.get(it.id) != shas[i]]
+        vecs: dict[int, np.ndarray] = {}
+        for s in range(0, len(todo), batch_size):
+            idx = todo[s : s + batch_size]
+            out = self._encoder.item_vectors([items[i].id for i in idx], [texts[i] for i in idx])
+            vecs.update(zip(idx, out))
+        with self._lock:
+            iids, before, after = self._store.catalog.upsert(items, shas, vecs, space)
+            snap = self._snap
+            if snap.version is not None and snap.version == before and snap.upsert(iids, items, vecs):
+                snap.version = after
+        return len(items)
+
+    def remove(self, item_ids: Iterable[str]) -> int:
+        if isinstance(item_ids, (str, bytes, Mapping)):
+            raise ArgumentTypeError("remove_items takes an iterable of item ids")
+        ids = [check_id(i, "item_id") for i in item_ids]
+        with self._lock:
+            gone, before, after = self._store.catalog.remove(ids)
+            snap = self._snap
+            if gone and snap.version is not None and snap.version == before:
+                snap.mark_removed(gone)
+                snap.version = after
+        if gone:
+            _log.info("removed %d items", len(gone))
+        return len(gone)
+
+    def import_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fmt: str | None,
+        columns: CatalogColumns | None,
+        sync: bool,
+        progress: Progress | None,
+    ) -> ImportReport:
+        def drop(keep: set[str]) -> int:
+            return self.remove(self._store.catalog.ids_not_in(keep))
+
+        report = import_items(
+            path, self.write, fmt=fmt, columns=columns, sync=drop if sync else None, progress=progress
+        )
+        _log.info("imported %d items from %s (%.0f rows/s)", report.written, path, report.rows_per_second)
+        return report
+
+    def embed_missing(self) -> None:
+        """First open with a new bundle: embed the items that have no vectors for it."""
+        self.write(self._store.catalog.without_vectors(self._encoder.space_id))
+
+    # --- reads ------------------------------------------------------------------------------------
+    def get(self, item_id: str) -> dict[str, Any]:
+        found = self._store.catalog.get(check_id(item_id, "item_id"))
+        if found is None:
+            raise ItemNotFoundError(f"unknown item {item_id!r}")
+        out = found[0].as_dict()
+        if found[1] is not None:
+            out["removed"] = found[1]
+        return out
+
+    def count(self, *, removed: bool = False) -> int:
+        return self._store.catalog.count(removed=removed)
+
+    def page(self, offset: int, limit: int, *, removed: bool = False) -> list[dict[str, Any]]:
+        off, lim = page(offset, limit)
+        return [
+            {**it.as_dict(), **({"removed": gone} if gone is not None else {})}
+            for it, gone in self._store.catalog.page(off, lim, removed=removed)
+        ]
+
+    def iid(self, item_id: str) -> int:
+        iid = self._store.catalog.iids([check_id(item_id, "item_id")]).get(item_id)
+        if iid is None:
+            raise ItemNotFoundError(f"unknown item {item_id!r}")
+        return iid
+
+    # --- the snapshot -----------------------------------------------------------------------------
+    def snapshot(self) -> CatalogSnapshot:
+        """The current snapshot: reloaded when another connection changed the catalogue, priors reloaded when
+        another connection wrote (checked at most every 2 s). Call with the lock held."""
+        snap = self._snap
+        version = self._store.catalog.version()
+        if version != snap.version:
+            t0 = time.perf_counter()
+            rows = self._store.catalog.load(self._encoder.space_id, self._encoder.dim)
+            snap = CatalogSnapshot.build(
+                version, rows.iids, rows.item_ids, rows.titles, rows.tags, rows.matrix, rows.popularity, rows.removed
+            )
+            snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self._cfg.popularity_min_users)
+            self._snap = snap
+            _log.debug("loaded %d catalogue vectors in %.0f ms", len(snap), (time.perf_counter() - t0) * 1e3)
+        elif time.monotonic() - snap.stats_loaded_at > 2.0:
+            dv = self._store.data_version()
+            if dv != snap.data_version:
+                snap.set_stats(self._store.catalog.stats(), dv, self._cfg.popularity_min_users)
+            snap.stats_loaded_at = time.monotonic()
+        return snap
+
+    def stale_stats(self) -> None:
+        """Our own write changed the priors: reload them on the next request."""
+        self._snap.stale_stats()

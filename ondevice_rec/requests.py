@@ -1,0 +1,98 @@
+"""Validation of what a caller asks for: one ``recommend`` request (k, diversity, context, LLM options and
+filters) and pages of listings. Pure: the facade passes in how to resolve item ids."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .catalog import check_id
+from .errors import ArgumentError, ArgumentTypeError
+from .limits import MAX_K, MAX_RERANK_TOP
+from .ranking import RankingConfig, context_keys
+from .ranking.pipeline import Filters, Request
+
+if TYPE_CHECKING:
+    from .bundle.manifest import LlmRankerSpec
+
+_log = logging.getLogger("ondevice_rec")
+OPTIONS = frozenset({"context", "diversity", "rerank", "rerank_top", "explain", "tags", "exclude", "only", "where"})
+
+
+def build_request(
+    cfg: RankingConfig,
+    llm: LlmRankerSpec | None,
+    resolve: Callable[[Sequence[str]], Mapping[str, int]],
+    *,
+    k: Any,
+    context: Mapping[str, Any] | None = None,
+    diversity: Any = None,
+    rerank: str | None = None,
+    rerank_top: Any = 20,
+    explain: str | None = None,
+    tags: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    only: Iterable[str] | None = None,
+    where: Callable[[dict[str, Any]], bool] | None = None,
+) -> Request:
+    """One validated request; ``resolve`` maps item ids to store ids (unknown ids are simply absent)."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ArgumentTypeError(f"k must be an int, got {type(k).__name__}")
+    if k <= 0 or k > MAX_K:
+        raise ArgumentError(f"k must be between 1 and {MAX_K}, got {k}")
+    if diversity is None:
+        diversity = cfg.default_diversity
+    if isinstance(diversity, bool) or not isinstance(diversity, (int, float)) or not 0.0 <= diversity <= 1.0:
+        raise ArgumentError(f"diversity must be a number between 0 and 1, got {diversity!r}")
+    keys = context_keys(context, cfg.context_keys)
+    if rerank not in (None, "llm") or explain not in (None, "llm"):
+        raise ArgumentError("rerank and explain accept only None or 'llm'")
+    if isinstance(rerank_top, bool) or not isinstance(rerank_top, int) or not 1 <= rerank_top <= MAX_RERANK_TOP:
+        raise ArgumentError(f"rerank_top must be an int between 1 and {MAX_RERANK_TOP}")
+    if where is not None and not callable(where):
+        raise ArgumentTypeError("where must be a function of an item's meta dict returning True to keep it")
+    ex, al = ids(exclude, "exclude"), ids(only, "only")
+    wanted = [*(ex or ()), *(al or ())]
+    iids = resolve(wanted) if wanted else {}
+    filters = Filters(
+        ids(tags, "tags"),
+        frozenset(iids[i] for i in ex or () if i in iids),
+        None if al is None else frozenset(iids[i] for i in al if i in iids),
+        where,
+    )
+    weight = None
+    if rerank:
+        weight = llm.fusion_weight if llm is not None else None
+        if weight == 0:  # validation at export showed the LLM does not improve this bundle's ranking
+            _log.info(
+                "rerank='llm' skipped: re-ranking was disabled at export because it did not improve validation "
+                "NDCG@10 (%s)",
+                llm.fusion_report if llm is not None else {},
+            )
+            rerank = None
+    return Request(k, float(diversity), keys, rerank_top if rerank else None, explain == "llm", weight, filters)
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    unknown = set(options) - OPTIONS
+    if unknown:
+        raise ArgumentError(f"unknown options {sorted(unknown)} (known: {', '.join(sorted(OPTIONS))})")
+
+
+def page(offset: Any, limit: Any) -> tuple[int, int]:
+    for name, v in (("offset", offset), ("limit", limit)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ArgumentError(f"{name} must be a non-negative int")
+    if not 1 <= limit <= 10_000:
+        raise ArgumentError("limit must be between 1 and 10000")
+    return int(offset), int(limit)
+
+
+def ids(value: Any, name: str) -> frozenset[str] | None:
+    """A collection of ids (or tags) as a frozenset; None stays None (no filter)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ArgumentTypeError(f"{name} must be a collection, e.g. {name}=['a', 'b']")
+    return frozenset(check_id(v, name) for v in value)
