@@ -7,8 +7,9 @@ shows as one (a traceback).
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,32 +21,130 @@ if TYPE_CHECKING:
     from .bundle import Manifest
     from .recommender import Recommender
 
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings=HELP,
     help="On-device, privacy-first recommendations.",
 )
-catalog_app = typer.Typer(no_args_is_help=True, help="Manage the item catalog.")
-user_app = typer.Typer(no_args_is_help=True, help="Data-subject rights: export and erase a user's data.")
-bundle_app = typer.Typer(no_args_is_help=True, help="Build, verify and inspect model bundles.")
-consent_app = typer.Typer(no_args_is_help=True, help="Grant, revoke and show a user's consents.")
+
+
+def _typer(help: str) -> typer.Typer:
+    return typer.Typer(no_args_is_help=True, context_settings=HELP, help=help)
+
+
+catalog_app = _typer("Manage the item catalog: import, list, show, remove, count.")
+events_app = _typer("Bring interaction histories in from files.")
+user_app = _typer("Users: list them; data-subject rights (export and erase a user's data).")
+bundle_app = _typer("Build, verify and inspect model bundles.")
+consent_app = _typer("Grant, revoke and show a user's consents.")
+privacy_app = _typer("Test what would leave the device.")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(events_app, name="events")
 app.add_typer(user_app, name="user")
 app.add_typer(bundle_app, name="bundle")
-privacy_app = typer.Typer(no_args_is_help=True, help="Test what would leave the device.")
 app.add_typer(consent_app, name="consent")
 app.add_typer(privacy_app, name="privacy")
 
-DB = typer.Option(Path("odrec.db"), "--db", envvar="ODREC_DB", help="SQLite store (env ODREC_DB).")
+DB = typer.Option(
+    None,
+    "--db",
+    envvar="ODREC_DB",
+    help="SQLite store (env ODREC_DB; default: odrec.db in the platform's user data directory).",
+)
 BUNDLE = typer.Option(None, "--bundle", help="Model bundle directory (default: the shipped bundle).")
 JSON = typer.Option(False, "--json", help="Machine-readable JSON output.")
 
 
-def _open(db: Path, bundle: Path | None = None) -> Recommender:
+def default_db() -> Path:
+    """The store used when ``--db`` and ODREC_DB are not given: odrec.db in the user data directory."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("ondevice-rec", appauthor=False)) / "odrec.db"
+
+
+def _open(
+    db: Path | None, bundle: Path | None = None, *, create: bool = False, context_keys: list[str] | None = None
+) -> Recommender:
+    """Open the store. Only commands that fill a store (``catalog import``) create one; every other command
+    refuses a path with no store (a typo must not become a new, empty store). A store file this process
+    cannot write is opened read-only (read commands work; writes say so in one line)."""
     from .recommender import Recommender
 
-    return Recommender.open(db, bundle=bundle)
+    path = db if db is not None else default_db()
+    if create and db is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    read_only = path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    return Recommender.open(
+        path, bundle=bundle, create=create, read_only=read_only and not create, context_keys=context_keys
+    )
+
+
+def _writable(out: Path) -> Path:
+    """``out`` if a file can be written there, else one line saying why."""
+    if out.is_dir():
+        raise OdrecError(f"cannot write {out}: it is a directory")
+    if not out.parent.is_dir():
+        raise OdrecError(f"cannot write {out}: directory {out.parent} does not exist")
+    return out
+
+
+def _write_text(out: Path, text: str) -> None:
+    try:
+        _writable(out).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise OdrecError(f"cannot write {out}: {e.strerror or e}") from None
+
+
+def _context(pairs: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``--context key=value`` options as a context mapping, and the keys to declare for this command."""
+    ctx: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ArgumentError(f"--context takes key=value, got {pair!r}")
+        ctx[key.strip()] = value.strip()
+    return ctx, [k for k in ctx if k not in ("time", "device")]
+
+
+def _progress(label: str) -> tuple[Any, Callable[[int, int], None]]:
+    """A rich progress bar on stderr and the callback that moves it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"odrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """On-device, privacy-first recommendations."""
 
 
 def _print_json(obj: Any) -> None:
@@ -77,14 +176,28 @@ def recommend(
     time_: str | None = typer.Option(None, "--time", help="Context: ISO time or morning/afternoon/evening/night."),
     diversity: float | None = typer.Option(None, help="0 = pure relevance … 1 = most diverse."),
     include_seen: bool = typer.Option(False, "--include-seen", help="Allow items the user already interacted with."),
+    context_: list[str] = typer.Option([], "--context", help="Context key=value (e.g. weather=rainy); repeatable."),
+    tag: list[str] = typer.Option([], "--tag", help="Only items with this tag (repeatable: any of them)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Never this item id (repeatable)."),
+    only: list[str] = typer.Option([], "--only", help="Only these item ids (repeatable)."),
     as_json: bool = JSON,
 ) -> None:
     """Recommend items for USER, ranked on this device."""
-    context = {k_: v for k_, v in (("device", device), ("time", time_)) if v is not None} or None
-    with _open(db, bundle) as rec:
-        recs = rec.recommend(user, k=k, context=context, diversity=diversity, exclude_seen=not include_seen)
+    ctx, declare = _context(context_)
+    ctx.update({k_: v for k_, v in (("device", device), ("time", time_)) if v is not None})
+    with _open(db, bundle, context_keys=declare) as rec:
+        recs = rec.recommend(
+            user,
+            k=k,
+            context=ctx or None,
+            diversity=diversity,
+            exclude_seen=not include_seen,
+            tags=tag or None,
+            exclude=exclude or None,
+            only=only or None,
+        )
     if as_json:
-        _print_json([r.as_dict() for r in recs])
+        _print_json(recs)
     elif not recs:
         typer.echo("no items in the catalog: import some with 'odrec catalog import FILE'")
     else:
@@ -92,18 +205,47 @@ def recommend(
 
 
 @app.command()
+def similar(
+    item: str = typer.Argument(..., help="Item id."),
+    k: int = typer.Option(10, "-k", help="How many items."),
+    tag: list[str] = typer.Option([], "--tag", help="Only items with this tag (repeatable)."),
+    db: Path = DB,
+    bundle: Path | None = BUNDLE,
+    as_json: bool = JSON,
+) -> None:
+    """Items most like ITEM ("more like this"; uses nothing about any user)."""
+    with _open(db, bundle) as rec:
+        recs = rec.similar_items(item, k=k, tags=tag or None)
+    if as_json:
+        _print_json(recs)
+    else:
+        _print_recs(recs, f"Like {item}")
+
+
+@app.command()
 def record(
     user: str = typer.Argument(...),
     item: str = typer.Argument(...),
-    kind: str = typer.Option("view", help="view, click, like, rating, skip, dislike or purchase."),
+    kind: str = typer.Option("view", help="view, click, like, rating, skip, dislike, purchase or impression."),
     value: float | None = typer.Option(None, help="Rating value (for --kind rating)."),
+    at: str | None = typer.Option(None, "--at", help="When: ISO date/time or epoch seconds (default: now)."),
     device: str | None = typer.Option(None, help="Context: device."),
+    context_: list[str] = typer.Option([], "--context", help="Context key=value; repeatable."),
     db: Path = DB,
     bundle: Path | None = BUNDLE,
 ) -> None:
     """Record that USER interacted with ITEM."""
-    with _open(db, bundle) as rec:
-        rec.record(user, item, kind=kind, value=value, context={"device": device} if device else None)
+    ctx, declare = _context(context_)
+    if device:
+        ctx["device"] = device
+    when: Any = at
+    if at is not None:
+        try:
+            when = float(at)
+        except ValueError:
+            when = at
+    with _open(db, bundle, context_keys=declare) as rec:
+        rec.record(user, item, kind=kind, value=value, at=when, context=ctx or None)
     typer.echo(f"recorded {kind} of {item} by {user}")
 
 
@@ -142,8 +284,9 @@ def consent_declare(
     description: str = typer.Argument(..., help="What the data is used for, in words users can read."),
     db: Path = DB,
 ) -> None:
-    """Declare a PURPOSE the app asks consent for (consent can only be given for a declared purpose)."""
-    with _open(db) as rec:
+    """Declare a PURPOSE the app asks consent for (consent can only be given for a declared purpose). Like
+    'catalog import', it creates the store when there is none yet."""
+    with _open(db, create=True) as rec:
         rec.egress.declare(purpose, description)
     typer.echo(f"declared {purpose}")
 
@@ -176,19 +319,131 @@ def consent_status(user: str, db: Path = DB, as_json: bool = JSON) -> None:
 
 @catalog_app.command("import")
 def catalog_import(
-    file: Path = typer.Argument(..., help="CSV (id,title,text,tags with |-separated tags) or JSONL file."),
+    file: Path = typer.Argument(..., help="CSV, TSV or JSONL file (CSV from Excel, with a byte-order mark, is fine)."),
     db: Path = DB,
     bundle: Path | None = BUNDLE,
-    fmt: str | None = typer.Option(None, "--format", help="csv or jsonl (default: from the file name)."),
+    fmt: str | None = typer.Option(None, "--format", help="csv, tsv or jsonl (default: from the file name)."),
+    id_col: str = typer.Option("id", "--id-col", help="Column holding the item id (e.g. movieId)."),
+    title_col: str = typer.Option("title", "--title-col"),
+    text_col: str = typer.Option("text", "--text-col", help="Column with a description."),
+    tags_col: str = typer.Option("tags", "--tags-col", help="Column with tags (e.g. genres)."),
+    tags_sep: str = typer.Option("|", "--tags-sep", help="Separator between tags in that column."),
+    popularity_col: str = typer.Option("popularity", "--popularity-col"),
+    sync: bool = typer.Option(False, "--sync", help="Also remove live items the file does not have."),
+    as_json: bool = JSON,
 ) -> None:
-    """Import items from FILE (all-or-nothing: a bad line imports nothing and names the line)."""
-    from .catalog import read_catalog_file
+    """Import items from FILE. The whole file is checked first: a bad line imports nothing and is named.
+    Columns not mapped to a field are kept in each item's meta. Re-importing only embeds what changed."""
+    from .catalog import CatalogColumns
 
-    items = read_catalog_file(file, fmt=fmt)
-    with _open(db, bundle) as rec:
-        n = rec.add_items([it.as_dict() for it in items])
+    cols = CatalogColumns(id_col, title_col, text_col, tags_col, tags_sep, popularity_col)
+    with _open(db, bundle, create=True) as rec:
+        bar, update = _progress("importing items")
+        with bar:
+            report = rec.import_items(file, fmt=fmt, columns=cols, sync=sync, progress=update)
         total = rec.count_items()
-    typer.echo(f"imported {n} items from {file} ({total} in the catalog)")
+    if as_json:
+        _print_json({**report.as_dict(), "catalog_items": total})
+        return
+    removed = f", {report.removed} removed" if sync else ""
+    typer.echo(
+        f"imported {report.written} items from {file} in {report.seconds:.1f}s "
+        f"({report.rows_per_second:.0f} items/s{removed}; {total} in the catalog)"
+    )
+
+
+@catalog_app.command("list")
+def catalog_list(
+    db: Path = DB,
+    offset: int = typer.Option(0, "--offset"),
+    limit: int = typer.Option(50, "--limit"),
+    removed: bool = typer.Option(False, "--removed", help="Include removed items."),
+    as_json: bool = JSON,
+) -> None:
+    """List catalogue items (id, title, tags) in the order they were added."""
+    with _open(db) as rec:
+        items = rec.list_items(offset, limit, removed=removed)
+    if as_json:
+        _print_json(items)
+        return
+    for it in items:
+        gone = "  [removed]" if "removed" in it else ""
+        typer.echo(f"{it['id']}\t{it['title']}\t{'|'.join(it['tags'])}{gone}")
+
+
+@catalog_app.command("show")
+def catalog_show(item: str, db: Path = DB) -> None:
+    """Show one item as stored (JSON)."""
+    with _open(db) as rec:
+        _print_json(rec.get_item(item))
+
+
+@catalog_app.command("remove")
+def catalog_remove(items: list[str] = typer.Argument(..., help="Item ids."), db: Path = DB) -> None:
+    """Remove items: never recommended again (histories that name them keep them; re-import restores)."""
+    with _open(db) as rec:
+        n = rec.remove_items(items)
+    typer.echo(f"removed {n} of {len(items)} items")
+
+
+@catalog_app.command("count")
+def catalog_count(db: Path = DB, removed: bool = typer.Option(False, "--removed")) -> None:
+    """How many live items the catalogue holds (with --removed, removed ones too)."""
+    with _open(db) as rec:
+        typer.echo(str(rec.count_items(removed=removed)))
+
+
+@events_app.command("import")
+def events_import(
+    file: Path = typer.Argument(..., help="CSV, TSV or JSONL: user, item, kind, value, at, context columns."),
+    db: Path = DB,
+    bundle: Path | None = BUNDLE,
+    fmt: str | None = typer.Option(None, "--format", help="csv, tsv or jsonl (default: from the file name)."),
+    user_col: str = typer.Option("user", "--user-col", help="Column with the user id (e.g. userId)."),
+    item_col: str = typer.Option("item", "--item-col", help="Column with the item id (e.g. movieId)."),
+    kind_col: str = typer.Option("kind", "--kind-col"),
+    value_col: str = typer.Option("value", "--value-col", help="Column with a rating or value (e.g. rating)."),
+    at_col: str = typer.Option("at", "--at-col", help="Column with the time: epoch seconds or ISO (e.g. timestamp)."),
+    context_col: str = typer.Option("context", "--context-col", help="Column with a JSON context object."),
+    kind: str | None = typer.Option(None, "--kind", help="Kind for rows without one (default: rating if valued)."),
+    context_key: list[str] = typer.Option([], "--context-key", help="Declare a context column (e.g. weather)."),
+    batch: int = typer.Option(5000, "--batch", help="Rows per transaction."),
+    as_json: bool = JSON,
+) -> None:
+    """Import interactions from FILE. Checked in full first (a bad line imports nothing and is named); written
+    in batches that commit with the import's progress, so re-running an interrupted import resumes it."""
+    from .events import EventColumns
+
+    cols = EventColumns(user_col, item_col, kind_col, value_col, at_col, context_col, kind)
+    with _open(db, bundle, context_keys=context_key) as rec:
+        bar, update = _progress("importing events")
+        with bar:
+            report = rec.import_events(file, fmt=fmt, columns=cols, batch_size=batch, progress=update)
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    resumed = f", resumed after {report.resumed_from}" if report.resumed_from else ""
+    typer.echo(
+        f"imported {report.written} events from {file} in {report.seconds:.1f}s "
+        f"({report.rows_per_second:.0f} rows/s{resumed})"
+    )
+
+
+@user_app.command("list")
+def user_list(
+    db: Path = DB,
+    offset: int = typer.Option(0, "--offset"),
+    limit: int = typer.Option(50, "--limit"),
+    as_json: bool = JSON,
+) -> None:
+    """List the users the store holds, with their number of events."""
+    with _open(db) as rec:
+        users = rec.list_users(offset, limit)
+    if as_json:
+        _print_json(users)
+        return
+    for u in users:
+        typer.echo(f"{u['user_id']}\t{u['events']} events")
 
 
 @user_app.command("export")
@@ -198,11 +453,13 @@ def user_export(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON here instead of stdout."),
 ) -> None:
     """Export everything held about USER as JSON (GDPR Arts. 15 and 20)."""
+    if out:
+        _writable(out)
     with _open(db) as rec:
         data = rec.export_user(user)
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if out:
-        out.write_text(text + "\n", encoding="utf-8")
+        _write_text(out, text + "\n")
         typer.echo(f"wrote {out}")
     else:
         typer.echo(text)
@@ -579,6 +836,37 @@ def bench(
     if report["interrupted"]:
         typer.echo("interrupted: the reports hold what was measured so far", err=True)
         raise typer.Exit(130)
+
+
+@app.command()
+def doctor(
+    db: Path = typer.Argument(..., help="The store file to check."),
+    recover: Path | None = typer.Option(None, "--recover", help="Copy every readable row into this new file."),
+    as_json: bool = JSON,
+) -> None:
+    """Check a store with SQLite's integrity_check; with --recover, salvage what can be read into a new file."""
+    from dataclasses import asdict
+
+    from .store.doctor import diagnose
+    from .store.doctor import recover as salvage
+
+    d = diagnose(db)
+    r = salvage(db, recover) if recover is not None else None
+    if as_json:
+        _print_json({"diagnosis": asdict(d), "recovery": asdict(r) if r else None})
+    else:
+        typer.echo(f"{db}: {'ok' if d.ok else 'DAMAGED'} (schema version {d.schema_version})")
+        for line in d.problems:
+            typer.echo(f"  {line}")
+        for t, n in d.tables.items():
+            typer.echo(f"  {t}: {'unreadable' if n < 0 else f'{n} rows'}")
+        if r is not None:
+            lost = f"; unreadable rows skipped: {r.lost}" if r.lost else ""
+            typer.echo(f"recovered into {r.target} ({r.method}): {sum(r.rows.values())} rows{lost}")
+        elif not d.ok:
+            typer.echo(f"recover what can be read with: odrec doctor {db} --recover NEW.db")
+    if not d.ok and r is None:
+        raise typer.Exit(2)
 
 
 @app.command()

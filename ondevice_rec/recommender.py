@@ -413,7 +413,7 @@ class Recommender:
         if not consented:
             return UserSignals(True, False, excluded)
         events = self._store.events.recent(uid, self.config.history_limit)
-        return UserSignals(True, True, excluded, events, self._profile(uid))
+        return UserSignals(True, True, excluded, events, self._profile(uid), self._store.events.impressions(uid))
 
     def _fetch_remote(self, user_id: str, fetch: Callable[[Any], Any]) -> None:
         from .privacy.egress import REMOTE_CANDIDATES

@@ -14,7 +14,20 @@ import ondevice_rec
 from ondevice_rec import errors
 
 PKG = Path(ondevice_rec.__file__).parent
-RUNTIME = ("recommender", "store", "ranking", "backends", "bundle", "privacy")
+RUNTIME = (
+    "recommender",
+    "store",
+    "ranking",
+    "backends",
+    "bundle",
+    "privacy",
+    "catalog",
+    "events",
+    "items",
+    "ingest",
+    "tabular",
+    "requests",
+)
 OFFLINE = ("export", "eval", "bench", "datasets", "cli", "demo")
 
 

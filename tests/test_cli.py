@@ -61,6 +61,16 @@ def test_catalog_recommend_export_forget_flow(tmp_path: Path) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["user_found"] is True
 
 
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    d = tmp_path_factory.mktemp("small")
+    cat = d / "c.jsonl"
+    cat.write_text("".join(json.dumps({"id": f"i{i}", "title": f"Item {i}", "tags": ["t"]}) + "\n" for i in range(5)))
+    db = str(d / "s.db")
+    assert odrec("catalog", "import", str(cat), "--db", db).returncode == 0
+    return db
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -68,13 +78,92 @@ def test_catalog_recommend_export_forget_flow(tmp_path: Path) -> None:
         (["record", "ann", "nope", "--kind", "like"], "unknown item"),
         (["catalog", "import", "missing.jsonl"], "no such file"),
         (["bundle", "verify", "/nonexistent/bundle"], "not found"),
+        (["record", "ann", "i1", "--at", "next tuesday"], "not an ISO date"),
+        (["recommend", "ann", "--context", "weather"], "key=value"),
+        (["user", "export", "ann", "-o", "/nonexistent/dir/x.json"], "directory /nonexistent/dir does not exist"),
     ],
 )
-def test_errors_are_one_line_and_exit_1(tmp_path: Path, args: list[str], message: str) -> None:
-    r = odrec(*args, "--db", str(tmp_path / "e.db")) if args[0] != "bundle" else odrec(*args)
-    assert r.returncode == 1
+def test_errors_are_one_line_and_exit_1(small_db: str, args: list[str], message: str) -> None:
+    r = odrec(*args, "--db", small_db) if args[0] != "bundle" else odrec(*args)
+    assert r.returncode == 1, r.stderr
     assert r.stderr.strip().count("\n") == 0 and message in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_mistyped_db_is_refused_and_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "odrc.db"
+    for args in (["recommend", "ann"], ["consent", "grant", "ann"], ["catalog", "list"], ["user", "list"]):
+        r = odrec(*args, "--db", str(typo))
+        assert r.returncode == 1 and "no store at" in r.stderr and r.stderr.count("\n") == 1, args
+    assert not typo.exists()
+
+
+def test_a_corrupt_store_is_one_line_naming_doctor_and_doctor_recovers(tmp_path: Path, small_db: str) -> None:
+    import shutil
+
+    db = tmp_path / "bad.db"
+    shutil.copy(small_db, db)
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    for p in range(1, len(raw) // page):  # damage every page after the first (the header stays readable)
+        raw[p * page + 8 : p * page + 200] = b"\xff" * 192
+    db.write_bytes(bytes(raw))
+    r = odrec("recommend", "ann", "--db", str(db))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "odrec doctor" in r.stderr and str(db) in r.stderr
+    r = odrec("doctor", str(db))
+    assert r.returncode == 2 and "DAMAGED" in r.stdout
+    r = odrec("doctor", str(db), "--recover", str(tmp_path / "new.db"))
+    assert r.returncode == 0 and "recovered into" in r.stdout and (tmp_path / "new.db").exists()
+    assert odrec("doctor", small_db).stdout.split()[1] == "ok"
+
+
+def test_version_and_short_help() -> None:
+    from ondevice_rec import __version__
+
+    assert odrec("--version").stdout.strip() == f"odrec {__version__}"
+    r = odrec("-h")
+    assert r.returncode == 0 and "Usage" in r.stdout and "events" in r.stdout
+    assert odrec("catalog", "-h").returncode == 0
+
+
+def test_catalog_and_user_listing_commands(tmp_path: Path) -> None:
+    cat = tmp_path / "movies.csv"
+    cat.write_bytes(b"\xef\xbb\xbfmovieId,title,genres,year\n1,Toy Story,Animation|Children,1995\n2,Heat,Action,1995\n")
+    db = str(tmp_path / "l.db")
+    r = odrec("catalog", "import", str(cat), "--db", db, "--id-col", "movieId", "--tags-col", "genres")
+    assert r.returncode == 0 and "imported 2 items" in r.stdout and "items/s" in r.stdout
+    assert odrec("catalog", "count", "--db", db).stdout.strip() == "2"
+    shown = json.loads(odrec("catalog", "show", "1", "--db", db).stdout)
+    assert shown["tags"] == ["Animation", "Children"] and shown["meta"] == {"year": "1995"}
+    assert [i["id"] for i in json.loads(odrec("catalog", "list", "--db", db, "--json").stdout)] == ["1", "2"]
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n7,1,5,881250949\n7,2,3,881250950\n8,2,4,881250951\n")
+    r = odrec(
+        "events",
+        "import",
+        str(ratings),
+        "--db",
+        db,
+        "--user-col",
+        "userId",
+        "--item-col",
+        "movieId",
+        "--value-col",
+        "rating",
+        "--at-col",
+        "timestamp",
+    )
+    assert r.returncode == 0 and "imported 3 events" in r.stdout and "rows/s" in r.stdout
+    users = json.loads(odrec("user", "list", "--db", db, "--json").stdout)
+    assert [(u["user_id"], u["events"]) for u in users] == [("7", 2), ("8", 1)]
+    assert odrec("record", "8", "1", "--kind", "like", "--at", "1998-03-01T10:00:00", "--db", db).returncode == 0
+    got = json.loads(odrec("user", "export", "8", "--db", db).stdout)["events"]
+    assert any(abs(e["at"] - 888746400) < 86400 for e in got)  # 1998-03-01, in whatever local zone
+    assert "removed 1 of 1" in odrec("catalog", "remove", "2", "--db", db).stdout
+    assert odrec("catalog", "count", "--db", db).stdout.strip() == "1"
+    r = odrec("similar", "1", "--db", db, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == []  # the only other item was removed
 
 
 def test_import_error_names_line_and_imports_nothing(tmp_path: Path) -> None:
@@ -83,8 +172,8 @@ def test_import_error_names_line_and_imports_nothing(tmp_path: Path) -> None:
     db = str(tmp_path / "b.db")
     r = odrec("catalog", "import", str(bad), "--db", db)
     assert r.returncode == 1 and "bad.jsonl:3" in r.stderr
-    r = odrec("recommend", "x", "--db", db, "--json")
-    assert json.loads(r.stdout) == []
+    r = odrec("catalog", "count", "--db", db)
+    assert r.stdout.strip() == "0"
 
 
 def test_bundle_verify_and_info() -> None:
@@ -133,6 +222,7 @@ def test_build_default_never_rewrites_the_installed_bundle_without_overwrite() -
 
 def test_consent_for_an_undeclared_purpose_is_one_line(tmp_path: Path) -> None:
     db = str(tmp_path / "c.db")
+    assert odrec("consent", "declare", "newsletter", "Email me news", "--db", db).returncode == 0  # creates it
     r = odrec("consent", "grant", "u", "cloud-lm", "--db", db)
     assert r.returncode == 1 and "not declared" in r.stderr and "personalization" in r.stderr
     assert odrec("consent", "declare", "cloud-llm", "Ask a cloud LLM", "--db", db).returncode == 0

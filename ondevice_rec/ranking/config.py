@@ -31,7 +31,7 @@ class RankingConfig:
             "like": 1.0,
             "click": 0.4,
             "view": 0.3,
-            "impression": -0.1,  # shown but not chosen: lowers the item a little; never counts as seen
+            "impression": 0.0,  # shown but not chosen: no pull or push on taste (see impression_penalty)
             "skip": -0.3,
             "dislike": -1.0,
         }
@@ -47,6 +47,10 @@ class RankingConfig:
     # once at least this many distinct consenting users stand behind it, so the non-personalised fallback and
     # "popular" reasons never reveal what one other person on this device did
     popularity_min_users: int = 5
+    # an item shown to the user and not chosen scores this much lower per impression (at most impression_cap
+    # of them): it sinks a little, it is not hidden (shown is not seen)
+    impression_penalty: float = 0.02
+    impression_cap: int = 5
     context_weight: float = 0.08  # popularity of the item in the request's context
     context_event_boost: float = 1.0  # events recorded in the request's context count (1 + boost) times
     event_saturation: float = 2.0  # total positive event weight at which events count fully vs the profile

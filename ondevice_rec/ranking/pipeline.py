@@ -122,6 +122,7 @@ class UserSignals:
     excluded: list[int] = field(default_factory=list)  # iids never to recommend (seen, or disliked)
     events: list[EventTuple] = field(default_factory=list)  # newest first; empty without consent
     profile: Profile | None = None  # None without consent
+    impressions: Mapping[int, int] = field(default_factory=dict)  # iid → times shown and not chosen
 
 
 def user_state(
@@ -234,6 +235,10 @@ def rank(
         )
     else:
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
+    for iid, times in signals.impressions.items():
+        r = snap.row.get(iid)
+        if r is not None:
+            scores[r] -= cfg.impression_penalty * min(times, cfg.impression_cap)
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
     if req.filters.where is not None and meta_of is not None:

@@ -52,6 +52,19 @@ class Store:
             self.conn = sqlite3.connect(
                 uri, uri=readonly, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
+            if readonly:
+                try:
+                    self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                except sqlite3.OperationalError:
+                    # a WAL store in a directory we cannot write (no -shm can be made): read it as immutable
+                    self.conn.close()
+                    self.conn = sqlite3.connect(
+                        f"file:{self.path}?immutable=1",
+                        uri=True,
+                        timeout=busy_timeout,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA secure_delete = ON")
@@ -65,7 +78,12 @@ class Store:
                 self.conn.close()
             except Exception:
                 pass
+            if _damaged(e):
+                raise self.damaged(e) from None
             raise StoreError(f"cannot open store {self.path}: {e}") from None
+        except BaseException:
+            self.conn.close()
+            raise
         self.catalog = CatalogTable(self)
         self.events = EventsTable(self)
         self.profiles = ProfilesTable(self)
@@ -164,6 +182,8 @@ class Store:
     # --- schema --------------------------------------------------------------------------------
     def _migrate(self) -> None:
         version = schema.current_version(self.conn)
+        if version < 0:
+            raise self.damaged(sqlite3.DatabaseError("its schema version record is missing or unreadable"))
         if self.readonly:
             if version == 0:
                 raise StoreError(f"cannot open store {self.path} read-only: it is not an odrec store (empty)")
@@ -182,7 +202,7 @@ class Store:
             return
         with self.write() as conn:
             # another process may have migrated while we waited for the lock
-            schema.migrate(conn, schema.current_version(conn))
+            schema.migrate(conn, max(0, schema.current_version(conn)))
 
     # --- meta -----------------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:

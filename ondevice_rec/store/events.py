@@ -122,6 +122,15 @@ class EventsTable:
             seen = [i for i in seen if i not in shown_only]
         return seen
 
+    def impressions(self, uid: int) -> dict[int, int]:
+        """iid → how often it was shown to the user (``impression`` events)."""
+        return {
+            int(a): int(b)
+            for a, b in self._s.query(
+                "SELECT iid, count(*) FROM events WHERE uid=? AND kind='impression' GROUP BY iid", (uid,)
+            )
+        }
+
     def import_progress(self, digest: str) -> int:
         """Rows of the file with this digest already imported (0 for a new file)."""
         rows = self._s.query("SELECT rows FROM imports WHERE digest=?", (digest,))

@@ -117,11 +117,15 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
 
 
 def current_version(conn: sqlite3.Connection) -> int:
-    """The schema version recorded in the store (0 for a new, empty file)."""
+    """The schema version recorded in the store (0 for a new, empty file; -1 when the store has tables but
+    its version record cannot be found, which only damage explains)."""
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    try:
+        return int(row[0]) if row else -1
+    except (TypeError, ValueError):
+        return -1
 
 
 def migrate(conn: sqlite3.Connection, from_version: int) -> None:

@@ -1,0 +1,165 @@
+"""Checking and salvaging a damaged store file, without the Store class (which refuses damaged files):
+SQLite's ``integrity_check``, and a recovery that copies every readable row into a new file — SQLite's own
+``VACUUM INTO`` when the file allows it, else table by table, row range by row range, skipping what cannot
+be read. Every statement about it is here."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import StoreError
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    path: str
+    ok: bool
+    problems: list[str] = field(default_factory=list)  # what integrity_check reported (first 20 lines)
+    schema_version: str | None = None
+    tables: dict[str, int] = field(default_factory=dict)  # rows readable per table (-1: unreadable)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    source: str
+    target: str
+    method: str  # "vacuum-into" or "row-by-row"
+    rows: dict[str, int] = field(default_factory=dict)  # rows copied per table
+    lost: dict[str, int] = field(default_factory=dict)  # row ranges that could not be read, per table
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise StoreError(f"no file at {path}")
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open {path}: {e}") from None
+
+
+def diagnose(path: str | os.PathLike[str]) -> Diagnosis:
+    """What is wrong with the file at ``path`` (nothing is written)."""
+    p = Path(path)
+    conn = _connect(p)
+    try:
+        try:
+            lines = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)").fetchall()]
+        except sqlite3.DatabaseError as e:
+            return Diagnosis(str(p), False, [f"{e} (not a readable SQLite database)"])
+        version = None
+        tables: dict[str, int] = {}
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = str(row[0]) if row else None
+        except sqlite3.DatabaseError:
+            pass
+        try:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        except sqlite3.DatabaseError:
+            names = []
+        for name in names:
+            try:
+                tables[name] = int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+            except sqlite3.DatabaseError:
+                tables[name] = -1
+        return Diagnosis(str(p), lines == ["ok"], [] if lines == ["ok"] else lines, version, tables)
+    finally:
+        conn.close()
+
+
+def recover(path: str | os.PathLike[str], target: str | os.PathLike[str]) -> Recovery:
+    """Copy what can be read from ``path`` into a new file ``target`` (which must not exist)."""
+    src, dst = Path(path), Path(target)
+    if dst.exists():
+        raise StoreError(f"{dst} already exists: recovery writes a new file")
+    if not dst.parent.is_dir():
+        raise StoreError(f"cannot write {dst}: directory {dst.parent} does not exist")
+    conn = _connect(src)
+    try:
+        try:
+            conn.execute("VACUUM INTO ?", (str(dst),))
+            out = sqlite3.connect(dst)
+            try:
+                if out.execute("PRAGMA integrity_check").fetchone()[0] == "ok":
+                    rows = _counts(out)
+                    return Recovery(str(src), str(dst), "vacuum-into", rows, {})
+            finally:
+                out.close()
+            dst.unlink()
+        except sqlite3.DatabaseError:
+            if dst.exists():
+                dst.unlink()
+        return _row_by_row(conn, src, dst)
+    finally:
+        conn.close()
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
+
+
+def _row_by_row(conn: sqlite3.Connection, src: Path, dst: Path) -> Recovery:
+    try:
+        schema = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{src}: even the schema cannot be read ({e}); nothing can be recovered") from None
+    out = sqlite3.connect(dst, isolation_level=None)
+    rows: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    try:
+        for kind, _name, sql in schema:
+            if kind == "table":
+                out.execute(sql)
+        for kind, name, _ in schema:
+            if kind != "table":
+                continue
+            rows[name], lost[name] = _copy_table(conn, out, name)
+        for kind, _, sql in schema:
+            if kind in ("index", "trigger", "view"):
+                try:
+                    out.execute(sql)
+                except sqlite3.DatabaseError:
+                    pass  # a unique index the surviving rows violate: the rows matter more
+    finally:
+        out.close()
+    return Recovery(str(src), str(dst), "row-by-row", rows, {k: v for k, v in lost.items() if v})
+
+
+def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) -> tuple[int, int]:
+    """Copy ``name`` in rowid ranges; a range that cannot be read is retried row by row, then skipped."""
+    try:
+        top = conn.execute(f'SELECT max(rowid) FROM "{name}"').fetchone()[0]
+    except sqlite3.DatabaseError:
+        top = None
+    if top is None:
+        top = 1 << 20  # unknown extent: probe a generous range
+    copied = skipped = 0
+    step = 500
+    out.execute("BEGIN")
+    for lo in range(0, int(top) + 1, step):
+        try:
+            batch = conn.execute(
+                f'SELECT rowid, * FROM "{name}" WHERE rowid >= ? AND rowid < ?', (lo, lo + step)
+            ).fetchall()
+        except sqlite3.DatabaseError:
+            batch = []
+            for rid in range(lo, lo + step):
+                try:
+                    batch.extend(conn.execute(f'SELECT rowid, * FROM "{name}" WHERE rowid = ?', (rid,)).fetchall())
+                except sqlite3.DatabaseError:
+                    skipped += 1
+        for row in batch:
+            marks = ",".join("?" * (len(row) - 1))
+            try:
+                out.execute(f'INSERT INTO "{name}" VALUES ({marks})', row[1:])
+                copied += 1
+            except sqlite3.DatabaseError:
+                skipped += 1
+    out.execute("COMMIT")
+    return copied, skipped

@@ -1,0 +1,124 @@
+"""Bulk data paths (issue 15): catalogue files with Excel's byte-order mark, column mapping and extra columns
+kept in meta; event files validated in full, written in batches and resumable without repeating a row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ondevice_rec import ImportFormatError, Recommender
+from ondevice_rec.catalog import CatalogColumns
+from ondevice_rec.events import EventColumns
+
+MOVIES = (
+    "movieId,title,genres,year\n1,Toy Story,Animation|Children,1995\n2,Heat,Action|Crime,1995\n3,Alien,Horror|Sci-Fi,\n"
+)
+
+
+def test_excel_csv_with_bom_mapping_and_extra_columns(rec: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "movies.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + MOVIES.encode())
+    report = rec.import_items(p, columns=CatalogColumns(id="movieId", tags="genres"))
+    assert (report.rows, report.written) == (3, 3)
+    one = rec.get_item("1")
+    assert one["title"] == "Toy Story" and one["tags"] == ["Animation", "Children"]
+    assert one["meta"] == {"year": "1995"}  # kept, not dropped; empty cells are left out
+    assert rec.get_item("3")["meta"] == {}
+
+
+@pytest.mark.parametrize("fmt, body", [("tsv", MOVIES.replace(",", "\t")), ("jsonl", None)])
+def test_tsv_and_jsonl(rec: Recommender, tmp_path: Path, fmt: str, body: str | None) -> None:
+    p = tmp_path / f"m.{fmt}"
+    if body is None:
+        rows = [{"movieId": "1", "title": "Toy Story", "genres": "Animation", "meta": {"studio": "Pixar"}, "x": 1}]
+        body = "".join(json.dumps(r) + "\n" for r in rows)
+    p.write_text(body, encoding="utf-8")
+    rec.import_items(p, columns=CatalogColumns(id="movieId", tags="genres"))
+    assert rec.get_item("1")["tags"][0] == "Animation"
+    if fmt == "jsonl":
+        assert rec.get_item("1")["meta"] == {"x": 1, "studio": "Pixar"}
+
+
+def test_a_missing_id_column_is_named_on_the_header_line(rec: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "m.csv"
+    p.write_text(MOVIES, encoding="utf-8")
+    with pytest.raises(ImportFormatError, match=r"m\.csv:1: .*'id'"):
+        rec.import_items(p)
+    assert rec.count_items() == 0
+
+
+def test_sync_removes_what_the_file_no_longer_has(rec: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "m.csv"
+    p.write_text(MOVIES, encoding="utf-8")
+    cols = CatalogColumns(id="movieId", tags="genres")
+    rec.import_items(p, columns=cols)
+    p.write_text("\n".join(MOVIES.splitlines()[:3]) + "\n", encoding="utf-8")  # Alien dropped
+    report = rec.import_items(p, columns=cols, sync=True)
+    assert report.removed == 1 and rec.count_items() == 2 and "removed" in rec.get_item("3")
+
+
+def _events(path: Path, n: int) -> None:
+    lines = ["userId,movieId,rating,timestamp"]
+    lines += [f"u{i % 7},{1 + i % 3},{1 + i % 5},{881250949 + i}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+COLS = EventColumns(user="userId", item="movieId", value="rating", at="timestamp")
+
+
+@pytest.fixture
+def movies(rec: Recommender, tmp_path: Path) -> Recommender:
+    p = tmp_path / "movies.csv"
+    p.write_text(MOVIES, encoding="utf-8")
+    rec.import_items(p, columns=CatalogColumns(id="movieId", tags="genres"))
+    return rec
+
+
+def test_events_import_maps_columns_and_reads_epoch_times(movies: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "ratings.csv"
+    _events(p, 50)
+    report = movies.import_events(p, columns=COLS)
+    assert (report.rows, report.written, report.resumed_from) == (50, 50, 0)
+    events = movies.export_user("u0")["events"]
+    assert len(events) == 8 and {e["kind"] for e in events} == {"rating"}
+    assert min(e["at"] for e in events) == 881250949  # epoch text read as a time (Dec 1997)
+    # importing the same file again writes nothing: it was fully imported
+    assert movies.import_events(p, columns=COLS).written == 0
+
+
+def test_an_interrupted_events_import_resumes_without_repeating_a_row(movies: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "ratings.csv"
+    _events(p, 95)
+    calls = []
+
+    def stop_after_two_batches(done: int, total: int) -> None:
+        calls.append(done)
+        if done >= 40:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        movies.import_events(p, columns=COLS, batch_size=20, progress=stop_after_two_batches)
+    assert movies.info()["events"] == 40
+    report = movies.import_events(p, columns=COLS, batch_size=20)
+    assert report.resumed_from == 40 and report.written == 55
+    assert movies.info()["events"] == 95
+
+
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        ("userId,movieId,rating,timestamp\nu1,1,4,881250949\nu1,1,lots,881250950\n", ":3:"),
+        ("userId,movieId,rating,timestamp\nu1,1,4,881250949\nu1,99,4,881250950\n", ":3: unknown item '99'"),
+        ("userId,movieId,rating,timestamp\nu1,1,4,yesterday\n", ":2:"),
+    ],
+)
+def test_a_bad_events_file_imports_nothing_and_names_the_line(
+    movies: Recommender, tmp_path: Path, body: str, where: str
+) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text(body, encoding="utf-8")
+    with pytest.raises(ImportFormatError, match=where):
+        movies.import_events(p, columns=COLS)
+    assert movies.info()["events"] == 0
