@@ -138,19 +138,28 @@ class LiveCatalog:
         version = self._store.catalog.version()
         if version != snap.version:
             t0 = time.perf_counter()
-            rows = self._store.catalog.load(self._encoder.space_id, self._encoder.dim)
-            snap = CatalogSnapshot.build(
-                version, rows.iids, rows.item_ids, rows.titles, rows.tags, rows.matrix, rows.popularity, rows.removed
+            rows = self._store.catalog.load(
+                self._encoder.space_id, self._encoder.dim, half_from=self._cfg.half_precision_min_items
             )
+            snap = CatalogSnapshot.build(version, rows.iids, rows.tags, rows.matrix, rows.popularity, rows.removed)
             snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self._cfg.popularity_min_users)
             self._snap = snap
-            _log.debug("loaded %d catalogue vectors in %.0f ms", len(snap), (time.perf_counter() - t0) * 1e3)
+            _log.debug(
+                "loaded %d catalogue vectors (%s) in %.0f ms",
+                len(snap),
+                rows.matrix.dtype,
+                (time.perf_counter() - t0) * 1e3,
+            )
         elif time.monotonic() - snap.stats_loaded_at > 2.0:
             dv = self._store.data_version()
             if dv != snap.data_version:
                 snap.set_stats(self._store.catalog.stats(), dv, self._cfg.popularity_min_users)
             snap.stats_loaded_at = time.monotonic()
         return snap
+
+    def names(self, iids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """iid → (item id, title) for the few items a result names."""
+        return self._store.catalog.names(iids)
 
     def stale_stats(self) -> None:
         """Our own write changed the priors: reload them on the next request."""

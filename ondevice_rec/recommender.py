@@ -351,7 +351,7 @@ class Recommender:
         check_id(user_id, "user_id")
         reranker = self._llm() if (req.rerank_top is not None or explain) else None
         if remote is not None:
-            self._fetch_remote(user_id, remote)
+            self.add_items(self.egress.fetch_candidates(user_id, remote))
         with self._lock:
             return self._rank(user_id, req, exclude_seen, reranker)
 
@@ -363,6 +363,7 @@ class Recommender:
             encoder=self._encoder,
             cfg=self.config,
             now=time.time(),
+            names=self._items.names,
             reranker=reranker,
             meta_of=self._store.catalog.metas,
         )
@@ -398,7 +399,14 @@ class Recommender:
         req = self._request(k=k, diversity=diversity, tags=tags, exclude=exclude, only=only, where=where)
         iid = self._items.iid(item_id)
         with self._lock:
-            return similar(self._items.snapshot(), iid, req, cfg=self.config, meta_of=self._store.catalog.metas)
+            return similar(
+                self._items.snapshot(),
+                iid,
+                req,
+                cfg=self.config,
+                names=self._items.names,
+                meta_of=self._store.catalog.metas,
+            )
 
     def _request(self, **kw: Any) -> Request:
         return build_request(self.config, self.bundle.manifest.llm_ranker, self._store.catalog.iids, **kw)
@@ -414,22 +422,6 @@ class Recommender:
             return UserSignals(True, False, excluded)
         events = self._store.events.recent(uid, self.config.history_limit)
         return UserSignals(True, True, excluded, events, self._profile(uid), self._store.events.impressions(uid))
-
-    def _fetch_remote(self, user_id: str, fetch: Callable[[Any], Any]) -> None:
-        from .privacy.egress import REMOTE_CANDIDATES
-
-        gate = self.egress
-        if REMOTE_CANDIDATES not in gate.purposes:
-            gate.declare(
-                REMOTE_CANDIDATES,
-                "Fetch fresh candidate items from the app's server, sending only "
-                "coarse interests (top tags and counts)",
-            )
-        items = gate.send(REMOTE_CANDIDATES, gate.summary(user_id), fetch, user_id=user_id, destination="remote")
-        if items:
-            if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-                raise ArgumentTypeError("remote fetch must return an iterable of item mappings")
-            self.add_items(items)
 
     def _llm(self) -> Reranker:
         """The bundle's GGUF LLM re-ranker on llama.cpp (verified and loaded on first use)."""

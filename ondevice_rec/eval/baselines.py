@@ -264,9 +264,8 @@ class RuntimeFitted:
         n = self.split.n_items
         self.cfg = self.config or RankingConfig()
         self.snap = CatalogSnapshot.build(
-            "eval", np.arange(n), self.split.item_ids, self.split.item_title,
-            [list(t) for t in self.split.item_tags], self.matrix, self.popularity,
-        )  # fmt: skip
+            "eval", np.arange(n), [tuple(t) for t in self.split.item_tags], self.matrix, self.popularity
+        )
         self.snap.set_stats([], 0, self.cfg.popularity_min_users)
         self.pop = self.snap.prior("")
         assert self.pop is not None  # the overall prior always exists

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -242,6 +242,22 @@ class EgressGate:
         )
 
     # --- data minimisation -------------------------------------------------------------------------
+    def fetch_candidates(self, user_id: str, fetch: Callable[[Any], Any]) -> list[Mapping[str, Any]]:
+        """Ask the app's server for fresh candidates, sending only :meth:`summary` under the purpose
+        ``remote-candidates`` (declared here if the app has not; the user must consent). Returns the items."""
+        if REMOTE_CANDIDATES not in self.purposes:
+            self.declare(
+                REMOTE_CANDIDATES,
+                "Fetch fresh candidate items from the app's server, sending only coarse interests "
+                "(top tags and counts)",
+            )
+        items = self.send(REMOTE_CANDIDATES, self.summary(user_id), fetch, user_id=user_id, destination="remote")
+        if not items:
+            return []
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+            raise ArgumentTypeError("remote fetch must return an iterable of item mappings")
+        return list(items)
+
     def summary(self, user_id: str, *, top: int = 10) -> dict[str, Any]:
         """The coarse payload to send instead of raw history: top interests (catalogue tags) with counts,
         and a bucketed activity level. No item ids, no timestamps, no free text."""

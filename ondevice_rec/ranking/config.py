@@ -58,6 +58,9 @@ class RankingConfig:
     # catalogues at least this large are searched coarse-to-fine: low-rank scores for every item pick
     # ``prefilter_candidates`` rows, which are then scored exactly (0 = always exact over the whole catalogue)
     prefilter_min_items: int = 20_000
+    # catalogues at least this large keep their vectors in float16 in memory (half the RAM; scores of the
+    # prefilter's candidates are exact in float32; 0 = always float32)
+    half_precision_min_items: int = 20_000
     prefilter_rank: int = 48
     prefilter_candidates: int = 2_000
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import RankingConfig
 from .profile import Profile
-from .reasons import describe_context, explain
+from .reasons import Why, describe_context, explain, render
 from .rerank import fused_order
 from .scoring import UserState, build_user_state, score_items, score_items_prefiltered, select_mmr, unit
 from .signals import event_weight
@@ -111,6 +111,7 @@ class Filters:
 
 
 MetaOf = Callable[[Sequence[int]], Mapping[int, dict[str, Any]]]  # iids → their metadata (from the store)
+Names = Callable[[Sequence[int]], Mapping[int, tuple[str, str]]]  # iids → (item id, title) (from the store)
 
 
 @dataclass
@@ -132,7 +133,8 @@ def user_state(
     empty = UserState(None, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
     if not signals.consented:
         return empty
-    events = [(snap.row[e[0]], e[1], e[2], e[3], e[4]) for e in signals.events if e[0] in snap.row]
+    where = snap.rows_of([e[0] for e in signals.events]).tolist() if signals.events else []
+    events = [(r, e[1], e[2], e[3], e[4]) for e, r in zip(signals.events, where) if r >= 0]
     prof = signals.profile
     pos_m = prof.pos if prof is not None else None
     neg_m = prof.neg if prof is not None else None
@@ -150,7 +152,7 @@ def user_state(
     if encoder.learned_user:
         # the user tower reads the positive events oldest first and the mean profile clause
         rows = [e[0] for e in reversed(events) if event_weight(e[1], e[2], cfg) > 0]
-        history = snap.matrix[rows] if rows else np.zeros((0, snap.matrix.shape[1]), np.float32)
+        history = snap.vectors(rows) if rows else np.zeros((0, snap.matrix.shape[1]), np.float32)
         u = encoder.user_vector(history, pos_m.mean(axis=0) if pos_m is not None and len(pos_m) else None)
         learned = unit(u) if u is not None else None
         if learned is not None:
@@ -163,20 +165,16 @@ def allowed_rows(snap: CatalogSnapshot, excluded: Sequence[int], filters: Filter
     predicate runs later, on ranked candidates only)."""
     n = len(snap)
     allowed = ~snap.removed if snap.removed.size == n else np.ones(n, dtype=bool)
-    for iid in (*excluded, *filters.exclude_iids):
-        r = snap.row.get(iid)
-        if r is not None:
-            allowed[r] = False
+    gone = snap.rows_of([*excluded, *filters.exclude_iids])
+    allowed[gone[gone >= 0]] = False
     if filters.only_iids is not None:
         only = np.zeros(n, dtype=bool)
-        for iid in filters.only_iids:
-            r = snap.row.get(iid)
-            if r is not None:
-                only[r] = True
+        keep = snap.rows_of(list(filters.only_iids))
+        only[keep[keep >= 0]] = True
         allowed &= only
     if filters.tags is not None:
         wanted = filters.tags
-        allowed &= np.fromiter((bool(wanted.intersection(t)) for t in snap.tags), dtype=bool, count=n)
+        allowed &= np.fromiter((not wanted.isdisjoint(t) for t in snap.tags), dtype=bool, count=n)
     return allowed
 
 
@@ -190,7 +188,7 @@ def _apply_where(
 ) -> np.ndarray:
     """Keep the best-scored allowed rows whose metadata passes ``where`` until ``want`` pass (checked in
     score order, fetched in chunks: the predicate never runs over the whole catalogue unless it must)."""
-    cand = np.flatnonzero(allowed)
+    cand = np.flatnonzero(allowed & np.isfinite(scores))
     cand = cand[np.lexsort((cand, -scores[cand]))]
     keep = np.zeros_like(allowed)
     found = 0
@@ -214,6 +212,7 @@ def rank(
     encoder: Encoder,
     cfg: RankingConfig,
     now: float,
+    names: Names,
     reranker: Reranker | None = None,
     meta_of: MetaOf | None = None,
 ) -> list[Recommendation]:
@@ -235,62 +234,91 @@ def rank(
         )
     else:
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
-    for iid, times in signals.impressions.items():
-        r = snap.row.get(iid)
-        if r is not None:
+    impressed = snap.rows_of(list(signals.impressions)) if signals.impressions else np.zeros(0, np.int64)
+    for r, times in zip(impressed.tolist(), signals.impressions.values()):
+        if r >= 0:
             scores[r] -= cfg.impression_penalty * min(times, cfg.impression_cap)
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
     if req.filters.where is not None and meta_of is not None:
         allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(pool, cfg.candidate_pool))
     rows = select_mmr(scores, snap.matrix, allowed, pool, float(req.diversity), cfg.candidate_pool)
-    history_titles = [snap.titles[r] for r in reversed(state.history_rows.tolist())]
-    fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior())
-    if rerank and rows:
+    if not rows:
+        return []
+    hist = list(reversed(state.history_rows.tolist()))  # oldest first
+    llm = reranker is not None and (rerank or (req.llm_reasons and state.personalised))
+    shown = names([int(snap.iids[r]) for r in (*rows, *(hist if llm else ()))])
+
+    def title(r: int) -> str:
+        return shown.get(int(snap.iids[r]), ("", ""))[1]
+
+    history_titles = [title(r) for r in hist] if llm else []
+    if rerank:
         assert reranker is not None
         fast = np.asarray([scores[r] for r in rows], dtype=np.float64)
-        order, fused = fused_order(reranker, history_titles, [snap.titles[r] for r in rows], fast, req.rerank_weight)
+        order, fused = fused_order(reranker, history_titles, [title(r) for r in rows], fast, req.rerank_weight)
         rows = [rows[i] for i in order][: req.k]
         scores = scores.copy()
         for i, r in zip(order, rows):
             scores[r] = float(fused[i])
+    whys: list[Why | None] = [None] * len(rows)
+    if state.personalised and not (reranker is not None and req.llm_reasons):
+        whys = [explain(r, state, snap.vectors, snap.tags, ctx_pop, req.context, cfg) for r in rows]
+        named = {r for w in whys if w is not None for r, _, _ in w.rows}
+        missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
+        if missing:
+            shown = {**shown, **names(missing)}
+    by_row = {r: shown[int(snap.iids[r])] for r in {*rows, *(x for w in whys if w for x, _, _ in w.rows)}
+              if int(snap.iids[r]) in shown}  # fmt: skip
+    fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior())
     return [
         _recommendation(
-            r, float(scores[r]), snap, state, signals, req, ctx_pop, history_titles, cfg, reranker, fallback
+            r, float(scores[r]), by_row, why, state, signals, req, ctx_pop, history_titles, reranker, fallback
         )
-        for r in rows
+        for r, why in zip(rows, whys)
     ]
 
 
 def similar(
-    snap: CatalogSnapshot, iid: int, req: Request, *, cfg: RankingConfig, meta_of: MetaOf | None = None
+    snap: CatalogSnapshot,
+    iid: int,
+    req: Request,
+    *,
+    cfg: RankingConfig,
+    names: Names,
+    meta_of: MetaOf | None = None,
 ) -> list[Recommendation]:
     """ "More like this": the items closest to ``iid`` in meaning (a whisper of popularity breaks ties),
     with the filters and diversity of ``req``. Uses nothing about any user."""
-    r0 = snap.row.get(iid)
+    r0 = snap.row_of(iid)
     if r0 is None:
         return []
-    x = unit(np.asarray(snap.matrix[r0], dtype=np.float32))
+    x = unit(snap.vectors([r0])[0])
     if x is None:
         return []
     allowed = allowed_rows(snap, [iid], req.filters)
     pop = snap.prior("")
-    scores = snap.matrix @ x + cfg.popularity_weight * (pop if pop is not None else 0.0)
-    scores = np.asarray(scores, dtype=np.float32)
+    assert pop is not None
+    state = UserState(x, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
+    like = replace(cfg, popularity_weight=min(cfg.popularity_weight, 0.01))
+    if cfg.prefilter_min_items and len(snap) >= cfg.prefilter_min_items:
+        scores, allowed = score_items_prefiltered(
+            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, None, allowed, like
+        )
+    else:
+        scores = score_items(state, snap.matrix, pop, None, like)
     if req.filters.where is not None and meta_of is not None:
         allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(req.k, cfg.candidate_pool))
     rows = select_mmr(scores, snap.matrix, allowed, req.k, float(req.diversity), cfg.candidate_pool)
-    title0 = snap.titles[r0]
+    shown = names([int(snap.iids[r]) for r in (r0, *rows)])
+    id0, title0 = shown.get(iid, (str(iid), ""))
+    sims = snap.vectors(rows) @ x if rows else np.zeros(0, np.float32)
     out = []
-    for r in rows:
-        v = unit(np.asarray(snap.matrix[r], dtype=np.float32))
-        sim = float(v @ x) if v is not None else 0.0
-        why = {
-            "signal": "similar",
-            "items": [{"item_id": snap.item_ids[r0], "title": title0, "similarity": round(sim, 4)}],
-        }
-        reason = f"Similar to “{title0}”" if title0 else f"Similar to {snap.item_ids[r0]}"
-        out.append(Recommendation(snap.item_ids[r], float(scores[r]), reason, snap.titles[r], False, why))
+    for r, sim in zip(rows, sims.tolist()):
+        item_id, title = shown.get(int(snap.iids[r]), ("", ""))
+        why = {"signal": "similar", "items": [{"item_id": id0, "title": title0, "similarity": round(sim, 4)}]}
+        reason = f"Similar to “{title0}”" if title0 else f"Similar to {id0}"
+        out.append(Recommendation(item_id, float(scores[r]), reason, title, False, why))
     return out
 
 
@@ -305,25 +333,25 @@ class _Fallback:
 def _recommendation(
     r: int,
     score: float,
-    snap: CatalogSnapshot,
+    names: Mapping[int, tuple[str, str]],
+    why: Why | None,
     state: UserState,
     signals: UserSignals,
     req: Request,
     ctx_pop: np.ndarray | None,
     history_titles: list[str],
-    cfg: RankingConfig,
     reranker: Reranker | None,
     fallback: _Fallback | None,
 ) -> Recommendation:
-    title = snap.titles[r]
+    item_id, title = names.get(r, ("", ""))
     if state.personalised and reranker is not None and req.llm_reasons:
         reason = reranker.generate(explain_prompt(history_titles, title))[:160] or "Recommended for you"
-        return Recommendation(snap.item_ids[r], score, reason, title, True, {"signal": "llm"})
-    if state.personalised:
-        reason, why = explain(r, state, snap.matrix, snap.titles, snap.tags, ctx_pop, req.context, cfg, snap.item_ids)
+        return Recommendation(item_id, score, reason, title, True, {"signal": "llm"})
+    if state.personalised and why is not None:
+        reason, info = render(why, names)
         if req.rerank_top is not None and reranker is not None:
-            why["reranked"] = "llm"
-        return Recommendation(snap.item_ids[r], score, reason, title, True, why)
+            info["reranked"] = "llm"
+        return Recommendation(item_id, score, reason, title, True, info)
     # only aggregates of at least k people (or the catalogue's own figures) are named: never one person's activity
     if ctx_pop is not None and ctx_pop[r] > 0:
         base, signal = "Popular " + describe_context(req.context), "context"
@@ -339,7 +367,7 @@ def _recommendation(
             because += "; only items you already interacted with are left out"
     else:
         because = "not personalised: no history or profile yet"
-    info: dict[str, Any] = {"signal": signal, "personalised": False, "because": because}
+    info2: dict[str, Any] = {"signal": signal, "personalised": False, "because": because}
     if signal == "context":
-        info["context"] = list(req.context)
-    return Recommendation(snap.item_ids[r], score, f"{base} ({because})", title, False, info)
+        info2["context"] = list(req.context)
+    return Recommendation(item_id, score, f"{base} ({because})", title, False, info2)

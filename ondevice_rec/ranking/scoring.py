@@ -87,14 +87,16 @@ def build_user_state(
         else:
             in_session = False
         if w > 0:
-            long_pos += lw * matrix[row]
-            short_pos += sw * matrix[row]
+            vec = np.asarray(matrix[row], dtype=np.float32)
+            long_pos += lw * vec
+            short_pos += sw * vec
             if row not in kind_of:
                 kind_of[row] = kind
             contrib[row] = contrib.get(row, 0.0) + lw + sw
         else:
-            long_neg += lw * matrix[row]
-            short_neg += sw * matrix[row]
+            vec = np.asarray(matrix[row], dtype=np.float32)
+            long_neg += lw * vec
+            short_neg += sw * vec
     short_weight = cfg.short_term_weight * min(1.0, n_short / max(1, cfg.short_term_full_after))
     ev_pos = _blend(unit(short_pos), unit(long_pos), short_weight)
     total = float(sum(contrib.values()))
@@ -125,11 +127,21 @@ def _blend(short: np.ndarray | None, long: np.ndarray | None, short_weight: floa
     return unit(short_weight * short + (1.0 - short_weight) * long)
 
 
+def matvec(matrix: np.ndarray, v: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``matrix @ v`` in float32 (a float16 matrix is converted chunk by chunk, never as a whole copy)."""
+    if matrix.dtype == np.float32:
+        return np.asarray(matrix @ v, dtype=np.float32)
+    out = np.empty(matrix.shape[0], dtype=np.float32)
+    for s in range(0, matrix.shape[0], chunk):
+        out[s : s + chunk] = matrix[s : s + chunk].astype(np.float32) @ v
+    return out
+
+
 def score_items(
     state: UserState, matrix: np.ndarray, pop: np.ndarray, ctx_pop: np.ndarray | None, cfg: RankingConfig
 ) -> np.ndarray:
     """One matrix-vector product for the whole catalogue, plus popularity and context priors."""
-    return _combine(state, lambda v: matrix @ v, matrix.shape[0], pop, ctx_pop, cfg)
+    return _combine(state, lambda v: matvec(matrix, v), matrix.shape[0], pop, ctx_pop, cfg)
 
 
 def _combine(
@@ -166,7 +178,10 @@ def build_prefilter(matrix: np.ndarray, rank: int, *, sample: int = 20_000, seed
     rows = matrix if n <= sample else matrix[np.random.default_rng(seed).choice(n, sample, replace=False)]
     _, _, vt = np.linalg.svd(rows.astype(np.float32), full_matrices=False)  # uncentred: dot products survive
     basis = np.ascontiguousarray(vt[: min(rank, d)].T, dtype=np.float32)
-    return Prefilter(basis, np.ascontiguousarray(matrix @ basis, dtype=np.float32))
+    low = np.empty((n, basis.shape[1]), dtype=np.float32)
+    for s in range(0, n, 8192):
+        low[s : s + 8192] = matrix[s : s + 8192].astype(np.float32) @ basis
+    return Prefilter(basis, low)
 
 
 def score_items_prefiltered(
@@ -185,7 +200,7 @@ def score_items_prefiltered(
     approx[~allowed] = -np.inf
     m = min(cfg.prefilter_candidates, int(allowed.sum()))
     cand = np.argpartition(-approx, m - 1)[:m] if 0 < m < n else np.flatnonzero(allowed)
-    sub = matrix[cand]
+    sub = matrix[cand].astype(np.float32)
     exact = _combine(state, lambda v: sub @ v, len(cand), pop[cand], None if ctx_pop is None else ctx_pop[cand], cfg)
     scores = np.full(n, -np.inf, dtype=np.float32)
     scores[cand] = exact
@@ -211,7 +226,7 @@ def select_mmr(
     rel = scores[cand]
     span = float(rel.max() - rel.min())
     rel = (rel - rel.min()) / span if span > 1e-9 else np.ones_like(rel)
-    vecs = matrix[cand]
+    vecs = matrix[cand].astype(np.float32)
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)  # cosine, whatever the scale
     lam = 1.0 - diversity
     max_sim = np.full(cand.size, -1.0, dtype=np.float32)

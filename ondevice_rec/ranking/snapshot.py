@@ -1,12 +1,16 @@
-"""The in-memory catalogue a request ranks: vectors, ids, titles, tags and popularity priors, as arrays.
+"""The in-memory catalogue a request ranks: vectors, store ids, tags and popularity priors, as arrays.
 
-Built from the store's rows; rebuilt when the catalogue version moves; priors reloaded when another
-connection writes. Pure data plus the low-rank prefilter view, built on first use.
+Compact by design: ids and titles stay in the store (a request fetches them for the few items it names),
+tags are tuples of interned strings, rows are found by binary search over the sorted store ids, and large
+catalogues keep their vectors in float16 (exact scores are computed in float32 on the candidates only).
+Built from the store's rows; updated in place after this process's own writes; rebuilt when another
+connection changed the catalogue. Pure data plus the low-rank prefilter view, built on first use.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,15 +21,17 @@ import numpy as np
 from .scoring import Prefilter, build_prefilter
 
 
+def intern_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Tags as a tuple of interned strings: a catalogue repeats a few hundred tags over many items."""
+    return tuple(sys.intern(t) for t in tags)
+
+
 @dataclass
 class CatalogSnapshot:
     version: str | None = None
-    iids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    item_ids: list[str] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    tags: list[list[str]] = field(default_factory=list)
+    iids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted store ids, one per row
+    tags: list[tuple[str, ...]] = field(default_factory=list)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    row: dict[int, int] = field(default_factory=dict)  # iid → row
     catalog_pop: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # NaN: none given
     removed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # never recommended again
     pop_raw: dict[str, np.ndarray] = field(default_factory=dict)  # context key → k-anonymous local weight per row
@@ -39,15 +45,15 @@ class CatalogSnapshot:
         cls,
         version: str | None,
         iids: np.ndarray,
-        item_ids: list[str],
-        titles: list[str],
-        tags: list[list[str]],
+        tags: list[tuple[str, ...]],
         matrix: np.ndarray,
         catalog_pop: np.ndarray | None = None,
         removed: np.ndarray | None = None,
     ) -> CatalogSnapshot:
-        snap = cls(version, iids, item_ids, titles, tags, matrix)
-        snap.row = {int(iid): r for r, iid in enumerate(iids)}
+        iids = np.asarray(iids, dtype=np.int64)
+        if iids.size > 1 and not bool(np.all(iids[1:] > iids[:-1])):
+            raise ValueError("snapshot rows must be in increasing store-id order")
+        snap = cls(version, iids, tags, matrix)
         snap.catalog_pop = catalog_pop if catalog_pop is not None else np.full(len(iids), np.nan)
         snap.removed = removed if removed is not None else np.zeros(len(iids), dtype=bool)
         return snap
@@ -55,21 +61,42 @@ class CatalogSnapshot:
     def __len__(self) -> int:
         return len(self.iids)
 
+    # --- rows ------------------------------------------------------------------------------------
+    def row_of(self, iid: int) -> int | None:
+        """The row of store id ``iid`` (binary search), or None."""
+        r = int(np.searchsorted(self.iids, iid))
+        return r if r < len(self.iids) and int(self.iids[r]) == iid else None
+
+    def rows_of(self, iids: Sequence[int]) -> np.ndarray:
+        """Rows of the given store ids, -1 where there is none (vectorised binary search)."""
+        q = np.asarray(iids, dtype=np.int64)
+        if not len(self.iids) or not q.size:
+            return np.full(q.shape, -1, dtype=np.int64)
+        r = np.minimum(np.searchsorted(self.iids, q), len(self.iids) - 1)
+        return np.where(self.iids[r] == q, r, -1)
+
+    def vectors(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows of the matrix in float32 (whatever the storage precision)."""
+        return np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+
     # --- in-place updates after this process's own writes ----------------------------------------
     def upsert(self, iids: Sequence[int], items: Sequence[Any], vecs: Mapping[int, np.ndarray]) -> bool:
         """Apply written items (``vecs``: position in ``items`` → new vector) without reloading the catalogue:
         changed rows are overwritten, new ones appended into spare capacity (amortised O(1) per item).
-        Returns False when it cannot (a new item without a vector): the caller then lets it reload."""
-        new = [(i, iid) for i, iid in enumerate(iids) if int(iid) not in self.row]
+        Returns False when it cannot (a new item without a vector, or ids out of order): the caller reloads."""
+        rows = self.rows_of(iids)
+        new = [(i, int(iid)) for i, iid in enumerate(iids) if rows[i] < 0]
         if any(i not in vecs for i, _ in new):
             return False
-        for i, iid in enumerate(iids):
-            r = self.row.get(int(iid))
-            if r is None:
+        last = int(self.iids[-1]) if len(self.iids) else -1
+        fresh = sorted(iid for _, iid in new)
+        if fresh and (fresh[0] <= last or len(set(fresh)) != len(fresh)):
+            return False
+        for i, r in enumerate(rows.tolist()):
+            if r < 0:
                 continue
             it = items[i]
-            self.titles[r] = it.title
-            self.tags[r] = list(it.tags)
+            self.tags[r] = intern_tags(it.tags)
             self.catalog_pop[r] = np.nan if it.popularity is None else it.popularity
             self.removed[r] = False
             if i in vecs:
@@ -78,6 +105,7 @@ class CatalogSnapshot:
                     self._prefilter.low[r] = np.asarray(vecs[i], np.float32) @ self._prefilter.basis
         if not new:
             return True
+        new.sort(key=lambda p: p[1])
         n, m = len(self.iids), len(new)
         dim = self.matrix.shape[1] if self.matrix.ndim == 2 and self.matrix.shape[1] else len(vecs[new[0][0]])
         add = np.stack([np.asarray(vecs[i], dtype=np.float32) for i, _ in new])
@@ -85,11 +113,7 @@ class CatalogSnapshot:
         self._buf[n : n + m] = add
         self.matrix = self._buf[: n + m]
         self.iids = np.concatenate([self.iids, np.asarray([iid for _, iid in new], dtype=np.int64)])
-        for k, (i, iid) in enumerate(new):
-            self.row[int(iid)] = n + k
-            self.item_ids.append(items[i].id)
-            self.titles.append(items[i].title)
-            self.tags.append(list(items[i].tags))
+        self.tags.extend(intern_tags(items[i].tags) for i, _ in new)
         pops = [np.nan if items[i].popularity is None else items[i].popularity for i, _ in new]
         self.catalog_pop = np.concatenate([self.catalog_pop, np.asarray(pops, dtype=np.float64)])
         self.removed = np.concatenate([self.removed, np.zeros(m, dtype=bool)])
@@ -100,23 +124,25 @@ class CatalogSnapshot:
         return True
 
     def mark_removed(self, iids: Iterable[int]) -> None:
-        for iid in iids:
-            r = self.row.get(int(iid))
-            if r is not None:
+        for r in self.rows_of(list(iids)).tolist():
+            if r >= 0:
                 self.removed[r] = True
 
+    # --- popularity priors -----------------------------------------------------------------------
     def set_stats(self, rows: Iterable[tuple[int, str, float, int]], data_version: int, min_users: int) -> None:
         """Load (iid, context key, weight, distinct users) priors, keeping only those that at least
         ``min_users`` distinct consenting users stand behind (k-anonymity)."""
+        kept = [(iid, ctx, w) for iid, ctx, w, users in rows if users >= min_users]
         raw: dict[str, np.ndarray] = {}
-        for iid, ctx, w, users in rows:
-            r = self.row.get(iid)
-            if r is None or users < min_users:
-                continue
-            arr = raw.get(ctx)
-            if arr is None:
-                arr = raw[ctx] = np.zeros(len(self.iids), dtype=np.float64)
-            arr[r] = w
+        if kept:
+            where = self.rows_of([k[0] for k in kept]).tolist()
+            for (_, ctx, w), r in zip(kept, where):
+                if r < 0:
+                    continue
+                arr = raw.get(ctx)
+                if arr is None:
+                    arr = raw[ctx] = np.zeros(len(self.iids), dtype=np.float64)
+                arr[r] = w
         raw.setdefault("", np.zeros(len(self.iids), dtype=np.float64))
         self.pop_raw = raw
         self.stats_loaded_at = time.monotonic()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..catalog import Item
+from ..ranking.snapshot import intern_tags
 from . import vectors
 
 if TYPE_CHECKING:
@@ -30,13 +31,12 @@ CONSENTED_UIDS = (
 
 @dataclass
 class CatalogRows:
-    """Every item that has a vector in one space, in ``iid`` order, as arrays (what a snapshot is built from)."""
+    """Every item that has a vector in one space, in ``iid`` order, as arrays (what a snapshot is built from;
+    ids and titles stay in the store)."""
 
     iids: np.ndarray
-    item_ids: list[str]
-    titles: list[str]
-    tags: list[list[str]]
-    matrix: np.ndarray
+    tags: list[tuple[str, ...]]
+    matrix: np.ndarray  # float32, or float16 for large catalogues
     popularity: np.ndarray  # the catalogue's own popularity (NaN where the app gave none)
     removed: np.ndarray  # True for items removed from the catalogue (kept: histories still name them)
 
@@ -207,20 +207,20 @@ class CatalogTable:
         return self._s.meta("catalog_version", "0")
 
     # --- vectors ----------------------------------------------------------------------------------
-    def load(self, space_id: str, dim: int) -> CatalogRows:
-        """Every item with a vector in ``space_id``, streamed into preallocated arrays (no second copy)."""
-        item_ids: list[str] = []
-        titles: list[str] = []
-        tags: list[list[str]] = []
+    def load(self, space_id: str, dim: int, *, half_from: int = 0) -> CatalogRows:
+        """Every item with a vector in ``space_id``, streamed into preallocated arrays (no second copy);
+        stored as float16 when there are at least ``half_from`` of them (0: always float32)."""
+        tags: list[tuple[str, ...]] = []
         with self._s.read() as conn:
             n = conn.execute("SELECT count(*) FROM item_vectors WHERE model_id=?", (space_id,)).fetchone()[0]
+            dtype = np.float16 if half_from and n >= half_from else np.float32
             iids = np.empty(n, dtype=np.int64)
-            matrix = np.empty((n, dim), dtype=np.float32)
+            matrix = np.empty((n, dim), dtype=dtype)
             popularity = np.full(n, np.nan, dtype=np.float64)
             removed = np.zeros(n, dtype=bool)
             i = 0
-            for iid, item_id, title, tag_json, pop, gone, blob in conn.execute(
-                "SELECT i.iid, i.item_id, i.title, i.tags, i.popularity, i.removed, v.vector FROM items i "
+            for iid, tag_json, pop, gone, blob in conn.execute(
+                "SELECT i.iid, i.tags, i.popularity, i.removed, v.vector FROM items i "
                 "JOIN item_vectors v ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
                 (space_id,),
             ):
@@ -229,11 +229,9 @@ class CatalogTable:
                 if pop is not None:
                     popularity[i] = pop
                 removed[i] = gone is not None
-                item_ids.append(item_id)
-                titles.append(title)
-                tags.append(json.loads(tag_json))
+                tags.append(intern_tags(json.loads(tag_json)) if tag_json != "[]" else ())
                 i += 1
-        return CatalogRows(iids[:i], item_ids, titles, tags, matrix[:i], popularity[:i], removed[:i])
+        return CatalogRows(iids[:i], tags, matrix[:i], popularity[:i], removed[:i])
 
     # --- popularity priors ------------------------------------------------------------------------
     def stats(self) -> list[tuple[int, str, float, int]]:
