@@ -3,7 +3,8 @@
 A masker maps a text to the character spans it would mask (or raises to refuse the text). For every gold
 entity: *verbatim leak* = no masked span touches it; *partial leak* = some letter or digit of it is unmasked;
 *token survival* = the share of its words left wholly unmasked. Over-masking = the share of the words outside
-every gold entity that were masked (the cost in utility). Latency is measured per call.
+every gold entity that were masked (the cost in utility). Latency is measured per call; ms/KB divides it by
+the text's size, counting texts under 1 KB as 1 KB.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def measure(
             continue
         dt = (time.perf_counter() - t) * 1000
         ms.append(dt)
-        ms_per_kb.append(dt * 1024 / max(1, len(text.encode("utf-8"))))
+        # per KB, with texts under 1 KB counted as 1 KB: a request's fixed cost is not divided by a tiny size
+        ms_per_kb.append(dt * 1024 / max(1024, len(text.encode("utf-8"))))
         chars += len(text)
         cov = _covered(spans, len(text))
         gold = _covered([(s, e) for s, e, _ in doc["spans"]], len(text))

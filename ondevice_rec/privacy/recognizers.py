@@ -518,10 +518,28 @@ def plausible_ner_person(text: str, start: int, end: int) -> bool:
     return len(words) >= 2 and not title_like(text, start)
 
 
+_INITIALS = re.compile(
+    r"(?<![\w.’'-])((?:[A-Z]\.\s?){1,2})((?:Mc|Mac|O['’])?[A-ZÀ-Þ][a-zà-ÿ'’]+(?:-[A-ZÀ-Þ][a-zà-ÿ'’]+)?)(?![\w'’-])"
+)
+
+
+def initials_hits(text: str) -> Iterator[Hit]:
+    """An initial (or two) and a capitalised surname: "A. Dale", "J.R. Tolkien", "M. McCague" — how sports
+    results, bylines and signatures write names. "Plan B. Then …": a sentence word after the dot is no name."""
+    for m in _INITIALS.finditer(text):
+        surname = m.group(2)
+        if surname.lower() in NOT_SURNAMES or surname.lower() in PLACE_PREFIXES:
+            continue
+        if m.group(1).count(".") > 1 and in_dictionary(surname):
+            continue  # "U.S. Army", "U.K. Government": initials of a country, not of a person
+        yield Hit("PERSON", m.start(), m.end(), 0.6)
+
+
 def find_all(text: str) -> list[Hit]:
     hits = [Hit(e, m.start(), m.end(), s) for e, rx, s in PATTERNS for m in rx.finditer(text)]
     hits.extend(digit_hits(text))
     hits.extend(name_hits(text))
     hits.extend(capitalised_name_hits(text))
     hits.extend(post_cue_hits(text))
+    hits.extend(initials_hits(text))
     return hits
