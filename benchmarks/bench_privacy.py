@@ -4,12 +4,13 @@ the same run with the same spaCy model.
     python benchmarks/privacy/corpora.py --mirror /work/.mirror          # once: rebuild the corpora (sha256)
     python benchmarks/bench_privacy.py --split test --out benchmarks/results/privacy
 
-Per corpus and entity type: verbatim leak (no character of the entity masked), partial leak (some letter of
-it unmasked), token survival; over-masking (words outside every entity that got masked); refusals; latency
-per KB. Third-party corpora: WNUT-17 (user-generated English), CoNLL-2003 English (news), WikiNEuRal French
-(Wikipedia); German/Spanish/Italian/Dutch corpora measure refusals. Also: structured identifiers on the
-project's own generated corpus, and false positives on the 200 demo-catalogue descriptions (with and without
-the gate knowing the catalogue) and on generated catalogue-style sentences, reported separately.
+Per corpus and entity type: verbatim leak (no character of the entity masked), partial leak (some letter of it
+unmasked), token survival; over-masking (words outside every entity that got masked); refusals; latency per
+KB. Third-party corpora: WNUT-17 and the Broad Twitter Corpus (user-generated English), CoNLL-2003 English
+(news), WikiNEuRal French (Wikipedia); German/Spanish/Italian/Dutch corpora measure refusals. Also: structured
+identifiers on the project's own generated corpus, and false positives on the 200 demo-catalogue descriptions
+(with and without the gate knowing the catalogue) and on generated catalogue-style sentences, reported
+separately.
 Develop on ``--split dev``; the test split is for the figures that are reported.
 """
 
@@ -36,7 +37,7 @@ from ondevice_rec.catalog import demo_items  # noqa: E402
 from ondevice_rec.errors import RedactionError  # noqa: E402
 from ondevice_rec.privacy.masking import KnownText, Redactor  # noqa: E402
 
-ENGLISH = ("wnut17", "conll2003-en")
+ENGLISH = ("wnut17", "btc", "conll2003-en")
 FRENCH = ("wikineural-fr",)
 REFUSED = (
     "conll2003-de",

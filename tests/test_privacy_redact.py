@@ -78,6 +78,7 @@ CASES = [
     ("Account holder: Dott. Giorgia Taliercio", "Giorgia Taliercio", "PERSON"),
     ("see https://facebook.com/john.smith.1985", "john.smith.1985", "URL"),
     ("follow @jsmith_99 for updates", "@jsmith_99", "USERNAME"),
+    ("what a night #AlanPardew", "AlanPardew", "PERSON"),  # a name written as one word (hashtags, user names)
 ]
 
 
@@ -157,6 +158,9 @@ def test_french_is_masked_with_the_french_model() -> None:
     )
     assert "Jean-Pierre" not in out and "Dubois" not in out and "Lyon" not in out
     assert "rue de la Paix" not in out and "06 12 34 56 78" not in out
+    # a single name the French model knows is masked without corroboration (English-only filter)
+    out = redact("Hier soir, j'ai relu les pièces de Molière avec ma sœur, puis nous avons parlé de Voltaire.")
+    assert "Molière" not in out and "Voltaire" not in out, out
 
 
 def test_english_with_foreign_names_and_addresses_is_accepted() -> None:

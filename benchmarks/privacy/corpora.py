@@ -12,6 +12,7 @@ what the search tool's ``fetch`` brings), verifies its sha256, and writes JSON l
 | corpus | source (repository @ commit) | licence | splits | text |
 |---|---|---|---|---|
 | wnut17 | leondz/emerging_entities_17 @ e52a2d2 | CC BY 4.0 | train, dev, test | tweets, Reddit, YouTube, StackExchange |
+| btc | GateNLP/broad_twitter_corpus @ 0c45ef7 (``train_dev_test_conll``) | CC BY 4.0 | dev, test | tweets (UK, global, news, celebrities) |
 | conll2003-en | Babelscape/wikineural @ d2e28c7 (``data/conll/en``) | Reuters RCV1 terms: research use, not redistributed | train, dev, test | news |
 | conll2003-de, conll2002-es, conll2002-nl | Babelscape/wikineural (``data/conll/{de,es,nl}``) | as above / CoNLL-2002 terms | dev, test | news |
 | wikineural-{fr,it,de,es,nl} | Babelscape/wikineural (``data/wikineural``) | CC BY-NC-SA 4.0 | dev, test | Wikipedia |
@@ -32,6 +33,7 @@ from pathlib import Path
 
 WIKINEURAL = ("Babelscape/wikineural", "d2e28c770cba2b285e742529ae18ed849e336c65")
 WNUT = ("leondz/emerging_entities_17", "e52a2d2a71ac1a051ca2d532eef28653c5c02603")
+BTC = ("GateNLP/broad_twitter_corpus", "0c45ef7b1924a6b8115bceab388781590b1b553a")
 
 LABELS = {
     "PER": "PERSON",
@@ -85,6 +87,27 @@ CORPORA: dict[str, dict[str, Source]] = {
             *WNUT,
             "emerging.test.annotated",
             "2aa79b764e56ec9264a1b30fdd9b70195bd00ff400b62edd8f399d5f13c178f0",
+            "conll",
+            "en",
+            "CC BY 4.0",
+            False,
+        ),
+    },
+    # Broad Twitter Corpus: the authors' recommended splits (dev = second half of section H, test = section F)
+    "btc": {
+        "dev": Source(
+            *BTC,
+            "train_dev_test_conll/btc.dev",
+            "9f7d33bcd195cecf9767357a5f1fe0ba879af6c55ebb68b8e846bff23c4e7fa5",
+            "conll",
+            "en",
+            "CC BY 4.0",
+            False,
+        ),
+        "test": Source(
+            *BTC,
+            "train_dev_test_conll/btc.test",
+            "3bd2387dfc98ebc9d8b77d8b9c59826262e9beadce71ce8edde272821b9c87c8",
             "conll",
             "en",
             "CC BY 4.0",
@@ -214,7 +237,7 @@ for _lang, _dev, _test in (
     }
 
 _NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", ")", "]", "}", "%", "'s", "n't", "'re", "'ve", "'ll", "'d", "'m"}
-_NO_SPACE_AFTER = {"(", "[", "{", "$", "#"}
+_NO_SPACE_AFTER = {"(", "[", "{", "$", "#", "@"}  # WNUT splits "@handle" into "@" "handle"
 
 
 def read_source(src: Source, mirror: Path, overrides: dict[str, Path]) -> bytes:
@@ -275,7 +298,8 @@ def detokenise(sent: list[tuple[str, str]]) -> tuple[str, list[list[object]]]:
         text += tok
         kind = lab[2:] if lab[:2] in ("B-", "I-") else None
         mapped = LABELS.get(kind or "")
-        if lab.startswith("I-") and cur is not None and cur[2] == mapped:
+        glued = prev == "@" and cur is not None and cur[1] == start  # BTC labels "@" and the handle B-, B-
+        if (lab.startswith("I-") or glued) and cur is not None and cur[2] == mapped:
             cur[1] = len(text)
         elif mapped is not None:
             cur = [start, len(text), mapped]
@@ -305,7 +329,8 @@ def documents(src: Source, data: bytes, max_chars: int = 1000) -> Iterator[dict[
 
 def build(out: Path, mirror: Path, overrides: dict[str, Path], only: set[str] | None = None) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, object] = {}
+    old = out / "MANIFEST.json"
+    manifest: dict[str, object] = json.loads(old.read_text()) if only and old.is_file() else {}  # --only adds
     for name, splits in CORPORA.items():
         if only and name not in only:
             continue

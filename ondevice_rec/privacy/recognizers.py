@@ -518,6 +518,18 @@ def plausible_ner_person(text: str, start: int, end: int) -> bool:
     return len(words) >= 2 and not title_like(text, start)
 
 
+_COMPOUND = re.compile(r"(?<![\w@#])#?[A-Z]{0,4}(?:[A-Z][a-z]+){2,4}(?![\w'’-])")
+
+
+def compound_name_hits(text: str) -> Iterator[Hit]:
+    """A name written as one word, the way hashtags and user names write it: "#AlanPardew", "EmmaWillis" —
+    a known given name followed by a capitalised part that is not an English word."""
+    for m in _COMPOUND.finditer(text):
+        parts = re.findall(r"[A-Z][a-z]+", m.group())
+        if any(a.lower() in GIVEN_NAMES and len(b) > 2 and not in_dictionary(b) for a, b in zip(parts, parts[1:])):
+            yield Hit("PERSON", m.start(), m.end(), 0.6)
+
+
 _INITIALS = re.compile(
     r"(?<![\w.’'-])((?:[A-Z]\.\s?){1,2})((?:Mc|Mac|O['’])?[A-ZÀ-Þ][a-zà-ÿ'’]+(?:-[A-ZÀ-Þ][a-zà-ÿ'’]+)?)(?![\w'’-])"
 )
@@ -542,4 +554,5 @@ def find_all(text: str) -> list[Hit]:
     hits.extend(capitalised_name_hits(text))
     hits.extend(post_cue_hits(text))
     hits.extend(initials_hits(text))
+    hits.extend(compound_name_hits(text))
     return hits
