@@ -111,3 +111,20 @@ def test_available_backends_follow_the_manifest() -> None:
         llm_ranker=LlmRankerSpec(file="x.gguf", type="Q8_0"),
     )
     assert available_backends(two) == ("onnx-text-int8", "onnx-text-fp32", "onnx-user-fp32", "onnx-user-int8", "gguf")
+
+
+def test_memory_scenario_measures_one_process_on_a_copy_of_the_store(tmp_path: Path) -> None:
+    report = run_bench(replace(TINY, scenarios=("memory",), workdir=str(tmp_path)))
+    rows = {r["params"]["what"]: r for r in report["results"]}
+    assert set(rows) == {
+        "process start to first recommendation",
+        "recommend k=10 (all bench users)",
+        "add_items of 1 item (embedded, stored, in the snapshot)",
+    }
+    assert all(r["peak_rss_mb"] > 0 for r in rows.values())
+    assert rows["add_items of 1 item (embedded, stored, in the snapshot)"]["n"] == 20
+    from ondevice_rec import Recommender
+
+    (db,) = tmp_path.glob("store-*.db")  # the items added while measuring went to a copy
+    with Recommender.open(db, read_only=True) as rec:
+        assert rec.count_items() == 60

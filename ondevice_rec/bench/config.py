@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-SCENARIOS = ("cold-start", "recommend", "backends", "rerank", "ingest", "redact")
+SCENARIOS = ("cold-start", "recommend", "memory", "backends", "rerank", "ingest", "redact")
 HISTORY_USERS = "bench-h{}"
 
 

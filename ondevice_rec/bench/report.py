@@ -38,6 +38,12 @@ def markdown(report: dict[str, Any], comparison: list[dict[str, Any]] | None = N
         if "skipped" in r:
             lines.append(f"| {r['scenario']} | {params} | skipped: {r['skipped']} | | | | | |")
             continue
+        if "p50" not in r:  # a quality row (mean and min of a share), not a timing
+            lines.append(
+                f"| {r['scenario']} | {params} | {r['unit']} | mean {_fmt(r['mean'])} | min {_fmt(r['min'])} | "
+                f"| {r['n']} | |"
+            )
+            continue
         lines.append(
             f"| {r['scenario']} | {params} | {r['unit']} | {_fmt(r['p50'])} | {_fmt(r['p95'])} | {_fmt(r['p99'])} "
             f"| {r['n']} | {_fmt(r.get('peak_rss_mb', ''))} |"

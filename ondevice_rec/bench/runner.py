@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,6 +144,25 @@ def run_bench(
                         "requests": cfg.requests,
                     }
                     add(_run_worker("recommend", p))
+        if "memory" in cfg.scenarios:
+            for size in cfg.sizes:
+                db = store(size)
+                progress(f"memory and start-up: {size:,} items, one process")
+                with tempfile.TemporaryDirectory(dir=work) as d:
+                    copy = Path(d) / "copy.db"  # add_items writes: measure on a copy, keep the cached store
+                    shutil.copyfile(db, copy)
+                    p = {
+                        "db": str(copy),
+                        "bundle": bundle_arg,
+                        "threads": cfg.threads[-1],
+                        "size": size,
+                        "histories": list(cfg.histories),
+                        "warmup": cfg.warmup,
+                        "requests": cfg.requests,
+                        "adds": 20,
+                        "t0": time.time(),
+                    }
+                    add(_run_worker("memory", p))
         if "cold-start" in cfg.scenarios:
             size = 10_000 if 10_000 in cfg.sizes else min(cfg.sizes)
             db = store(size)

@@ -92,6 +92,72 @@ def _w_recommend(p: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _w_memory(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """What one app process costs at this catalogue size, measured alone in its process (no exact twin open
+    while RSS is read): process start to first recommendation, peak RSS, recommend latency, ``add_items`` of one
+    item; then, with a float32 exact twin opened afterwards, how far the default search (float16 vectors and
+    the coarse-to-fine prefilter at this size) is from exact float32 scoring (top-10 overlap)."""
+    from ..ranking import RankingConfig
+    from ..recommender import Recommender
+
+    t0 = p["t0"]
+    users = [HISTORY_USERS.format(h) for h in p["histories"]]
+    rec = Recommender.open(p["db"], bundle=p["bundle"], threads=p["threads"])
+    rec.recommend(users[-1], k=10)
+    first_s = time.time() - t0
+    rss_first = _peak_rss_mb()
+    params = {"items": p["size"], "threads": p["threads"]}
+    rows = [result("memory", {**params, "what": "process start to first recommendation"}, [first_s * 1000])]
+    lat: list[float] = []
+    for u in users:
+        lat += _timed(functools.partial(rec.recommend, u, k=10), p["warmup"], p["requests"] // len(users))
+    rows.append(result("memory", {**params, "what": "recommend k=10 (all bench users)"}, lat, keep=True))
+    add: list[float] = []
+    for i in range(p["adds"]):
+        item = {"id": f"bench-add-{i}", "title": f"Added title {i}", "text": "A new arrival about space and jazz."}
+        t = time.perf_counter()
+        rec.add_items([item])
+        add.append((time.perf_counter() - t) * 1000)
+        rec.recommend(users[-1], k=10)  # the next request sees the item (in-place snapshot update)
+    rows.append(result("memory", {**params, "what": "add_items of 1 item (embedded, stored, in the snapshot)"}, add))
+    rss = _peak_rss_mb()
+    for r in rows:
+        r["peak_rss_mb"] = rss
+    rows[0]["peak_rss_after_first_mb"] = rss_first
+    cfg = RankingConfig()
+    if cfg.half_precision_min_items and p["size"] >= cfg.half_precision_min_items:
+        exact = Recommender.open(
+            p["db"],
+            bundle=p["bundle"],
+            threads=p["threads"],
+            config=RankingConfig(half_precision_min_items=0, prefilter_min_items=0),
+        )
+        overlaps = []
+        for u in users:
+            a = [r.item_id for r in rec.recommend(u, k=10, diversity=0.0)]
+            b = [r.item_id for r in exact.recommend(u, k=10, diversity=0.0)]
+            overlaps.append(len(set(a) & set(b)) / 10)
+        rng = np.random.default_rng(0)
+        for i in rng.choice(p["size"], size=min(p["size"], 100), replace=False).tolist():
+            a = [r.item_id for r in rec.similar_items(f"syn-{i:06d}", k=10, diversity=0.0)]
+            b = [r.item_id for r in exact.similar_items(f"syn-{i:06d}", k=10, diversity=0.0)]
+            overlaps.append(len(set(a) & set(b)) / 10)
+        exact.close()
+        rows.append(
+            {
+                "scenario": "memory",
+                "params": {**params, "what": "top-10 overlap, default (float16 + prefilter) vs exact float32"},
+                "unit": "share",
+                "mean": round(float(np.mean(overlaps)), 4),
+                "min": round(float(np.min(overlaps)), 4),
+                "n": len(overlaps),
+                "queries": f"{len(users)} users + {len(overlaps) - len(users)} similar_items",
+            }
+        )
+    rec.close()
+    return rows
+
+
 def _w_ingest(p: dict[str, Any]) -> list[dict[str, Any]]:
     from ..recommender import Recommender
     from .synthetic import synthetic_items
@@ -251,6 +317,7 @@ print(json.dumps({"first_s": first, "open_s": opened}))
 
 WORKERS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
     "recommend": _w_recommend,
+    "memory": _w_memory,
     "ingest": _w_ingest,
     "redact": _w_redact,
     "backends": _w_backends,
