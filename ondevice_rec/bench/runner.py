@@ -151,7 +151,7 @@ def run_bench(
                 with tempfile.TemporaryDirectory(dir=work) as d:
                     copy = Path(d) / "copy.db"  # add_items writes: measure on a copy, keep the cached store
                     shutil.copyfile(db, copy)
-                    p = {
+                    mem: dict[str, Any] = {
                         "db": str(copy),
                         "bundle": bundle_arg,
                         "threads": cfg.threads[-1],
@@ -162,7 +162,7 @@ def run_bench(
                         "adds": 20,
                         "t0": time.time(),
                     }
-                    add(_run_worker("memory", p))
+                    add(_run_worker("memory", mem))
         if "cold-start" in cfg.scenarios:
             size = 10_000 if 10_000 in cfg.sizes else min(cfg.sizes)
             db = store(size)
