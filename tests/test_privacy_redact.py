@@ -78,7 +78,13 @@ CASES = [
     ("Account holder: Dott. Giorgia Taliercio", "Giorgia Taliercio", "PERSON"),
     ("see https://facebook.com/john.smith.1985", "john.smith.1985", "URL"),
     ("follow @jsmith_99 for updates", "@jsmith_99", "USERNAME"),
-    ("what a night #AlanPardew", "AlanPardew", "PERSON"),  # a name written as one word (hashtags, user names)
+    ("what a night #AlanPardew", "AlanPardew", "PERSON"),
+    # names the first version let through (issue 13): multinational, lower case, a surname alone
+    ("Please tell Jürgen Müller that the order arrived.", "Jürgen Müller", "PERSON"),
+    ("Csenger Gábor asked for a refund", "Csenger Gábor", "PERSON"),
+    ("monika žilková wrote yesterday", "monika žilková", "PERSON"),
+    ("Regards, Willemine ten Pas", "Willemine ten Pas", "PERSON"),
+    ("Thanks, Vargas", "Vargas", "PERSON"),  # a name written as one word (hashtags, user names)
 ]
 
 

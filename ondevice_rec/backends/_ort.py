@@ -23,9 +23,9 @@ def telemetry_off_before_import() -> None:
         os.environ[TELEMETRY_ENV] = "1"
 
 
-def import_onnxruntime() -> Any:
-    """onnxruntime with its telemetry disabled; refuses (fails closed) if the app already imported it with
-    telemetry on, because then nothing we do in this process can stop it."""
+def refuse_if_telemetry_on() -> None:
+    """Fail closed if the app already imported onnxruntime with telemetry on: nothing we do in this process
+    can stop it then. Cheap (imports nothing), so backends that build their session later check at once."""
     telemetry_off_before_import()
     if os.environ.get(TELEMETRY_ENV) != "1":
         raise PrivacyError(
@@ -33,6 +33,11 @@ def import_onnxruntime() -> Any:
             f"event queue and may upload them): set {TELEMETRY_ENV}=1 in the environment, or import "
             "ondevice_rec first"
         )
+
+
+def import_onnxruntime() -> Any:
+    """onnxruntime with its telemetry disabled (see :func:`refuse_if_telemetry_on`)."""
+    refuse_if_telemetry_on()
     import onnxruntime as ort
 
     ort.disable_telemetry_events()
