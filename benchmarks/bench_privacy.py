@@ -75,7 +75,7 @@ def sample(docs: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]
 def kb_texts(docs: list[dict[str, Any]], n: int, seed: int) -> list[str]:
     """~1 KB texts cut from the corpus (whole sentences joined), for latency per KB."""
     rng = random.Random(seed)
-    out = []
+    out: list[str] = []
     while len(out) < n:
         t = ""
         while len(t) < 1024:
@@ -104,7 +104,15 @@ def main() -> None:
     ap.add_argument("--generated", type=int, default=2400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="re-measure only the ms/KB rows (ours and stock Presidio) into an existing --out results.json: "
+        "latency needs a quiet machine, leak rates do not",
+    )
     args = ap.parse_args()
+    if args.latency_only:
+        return latency_only(args)
 
     ours = Redactor()
 
@@ -172,12 +180,32 @@ def main() -> None:
         (args.out / "results.md").write_text(md)
 
 
+def latency_only(args: argparse.Namespace) -> None:
+    if args.out is None or not (args.out / "results.json").is_file():
+        raise SystemExit("--latency-only updates an earlier run: give its --out directory")
+    results = json.loads((args.out / "results.json").read_text())
+    ours = Redactor()
+    stock = {"en": stock_presidio("en"), "fr": stock_presidio("fr")}
+    for name in (*ENGLISH, *FRENCH):
+        docs = sample(load(args.data, name, args.split), args.max_docs, args.seed)
+        lang = "fr" if name in FRENCH else "en"
+        maskers = {"odrec": lambda t: [(s.start, s.end) for s in ours.analyze(t)], "presidio": stock[lang]}
+        row = {tag: latency(m, kb_texts(docs, 100, args.seed)) for tag, m in maskers.items()}
+        results["corpora"][name]["latency_1kb"] = row
+        print(name, row, flush=True)
+    results["latency_command"] = " ".join(sys.argv)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    (args.out / "results.md").write_text(markdown(results))
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f} %"
 
 
 def markdown(r: dict[str, Any]) -> str:
     lines = [f"# Privacy benchmark ({r['split']} splits, seed {r['seed']})", "", f"Command: `{r['command']}`", ""]
+    if r.get("latency_command"):
+        lines += [f"Latency columns re-measured on a quiet machine: `{r['latency_command']}`", ""]
     lines += [
         "## Third-party corpora: share of entities that leave verbatim (partial leak in brackets)",
         "",

@@ -112,8 +112,12 @@ class OnnxTokenClassifier:
             z = z - z.max(axis=-1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(axis=-1, keepdims=True)
+            # probability of each entity type per piece (B- and I- summed), as Python floats in one step
+            by_type = np.stack([p[:, :, cols].sum(axis=-1) for cols in self._cols.values()], axis=-1).tolist()
+            types = list(self._cols)
             for r, (t, _, _, words, offsets) in enumerate(chunk):
                 wp = result[t]
+                row = by_type[r]
                 for k, w in enumerate(words):
                     if w < 0:
                         continue
@@ -121,8 +125,7 @@ class OnnxTokenClassifier:
                     s = wp.spans.get(w)
                     wp.spans[w] = (a, b) if s is None else (min(s[0], a), max(s[1], b))
                     word = wp.probs.setdefault(w, {})
-                    for typ, cols in self._cols.items():
-                        v = float(p[r, k, cols].sum())
+                    for typ, v in zip(types, row[k]):
                         if v > word.get(typ, 0.0):
                             word[typ] = v
         return result
