@@ -142,7 +142,9 @@ def main() -> None:
         path = args.data / f"{name}.{args.split}.jsonl"
         if not path.is_file():
             continue
-        docs = sample(load(args.data, name, args.split), min(args.max_docs, 300), args.seed)
+        docs = sample(
+            load(args.data, name, args.split), min(args.max_docs, 300) if args.max_docs > 0 else 300, args.seed
+        )
         results["corpora"][name] = {
             "odrec": measure(m_ours, docs, ["PERSON", "LOCATION"], RedactionError),
             "presidio (English pipeline)": measure(stock["en"], docs, ["PERSON", "LOCATION"], RedactionError),
