@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..catalog import Item
+from ..errors import StoreError
 from ..ranking.snapshot import intern_tags
 from . import vectors
 
@@ -207,10 +208,14 @@ class CatalogTable:
         return self._s.meta("catalog_version", "0")
 
     # --- vectors ----------------------------------------------------------------------------------
-    def load(self, space_id: str, dim: int, *, half_from: int = 0) -> CatalogRows:
-        """Every item with a vector in ``space_id``, streamed into preallocated arrays (no second copy);
-        stored as float16 when there are at least ``half_from`` of them (0: always float32)."""
+    def load(self, space_id: str, dim: int, *, half_from: int = 0, chunk: int = 8192) -> CatalogRows:
+        """Every item with a vector in ``space_id``, streamed chunk by chunk into preallocated arrays (no second
+        copy of the catalogue; one bytes join and one conversion per chunk, not per row); stored as float16
+        when there are at least ``half_from`` of them (0: always float32). Tag lists repeat: each distinct
+        one is parsed once."""
         tags: list[tuple[str, ...]] = []
+        parsed: dict[str, tuple[str, ...]] = {"[]": ()}
+        width = dim * np.dtype(vectors.DTYPE).itemsize
         with self._s.read() as conn:
             n = conn.execute("SELECT count(*) FROM item_vectors WHERE model_id=?", (space_id,)).fetchone()[0]
             dtype = np.float16 if half_from and n >= half_from else np.float32
@@ -219,18 +224,31 @@ class CatalogTable:
             popularity = np.full(n, np.nan, dtype=np.float64)
             removed = np.zeros(n, dtype=bool)
             i = 0
-            for iid, tag_json, pop, gone, blob in conn.execute(
-                "SELECT i.iid, i.tags, i.popularity, i.removed, v.vector FROM items i "
+            cur = conn.execute(
+                "SELECT i.iid, i.tags, i.popularity, i.removed IS NOT NULL, v.vector FROM items i "
                 "JOIN item_vectors v ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
                 (space_id,),
-            ):
-                iids[i] = iid
-                matrix[i] = vectors.decode(blob)
-                if pop is not None:
-                    popularity[i] = pop
-                removed[i] = gone is not None
-                tags.append(intern_tags(json.loads(tag_json)) if tag_json != "[]" else ())
-                i += 1
+            )
+            while rows := cur.fetchmany(chunk):
+                m = len(rows)
+                if i + m > n:  # another writer added rows between the count and the scan
+                    rows, m = rows[: n - i], n - i
+                ids, tag_json, pop, gone, blobs = zip(*rows)
+                if any(len(bl) != width for bl in blobs):
+                    bad = next(r for r, bl in zip(ids, blobs) if len(bl) != width)
+                    raise StoreError(f"item {bad}: stored vector has the wrong size (run odrec doctor)")
+                iids[i : i + m] = ids
+                matrix[i : i + m] = np.frombuffer(b"".join(blobs), dtype=vectors.DTYPE).reshape(m, dim)
+                popularity[i : i + m] = np.array(pop, dtype=np.float64)  # None → NaN
+                removed[i : i + m] = gone
+                for t in tag_json:
+                    got = parsed.get(t)
+                    if got is None:
+                        got = parsed[t] = intern_tags(json.loads(t))
+                    tags.append(got)
+                i += m
+                if i >= n:
+                    break
         return CatalogRows(iids[:i], tags, matrix[:i], popularity[:i], removed[:i])
 
     # --- popularity priors ------------------------------------------------------------------------
