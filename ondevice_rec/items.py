@@ -139,7 +139,10 @@ class LiveCatalog:
         if version != snap.version:
             t0 = time.perf_counter()
             rows = self._store.catalog.load(
-                self._encoder.space_id, self._encoder.dim, half_from=self._cfg.half_precision_min_items
+                self._encoder.space_id,
+                self._encoder.dim,
+                half_from=self._cfg.half_precision_min_items,
+                cache_from=self._cfg.vector_cache_min_items,
             )
             snap = CatalogSnapshot.build(version, rows.iids, rows.tags, rows.matrix, rows.popularity, rows.removed)
             snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self._cfg.popularity_min_users)

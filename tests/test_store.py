@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,84 @@ def test_a_version_1_store_is_migrated_and_seen_items_use_the_index(db_path: Pat
         conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     s.close()
     s = Store(db_path)
-    assert s.meta("schema_version") == str(SCHEMA_VERSION) == "4"
+    assert s.meta("schema_version") == str(SCHEMA_VERSION) == "5"
     plan = " ".join(str(r) for r in s.query("EXPLAIN QUERY PLAN SELECT min(iid) FROM events WHERE uid=1 AND iid > 5"))
     assert "events_uid_iid" in plan
     s.close()
+
+
+# --- the vector cache beside the store ----------------------------------------------------------------
+def _cached(db: Path, **kw: Any) -> Recommender:
+    from ondevice_rec.ranking import RankingConfig
+
+    return Recommender.open(db, config=RankingConfig(vector_cache_min_items=10), **kw)
+
+
+def _top(rec: Recommender) -> list[str]:
+    return [r.item_id for r in rec.recommend("u", k=10)]
+
+
+def test_vector_cache_is_written_used_and_refused_when_it_does_not_match(
+    db_path: Path, demo_catalog: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ondevice_rec.store import vector_cache
+    from ondevice_rec.store.catalog import CatalogTable
+
+    cache = vector_cache.cache_path(db_path)
+    with _cached(db_path) as rec:
+        rec.add_items(demo_catalog[:60])
+        rec.consent("u").grant("personalization")
+        rec.record("u", demo_catalog[0]["id"], kind="like")
+    with _cached(db_path) as rec:
+        want = _top(rec)  # a fresh process scans SQLite once and writes the cache
+    assert cache.is_file()
+    real_scan = CatalogTable._scan
+    scans: list[int] = []
+
+    def counting(self: Any, *a: Any, **k: Any) -> Any:
+        scans.append(1)
+        return real_scan(self, *a, **k)
+
+    monkeypatch.setattr(CatalogTable, "_scan", counting)
+    with _cached(db_path) as rec:
+        assert _top(rec) == want and not scans  # served from the cache, same ranking
+    with _cached(db_path, read_only=True) as rec:
+        assert _top(rec) == want and not scans  # a read-only open may read a valid cache
+    # another connection changes the catalogue: the cache no longer matches and is rewritten
+    with _cached(db_path) as rec:
+        rec.add_items(demo_catalog[60:80])
+    with _cached(db_path) as rec:
+        _top(rec)
+    assert len(scans) == 1
+    with _cached(db_path) as rec:
+        _top(rec)
+    assert len(scans) == 1
+    # a damaged cache is ignored (scan), never trusted
+    cache.write_bytes(cache.read_bytes()[:-100])
+    with _cached(db_path) as rec:
+        assert len(rec.recommend("u", k=10)) == 10
+    assert len(scans) == 2
+    # a read-only open never writes one
+    cache.unlink()
+    with _cached(db_path, read_only=True) as rec:
+        _top(rec)
+    assert not cache.exists()
+
+
+def test_a_store_recreated_at_the_same_path_never_uses_the_old_cache(db_path: Path, demo_catalog: list[dict]) -> None:
+    from ondevice_rec.store import vector_cache
+
+    with _cached(db_path) as rec:
+        rec.add_items(demo_catalog[:40])
+    with _cached(db_path) as rec:
+        rec.recommend("nobody", k=5)
+    old = vector_cache.cache_path(db_path).read_bytes()
+    for f in db_path.parent.glob(db_path.name + "*"):
+        if f.name != db_path.name + vector_cache.SUFFIX:
+            f.unlink()
+    other = [dict(it, text="Completely different words about gardening and soil.") for it in demo_catalog[:40]]
+    with _cached(db_path) as rec:  # same ids, same count, same catalogue version: only the epoch differs
+        rec.add_items(other)
+    with _cached(db_path) as rec:
+        rec.recommend("nobody", k=5)
+    assert vector_cache.cache_path(db_path).read_bytes() != old  # rebuilt from the new store

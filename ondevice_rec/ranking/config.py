@@ -61,6 +61,9 @@ class RankingConfig:
     # catalogues at least this large keep their vectors in float16 in memory (half the RAM; scores of the
     # prefilter's candidates are exact in float32; 0 = always float32)
     half_precision_min_items: int = 20_000
+    # catalogues at least this large keep a copy of their vectors beside the store file (``<store>-vectors``,
+    # catalogue data only) so a process opens them in milliseconds instead of scanning SQLite (0 = never)
+    vector_cache_min_items: int = 20_000
     prefilter_rank: int = 48
     prefilter_candidates: int = 2_000
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty

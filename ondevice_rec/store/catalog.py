@@ -15,7 +15,7 @@ import numpy as np
 from ..catalog import Item
 from ..errors import StoreError
 from ..ranking.snapshot import intern_tags
-from . import vectors
+from . import vector_cache, vectors
 
 if TYPE_CHECKING:
     from .db import Store
@@ -208,47 +208,66 @@ class CatalogTable:
         return self._s.meta("catalog_version", "0")
 
     # --- vectors ----------------------------------------------------------------------------------
-    def load(self, space_id: str, dim: int, *, half_from: int = 0, chunk: int = 8192) -> CatalogRows:
-        """Every item with a vector in ``space_id``, streamed chunk by chunk into preallocated arrays (no second
-        copy of the catalogue; one bytes join and one conversion per chunk, not per row); stored as float16
-        when there are at least ``half_from`` of them (0: always float32). Tag lists repeat: each distinct
-        one is parsed once."""
-        tags: list[tuple[str, ...]] = []
-        parsed: dict[str, tuple[str, ...]] = {"[]": ()}
-        width = dim * np.dtype(vectors.DTYPE).itemsize
+    def load(
+        self, space_id: str, dim: int, *, half_from: int = 0, cache_from: int = 0, chunk: int = 8192
+    ) -> CatalogRows:
+        """Every item with a vector in ``space_id``, as float16 when there are at least ``half_from`` of them
+        (0: always float32). Catalogues of at least ``cache_from`` items (0: never) are read from the vector
+        cache beside the store when it matches this store's catalogue (see vector_cache.py), and the cache is
+        rewritten after a scan; otherwise the rows are scanned out of SQLite."""
+        key: vector_cache.CacheKey | None = None
+        where = vector_cache.cache_path(self._s.path)
         with self._s.read() as conn:
             n = conn.execute("SELECT count(*) FROM item_vectors WHERE model_id=?", (space_id,)).fetchone()[0]
             dtype = np.float16 if half_from and n >= half_from else np.float32
-            iids = np.empty(n, dtype=np.int64)
-            matrix = np.empty((n, dim), dtype=dtype)
-            popularity = np.full(n, np.nan, dtype=np.float64)
-            removed = np.zeros(n, dtype=bool)
-            i = 0
-            cur = conn.execute(
-                "SELECT i.iid, i.tags, i.popularity, i.removed IS NOT NULL, v.vector FROM items i "
-                "JOIN item_vectors v ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
-                (space_id,),
-            )
-            while rows := cur.fetchmany(chunk):
-                m = len(rows)
-                if i + m > n:  # another writer added rows between the count and the scan
-                    rows, m = rows[: n - i], n - i
-                ids, tag_json, pop, gone, blobs = zip(*rows)
-                if any(len(bl) != width for bl in blobs):
-                    bad = next(r for r, bl in zip(ids, blobs) if len(bl) != width)
-                    raise StoreError(f"item {bad}: stored vector has the wrong size (run odrec doctor)")
-                iids[i : i + m] = ids
-                matrix[i : i + m] = np.frombuffer(b"".join(blobs), dtype=vectors.DTYPE).reshape(m, dim)
-                popularity[i : i + m] = np.array(pop, dtype=np.float64)  # None → NaN
-                removed[i : i + m] = gone
-                for t in tag_json:
-                    got = parsed.get(t)
-                    if got is None:
-                        got = parsed[t] = intern_tags(json.loads(t))
-                    tags.append(got)
-                i += m
-                if i >= n:
-                    break
+            epoch = self._s.meta_in(conn, "catalog_epoch") if cache_from and n >= cache_from else None
+            if epoch:
+                version = self._s.meta_in(conn, "catalog_version", "0") or "0"
+                key = vector_cache.CacheKey(epoch, version, space_id, dim, np.dtype(dtype).name)
+                got = vector_cache.read(where, key)
+                if got is not None and len(got.iids) == n:
+                    return got
+            rows = self._scan(conn, space_id, dim, n, dtype, chunk)
+        if key is not None and not self._s.readonly:
+            vector_cache.write(where, key, rows)
+        return rows
+
+    def _scan(self, conn: sqlite3.Connection, space_id: str, dim: int, n: int, dtype: Any, chunk: int) -> CatalogRows:
+        """The rows streamed chunk by chunk into preallocated arrays (no second copy of the catalogue; one bytes
+        join and one conversion per chunk, not per row); each distinct tag list is parsed once."""
+        tags: list[tuple[str, ...]] = []
+        parsed: dict[str, tuple[str, ...]] = {"[]": ()}
+        width = dim * np.dtype(vectors.DTYPE).itemsize
+        iids = np.empty(n, dtype=np.int64)
+        matrix = np.empty((n, dim), dtype=dtype)
+        popularity = np.full(n, np.nan, dtype=np.float64)
+        removed = np.zeros(n, dtype=bool)
+        i = 0
+        cur = conn.execute(
+            "SELECT i.iid, i.tags, i.popularity, i.removed IS NOT NULL, v.vector FROM items i "
+            "JOIN item_vectors v ON v.iid=i.iid AND v.model_id=? ORDER BY i.iid",
+            (space_id,),
+        )
+        while rows := cur.fetchmany(chunk):
+            m = len(rows)
+            if i + m > n:  # cannot happen inside one read transaction; never write past the arrays
+                rows, m = rows[: n - i], n - i
+            ids, tag_json, pop, gone, blobs = zip(*rows)
+            if any(len(bl) != width for bl in blobs):
+                bad = next(r for r, bl in zip(ids, blobs) if len(bl) != width)
+                raise StoreError(f"item {bad}: stored vector has the wrong size (run odrec doctor)")
+            iids[i : i + m] = ids
+            matrix[i : i + m] = np.frombuffer(b"".join(blobs), dtype=vectors.DTYPE).reshape(m, dim)
+            popularity[i : i + m] = np.array(pop, dtype=np.float64)  # None → NaN
+            removed[i : i + m] = gone
+            for t in tag_json:
+                got = parsed.get(t)
+                if got is None:
+                    got = parsed[t] = intern_tags(json.loads(t))
+                tags.append(got)
+            i += m
+            if i >= n:
+                break
         return CatalogRows(iids[:i], tags, matrix[:i], popularity[:i], removed[:i])
 
     # --- popularity priors ------------------------------------------------------------------------

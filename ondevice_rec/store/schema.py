@@ -9,10 +9,11 @@ Design notes
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Tables holding rows about one user (joined by uid); export and erasure both walk this list.
 USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
@@ -101,6 +102,12 @@ def _migrate_4(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS imports (digest TEXT PRIMARY KEY, path TEXT, rows INTEGER, at REAL)")
 
 
+def _migrate_5(conn: sqlite3.Connection) -> None:
+    # a random token naming this store's catalogue: the vector cache beside the file must carry it, so a
+    # database re-created at the same path never picks up an old cache (see vector_cache.py)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('catalog_epoch', ?)", (secrets.token_hex(16),))
+
+
 PERSONALIZATION = "personalization"
 PERSONALIZATION_DESCRIPTION = (
     "Use my activity and profile on this device to personalise recommendations, "
@@ -113,6 +120,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (2, _migrate_2),
     (3, _migrate_3),
     (4, _migrate_4),
+    (5, _migrate_5),
 ]
 
 
