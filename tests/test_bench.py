@@ -117,6 +117,8 @@ def test_memory_scenario_measures_one_process_on_a_copy_of_the_store(tmp_path: P
     report = run_bench(replace(TINY, scenarios=("memory",), workdir=str(tmp_path)))
     rows = {r["params"]["what"]: r for r in report["results"]}
     assert set(rows) == {
+        "process start to first recommendation (first open after an import: no vector cache yet)",
+        "process start to first recommendation (vector cache in place)",
         "process start to first recommendation",
         "recommend k=10 (all bench users)",
         "add_items of 1 item (embedded, stored, in the snapshot)",

@@ -151,6 +151,13 @@ def run_bench(
                 with tempfile.TemporaryDirectory(dir=work) as d:
                     copy = Path(d) / "copy.db"  # add_items writes: measure on a copy, keep the cached store
                     shutil.copyfile(db, copy)
+                    for what in ("first open after an import: no vector cache yet", "vector cache in place"):
+                        start = {"db": str(copy), "bundle": bundle_arg, "threads": cfg.threads[-1], "size": size}
+                        add(
+                            _run_worker(
+                                "start", {**start, "histories": list(cfg.histories), "what": what, "t0": time.time()}
+                            )
+                        )
                     mem: dict[str, Any] = {
                         "db": str(copy),
                         "bundle": bundle_arg,

@@ -158,6 +158,19 @@ def _w_memory(p: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _w_start(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Process start (``t0``, taken by the parent just before it spawned us) to the first recommendation,
+    and nothing else: no writes, so the store and its vector cache stay as they were."""
+    from ..recommender import Recommender
+
+    with Recommender.open(p["db"], bundle=p["bundle"], threads=p["threads"]) as rec:
+        rec.recommend(HISTORY_USERS.format(p["histories"][-1]), k=10)
+        first_s = time.time() - p["t0"]
+    what = f"process start to first recommendation ({p['what']})"
+    params = {"items": p["size"], "threads": p["threads"], "what": what}
+    return [result("memory", params, [first_s * 1000], peak_rss_mb=_peak_rss_mb())]
+
+
 def _w_ingest(p: dict[str, Any]) -> list[dict[str, Any]]:
     from ..recommender import Recommender
     from .synthetic import synthetic_items
@@ -318,6 +331,7 @@ print(json.dumps({"first_s": first, "open_s": opened}))
 WORKERS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
     "recommend": _w_recommend,
     "memory": _w_memory,
+    "start": _w_start,
     "ingest": _w_ingest,
     "redact": _w_redact,
     "backends": _w_backends,
