@@ -20,6 +20,7 @@ from .catalog import CatalogColumns, Item, check_id, to_item
 from .errors import ArgumentTypeError, ItemNotFoundError
 from .ingest import ImportReport, Progress, import_items
 from .ranking import RankingConfig
+from .ranking.scoring import Prefilter
 from .ranking.snapshot import CatalogSnapshot
 from .ranking.templates import item_text
 from .requests import page
@@ -145,6 +146,7 @@ class LiveCatalog:
                 cache_from=self._cfg.vector_cache_min_items,
             )
             snap = CatalogSnapshot.build(version, rows.iids, rows.tags, rows.matrix, rows.popularity, rows.removed)
+            self._prefilter_from_cache(snap, rows)
             snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self._cfg.popularity_min_users)
             self._snap = snap
             _log.debug(
@@ -159,6 +161,22 @@ class LiveCatalog:
                 snap.set_stats(self._store.catalog.stats(), dv, self._cfg.popularity_min_users)
             snap.stats_loaded_at = time.monotonic()
         return snap
+
+    def _prefilter_from_cache(self, snap: CatalogSnapshot, rows: Any) -> None:
+        """Large catalogues: the low-rank prefilter comes with the vector cache, or is built now (the first
+        request needs it anyway) and saved with the scanned rows, so the next process starts without either."""
+        rank = self._cfg.prefilter_rank
+        big = bool(self._cfg.prefilter_min_items) and len(snap) >= self._cfg.prefilter_min_items
+        basis, low = rows.extras.get("prefilter_basis"), rows.extras.get("prefilter_low")
+        if big and basis is not None and low is not None and basis.shape[1] == min(rank, snap.matrix.shape[1]):
+            snap.set_prefilter(Prefilter(basis, low))
+        if rows.cache_key is None:
+            return
+        extras = {}
+        if big:
+            pf = snap.prefilter(rank)
+            extras = {"prefilter_basis": pf.basis, "prefilter_low": pf.low}
+        self._store.catalog.save_cache(rows, extras)
 
     def names(self, iids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """iid → (item id, title) for the few items a result names."""

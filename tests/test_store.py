@@ -110,7 +110,9 @@ def test_a_version_1_store_is_migrated_and_seen_items_use_the_index(db_path: Pat
 def _cached(db: Path, **kw: Any) -> Recommender:
     from ondevice_rec.ranking import RankingConfig
 
-    return Recommender.open(db, config=RankingConfig(vector_cache_min_items=10), **kw)
+    # a tiny catalogue treated as a large one: float16 vectors, coarse-to-fine search, a vector cache
+    cfg = RankingConfig(vector_cache_min_items=10, prefilter_min_items=10, half_precision_min_items=10)
+    return Recommender.open(db, config=cfg, **kw)
 
 
 def _top(rec: Recommender) -> list[str]:
@@ -139,8 +141,13 @@ def test_vector_cache_is_written_used_and_refused_when_it_does_not_match(
         return real_scan(self, *a, **k)
 
     monkeypatch.setattr(CatalogTable, "_scan", counting)
+    from ondevice_rec.ranking import snapshot
+
+    real_build = snapshot.build_prefilter
+    monkeypatch.setattr(snapshot, "build_prefilter", lambda *a, **k: pytest.fail("prefilter rebuilt"))
     with _cached(db_path) as rec:
-        assert _top(rec) == want and not scans  # served from the cache, same ranking
+        assert _top(rec) == want and not scans  # vectors and prefilter served from the cache, same ranking
+    monkeypatch.setattr(snapshot, "build_prefilter", real_build)
     with _cached(db_path, read_only=True) as rec:
         assert _top(rec) == want and not scans  # a read-only open may read a valid cache
     # another connection changes the catalogue: the cache no longer matches and is rewritten

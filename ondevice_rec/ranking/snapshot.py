@@ -174,6 +174,12 @@ class CatalogSnapshot:
             return np.zeros(len(self.iids), dtype=np.float32)
         return np.mean(parts, axis=0).astype(np.float32)
 
+    def set_prefilter(self, pf: Prefilter) -> None:
+        """Adopt a prefilter computed earlier for exactly these rows (the vector cache's copy)."""
+        if pf.low.shape[0] != len(self.iids) or pf.basis.shape[0] != self.matrix.shape[1]:
+            raise ValueError("prefilter does not match the snapshot's rows")
+        self._prefilter = pf
+
     def prefilter(self, rank: int) -> Prefilter:
         """The low-rank view for coarse-to-fine search, built on first use for this snapshot."""
         if self._prefilter is None or self._prefilter.basis.shape[1] != min(rank, self.matrix.shape[1]):

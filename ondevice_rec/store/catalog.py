@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +40,10 @@ class CatalogRows:
     matrix: np.ndarray  # float32, or float16 for large catalogues
     popularity: np.ndarray  # the catalogue's own popularity (NaN where the app gave none)
     removed: np.ndarray  # True for items removed from the catalogue (kept: histories still name them)
+    # arrays the ranking derived from these rows and asked to keep in the vector cache (see save_cache)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    # set when these rows were scanned for a catalogue large enough to cache: save_cache writes them
+    cache_key: Any = None
 
 
 class CatalogTable:
@@ -213,8 +217,9 @@ class CatalogTable:
     ) -> CatalogRows:
         """Every item with a vector in ``space_id``, as float16 when there are at least ``half_from`` of them
         (0: always float32). Catalogues of at least ``cache_from`` items (0: never) are read from the vector
-        cache beside the store when it matches this store's catalogue (see vector_cache.py), and the cache is
-        rewritten after a scan; otherwise the rows are scanned out of SQLite."""
+        cache beside the store when it matches this store's catalogue (see vector_cache.py); otherwise the rows
+        are scanned out of SQLite and, if the catalogue is large enough and the store writable, marked for
+        :meth:`save_cache`."""
         key: vector_cache.CacheKey | None = None
         where = vector_cache.cache_path(self._s.path)
         with self._s.read() as conn:
@@ -229,8 +234,15 @@ class CatalogTable:
                     return got
             rows = self._scan(conn, space_id, dim, n, dtype, chunk)
         if key is not None and not self._s.readonly:
-            vector_cache.write(where, key, rows)
+            rows.cache_key = key
         return rows
+
+    def save_cache(self, rows: CatalogRows, extras: dict[str, np.ndarray] | None = None) -> bool:
+        """Write scanned ``rows`` (those ``load`` marked cacheable) and arrays derived from them to the vector
+        cache beside the store; False when there is nothing to write or the directory refused it."""
+        if rows.cache_key is None:
+            return False
+        return vector_cache.write(vector_cache.cache_path(self._s.path), rows.cache_key, rows, extras)
 
     def _scan(self, conn: sqlite3.Connection, space_id: str, dim: int, n: int, dtype: Any, chunk: int) -> CatalogRows:
         """The rows streamed chunk by chunk into preallocated arrays (no second copy of the catalogue; one bytes

@@ -37,8 +37,9 @@ class CacheKey:
     dim: int
     dtype: str  # "float16" or "float32"
 
-    def header(self, n: int, tags: list[list[str]]) -> dict[str, object]:
+    def header(self, n: int, tags: list[list[str]], extras: dict[str, list[int]] | None = None) -> dict[str, object]:
         return {
+            "extras": extras or {},
             "epoch": self.epoch,
             "version": self.version,
             "space_id": self.space_id,
@@ -66,11 +67,12 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
             if hlen > 1 << 30:
                 return None
             head = json.loads(f.read(hlen).decode("utf-8"))
-            if any(head.get(k) != v for k, v in key.header(0, []).items() if k not in ("n", "tags")):
+            if any(head.get(k) != v for k, v in key.header(0, []).items() if k not in ("n", "tags", "extras")):
                 return None
             n, dim = int(head["n"]), key.dim
             dt = np.dtype(key.dtype)
-            need = n * (8 + 1 + 8 + 4) + n * dim * dt.itemsize
+            shapes = {str(k): tuple(int(x) for x in v) for k, v in dict(head.get("extras") or {}).items()}
+            need = n * (8 + 1 + 8 + 4) + n * dim * dt.itemsize + sum(4 * int(np.prod(v)) for v in shapes.values())
             if os.fstat(f.fileno()).st_size - f.tell() != need:
                 return None
             iids = np.fromfile(f, dtype="<i8", count=n)
@@ -78,6 +80,7 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
             popularity = np.fromfile(f, dtype="<f8", count=n)
             tag_index = np.fromfile(f, dtype="<i4", count=n)
             matrix = np.fromfile(f, dtype=dt.newbyteorder("<"), count=n * dim).reshape(n, dim)
+            extras = {k: np.fromfile(f, dtype="<f4", count=int(np.prod(v))).reshape(v) for k, v in shapes.items()}
     except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
         return None
     distinct = [intern_tags(t) for t in head["tags"]]
@@ -85,14 +88,21 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
         return None
     if n > 1 and not bool(np.all(iids[1:] > iids[:-1])):
         return None
-    return CatalogRows(iids, [distinct[i] for i in tag_index.tolist()], matrix.astype(dt), popularity, removed)
+    rows = CatalogRows(
+        iids, [distinct[i] for i in tag_index.tolist()], matrix.astype(dt, copy=False), popularity, removed
+    )
+    rows.extras = {k: v.astype(np.float32, copy=False) for k, v in extras.items()}
+    return rows
 
 
-def write(path: Path, key: CacheKey, rows: CatalogRows) -> bool:
-    """Write ``rows`` as the cache for ``key`` (atomically); False if the directory refused it."""
+def write(path: Path, key: CacheKey, rows: CatalogRows, extras: dict[str, np.ndarray] | None = None) -> bool:
+    """Write ``rows`` (and float32 ``extras`` derived from them, e.g. the ranking's low-rank view) as the cache
+    for ``key``, atomically; False if the directory refused it."""
+    extras = extras or {}
     index: dict[tuple[str, ...], int] = {}
     tag_index = np.fromiter((index.setdefault(t, len(index)) for t in rows.tags), dtype="<i4", count=len(rows.tags))
-    head = json.dumps(key.header(len(rows.iids), [list(t) for t in index])).encode("utf-8")
+    shapes = {k: list(v.shape) for k, v in extras.items()}
+    head = json.dumps(key.header(len(rows.iids), [list(t) for t in index], shapes)).encode("utf-8")
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -102,6 +112,8 @@ def write(path: Path, key: CacheKey, rows: CatalogRows) -> bool:
             np.asarray(rows.popularity, dtype="<f8").tofile(f)
             tag_index.tofile(f)
             np.ascontiguousarray(rows.matrix, dtype=np.dtype(key.dtype).newbyteorder("<")).tofile(f)
+            for v in extras.values():
+                np.ascontiguousarray(v, dtype="<f4").tofile(f)
         os.replace(tmp, path)
         return True
     except OSError:
