@@ -7,7 +7,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +15,7 @@ from ..catalog import Item
 from ..errors import StoreError
 from ..ranking.snapshot import intern_tags
 from . import vector_cache, vectors
+from .rows import CatalogRows
 
 if TYPE_CHECKING:
     from .db import Store
@@ -28,22 +28,6 @@ CONSENTED_UIDS = (
     "SELECT c.uid FROM consents c WHERE c.purpose='personalization' AND c.granted=1 AND c.cid="
     "(SELECT max(c2.cid) FROM consents c2 WHERE c2.uid=c.uid AND c2.purpose='personalization')"
 )
-
-
-@dataclass
-class CatalogRows:
-    """Every item that has a vector in one space, in ``iid`` order, as arrays (what a snapshot is built from;
-    ids and titles stay in the store)."""
-
-    iids: np.ndarray
-    tags: list[tuple[str, ...]]
-    matrix: np.ndarray  # float32, or float16 for large catalogues
-    popularity: np.ndarray  # the catalogue's own popularity (NaN where the app gave none)
-    removed: np.ndarray  # True for items removed from the catalogue (kept: histories still name them)
-    # arrays the ranking derived from these rows and asked to keep in the vector cache (see save_cache)
-    extras: dict[str, np.ndarray] = field(default_factory=dict)
-    # set when these rows were scanned for a catalogue large enough to cache: save_cache writes them
-    cache_key: Any = None
 
 
 class CatalogTable:

@@ -16,12 +16,10 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .catalog import CatalogRows
+from .rows import CatalogRows
 
 MAGIC = b"ODRECVC1"
 SUFFIX = "-vectors"
@@ -57,7 +55,6 @@ def cache_path(store_path: Path) -> Path:
 def read(path: Path, key: CacheKey) -> CatalogRows | None:
     """The cached rows if ``path`` is a complete cache for ``key``, else None (never raises for a bad file)."""
     from ..ranking.snapshot import intern_tags
-    from .catalog import CatalogRows
 
     try:
         with open(path, "rb") as f:
