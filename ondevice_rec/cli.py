@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -651,8 +652,26 @@ def eval_cmd(
     order = split_order or ("llamarec" if "llamarec" in protocols else "stable")
     split = leave_one_out(load_dataset(dataset, data_dir), min_rating=min_rating, core=core, order=order)
     command = "odrec " + " ".join(sys.argv[1:])
+    last_msg, last_at = "", 0.0
+
+    def log_line(msg: str) -> None:
+        """Without a terminal (a background run with a log file) the bar is invisible: log what it says
+        instead, at most every 30 s unless a stage changes (training runs take hours)."""
+        nonlocal last_msg, last_at
+        new_stage = msg.split(" ", 2)[:2] != last_msg.split(" ", 2)[:2]
+        if msg != last_msg and (new_stage or time.time() - last_at > 30):
+            typer.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
+            last_msg, last_at = msg, time.time()
+
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task("starting", total=1.0)
+        tty = sys.stderr.isatty()
+
+        def on_progress(msg: str, f: float) -> None:
+            bar.update(task, description=msg[:60], completed=f)
+            if not tty:
+                log_line(msg)
+
         runs = evaluate(
             split,
             specs,
@@ -661,7 +680,7 @@ def eval_cmd(
             seed=seed,
             max_users=max_users,
             cache_dir=out / "cache",
-            progress=lambda msg, f: bar.update(task, description=msg[:60], completed=f),
+            progress=on_progress,
         )
     results = report(runs, split, out, seed=seed, command=command, extra={"split_order": order})
     typer.echo((out / "results.md").read_text())
