@@ -121,6 +121,7 @@ def test_memory_scenario_measures_one_process_on_a_copy_of_the_store(tmp_path: P
         "process start to first recommendation (vector cache in place)",
         "process start to first recommendation",
         "recommend k=10 (all bench users)",
+        "first add_items of the process (builds the encoder)",
         "add_items of 1 item (embedded, stored, in the snapshot)",
     }
     assert all(r["peak_rss_mb"] > 0 for r in rows.values())

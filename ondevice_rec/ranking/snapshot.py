@@ -39,6 +39,7 @@ class CatalogSnapshot:
     data_version: int = -1
     _prefilter: Prefilter | None = field(default=None, repr=False)
     _buf: np.ndarray | None = field(default=None, repr=False)  # rows with spare capacity; matrix is a view
+    _low_buf: np.ndarray | None = field(default=None, repr=False)  # the same for the prefilter's low-rank rows
 
     @classmethod
     def build(
@@ -118,9 +119,11 @@ class CatalogSnapshot:
         self.catalog_pop = np.concatenate([self.catalog_pop, np.asarray(pops, dtype=np.float64)])
         self.removed = np.concatenate([self.removed, np.zeros(m, dtype=bool)])
         self.pop_raw = {c: np.concatenate([a, np.zeros(m, dtype=a.dtype)]) for c, a in self.pop_raw.items()}
-        if self._prefilter is not None:
-            low = np.concatenate([self._prefilter.low, add @ self._prefilter.basis])
-            self._prefilter = Prefilter(self._prefilter.basis, np.ascontiguousarray(low, dtype=np.float32))
+        if self._prefilter is not None:  # appended into spare capacity too (a copy per add is O(n))
+            pf = self._prefilter
+            self._low_buf = _grow(self._low_buf, pf.low, n + m, pf.low.shape[1])
+            self._low_buf[n : n + m] = add @ pf.basis
+            self._prefilter = Prefilter(pf.basis, self._low_buf[: n + m])
         return True
 
     def mark_removed(self, iids: Iterable[int]) -> None:
@@ -188,10 +191,11 @@ class CatalogSnapshot:
 
 
 def _grow(buf: np.ndarray | None, matrix: np.ndarray, need: int, dim: int) -> np.ndarray:
-    """A row buffer holding ``matrix`` with room for ``need`` rows (capacity doubles: appends stay cheap)."""
+    """A row buffer holding ``matrix`` with room for ``need`` rows. Capacity grows by an eighth (geometric, so
+    appends stay amortised O(1), without doubling the memory of a 100k catalogue on its first append)."""
     if buf is not None and buf.shape[0] >= need and buf.shape[1] == dim and np.shares_memory(buf, matrix):
         return buf
-    cap = max(need, 2 * len(matrix), 64)
+    cap = max(need, len(matrix) + max(64, len(matrix) // 8))
     out = np.empty((cap, dim), dtype=matrix.dtype if matrix.size else np.float32)
     out[: len(matrix)] = matrix
     return out
