@@ -50,22 +50,59 @@ def explain(
 ) -> Why:
     """The strongest contributing signal of ``row`` (``vectors`` gives float32 rows of the catalogue)."""
 
-    def unit(m: np.ndarray) -> np.ndarray:
-        m = np.asarray(m, dtype=np.float32)
-        return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
+    return explain_all([row], state, vectors, tags, ctx_pop, request_ctx, cfg)[0]
 
-    x = unit(vectors([row])[0])
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float32)
+    return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
+
+
+def explain_all(
+    rows: Sequence[int],
+    state: UserState,
+    vectors: Callable[[Sequence[int]], np.ndarray],
+    tags: Sequence[Sequence[str]],
+    ctx_pop: np.ndarray | None,
+    request_ctx: Sequence[str],
+    cfg: RankingConfig,
+) -> list[Why]:
+    """:func:`explain` for every row of a result, sharing the per-request work (the history's unit vectors and
+    tag sets are computed once, not once per pick)."""
+    hist = state.history_rows.tolist()
+    hist_unit = _unit(vectors(hist)) if hist else np.zeros((0, 0), np.float32)
+    hist_tags = [frozenset(tags[h]) for h in hist]
+    clause_unit = _unit(state.clause_vecs) if state.clause_vecs is not None and len(state.clauses) else None
+    picks = _unit(vectors(list(rows))) if len(rows) else np.zeros((0, 0), np.float32)
+    return [
+        _explain_one(r, x, state, hist, hist_unit, hist_tags, clause_unit, tags, ctx_pop, request_ctx, cfg)
+        for r, x in zip(rows, picks)
+    ]
+
+
+def _explain_one(
+    row: int,
+    x: np.ndarray,
+    state: UserState,
+    hist: list[int],
+    hist_unit: np.ndarray,
+    hist_tags: list[frozenset[str]],
+    clause_unit: np.ndarray | None,
+    tags: Sequence[Sequence[str]],
+    ctx_pop: np.ndarray | None,
+    request_ctx: Sequence[str],
+    cfg: RankingConfig,
+) -> Why:
     best, hist_sim = -1, 0.0
     sims = np.zeros(0, np.float32)
-    hist = state.history_rows.tolist()
     if hist:
-        sims = unit(vectors(hist)) @ x
+        sims = hist_unit @ x
         # the history item that means most for this pick: semantic similarity, what the two share beyond their
         # wording (tags: genres, topics), and how strongly the user held it; an item that shares none of the
         # pick's tags (when both have tags) is never named, so a shared title word alone is no reason
-        mine = set(tags[row])
-        share = np.asarray([len(mine & set(tags[h])) / max(1, len(mine | set(tags[h]))) for h in hist])
-        tagged = np.asarray([bool(mine) and bool(tags[h]) for h in hist])
+        mine = frozenset(tags[row])
+        share = np.asarray([len(mine & t) / max(1, len(mine | t)) for t in hist_tags])
+        tagged = np.asarray([bool(mine) and bool(t) for t in hist_tags])
         strength = state.history_weights / max(float(state.history_weights.max()), 1e-9)
         contrib = sims + 0.3 * share + 0.1 * strength
         contrib[tagged & (share == 0)] = -np.inf
@@ -73,8 +110,8 @@ def explain(
             best = int(np.argmax(contrib))
             hist_sim = float(sims[best])
     clause, clause_sim = "", 0.0
-    if state.clause_vecs is not None and len(state.clauses):
-        csims = unit(state.clause_vecs) @ x
+    if clause_unit is not None:
+        csims = clause_unit @ x
         i = int(np.argmax(csims))
         clause, clause_sim = state.clauses[i], float(csims[i])
 

@@ -55,6 +55,8 @@ class CatalogSnapshot:
         if iids.size > 1 and not bool(np.all(iids[1:] > iids[:-1])):
             raise ValueError("snapshot rows must be in increasing store-id order")
         snap = cls(version, iids, tags, matrix)
+        if _has_spare_rows(matrix):
+            snap._buf = matrix.base  # the loader left spare rows after the catalogue: appends go there
         snap.catalog_pop = catalog_pop if catalog_pop is not None else np.full(len(iids), np.nan)
         snap.removed = removed if removed is not None else np.zeros(len(iids), dtype=bool)
         return snap
@@ -190,12 +192,26 @@ class CatalogSnapshot:
         return self._prefilter
 
 
+def _has_spare_rows(matrix: np.ndarray) -> bool:
+    """Is ``matrix`` the first rows of a larger C-contiguous buffer of the same row shape and type?"""
+    base = matrix.base
+    return (
+        isinstance(base, np.ndarray)
+        and base.ndim == 2
+        and base.shape[1:] == matrix.shape[1:]
+        and base.dtype == matrix.dtype
+        and base.shape[0] > matrix.shape[0]
+        and base.flags.c_contiguous
+        and base.__array_interface__["data"][0] == matrix.__array_interface__["data"][0]
+    )
+
+
 def _grow(buf: np.ndarray | None, matrix: np.ndarray, need: int, dim: int) -> np.ndarray:
     """A row buffer holding ``matrix`` with room for ``need`` rows. Capacity grows by an eighth (geometric, so
     appends stay amortised O(1), without doubling the memory of a 100k catalogue on its first append)."""
     if buf is not None and buf.shape[0] >= need and buf.shape[1] == dim and np.shares_memory(buf, matrix):
         return buf
-    cap = max(need, len(matrix) + max(64, len(matrix) // 8))
+    cap = max(need, len(matrix) + max(64, len(matrix) // 8))  # = store.rows.spare_rows
     out = np.empty((cap, dim), dtype=matrix.dtype if matrix.size else np.float32)
     out[: len(matrix)] = matrix
     return out

@@ -15,7 +15,7 @@ from ..catalog import Item
 from ..errors import StoreError
 from ..ranking.snapshot import intern_tags
 from . import vector_cache, vectors
-from .rows import CatalogRows
+from .rows import CatalogRows, spare_rows
 
 if TYPE_CHECKING:
     from .db import Store
@@ -235,7 +235,9 @@ class CatalogTable:
         parsed: dict[str, tuple[str, ...]] = {"[]": ()}
         width = dim * np.dtype(vectors.DTYPE).itemsize
         iids = np.empty(n, dtype=np.int64)
-        matrix = np.empty((n, dim), dtype=dtype)
+        # spare rows for the items this process will add (the snapshot appends into them instead of copying the
+        # whole catalogue on the first add_items)
+        matrix = np.empty((n + spare_rows(n), dim), dtype=dtype)[:n]
         popularity = np.full(n, np.nan, dtype=np.float64)
         removed = np.zeros(n, dtype=bool)
         i = 0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .rows import CatalogRows
+from .rows import CatalogRows, spare_rows
 
 MAGIC = b"ODRECVC1"
 SUFFIX = "-vectors"
@@ -76,7 +76,10 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
             removed = np.fromfile(f, dtype=np.uint8, count=n).astype(bool)
             popularity = np.fromfile(f, dtype="<f8", count=n)
             tag_index = np.fromfile(f, dtype="<i4", count=n)
-            matrix = np.fromfile(f, dtype=dt.newbyteorder("<"), count=n * dim).reshape(n, dim)
+            matrix = np.empty((n + spare_rows(n), dim), dtype=dt.newbyteorder("<"))[:n]  # room to append
+            view = memoryview(matrix).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
+            if n and f.readinto(view) != matrix.nbytes:
+                return None
             extras = {k: np.fromfile(f, dtype="<f4", count=int(np.prod(v))).reshape(v) for k, v in shapes.items()}
     except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
         return None
@@ -85,9 +88,7 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
         return None
     if n > 1 and not bool(np.all(iids[1:] > iids[:-1])):
         return None
-    rows = CatalogRows(
-        iids, [distinct[i] for i in tag_index.tolist()], matrix.astype(dt, copy=False), popularity, removed
-    )
+    rows = CatalogRows(iids, [distinct[i] for i in tag_index.tolist()], matrix, popularity, removed)
     rows.extras = {k: v.astype(np.float32, copy=False) for k, v in extras.items()}
     return rows
 
