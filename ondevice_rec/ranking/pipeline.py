@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import RankingConfig
 from .profile import Profile
-from .reasons import Why, describe_context, explain_all, render
+from .reasons import Why, describe_context, explain, render
 from .rerank import fused_order
 from .scoring import UserState, build_user_state, score_items, score_items_prefiltered, select_mmr, unit
 from .signals import event_weight
@@ -263,7 +263,7 @@ def rank(
             scores[r] = float(fused[i])
     whys: list[Why | None] = [None] * len(rows)
     if state.personalised and not (reranker is not None and req.llm_reasons):
-        whys = list[Why | None](explain_all(rows, state, snap.vectors, snap.tags, ctx_pop, req.context, cfg))
+        whys = list[Why | None](explain(rows, state, snap.vectors, snap.tags, ctx_pop, req.context, cfg))
         named = {r for w in whys if w is not None for r, _, _ in w.rows}
         missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
         if missing:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,26 +39,12 @@ class Why:
     context: tuple[str, ...] = ()
 
 
-def explain(
-    row: int,
-    state: UserState,
-    vectors: Callable[[Sequence[int]], np.ndarray],
-    tags: Sequence[Sequence[str]],
-    ctx_pop: np.ndarray | None,
-    request_ctx: Sequence[str],
-    cfg: RankingConfig,
-) -> Why:
-    """The strongest contributing signal of ``row`` (``vectors`` gives float32 rows of the catalogue)."""
-
-    return explain_all([row], state, vectors, tags, ctx_pop, request_ctx, cfg)[0]
-
-
 def _unit(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float32)
     return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
 
 
-def explain_all(
+def explain(
     rows: Sequence[int],
     state: UserState,
     vectors: Callable[[Sequence[int]], np.ndarray],
@@ -67,8 +53,8 @@ def explain_all(
     request_ctx: Sequence[str],
     cfg: RankingConfig,
 ) -> list[Why]:
-    """:func:`explain` for every row of a result, sharing the per-request work (the history's unit vectors and
-    tag sets are computed once, not once per pick)."""
+    """The strongest contributing signal of each of ``rows`` (``vectors`` gives float32 rows of the catalogue),
+    sharing the per-request work: the history's unit vectors and tag sets are computed once, not per pick."""
     hist = state.history_rows.tolist()
     hist_unit = _unit(vectors(hist)) if hist else np.zeros((0, 0), np.float32)
     hist_tags = [frozenset(tags[h]) for h in hist]
@@ -103,20 +89,19 @@ def _explain_one(
         mine = frozenset(tags[row])
         strength = state.history_weights / max(float(state.history_weights.max()), 1e-9)
         contrib = np.full(len(hist), -np.inf, dtype=np.float64)
+
         # tags add at most 0.3 and strength 0.1: items more than 0.4 below the most similar one cannot win, so
         # their tag overlap is not computed (the same answer for a fraction of the set operations)
-        near = np.flatnonzero(sims >= float(sims.max()) - 0.4).tolist()
-        for j in near:
-            t = hist_tags[j]
-            share = len(mine & t) / max(1, len(mine | t))
-            if not (mine and t and share == 0):
-                contrib[j] = float(sims[j]) + 0.3 * share + 0.1 * float(strength[j])
-        if not np.isfinite(contrib).any():  # every near item shares none of the pick's tags: look further
-            for j in range(len(hist)):
+        def score(js: Iterable[int]) -> None:
+            for j in js:
                 t = hist_tags[j]
                 share = len(mine & t) / max(1, len(mine | t))
                 if not (mine and t and share == 0):
                     contrib[j] = float(sims[j]) + 0.3 * share + 0.1 * float(strength[j])
+
+        score(np.flatnonzero(sims >= float(sims.max()) - 0.4).tolist())
+        if not np.isfinite(contrib).any():  # every near item shares none of the pick's tags: look further
+            score(range(len(hist)))
         if np.isfinite(contrib).any():
             best = int(np.argmax(contrib))
             hist_sim = float(sims[best])
