@@ -29,6 +29,7 @@ from .limits import MAX_PROFILE_CHARS
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
 from .ranking import RankingConfig, stat_increments
+from .ranking.config import for_bundle_kind
 from .ranking.pipeline import Recommendation, Request, UserSignals, rank, similar
 from .ranking.profile import Profile, embed_profile
 from .requests import build_request, check_options, page
@@ -91,6 +92,7 @@ class Recommender:
         self.retention_days = retention_days
         self.read_only = bool(read_only)
         self.bundle: Bundle = load_bundle(bundle)
+        self.config = for_bundle_kind(self.config, self.bundle.manifest.kind)
         self._threads = threads
         self._encoder: Encoder = open_encoder(self.bundle, threads=threads, precision=precision)
         self._lock = threading.RLock()

@@ -262,7 +262,10 @@ class RuntimeFitted:
         from ..ranking.snapshot import CatalogSnapshot
 
         n = self.split.n_items
-        self.cfg = self.config or RankingConfig()
+        from ..ranking.config import for_bundle_kind
+
+        kind = "two-tower" if getattr(self.encoder, "learned_user", False) else "text-embedder"
+        self.cfg = for_bundle_kind(self.config or RankingConfig(), kind)
         self.snap = CatalogSnapshot.build(
             "eval", np.arange(n), [tuple(t) for t in self.split.item_tags], self.matrix, self.popularity
         )

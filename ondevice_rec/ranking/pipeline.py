@@ -300,7 +300,7 @@ def similar(
     pop = snap.prior("")
     assert pop is not None
     state = UserState(x, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
-    like = replace(cfg, popularity_weight=min(cfg.popularity_weight, 0.01))
+    like = replace(cfg, popularity_weight=min(cfg.prior_weight, 0.01))
     if cfg.prefilter_min_items and len(snap) >= cfg.prefilter_min_items:
         scores, allowed = score_items_prefiltered(
             state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, None, allowed, like

@@ -157,7 +157,7 @@ def _combine(
         scores += dot(state.pos)
     if state.neg is not None:
         scores -= cfg.negative_weight * np.clip(dot(state.neg), 0.0, None)
-    prior_w = cfg.popularity_weight if state.personalised else 1.0
+    prior_w = cfg.prior_weight if state.personalised else 1.0
     scores += prior_w * pop
     if ctx_pop is not None:
         scores += (cfg.context_weight if state.personalised else 0.5) * ctx_pop
