@@ -192,6 +192,11 @@ class CatalogSnapshot:
         return self._prefilter
 
 
+def spare_rows(n: int) -> int:
+    """Rows of spare capacity kept after ``n`` (an eighth: appends stay amortised O(1) without doubling)."""
+    return max(64, n // 8)
+
+
 def _has_spare_rows(matrix: np.ndarray) -> bool:
     """Is ``matrix`` the first rows of a larger C-contiguous buffer of the same row shape and type?"""
     base = matrix.base
@@ -211,7 +216,7 @@ def _grow(buf: np.ndarray | None, matrix: np.ndarray, need: int, dim: int) -> np
     appends stay amortised O(1), without doubling the memory of a 100k catalogue on its first append)."""
     if buf is not None and buf.shape[0] >= need and buf.shape[1] == dim and np.shares_memory(buf, matrix):
         return buf
-    cap = max(need, len(matrix) + max(64, len(matrix) // 8))  # = store.rows.spare_rows
+    cap = max(need, len(matrix) + spare_rows(len(matrix)))
     out = np.empty((cap, dim), dtype=matrix.dtype if matrix.size else np.float32)
     out[: len(matrix)] = matrix
     return out

@@ -13,9 +13,9 @@ import numpy as np
 
 from ..catalog import Item
 from ..errors import StoreError
-from ..ranking.snapshot import intern_tags
+from ..ranking.snapshot import intern_tags, spare_rows
 from . import vector_cache, vectors
-from .rows import CatalogRows, spare_rows
+from .rows import CatalogRows
 
 if TYPE_CHECKING:
     from .db import Store

@@ -23,8 +23,3 @@ class CatalogRows:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     # set when these rows were scanned for a catalogue large enough to cache: save_cache writes them
     cache_key: Any = None
-
-
-def spare_rows(n: int) -> int:
-    """Rows of spare capacity kept after ``n`` (an eighth: appends stay amortised O(1) without doubling)."""
-    return max(64, n // 8)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .rows import CatalogRows, spare_rows
+from ..ranking.snapshot import spare_rows
+from .rows import CatalogRows
 
 MAGIC = b"ODRECVC1"
 SUFFIX = "-vectors"
@@ -77,8 +78,7 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
             popularity = np.fromfile(f, dtype="<f8", count=n)
             tag_index = np.fromfile(f, dtype="<i4", count=n)
             matrix = np.empty((n + spare_rows(n), dim), dtype=dt.newbyteorder("<"))[:n]  # room to append
-            view = memoryview(matrix).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
-            if n and f.readinto(view) != matrix.nbytes:
+            if n and f.readinto(memoryview(matrix).cast("B")) != matrix.nbytes:  # type: ignore[arg-type]
                 return None
             extras = {k: np.fromfile(f, dtype="<f4", count=int(np.prod(v))).reshape(v) for k, v in shapes.items()}
     except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
