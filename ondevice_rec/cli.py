@@ -131,6 +131,27 @@ def _progress(label: str) -> tuple[Any, Callable[[int, int], None]]:
     return bar, update
 
 
+def _stage_progress(bar: Any) -> Callable[[str, float], None]:
+    """The ``(message, fraction)`` callback of long commands (eval, export): moves the bar, and without a
+    terminal (a background run with a log file, where the bar is invisible) logs what it says as timestamped
+    lines, at most every 30 s unless the stage changes (training runs take hours)."""
+    task = bar.add_task("starting", total=1.0)
+    tty = sys.stderr.isatty()
+    last_msg, last_at = "", 0.0
+
+    def on_progress(msg: str, f: float) -> None:
+        nonlocal last_msg, last_at
+        bar.update(task, description=msg[:60], completed=f)
+        if tty:
+            return
+        new_stage = msg.split(" ", 2)[:2] != last_msg.split(" ", 2)[:2]
+        if msg != last_msg and (new_stage or time.time() - last_at > 30):
+            typer.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
+            last_msg, last_at = msg, time.time()
+
+    return on_progress
+
+
 def _version(value: bool) -> None:
     if value:
         from ._version import __version__
@@ -480,6 +501,63 @@ def user_forget(user: str, db: Path = DB, as_json: bool = JSON) -> None:
         typer.echo(f"nothing held about {user}; database files scrubbed")
 
 
+def _centre(
+    db: Path | None,
+    user: str | None,
+    host: str,
+    port: int,
+    public: bool,
+    bundle: Path | None,
+) -> None:
+    from .centre import is_loopback, serve
+
+    if public and not is_loopback(host):
+        typer.echo(
+            f"warning: serving personal data on {host}:{port or 'a free port'}; anyone who can reach it and "
+            "has the printed link can see and erase it",
+            err=True,
+        )
+    with _open(db, bundle) as rec:
+        serve(
+            rec,
+            host=host,
+            port=port,
+            user_id=user,
+            public=public,
+            ready=lambda url: typer.echo(f"privacy centre: {url}  (Ctrl-C to stop)"),
+        )
+
+
+_CENTRE_HELP = (
+    "Open the privacy centre: a local page showing what is stored about a person, why each pick was made and "
+    "what was sent, with controls for consent, profile, export, erasure and retention (needs the centre extra)."
+)
+
+
+@app.command("centre", help=_CENTRE_HELP)
+def centre_cmd(
+    db: Path = DB,
+    user: str | None = typer.Option(None, "--user", help="Show only this person's page."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only unless --public)."),
+    port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
+    public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
+    bundle: Path | None = typer.Option(None, "--bundle"),
+) -> None:
+    _centre(db, user, host, port, public, bundle)
+
+
+@app.command("serve", help="Alias of `odrec centre`.", hidden=False)
+def serve_cmd(
+    db: Path = DB,
+    user: str | None = typer.Option(None, "--user", help="Show only this person's page."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only unless --public)."),
+    port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
+    public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
+    bundle: Path | None = typer.Option(None, "--bundle"),
+) -> None:
+    _centre(db, user, host, port, public, bundle)
+
+
 @bundle_app.command("build-default")
 def bundle_build_default(
     out: Path = typer.Option(None, "--out", help="Output directory (default: the package's bundles/default)."),
@@ -629,14 +707,21 @@ def eval_cmd(
     core: int = typer.Option(5, "--core", help="Iterative k-core filter on users and items."),
     max_users: int | None = typer.Option(None, "--max-users", help="Evaluate a random subset of users."),
     out: Path = typer.Option(Path("results"), "--out", help="Output directory."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for training and scoring (default 2)."),
+    reuse: bool = typer.Option(
+        False,
+        "--reuse",
+        help="Reuse model runs cached in OUT/cache by an earlier run with identical code, data, model and seed.",
+    ),
 ) -> None:
     """Evaluate baselines and bundles on real data (leave-one-out) and write results.json/.md/.png."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .backends import set_default_threads
     from .datasets import leave_one_out, load_dataset
     from .eval.protocols import PROTOCOLS
     from .eval.report import report
-    from .eval.runner import SCENARIOS, evaluate
+    from .eval.runner import SCENARIOS, check_bundle_splits, evaluate
 
     try:  # fail before hours of training, not after
         import matplotlib  # noqa: F401
@@ -644,34 +729,19 @@ def eval_cmd(
         from .errors import missing_extra
 
         raise missing_extra("eval", "matplotlib", "odrec eval draws results.png with matplotlib") from None
+    set_default_threads(threads)
     protocols = list(PROTOCOLS) if protocol == "all" else [p.strip() for p in protocol.split(",")]
     scenarios = list(SCENARIOS) if scenario == "all" else [s.strip() for s in scenario.split(",")]
     specs = [m.strip() for m in models.split(",") if m.strip()]
     if not specs:
         raise ArgumentError("--models is empty")
     order = split_order or ("llamarec" if "llamarec" in protocols else "stable")
-    split = leave_one_out(load_dataset(dataset, data_dir), min_rating=min_rating, core=core, order=order)
+    ds = load_dataset(dataset, data_dir)
+    split = leave_one_out(ds, min_rating=min_rating, core=core, order=order)
+    check_bundle_splits(specs, ds, split, order, min_rating=min_rating, core=core)
     command = "odrec " + " ".join(sys.argv[1:])
-    last_msg, last_at = "", 0.0
-
-    def log_line(msg: str) -> None:
-        """Without a terminal (a background run with a log file) the bar is invisible: log what it says
-        instead, at most every 30 s unless a stage changes (training runs take hours)."""
-        nonlocal last_msg, last_at
-        new_stage = msg.split(" ", 2)[:2] != last_msg.split(" ", 2)[:2]
-        if msg != last_msg and (new_stage or time.time() - last_at > 30):
-            typer.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
-            last_msg, last_at = msg, time.time()
-
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("starting", total=1.0)
-        tty = sys.stderr.isatty()
-
-        def on_progress(msg: str, f: float) -> None:
-            bar.update(task, description=msg[:60], completed=f)
-            if not tty:
-                log_line(msg)
-
+        on_progress = _stage_progress(bar)
         runs = evaluate(
             split,
             specs,
@@ -681,6 +751,7 @@ def eval_cmd(
             max_users=max_users,
             cache_dir=out / "cache",
             progress=on_progress,
+            reuse=reuse,
         )
     results = report(runs, split, out, seed=seed, command=command, extra={"split_order": order})
     typer.echo((out / "results.md").read_text())
@@ -718,6 +789,13 @@ def export_cmd(
     holdout_cold_items: bool = typer.Option(
         False, "--holdout-cold-items", help="Train without the items `odrec eval --scenario cold-item` holds out."
     ),
+    split_order: str = typer.Option(
+        "stable",
+        "--split",
+        help="Timestamp tie-break of the split: stable (file order) or llamarec (LlamaRec's; evaluate the "
+        "bundle with the same --split).",
+    ),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for training (default 2)."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
@@ -727,7 +805,10 @@ def export_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from .backends import set_default_threads
     from .export.pipeline import ExportConfig, run_export
+
+    set_default_threads(threads)
     from .export.student import StudentConfig
     from .export.teacher import TeacherConfig
 
@@ -741,6 +822,7 @@ def export_cmd(
         seed=seed,
         max_users=max_users,
         holdout_cold_items=holdout_cold_items,
+        split_order=split_order,
         student=replace(
             StudentConfig(),
             epochs=epochs,
@@ -751,14 +833,8 @@ def export_cmd(
         teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed),
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("export", total=1.0)
         manifest = run_export(
-            cfg,
-            out,
-            overwrite=overwrite,
-            resume=resume,
-            cache_dir=cache_dir,
-            log=lambda m, f: bar.update(task, description=m[:60], completed=f),
+            cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar)
         )
     table = Table(title=f"bundle {out}")
     table.add_column("stage")

@@ -450,15 +450,22 @@ class Recommender:
             self._items.stale_stats()
         return out
 
-    def apply_retention(self, max_age_days: float | None = None) -> int:
+    def user_overview(self, user_id: str) -> dict[str, Any]:
+        """A readable summary of what is held about ``user_id`` (the privacy centre's page): event counts per
+        week and kind, the newest events, profile and derived vectors, consents, egress audit. Writes nothing;
+        :meth:`export_user` is the complete (and audited) copy."""
+        self._check_open()
+        return rights.overview(self._store, user_id, {self.space_id: self._encoder.dim})
+
+    def apply_retention(self, max_age_days: float | None = None, *, user_id: str | None = None) -> int:
         """Delete events older than ``max_age_days`` (default: the ``retention_days`` the store was opened
-        with). Returns how many were deleted."""
+        with), of every user or of ``user_id`` only. Returns how many were deleted."""
         self._check_open()
         days = max_age_days if max_age_days is not None else self.retention_days
         if days is None:
             return 0
         with self._lock:
-            n = rights.apply_retention(self._store, days, self._increments)
+            n = rights.apply_retention(self._store, days, self._increments, user_id)
         if n:
             self._items.stale_stats()
         return n

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from ..errors import BundleError, PrivacyError
+from ..errors import ArgumentError, BundleError, PrivacyError
 
 # onnxruntime 1.32 (Linux) ships Microsoft's 1DS telemetry: on the first session it writes a device id and an
 # SQLite event queue under $XDG_CACHE_HOME/Microsoft/DeveloperTools/.onnxruntime (and TMPDIR/.ses), and can
@@ -44,10 +44,22 @@ def import_onnxruntime() -> Any:
     return ort
 
 
+_THREADS: int | None = None
+
+
 def default_threads() -> int:
-    """Threads for inference when the caller does not say: at most 2 (small models gain nothing from more,
-    and an app shares the machine with its own work)."""
-    return max(1, min(2, os.cpu_count() or 1))
+    """Threads for inference and training when the caller does not say: at most 2 (small models gain nothing
+    from more, and an app shares the machine with its own work), or what :func:`set_default_threads` set."""
+    return _THREADS or max(1, min(2, os.cpu_count() or 1))
+
+
+def set_default_threads(n: int | None) -> None:
+    """Set the process's default thread count (``--threads`` of ``odrec eval``/``export``: two runs side by
+    side on a 2-core machine take one each); None restores the automatic choice."""
+    global _THREADS
+    if n is not None and n < 1:
+        raise ArgumentError(f"threads must be >= 1, got {n}")
+    _THREADS = n
 
 
 def session(model: bytes, *, threads: int | None, what: str) -> Any:

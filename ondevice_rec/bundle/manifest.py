@@ -86,6 +86,9 @@ class DatasetInfo:
     users: int
     items: int
     held_out_cold_items: bool = False
+    # how timestamp ties were broken when splitting (``datasets.splits.ORDERS``): an evaluation on another
+    # order may hold out items this bundle was trained on, so ``odrec eval`` checks it
+    split_order: str = "stable"
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
-from ..datasets import Split, cold_item_split, cold_user_profile
+from ..datasets import Split, cold_item_split, cold_user_profile, leave_one_out
+from ..datasets.loaders import Dataset
 from ..errors import ArgumentError
 from .baselines import Fitted, ProfileFitted, make_model
 from .metrics import METRICS, bootstrap_ci, metrics_from_rank, rank_of_target
@@ -41,6 +44,31 @@ class ModelRun:
         return out
 
 
+def check_bundle_splits(
+    specs: Sequence[str], ds: Dataset, split: Split, order: str, *, min_rating: float | None, core: int
+) -> None:
+    """Refuse a student bundle trained on this dataset split with another timestamp tie-break when that moves
+    test items: it would be scored on items it was trained on. (On ml-latest-small both orders hold out the
+    same test items; on ML-100K they differ for 30 % of users.)"""
+    from ..bundle import read_manifest
+
+    for spec in specs:
+        kind, _, path = spec.partition(":")
+        if kind not in ("bundle", "rerank", "llmonly") or not path or path == "default":
+            continue
+        info = read_manifest(path).dataset
+        if info is None or info.name != split.dataset or info.split_order == order:
+            continue
+        theirs = leave_one_out(ds, min_rating=min_rating, core=core, order=info.split_order)
+        moved = int(np.sum(theirs.test != split.test)) if theirs.n_users == split.n_users else split.n_users
+        if moved:
+            raise ArgumentError(
+                f"{spec} was trained on the {info.split_order!r} split of {split.dataset}, whose test items differ "
+                f"from this {order!r} split for {moved} users (it would be scored on items it was trained on): "
+                f"evaluate with --split {info.split_order} or export with --split {order}"
+            )
+
+
 def evaluate(
     split: Split,
     model_specs: Sequence[str],
@@ -51,7 +79,12 @@ def evaluate(
     max_users: int | None = None,
     cache_dir: Path | None = None,
     progress: Progress = lambda msg, frac: None,
+    reuse: bool = False,
 ) -> list[ModelRun]:
+    """Every model × scenario × protocol on ``split``. With ``reuse`` (and a ``cache_dir``), a model whose runs
+    an earlier call cached under an identical key — the package's source code, the split, the model spec (and
+    its bundle's manifest), scenario, protocols, users and seed — is not trained again: hours of SASRec need
+    not be repeated to add a bundle to the same table."""
     for p in protocols:
         n_candidates(p)
     for s in scenarios:
@@ -78,6 +111,14 @@ def evaluate(
             if scenario == "cold-item" and not model.cold_item_fair():
                 # a trained bundle saw the held-out items' interactions unless exported with --holdout-cold-items
                 progress(f"{model.name}: skipped in cold-item (not trained with --holdout-cold-items)", 1.0)
+                continue
+            key = _run_key(split, spec, scenario, protocols, eval_users, seed)
+            cached = _cached_runs(cache_dir, key) if reuse else None
+            if cached is not None:
+                progress(f"{model.name}: reused the cached runs of an identical earlier evaluation", 1.0)
+                for r in cached:
+                    r.note = "; ".join(x for x in (r.note, "cached run of an identical earlier evaluation") if x)
+                runs.extend(cached)
                 continue
             t0 = time.perf_counter()
 
@@ -106,7 +147,74 @@ def evaluate(
                 )
                 run.fit_seconds = fit_s
                 runs.append(run)
+            _store_runs(cache_dir, key, runs[-len(protocols) :])
     return runs
+
+
+# what an id-based baseline's figures depend on: its training code, the data, the candidate sets and metrics
+# (and this module's scoring loop); a bundle's run depends on the whole runtime, so on every source file
+_BASELINE_SOURCES = ("eval/baselines.py", "eval/sequential.py", "eval/metrics.py", "eval/protocols.py", "datasets")
+
+
+def _source_digest(baseline: bool) -> str:
+    """sha256 of the Python sources a model's run depends on: changing them invalidates its cached runs."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    files = (
+        [f for part in _BASELINE_SOURCES for f in sorted((root / part).rglob("*.py") if (root / part).is_dir()
+         else [root / part])] + [Path(__file__)]
+        if baseline
+        else sorted(root.rglob("*.py"))
+    )  # fmt: skip
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _run_key(split: Split, spec: str, scenario: str, protocols: Sequence[str], users: np.ndarray, seed: int) -> str:
+    from .baselines import BASELINES
+
+    h = hashlib.sha256()
+    for part in (
+        _source_digest(spec in BASELINES),
+        split.dataset,
+        str(split.n_items),
+        spec,
+        scenario,
+        ",".join(protocols),
+        str(seed),
+    ):
+        h.update(part.encode() + b"\0")
+    for arr in (*split.train, split.valid, split.test, users):
+        h.update(np.asarray(arr, dtype=np.int64).tobytes() + b"|")
+    kind, _, path = spec.partition(":")
+    if kind in ("bundle", "rerank", "llmonly"):
+        from ..bundle import default_bundle_path
+        from ..bundle.load import MANIFEST
+
+        root = Path(path) if path and path != "default" else default_bundle_path()
+        h.update((root / MANIFEST).read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _cached_runs(cache_dir: Path | None, key: str) -> list[ModelRun] | None:
+    path = cache_dir / "runs" / f"{key}.json" if cache_dir is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return [ModelRun(**r) for r in json.loads(path.read_text())]
+    except (ValueError, TypeError):
+        return None  # damaged: compute again
+
+
+def _store_runs(cache_dir: Path | None, key: str, runs: list[ModelRun]) -> None:
+    if cache_dir is None:
+        return
+    path = cache_dir / "runs" / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([asdict(r) for r in runs]))
+    tmp.replace(path)
 
 
 def _score_run(

@@ -54,6 +54,7 @@ class ExportConfig:
     max_users: int | None = None
     min_rating: float | None = None
     core: int = 5
+    split_order: str = "stable"  # timestamp tie-break (datasets.splits.ORDERS): llamarec = LlamaRec's split
     # train without the items ``odrec eval``'s cold-item scenario holds out (same seed), so that scenario
     # measures the student fairly on items it has never seen
     holdout_cold_items: bool = False
@@ -71,7 +72,9 @@ class ExportConfig:
 def _split(cfg: ExportConfig) -> Split:
     from dataclasses import replace
 
-    split = leave_one_out(load_dataset(cfg.dataset, cfg.data_dir), min_rating=cfg.min_rating, core=cfg.core)
+    split = leave_one_out(
+        load_dataset(cfg.dataset, cfg.data_dir), min_rating=cfg.min_rating, core=cfg.core, order=cfg.split_order
+    )
     if cfg.max_users and cfg.max_users < split.n_users:
         keep = np.sort(np.random.default_rng(cfg.seed).choice(split.n_users, cfg.max_users, replace=False))
         split = replace(
@@ -331,7 +334,9 @@ def run_export(
                     "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
                 }
             },
-            dataset=DatasetInfo(cfg.dataset, split.n_users, split.n_items, cfg.holdout_cold_items),
+            dataset=DatasetInfo(
+                cfg.dataset, split.n_users, split.n_items, cfg.holdout_cold_items, split_order=cfg.split_order
+            ),
             validation=report.to_dict(),
             training={**train_info, "distillation": distillation},
             teacher={k: v for k, v in teacher_info.items() if k != "gguf"},

@@ -59,11 +59,45 @@ def forget_user(store: Store, user_id: str, increments: Increments) -> dict[str,
     return {"user_found": bool(counts), "rows_deleted": counts}
 
 
-def apply_retention(store: Store, days: float, increments: Increments) -> int:
-    """Delete events older than ``days``; returns how many were deleted."""
+def apply_retention(store: Store, days: float, increments: Increments, user_id: str | None = None) -> int:
+    """Delete events older than ``days`` (of one user when ``user_id`` is given); returns how many."""
     if isinstance(days, bool) or not isinstance(days, (int, float)) or not math.isfinite(days) or days <= 0:
         raise ArgumentError("max_age_days must be a positive number")
-    return store.events.expire(time.time() - days * 86400.0, increments, {"max_age_days": days})
+    uid = None
+    if user_id is not None:
+        uid = store.users.uid(check_id(user_id, "user_id"))
+        if uid is None:
+            return 0
+    return store.events.expire(time.time() - days * 86400.0, increments, {"max_age_days": days}, uid=uid)
+
+
+# how much of a long history the overview lists (the export holds all of it)
+OVERVIEW_EVENTS = 100
+OVERVIEW_AUDIT = 100
+
+
+def overview(store: Store, user_id: str, dims: dict[str, int]) -> dict[str, Any]:
+    """What a person sees first about themselves (the privacy centre's page): counts and activity per week
+    by kind, the newest events with titles, the profile and what was derived from it, consents with their
+    history, and the audit of what left the device. A read: nothing is written (downloading the full export
+    is the audited access request)."""
+    check_id(user_id, "user_id")
+    uid = store.users.uid(user_id)
+    if uid is None:
+        return {"user_id": user_id, "found": False}
+    total, latest = store.events.latest(uid, OVERVIEW_EVENTS)
+    return {
+        "user_id": user_id,
+        "found": True,
+        "events_total": total,
+        "events_latest": latest,
+        "weekly": [{"week": w, "kind": k, "events": n} for w, k, n in store.events.weekly(uid)],
+        "profile": store.profiles.text(uid),
+        "derived": store.profiles.derived(uid, dims),
+        "consent_status": store.consents.status(uid),
+        "consent_history": store.consents.history(uid),
+        "audit": store.audit.entries(uid, OVERVIEW_AUDIT),
+    }
 
 
 def _export_row(table: str, row: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any]:

@@ -150,19 +150,45 @@ class EventsTable:
             )
         ]
 
-    def expire(self, cutoff: float, increments: Increments, details: dict[str, object]) -> int:
-        """Delete events older than ``cutoff`` (epoch seconds), rebuild the priors they fed and audit it;
-        one transaction. Returns how many were deleted."""
+    def expire(self, cutoff: float, increments: Increments, details: dict[str, object], uid: int | None = None) -> int:
+        """Delete events older than ``cutoff`` (epoch seconds) — of one user when ``uid`` is given — rebuild
+        the priors they fed and audit it; one transaction. Returns how many were deleted."""
+        where, args = ("at < ?", (cutoff,)) if uid is None else ("at < ? AND uid = ?", (cutoff, uid))
         with self._s.write() as conn:
-            touched = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events WHERE at < ?", (cutoff,))]
-            n = int(conn.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
+            touched = [r[0] for r in conn.execute(f"SELECT DISTINCT iid FROM events WHERE {where}", args)]
+            n = int(conn.execute(f"DELETE FROM events WHERE {where}", args).rowcount)
             if n:
                 CatalogTable.recompute_stats(conn, touched, increments)
-                AuditTable.add(conn, "retention", details={**details, "events_deleted": n})
+                AuditTable.add(conn, "retention", uid=uid, details={**details, "events_deleted": n})
         return n
 
     def count(self) -> int:
         return int(self._s.query("SELECT count(*) FROM events")[0][0])
+
+    def weekly(self, uid: int) -> list[tuple[int, str, int]]:
+        """(week number since the epoch, kind, events) of the user: activity per week by kind, counted in SQL
+        so a long history costs one indexed scan."""
+        return [
+            (int(w), str(k), int(n))
+            for w, k, n in self._s.query(
+                "SELECT CAST(at / 604800 AS INTEGER) AS w, kind, count(*) FROM events WHERE uid=? "
+                "GROUP BY w, kind ORDER BY w",
+                (uid,),
+            )
+        ]
+
+    def latest(self, uid: int, limit: int) -> tuple[int, list[dict[str, object]]]:
+        """(all events of the user, the newest ``limit`` of them with their items' ids and titles)."""
+        total = int(self._s.query("SELECT count(*) FROM events WHERE uid=?", (uid,))[0][0])
+        rows = self._s.query(
+            "SELECT e.at, e.kind, e.value, i.item_id, i.title, e.context FROM events e JOIN items i ON i.iid=e.iid "
+            "WHERE e.uid=? ORDER BY e.at DESC, e.eid DESC LIMIT ?",
+            (uid, limit),
+        )
+        return total, [
+            {"at": float(a), "kind": str(k), "value": v, "item_id": str(i), "title": str(t), "context": c}
+            for a, k, v, i, t, c in rows
+        ]
 
 
 class ProfilesTable:
@@ -219,6 +245,27 @@ class ProfilesTable:
         return Profile(
             clauses["positive"], clauses["negative"], vectors.decode(rows[0][1], dim), vectors.decode(rows[0][2], dim)
         )
+
+    def derived(self, uid: int, dims: dict[str, int]) -> list[dict[str, object]]:
+        """What was derived from the profile text, per vector space: clauses, vectors and how many numbers
+        (``dims``: the vector length of spaces we know; one vector per clause otherwise)."""
+        out: list[dict[str, object]] = []
+        for model_id, clauses, pos, neg in self._s.query(
+            "SELECT model_id, clauses, pos, neg FROM profile_vectors WHERE uid=?", (uid,)
+        ):
+            c = json.loads(clauses)
+            n_clauses = len(c.get("positive", [])) + len(c.get("negative", []))
+            numbers = sum(a.size for a in (vectors.decode(pos), vectors.decode(neg)) if a is not None)
+            dim = dims.get(str(model_id))
+            out.append(
+                {
+                    "space": str(model_id),
+                    "clauses": n_clauses,
+                    "vectors": numbers // dim if dim else n_clauses,
+                    "numbers": int(numbers),
+                }
+            )
+        return out
 
     def without_vectors(self, space_id: str) -> list[tuple[str, str]]:
         """(user id, profile text) of profiles with no vectors in ``space_id`` (written under another bundle)."""

@@ -155,6 +155,15 @@ class AuditTable:
             uid = UsersTable.ensure_uid(conn, user_id)
             self.add(conn, action, uid=uid, purpose=purpose, details=details)
 
+    def entries(self, uid: int, limit: int) -> list[dict[str, Any]]:
+        """The user's newest ``limit`` audit entries (egress sends and refusals, exports), newest first."""
+        return [
+            {"at": float(a), "action": str(act), "purpose": p, "details": json.loads(d or "{}")}
+            for a, act, p, d in self._s.query(
+                "SELECT at, action, purpose, details FROM audit WHERE uid=? ORDER BY aid DESC LIMIT ?", (uid, limit)
+            )
+        ]
+
     def actions(self) -> list[str]:
         return [str(r[0]) for r in self._s.query("SELECT action FROM audit ORDER BY aid")]
 
