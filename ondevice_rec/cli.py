@@ -508,6 +508,7 @@ def _centre(
     port: int,
     public: bool,
     bundle: Path | None,
+    controller: str | None,
 ) -> None:
     from .centre import is_loopback, serve
 
@@ -524,6 +525,7 @@ def _centre(
             port=port,
             user_id=user,
             public=public,
+            controller=controller,
             ready=lambda url: typer.echo(f"privacy centre: {url}  (Ctrl-C to stop)"),
         )
 
@@ -542,8 +544,11 @@ def centre_cmd(
     port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
     public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
     bundle: Path | None = typer.Option(None, "--bundle"),
+    controller: str | None = typer.Option(
+        None, "--controller", help="Who is responsible for the data, and how to reach them."
+    ),
 ) -> None:
-    _centre(db, user, host, port, public, bundle)
+    _centre(db, user, host, port, public, bundle, controller)
 
 
 @app.command("serve", help="Alias of `odrec centre`.", hidden=False)
@@ -554,8 +559,11 @@ def serve_cmd(
     port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
     public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
     bundle: Path | None = typer.Option(None, "--bundle"),
+    controller: str | None = typer.Option(
+        None, "--controller", help="Who is responsible for the data, and how to reach them."
+    ),
 ) -> None:
-    _centre(db, user, host, port, public, bundle)
+    _centre(db, user, host, port, public, bundle, controller)
 
 
 @bundle_app.command("build-default")

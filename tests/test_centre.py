@@ -298,6 +298,11 @@ def test_in_a_real_browser(live: str, filled: Recommender, db_path: Path, tmp_pa
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def wait_for(element_id: str) -> Any:  # a click that submits a form returns before the next page is in
+        return WebDriverWait(driver, 15).until(ec.visibility_of_element_located((By.ID, element_id)))
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()
@@ -335,8 +340,8 @@ def test_in_a_real_browser(live: str, filled: Recommender, db_path: Path, tmp_pa
         )
         assert tabbable >= 8
         driver.find_element(By.ID, "revoke-personalization").click()
-        assert driver.find_element(By.ID, "not-personalised").is_displayed()
-        assert "withdrawn" in driver.find_element(By.ID, "msg").text
+        assert wait_for("not-personalised").is_displayed()
+        assert "withdrawn" in wait_for("msg").text
         driver.find_element(By.ID, "download").click()
         deadline = time.time() + 15
         while time.time() < deadline and not [p for p in downloads.glob("*.json")]:
@@ -345,9 +350,10 @@ def test_in_a_real_browser(live: str, filled: Recommender, db_path: Path, tmp_pa
         assert files, "the export was not downloaded"
         assert _comparable(json.loads(files[0].read_text())) == _comparable(filled.export_user("alice"))
         driver.find_element(By.ID, "erase").click()
+        wait_for("erase-confirm")
         driver.find_element(By.NAME, "confirm").click()
         driver.find_element(By.ID, "erase-confirm").click()
-        assert driver.find_element(By.ID, "erased").is_displayed()
+        assert wait_for("erased").is_displayed()
     finally:
         driver.quit()
     assert not filled.export_user("alice")["found"]

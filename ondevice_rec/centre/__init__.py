@@ -113,12 +113,14 @@ def app(
     user_id: str | None = None,
     token: str | None = None,
     allowed_hosts: Iterable[str] = (),
+    controller: str | None = None,
 ) -> Any:
     """The privacy centre as a WSGI app over an open ``rec``. ``user_id`` pins the page to one person (an app
     showing its own user their data); without it the page lists the store's users (a developer's view).
     ``token`` (default: random) is the secret path prefix every request needs; ``app.config["ODREC_TOKEN"]``
     holds it and ``app.config["ODREC_URL_PATH"]`` the page's path. ``allowed_hosts``: Host names besides the
-    loopback ones the app is served under."""
+    loopback ones the app is served under. ``controller``: who is responsible for the data and how to reach
+    them ("Acme Ltd, privacy@acme.example"), shown with the person's rights (GDPR Art. 13(1)(a))."""
     flask = _flask()
     from markupsafe import Markup
 
@@ -212,6 +214,7 @@ def app(
             msg=flask.request.args.get("msg", ""),
             pinned=user_id is not None,
             retention=rec.retention_days,
+            controller=controller,
             details_json=lambda d: Markup.escape(json.dumps(d, sort_keys=True, ensure_ascii=False)),
             render_ms=lambda: round((time.perf_counter() - t0) * 1000, 1),
         )
@@ -282,19 +285,26 @@ def serve(
     user_id: str | None = None,
     public: bool = False,
     ready: Any = None,
+    controller: str | None = None,
 ) -> None:
     """Serve :func:`app` until interrupted. Refuses a non-loopback ``host`` unless ``public`` (the page then
     answers on that address's Host too). ``ready(url)`` is called once the socket listens."""
     _flask()
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        """No request log: every path carries the page's secret token."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
 
     if not is_loopback(host) and not public:
         raise ArgumentError(
             f"refusing to serve the privacy centre on {host}: it shows personal data; bind 127.0.0.1 "
             "(the default) or pass --public if you really mean to expose it on your network"
         )
-    web = app(rec, user_id=user_id, allowed_hosts=() if is_loopback(host) else (host,))
-    server = make_server(host, port, web, threaded=False)
+    web = app(rec, user_id=user_id, allowed_hosts=() if is_loopback(host) else (host,), controller=controller)
+    server = make_server(host, port, web, threaded=False, request_handler=QuietHandler)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{server.server_port}{web.config['ODREC_URL_PATH']}"
     if ready is not None:
