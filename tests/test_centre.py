@@ -160,6 +160,12 @@ def test_cli_refuses_a_public_bind_in_one_line(db_path: Path, rec: Recommender) 
         assert len(res.stderr.strip().splitlines()) == 1
 
 
+def test_a_page_served_on_every_interface_takes_ip_hosts_but_no_names(filled: Recommender) -> None:
+    c = app(filled, token=TOKEN, ip_hosts=True).test_client()
+    assert c.get(f"/{TOKEN}/u/alice", headers={"Host": "192.168.1.20:8080"}).status_code == 200
+    assert c.get(f"/{TOKEN}/u/alice", headers={"Host": "rebind.attacker.example:8080"}).status_code == 403
+
+
 def test_a_pinned_page_shows_no_one_else(filled: Recommender) -> None:
     c = app(filled, token=TOKEN, user_id="alice").test_client()
     assert c.get(f"/{TOKEN}/", headers=HOST).status_code == 302
@@ -358,3 +364,25 @@ def test_in_a_real_browser(live: str, filled: Recommender, db_path: Path, tmp_pa
         driver.quit()
     assert not filled.export_user("alice")["found"]
     assert db_files_contain(db_path, b"alice") == {"rec.db": 0, "rec.db-wal": 0, "rec.db-shm": 0}
+
+
+def test_cli_serves_publicly_only_with_a_warning(db_path: Path, rec: Recommender) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    rec.add_items([{"id": "a", "title": "A", "text": "a"}])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ondevice_rec.cli", "centre", "--db", str(db_path), "--host", "0.0.0.0", "--public"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the URL, printed once the socket listens
+        assert line.startswith("privacy centre: http://0.0.0.0:")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "warning: serving personal data on 0.0.0.0" in err

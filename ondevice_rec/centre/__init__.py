@@ -64,6 +64,14 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def activity_chart(weekly: Iterable[dict[str, Any]], kinds: list[str]) -> dict[str, Any]:
     """Stacked bars of events per period by kind, as SVG geometry the template draws (no JavaScript). Weeks are
     grouped so that at most :data:`MAX_BARS` bars are drawn; the table beside the chart has the same data."""
@@ -114,13 +122,16 @@ def app(
     token: str | None = None,
     allowed_hosts: Iterable[str] = (),
     controller: str | None = None,
+    ip_hosts: bool = False,
 ) -> Any:
     """The privacy centre as a WSGI app over an open ``rec``. ``user_id`` pins the page to one person (an app
     showing its own user their data); without it the page lists the store's users (a developer's view).
     ``token`` (default: random) is the secret path prefix every request needs; ``app.config["ODREC_TOKEN"]``
     holds it and ``app.config["ODREC_URL_PATH"]`` the page's path. ``allowed_hosts``: Host names besides the
-    loopback ones the app is served under. ``controller``: who is responsible for the data and how to reach
-    them ("Acme Ltd, privacy@acme.example"), shown with the person's rights (GDPR Art. 13(1)(a))."""
+    loopback ones the app is served under; ``ip_hosts`` also accepts any IP address as Host (a page served on
+    every interface: DNS rebinding needs a name, so names stay refused). ``controller``: who is responsible
+    for the data and how to reach them ("Acme Ltd, privacy@acme.example"), shown with the person's rights
+    (GDPR Art. 13(1)(a))."""
     flask = _flask()
     from markupsafe import Markup
 
@@ -145,7 +156,8 @@ def app(
     @web.before_request
     def guard() -> Any:
         req = flask.request
-        if _hostname(req.host) not in hosts:
+        name = _hostname(req.host)
+        if name not in hosts and not (ip_hosts and _is_ip(name)):
             return forbidden("this page answers only on this machine's own address")
         parts = req.path.split("/", 2)
         given = parts[1] if len(parts) > 1 else ""
@@ -303,7 +315,14 @@ def serve(
             f"refusing to serve the privacy centre on {host}: it shows personal data; bind 127.0.0.1 "
             "(the default) or pass --public if you really mean to expose it on your network"
         )
-    web = app(rec, user_id=user_id, allowed_hosts=() if is_loopback(host) else (host,), controller=controller)
+    anywhere = host in ("0.0.0.0", "::")
+    web = app(
+        rec,
+        user_id=user_id,
+        allowed_hosts=() if is_loopback(host) or anywhere else (host,),
+        controller=controller,
+        ip_hosts=anywhere,
+    )
     server = make_server(host, port, web, threaded=False, request_handler=QuietHandler)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{server.server_port}{web.config['ODREC_URL_PATH']}"
