@@ -804,6 +804,14 @@ def export_cmd(
         "bundle with the same --split).",
     ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for training (default 2)."),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray",
+        help="Embed items and label with the teacher on Ray: 'auto' (a local runtime) or HOST:PORT of a cluster "
+        "(needs the distributed extra).",
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Ray workers per stage (default: the cluster's CPUs)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda: label with the torch teacher on GPU workers."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
@@ -814,9 +822,16 @@ def export_cmd(
     from rich.table import Table
 
     from .backends import set_default_threads
+    from .export.distributed import RayConfig, require_ray
     from .export.pipeline import ExportConfig, run_export
 
     set_default_threads(threads)
+    ray_cfg = None
+    if ray_address is not None:
+        require_ray()  # one line naming the pip install, before any work
+        ray_cfg = RayConfig(address=ray_address, workers=workers, device=device)
+    elif workers is not None or device != "cpu":
+        raise ArgumentError("--workers and --device take effect with --ray (e.g. --ray auto --workers 2)")
     from .export.student import StudentConfig
     from .export.teacher import TeacherConfig
 
@@ -842,7 +857,7 @@ def export_cmd(
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         manifest = run_export(
-            cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar)
+            cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar), ray=ray_cfg
         )
     table = Table(title=f"bundle {out}")
     table.add_column("stage")

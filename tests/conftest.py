@@ -51,3 +51,30 @@ def bundle_copy(tmp_path: Path) -> Path:
 def topic_of(item_id: str) -> str:
     """Demo item ids are '<topic prefix>-NN'."""
     return item_id.split("-")[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer Llama with SmolLM2's tokenizer (taken from the packaged GGUF)."""
+    transformers = pytest.importorskip("transformers")
+    from ondevice_rec import ExportError
+    from ondevice_rec.export.teacher import default_teacher_path
+
+    try:
+        gguf = default_teacher_path()
+    except ExportError as e:
+        pytest.skip(str(e))
+    d = tmp_path_factory.mktemp("teacher")
+    tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+    )
+    transformers.LlamaForCausalLM(cfg).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d

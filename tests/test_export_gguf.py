@@ -9,7 +9,6 @@ pytest.importorskip("torch")
 gguf = pytest.importorskip("gguf")
 
 from ondevice_rec.export.gguf_export import tensor_map, write_gguf  # noqa: E402
-from tests.test_export_teacher import tiny_teacher  # noqa: E402,F401
 
 
 def test_gguf_round_trip_carries_tokenizer_and_weights(tiny_teacher: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -16,31 +16,6 @@ from ondevice_rec.ranking.templates import ranker_prefix, ranker_prompt, ranker_
 from tests.test_eval import _write_generic  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def tiny_teacher(tmp_path_factory) -> Path:
-    """A randomly initialised 2-layer Llama with SmolLM2's tokenizer (taken from the packaged GGUF)."""
-    from ondevice_rec.export.teacher import default_teacher_path
-
-    try:
-        gguf = default_teacher_path()
-    except ExportError as e:
-        pytest.skip(str(e))
-    d = tmp_path_factory.mktemp("teacher")
-    tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    cfg = transformers.LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-    )
-    transformers.LlamaForCausalLM(cfg).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
 def test_prompt_is_prefix_plus_suffix() -> None:
     p = ranker_prompt(["A", "B"], "C")
     assert p == ranker_prefix(["A", "B"]) + ranker_suffix("C")

@@ -14,7 +14,6 @@ from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
 from ondevice_rec.export.student import StudentConfig  # noqa: E402
 from ondevice_rec.export.teacher import TeacherConfig  # noqa: E402
 from tests.test_eval import _write_generic  # noqa: E402
-from tests.test_export_teacher import tiny_teacher  # noqa: E402,F401
 
 
 def _has_llama() -> bool:

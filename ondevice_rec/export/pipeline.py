@@ -37,6 +37,7 @@ from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, prof
 from ..errors import ExportError
 from ..eval.protocols import full_protocol_ndcg
 from ._deps import require
+from .distributed import RayConfig, RayRunner, embed_on_ray, embed_texts
 from .student import StudentConfig, export_arrays, student_ndcg, train_student
 from .validate import Gate, compare_outputs, validate
 
@@ -138,11 +139,32 @@ def run_export(
     log: Log = lambda m, f: None,
     cache_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    ray: RayConfig | None = None,
 ) -> Manifest:
     """Run every stage and write the bundle to ``out``; return its manifest.
 
     Teacher weights and labels are cached in ``cache_dir`` (default ``<out>.cache``); with ``resume`` an
-    interrupted export continues from them, otherwise the cache is cleared first."""
+    interrupted export continues from them, otherwise the cache is cleared first. With ``ray``, item texts are
+    embedded and the teacher labels on Ray workers (the same functions, so the same bundle); the recipe and its
+    digest do not change."""
+    if ray is None:
+        return _run_export(cfg, out, overwrite=overwrite, log=log, cache_dir=cache_dir, resume=resume, runner=None)
+    from .distributed import RayRunner
+
+    with RayRunner(ray) as runner:
+        return _run_export(cfg, out, overwrite=overwrite, log=log, cache_dir=cache_dir, resume=resume, runner=runner)
+
+
+def _run_export(
+    cfg: ExportConfig,
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    log: Log,
+    cache_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    runner: RayRunner | None,
+) -> Manifest:
     torch = require("torch")
     require("onnx")
     quant = require("onnxruntime.quantization")
@@ -163,9 +185,13 @@ def run_export(
     base = load_bundle(default_bundle_path())
     te = base.manifest.encoder
     encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
-    text_emb = np.concatenate([encoder.embed(split.item_text[i : i + 64]) for i in range(0, split.n_items, 64)])
     profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
-    profile_emb = encoder.embed(profile_texts)
+    if runner is None:
+        text_emb = embed_texts(encoder, split.item_text)
+        profile_emb = embed_texts(encoder, profile_texts)
+    else:
+        text_emb = embed_on_ray(runner, split.item_text, log)
+        profile_emb = embed_on_ray(runner, profile_texts, log)
     stages["text_embeddings"] = time.perf_counter() - t
     log(f"embedded {split.n_items} items", 1.0)
 
@@ -179,7 +205,13 @@ def run_export(
         if cdir.exists() and not resume:
             shutil.rmtree(cdir)
         labels, teacher_info = teacher_stage(
-            split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cdir, log, gguf="gguf" in cfg.formats
+            split,
+            cfg,
+            cfg.teacher_cfg or TeacherConfig(seed=cfg.seed),
+            cdir,
+            log,
+            gguf="gguf" in cfg.formats,
+            runner=runner,
         )
         stages["teacher"] = time.perf_counter() - t
     elif "gguf" in cfg.formats:

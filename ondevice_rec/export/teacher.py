@@ -25,9 +25,11 @@ from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
 from ..ranking.rerank import llm_scores
 from ..ranking.templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
 from ._deps import model_package_dir, require
+from .distributed import TeacherFactory
 
 if TYPE_CHECKING:
     from ..backends.base import Reranker
+    from .distributed import RayRunner
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -97,7 +99,7 @@ def yes_no_logits(model: Any, tok: Any, prompts: Sequence[str]) -> Any:
     """logit(Yes) − logit(No) at the answer position, one per prompt (torch tensor, differentiable)."""
     torch = require("torch")
     yes, no = _answer_ids(tok)
-    enc = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = tok(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     try:  # only the answer position's logits: the LM head over every position costs ~20 % of the model
         out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, logits_to_keep=1).logits[:, -1, :]
     except TypeError:
@@ -198,6 +200,20 @@ class LabelCache:
                 (user, self.key(cands), teacher, np.asarray(scores, np.float32).tobytes()),
             )
 
+    def put_many(self, rows: Sequence[tuple[str, np.ndarray, str, np.ndarray]]) -> None:
+        """(user, candidates, teacher, scores) rows in one transaction: a labelling shard is committed whole."""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO labels VALUES (?,?,?,?)",
+                [(u, self.key(c), t, np.asarray(sc, np.float32).tobytes()) for u, c, t, sc in rows],
+            )
+
+    def keys(self, teacher: str) -> list[tuple[str, str]]:
+        """(user, candidate-set hash) of every row cached for ``teacher``."""
+        return [
+            (str(u), str(c)) for u, c in self.conn.execute("SELECT user, cands FROM labels WHERE teacher=?", (teacher,))
+        ]
+
     def count(self, teacher: str) -> int:
         """Training labels cached for ``teacher`` (the held-out validation scores are not counted)."""
         return int(
@@ -249,30 +265,123 @@ class TorchYesNo:
         pass
 
 
+def torch_scorer(source: str | None, weights: Path, *, device: str = "cpu", threads: int | None = None) -> TorchYesNo:
+    """The fine-tuned teacher in torch, rebuilt from its base and its cached fine-tuned weights (a Ray worker
+    builds its own this way)."""
+    torch = require("torch")
+    if threads:
+        torch.set_num_threads(threads)
+    model, tok, _ = load_teacher(source)
+    model.load_state_dict(torch.load(weights, map_location="cpu"))
+    return TorchYesNo(model.to(device).eval(), tok)
+
+
+class Labeller:
+    """Teacher scores for (history titles, candidate titles) tasks: the one labelling function, run in the
+    export's process or inside each Ray worker."""
+
+    def __init__(self, scorer: Reranker) -> None:
+        self.scorer = scorer
+
+    def label(self, tasks: Sequence[tuple[list[str], list[str]]]) -> list[np.ndarray]:
+        return [np.asarray(llm_scores(self.scorer, h, c), dtype=np.float32) for h, c in tasks]
+
+    def close(self) -> None:
+        self.scorer.close()
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    key: str  # the cache's user key (``valid:<id>`` for held-out validation sets)
+    cands: np.ndarray
+    history: list[str]
+    candidates: list[str]
+
+
+def run_labels(
+    tasks: Sequence[LabelTask],
+    cache: LabelCache,
+    teacher_key: str,
+    *,
+    what: str,
+    labeller: Labeller | None = None,
+    runner: RayRunner | None = None,
+    factory: Any = None,
+    progress: Callable[[str, float], None] = lambda m, f: None,
+) -> int:
+    """Make sure every task has cached scores: in this process with ``labeller``, or on Ray shards (the driver
+    commits each finished shard in one transaction). Returns how many were computed now."""
+    missing = [t for t in tasks if cache.get(t.key, t.cands, teacher_key) is None]
+    if not missing:
+        return 0
+    if runner is None:
+        if labeller is None:
+            raise ExportError("labelling needs a teacher in this process or a Ray runner")
+        for n, t in enumerate(missing):
+            cache.put(t.key, t.cands, teacher_key, labeller.label([(t.history, t.candidates)])[0])
+            progress(what, (n + 1) / len(missing))
+        return len(missing)
+    size = runner.cfg.shard_users
+    shards = [missing[i : i + size] for i in range(0, len(missing), size)]
+
+    def commit(i: int, scores: list[np.ndarray]) -> None:
+        if len(scores) != len(shards[i]):
+            raise ExportError(f"{what}: a worker returned {len(scores)} labels for {len(shards[i])} tasks")
+        cache.put_many([(t.key, t.cands, teacher_key, sc) for t, sc in zip(shards[i], scores)])
+
+    runner.map_shards(
+        factory,
+        "label",
+        [[(t.history, t.candidates) for t in s] for s in shards],
+        commit,
+        what=what,
+        units=[len(s) for s in shards],
+        log=progress,
+        gpu=runner.cfg.device == "cuda",
+    )
+    return len(missing)
+
+
+def label_users(split: Split, cands: dict[int, np.ndarray], cfg: TeacherConfig) -> list[int]:
+    """The users whose candidate sets the teacher labels (a seeded sample of ``cfg.label_users``)."""
+    users = sorted(cands)
+    if cfg.label_users is not None and cfg.label_users < len(users):
+        users = sorted(np.random.default_rng(cfg.seed).choice(users, cfg.label_users, replace=False).tolist())
+    return users
+
+
 def label(
-    scorer: Reranker,
     split: Split,
     cands: dict[int, np.ndarray],
     teacher_hash: str,
     cache: LabelCache,
     cfg: TeacherConfig,
     progress: Callable[[str, float], None] = lambda m, f: None,
+    *,
+    labeller: Labeller | None = None,
+    runner: RayRunner | None = None,
+    factory: Any = None,
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Teacher scores for each user's candidate set (cached; already-labelled users are skipped)."""
-    users = sorted(cands)
-    if cfg.label_users is not None and cfg.label_users < len(users):
-        users = sorted(np.random.default_rng(cfg.seed).choice(users, cfg.label_users, replace=False).tolist())
+    users = label_users(split, cands, cfg)
+    tasks = [
+        LabelTask(
+            split.user_ids[u],
+            cands[u],
+            [split.item_title[i] for i in split.train[u][:-1]],
+            [split.item_title[i] for i in cands[u]],
+        )
+        for u in users
+    ]
+    run_labels(
+        tasks, cache, teacher_hash, what="teacher labelling", labeller=labeller, runner=runner, factory=factory,
+        progress=progress,
+    )  # fmt: skip
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for n, u in enumerate(users):
-        c = cands[u]
-        uid = split.user_ids[u]
-        scores = cache.get(uid, c, teacher_hash)
-        if scores is None:
-            hist = [split.item_title[i] for i in split.train[u][:-1]]
-            scores = llm_scores(scorer, hist, [split.item_title[i] for i in c])
-            cache.put(uid, c, teacher_hash, scores)
-        out[u] = (c, scores)
-        progress("teacher labelling", (n + 1) / len(users))
+    for u, t in zip(users, tasks):
+        scores = cache.get(t.key, t.cands, teacher_hash)
+        assert scores is not None  # run_labels filled every task
+        out[u] = (t.cands, scores)
     return out
 
 
@@ -282,12 +391,15 @@ def _ndcg_at_10(scores: np.ndarray, target_pos: int) -> float:
 
 
 def validation_quality(
-    scorer: Reranker,
     split: Split,
     tcfg: TeacherConfig,
     cache: LabelCache,
     teacher_key: str,
     progress: Callable[[str, float], None] = lambda m, f: None,
+    *,
+    labeller: Labeller | None = None,
+    runner: RayRunner | None = None,
+    factory: Any = None,
 ) -> dict[str, Any]:
     """The teacher against the first-stage retriever on held-out candidate sets: for a sample of users, the
     retriever's top (k − 1) after their whole training history plus the validation item, ranked by each; the
@@ -298,24 +410,34 @@ def validation_quality(
     users = [u for u in range(split.n_users) if len(split.train[u]) >= 1]
     if tcfg.quality_users and tcfg.quality_users < len(users):
         users = sorted(rng.choice(users, tcfg.quality_users, replace=False).tolist())
-    t_ndcg, r_ndcg = [], []
-    for n, u in enumerate(users):
+    sets: list[tuple[int, np.ndarray, int]] = []  # (user, candidates, position of the validation item)
+    for u in users:
         hist, target = split.train[u], int(split.valid[u])
         knn = cooccurrence_scores(sim, [hist])[0]
         knn[hist] = -np.inf
         knn[target] = -np.inf
         cands = np.append(np.argsort(-knn, kind="stable")[: tcfg.candidates - 1], target)
         rng.shuffle(cands)
-        pos = int(np.flatnonzero(cands == target)[0])
-        key = "valid:" + split.user_ids[u]
-        scores = cache.get(key, cands, teacher_key)
-        if scores is None:
-            scores = llm_scores(scorer, [split.item_title[i] for i in hist], [split.item_title[i] for i in cands])
-            cache.put(key, cands, teacher_key, scores)
+        sets.append((u, cands, int(np.flatnonzero(cands == target)[0])))
+    tasks = [
+        LabelTask(
+            "valid:" + split.user_ids[u],
+            c,
+            [split.item_title[i] for i in split.train[u]],
+            [split.item_title[i] for i in c],
+        )
+        for u, c, _ in sets
+    ]
+    run_labels(
+        tasks, cache, teacher_key, what="teacher vs retriever on validation", labeller=labeller, runner=runner,
+        factory=factory, progress=progress,
+    )  # fmt: skip
+    t_ndcg, r_ndcg = [], []
+    for (u, cands, pos), task in zip(sets, tasks):
+        scores = cache.get(task.key, cands, teacher_key)
+        assert scores is not None
         t_ndcg.append(_ndcg_at_10(np.asarray(scores), pos))
-        r_scores = cooccurrence_scores(sim, [hist])[0][cands]
-        r_ndcg.append(_ndcg_at_10(r_scores, pos))
-        progress("teacher vs retriever on validation", (n + 1) / len(users))
+        r_ndcg.append(_ndcg_at_10(cooccurrence_scores(sim, [split.train[u]])[0][cands], pos))
     t, r = float(np.mean(t_ndcg)) if t_ndcg else 0.0, float(np.mean(r_ndcg)) if r_ndcg else 0.0
     return {
         "users": len(users),
@@ -341,6 +463,7 @@ def teacher_stage(
     log: Callable[[str, float], None],
     *,
     gguf: bool = False,
+    runner: RayRunner | None = None,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable).
 
@@ -374,7 +497,6 @@ def teacher_stage(
     # with another tokenizer then fails the logit validation below rather than exporting a broken file)
     metadata = source if is_gguf else default_teacher_path()
     gguf_info: dict[str, Any] | None = None
-    scorer: Reranker
     if gguf or (is_gguf and _llama_cpp_available()):
         from .gguf_export import export_validated
 
@@ -394,21 +516,30 @@ def teacher_stage(
         gguf_info = {"path": str(q8), "validation": validation}
         from ..backends.llama import LlamaRanker
 
-        scorer = LlamaRanker(str(q8))
+        factory: Any = TeacherFactory(gguf=str(q8))
+        make_scorer: Callable[[], Reranker] = lambda: LlamaRanker(str(q8))  # noqa: E731
         labeller = "llama.cpp Q8_0: history prefix evaluated once per user, then each candidate's suffix"
         label_key = run_key + "-q8_0"
     else:
-        scorer = TorchYesNo(model, tok)
+        factory = TeacherFactory(
+            source=str(source), weights=str(weights), device=runner.cfg.device if runner else "cpu"
+        )
+        make_scorer = lambda: TorchYesNo(model, tok)  # noqa: E731
         labeller, label_key = "torch", run_key
+    if runner is not None:
+        labeller += f"; on Ray, {runner.workers} workers"
     cands = candidate_sets(split, tcfg.candidates, tcfg.seed)
     cache = LabelCache(cache_dir / "labels.sqlite")
+    local = Labeller(make_scorer()) if runner is None else None
     try:
         before = cache.count(label_key)
-        labels = label(scorer, split, cands, label_key, cache, tcfg, log)
-        quality = validation_quality(scorer, split, tcfg, cache, label_key, log)
+        kw: dict[str, Any] = {"labeller": local, "runner": runner, "factory": factory}
+        labels = label(split, cands, label_key, cache, tcfg, log, **kw)
+        quality = validation_quality(split, tcfg, cache, label_key, log, **kw)
     finally:
         cache.close()
-        scorer.close()
+        if local is not None:
+            local.close()
     # how well does the teacher rank the true next item among its candidates?
     hits = [
         float(np.argsort(-s)[:1][0] == int(np.flatnonzero(c == split.train[u][-1])[0])) for u, (c, s) in labels.items()
