@@ -811,7 +811,16 @@ def export_cmd(
         "(needs the distributed extra).",
     ),
     workers: int | None = typer.Option(None, "--workers", help="Ray workers per stage (default: the cluster's CPUs)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, or cuda: label with the torch teacher on GPU workers."),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="cpu, or cuda: fine-tune and label with the torch teacher on the GPU (on Ray: GPU workers).",
+    ),
+    lora: str = typer.Option(
+        "auto",
+        "--lora",
+        help="Fine-tune the teacher through LoRA adapters: auto (teachers over 200M parameters), on, off.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
@@ -830,8 +839,10 @@ def export_cmd(
     if ray_address is not None:
         require_ray()  # one line naming the pip install, before any work
         ray_cfg = RayConfig(address=ray_address, workers=workers, device=device)
-    elif workers is not None or device != "cpu":
-        raise ArgumentError("--workers and --device take effect with --ray (e.g. --ray auto --workers 2)")
+    elif workers is not None:
+        raise ArgumentError("--workers takes effect with --ray (e.g. --ray auto --workers 2)")
+    if device not in ("cpu", "cuda"):
+        raise ArgumentError(f"--device must be cpu or cuda, got {device!r}")
     from .export.student import StudentConfig
     from .export.teacher import TeacherConfig
 
@@ -853,7 +864,7 @@ def export_cmd(
             distill_weight=distill_weight,
             id_dropout=StudentConfig().id_dropout if id_dropout is None else id_dropout,
         ),
-        teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed),
+        teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed, lora=lora, device=device),
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         manifest = run_export(

@@ -66,3 +66,28 @@ def test_bad_teachers(tmp_path: Path) -> None:
     (bert / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
     with pytest.raises(ExportError, match="not a causal LM"):
         load_teacher(bert)
+
+
+def test_lora_fine_tuning_folds_the_adapters_into_a_plain_model(tiny_teacher: Path, tmp_path: Path) -> None:
+    import torch
+
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.export.teacher import fine_tune
+
+    _write_generic(tmp_path / "data")
+    split = leave_one_out(load_dataset("generic", tmp_path / "data"))
+    model, tok, _ = load_teacher(str(tiny_teacher))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stats = fine_tune(model, tok, split, TeacherConfig(steps=3, batch=4, negatives=1, lora="on", lr=1e-2))
+    after = model.state_dict()
+    assert stats["lora"] == {"rank": 8, "targets": ["q_proj", "v_proj"]}
+    assert 0 < stats["trained_parameters"] < stats["parameters"] / 5
+    assert stats["seconds_per_step"] > 0
+    assert set(after) == set(before) and not any("lora" in k for k in after)  # a plain model again
+    changed = [k for k in after if not torch.equal(after[k], before[k])]
+    assert changed and all("q_proj" in k or "v_proj" in k for k in changed)
+    # the default (auto) trains the tiny model directly, bottom half frozen
+    model2, tok2, _ = load_teacher(str(tiny_teacher))
+    assert fine_tune(model2, tok2, split, TeacherConfig(steps=1, batch=4, negatives=1))["lora"] is None
+    with pytest.raises(ExportError):
+        TeacherConfig(lora="maybe")

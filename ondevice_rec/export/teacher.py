@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,19 @@ class TeacherConfig:
     label_users: int | None = 400  # users labelled (None = all)
     quality_users: int | None = 200  # users whose held-out validation candidates measure the teacher
     freeze: float = 0.5  # share of the bottom transformer layers (and the embeddings) kept frozen: faster steps
+    # LoRA adapters (peft) instead of training the top layers: "auto" = for teachers larger than the default
+    # (over LORA_ABOVE_PARAMS parameters), "on", "off"; merged into the weights after fine-tuning
+    lora: str = "auto"
+    lora_rank: int = 8
+    device: str = "cpu"  # "cuda": fine-tune (and label in torch) on the GPU
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lora not in ("auto", "on", "off"):
+            raise ExportError(f"lora must be auto, on or off, got {self.lora!r}")
+
+
+LORA_ABOVE_PARAMS = 200_000_000  # SmolLM2-135M (the default) is trained directly; larger teachers through LoRA
 
 
 def default_teacher_path() -> Path:
@@ -129,10 +142,24 @@ def fine_tune(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     users = [u for u in range(split.n_users) if len(split.train[u]) >= 2]
-    frozen = _freeze_bottom(model, cfg.freeze)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    n_params = sum(p.numel() for p in model.parameters())
+    use_lora = cfg.lora == "on" or (cfg.lora == "auto" and n_params > LORA_ABOVE_PARAMS)
+    base = model
+    model.to(cfg.device)
+    if use_lora:
+        peft = require("peft")
+        lcfg = peft.LoraConfig(
+            r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, lora_dropout=0.05, target_modules=["q_proj", "v_proj"]
+        )
+        model = peft.get_peft_model(model, lcfg)
+        frozen = -1  # every base layer frozen; only the adapters train
+    else:
+        frozen = _freeze_bottom(model, cfg.freeze)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr * (4 if use_lora else 1))
     model.train()
     losses = []
+    t0 = time.perf_counter()
     per_batch = max(1, cfg.batch // (1 + cfg.negatives))
     # negatives drawn by popularity: the first-stage retriever proposes popular, similar items, so uniform
     # negatives would teach the teacher an easier task than the one it labels
@@ -161,11 +188,19 @@ def fine_tune(
         opt.step()
         losses.append(float(loss.detach()))
         progress(f"teacher fine-tune step {step + 1}", (step + 1) / cfg.steps)
-    model.eval()
-    for prm in model.parameters():
+    if use_lora:
+        model = model.merge_and_unload()  # the adapters folded into the weights: a plain model again
+        if model is not base:
+            base.load_state_dict(model.state_dict())
+    base.eval()
+    for prm in base.parameters():
         prm.requires_grad_(True)
     return {
         "steps": cfg.steps,
+        "seconds_per_step": round((time.perf_counter() - t0) / max(cfg.steps, 1), 3),
+        "parameters": int(n_params),
+        "trained_parameters": int(trainable),
+        "lora": {"rank": cfg.lora_rank, "targets": ["q_proj", "v_proj"]} if use_lora else None,
         "frozen_layers": frozen,
         "first_loss": round(float(np.mean(losses[:10])), 4),
         "last_loss": round(float(np.mean(losses[-10:])), 4),
@@ -487,9 +522,9 @@ def teacher_stage(
     else:
         ft = fine_tune(model, tok, split, tcfg, log)
         tmp = weights.with_suffix(".partial")
-        torch.save(model.state_dict(), tmp)
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
         os.replace(tmp, weights)
-    model.eval()
+    model.cpu().eval()  # GGUF export reads CPU tensors; the torch labeller moves it to the device below
 
     source = Path(cfg.teacher) if cfg.teacher else default_teacher_path()
     is_gguf = source.is_file() and source.suffix.lower() == ".gguf"
@@ -521,10 +556,11 @@ def teacher_stage(
         labeller = "llama.cpp Q8_0: history prefix evaluated once per user, then each candidate's suffix"
         label_key = run_key + "-q8_0"
     else:
+        # the default teacher is found by each worker in its own install (None), any other by its path
         factory = TeacherFactory(
-            source=str(source), weights=str(weights), device=runner.cfg.device if runner else "cpu"
+            source=cfg.teacher, weights=str(weights), device=runner.cfg.device if runner else "cpu"
         )
-        make_scorer = lambda: TorchYesNo(model, tok)  # noqa: E731
+        make_scorer = lambda: TorchYesNo(model.to(tcfg.device), tok)  # noqa: E731
         labeller, label_key = "torch", run_key
     if runner is not None:
         labeller += f"; on Ray, {runner.workers} workers"
@@ -534,7 +570,9 @@ def teacher_stage(
     try:
         before = cache.count(label_key)
         kw: dict[str, Any] = {"labeller": local, "runner": runner, "factory": factory}
+        t_label = time.perf_counter()
         labels = label(split, cands, label_key, cache, tcfg, log, **kw)
+        t_label = time.perf_counter() - t_label
         quality = validation_quality(split, tcfg, cache, label_key, log, **kw)
     finally:
         cache.close()
@@ -553,6 +591,8 @@ def teacher_stage(
         "labeller": labeller,
         "labelled_users": len(labels),
         "labels_reused_from_cache": before,
+        # wall time per labelled candidate set (history prefix + every candidate), this run's new labels only
+        "seconds_per_label_set": round(t_label / (len(labels) - before), 3) if len(labels) > before else None,
         "candidates": tcfg.candidates,
         "teacher_hr1_on_candidates": round(float(np.mean(hits)), 4) if hits else None,
         "random_hr1_on_candidates": round(1.0 / tcfg.candidates, 4),
