@@ -116,6 +116,20 @@ def markdown_table(results: dict[str, Any]) -> str:
             if rnd is not None:
                 lines.append(f"| random (expected) | {rnd:.4f} | | | | |")
             lines.append("")
+            paired = results.get("paired_tests", {}).get(scen, {}).get(prot, {})
+            if paired:
+                lines += [
+                    "Paired per-user NDCG@10 differences (bootstrap 95 % CI, sign-flip permutation p):",
+                    "",
+                    "| comparison | difference | 95 % CI | p |",
+                    "|---|---|---|---|",
+                ]
+                for name, t in paired.items():
+                    lines.append(
+                        f"| {name} | {t['mean_diff']:+.4f} | [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] | "
+                        f"{t['p_value']:.4f} |"
+                    )
+                lines.append("")
     return "\n".join(lines) + "\n"
 
 
