@@ -153,3 +153,29 @@ def test_every_file_of_a_student_bundle_is_verified(tiny_bundle, tmp_path: Path,
 def test_student_config_rejects_bad_id_dropout() -> None:
     with pytest.raises(ValueError, match="id_dropout"):
         StudentConfig(id_dropout=1.0)
+
+
+def test_the_cold_start_stage_trains_only_the_profile_path(tmp_path: Path) -> None:
+    """The second stage moves the profile projection alone: warm scores are unchanged, and it keeps the epoch
+    with the best validation NDCG@10 of profile-only users (its first figure is the untouched model's)."""
+    from ondevice_rec.datasets import leave_one_out, load_dataset, profile_from_history
+    from ondevice_rec.export.distributed import TextEncoderFactory, embed_texts
+    from ondevice_rec.export.student import student_scores, train_student
+
+    _write_generic(tmp_path / "data")
+    split = leave_one_out(load_dataset("generic", tmp_path / "data"))
+    enc = TextEncoderFactory().build().encoder
+    text = embed_texts(enc, split.item_text)
+    prof = embed_texts(enc, [profile_from_history(split, s) for s in split.train])
+    cfg = StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, cold_stage_epochs=0)
+    plain, info0 = train_student(split, text, cfg, profiles=prof)
+    staged, info1 = train_student(split, text, replace(cfg, cold_stage_epochs=3, cold_patience=3), profiles=prof)
+    assert "cold_stage" not in info0
+    stage = info1["cold_stage"]
+    assert stage["best_valid_cold_ndcg10"] >= stage["valid_cold_ndcg10_before"]
+    assert 1 <= len(stage["log"]) <= 3
+    hists = [split.history(u, "valid") for u in range(split.n_users)]
+    assert np.allclose(student_scores(plain, text, hists, cfg), student_scores(staged, text, hists, cfg), atol=1e-5)
+    sp, ss = plain.state_dict(), staged.state_dict()
+    moved = {k for k in sp if not np.allclose(sp[k].numpy(), ss[k].numpy())}
+    assert moved <= {"profile_proj.weight", "profile_proj.bias", "user.profile_tag"}
