@@ -105,7 +105,7 @@ def main() -> None:
                 embed_with(f"Ray, {w} worker{'s' if w > 1 else ''}", runner)
         finally:
             ray.shutdown()
-    for stage, r in results.items():
+    for r in results.values():
         r["speedup_2_vs_1_workers"] = round(r["Ray, 2 workers"] / r["Ray, 1 worker"], 2)
     out = {
         "users": len(tasks),
