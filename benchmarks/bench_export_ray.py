@@ -48,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--users", type=int, default=64, help="candidate sets labelled per configuration")
+    ap.add_argument("--steps", type=int, default=5, help="teacher fine-tuning steps timed")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     split = leave_one_out(load_dataset("ml-100k", a.data_dir))
@@ -92,6 +93,16 @@ def main() -> None:
         results.setdefault("embedding", {})[name] = round(len(vec) / s, 1)
         print(f"embedding {name}: {len(vec)} texts in {s:.1f} s = {len(vec) / s:.1f} texts/s", flush=True)
 
+    # the teacher's fine-tuning step on this machine (2 threads, the export's default), for the time-per-step table
+    from ondevice_rec.export.teacher import fine_tune, load_teacher
+
+    model, tok, _ = load_teacher(None)
+    n_params = sum(p.numel() for p in model.parameters())
+    ft = fine_tune(model, tok, split, TeacherConfig(steps=a.steps))
+    results["fine_tune"] = {"seconds_per_step": ft["seconds_per_step"], "parameters": n_params, "steps": a.steps}
+    print(f"fine-tune: {ft['seconds_per_step']} s/step ({n_params / 1e6:.0f}M parameters)", flush=True)
+    del model
+
     label_with("in-process, 1 thread", None)
     embed_with("in-process, 1 thread", None)
     for w in (1, 2):
@@ -105,7 +116,8 @@ def main() -> None:
                 embed_with(f"Ray, {w} worker{'s' if w > 1 else ''}", runner)
         finally:
             ray.shutdown()
-    for r in results.values():
+    for stage in ("labelling", "embedding"):
+        r = results[stage]
         r["speedup_2_vs_1_workers"] = round(r["Ray, 2 workers"] / r["Ray, 1 worker"], 2)
     out = {
         "users": len(tasks),
@@ -114,7 +126,7 @@ def main() -> None:
         "teacher": Path(gguf).name,
         "results": results,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "command": f"python benchmarks/bench_export_ray.py --data-dir {a.data_dir} --users {a.users}",
+        "command": f"python benchmarks/bench_export_ray.py --data-dir {a.data_dir} --users {a.users} --steps {a.steps}",
     }
     print(json.dumps(out, indent=1))
     if a.out:
@@ -136,6 +148,23 @@ def main() -> None:
                 f"| {stage} ({unit}) | {r['in-process, 1 thread']} | {r['Ray, 1 worker']} | {r['Ray, 2 workers']} "
                 f"| {r['speedup_2_vs_1_workers']}× |"
             )
+        f = results["fine_tune"]
+        per_label = 1.0 / results["labelling"]["in-process, 1 thread"]
+        lines += [
+            "",
+            "Teacher cost per fine-tuning step (batch 8, 2 threads) and per labelled candidate set (1 thread), "
+            "measured for SmolLM2-135M; the larger sizes are **estimates**, scaled by parameter count (CPU inference "
+            "and training here are bound by the weights' size), not measured: no 360M or 1.7B model is available "
+            "offline.",
+            "",
+            "| teacher | parameters | s / fine-tune step | s / labelled set (20 candidates) |",
+            "|---|---|---|---|",
+            f"| SmolLM2-135M (measured) | {f['parameters'] / 1e6:.0f}M | {f['seconds_per_step']:.2f} "
+            f"| {per_label:.2f} |",
+        ]
+        for name, p in (("SmolLM2-360M (estimate)", 362e6), ("SmolLM2-1.7B (estimate, LoRA)", 1711e6)):
+            k = p / f["parameters"]
+            lines.append(f"| {name} | {p / 1e6:.0f}M | ~{f['seconds_per_step'] * k:.1f} | ~{per_label * k:.1f} |")
         (a.out / "results.md").write_text("\n".join(lines) + "\n")
 
 
