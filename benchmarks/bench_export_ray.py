@@ -28,7 +28,6 @@ from ondevice_rec.datasets import leave_one_out, load_dataset  # noqa: E402
 from ondevice_rec.export.distributed import (  # noqa: E402
     RayConfig,
     RayRunner,
-    TeacherFactory,
     TextEncoderFactory,
     embed_on_ray,
     embed_texts,
@@ -37,6 +36,7 @@ from ondevice_rec.export.teacher import (  # noqa: E402
     LabelCache,
     LabelTask,
     TeacherConfig,
+    TeacherFactory,
     candidate_sets,
     default_teacher_path,
     label_users,

@@ -366,6 +366,14 @@ def test_in_a_real_browser(live: str, filled: Recommender, db_path: Path, tmp_pa
     assert db_files_contain(db_path, b"alice") == {"rec.db": 0, "rec.db-wal": 0, "rec.db-shm": 0}
 
 
+def _sigint_default() -> None:
+    """A job started in the background by a non-interactive shell (as CI may run us) inherits SIGINT ignored,
+    and Python then installs no KeyboardInterrupt handler: give the child the default back, as a terminal would."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_cli_serves_publicly_only_with_a_warning(db_path: Path, rec: Recommender) -> None:
     import signal
     import subprocess
@@ -377,6 +385,7 @@ def test_cli_serves_publicly_only_with_a_warning(db_path: Path, rec: Recommender
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,
     )
     try:
         assert proc.stdout is not None

@@ -152,8 +152,15 @@ print(json.dumps({{"computed": n}}))
 def test_resume_after_sigint_redoes_no_committed_shard(tmp_path: Path) -> None:
     db = tmp_path / "labels.sqlite"
     script = tmp_path / "driver.py"
-    script.write_text(DRIVER.format(root=str(ROOT), db=str(db), sleep=0.4))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    script.write_text(DRIVER.format(root=str(ROOT), db=str(db), sleep=1.5))  # ~18 s of labelling: Ctrl-C lands in it
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a background job of a non-interactive shell (CI) inherits SIGINT ignored: give the driver the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     done = 0
     while time.time() < deadline and proc.poll() is None:

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -253,26 +252,3 @@ def embed_on_ray(runner: RayRunner, texts: Sequence[str], log: Log, factory: Wor
         log=log,
     )
     return np.concatenate([parts[i] for i in range(len(shards))])
-
-
-@dataclass(frozen=True)
-class TeacherFactory:
-    """The fine-tuned teacher inside an actor: the validated Q8_0 GGUF on llama.cpp (``gguf``), or the base
-    model with the fine-tuned weights in torch (``source`` + ``weights``)."""
-
-    gguf: str | None = None
-    source: str | None = None
-    weights: str | None = None
-    device: str = "cpu"
-    threads: int = 1
-
-    def build(self) -> Any:
-        from .teacher import Labeller, torch_scorer
-
-        if self.gguf is not None:
-            from ..backends.llama import LlamaRanker
-
-            return Labeller(LlamaRanker(self.gguf, threads=self.threads))
-        if self.weights is None:
-            raise ExportError("a torch teacher worker needs the fine-tuned weights file")
-        return Labeller(torch_scorer(self.source, Path(self.weights), device=self.device, threads=self.threads))

@@ -26,7 +26,6 @@ from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
 from ..ranking.rerank import llm_scores
 from ..ranking.templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
 from ._deps import model_package_dir, require
-from .distributed import TeacherFactory
 
 if TYPE_CHECKING:
     from ..backends.base import Reranker
@@ -602,3 +601,24 @@ def teacher_stage(
     if gguf_info is not None:
         info["gguf"] = gguf_info
     return labels, info
+
+
+@dataclass(frozen=True)
+class TeacherFactory:
+    """The fine-tuned teacher inside an actor: the validated Q8_0 GGUF on llama.cpp (``gguf``), or the base
+    model with the fine-tuned weights in torch (``source`` + ``weights``)."""
+
+    gguf: str | None = None
+    source: str | None = None
+    weights: str | None = None
+    device: str = "cpu"
+    threads: int = 1
+
+    def build(self) -> Any:
+        if self.gguf is not None:
+            from ..backends.llama import LlamaRanker
+
+            return Labeller(LlamaRanker(self.gguf, threads=self.threads))
+        if self.weights is None:
+            raise ExportError("a torch teacher worker needs the fine-tuned weights file")
+        return Labeller(torch_scorer(self.source, Path(self.weights), device=self.device, threads=self.threads))
