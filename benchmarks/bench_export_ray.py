@@ -34,13 +34,13 @@ from ondevice_rec.export.distributed import (  # noqa: E402
 )
 from ondevice_rec.export.teacher import (  # noqa: E402
     LabelCache,
-    LabelTask,
     TeacherConfig,
     TeacherFactory,
     candidate_sets,
     default_teacher_path,
     label_users,
     run_labels,
+    training_tasks,
 )
 
 
@@ -55,15 +55,7 @@ def main() -> None:
     tcfg = TeacherConfig(label_users=a.users)
     cands = candidate_sets(split, tcfg.candidates, tcfg.seed)
     users = label_users(split, cands, tcfg)
-    tasks = [
-        LabelTask(
-            split.user_ids[u],
-            cands[u],
-            [split.item_title[i] for i in split.train[u][:-1]],
-            [split.item_title[i] for i in cands[u]],
-        )
-        for u in users
-    ]
+    tasks = training_tasks(split, cands, users)
     gguf = str(default_teacher_path())
     results: dict[str, dict[str, float]] = {}
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-ray-{os.getpid()}"

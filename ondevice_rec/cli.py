@@ -501,14 +501,23 @@ def user_forget(user: str, db: Path = DB, as_json: bool = JSON) -> None:
         typer.echo(f"nothing held about {user}; database files scrubbed")
 
 
-def _centre(
-    db: Path | None,
-    user: str | None,
-    host: str,
-    port: int,
-    public: bool,
-    bundle: Path | None,
-    controller: str | None,
+_CENTRE_HELP = (
+    "Open the privacy centre: a local page showing what is stored about a person, why each pick was made and "
+    "what was sent, with controls for consent, profile, export, erasure and retention (needs the centre extra). "
+    "`odrec serve` is the same command."
+)
+
+
+def centre_cmd(
+    db: Path = DB,
+    user: str | None = typer.Option(None, "--user", help="Show only this person's page."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only unless --public)."),
+    port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
+    public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
+    bundle: Path | None = typer.Option(None, "--bundle"),
+    controller: str | None = typer.Option(
+        None, "--controller", help="Who is responsible for the data, and how to reach them."
+    ),
 ) -> None:
     from .centre import is_loopback, serve
 
@@ -530,40 +539,8 @@ def _centre(
         )
 
 
-_CENTRE_HELP = (
-    "Open the privacy centre: a local page showing what is stored about a person, why each pick was made and "
-    "what was sent, with controls for consent, profile, export, erasure and retention (needs the centre extra)."
-)
-
-
-@app.command("centre", help=_CENTRE_HELP)
-def centre_cmd(
-    db: Path = DB,
-    user: str | None = typer.Option(None, "--user", help="Show only this person's page."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only unless --public)."),
-    port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
-    public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
-    bundle: Path | None = typer.Option(None, "--bundle"),
-    controller: str | None = typer.Option(
-        None, "--controller", help="Who is responsible for the data, and how to reach them."
-    ),
-) -> None:
-    _centre(db, user, host, port, public, bundle, controller)
-
-
-@app.command("serve", help="Alias of `odrec centre`.", hidden=False)
-def serve_cmd(
-    db: Path = DB,
-    user: str | None = typer.Option(None, "--user", help="Show only this person's page."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only unless --public)."),
-    port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
-    public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
-    bundle: Path | None = typer.Option(None, "--bundle"),
-    controller: str | None = typer.Option(
-        None, "--controller", help="Who is responsible for the data, and how to reach them."
-    ),
-) -> None:
-    _centre(db, user, host, port, public, bundle, controller)
+app.command("centre", help=_CENTRE_HELP)(centre_cmd)
+app.command("serve", help="Alias of `odrec centre`. " + _CENTRE_HELP)(centre_cmd)
 
 
 @bundle_app.command("build-default")

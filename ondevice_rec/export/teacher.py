@@ -384,6 +384,20 @@ def label_users(split: Split, cands: dict[int, np.ndarray], cfg: TeacherConfig) 
     return users
 
 
+def training_tasks(split: Split, cands: dict[int, np.ndarray], users: Sequence[int]) -> list[LabelTask]:
+    """What the teacher labels for each user: their candidate set after the training history minus its last
+    item (the position the student distils at)."""
+    return [
+        LabelTask(
+            split.user_ids[u],
+            cands[u],
+            [split.item_title[i] for i in split.train[u][:-1]],
+            [split.item_title[i] for i in cands[u]],
+        )
+        for u in users
+    ]
+
+
 def label(
     split: Split,
     cands: dict[int, np.ndarray],
@@ -398,15 +412,7 @@ def label(
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Teacher scores for each user's candidate set (cached; already-labelled users are skipped)."""
     users = label_users(split, cands, cfg)
-    tasks = [
-        LabelTask(
-            split.user_ids[u],
-            cands[u],
-            [split.item_title[i] for i in split.train[u][:-1]],
-            [split.item_title[i] for i in cands[u]],
-        )
-        for u in users
-    ]
+    tasks = training_tasks(split, cands, users)
     run_labels(
         tasks, cache, teacher_hash, what="teacher labelling", labeller=labeller, runner=runner, factory=factory,
         progress=progress,
