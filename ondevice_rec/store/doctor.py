@@ -131,29 +131,41 @@ def _row_by_row(conn: sqlite3.Connection, src: Path, dst: Path) -> Recovery:
     return Recovery(str(src), str(dst), "row-by-row", rows, {k: v for k, v in lost.items() if v})
 
 
+# a damaged table is read in rowid ranges; reading gives up on it after this many consecutive unreadable ranges
+# (a garbage max(rowid) from a damaged page can be 2**63: stepping through it would never end) or this long
+RECOVERY_MAX_BAD_RANGES = 200
+RECOVERY_TABLE_SECONDS = 60.0
+
+
 def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) -> tuple[int, int]:
-    """Copy ``name`` in rowid ranges; a range that cannot be read is retried row by row, then skipped."""
-    try:
-        top = conn.execute(f'SELECT max(rowid) FROM "{name}"').fetchone()[0]
-    except sqlite3.DatabaseError:
-        top = None
-    if top is None:
-        top = 1 << 20  # unknown extent: probe a generous range
-    copied = skipped = 0
+    """Copy ``name`` range by range from the next readable rowid on (so gaps cost nothing); a range that cannot
+    be read is retried row by row, then skipped. Bounded: it stops after :data:`RECOVERY_MAX_BAD_RANGES`
+    unreadable ranges in a row or :data:`RECOVERY_TABLE_SECONDS`, whatever the damage."""
+    import time
+
+    copied = skipped = bad = 0
     step = 500
+    deadline = time.monotonic() + RECOVERY_TABLE_SECONDS
     out.execute("BEGIN")
-    for lo in range(0, int(top) + 1, step):
+    lo = -(1 << 63)
+    while bad < RECOVERY_MAX_BAD_RANGES and time.monotonic() < deadline:
         try:
             batch = conn.execute(
-                f'SELECT rowid, * FROM "{name}" WHERE rowid >= ? AND rowid < ?', (lo, lo + step)
+                f'SELECT rowid, * FROM "{name}" WHERE rowid >= ? ORDER BY rowid LIMIT ?', (lo, step)
             ).fetchall()
+            if not batch:
+                break
+            nxt, bad = int(batch[-1][0]) + 1, 0
         except sqlite3.DatabaseError:
+            bad += 1
+            lo = max(lo, 0)
             batch = []
             for rid in range(lo, lo + step):
                 try:
                     batch.extend(conn.execute(f'SELECT rowid, * FROM "{name}" WHERE rowid = ?', (rid,)).fetchall())
                 except sqlite3.DatabaseError:
                     skipped += 1
+            nxt = lo + step
         for row in batch:
             marks = ",".join("?" * (len(row) - 1))
             try:
@@ -161,5 +173,8 @@ def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) ->
                 copied += 1
             except sqlite3.DatabaseError:
                 skipped += 1
+        if nxt > (1 << 63) - 1:
+            break
+        lo = nxt
     out.execute("COMMIT")
     return copied, skipped
