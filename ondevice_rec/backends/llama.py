@@ -38,6 +38,9 @@ class LlamaRanker:
                 model_path=path,
                 n_ctx=n_ctx,
                 n_threads=threads or default_threads(),
+                # prompt batches too: llama-cpp-python's default is every core, so two 1-thread workers on 2
+                # cores oversubscribed and labelled 2.3x slower together than one alone
+                n_threads_batch=threads or default_threads(),
                 logits_all=False,
                 verbose=False,
             )
