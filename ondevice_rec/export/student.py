@@ -225,14 +225,8 @@ def train_student(
             if prof_t is not None and cfg.cold_weight > 0:
                 # cold start, exactly as the runtime sees it: one empty history row plus the profile; the
                 # targets are items of the user's whole training sequence (the profile describes all of them)
-                p_idx = torch.as_tensor([users[k] for k in idx])
-                cold_u = model.user(torch.zeros(len(batch), 1, cfg.dim), model.profile_proj(prof_t[p_idx]))[:, -1]
-                cold_lp = torch.log_softmax((cold_u @ items.T).masked_fill(absent, -1e9), -1)
-                whole = [split.train[users[k]] for k in idx]
-                picks = [rng.choice(w, min(cfg.cold_targets, len(w)), replace=False) for w in whole]
-                rows = torch.as_tensor(np.concatenate([np.full(len(pk), r) for r, pk in enumerate(picks)]))
-                cols = torch.as_tensor(np.concatenate(picks))
-                loss = loss - cfg.cold_weight * cold_lp[rows, cols].mean()
+                cold = _cold_nll(torch, model, prof_t, items, absent, [users[k] for k in idx], split, cfg, rng)
+                loss = loss + cfg.cold_weight * cold
             if teacher and cfg.distill_weight > 0:
                 kl_terms = []
                 for r, k in enumerate(idx):
@@ -273,6 +267,28 @@ def train_student(
     return model, info
 
 
+def _cold_nll(
+    torch: Any,
+    model: Any,
+    prof_t: Any,
+    items: Any,
+    absent: Any,
+    us: Sequence[int],
+    split: Any,
+    cfg: StudentConfig,
+    rng: np.random.Generator,
+) -> Any:
+    """The cold-start loss, exactly as the runtime scores a profile-only user (one empty history row plus the
+    profile): mean negative log-likelihood of up to ``cfg.cold_targets`` items of each user's training sequence
+    (the profile describes all of them)."""
+    p_idx = torch.as_tensor(list(us))
+    cold_u = model.user(torch.zeros(len(us), 1, cfg.dim), model.profile_proj(prof_t[p_idx]))[:, -1]
+    lp = torch.log_softmax((cold_u @ items.T).masked_fill(absent, -1e9), -1)
+    picks = [rng.choice(split.train[u], min(cfg.cold_targets, len(split.train[u])), replace=False) for u in us]
+    rows = torch.as_tensor(np.concatenate([np.full(len(pk), r) for r, pk in enumerate(picks)]))
+    return -lp[rows, torch.as_tensor(np.concatenate(picks))].mean()
+
+
 def _train_cold_stage(
     torch: Any,
     model: Any,
@@ -303,14 +319,7 @@ def _train_cold_stage(
             order = rng.permutation(len(users))
             for s in range(0, len(users), cfg.batch):
                 us = [users[k] for k in order[s : s + cfg.batch]]
-                p_idx = torch.as_tensor(us)
-                cold_u = model.user(torch.zeros(len(us), 1, cfg.dim), model.profile_proj(prof_t[p_idx]))[:, -1]
-                lp = torch.log_softmax((cold_u @ items.T).masked_fill(absent, -1e9), -1)
-                picks = [
-                    rng.choice(split.train[u], min(cfg.cold_targets, len(split.train[u])), replace=False) for u in us
-                ]
-                rows = torch.as_tensor(np.concatenate([np.full(len(pk), r) for r, pk in enumerate(picks)]))
-                loss = -lp[rows, torch.as_tensor(np.concatenate(picks))].mean()
+                loss = _cold_nll(torch, model, prof_t, items, absent, us, split, cfg, rng)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
