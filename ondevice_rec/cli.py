@@ -798,6 +798,17 @@ def export_cmd(
         "--lora",
         help="Fine-tune the teacher through LoRA adapters: auto (teachers over 200M parameters), on, off.",
     ),
+    item_item: bool = typer.Option(
+        True,
+        "--item-item/--no-item-item",
+        help="Ship item-kNN neighbours and blend them in with a weight chosen on validation (kept only if it helps).",
+    ),
+    loss: str = typer.Option(
+        "auto",
+        "--loss",
+        help="Student next-item loss: full softmax, sampled (cost independent of the catalogue), or auto "
+        "(sampled above 10,000 items).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
@@ -834,8 +845,9 @@ def export_cmd(
         max_users=max_users,
         holdout_cold_items=holdout_cold_items,
         split_order=split_order,
+        item_item=item_item,
         student=replace(
-            StudentConfig(),
+            StudentConfig(loss=loss),
             epochs=epochs,
             seed=seed,
             distill_weight=distill_weight,
@@ -850,8 +862,11 @@ def export_cmd(
     table = Table(title=f"bundle {out}")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
+    table.add_column("peak RSS (MB)", justify="right")
+    peak = manifest.peak_rss_mb or {}
     for k, v in (manifest.stage_seconds or {}).items():
-        table.add_row(k, f"{v:.1f}")
+        table.add_row(k, f"{v:.1f}", f"{peak[k]:.0f}" if k in peak else "")
+    table.add_row("total", f"{sum((manifest.stage_seconds or {}).values()):.1f}", "")
     Console().print(table)
     for line in export_summary(manifest):
         typer.echo(line)
@@ -860,6 +875,10 @@ def export_cmd(
 def export_summary(manifest: Manifest) -> list[str]:
     """The lines under the stage table of ``odrec export``: validation figures, size, teacher quality."""
     lines = []
+    ds = manifest.dataset
+    if ds is not None:
+        used = f", {ds.interactions} training interactions" if ds.interactions is not None else ""
+        lines.append(f"trained on {ds.users} users, {ds.items} items{used}")
     if manifest.llm_ranker is not None:
         lv = manifest.llm_ranker.validation
         lines.append(f"GGUF Q8_0 LLM ranker: logit correlation with torch {lv['logit_correlation_q8_0_vs_torch']:.4f}")

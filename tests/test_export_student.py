@@ -58,6 +58,14 @@ def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
         "validation",
     }
     assert manifest.config_sha256 and manifest.recipe["config"]["dataset"] == "generic"
+    # what the export used and cost is recorded: counts, and the peak memory at the end of every stage
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+
+    split = leave_one_out(load_dataset("generic", tiny_bundle[2]))
+    assert manifest.dataset is not None and manifest.dataset.interactions == sum(len(s) for s in split.train)
+    assert set(manifest.peak_rss_mb or {}) == set(manifest.stage_seconds or {})
+    assert all(v > 0 for v in (manifest.peak_rss_mb or {}).values())
+    assert manifest.training is not None and manifest.training["loss"] == "full"
 
 
 def test_student_bundle_runs_in_the_runtime(tiny_bundle, tmp_path: Path) -> None:
@@ -179,3 +187,126 @@ def test_the_cold_start_stage_trains_only_the_profile_path(tmp_path: Path) -> No
     sp, ss = plain.state_dict(), staged.state_dict()
     moved = {k for k in sp if not np.allclose(sp[k].numpy(), ss[k].numpy())}
     assert moved <= {"profile_proj.weight", "profile_proj.bias", "user.profile_tag"}
+
+
+def test_sampled_softmax_estimates_the_full_softmax() -> None:
+    """With uniform negatives and logQ correction the sampled loss converges to the full softmax's
+    cross-entropy (up to a constant) as negatives grow (here 200 draws per item)."""
+    import torch
+
+    from ondevice_rec.export.student import _sampled_nll, build_student
+
+    torch.manual_seed(0)
+    n, text_dim = 40, 12
+    cfg = StudentConfig(dim=8, blocks=1, heads=1, id_dropout=0.0, negatives=8000)
+    model = build_student(torch, n, text_dim, cfg).eval()
+    text = torch.randn(n, text_dim)
+    out = torch.randn(3, 5, cfg.dim)
+    tgt = torch.as_tensor(np.random.default_rng(1).integers(1, n + 1, size=(3, 5)))
+    tgt[0, :2] = 0  # padding
+    present = np.arange(n)
+    q = np.full(n, 1.0 / n)
+    with torch.no_grad():
+        items = model.item_vectors(text, torch.arange(1, n + 1))
+        real = tgt > 0
+        full = torch.nn.functional.cross_entropy(out[real] @ items.T, tgt[real] - 1)
+        est = [
+            float(_sampled_nll(torch, model, text, out, tgt, present, q, cfg, np.random.default_rng(s)))
+            for s in range(5)
+        ]
+    # logQ-corrected (as TensorFlow's sampled_softmax_loss): the same gradients in expectation, and a value
+    # offset by log(negatives · q) — here log(8000 / 40)
+    assert abs(np.mean(est) - np.log(cfg.negatives / n) - float(full)) < 0.03 * float(full)
+
+
+def test_sampled_training_never_scores_the_whole_catalogue(tmp_path: Path) -> None:
+    """Above ``full_softmax_items`` a training step computes vectors for the batch's targets and the shared
+    negatives only; the whole catalogue is scored at validation (eval mode) alone; early stopping scores a
+    fixed sample of ``valid_users`` users."""
+    import csv
+
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.export.student import train_student, validation_users
+
+    root = tmp_path / "data"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    with open(root / "items.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["item_id", "title", "text", "tags"])
+        w.writerows([str(i), f"item {i}", "", ""] for i in range(2000))
+    with open(root / "interactions.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user_id", "item_id", "timestamp"])
+        w.writerows([f"u{u}", str(i), t] for u in range(40) for t, i in enumerate(rng.choice(2000, 6, replace=False)))
+    split = leave_one_out(load_dataset("generic", root), core=1)
+    assert split.n_items > 200
+    text = rng.standard_normal((split.n_items, 12)).astype(np.float32)
+    cfg = StudentConfig(
+        dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, full_softmax_items=10, negatives=5, valid_users=20
+    )
+    assert cfg.sampled(split.n_items) and not StudentConfig().sampled(split.n_items)
+    import ondevice_rec.export.student as student
+
+    calls: list[tuple[bool, int]] = []
+    real_build = student.build_student
+
+    def spying_build(*a: object, **k: object) -> object:
+        model = real_build(*a, **k)  # type: ignore[arg-type]
+        inner = model.item_vectors
+
+        def item_vectors(text: object, ids: object) -> object:
+            calls.append((model.training, len(ids)))  # type: ignore[arg-type]
+            return inner(text, ids)
+
+        model.item_vectors = item_vectors
+        return model
+
+    student.build_student = spying_build  # type: ignore[assignment]
+    try:
+        _, info = train_student(split, text, cfg)
+    finally:
+        student.build_student = real_build
+    train_rows = [r for training, r in calls if training]
+    assert train_rows and max(train_rows) <= cfg.batch * 3 + cfg.negatives  # ≤ 3 targets per training sequence
+    assert all(r == split.n_items for training, r in calls if not training)
+    assert info["loss"] == "sampled" and info["validation_users"] == 20
+    sample = validation_users(split, cfg)
+    assert sample is not None and len(sample) == 20 and np.array_equal(sample, validation_users(split, cfg))
+    assert validation_users(split, StudentConfig()) is None  # 40 users: all of them
+
+
+def test_the_item_item_blend_runs_in_the_runtime_and_the_harness(tiny_bundle, tmp_path: Path) -> None:
+    """A bundle with an item-item table: the runtime adds weight × the history's summed neighbour similarity
+    (a heavy weight puts the best neighbour first), and ``odrec eval`` scores it the same way."""
+    from ondevice_rec.bundle import write_bundle
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.eval.baselines import BundleModel
+    from ondevice_rec.export.item_item import build_neighbours, table_bytes
+
+    path, manifest, data = tiny_bundle
+    split = leave_one_out(load_dataset("generic", data))
+    nb = build_neighbours(split)
+    files: dict[str, bytes | Path] = {name: path / name for name in manifest.files}
+    files["item_item.npz"] = table_bytes(nb)
+    assert manifest.two_tower is not None
+    tt = replace(manifest.two_tower, item_item="item_item.npz", item_item_weight=50.0)
+    blended = tmp_path / "blended"
+    write_bundle(blended, replace(manifest, files={}, two_tower=tt), files)
+    history = [int(i) for i in split.train[0][-3:]]
+    co = nb.scores(history)
+    co[history] = -np.inf
+    best = split.item_ids[int(np.argmax(co))]
+    tops = {}
+    for name, b in (("plain", path), ("blended", blended)):
+        with Recommender.open(tmp_path / f"{name}.db", bundle=b) as rec:
+            rec.add_items([{"id": i, "title": f"item {i}", "text": t} for i, t in zip(split.item_ids, split.item_text)])
+            rec.consent("u").grant("personalization")
+            for i in history:
+                rec.record("u", split.item_ids[i], kind="like")
+            tops[name] = [r.item_id for r in rec.recommend("u", k=3, diversity=0.0)]
+    assert tops["blended"][0] == best
+    fitted = BundleModel(str(blended)).fit(split)
+    scores = fitted.score(np.array([0]), [np.asarray(history)])[0]
+    scores[history] = -np.inf
+    assert split.item_ids[int(np.argmax(scores))] == best

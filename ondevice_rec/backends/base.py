@@ -15,6 +15,7 @@ import numpy as np
 
 from ..bundle import Bundle
 from ..errors import BundleError
+from ..ranking.cooccurrence import ItemItem
 
 
 @runtime_checkable
@@ -23,6 +24,7 @@ class Encoder(Protocol):
     dim: int
     max_length: int
     learned_user: bool  # True when user_vector() is a trained user tower, not None
+    item_item: ItemItem | None  # a trained item-item blend (two-tower bundles exported with one), else None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Text-encoder vectors (unit norm), one row per text."""
@@ -92,6 +94,7 @@ def open_encoder(bundle: Bundle, *, threads: int | None = None, precision: str |
             user_tower=bundle.file(spec.user_tower[prec]),
             item_tower=bundle.file(spec.item_tower),
             item_ids=bundle.file(spec.item_ids),
+            item_item=bundle.file(spec.item_item) if spec.item_item else None,
             precision=prec,
             threads=threads,
             space_id=bundle.bundle_id + ("" if prec == spec.default_precision else f"-{prec}"),

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..bundle.manifest import TextEncoderSpec
 from ..errors import BundleError
+from ..ranking.cooccurrence import ItemItem
 from ._ort import refuse_if_telemetry_on, session
 
 
@@ -22,6 +23,7 @@ class OnnxTextEncoder:
     manifest when the bundle was opened; a model this onnxruntime cannot load fails there as a ``BundleError``."""
 
     learned_user = False
+    item_item: ItemItem | None = None  # a text encoder has no item-item blend
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..bundle.manifest import TwoTowerSpec
 from ..errors import BundleError
+from ..ranking.cooccurrence import ItemItem, Neighbours
 from ._ort import session
 from .onnx_text import OnnxTextEncoder
 
@@ -29,6 +30,7 @@ class TwoTowerEncoder:
         item_tower: bytes,
         item_ids: bytes,
         precision: str,
+        item_item: bytes | None = None,
         threads: int | None = None,
         space_id: str = "",
     ) -> None:
@@ -50,6 +52,15 @@ class TwoTowerEncoder:
             raise BundleError(f"cannot read the item tower ({type(e).__name__}: {e})") from None
         self.dim = int(self.proj_w.shape[1])
         self.row_of = {str(i): r for r, i in enumerate(ids)}
+        self.item_item: ItemItem | None = None
+        if item_item is not None and spec.item_item_weight > 0:
+            try:
+                nb = Neighbours.from_bytes(item_item)
+            except (OSError, KeyError, ValueError) as e:
+                raise BundleError(f"cannot read the item-item table ({type(e).__name__}: {e})") from None
+            if nb.n_items != len(ids):
+                raise BundleError(f"the item-item table has {nb.n_items} rows for {len(ids)} items")
+            self.item_item = ItemItem(nb, float(spec.item_item_weight), self.row_of)
         self._session = session(user_tower, threads=threads, what=f"{precision} user tower")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -89,8 +100,8 @@ class TwoTowerEncoder:
         out = self._session.run(None, {"history": histories.astype(np.float32), "profile": profiles.astype(np.float32)})
         return np.asarray(out[0])
 
-    def score_histories(self, matrix: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        """Scores of every row of ``matrix`` for each history (catalogue row indices, oldest first)."""
+    def history_vectors(self, matrix: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """User vectors (unnormalised) for each history (rows of ``matrix``, oldest first), no profile."""
         hists = [np.asarray(h)[-self.max_len :] for h in histories]
         width = max(1, max((len(h) for h in hists), default=1))
         batch = np.zeros((len(hists), width, self.dim), dtype=np.float32)
@@ -98,7 +109,11 @@ class TwoTowerEncoder:
             if len(h):
                 batch[r, width - len(h) :] = matrix[h]
         prof = np.zeros((len(hists), self.dim), dtype=np.float32)
-        return np.asarray(self.user_vectors(batch, prof) @ matrix.T)
+        return self.user_vectors(batch, prof)
+
+    def score_histories(self, matrix: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores of every row of ``matrix`` for each history (catalogue row indices, oldest first)."""
+        return np.asarray(self.history_vectors(matrix, histories) @ matrix.T)
 
     def score_profiles(self, matrix: np.ndarray, profiles: Sequence[str]) -> np.ndarray:
         """Scores of every row of ``matrix`` for profile-only users (the runtime's cold-start input)."""

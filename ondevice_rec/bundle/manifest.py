@@ -49,6 +49,11 @@ class TwoTowerSpec:
     max_len: int
     dim: int
     default_precision: str = "int8"
+    # item-item co-occurrence neighbours of the training items (.npz CSR over item_ids rows: indptr, indices,
+    # weights), blended into the score as ``item_item_weight`` × the history's summed similarity; the weight is
+    # chosen on validation at export (0: the blend did not help and is skipped)
+    item_item: str | None = None
+    item_item_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class DatasetInfo:
     # how timestamp ties were broken when splitting (``datasets.splits.ORDERS``): an evaluation on another
     # order may hold out items this bundle was trained on, so ``odrec eval`` checks it
     split_order: str = "stable"
+    interactions: int | None = None  # training interactions used (None: bundles written before it was recorded)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class Manifest:
     training: dict[str, Any] | None = None
     teacher: dict[str, Any] | None = None
     stage_seconds: dict[str, float] | None = None
+    # the export process's peak resident memory (MB) at the end of each stage (it only grows)
+    peak_rss_mb: dict[str, float] | None = None
 
     # --- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -207,7 +215,13 @@ class Manifest:
         if self.token_classifier is not None:
             out["token_classifier"] = [self.token_classifier.model, self.token_classifier.tokenizer]
         if self.two_tower is not None:
-            out["two_tower"] = [*self.two_tower.user_tower.values(), self.two_tower.item_tower, self.two_tower.item_ids]
+            tt = self.two_tower
+            out["two_tower"] = [
+                *tt.user_tower.values(),
+                tt.item_tower,
+                tt.item_ids,
+                *([tt.item_item] if tt.item_item else []),
+            ]
         if self.llm_ranker is not None:
             out["llm_ranker"] = [self.llm_ranker.file]
         return out

@@ -274,13 +274,15 @@ class RuntimeFitted:
         assert self.pop is not None  # the overall prior always exists
 
     def _scores(self, signals: Any) -> np.ndarray:
-        from ..ranking.pipeline import Request, user_state
+        from ..ranking.pipeline import Request, item_item_scores, user_state
         from ..ranking.scoring import score_items
 
         now = time.time()
         state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, self.cfg, now)
         assert self.pop is not None
-        return score_items(state, self.matrix, self.pop, None, self.cfg)
+        scores = score_items(state, self.matrix, self.pop, None, self.cfg)
+        blend = item_item_scores(self.snap, state, self.encoder, lambda iids: [self.split.item_ids[i] for i in iids])
+        return scores if blend is None else scores + blend
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         from ..ranking.pipeline import EventTuple, UserSignals

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,7 +39,8 @@ from ..errors import ExportError
 from ..eval.protocols import full_protocol_ndcg
 from ._deps import require
 from .distributed import RayConfig, RayRunner, TextEncoderFactory, embed_on_ray, embed_texts
-from .student import StudentConfig, export_arrays, student_ndcg, train_student
+from .item_item import build_neighbours, choose_weight, table_bytes
+from .student import StudentConfig, export_arrays, student_ndcg, train_student, validation_users
 from .validate import Gate, compare_outputs, validate
 
 Log = Callable[[str, float], None]
@@ -62,6 +64,8 @@ class ExportConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     teacher_cfg: Any = None  # TeacherConfig; None = defaults
     fusion_users: int = 300  # validation users the LLM re-rank weight is chosen on
+    # ship item-kNN's co-occurrence neighbours and blend them in with a weight chosen on validation (0: dropped)
+    item_item: bool = True
     # validation gates
     max_abs_onnx_vs_torch: float = 1e-4
     max_ndcg_drop_int8: float = 0.003
@@ -126,9 +130,34 @@ def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
         )
 
 
-def _encoder_ndcg(encoder: TwoTowerEncoder, split: Split, stage: str, item_vecs: np.ndarray) -> np.ndarray:
+class _Stages(dict[str, float]):
+    """Seconds per stage; setting one also records the process's peak resident memory (MB) at its end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peak_mb: dict[str, float] = {}
+
+    def __setitem__(self, stage: str, seconds: float) -> None:
+        super().__setitem__(stage, seconds)
+        self.peak_mb[stage] = peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB (0 where the platform does not report it)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # macOS reports bytes
+
+
+def _encoder_ndcg(
+    encoder: TwoTowerEncoder, split: Split, stage: str, item_vecs: np.ndarray, users: np.ndarray | None = None
+) -> np.ndarray:
     """Per-user NDCG@10 (full protocol) of a runtime two-tower encoder, scored exactly as ``odrec eval`` does."""
-    return full_protocol_ndcg(split, stage, lambda us, hists: encoder.score_histories(item_vecs, hists), batch=128)
+    score = lambda us, hists: encoder.score_histories(item_vecs, hists)  # noqa: E731
+    return full_protocol_ndcg(split, stage, score, users=users, batch=128)
 
 
 def run_export(
@@ -174,12 +203,14 @@ def _run_export(
     if Path(out).exists() and not overwrite:
         raise ExportError(f"output {out} already exists (pass --overwrite)")
     torch.set_num_threads(default_threads())
-    stages: dict[str, float] = {}
+    stages = _Stages()
     t = time.perf_counter()
 
     log("loading data and splitting", 0.0)
     split = _split(cfg)
     stages["data"] = time.perf_counter() - t
+    n_interactions = int(sum(len(s) for s in split.train))
+    log(f"{split.n_users} users, {split.n_items} items, {n_interactions} training interactions", 1.0)
 
     t = time.perf_counter()
     base = load_bundle(default_bundle_path())
@@ -318,11 +349,16 @@ def _run_export(
         with torch.no_grad():
             ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
         onnx_vs_torch = compare_outputs(ref, encoders["fp32"].user_vectors(batch, prof))
-        ndcg = {p: float(_encoder_ndcg(e, split, "valid", item_vecs).mean()) for p, e in encoders.items()}
+        # the users early stopping scored (all of them up to StudentConfig.valid_users)
+        vusers = validation_users(split, cfg.student)
+        ndcg = {p: float(_encoder_ndcg(e, split, "valid", item_vecs, vusers).mean()) for p, e in encoders.items()}
         report = validate(
             {
                 "max_abs_onnx_fp32_vs_torch": onnx_vs_torch["max_abs"],
-                "valid_ndcg10_torch": round(student_ndcg(model, split, text_emb, cfg.student, stage="valid"), 5),
+                "valid_ndcg10_torch": round(
+                    student_ndcg(model, split, text_emb, cfg.student, stage="valid", users=vusers), 5
+                ),
+                "valid_users": split.n_users if vusers is None else len(vusers),
                 "valid_ndcg10_onnx_fp32": round(ndcg["fp32"], 5),
                 "valid_ndcg10_onnx_int8": round(ndcg["int8"], 5),
                 "int8_minus_fp32_ndcg10": round(ndcg["int8"] - ndcg["fp32"], 5),
@@ -335,6 +371,21 @@ def _run_export(
         )
         stages["validation"] = time.perf_counter() - t
         report.require()
+
+        t = time.perf_counter()
+        item_item_report: dict[str, Any] = {"used": False}
+        if cfg.item_item:
+            log("item-item neighbours", 0.0)
+            nb = build_neighbours(split)
+            weight, item_item_report = choose_weight(
+                lambda hs: encoders[spec.default_precision].history_vectors(item_vecs, hs),
+                item_vecs, split, nb, vusers, log,
+            )  # fmt: skip
+            item_item_report["used"] = weight > 0
+            if weight > 0:
+                files["item_item.npz"] = table_bytes(nb)
+                spec = replace(spec, item_item="item_item.npz", item_item_weight=weight)
+            stages["item_item"] = time.perf_counter() - t
 
         llm_ranker = None
         if "gguf" in cfg.formats:
@@ -371,15 +422,21 @@ def _run_export(
                 }
             },
             dataset=DatasetInfo(
-                cfg.dataset, split.n_users, split.n_items, cfg.holdout_cold_items, split_order=cfg.split_order
+                cfg.dataset,
+                split.n_users,
+                split.n_items,
+                cfg.holdout_cold_items,
+                split_order=cfg.split_order,
+                interactions=n_interactions,
             ),
             validation=report.to_dict(),
-            training={**train_info, "distillation": distillation},
+            training={**train_info, "distillation": distillation, "item_item": item_item_report},
             teacher={k: v for k, v in teacher_info.items() if k != "gguf"},
             llm_ranker=llm_ranker,
             recipe={"config": json.loads(json.dumps(asdict(cfg), default=str))},
             config_sha256=cfg.digest(),
             stage_seconds={k: round(v, 2) for k, v in stages.items()},
+            peak_rss_mb=dict(stages.peak_mb),
             versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
         )
         return write_bundle(out, manifest, files, overwrite=overwrite)

@@ -3,8 +3,9 @@ items seen in training) and a user tower (a small causal transformer over the us
 an optional natural-language profile token). Per request the user tower runs once; per candidate the cost is
 one dot product against item vectors computed at catalogue-ingest time.
 
-Trained with next-item full-softmax cross-entropy plus an optional distillation loss (KL divergence towards
-the teacher's scores on candidate sets).
+Trained with next-item cross-entropy — a full softmax over the catalogue, or above ``full_softmax_items`` items
+a logQ-corrected sampled softmax whose cost does not grow with the catalogue — plus an optional distillation
+loss (KL divergence towards the teacher's scores on candidate sets).
 """
 
 from __future__ import annotations
@@ -50,10 +51,28 @@ class StudentConfig:
     distill_weight: float = 0.1  # weight of the KL(teacher || student) term; 0 switches distillation off
     distill_temperature: float = 1.0
     seed: int = 0
+    # next-item loss: "full" softmax over the catalogue (exact; cost grows with it), "sampled" softmax over the
+    # positive and ``negatives`` items shared by the batch, drawn ∝ count**negative_power and logQ-corrected
+    # (cost independent of the catalogue), or "auto": full up to ``full_softmax_items`` items, sampled above
+    loss: str = "auto"
+    full_softmax_items: int = 10_000
+    negatives: int = 1024
+    negative_power: float = 0.0
+    # early stopping (and the cold-start stage) score a fixed random sample of this many validation users at
+    # most: full-catalogue ranking of every user of a large dataset every few epochs would dominate training
+    valid_users: int = 5_000
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.id_dropout < 1.0:
             raise ArgumentError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
+        if self.loss not in ("auto", "full", "sampled"):
+            raise ArgumentError(f"loss must be auto, full or sampled, got {self.loss!r}")
+        if self.negatives < 1:
+            raise ArgumentError(f"negatives must be at least 1, got {self.negatives}")
+
+    def sampled(self, n_items: int) -> bool:
+        """Whether training on ``n_items`` items uses the sampled softmax."""
+        return self.loss == "sampled" or (self.loss == "auto" and n_items > self.full_softmax_items)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,10 +206,19 @@ def train_student(
                 users.append(u)
                 tail.append(w_i == 0)
     prof_t = torch.as_tensor(profiles, dtype=torch.float32) if profiles is not None else None
+    sampled = cfg.sampled(n_items)
+    if sampled:
+        present = np.flatnonzero(counts > 0)
+        q = counts[present].astype(np.float64) ** cfg.negative_power
+        q /= q.sum()
+        lengths = np.asarray([min(len(w), cfg.max_len + 1) for w in seqs])
+    valid_sample = validation_users(split, cfg)
     best, best_state, bad, history_log = -1.0, None, 0, []
     for epoch in range(cfg.epochs):
         model.train()
         order = rng.permutation(len(seqs))
+        if sampled:
+            order = _length_batches(order, lengths, cfg.batch, rng)
         total = 0.0
         for s in range(0, len(order), cfg.batch):
             idx = order[s : s + cfg.batch]
@@ -216,13 +244,21 @@ def train_student(
                 p_idx = torch.as_tensor([users[k] for k in idx])
                 prof = model.profile_proj(prof_t[p_idx]) * torch.as_tensor(use_prof).unsqueeze(-1)
             out = model.user(hist, prof)  # (B, width+1, dim)
-            # target-side id dropout too: new items (text only) must be scorable as targets
-            target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(all_ids), all_ids)
-            items = model.item_vectors(text_t, target_ids)  # (n_items, dim)
-            logits = (out @ items.T).masked_fill(absent, -1e9)
             t = torch.as_tensor(tgt)
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
+            if sampled:
+                loss = _sampled_nll(torch, model, text_t, out, t, present, q, cfg, rng)
+                items = None
+            else:
+                # target-side id dropout too: new items (text only) must be scorable as targets
+                target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(all_ids), all_ids)
+                items = model.item_vectors(text_t, target_ids)  # (n_items, dim)
+                logits = (out @ items.T).masked_fill(absent, -1e9)
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1
+                )
             if prof_t is not None and cfg.cold_weight > 0:
+                if items is None:  # the joint cold-start term ranks the whole catalogue
+                    items = model.item_vectors(text_t, all_ids)
                 # cold start, exactly as the runtime sees it: one empty history row plus the profile; the
                 # targets are items of the user's whole training sequence (the profile describes all of them)
                 cold = _cold_nll(torch, model, prof_t, items, absent, [users[k] for k in idx], split, cfg, rng)
@@ -236,7 +272,12 @@ def train_student(
                     cand, tscore = lab
                     # the teacher scored the item following the user's training prefix minus one:
                     # compare with the student's prediction at the last real position
-                    st = logits[r, -1, torch.as_tensor(cand)] / cfg.distill_temperature
+                    cand_t = torch.as_tensor(cand)
+                    st = (
+                        out[r, -1] @ model.item_vectors(text_t[cand_t], cand_t + 1).T
+                        if sampled
+                        else logits[r, -1, cand_t]
+                    ) / cfg.distill_temperature
                     t_scores = torch.tensor(np.asarray(tscore), dtype=torch.float32)
                     tp = torch.softmax(t_scores / cfg.distill_temperature, 0)
                     kl_terms.append(torch.sum(tp * (torch.log(tp + 1e-9) - torch.log_softmax(st, 0))))
@@ -249,7 +290,7 @@ def train_student(
             total += float(loss.detach())
         progress(f"student epoch {epoch + 1}", (epoch + 1) / cfg.epochs)
         if (epoch + 1) % cfg.eval_every == 0:
-            score = student_ndcg(model, split, text_emb, cfg, stage="valid")
+            score = student_ndcg(model, split, text_emb, cfg, stage="valid", users=valid_sample)
             history_log.append({"epoch": epoch + 1, "loss": round(total, 3), "valid_ndcg10": round(score, 5)})
             if score > best:
                 best, bad = score, 0
@@ -260,11 +301,73 @@ def train_student(
                     break
     if best_state is not None:
         model.load_state_dict(best_state)
-    info: dict[str, Any] = {"best_valid_ndcg10": best, "log": history_log}
+    info: dict[str, Any] = {
+        "best_valid_ndcg10": best,
+        "log": history_log,
+        "loss": "sampled" if sampled else "full",
+        "validation_users": split.n_users if valid_sample is None else len(valid_sample),
+        "training_sequences": len(seqs),
+    }
+    if sampled:
+        info["negatives"] = cfg.negatives
     if prof_t is not None and cfg.cold_stage_epochs > 0:
-        info["cold_stage"] = _train_cold_stage(torch, model, split, text_t, prof_t, absent, cfg, rng, progress)
+        info["cold_stage"] = _train_cold_stage(
+            torch, model, split, text_t, prof_t, absent, cfg, rng, progress, valid_sample
+        )
     model.eval()
     return model, info
+
+
+def validation_users(split: Any, cfg: StudentConfig) -> np.ndarray | None:
+    """The users early stopping scores: all (None) up to ``cfg.valid_users``, else a fixed seeded sample."""
+    if split.n_users <= cfg.valid_users:
+        return None
+    return np.sort(np.random.default_rng(cfg.seed + 7).choice(split.n_users, cfg.valid_users, replace=False))
+
+
+def _length_batches(order: np.ndarray, lengths: np.ndarray, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """``order`` regrouped so that each batch holds sequences of similar length (within shuffled pools of 50
+    batches), batches in random order: short sequences are then not padded to the longest of a random batch."""
+    pool = batch * 50
+    batches: list[np.ndarray] = []
+    for s in range(0, len(order), pool):
+        part = order[s : s + pool]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i : i + batch] for i in range(0, len(part), batch))
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))]) if batches else order
+
+
+def _sampled_nll(
+    torch: Any,
+    model: Any,
+    text_t: Any,
+    out: Any,
+    tgt: Any,
+    present: np.ndarray,
+    q: np.ndarray,
+    cfg: StudentConfig,
+    rng: np.random.Generator,
+) -> Any:
+    """Sampled softmax: each real position's target against ``cfg.negatives`` items shared by the batch, drawn
+    from the training items with probabilities ``q``; every logit, the target's too, is corrected by
+    log(negatives · q) (logQ, as TensorFlow's ``sampled_softmax_loss``), so the gradients estimate the full
+    softmax's (the value is offset by a constant); a negative equal to the position's target is masked out. Item vectors
+    are computed for these items only, with the same id dropout as the full softmax."""
+    real = tgt > 0
+    pos = tgt[real] - 1  # (P,)
+    pick = rng.choice(len(present), cfg.negatives, p=q)
+    neg = torch.as_tensor(present[pick])
+    items = torch.cat([pos, neg])
+    ids = torch.where(torch.rand(len(items)) < cfg.id_dropout, torch.zeros_like(items), items + 1)
+    vecs = model.item_vectors(text_t[items], ids)
+    logq_of = np.zeros(int(present.max()) + 1)
+    logq_of[present] = np.log(cfg.negatives * q)
+    logq = torch.as_tensor(logq_of, dtype=torch.float32)
+    u = out[real]  # (P, dim)
+    pos_logit = (u * vecs[: len(pos)]).sum(-1) - logq[pos]
+    neg_logit = (u @ vecs[len(pos) :].T - logq[neg]).masked_fill(neg.unsqueeze(0) == pos.unsqueeze(1), -1e9)
+    logits = torch.cat([pos_logit.unsqueeze(1), neg_logit], dim=1)
+    return torch.nn.functional.cross_entropy(logits, torch.zeros(len(pos), dtype=torch.long))
 
 
 def _cold_nll(
@@ -299,6 +402,7 @@ def _train_cold_stage(
     cfg: StudentConfig,
     rng: np.random.Generator,
     progress: Callable[[str, float], None],
+    valid_sample: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Teach the profile projection (everything else frozen, so warm ranking is untouched) to map a profile
     alone to the user's items, as the runtime scores a profile-only user; keep the epoch (0 = none) with the
@@ -309,7 +413,7 @@ def _train_cold_stage(
         p.requires_grad_(False)
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=1e-4)
     users = [u for u in range(split.n_users) if len(split.train[u])]
-    best = student_cold_ndcg(model, split, text_t.numpy(), prof_t.numpy(), cfg)
+    best = student_cold_ndcg(model, split, text_t.numpy(), prof_t.numpy(), cfg, users=valid_sample)
     start, best_state, bad, log = best, None, 0, []
     try:
         for epoch in range(cfg.cold_stage_epochs):
@@ -323,7 +427,7 @@ def _train_cold_stage(
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            score = student_cold_ndcg(model, split, text_t.numpy(), prof_t.numpy(), cfg)
+            score = student_cold_ndcg(model, split, text_t.numpy(), prof_t.numpy(), cfg, users=valid_sample)
             log.append({"epoch": epoch + 1, "valid_cold_ndcg10": round(score, 5)})
             progress(f"student cold-start epoch {epoch + 1}", (epoch + 1) / cfg.cold_stage_epochs)
             if score > best:
@@ -341,22 +445,33 @@ def _train_cold_stage(
     return {"valid_cold_ndcg10_before": round(start, 5), "best_valid_cold_ndcg10": round(best, 5), "log": log}
 
 
-def student_cold_ndcg(model: Any, split: Any, text_emb: np.ndarray, profiles: np.ndarray, cfg: StudentConfig) -> float:
+def student_cold_ndcg(
+    model: Any,
+    split: Any,
+    text_emb: np.ndarray,
+    profiles: np.ndarray,
+    cfg: StudentConfig,
+    users: np.ndarray | None = None,
+) -> float:
     """Mean NDCG@10 of the validation item for profile-only users (no history; training items masked):
-    how the runtime ranks for someone who wrote a profile and did nothing yet."""
+    how the runtime ranks for someone who wrote a profile and did nothing yet (``users``: these only)."""
     from ..eval.metrics import metrics_from_rank, rank_of_target
 
     was_training = model.training
     model.eval()
     try:
-        scores = student_scores(model, text_emb, [np.zeros(0, np.int64)] * split.n_users, cfg, profiles=profiles)
+        us = np.arange(split.n_users) if users is None else np.asarray(users)
         out = []
-        for u in range(split.n_users):
-            mask = np.ones(split.n_items, dtype=bool)
-            mask[split.train[u]] = False
-            mask[int(split.valid[u])] = True
-            rank = rank_of_target(scores[u], int(split.valid[u]), np.flatnonzero(mask))
-            out.append(metrics_from_rank(rank)["NDCG@10"])
+        for s in range(0, len(us), 256):
+            part = us[s : s + 256]
+            empty = [np.zeros(0, np.int64)] * len(part)
+            scores = student_scores(model, text_emb, empty, cfg, profiles=profiles[part])
+            for r, u in enumerate(part.tolist()):
+                mask = np.ones(split.n_items, dtype=bool)
+                mask[split.train[u]] = False
+                mask[int(split.valid[u])] = True
+                rank = rank_of_target(scores[r], int(split.valid[u]), np.flatnonzero(mask))
+                out.append(metrics_from_rank(rank)["NDCG@10"])
         return float(np.mean(out))
     finally:
         model.train(was_training)
@@ -389,15 +504,17 @@ def student_scores(
         return (u @ items.T).numpy()
 
 
-def student_ndcg(model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig, *, stage: str) -> float:
-    """Mean NDCG@10 (full protocol) of the torch student; leaves the model in the mode it found it in."""
+def student_ndcg(
+    model: Any, split: Any, text_emb: np.ndarray, cfg: StudentConfig, *, stage: str, users: np.ndarray | None = None
+) -> float:
+    """Mean NDCG@10 (full protocol) of the torch student over ``users`` (default all); leaves the model in the
+    mode it found it in."""
     from ..eval.protocols import full_protocol_ndcg
 
     was_training = model.training
     model.eval()
     try:
-        return float(
-            full_protocol_ndcg(split, stage, lambda us, hists: student_scores(model, text_emb, hists, cfg)).mean()
-        )
+        score = lambda us, hists: student_scores(model, text_emb, hists, cfg)  # noqa: E731
+        return float(full_protocol_ndcg(split, stage, score, users=users).mean())
     finally:
         model.train(was_training)

@@ -160,6 +160,24 @@ def user_state(
     return state
 
 
+def item_item_scores(
+    snap: CatalogSnapshot, state: UserState, encoder: Encoder, ids_of: Callable[[list[int]], list[str]]
+) -> np.ndarray | None:
+    """The bundle's item-item blend for every row (None without one, or without a personal history): the
+    history's summed neighbour similarity × the weight chosen at export. ``ids_of`` gives item ids of store
+    ids; the row → table map is built once per snapshot (one store read) and kept until rows are added."""
+    ii = encoder.item_item
+    if ii is None or state.pos is None or not state.history_rows.size:
+        return None
+    if snap.table_rows is None or len(snap.table_rows) != len(snap):
+        snap.table_rows = ii.rows_for(ids_of(snap.iids.tolist()))
+    return ii.catalogue_scores(state.history_rows, snap.table_rows)
+
+
+def _ordered(found: Mapping[int, tuple[str, str]], iids: Sequence[int]) -> list[tuple[str, str]]:
+    return [found.get(int(i), ("", "")) for i in iids]
+
+
 def allowed_rows(snap: CatalogSnapshot, excluded: Sequence[int], filters: Filters) -> np.ndarray:
     """Rows a request may return: live items, not excluded, passing the tag and id filters (the metadata
     predicate runs later, on ranked candidates only)."""
@@ -234,6 +252,9 @@ def rank(
         )
     else:
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
+    blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
+    if blend is not None:
+        scores += blend
     impressed = snap.rows_of(list(signals.impressions)) if signals.impressions else np.zeros(0, np.int64)
     for r, times in zip(impressed.tolist(), signals.impressions.values()):
         if r >= 0:

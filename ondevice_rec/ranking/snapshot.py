@@ -40,6 +40,8 @@ class CatalogSnapshot:
     _prefilter: Prefilter | None = field(default=None, repr=False)
     _buf: np.ndarray | None = field(default=None, repr=False)  # rows with spare capacity; matrix is a view
     _low_buf: np.ndarray | None = field(default=None, repr=False)  # the same for the prefilter's low-rank rows
+    # per row, its row in the bundle's item-item table (-1: none); built on first use, dropped when rows are added
+    table_rows: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -109,6 +111,7 @@ class CatalogSnapshot:
         if not new:
             return True
         new.sort(key=lambda p: p[1])
+        self.table_rows = None
         n, m = len(self.iids), len(new)
         dim = self.matrix.shape[1] if self.matrix.ndim == 2 and self.matrix.shape[1] else len(vecs[new[0][0]])
         add = np.stack([np.asarray(vecs[i], dtype=np.float32) for i, _ in new])
