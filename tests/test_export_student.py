@@ -114,6 +114,11 @@ def test_holdout_cold_items_makes_the_cold_item_scenario_fair(tmp_path: Path) ->
     assert cold.any() and not any(cold[s].any() for s in reduced.train)
     runs = evaluate(split, [f"bundle:{tmp_path / 'held'}"], scenarios=["cold-item"])
     assert [r.scenario for r in runs] == ["cold-item"]
+    # the figures an id-dropout setting is chosen on come from validation items, never from test items
+    v = m.validation
+    assert v["valid_cold_item_users"] == int(cold[split.valid].sum())
+    assert 0.0 <= v["valid_ndcg10_with_cold_items"] <= 1.0
+    assert v["valid_ndcg10_cold_items"] is None or 0.0 <= v["valid_ndcg10_cold_items"] <= 1.0
 
 
 def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:
@@ -243,7 +248,15 @@ def test_sampled_training_never_scores_the_whole_catalogue(tmp_path: Path) -> No
     assert split.n_items > 200
     text = rng.standard_normal((split.n_items, 12)).astype(np.float32)
     cfg = StudentConfig(
-        dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, full_softmax_items=10, negatives=5, valid_users=20
+        dim=16,
+        blocks=1,
+        heads=1,
+        epochs=2,
+        eval_every=1,
+        sampled_batch=8,
+        full_softmax_items=10,
+        negatives=5,
+        valid_users=20,
     )
     assert cfg.sampled(split.n_items) and not StudentConfig().sampled(split.n_items)
     import ondevice_rec.export.student as student
@@ -268,7 +281,7 @@ def test_sampled_training_never_scores_the_whole_catalogue(tmp_path: Path) -> No
     finally:
         student.build_student = real_build
     train_rows = [r for training, r in calls if training]
-    assert train_rows and max(train_rows) <= cfg.batch * 3 + cfg.negatives  # ≤ 3 targets per training sequence
+    assert train_rows and max(train_rows) <= cfg.sampled_batch * 3 + cfg.negatives  # ≤ 3 targets per training sequence
     assert all(r == split.n_items for training, r in calls if not training)
     assert info["loss"] == "sampled" and info["validation_users"] == 20
     sample = validation_users(split, cfg)

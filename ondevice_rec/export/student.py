@@ -58,6 +58,9 @@ class StudentConfig:
     full_softmax_items: int = 10_000
     negatives: int = 1024
     negative_power: float = 0.0
+    # sequences per step of the sampled softmax: large catalogues come with many short sequences, where a
+    # step's fixed cost (optimizer over every id embedding, op dispatch) dominates a batch of 64
+    sampled_batch: int = 256
     # early stopping (and the cold-start stage) score a fixed random sample of this many validation users at
     # most: full-catalogue ranking of every user of a large dataset every few epochs would dominate training
     valid_users: int = 5_000
@@ -213,15 +216,16 @@ def train_student(
         q /= q.sum()
         lengths = np.asarray([min(len(w), cfg.max_len + 1) for w in seqs])
     valid_sample = validation_users(split, cfg)
+    step = cfg.sampled_batch if sampled else cfg.batch
     best, best_state, bad, history_log = -1.0, None, 0, []
     for epoch in range(cfg.epochs):
         model.train()
         order = rng.permutation(len(seqs))
         if sampled:
-            order = _length_batches(order, lengths, cfg.batch, rng)
+            order = _length_batches(order, lengths, step, rng)
         total = 0.0
-        for s in range(0, len(order), cfg.batch):
-            idx = order[s : s + cfg.batch]
+        for s in range(0, len(order), step):
+            idx = order[s : s + step]
             batch = [seqs[k][-(cfg.max_len + 1) :] for k in idx]
             width = max(len(b) for b in batch) - 1
             inp = np.zeros((len(batch), width), dtype=np.int64)  # item index + 1, 0 = pad
@@ -292,6 +296,7 @@ def train_student(
         if (epoch + 1) % cfg.eval_every == 0:
             score = student_ndcg(model, split, text_emb, cfg, stage="valid", users=valid_sample)
             history_log.append({"epoch": epoch + 1, "loss": round(total, 3), "valid_ndcg10": round(score, 5)})
+            progress(f"student epoch {epoch + 1}: validation NDCG@10 {score:.4f}", (epoch + 1) / cfg.epochs)
             if score > best:
                 best, bad = score, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
