@@ -29,7 +29,7 @@ def test_export_with_teacher_distillation_and_resume(tiny_teacher: Path, tmp_pat
         data_dir=str(tmp_path / "data"),
         teacher=str(tiny_teacher),
         student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
-        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=6),
+        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=6, label_if_weaker=True),
         max_ndcg_drop_int8=1.0,
     )
     m = run_export(cfg, tmp_path / "b1")
@@ -42,6 +42,31 @@ def test_export_with_teacher_distillation_and_resume(tiny_teacher: Path, tmp_pat
     m2 = run_export(cfg, tmp_path / "b1", overwrite=True, resume=True)
     t2 = m2.teacher or {}
     assert t2["fine_tune"] == {"resumed": True} and t2["labels_reused_from_cache"] == 6
+
+
+def test_a_teacher_weaker_than_the_retriever_labels_no_training_sets(
+    tiny_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The held-out check runs first; a teacher that loses it is not distilled from, so the training candidate
+    sets (the costliest stage) are not labelled unless ``label_if_weaker``."""
+    import ondevice_rec.export.teacher as teacher
+
+    monkeypatch.setattr(teacher, "validation_quality", lambda *a, **k: {"teacher_beats_retriever": False})
+    called: list[int] = []
+    monkeypatch.setattr(teacher, "label", lambda *a, **k: called.append(1) or {})
+    _write_generic(tmp_path / "data")
+    cfg = ExportConfig(
+        dataset="generic",
+        data_dir=str(tmp_path / "data"),
+        teacher=str(tiny_teacher),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=1, eval_every=1, batch=8),
+        teacher_cfg=TeacherConfig(steps=1, batch=4, negatives=1, candidates=5, label_users=6),
+        max_ndcg_drop_int8=1.0,
+    )
+    m = run_export(cfg, tmp_path / "b")
+    t = m.teacher or {}
+    assert not called and t["labelled_users"] == 0 and t["labelling_skipped"]
+    assert (m.training or {})["distillation"]["chosen_weight"] == 0.0
 
 
 def test_distillation_off_skips_the_teacher(tmp_path: Path) -> None:

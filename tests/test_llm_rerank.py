@@ -33,7 +33,7 @@ def test_whole_pipeline_with_gguf_and_llm_rerank(tiny_teacher: Path, tmp_path: P
         teacher=str(tiny_teacher),
         formats=("onnx", "gguf"),
         student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
-        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=4),
+        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=4, label_if_weaker=True),
         max_ndcg_drop_int8=1.0,
     )
     m = run_export(cfg, tmp_path / "bundle")

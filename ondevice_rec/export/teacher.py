@@ -43,6 +43,9 @@ class TeacherConfig:
     candidates: int = 20  # candidate-set size labelled per user (first-stage retriever top-k + truth)
     label_users: int | None = 400  # users labelled (None = all)
     quality_users: int | None = 200  # users whose held-out validation candidates measure the teacher
+    # label the training candidate sets even when the teacher loses to the first-stage retriever on those
+    # held-out sets (distillation is then not used, so by default the labelling — the costliest stage — is skipped)
+    label_if_weaker: bool = False
     freeze: float = 0.5  # share of the bottom transformer layers (and the embeddings) kept frozen: faster steps
     # LoRA adapters (peft) instead of training the top layers: "auto" = for teachers larger than the default
     # (over LORA_ABOVE_PARAMS parameters), "on", "off"; merged into the weights after fine-tuning
@@ -575,10 +578,13 @@ def teacher_stage(
     try:
         before = cache.count(label_key)
         kw: dict[str, Any] = {"labeller": local, "runner": runner, "factory": factory}
-        t_label = time.perf_counter()
-        labels = label(split, cands, label_key, cache, tcfg, log, **kw)
-        t_label = time.perf_counter() - t_label
+        # the held-out check first: a teacher that does not beat the retriever is not distilled from, so
+        # labelling every training candidate set for it would be wasted (unless asked for)
         quality = validation_quality(split, tcfg, cache, label_key, log, **kw)
+        t_label = time.perf_counter()
+        skipped = not quality.get("teacher_beats_retriever") and not tcfg.label_if_weaker
+        labels = {} if skipped else label(split, cands, label_key, cache, tcfg, log, **kw)
+        t_label = time.perf_counter() - t_label
     finally:
         cache.close()
         if local is not None:
@@ -595,6 +601,7 @@ def teacher_stage(
         "fine_tune": ft,
         "labeller": labeller,
         "labelled_users": len(labels),
+        "labelling_skipped": "the teacher did not beat the first-stage retriever on held-out sets" if skipped else None,
         "labels_reused_from_cache": before,
         # wall time per labelled candidate set (history prefix + every candidate), this run's new labels only
         "seconds_per_label_set": round(t_label / (len(labels) - before), 3) if len(labels) > before else None,

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The commands behind benchmarks/results/eval-amazon-sports/ and benchmarks/results/export-scale/ (issue 19):
+# S3-Rec's 5-core Amazon Sports_and_Outdoors, rebuilt from a fetched copy of RUCAIBox/CIKM2020-S3Rec (sha256
+# checked; nothing of the data is committed), then the default export on all users and one eval run with the
+# baselines and the blend's ablation. Run from the repository root with the export and eval extras.
+set -euo pipefail
+MIRROR=${MIRROR:-/work/.mirror}
+D=${D:-/tmp/amazon-sports}
+python benchmarks/data/amazon_s3rec.py --mirror "$MIRROR" --category Sports_and_Outdoors --out "$D"
+/usr/bin/time -v odrec export --dataset generic --data-dir "$D" --out /tmp/exp/sports --no-teacher --overwrite
+# the ablation: the same bundle with its item-item table removed (everything else byte-identical)
+python - <<'PY'
+from dataclasses import replace
+from pathlib import Path
+from ondevice_rec.bundle import read_manifest, write_bundle
+src = Path("/tmp/exp/sports"); m = read_manifest(src); tt = m.two_tower
+files = {n: src / n for n in m.files if n != tt.item_item}
+write_bundle("/tmp/exp/sports-no-item-item", replace(m, files={}, two_tower=replace(tt, item_item=None,
+             item_item_weight=0.0)), files)
+PY
+odrec eval --dataset generic --data-dir "$D" \
+  --models popularity,itemknn,bundle:/tmp/exp/sports,bundle:/tmp/exp/sports-no-item-item \
+  --protocol full,sampled20 --max-users 6000 --seed 0 --threads 1 --reuse --out benchmarks/results/eval-amazon-sports
+# export time against users (one thread each, one after the other)
+python benchmarks/bench_export_scale.py --dataset generic --data-dir "$D" --users 10000,25000 \
+  --out /tmp/export-scale -- --no-teacher --threads 1
+python benchmarks/bench_item_item.py --bundle /tmp/exp/sports --data-dir "$D" --out benchmarks/results/export-scale
