@@ -769,7 +769,7 @@ def export_cmd(
     id_dropout: float | None = typer.Option(
         None,
         "--id-dropout",
-        help="Share of items seen by text only in training (default 0.75; higher: better on new items).",
+        help="Share of items seen by text only in training (default 0.25, chosen on validation).",
     ),
     holdout_cold_items: bool = typer.Option(
         False, "--holdout-cold-items", help="Train without the items `odrec eval --scenario cold-item` holds out."
