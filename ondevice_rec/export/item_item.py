@@ -20,6 +20,7 @@ from ..eval.metrics import metrics_from_rank, rank_of_target
 from ..eval.protocols import full_mask
 from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
 from ..ranking.cooccurrence import Neighbours, cooccurrence_neighbours
+from ..ranking.snapshot import log_scaled
 
 WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 NEIGHBOURS = 100  # as the ItemKNN baseline
@@ -52,9 +53,9 @@ def choose_weight(
     counts = np.zeros(split.n_items)
     for seq in split.train:
         np.add.at(counts, seq, 1.0)
-    top = float(counts.max()) if counts.size else 0.0
-    prior = (np.log1p(counts) / np.log1p(top)).astype(np.float32) if top > 0 else np.zeros(split.n_items, np.float32)
-    prior *= np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
+    scaled = log_scaled(counts)  # the runtime's catalogue prior, from training counts as `odrec eval` ships it
+    assert scaled is not None
+    prior = scaled * np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
     sums = {w: 0.0 for w in WEIGHTS}
     for s in range(0, len(us), batch):
         part = us[s : s + batch]

@@ -164,13 +164,13 @@ class CatalogSnapshot:
     def local_prior(self, ctx: str) -> np.ndarray | None:
         """k-anonymous local popularity in context ``ctx`` ("" = overall), log-scaled to [0, 1]; None when
         nothing is known in that context."""
-        return _log_scaled(self.pop_raw.get(ctx))
+        return log_scaled(self.pop_raw.get(ctx))
 
     def catalogue_prior(self) -> np.ndarray | None:
         """The popularity the catalogue shipped with, log-scaled to [0, 1]; None when it has none."""
         if not np.isfinite(self.catalog_pop).any():
             return None
-        return _log_scaled(np.nan_to_num(self.catalog_pop, nan=0.0))
+        return log_scaled(np.nan_to_num(self.catalog_pop, nan=0.0))
 
     def prior(self, ctx: str) -> np.ndarray | None:
         """The popularity prior: in a context, the local one; overall, the mean of the catalogue's and the
@@ -225,7 +225,8 @@ def _grow(buf: np.ndarray | None, matrix: np.ndarray, need: int, dim: int) -> np
     return out
 
 
-def _log_scaled(raw: np.ndarray | None) -> np.ndarray | None:
+def log_scaled(raw: np.ndarray | None) -> np.ndarray | None:
+    """Counts as a popularity prior in [0, 1]: log1p(count) / log1p(max) (the runtime's scaling)."""
     if raw is None:
         return None
     top = float(raw.max()) if raw.size else 0.0
