@@ -893,7 +893,8 @@ def export_summary(manifest: Manifest) -> list[str]:
     if q:
         lines.append(
             f"teacher vs first-stage retriever on held-out validation candidates: NDCG@10 "
-            f"{q['teacher_ndcg10']:.4f} vs {q['retriever_ndcg10']:.4f} ({q['users']} users)"
+            f"{q['teacher_ndcg10']:.4f} vs {q['retriever_ndcg10']:.4f} ({q['users']} users"
+            + (f", decided early of {q['users_planned']})" if q.get("stopped_early") else ")")
         )
     d = (manifest.training or {}).get("distillation") or {}
     if d:

@@ -134,6 +134,16 @@ def test_candidate_sets_never_contain_history(toy_split, tmp_path: Path) -> None
     assert not (sampled_candidates(sp, "test", 20, seed=4) == cands).all()
 
 
+def test_sampled_protocol_sizes() -> None:
+    from ondevice_rec.errors import ArgumentError
+    from ondevice_rec.eval.protocols import n_candidates
+
+    # SASRec's own protocol ranks the truth among 100 negatives (util.py of kang205/SASRec)
+    assert [n_candidates(p) for p in ("full", "sampled20", "sampled100", "sampled101")] == [None, 20, 100, 101]
+    with pytest.raises(ArgumentError):
+        n_candidates("sampled7")
+
+
 # --- datasets ------------------------------------------------------------------------------------------
 def _write_generic(root: Path, *, items_extra: list | None = None, drop_item: str | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from ondevice_rec import ExportError  # noqa: E402
+from ondevice_rec.datasets import Split  # noqa: E402
 from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
 from ondevice_rec.export.student import StudentConfig  # noqa: E402
 from ondevice_rec.export.teacher import TeacherConfig, load_teacher  # noqa: E402
@@ -116,3 +118,81 @@ def test_lora_fine_tuning_folds_the_adapters_into_a_plain_model(tiny_teacher: Pa
     assert fine_tune(model2, tok2, split, TeacherConfig(steps=1, batch=4, negatives=1))["lora"] is None
     with pytest.raises(ExportError):
         TeacherConfig(lora="maybe")
+
+
+def _quality_split(n_users: int = 300, n_items: int = 40) -> Split:
+    rng = np.random.default_rng(0)
+    seqs = [rng.choice(n_items, 6, replace=False) for _ in range(n_users)]
+    return Split(
+        dataset="t",
+        user_ids=[f"u{u}" for u in range(n_users)],
+        item_ids=[str(i) for i in range(n_items)],
+        train=[s[:4] for s in seqs],
+        valid=np.array([s[4] for s in seqs]),
+        test=np.array([s[5] for s in seqs]),
+        item_text=[f"item {i}" for i in range(n_items)],
+        item_title=[f"item {i}" for i in range(n_items)],
+        item_tags=[() for _ in range(n_items)],
+    )
+
+
+class _Oracle:
+    """A stand-in teacher that knows each user's validation item: ``sign`` +1 ranks it first, −1 last; 0 scores
+    as the retriever does (no difference to find)."""
+
+    def __init__(self, split: Split, sign: float) -> None:
+        from ondevice_rec.ranking.cooccurrence import cooccurrence_similarity
+
+        self.split, self.sign, self.calls = split, sign, 0
+        self.sim = cooccurrence_similarity(split.train, split.n_items)
+        self.index = {t: i for i, t in enumerate(split.item_title)}
+
+    def label(self, tasks: list[tuple[list[str], list[str]]]) -> list[np.ndarray]:
+        from ondevice_rec.ranking.cooccurrence import cooccurrence_scores
+
+        self.calls += len(tasks)
+        out = []
+        for history, cands in tasks:
+            hist = [self.index[t] for t in history]
+            c = np.array([self.index[t] for t in cands])
+            u = next(u for u in range(self.split.n_users) if list(self.split.train[u]) == hist)
+            if self.sign == 0:
+                out.append(cooccurrence_scores(self.sim, [np.array(hist)])[0][c].astype(np.float32))
+            else:
+                out.append((self.sign * (c == self.split.valid[u])).astype(np.float32))
+        return out
+
+
+@pytest.mark.parametrize(
+    ("sign", "users", "beats"),
+    [(-1.0, 100, False), (1.0, 100, True), (0.0, 300, False)],  # a clear loser or winner is called after 100
+)
+def test_the_teacher_check_stops_once_the_difference_is_clear(
+    tmp_path: Path, sign: float, users: int, beats: bool
+) -> None:
+    from ondevice_rec.export.teacher import LabelCache, validation_quality
+
+    split = _quality_split()
+    oracle = _Oracle(split, sign)
+    cache = LabelCache(tmp_path / "labels.sqlite")
+    q = validation_quality(split, TeacherConfig(quality_users=300), cache, "k", labeller=oracle)  # type: ignore[arg-type]
+    cache.close()
+    assert q["users"] == users == oracle.calls and q["users_planned"] == 300
+    assert q["stopped_early"] == (users < 300)
+    assert q["teacher_beats_retriever"] is beats
+
+
+@pytest.mark.parametrize(
+    ("diff", "decided"),
+    [
+        ([-0.1] * 99, ""),  # too few users to decide
+        ([-0.1] * 100, "worse"),
+        ([0.1] * 100, "better"),
+        ([0.1, -0.1] * 50, ""),
+        ([0.3, -0.1] * 50, "better"),  # mean 0.1, se 0.02
+    ],
+)
+def test_clear_difference(diff: list[float], decided: str) -> None:
+    from ondevice_rec.export.teacher import _clear_difference
+
+    assert _clear_difference(np.array(diff), 2.5, 100) == decided

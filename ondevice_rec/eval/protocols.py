@@ -5,7 +5,7 @@
   200 items of the input sequence (the window the model reads; older history is not masked), used with the
   ``llamarec`` split order;
 - ``sampledN``: truth + N−1 items the user never interacted with, seeded and cached so that every model sees
-  the same candidates.
+  the same candidates. ``sampled101`` is SASRec's (``util.py`` of kang205/SASRec: truth + 100 negatives).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from ..datasets import Split
 from ..errors import ArgumentError
 
-PROTOCOLS = ("full", "llamarec", "sampled20", "sampled100")
+PROTOCOLS = ("full", "llamarec", "sampled20", "sampled100", "sampled101")
 LLAMAREC_WINDOW = 200  # bert_max_len for ml-100k in LlamaRec's config.py: the input window, and what is masked
 
 
@@ -27,7 +27,7 @@ def n_candidates(protocol: str) -> int | None:
     """How many candidates a sampled protocol ranks (None: the whole catalogue, minus masked history)."""
     if protocol in ("full", "llamarec"):
         return None
-    if protocol in ("sampled20", "sampled100"):
+    if protocol in ("sampled20", "sampled100", "sampled101"):
         return int(protocol.removeprefix("sampled"))
     raise ArgumentError(f"unknown protocol {protocol!r} (choose from {', '.join(PROTOCOLS)})")
 
