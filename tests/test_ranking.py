@@ -94,6 +94,32 @@ def test_prefilter_finds_the_exact_top_100_on_clustered_vectors() -> None:
     assert np.mean(recalls) >= 0.95, recalls
 
 
+def test_the_item_item_blend_reaches_past_the_prefilter() -> None:
+    """A neighbour the low-rank scores would leave out enters the candidates when the blend favours it, and its
+    exact score includes the blend (the same total as without the prefilter)."""
+    from ondevice_rec.ranking import RankingConfig, UserState, build_prefilter, score_items, score_items_prefiltered
+
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((5_000, 32)).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    cfg = RankingConfig(prefilter_rank=16, prefilter_candidates=200)
+    pf = build_prefilter(m, cfg.prefilter_rank)
+    pop = np.zeros(len(m), np.float32)
+    hist = np.arange(5)
+    pos = m[hist].mean(0)
+    state = UserState(pos / np.linalg.norm(pos), None, hist, np.ones(5, np.float32), [], [], None)
+    allowed = np.ones(len(m), dtype=bool)
+    allowed[hist] = False
+    plain = score_items(state, m, pop, None, cfg)
+    worst = int(np.argmin(np.where(allowed, plain, np.inf)))
+    extra = np.zeros(len(m), np.float32)
+    extra[worst] = 10.0
+    _, without = score_items_prefiltered(state, m, pf, pop, None, allowed, cfg)
+    got, mask = score_items_prefiltered(state, m, pf, pop, None, allowed, cfg, extra=extra)
+    assert not without[worst] and mask[worst] and int(np.argmax(got)) == worst
+    assert np.isclose(got[worst], plain[worst] + 10.0, atol=1e-5)
+
+
 def test_recommend_with_the_prefilter_matches_exact_search(rec_demo) -> None:
     from dataclasses import replace
 

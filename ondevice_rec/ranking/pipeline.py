@@ -246,15 +246,15 @@ def rank(
     if req.context:
         parts = [p for p in (snap.prior(c) for c in req.context) if p is not None]
         ctx_pop = np.mean(parts, axis=0).astype(np.float32) if parts else np.zeros(n, np.float32)
+    blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
     if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
         scores, allowed = score_items_prefiltered(
-            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, ctx_pop, allowed, cfg
+            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, ctx_pop, allowed, cfg, extra=blend
         )
     else:
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
-    blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
-    if blend is not None:
-        scores += blend
+        if blend is not None:
+            scores += blend
     impressed = snap.rows_of(list(signals.impressions)) if signals.impressions else np.zeros(0, np.int64)
     for r, times in zip(impressed.tolist(), signals.impressions.values()):
         if r >= 0:
