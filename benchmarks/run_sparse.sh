@@ -25,3 +25,18 @@ odrec eval --dataset generic --data-dir "$D" \
 python benchmarks/bench_export_scale.py --dataset generic --data-dir "$D" --users 10000,25000 \
   --out /tmp/export-scale -- --no-teacher --threads 1
 python benchmarks/bench_item_item.py --bundle /tmp/exp/sports --data-dir "$D" --out benchmarks/results/export-scale
+
+# --- the default export (teacher included; the sequential held-out check decides whether it is distilled from),
+# all users of Sports; then SASRec's Video Games file on SASRec's protocol (truth + 100 negatives) beside full
+# ranking. The CLI prints the stage table; the manifests are copied into benchmarks/results/.
+/usr/bin/time -v odrec export --dataset generic --data-dir "$D" --out /tmp/exp/sports-default --overwrite
+odrec eval --dataset generic --data-dir "$D" \
+  --models popularity,itemknn,bundle:/tmp/exp/sports-default \
+  --protocol full,sampled20 --max-users 6000 --seed 0 --threads 1 --reuse \
+  --out benchmarks/results/eval-amazon-sports/default
+V=${V:-/tmp/amazon-video}
+python benchmarks/data/amazon_s3rec.py --mirror "$MIRROR" --category Video --out "$V" --max-events 0
+/usr/bin/time -v odrec export --dataset generic --data-dir "$V" --out /tmp/exp/video --no-teacher --overwrite --threads 1
+odrec eval --dataset generic --data-dir "$V" --models popularity,itemknn,bundle:/tmp/exp/video \
+  --protocol full,sampled20,sampled101 --max-users 10000 --seed 0 --threads 1 --reuse \
+  --out benchmarks/results/eval-amazon-video

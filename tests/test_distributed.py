@@ -30,6 +30,7 @@ from ondevice_rec.export.distributed import (  # noqa: E402
     RayConfig,
     RayRunner,
     TextEncoderFactory,
+    embed_local,
     embed_on_ray,
     embed_texts,
 )
@@ -51,6 +52,13 @@ def local_ray() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+def test_embedding_in_parallel_processes_gives_the_same_vectors(demo_catalog: list[dict[str, Any]]) -> None:
+    texts = [it["text"] for it in demo_catalog] * 2
+    assert len(texts) > 4 * 64  # enough to be split between processes
+    one = embed_texts(TextEncoderFactory(threads=1).build().encoder, texts)
+    assert np.array_equal(embed_local(texts, 2), one)
 
 
 def test_embeddings_on_ray_equal_in_process(local_ray: None, demo_catalog: list[dict[str, Any]]) -> None:

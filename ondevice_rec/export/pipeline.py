@@ -38,7 +38,7 @@ from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, prof
 from ..errors import ExportError
 from ..eval.protocols import full_protocol_ndcg
 from ._deps import require
-from .distributed import RayConfig, RayRunner, TextEncoderFactory, embed_on_ray, embed_texts
+from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
 from .item_item import build_neighbours, choose_weight, table_bytes
 from .student import StudentConfig, export_arrays, student_ndcg, train_student, validation_users
 from .validate import Gate, compare_outputs, validate
@@ -242,12 +242,11 @@ def _run_export(
     encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
     profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
     if runner is None:
-        # one thread, as every Ray worker embeds: the vectors are then bitwise the same with and without --ray
-        # (onnxruntime's reductions depend on the thread count), and so is everything trained on them
-        single = TextEncoderFactory(threads=1).build().encoder
-        text_emb = embed_texts(single, split.item_text)
-        profile_emb = embed_texts(single, profile_texts)
-        single.close()
+        # one-thread encoders, as every Ray worker embeds: the vectors are then bitwise the same with and without
+        # --ray (onnxruntime's reductions depend on the thread count), and so is everything trained on them; one
+        # process per training thread, each embedding whole batches of a contiguous chunk
+        text_emb = embed_local(split.item_text, default_threads())
+        profile_emb = embed_local(profile_texts, default_threads())
     else:
         text_emb = embed_on_ray(runner, split.item_text, log)
         profile_emb = embed_on_ray(runner, profile_texts, log)
