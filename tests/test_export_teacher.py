@@ -120,7 +120,7 @@ def test_lora_fine_tuning_folds_the_adapters_into_a_plain_model(tiny_teacher: Pa
         TeacherConfig(lora="maybe")
 
 
-def _quality_split(n_users: int = 300, n_items: int = 40) -> Split:
+def _quality_split(n_users: int = 1000, n_items: int = 40) -> Split:
     rng = np.random.default_rng(0)
     seqs = [rng.choice(n_items, 6, replace=False) for _ in range(n_users)]
     return Split(
@@ -196,3 +196,27 @@ def test_clear_difference(diff: list[float], decided: str) -> None:
     from ondevice_rec.export.teacher import _clear_difference
 
     assert _clear_difference(np.array(diff), 2.5, 100) == decided
+
+
+def test_a_teacher_guessing_at_random_does_not_beat_the_retriever(tmp_path: Path) -> None:
+    """Sets are the retriever's own top k where it retrieved the held-out item: a random teacher loses there
+    (inserting the item into sets that missed it would hand a random teacher the win)."""
+    from ondevice_rec.export.teacher import LabelCache, validation_quality
+
+    rng = np.random.default_rng(2)
+    seqs = [rng.choice(10, 6, replace=False) + 10 * rng.integers(20) for _ in range(1000)]  # 20 clusters of 10
+    split = Split(
+        dataset="t", user_ids=[f"u{u}" for u in range(1000)], item_ids=[str(i) for i in range(200)],
+        train=[s[:4] for s in seqs], valid=np.array([s[4] for s in seqs]), test=np.array([s[5] for s in seqs]),
+        item_text=[f"item {i}" for i in range(200)], item_title=[f"item {i}" for i in range(200)],
+        item_tags=[() for _ in range(200)],
+    )  # fmt: skip
+
+    class Random:
+        def label(self, tasks: list[tuple[list[str], list[str]]]) -> list[np.ndarray]:
+            return [rng.random(len(c)).astype(np.float32) for _, c in tasks]
+
+    cache = LabelCache(tmp_path / "labels.sqlite")
+    q = validation_quality(split, TeacherConfig(), cache, "k", labeller=Random())  # type: ignore[arg-type]
+    cache.close()
+    assert not q["teacher_beats_retriever"] and q["teacher_ndcg10"] < q["retriever_ndcg10"]

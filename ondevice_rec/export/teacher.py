@@ -450,22 +450,33 @@ def validation_quality(
     runner: RayRunner | None = None,
     factory: Any = None,
 ) -> dict[str, Any]:
-    """The teacher against the first-stage retriever on held-out candidate sets: for a sample of users, the
-    retriever's top (k − 1) after their whole training history plus the validation item, ranked by each; the
-    mean NDCG@10 of the validation item. Neither was trained on that item, so this says whether distilling
-    from the teacher can help (the export skips distillation when it does not)."""
+    """The teacher against the first-stage retriever on held-out candidate sets, as a re-ranker is judged
+    (LlamaRec's protocol): for users in a random order, the retriever's top k after their whole training history;
+    where it retrieved the validation item (with a positive score), each ranks those k and the mean NDCG@10 of
+    the validation item is compared. Neither was trained on that item, so this says whether distilling from the
+    teacher can help (the export skips distillation when it does not). Inserting the item into sets that did not
+    retrieve it would bias the check against the retriever: it ranks such an item low by construction, so a
+    teacher guessing at random would win."""
     sim = cooccurrence_similarity(split.train, split.n_items)
     rng = np.random.default_rng(tcfg.seed + 1)
     users = [u for u in range(split.n_users) if len(split.train[u]) >= 1]
     order = rng.permutation(len(users))  # a random order, so that every prefix is a random sample
-    users = [users[i] for i in order[: tcfg.quality_users or len(users)]]
+    want = tcfg.quality_users or len(users)
     sets: list[tuple[int, np.ndarray, int]] = []  # (user, candidates, position of the validation item)
-    for u in users:
+    scanned = 0
+    for i in order:
+        if len(sets) >= want:
+            break
+        u = users[i]
+        scanned += 1
         hist, target = split.train[u], int(split.valid[u])
         knn = cooccurrence_scores(sim, [hist])[0]
         knn[hist] = -np.inf
-        knn[target] = -np.inf
-        cands = np.append(np.argsort(-knn, kind="stable")[: tcfg.candidates - 1], target)
+        if not knn[target] > 0:
+            continue
+        cands = np.argsort(-knn, kind="stable")[: tcfg.candidates]
+        if target not in cands:
+            continue
         rng.shuffle(cands)
         sets.append((u, cands, int(np.flatnonzero(cands == target)[0])))
     tasks = [
@@ -502,6 +513,7 @@ def validation_quality(
     return {
         "users": len(t_ndcg),
         "users_planned": len(tasks),
+        "users_scanned": scanned,  # users looked at to find that many sets that retrieved the validation item
         "stopped_early": len(t_ndcg) < len(tasks),
         "candidates": tcfg.candidates,
         "teacher_ndcg10": round(t, 4),
