@@ -9,15 +9,7 @@ D=${D:-/tmp/amazon-sports}
 python benchmarks/data/amazon_s3rec.py --mirror "$MIRROR" --category Sports_and_Outdoors --out "$D"
 /usr/bin/time -v odrec export --dataset generic --data-dir "$D" --out /tmp/exp/sports --no-teacher --overwrite
 # the ablation: the same bundle with its item-item table removed (everything else byte-identical)
-python - <<'PY'
-from dataclasses import replace
-from pathlib import Path
-from ondevice_rec.bundle import read_manifest, write_bundle
-src = Path("/tmp/exp/sports"); m = read_manifest(src); tt = m.two_tower
-files = {n: src / n for n in m.files if n != tt.item_item}
-write_bundle("/tmp/exp/sports-no-item-item", replace(m, files={}, two_tower=replace(tt, item_item=None,
-             item_item_weight=0.0)), files)
-PY
+python benchmarks/strip_item_item.py /tmp/exp/sports /tmp/exp/sports-no-item-item
 odrec eval --dataset generic --data-dir "$D" \
   --models popularity,itemknn,bundle:/tmp/exp/sports,bundle:/tmp/exp/sports-no-item-item \
   --protocol full,sampled20 --max-users 6000 --seed 0 --threads 1 --reuse --out benchmarks/results/eval-amazon-sports
@@ -30,13 +22,15 @@ python benchmarks/bench_item_item.py --bundle /tmp/exp/sports --data-dir "$D" --
 # all users of Sports; then SASRec's Video Games file on SASRec's protocol (truth + 100 negatives) beside full
 # ranking. The CLI prints the stage table; the manifests are copied into benchmarks/results/.
 /usr/bin/time -v odrec export --dataset generic --data-dir "$D" --out /tmp/exp/sports-default --overwrite
+python benchmarks/strip_item_item.py /tmp/exp/sports-default /tmp/exp/sports-default-no-item-item
 odrec eval --dataset generic --data-dir "$D" \
-  --models popularity,itemknn,bundle:/tmp/exp/sports-default \
+  --models popularity,itemknn,bundle:/tmp/exp/sports-default,bundle:/tmp/exp/sports-default-no-item-item \
   --protocol full,sampled20 --max-users 6000 --seed 0 --threads 1 --reuse \
   --out benchmarks/results/eval-amazon-sports/default
 V=${V:-/tmp/amazon-video}
 python benchmarks/data/amazon_s3rec.py --mirror "$MIRROR" --category Video --out "$V" --max-events 0
 /usr/bin/time -v odrec export --dataset generic --data-dir "$V" --out /tmp/exp/video --no-teacher --overwrite --threads 1
-odrec eval --dataset generic --data-dir "$V" --models popularity,itemknn,bundle:/tmp/exp/video \
+python benchmarks/strip_item_item.py /tmp/exp/video /tmp/exp/video-no-item-item
+odrec eval --dataset generic --data-dir "$V" --models popularity,itemknn,bundle:/tmp/exp/video,bundle:/tmp/exp/video-no-item-item \
   --protocol full,sampled20,sampled101 --max-users 10000 --seed 0 --threads 1 --reuse \
   --out benchmarks/results/eval-amazon-video
