@@ -99,11 +99,7 @@ def embed_local(texts: Sequence[str], processes: int, batch: int = 64) -> np.nda
     """Texts → vectors with ``processes`` one-thread encoder processes (contiguous chunks, whole batches each),
     so the vectors are bitwise those of one process, and of Ray's workers, at ``processes``× the speed."""
     if processes <= 1 or len(texts) <= 4 * batch:
-        emb = TextEncoderFactory(threads=1).build()
-        try:
-            return emb.embed(texts)
-        finally:
-            emb.encoder.close()
+        return _embed_chunk(list(texts))
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

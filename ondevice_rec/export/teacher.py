@@ -462,7 +462,8 @@ def validation_quality(
     users = [u for u in range(split.n_users) if len(split.train[u]) >= 1]
     order = rng.permutation(len(users))  # a random order, so that every prefix is a random sample
     want = tcfg.quality_users or len(users)
-    sets: list[tuple[int, np.ndarray, int]] = []  # (user, candidates, position of the validation item)
+    # (user, candidates, position of the validation item, the retriever's scores of the candidates)
+    sets: list[tuple[int, np.ndarray, int, np.ndarray]] = []
     scanned = 0
     for i in order:
         if len(sets) >= want:
@@ -478,7 +479,7 @@ def validation_quality(
         if target not in cands:
             continue
         rng.shuffle(cands)
-        sets.append((u, cands, int(np.flatnonzero(cands == target)[0])))
+        sets.append((u, cands, int(np.flatnonzero(cands == target)[0]), knn[cands]))
     tasks = [
         LabelTask(
             "valid:" + split.user_ids[u],
@@ -486,7 +487,7 @@ def validation_quality(
             [split.item_title[i] for i in split.train[u]],
             [split.item_title[i] for i in c],
         )
-        for u, c, _ in sets
+        for u, c, _, _ in sets
     ]
     t_ndcg: list[float] = []
     r_ndcg: list[float] = []
@@ -498,11 +499,11 @@ def validation_quality(
             part, cache, teacher_key, what=f"teacher vs retriever on validation ({start + len(part)} users)",
             labeller=labeller, runner=runner, factory=factory, progress=progress,
         )  # fmt: skip
-        for (u, cands, pos), task in zip(sets[start : start + chunk], part):
+        for (_, cands, pos, retrieved), task in zip(sets[start : start + chunk], part):
             scores = cache.get(task.key, cands, teacher_key)
             assert scores is not None
             t_ndcg.append(_ndcg_at_10(np.asarray(scores), pos))
-            r_ndcg.append(_ndcg_at_10(cooccurrence_scores(sim, [split.train[u]])[0][cands], pos))
+            r_ndcg.append(_ndcg_at_10(retrieved, pos))
         decided = _clear_difference(np.subtract(t_ndcg, r_ndcg), tcfg.quality_z, tcfg.quality_min_users)
         if decided and len(t_ndcg) < len(tasks):
             progress(f"teacher vs retriever decided after {len(t_ndcg)} of {len(tasks)} users: teacher {decided}", 1.0)
