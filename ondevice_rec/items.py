@@ -38,18 +38,19 @@ class LiveCatalog:
         self._snap = CatalogSnapshot()
 
     # --- writes -----------------------------------------------------------------------------------
-    def add(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64) -> int:
+    def add(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64, remote: bool = False) -> int:
         if isinstance(items, (str, bytes, Mapping)):
             raise ArgumentTypeError("add_items takes an iterable of item mappings")
         parsed: dict[str, Item] = {}
         for raw in items:
             it = to_item(raw)
             parsed[it.id] = it
-        return self.write(list(parsed.values()), batch_size=batch_size)
+        return self.write(list(parsed.values()), batch_size=batch_size, remote=remote)
 
-    def write(self, items: Sequence[Item], *, batch_size: int = 64) -> int:
+    def write(self, items: Sequence[Item], *, batch_size: int = 64, remote: bool = False) -> int:
         """Embed the items whose text changed since their vector was stored (in batches), then write them all
-        in one transaction and apply the change to the snapshot in place when it was current."""
+        in one transaction and apply the change to the snapshot in place when it was current. ``remote``: the
+        items came from a server (see ``CatalogTable.upsert``)."""
         if not items:
             return 0
         space = self._encoder.space_id
@@ -63,7 +64,7 @@ class LiveCatalog:
             out = self._encoder.item_vectors([items[i].id for i in idx], [texts[i] for i in idx])
             vecs.update(zip(idx, out))
         with self._lock:
-            iids, before, after = self._store.catalog.upsert(items, shas, vecs, space)
+            iids, before, after = self._store.catalog.upsert(items, shas, vecs, space, remote=remote)
             snap = self._snap
             if snap.version is not None and snap.version == before and snap.upsert(iids, items, vecs):
                 snap.version = after

@@ -65,6 +65,7 @@ class Recommender:
         read_only: bool = False,
         create: bool = True,
         context_keys: Sequence[str] | None = None,
+        warm_privacy: bool = False,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ArgumentTypeError(f"path must be a str or path, got {type(path).__name__}")
@@ -117,12 +118,15 @@ class Recommender:
         except BaseException:
             self.close()
             raise
+        if warm_privacy:  # the egress gate's models load on a background thread: the first send does not block
+            self.egress.warm_up()
         _log.debug("opened %s (bundle %s, read_only=%s)", path, self.bundle.manifest.name, self.read_only)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> Recommender:
         """The same as ``Recommender(path, **kwargs)``: ``bundle=``, ``config=``, ``threads=``,
-        ``busy_timeout=``, ``retention_days=``, ``precision=``, ``read_only=``, ``create=``, ``context_keys=``."""
+        ``busy_timeout=``, ``retention_days=``, ``precision=``, ``read_only=``, ``create=``, ``context_keys=``,
+        ``warm_privacy=`` (load the egress gate's PII models on a background thread now)."""
         return cls(path, **kwargs)
 
     def close(self) -> None:
@@ -335,7 +339,8 @@ class Recommender:
         ``remote``: an app-supplied function that fetches fresh candidate items from a server. It receives only
         the minimised summary (:meth:`EgressGate.summary`), sent through the egress gate under the purpose
         ``remote-candidates`` (which the app must declare and the user must consent to; otherwise
-        :class:`EgressBlocked` is raised). The items it returns are added to the local catalogue and ranked here.
+        :class:`EgressBlocked` is raised). The items it returns are added to the local catalogue and ranked here;
+        their text never exempts anything from PII masking (a server cannot plant exemptions).
         """
         self._check_open()
         req = self._request(
@@ -353,7 +358,7 @@ class Recommender:
         check_id(user_id, "user_id")
         reranker = self._llm() if (req.rerank_top is not None or explain) else None
         if remote is not None:
-            self.add_items(self.egress.fetch_candidates(user_id, remote))
+            self._items.add(self.egress.fetch_candidates(user_id, remote), remote=True)
         with self._lock:
             return self._rank(user_id, req, exclude_seen, reranker)
 

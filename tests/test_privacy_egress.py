@@ -244,3 +244,71 @@ def test_ordinary_numbers_pass_unchanged() -> None:
 
     payload = {"rating": 4.5, "count": 12, "share": 0.123456789, "year": 1999, "price": 12.99}
     assert mask_payload(payload)[0] == payload
+
+
+def test_the_audit_entry_names_the_detectors_that_ran(gate_rec: Recommender) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+    gate_rec.egress.send("cloud-llm", PAYLOAD, lambda p: p, user_id="u")
+    entry = [a for a in audit(gate_rec, "u") if a["action"] == "egress.sent"][0]
+    ran = entry["details"]["detectors"]
+    assert "language:en" in ran and "odrec-patterns" in ran
+    assert any(d.startswith("pii-tagger:pii-ner-minilm@") for d in ran)
+    assert any(d.startswith("spacy:en_core_web_sm") for d in ran)
+
+
+def test_titles_a_server_sent_never_become_exemptions(gate_rec: Recommender) -> None:
+    """A server answering recommend(remote=...) could name an item after a person to unmask them later."""
+
+    def fetch(summary):
+        return [
+            {"id": "planted", "title": "Margit Kovács", "text": "Margit Kovács lives at 12 Baker Street.", "tags": []}
+        ]
+
+    gate_rec.egress.declare("remote-candidates", "Fetch fresh items from the app's server")
+    gate_rec.consent("u").grant("personalization")
+    gate_rec.consent("u").grant("remote-candidates")
+    gate_rec.consent("u").grant("cloud-llm")
+    gate_rec.recommend("u", k=3, remote=fetch)
+    assert gate_rec.get_item("planted")["title"] == "Margit Kovács"
+    gate_rec.egress.allow_terms([], catalog_titles=True)
+    out = gate_rec.egress.send("cloud-llm", "Please ask Margit Kovács about it", lambda p: p, user_id="u")
+    assert "Kovács" not in out
+    out = gate_rec.egress.send("cloud-llm", "Margit Kovács lives at 12 Baker Street.", lambda p: p, user_id="u")
+    assert "Kovács" not in out and "Baker" not in out
+    # the same item written by the app itself is catalogue content again
+    gate_rec.add_items([{"id": "planted", "title": "Margit Kovács", "text": "A novel.", "tags": []}])
+    assert "Margit Kovács" in gate_rec.egress.send("cloud-llm", "Loved Margit Kovács!", lambda p: p, user_id="u")
+
+
+def test_warm_up_loads_in_the_background_and_sends_wait_for_it(gate_rec: Recommender) -> None:
+    gate = gate_rec.egress
+    gate.warm_up()
+    gate_rec.consent("u").grant("cloud-llm")
+    assert gate.send("cloud-llm", "hello Jane Smith", lambda p: p, user_id="u") == "hello <PERSON>"
+    assert gate.ready
+
+
+def test_a_warm_up_failure_fails_the_send_closed(gate_rec: Recommender, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ondevice_rec.privacy import egress
+    from ondevice_rec.privacy.masking import RedactionError
+
+    def broken() -> None:
+        raise RedactionError("the spaCy model is not installed")
+
+    monkeypatch.setattr(egress, "get_redactor", broken)
+    gate = egress.EgressGate(gate_rec._store, gate_rec._consent)
+    gate.warm_up()
+    gate_rec.consent("u").grant("cloud-llm")
+    sent: list = []
+    with pytest.raises(EgressBlocked, match="spaCy model is not installed"):
+        gate.send("cloud-llm", "hello", sent.append, user_id="u")
+    assert sent == [] and not gate.ready
+    with pytest.raises(RedactionError, match="not installed"):
+        gate.warm_up(wait=True)
+
+
+def test_open_can_warm_the_gate(rec_demo: Recommender, db_path: Path) -> None:
+    rec_demo.close()
+    with Recommender(db_path, warm_privacy=True) as rec:
+        rec.egress._warming.join(timeout=120)
+        assert rec.egress.ready

@@ -67,7 +67,7 @@ CASES = [
     ("Adresse: Hauptstraße 12, 10115 Berlin", "Hauptstraße 12", "STREET_ADDRESS"),
     ("j'habite 12 rue de la Paix", "rue de la Paix", "STREET_ADDRESS"),
     ("postcode SW1A 1AA", "SW1A 1AA", "POSTCODE"),
-    ("Springfield, IL 62704", "IL 62704", "POSTCODE"),
+    ("Springfield, IL 62704", "IL 62704", "STREET_ADDRESS"),  # town + postcode: one address block
     ("born 12/03/1985 in Leeds", "12/03/1985", "DATE_OF_BIRTH"),
     ("DOB: March 4, 1990", "March 4, 1990", "DATE_OF_BIRTH"),
     ("my name is John Smith", "John Smith", "PERSON"),
@@ -85,7 +85,27 @@ CASES = [
     ("monika žilková wrote yesterday", "monika žilková", "PERSON"),
     ("Regards, Willemine ten Pas", "Willemine ten Pas", "PERSON"),
     ("Thanks, Vargas", "Vargas", "PERSON"),  # a name written as one word (hashtags, user names)
+    # a name span covers the name, not the greeting or introduction around it
+    ("Hi, I'm John Smith", "John Smith", "PERSON"),
+    ("Hello, my name is Heather Smith.", "Heather Smith", "PERSON"),
+    ("Bonjour, je suis Marie Dupont", "Marie Dupont", "PERSON"),
 ]
+
+
+EXACT = [
+    # (text, what must be masked, what must stay: the words around a name)
+    ("Hi, I'm John Smith", "John Smith", "Hi, I'm "),
+    ("Hello, my name is Heather Smith.", "Heather Smith", "Hello, my name is "),
+    ("Bonjour, je suis Marie Dupont", "Marie Dupont", "Bonjour, je suis "),
+    ("Dear Ben Carter, thanks for the order", "Ben Carter", "Dear "),
+]
+
+
+@pytest.mark.parametrize("text, name, kept", EXACT)
+def test_a_name_span_starts_and_ends_at_the_name(text: str, name: str, kept: str) -> None:
+    r = redact_spans(text)
+    assert name not in r.text and kept in r.text, r.text
+    assert any(text[s.start : s.end] == name for s in r.spans), [text[s.start : s.end] for s in r.spans]
 
 
 @pytest.mark.parametrize("text, value, entity", CASES)
@@ -315,3 +335,59 @@ def test_structured_pii_never_leaves_unmasked(before: str, value: str, after: st
     digits = "".join(c for c in value if c.isdigit())
     if len(digits) >= 7:  # no run of the number survives either
         assert digits not in "".join(c for c in out if c.isdigit())
+
+
+# --- weaker is never silent: what masking needs and cannot find fails closed -----------------------------
+def test_a_missing_pii_classifier_fails_closed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ondevice_rec.privacy import ner
+
+    monkeypatch.setattr(ner, "pii_bundle_path", lambda: tmp_path / "no-bundle")
+    monkeypatch.setattr(ner, "_loaded", {})
+    with pytest.raises(RedactionError, match="PII token classifier bundle is missing"):
+        Redactor()
+
+
+def test_no_word_list_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ondevice_rec.privacy import recognizers
+
+    monkeypatch.setattr(recognizers, "DICTIONARY", frozenset())
+    with pytest.raises(RedactionError, match="no English word list"):
+        recognizers.in_dictionary("river")
+
+
+def test_a_presidio_recognizer_that_cannot_be_removed_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from presidio_analyzer import RecognizerRegistry
+
+    monkeypatch.setattr(RecognizerRegistry, "remove_recognizer", lambda self, name: None)
+    with pytest.raises(RedactionError, match="could not remove Presidio's recognizers"):
+        Redactor()
+
+
+ADDRESS_BLOCKS = [
+    # (text, parts that must not leave: the rest of a postal address once one line of it is found)
+    (
+        "Hi, please ship it to:\nJane Doe\nSuite 501\n1234 Main Street\nSpringfield, IL 62704\nUSA\nThanks!",
+        ["Suite 501", "Springfield", "62704", "USA"],
+    ),
+    ("My new address is Præstevænget 15, 8000 Aarhus C, Denmark. Can you update it?", ["Præstevænget", "Aarhus"]),
+    ("Deliver to Apt. 595, 77 Sunset Boulevard, Riisa, 41021. Thank you!", ["595", "Riisa", "41021"]),
+    ("Send it here please:\nGontardstraße 7\n10178 Berlin\nGermany", ["Gontardstraße", "10178", "Germany"]),
+]
+
+
+@pytest.mark.parametrize("text, parts", ADDRESS_BLOCKS)
+def test_a_postal_address_is_masked_as_one_block(text: str, parts: list[str]) -> None:
+    out = redact(text)
+    assert not [p for p in parts if p in out], out
+
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("Paris, France is lovely in spring.", "is lovely in spring."),
+        ("I met John at 12 Baker Street, and then we went to the cinema.", "and then we went to the cinema."),
+        ("Hi, please ship it to:\n1234 Main Street\nThanks!", "Thanks!"),
+    ],
+)
+def test_an_address_block_stops_where_the_address_ends(text: str, kept: str) -> None:
+    assert kept in redact(text)

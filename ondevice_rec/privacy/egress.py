@@ -3,7 +3,8 @@
 ``send(purpose, payload, transport, user_id=...)`` checks, in order: the purpose was declared by the app and the
 user granted consent for it; the payload is JSON-serialisable and within the size limit; every string in it
 (keys included) is PII-masked; an audit entry (purpose, destination, time, counts of masked entities by type,
-sha256 of the masked payload — never the raw text) is committed; only then is ``transport(masked)`` called.
+the detectors that ran, sha256 of the masked payload — never the raw text) is committed; only then is
+``transport(masked)`` called.
 Any failure blocks the send, records the refusal in the audit log and raises. Deny by default.
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,7 +26,7 @@ from ..ranking import RankingConfig, event_weight
 from ..store import Store
 from .consent import PERSONALIZATION, ConsentLedger
 from .known import KnownText
-from .masking import Redactor, get_redactor
+from .masking import SUPPORTED_LANGUAGES, Redactor, get_redactor
 
 MAX_PAYLOAD_BYTES = 1_000_000
 REMOTE_CANDIDATES = "remote-candidates"
@@ -45,6 +48,26 @@ def mask_payload(
 ) -> tuple[Any, Counter[str]]:
     """Mask every string (and dict key, and long number) in a JSON-like payload; count masked entities by
     type. Raises :class:`EgressBlocked` for anything that cannot be checked (fails closed)."""
+    m = _mask(payload, allow=allow, redactor=redactor, max_bytes=max_bytes, timeout=timeout, known=known)
+    return m.payload, m.counts
+
+
+@dataclass(frozen=True)
+class _Masked:
+    payload: Any
+    counts: Counter[str]
+    detectors: tuple[str, ...]  # every detector that checked some string of the payload
+
+
+def _mask(
+    payload: Any,
+    *,
+    allow: Sequence[str],
+    redactor: Redactor | None,
+    max_bytes: int,
+    timeout: float | None,
+    known: KnownText | None,
+) -> _Masked:
     try:
         raw = _canonical(payload)
     except (TypeError, ValueError) as e:
@@ -58,6 +81,7 @@ def mask_payload(
     except RedactionError as e:
         raise EgressBlocked(f"PII check unavailable, nothing sent: {e}") from None
     counts: Counter[str] = Counter()
+    ran: set[str] = set()
     allow_t = tuple(allow)
 
     def mask_str(text: str) -> str:
@@ -68,6 +92,7 @@ def mask_payload(
         except Exception as e:  # fail closed on anything unexpected
             raise EgressBlocked(f"PII check failed, nothing sent: {type(e).__name__}: {e}") from None
         counts.update(r.counts)
+        ran.update(r.detectors)
         return r.text
 
     def walk(value: Any, depth: int) -> Any:
@@ -96,7 +121,7 @@ def mask_payload(
     masked = walk(payload, 0)
     if len(_canonical(masked)) > max_bytes:
         raise EgressBlocked(f"masked payload is over the {max_bytes}-byte limit")
-    return masked, counts
+    return _Masked(masked, counts, tuple(sorted(ran)))
 
 
 def number_digits(value: int | float) -> list[str]:
@@ -138,6 +163,9 @@ class EgressGate:
         self.max_bytes = max_bytes
         self.timeout = timeout
         self._redactor = redactor
+        self._warming: threading.Thread | None = None
+        self._ready = False
+        self._warm_error: RedactionError | None = None
         self.allow: list[str] = []
         self._known: tuple[str | None, KnownText] | None = None  # (catalogue version, its public text)
 
@@ -153,8 +181,10 @@ class EgressGate:
         return {p: d for p, d in self._consent.purposes().items() if p != PERSONALIZATION}
 
     def allow_terms(self, terms: list[str] | tuple[str, ...], *, catalog_titles: bool = False) -> None:
-        """Terms never masked as names/addresses (e.g. catalogue titles). Structured identifiers (e-mail,
-        phone, card, IBAN, ids…) are masked regardless."""
+        """Terms never masked as names/addresses (e.g. catalogue titles): a found name, place or address is
+        left as it is only when its whole text equals one of them (case and Unicode form aside), so a film
+        called "Her" never releases "Heather Smith". Structured identifiers (e-mail, phone, card, IBAN, ids…)
+        are masked regardless."""
         extra = [t for t in terms if isinstance(t, str)]
         if catalog_titles:
             extra += self._store.catalog.titles()
@@ -166,13 +196,55 @@ class EgressGate:
         version = self._store.catalog.version()
         if self._known is None or self._known[0] != version:
             titles: list[str] = []
+            tags: list[str] = []
             texts: list[str] = []
-            for title, text, tags in self._store.catalog.public_text():
+            for title, text, item_tags in self._store.catalog.public_text():
                 titles.append(title)
-                titles.extend(tags)
+                tags.extend(item_tags)
                 texts.append(text)
-            self._known = (version, KnownText.build(titles, texts))
+            self._known = (version, KnownText.build(tags, texts, titles=titles))
         return self._known[1]
+
+    # --- readiness ---------------------------------------------------------------------------------
+    def warm_up(self, *, wait: bool = False, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> None:
+        """Load the masking models (Presidio, spaCy, the PII tagger, language identification) on a background
+        thread now, so that the first :meth:`send` does not block the caller for seconds while they load.
+        ``wait=True`` loads on the caller's thread and raises :class:`RedactionError` if they cannot load.
+        A send that comes while warm-up runs waits for it; a failure is raised by that send (fails closed)."""
+        if wait:
+            self._load(tuple(languages))
+            return
+        if self._warming is None:
+            self._warming = threading.Thread(
+                target=self._load_quietly, args=(tuple(languages),), name="odrec-privacy-warm-up", daemon=True
+            )
+            self._warming.start()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the masking models are loaded (a send will not wait for them)."""
+        return self._ready
+
+    def _load(self, languages: tuple[str, ...]) -> None:
+        red = self._redactor or get_redactor()
+        red.load(languages)
+        self._redactor = red
+        self._ready = True
+
+    def _load_quietly(self, languages: tuple[str, ...]) -> None:
+        try:
+            self._load(languages)
+        except RedactionError as e:
+            self._warm_error = e
+        except Exception as e:  # reported to the first send, which then fails closed
+            self._warm_error = RedactionError(f"PII models could not load: {type(e).__name__}: {e}")
+
+    def _wait_for_warm_up(self) -> None:
+        t = self._warming
+        if t is not None:
+            t.join()
+            if self._warm_error is not None:
+                raise EgressBlocked(f"PII check unavailable, nothing sent: {self._warm_error}")
 
     # --- the gate ----------------------------------------------------------------------------------
     def send(
@@ -186,7 +258,7 @@ class EgressGate:
         if not isinstance(destination, str) or not destination.strip() or len(destination) > 200:
             raise ArgumentError("destination must be a short label such as 'api.example.com'")
         try:
-            masked, counts, digest = self._check_and_mask(purpose, payload, user_id)
+            m, digest = self._check_and_mask(purpose, payload, user_id)
         except EgressBlocked as e:
             self._audit(user_id, "egress.blocked", purpose, destination, {"reason": str(e)})
             raise
@@ -195,8 +267,9 @@ class EgressGate:
             "egress.sent",
             purpose,
             destination,
-            {"masked": dict(sorted(counts.items())), "payload_sha256": digest},
+            {"masked": dict(sorted(m.counts.items())), "detectors": list(m.detectors), "payload_sha256": digest},
         )
+        masked = m.payload
         try:
             return transport(masked)
         except Exception as e:
@@ -213,12 +286,14 @@ class EgressGate:
 
     def preview(self, payload: Any) -> tuple[Any, dict[str, int]]:
         """What would leave for ``payload`` (masked) and what was masked, without sending or auditing."""
+        self._wait_for_warm_up()
         masked, counts = mask_payload(
             payload, allow=self.allow, redactor=self._redactor, max_bytes=self.max_bytes, known=self.known()
         )
         return masked, dict(counts)
 
-    def _check_and_mask(self, purpose: Any, payload: Any, user_id: str) -> tuple[Any, Counter[str], str]:
+    def _check_and_mask(self, purpose: Any, payload: Any, user_id: str) -> tuple[_Masked, str]:
+        self._wait_for_warm_up()
         if not isinstance(purpose, str) or purpose not in self.purposes:
             raise EgressBlocked(
                 f"purpose {purpose!r} was not declared by the app (declare it with "
@@ -226,7 +301,7 @@ class EgressGate:
             )
         if not self._consent.status(user_id).get(purpose, False):
             raise EgressBlocked(f"user has not consented to {purpose!r}")
-        masked, counts = mask_payload(
+        m = _mask(
             payload,
             allow=self.allow,
             redactor=self._redactor,
@@ -234,7 +309,7 @@ class EgressGate:
             timeout=self.timeout,
             known=self.known(),
         )
-        return masked, counts, hashlib.sha256(_canonical(masked)).hexdigest()
+        return m, hashlib.sha256(_canonical(m.payload)).hexdigest()
 
     def _audit(self, user_id: str, action: str, purpose: Any, destination: str, details: dict[str, Any]) -> None:
         self._store.audit.log(

@@ -10,6 +10,7 @@ wall time of a call is bounded by the timeout plus one chunk (a few tens of mill
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import threading
@@ -20,9 +21,10 @@ from typing import Any
 
 from ..errors import ArgumentTypeError, RedactionError
 from . import recognizers
+from .addresses import Anchor, address_blocks
 from .known import KnownText
 from .language import SUPPORTED, detect, refusal
-from .ner import pii_classifier
+from .ner import pii_classifier, pii_classifier_id
 
 # spaCy pipeline per supported language: (package, pip requirement)
 SPACY_MODELS = {
@@ -129,6 +131,7 @@ class Redaction:
     text: str
     spans: tuple[Span, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
+    detectors: tuple[str, ...] = ()  # what checked the text (language, models, recognizers): the audit records it
 
 
 # --- language check -------------------------------------------------------------------------------
@@ -186,9 +189,11 @@ def _offline_engine_class() -> Any:
 
 @dataclass
 class _Language:
-    """One language's analyzer (Presidio + our recognizers over that language's spaCy pipeline)."""
+    """One language's analyzer (Presidio + our recognizers over that language's spaCy pipeline) and the names of
+    the detectors in it."""
 
     analyzer: Any
+    detectors: tuple[str, ...]
 
 
 class Redactor:
@@ -214,6 +219,12 @@ class Redactor:
             ) from None
         except (Exception, SystemExit) as e:  # third-party code may exit: fail closed instead
             raise RedactionError(f"PII analyzer could not be built: {type(e).__name__}: {e}") from None
+
+    def load(self, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> None:
+        """Load every model masking ``languages`` needs now (each is otherwise loaded by its first text)."""
+        detect("Loading the language detector now, before any text needs it.")
+        for lang in languages:
+            self._language(lang)
 
     def _language(self, lang: str) -> _Language:
         with self._lock:
@@ -266,10 +277,11 @@ class Redactor:
             except Exception as e:
                 raise RedactionError(f"PII analyzer could not read the spaCy model's word list: {e}") from None
         for name in _REMOVED:
-            try:
-                analyzer.registry.remove_recognizer(name)
-            except Exception:  # absent in this presidio version
-                pass
+            analyzer.registry.remove_recognizer(name)  # a no-op for one this presidio version lacks
+        registered: list[str] = [str(getattr(r, "name", "")) for r in analyzer.registry.recognizers]
+        left = sorted(set(registered) & set(_REMOVED))
+        if left:  # they reach the network (tldextract) or fire on ordinary words: never run with them
+            raise RedactionError(f"PII analyzer could not remove Presidio's recognizers {', '.join(left)}")
 
         class OdrecRecognizer(EntityRecognizer):
             def load(self) -> None:
@@ -304,20 +316,35 @@ class Redactor:
                 supported_language=lang,
             )
         )
-        return _Language(analyzer)
+        detectors = [
+            f"spacy:{model}=={spacy_nlp.meta.get('version', '?')}",
+            "odrec-patterns",
+            *(f"presidio:{name}" for name in registered),
+        ]
+        if tagger is not None:
+            detectors.append(f"pii-tagger:{pii_classifier_id()}")
+        else:
+            detectors.append(f"spacy-ner:{model}")
+        return _Language(analyzer, tuple(sorted(detectors)))
 
     def analyze(
         self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None, known: KnownText | None = None
     ) -> list[Span]:
-        """Spans to mask in ``text``. ``timeout`` (default: the redactor's) bounds the wall time; ``allow``
-        phrases and ``known`` catalogue text release soft entities inside them (never structured ones)."""
+        """Spans to mask in ``text``. ``timeout`` (default: the redactor's) bounds the wall time. ``allow``
+        phrases and ``known`` catalogue text exempt a soft entity (a name, place or address) only when its whole
+        text equals a phrase, or it lies inside a quoted catalogue passage (known.py); never a structured one."""
+        return self._analyze(text, allow, timeout, known)[0]
+
+    def _analyze(
+        self, text: str, allow: Sequence[str], timeout: float | None, known: KnownText | None
+    ) -> tuple[list[Span], tuple[str, ...]]:
         limit = self.timeout if timeout is None else timeout
         if not isinstance(text, str):
             raise ArgumentTypeError(f"text must be a str, got {type(text).__name__}")
         if len(text) > MAX_TEXT_CHARS:
             raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
         if not text.strip():
-            return []
+            return [], ()
         lang = detect(text)
         why = refusal(lang)
         if why:
@@ -342,20 +369,24 @@ class Redactor:
                     spans.append(Span(r.entity_type, start + r.start, start + r.end, float(r.score)))
         if time.monotonic() > deadline:
             raise RedactionError(f"PII analysis timed out after {limit:.1f}s; nothing was sent")
-        spans = [t for t in (_trim(text, s) for s in spans) if t is not None]
-        if allow:
-            spans = _apply_allow_list(text, spans, allow)
-        if known is not None:
-            zones = known.zones(text, [(s.start, s.end) for s in spans if s.entity_type not in HARD])
-            spans = _release(spans, zones)
-        return _merge(_yield_to_structured(text, spans))
+        spans = [t for t in (_tighten(text, s) for s in spans) if t is not None]
+        spans += [
+            Span("STREET_ADDRESS", a, b, 0.6)
+            for a, b in address_blocks(
+                text, [Anchor(s.entity_type, s.start, s.end) for s in spans if s.entity_type in _ANCHORS]
+            )
+        ]
+        hard = [(s.start, s.end) for s in spans if s.entity_type in HARD]
+        spans = _merge(_yield_to_structured(text, spans))
+        spans = _exempt(text, spans, hard, _allowed(tuple(allow)), known)
+        return spans, (f"language:{lang}", *engine.detectors)
 
     def redact(
         self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None, known: KnownText | None = None
     ) -> Redaction:
-        spans = self.analyze(text, allow, timeout=timeout, known=known)
+        spans, detectors = self._analyze(text, allow, timeout, known)
         if not spans:
-            return Redaction(text, (), {})
+            return Redaction(text, (), {}, detectors)
         from presidio_anonymizer.entities import OperatorConfig
         from presidio_anonymizer.entities import RecognizerResult as AnonResult
 
@@ -372,7 +403,7 @@ class Redactor:
         counts: dict[str, int] = {}
         for s in spans:
             counts[s.entity_type] = counts.get(s.entity_type, 0) + 1
-        return Redaction(out.text, tuple(spans), counts)
+        return Redaction(out.text, tuple(spans), counts, detectors)
 
 
 _EDGE = " \t\n\r.,;:!?\"'()[]{}«»“”‘’<>"
@@ -391,29 +422,81 @@ def _trim(text: str, s: Span) -> Span | None:
     return s if (a, b) == (s.start, s.end) else Span(s.entity_type, a, b, s.score)
 
 
-def _release(spans: list[Span], zones: list[tuple[int, int]]) -> list[Span]:
-    """Drop soft spans that lie inside known catalogue text (structured identifiers stay masked)."""
-    if not zones:
-        return spans
-    return [s for s in spans if s.entity_type in HARD or not any(a <= s.start and s.end <= b for a, b in zones)]
+# Words that introduce a name but are not part of it: greetings, pronouns and "my name is" in the languages
+# masked here and their neighbours. A statistical tagger often runs a PERSON span over them ("Hi, I'm John
+# Smith" → one span); a mask covers the name, not the sentence around it. Written in lower case they are cut
+# from a name span's edges; capitalised, only those that are never names ("Ben", "Cher", "Will" stay).
+_INTRO = frozenset(
+    """
+hi hello hey hiya dear greetings thanks thank cheers bonjour bonsoir salut coucou cher chère chers madame
+monsieur hallo hoi hola buenos ciao salve olá
+i i'm im i’m me my myself am is was name name's called call this it's it’s here speaking
+je j' j’ suis m'appelle m’appelle moi c'est c’est mon nom est appelle
+ich bin heiße heisse mein name ist
+soy me llamo mi nombre es
+io sono mi chiamo il mio nome è
+eu sou me chamo meu nome é
+ik ben heet mijn naam is
+""".split()
+)
+_INTRO_CAPITALISED = frozenset(
+    """
+hi hello hey hiya dear greetings thanks thank cheers bonjour bonsoir salut coucou hallo hoi hola ciao salve olá
+i i'm im i’m je j' j’ ich ik io eu my mein mon mijn meu moi
+""".split()
+)
+_INTRO_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]*)?")
 
 
-def _apply_allow_list(text: str, spans: list[Span], allow: Sequence[str]) -> list[Span]:
-    """Drop soft spans (names, addresses…) that touch an occurrence of an allow-listed phrase."""
-    zones: list[tuple[int, int]] = []
-    low = text.lower()
-    for phrase in allow:
-        p = phrase.strip().lower()
-        if len(p) < 2:
-            continue
-        for m in re.finditer(re.escape(p), low):
-            zones.append((m.start(), m.end()))
-    if not zones:
+def _introduces(word: str) -> bool:
+    w = word.casefold()
+    return w in _INTRO_CAPITALISED or (word.islower() and w in _INTRO)
+
+
+def _tighten(text: str, s: Span) -> Span | None:
+    """Trim the span (see :func:`_trim`); a name or place span also loses the greeting and introduction words
+    at its edges, and is dropped when it held nothing else."""
+    t = _trim(text, s)
+    if t is None or t.entity_type not in _NAMES_AND_PLACES:
+        return t
+    words = list(_INTRO_WORD.finditer(text, t.start, t.end))
+    i, j = 0, len(words)
+    while i < j and _introduces(words[i].group()):
+        i += 1
+    while j > i and _introduces(words[j - 1].group()):
+        j -= 1
+    if i == j:
+        return None if words else t
+    if i == 0 and j == len(words):
+        return t
+    a = words[i].start() if i > 0 else t.start
+    b = words[j - 1].end() if j < len(words) else t.end
+    return _trim(text, Span(t.entity_type, a, b, t.score))
+
+
+def _exempt(text: str, spans: list[Span], hard: Sequence[tuple[int, int]], *public: KnownText | None) -> list[Span]:
+    """Drop the soft spans that are public content (see known.py: whole catalogue phrases, allow-listed terms,
+    quoted catalogue passages); structured identifiers, and any span holding one, are never exempt."""
+    ks = [k for k in public if k]
+    if not ks or not spans:
         return spans
-    return [s for s in spans if s.entity_type in HARD or not any(s.start < b and a < s.end for a, b in zones)]
+    free = ks[0].exempt(text, [(s.start, s.end) for s in spans], *ks[1:])
+    return [
+        s
+        for s, f in zip(spans, free)
+        if s.entity_type in HARD or not f or any(a < s.end and s.start < b for a, b in hard)
+    ]
+
+
+@functools.lru_cache(maxsize=16)
+def _allowed(allow: tuple[str, ...]) -> KnownText:
+    """An allow-list as public phrases (built once per distinct list: the gate passes the same list on every
+    string of a payload)."""
+    return KnownText.build(allow)
 
 
 _NAMES_AND_PLACES = frozenset({"PERSON", "LOCATION"})
+_ANCHORS = frozenset({"STREET_ADDRESS", "POSTCODE", "LOCATION"})  # pieces an address block grows from
 
 
 def _yield_to_structured(text: str, spans: list[Span]) -> list[Span]:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..errors import RedactionError
 from .names import AMBIGUOUS_GIVEN_NAMES, GIVEN_NAMES, NOT_SURNAMES
 
 
@@ -200,7 +201,7 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     ),  # CJK addresses: "上海市浦东新区世纪大道100号"
     (
         "POSTCODE",
-        re.compile(r"(?<![\d.,])\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Þ][a-zà-ÿ]+(?:[\s-][A-ZÀ-Þ][a-zà-ÿ]+)*\b"),
+        re.compile(r"(?<![\d.,])\d{4,5}(?:-\d{3,4})?[ \t]+[A-ZÀ-Þ][a-zà-ÿ]+(?:[ \t-][A-ZÀ-Þ][a-zà-ÿ]+)*\b"),
         0.5,
     ),  # EU: "75001 Paris"
     (
@@ -392,10 +393,14 @@ _SUFFIXES = ("'s", "’s", "s", "es", "ed", "d", "ing", "ly", "er", "ers", "est"
 
 
 def in_dictionary(word: str) -> bool:
-    """Is ``word`` (or a simple inflection of it) an English dictionary word? Unknown when no dictionary."""
+    """Is ``word`` (or a simple inflection of it) an English dictionary word? Without the word list (read from
+    the English spaCy model when the masker loads) the name rules cannot tell a word from a name, so asking
+    fails closed rather than guessing."""
     w = word.lower().strip("'’.-")
     if not DICTIONARY:
-        return True
+        raise RedactionError(
+            "PII masking has no English word list loaded (the spaCy model's lemma table); nothing can be checked"
+        )
     if w in DICTIONARY or w in NOT_SURNAMES:
         return True
     for suf in _SUFFIXES:

@@ -54,22 +54,40 @@ class CatalogTable:
         return out
 
     def upsert(
-        self, items: Sequence[Item], shas: Sequence[str], vecs: dict[int, np.ndarray], space_id: str
+        self,
+        items: Sequence[Item],
+        shas: Sequence[str],
+        vecs: dict[int, np.ndarray],
+        space_id: str,
+        *,
+        remote: bool = False,
     ) -> tuple[list[int], str | None, str | None]:
         """Insert or update ``items`` (a removed item that comes back is restored) and, for the indices in
-        ``vecs``, their vectors; one transaction that also bumps ``catalog_version``. Returns (iid of each item,
-        the version before, the version after), so a snapshot that was current can apply the change in place."""
+        ``vecs``, their vectors; one transaction that also bumps ``catalog_version``. ``remote``: the items came
+        from a server (their text is never public text, see :meth:`public_text`); an item the app writes again
+        is the app's. Returns (iid of each item, the version before, the version after), so a snapshot that was
+        current can apply the change in place."""
         now = time.time()
         iids: list[int] = []
         with self._s.write() as conn:
             before = self._s.meta_in(conn, "catalog_version", "0")
             for i, it in enumerate(items):
                 iid = conn.execute(
-                    "INSERT INTO items(item_id, title, text, tags, meta, popularity, added_at, updated_at) "
-                    "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET title=excluded.title, "
+                    "INSERT INTO items(item_id, title, text, tags, meta, popularity, added_at, updated_at, origin) "
+                    "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET title=excluded.title, "
                     "text=excluded.text, tags=excluded.tags, meta=excluded.meta, popularity=excluded.popularity, "
-                    "updated_at=excluded.updated_at, removed=NULL RETURNING iid",
-                    (it.id, it.title, it.text, json.dumps(list(it.tags)), json.dumps(it.meta), it.popularity, now, now),
+                    "updated_at=excluded.updated_at, removed=NULL, origin=excluded.origin RETURNING iid",
+                    (
+                        it.id,
+                        it.title,
+                        it.text,
+                        json.dumps(list(it.tags)),
+                        json.dumps(it.meta),
+                        it.popularity,
+                        now,
+                        now,
+                        "remote" if remote else None,
+                    ),
                 ).fetchone()[0]
                 iids.append(int(iid))
                 if i in vecs:
@@ -183,12 +201,15 @@ class CatalogTable:
         return int(self._s.query("SELECT count(*) FROM items" + where)[0][0])
 
     def titles(self) -> list[str]:
-        return [r[0] for r in self._s.query("SELECT title FROM items WHERE title != ''")]
+        """Titles of the app's own items (not those a server sent: see :meth:`public_text`)."""
+        return [r[0] for r in self._s.query("SELECT title FROM items WHERE title != '' AND origin IS NULL")]
 
     def public_text(self) -> Iterator[tuple[str, str, list[str]]]:
-        """(title, text, tags) of every item: the catalogue's public content, streamed."""
+        """(title, text, tags) of every item the app itself added: the catalogue's public content, streamed.
+        Items a server returned to ``recommend(remote=...)`` are left out: text a server chose must never
+        exempt anything from masking."""
         with self._s.read() as conn:
-            for title, text, tags in conn.execute("SELECT title, text, tags FROM items"):
+            for title, text, tags in conn.execute("SELECT title, text, tags FROM items WHERE origin IS NULL"):
                 yield title, text, json.loads(tags)
 
     def version(self) -> str | None:

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Tables holding rows about one user (joined by uid); export and erasure both walk this list.
 USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
@@ -108,6 +108,13 @@ def _migrate_5(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('catalog_epoch', ?)", (secrets.token_hex(16),))
 
 
+def _migrate_6(conn: sqlite3.Connection) -> None:
+    # where an item came from: NULL = the app, 'remote' = a server's answer to recommend(remote=...). Only the
+    # app's own catalogue text is public text the egress gate may exempt from masking; a server must not be
+    # able to plant exemptions by naming an item after a person
+    _add_column(conn, "items", "origin TEXT")
+
+
 PERSONALIZATION = "personalization"
 PERSONALIZATION_DESCRIPTION = (
     "Use my activity and profile on this device to personalise recommendations, "
@@ -121,6 +128,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (3, _migrate_3),
     (4, _migrate_4),
     (5, _migrate_5),
+    (6, _migrate_6),
 ]
 
 
