@@ -157,8 +157,8 @@ def main() -> None:
         "presidio": measure(stock["en"], gen, labels, RedactionError),
     }
     catalogue = [it["text"] for it in demo_items()]
-    known = KnownText.build(
-        [it["title"] for it in demo_items()] + [t for it in demo_items() for t in it.get("tags", [])], catalogue
+    known = KnownText.build(  # as the gate builds it (EgressGate.known)
+        [t for it in demo_items() for t in it.get("tags", [])], catalogue, titles=[it["title"] for it in demo_items()]
     )
     templates = clean_corpus(1000, args.seed)[len(catalogue) :]
     results["false_positives"] = {

@@ -3,9 +3,12 @@ postal address is a block — street, unit, town, region, postcode, country — 
 once one piece is masked the rest identifies the person just as well ("Suite 501", "Riisa", a postcode on its
 own line). This module grows each found piece to the address block around it.
 
-A block grows from an *anchor* (a street address or postcode span; a place name only when the block it grows
-into carries a number, so "Paris, France" stays two places) over neighbouring parts that look like address
-parts: on the anchor's line across commas, and across line breaks when the anchor fills its line. An address
+A block grows from an *anchor* (a street address or postcode span; a place or person name only when the block it
+grows into carries a postcode-sized number or a street or unit word, so "Paris, France" stays two places and
+"Rocca (Italy) 68 70" a sports result) over neighbouring parts that look like address
+parts: on the anchor's line across commas, and across line breaks when the anchor fills its line. A place
+name grows only into a block that carries a number, spans lines, or has three parts or more ("Baner, Pune,
+Maharashtra, India"). An address
 part is short (at most six words) and made of capitalised words, numbers, postcodes, unit words ("Suite",
 "Apt.") and street words and particles written in lower case ("via", "rue", "tér", "de"); a part with other
 lower-case words ("and then we went"), a sentence end, or a greeting ends the block.
@@ -16,6 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .names import NOT_SURNAMES
+from .recognizers import STREET_TYPES
 
 _MAX_WORDS = 6
 _MAX_PARTS = 6  # parts added on each side of an anchor
@@ -43,7 +49,23 @@ thanks thank thx cheers regards best bye merci cordialement danke grazie gracias
 sincerely yours love hi hello dear
 """.split()
 )
+_STREET_WORDS = (frozenset(STREET_TYPES.split("|")) | _LOWER_OK | _UNIT_WORDS) - frozenset(
+    "de del della dei delle di da do dos das du des la le les los las el van der den ter am an im auf zum zur "
+    "bis ter no nr n° c/o park green view point union well key light rest run pass port fall mount bend".split()
+)
+_POSTCODE_LIKE = re.compile(
+    r"(?<![\w.,:/+()-])(?:[A-Z]{1,3}-)?(?!(?:19|20)\d\d(?![\d-]))\d{4,6}(?:-\d{3,4})?(?![\w.,:/()]|-\d)"
+    r"|\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b|(?<![\w-])\d{2}-\d{3}(?![\w-])"
+)
 _CONNECTORS = frozenset("and of the et y e und en".split())  # inside a part only: "Turks and Caicos Islands"
+# words of running text (English, French): a part holding one is prose around an address ("Ship to ...")
+_PROSE = (NOT_SURNAMES - _LOWER_OK) | frozenset(
+    """
+à au aux avec chez dans en est il elle je ma mon ta ton nous vous votre notre par pour que qui sur un une merci
+svp ici voici voilà ce cette ces mais ou où donc être avoir fait peux pouvez envoyer livrer nouvelle nouveau
+moved move live lives living meet ship send sent deliver please update address new now soon
+""".split()
+)
 _WORD = re.compile(r"[^\s,;]+")
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-ZÀ-Þ¿¡\"“(]|\s*$)")
@@ -59,10 +81,12 @@ class Anchor:
 
 def _word_ok(word: str) -> bool:
     w = word.strip(".()'\"“”’")
-    if not w:
+    if not w or not any(c.isalnum() for c in w):  # "-", "/", "&" between parts of a line
         return True
-    if _DIGIT.search(w) or w[0].isupper() or w.casefold() in _UNIT_WORDS:
-        return True
+    if w.isupper() and len(w) > 1 and w.casefold() in _PROSE:  # "THE", "AT" in a headline
+        return False
+    if _DIGIT.search(w) or not w[0].islower() or w.casefold() in _UNIT_WORDS:
+        return True  # numbers, capitalised words, scripts without case (Arabic, CJK), unit words
     return w.casefold() in _LOWER_OK or word.casefold() in _LOWER_OK
 
 
@@ -76,10 +100,14 @@ def _part_ok(part: str) -> bool:
     core = part.strip().rstrip(".,;")
     if re.search(r"[!?:]", core) or _SENTENCE_END.search(core):
         return False
-    inner = words[1:-1]
-    return all(_word_ok(w) for w in (words[0], words[-1])) and all(
-        _word_ok(w) or w.casefold() in _CONNECTORS for w in inner
-    )
+    if not _word_ok(words[0]):
+        return False
+    # other lower-case words: at most half of a part that starts like an address part ("Seoul street",
+    # "Solomianskyi district"); "and then we went" starts with one and is prose
+    other = [w for w in words[1:] if not _word_ok(w) and w.casefold() not in _CONNECTORS]
+    if any(w.strip(".,'’").casefold() in _PROSE for w in other):
+        return False
+    return 2 * len(other) <= len(words) and (len(words) > 1 or not other)
 
 
 def _suffix_part(text: str, a: int, b: int) -> int:
@@ -128,12 +156,12 @@ def _grow_on_line(text: str, s: int, e: int) -> tuple[int, int]:
             s = piece_start + (len(text[piece_start:comma]) - len(text[piece_start:comma].lstrip()))
             continue
         tail = _suffix_part(text, piece_start, comma)
-        if tail < comma and _DIGIT.search(text[tail:comma]):  # "I live at Præstevænget 15"
+        if tail < comma and (_DIGIT.search(text[tail:comma]) or text[tail].isupper()):  # "I live at Præstevænget 15"
             s = tail
         break
     # forwards
     for _ in range(_MAX_PARTS):
-        m = re.match(r"\s*,", text[e:lb])
+        m = re.match(r"\.?\s*,", text[e:lb])
         if not m:
             break
         piece_start = e + m.end()
@@ -176,13 +204,38 @@ def _grow_across_lines(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
+def _snap(text: str, s: int, e: int) -> tuple[int, int]:
+    """Grow [s, e) over the address words next to it in its own comma piece ("Avenida de los" → "Avenida de los
+    Cerros (Circunvalar) 33", "Phnom Penh" → "Phnom Penh 12301")."""
+    la, lb = _line_of(text, s)
+    nxt = text.find(",", e, lb)
+    end = _prefix_part(text, e, lb if nxt == -1 else nxt)
+    if end > e and not text[e:end].strip().endswith("."):
+        e = end
+    prev = text.rfind(",", la, s)
+    start = _suffix_part(text, la if prev == -1 else prev + 1, s)
+    if start < s and text[start:s].strip()[:1].isupper():
+        s = start
+    return s, e
+
+
+def _address_evidence(text: str) -> bool:
+    """Whether text around a place or person name says "postal address": a postcode (four to six digits that
+    are not a year, a date, a decimal or part of a phone number; a British or Canadian code) or a street or
+    unit word."""
+    if _POSTCODE_LIKE.search(text):
+        return True
+    return any(w.strip(".,()").casefold() in _STREET_WORDS for w in text.split())
+
+
 def address_blocks(text: str, anchors: Sequence[Anchor]) -> list[tuple[int, int]]:
     """The address blocks grown from ``anchors`` (character ranges of ``text``), one per anchor that grows."""
     out: list[tuple[int, int]] = []
     for a in anchors:
         s, e = a.start, a.end
         for _ in range(3):  # comma pieces can fill a line, and a line's commas can lead further
-            s2, e2 = _grow_on_line(text, s, e)
+            s2, e2 = _snap(text, s, e)
+            s2, e2 = _grow_on_line(text, s2, e2)
             s2, e2 = _grow_across_lines(text, s2, e2)
             if (s2, e2) == (s, e):
                 break
@@ -190,8 +243,11 @@ def address_blocks(text: str, anchors: Sequence[Anchor]) -> list[tuple[int, int]
         if (s, e) == (a.start, a.end):
             continue
         if a.entity_type not in _STRONG:
-            outside = text[s : a.start] + text[a.end : e]
-            if not _DIGIT.search(outside):
-                continue  # "Paris, France": places, not a postal address
+            parts = len(re.findall(r"[,\n]", text[s:e])) + 1
+            lines = "\n" in text[s:e]
+            if not _address_evidence(text[s : a.start] + " " + text[a.end : e]) and (
+                a.entity_type != "LOCATION" or (parts < 3 and not lines)
+            ):
+                continue  # "Paris, France": places; "Tom, Ann, Bob": names; "Rocca (Italy) 68 70": scores
         out.append((s, e))
     return out

@@ -370,13 +370,15 @@ class Redactor:
         if time.monotonic() > deadline:
             raise RedactionError(f"PII analysis timed out after {limit:.1f}s; nothing was sent")
         spans = [t for t in (_tighten(text, s) for s in spans) if t is not None]
-        spans += [
-            Span("STREET_ADDRESS", a, b, 0.6)
-            for a, b in address_blocks(
-                text, [Anchor(s.entity_type, s.start, s.end) for s in spans if s.entity_type in _ANCHORS]
-            )
-        ]
         hard = [(s.start, s.end) for s in spans if s.entity_type in HARD]
+        blocks = address_blocks(
+            text, [Anchor(s.entity_type, s.start, s.end) for s in spans if s.entity_type in _ANCHORS]
+        )
+        # a block never takes over a structured identifier inside it: that keeps its own type
+        for a, b in _minus(blocks, hard):
+            piece = _trim(text, Span("STREET_ADDRESS", a, b, 0.6))
+            if piece is not None and any(c.isdigit() or c.isalpha() and not c.islower() for c in text[a:b]):
+                spans.append(piece)
         spans = _merge(_yield_to_structured(text, spans))
         spans = _exempt(text, spans, hard, _allowed(tuple(allow)), known)
         return spans, (f"language:{lang}", *engine.detectors)
@@ -474,6 +476,23 @@ def _tighten(text: str, s: Span) -> Span | None:
     return _trim(text, Span(t.entity_type, a, b, t.score))
 
 
+def _minus(ranges: Sequence[tuple[int, int]], holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` with ``holes`` cut out of them."""
+    out: list[tuple[int, int]] = []
+    for a, b in ranges:
+        pieces = [(a, b)]
+        for h0, h1 in holes:
+            nxt: list[tuple[int, int]] = []
+            for x, y in pieces:
+                if h1 <= x or y <= h0:
+                    nxt.append((x, y))
+                    continue
+                nxt.extend(p for p in ((x, min(y, h0)), (max(x, h1), y)) if p[1] > p[0])
+            pieces = nxt
+        out.extend(pieces)
+    return out
+
+
 def _exempt(text: str, spans: list[Span], hard: Sequence[tuple[int, int]], *public: KnownText | None) -> list[Span]:
     """Drop the soft spans that are public content (see known.py: whole catalogue phrases, allow-listed terms,
     quoted catalogue passages); structured identifiers, and any span holding one, are never exempt."""
@@ -496,7 +515,7 @@ def _allowed(allow: tuple[str, ...]) -> KnownText:
 
 
 _NAMES_AND_PLACES = frozenset({"PERSON", "LOCATION"})
-_ANCHORS = frozenset({"STREET_ADDRESS", "POSTCODE", "LOCATION"})  # pieces an address block grows from
+_ANCHORS = frozenset({"STREET_ADDRESS", "POSTCODE", "LOCATION", "PERSON"})  # pieces an address block grows from
 
 
 def _yield_to_structured(text: str, spans: list[Span]) -> list[Span]:

@@ -44,7 +44,7 @@ def iban_ok(raw: str) -> bool:
         return False
 
 
-_STREET_TYPES = (
+STREET_TYPES = (
     "street|st|avenue|ave|av|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|place|pl|square|sq|terrace|ter|"
     "way|close|crescent|cres|parkway|pkwy|highway|hwy|circle|cir|trail|trl|row|mews|gardens|gdns|walk|green|park|"
     "alley|aly|annex|arcade|bend|bluff|bluffs|bottom|branch|bridge|brook|brooks|burg|bypass|camp|canyon|cape|"
@@ -60,7 +60,7 @@ _STREET_TYPES = (
     "trafficway|trailer|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|view|views|village|"
     "villages|ville|vista|walks|wall|ways|well|wells|wharf|yard|yards|burgs|centers|land|rue"
 )
-_UNIT = r"(?:,?\s+(?:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|#)\s*[\w-]{1,6})?"
+_UNIT = r"(?:,?[ \t]+(?:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|#)[ \t]*[\w-]{1,6})?"
 _NAME_WORD = r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’.-]*"
 
 PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
@@ -147,7 +147,8 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     (
         "STREET_ADDRESS",
         re.compile(
-            rf"\b\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?\s+(?:{_NAME_WORD}\s+){{0,4}}(?:{_STREET_TYPES})\b\.?{_UNIT}",
+            rf"\b\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,5}})?,?[ \t]+(?:{_NAME_WORD}[ \t]+){{0,4}}"
+            rf"(?:{STREET_TYPES})\b\.?{_UNIT}",
             re.I,
         ),
         0.85,
@@ -156,7 +157,9 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         "STREET_ADDRESS",
         re.compile(
             r"\b[A-ZÄÖÜ][\wäöüßëéï-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|steig|straat|laan|"
-            r"hof|dreef|singel|plein|gracht|kade|pad|steeg|baan|dijk|markt|lei|dreve|boulevard)\s*,?\s*\d{1,4}[a-z]?\b",
+            r"hof|dreef|singel|plein|gracht|kade|pad|steeg|baan|dijk|markt|lei|dreve|boulevard|"
+            r"gatan|gata|gate|vägen|vagen|väg|veien|vegen|vei|gränd|torget|vej|vænget|gade|stræde|plads|"
+            r"katu|tie|polku|kuja|tee|iela|gatvė|utca|ulica|ul\.)[ \t]*,?[ \t]*\d{1,4}[a-z]?\b",
             re.I,
         ),
         0.85,
@@ -164,11 +167,13 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     (
         "STREET_ADDRESS",
         re.compile(
-            r"\b(?:\d{1,4}(?:\s?(?:bis|ter))?,?\s+)?(?:rue|avenue|boulevard|bd|chemin|impasse|allée|quai|place|via|viale|"
+            r"\b(?:\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+)?"
+            r"(?:rue|avenue|boulevard|bd|chemin|impasse|allée|quai|place|via|viale|"
             r"piazza|calle|avenida|plaza|paseo|rua|travessa|carrer|strada|incrocio|vicolo|corso|largo|borgo|contrada|"
             r"rotonda|canale|piazzale|stretto|lungomare|galleria|cuesta|pasaje|pasadizo|ronda|rambla|callejón|carretera|"
-            r"cañada|glorieta|urbanización|vía|vial|c\.|camino|route|cours|passage)\s+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)\s+)*"
-            r"(?:[A-Za-zÀ-ÿ][\wÀ-ÿ'’-]*\s+){0,3}?[A-Za-zÀ-ÿ][\wÀ-ÿ'’-]*(?:,?\s+\d{1,4}[a-z]?)?",
+            r"cañada|glorieta|urbanización|vía|vial|c\.|camino|route|cours|passage|ul\.|pl\.|plac|al\.|aleja|os\.|osiedle)"
+            r"[ \t]+(?:(?:de|del|della|des|du|la|le|les|da|do|dos)[ \t]+)*"
+            r"(?:[A-Za-zÀ-ÿ][\wÀ-ÿ'’-]*[ \t]+){0,3}?[A-Za-zÀ-ÿ][\wÀ-ÿ'’-]*(?:,?[ \t]+\d{1,4}[a-z]?)?",
             re.I,
         ),
         0.6,
@@ -185,8 +190,41 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
     ),
     ("POSTCODE", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I), 0.7),  # UK
     ("POSTCODE", re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\s?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.I), 0.7),  # CA
-    ("POSTCODE", re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b"), 0.8),  # US: "NV 89501"
-    ("POSTCODE", re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)\s+\d{4}\b"), 0.8),  # AU: "Sydney NSW 2000"
+    ("POSTCODE", re.compile(r"\b[A-Z]{2},?[ \t]+\d{5}(?:-\d{4})?\b"), 0.8),  # US: "NV 89501"
+    # lines of a postal address written as a block (anchors the block grows from: see addresses.py)
+    (
+        "POSTCODE",
+        re.compile(
+            r"(?m)^[ \t]*(?:[A-Z]{1,3}-)?\d{2,6}(?:[- ]\d{2,4})?(?:[ \t]+|-)(?=[A-ZÀ-ÞĀ-Ž])[^\n\d,:;!?]{2,40}?[ \t]*$"
+        ),
+        0.6,
+    ),  # "33-106 Tarnów", "110231 Bogota", "01004-Guatemala City" on a line of their own
+    ("POSTCODE", re.compile(r"(?m)(?<=[A-Za-zÀ-ÿ])[ \t]+\d{4,6}[ \t]*$"), 0.55),  # "Wellington 6011" ending a line
+    (
+        "STREET_ADDRESS",
+        re.compile(
+            r"\b[A-ZÀ-ÞĀ-Ž][\wÀ-ÿĀ-ž'’.-]*[ \t]+(?:[\wÀ-ÿĀ-ž'’.-]+[ \t]+){0,2}"
+            r"(?:tér|utca|út|körút|köz|ulica|ul\.|aleja|al\.|gatan|gata|vej|gade|"
+            r"tänav|iela|gatvė|straße|strasse|weg|gasse|platz|allee)[ \t]+\d{1,4}[a-z]?\b\.?"
+        ),
+        0.8,
+    ),  # "Erzsébet tér 19.", "Dózsa György út 5", "Kalvarijų gatvė 3"
+    (
+        "POSTCODE",
+        re.compile(r"(?<![\d.,])\d{3}[ \t]\d{2}[ \t]+(?=[A-ZÀ-ÞĀ-Ž])[^\W\d_]+(?:[ \t-][A-ZÀ-ÞĀ-Ž][^\W\d_]+)*"),
+        0.6,
+    ),  # SE/CZ/SK/GR: "411 34 Gothenburg", "110 00 Praha"
+    (
+        "STREET_ADDRESS",
+        re.compile(rf"(?m)^[ \t]*(?:[A-ZÀ-Þ][\w'’.-]*[ \t]+){{1,4}}(?i:{STREET_TYPES.replace('|rue', '')})\.?[ \t]*$"),
+        0.6,
+    ),  # "Beach Road" as a line of its own
+    ("POSTCODE", re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT),?[ \t]+\d{4}\b"), 0.8),  # AU: "Sydney NSW 2000"
+    (
+        "POSTCODE",
+        re.compile(r"(?<![\d.,-])\d{2}-\d{3}[ \t]+(?=[A-ZÀ-ÞĀ-Ž])[^\W\d_]+(?:[ \t-][A-ZÀ-ÞĀ-Ž][^\W\d_]+)*"),
+        0.6,
+    ),  # PL: "69-723 Łowicz"
     (
         "POSTCODE",
         re.compile(r"(?<=[A-Za-zÀ-ÿ])[ ,-]+(?:\d{6}|\d{3} \d{3})(?![\d.,])"),
