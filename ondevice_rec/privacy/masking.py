@@ -376,9 +376,9 @@ class Redactor:
         )
         # a block never takes over a structured identifier inside it: that keeps its own type
         for a, b in _minus(blocks, hard):
-            piece = _trim(text, Span("STREET_ADDRESS", a, b, 0.6))
-            if piece is not None and any(c.isdigit() or c.isalpha() and not c.islower() for c in text[a:b]):
-                spans.append(piece)
+            block = _trim(text, Span("STREET_ADDRESS", a, b, 0.6))
+            if block is not None and any(c.isdigit() or c.isalpha() and not c.islower() for c in text[a:b]):
+                spans.append(block)
         spans = _merge(_yield_to_structured(text, spans))
         spans = _exempt(text, spans, hard, _allowed(tuple(allow)), known)
         return spans, (f"language:{lang}", *engine.detectors)
