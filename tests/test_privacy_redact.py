@@ -64,7 +64,7 @@ CASES = [
     ("passport number X1234567", "X1234567", "NATIONAL_ID"),
     ("I live at 221B Baker Street, London", "221B Baker Street", "STREET_ADDRESS"),
     ("ship to 6170 Mayo Trafficway Suite 553", "6170 Mayo Trafficway", "STREET_ADDRESS"),
-    ("Adresse: Hauptstraße 12, 10115 Berlin", "Hauptstraße 12", "STREET_ADDRESS"),
+    ("Our new address: Hauptstraße 12, 10115 Berlin", "Hauptstraße 12", "STREET_ADDRESS"),
     ("j'habite 12 rue de la Paix", "rue de la Paix", "STREET_ADDRESS"),
     ("postcode SW1A 1AA", "SW1A 1AA", "POSTCODE"),
     ("Springfield, IL 62704", "IL 62704", "STREET_ADDRESS"),  # town + postcode: one address block
@@ -75,7 +75,7 @@ CASES = [
     ("hi it's me, maria garcia, about my order", "maria garcia", "PERSON"),
     ("Recommended by Omkaar Seth.", "Omkaar Seth", "PERSON"),
     ("Yesterday Aria Spallanzani asked for jazz.", "Aria Spallanzani", "PERSON"),
-    ("Account holder: Dott. Giorgia Taliercio", "Giorgia Taliercio", "PERSON"),
+    ("The account holder is Dott. Giorgia Taliercio", "Giorgia Taliercio", "PERSON"),
     ("see https://facebook.com/john.smith.1985", "john.smith.1985", "URL"),
     ("follow @jsmith_99 for updates", "@jsmith_99", "USERNAME"),
     ("what a night #AlanPardew", "AlanPardew", "PERSON"),

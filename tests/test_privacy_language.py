@@ -1,0 +1,140 @@
+"""Language gate of PII masking: English and French are accepted, every other language is refused (fail closed)
+at any length of 3 words or more; 1-2-word Latin-script texts cannot be told and are accepted as English."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from ondevice_rec.privacy import language
+from ondevice_rec.privacy.language import SUPPORTED, detect, refusal
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_network() -> Iterator[None]:
+    """The detector and its tables load from installed packages only: any connection attempt fails the module."""
+    attempts: list[str] = []
+    real = (socket.socket.connect, socket.getaddrinfo)
+
+    def refuse(*a: object, **k: object) -> None:  # pragma: no cover - only runs if something tries
+        attempts.append(repr(a))
+        raise OSError("network access attempted")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.getaddrinfo = refuse  # type: ignore[assignment]
+    yield
+    socket.socket.connect, socket.getaddrinfo = real  # type: ignore[method-assign]
+    assert not attempts, attempts
+
+
+# the sentences the stopword detector let through (all but the Dutch one were masked with the English model)
+ADDRESSES = [
+    ("de", "Hallo, ich heiße Hans Müller und wohne in Berlin, Hauptstraße 5, 10115."),
+    ("es", "Hola, me llamo Juan García y vivo en Madrid, Calle Mayor 5, 28013."),
+    ("it", "Ciao, mi chiamo Marco Rossi e abito a Roma, Via Garibaldi 5, 00184."),
+    ("pt", "Olá, chamo-me João Silva e moro em Lisboa, Rua Augusta 5, 1100-048."),
+    ("nl", "Hallo, ik heet Jan de Vries en ik woon in Amsterdam, Kerkstraat 5, 1017 GC."),
+]
+THREE_WORDS = [
+    ("de", "Ich heiße Hans"),
+    ("de", "das ist gut"),
+    ("es", "Me llamo Juan"),
+    ("es", "vivo en Madrid"),
+    ("it", "Mi chiamo Marco"),
+    ("it", "abito a Roma"),
+    ("pt", "Chamo-me João Silva"),
+    ("pt", "moro em Lisboa"),
+    ("nl", "Ik heet Jan"),
+    ("nl", "ik woon hier"),
+    ("pl", "Mam na imię Anna"),
+]
+ACCEPTED = [
+    ("fr", "Bonjour, je suis Marie Dupont"),
+    ("fr", "J'habite au 12 rue de la Paix, 75002 Paris, appelez-moi."),
+    ("fr", "Je m'appelle Jean-Pierre Dubois et j'habite à Lyon."),
+    ("en", "Hi, I'm John Smith"),
+    ("en", "Heather Smith lives at 12 rue Lepic, Paris."),
+    ("en", "My name is Jürgen Müller and I live at Hauptstraße 5, 10115 Berlin."),
+    ("en", "Name: María de la Cruz\nAddress: Calle de la Paz 5, Madrid\nPlease ship it"),
+    ("en", "lmao this new album is fire 🔥 #NowPlaying @djkhaled u gotta hear it"),
+    ("en", "omg @jess_22 cant wait 4 tonight!!! #blessed https://t.co/xyz"),
+    ("en", "novel jazz ok"),  # three English words lingua alone would call Italian: the lexicon keeps them
+    ("en", "Chapter 12 of 20: the 1920s."),
+]
+SHORT = ["Hans Müller", "Danke schön", "Hola", "Berlin", "Calle Mayor 5", "DNI 12345678Z", "2024", "Jürgen", "#tbt"]
+
+
+@pytest.mark.parametrize("lang, text", ADDRESSES + THREE_WORDS)
+def test_other_languages_are_refused_naming_the_language(lang: str, text: str) -> None:
+    assert detect(text) == lang
+    why = refusal(detect(text))
+    assert why and "English and French only" in why and "nothing was sent" in why
+    assert language.language_name(lang) in why  # "in German", "in Spanish", …
+
+
+@pytest.mark.parametrize("lang, text", ACCEPTED)
+def test_english_and_french_are_accepted_with_names_and_addresses(lang: str, text: str) -> None:
+    assert detect(text) == lang
+    assert refusal(detect(text)) is None
+
+
+@pytest.mark.parametrize("text", SHORT)
+def test_one_or_two_latin_words_are_accepted_as_english(text: str) -> None:
+    assert detect(text) == "en"
+
+
+@pytest.mark.parametrize("text", ["Иван Петров", "张伟", "Москва", "Мне нравятся научно-фантастические романы"])
+def test_non_latin_script_is_refused_at_any_length(text: str) -> None:
+    assert detect(text) == "non-latin"
+    assert "non-Latin script" in (refusal("non-latin") or "")
+
+
+def test_what_is_not_language_is_left_out() -> None:
+    # handles, URLs, e-mails and numbers are no words: two words are left, too few to tell
+    assert language.words(language.clean("@hans_mueller https://example.de hans@example.de 10115 Danke schön")) == [
+        "Danke",
+        "schön",
+    ]
+    assert language.words("NINO QQ 12 34 56 C") == ["NINO", "QQ"]  # a lone capital is an initial or a code
+    assert detect("Ship to 上海市浦东新区世纪大道100号 please") == "en"  # a CJK address is not the language
+
+
+def test_names_do_not_decide_the_language() -> None:
+    assert language.without_names("Hallo ich heiße Hans Müller und wohne in Berlin".split()) == [
+        "ich",
+        "heiße",
+        "und",
+        "wohne",
+        "in",
+    ]
+    assert language.without_names("Calle de la Paz".split()) == []
+    assert detect("Csenger Gábor asked for a refund") == "en"
+    # nothing but capitalised words: lingua decides on all of them (deciding "English" would leak German labels)
+    assert detect("Adresse: Hauptstraße 12, 10115 Berlin") == "de"
+
+
+def test_refusal_names_supported_and_unknown() -> None:
+    assert set(SUPPORTED) == {"en", "fr"}
+    assert refusal("en") is None and refusal("fr") is None
+    assert "could not be told" in (refusal("und") or "")
+    assert "in Swedish" in (refusal("sv") or "")
+
+
+def test_detector_is_built_once_across_threads() -> None:
+    gate = language.LanguageGate(language.Config(languages="english,french", lexicon=False))  # small: quick
+    built: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        built.append(gate.detector())
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 8 and len({id(d) for d in built}) == 1
