@@ -277,7 +277,9 @@ def test_titles_a_server_sent_never_become_exemptions(gate_rec: Recommender) -> 
     assert "Kovács" not in out and "Baker" not in out
     # the same item written by the app itself is catalogue content again
     gate_rec.add_items([{"id": "planted", "title": "Margit Kovács", "text": "A novel.", "tags": []}])
-    assert "Margit Kovács" in gate_rec.egress.send("cloud-llm", "I loved the story of Margit Kovács!", lambda p: p, user_id="u")
+    assert "Margit Kovács" in gate_rec.egress.send(
+        "cloud-llm", "I loved the story of Margit Kovács!", lambda p: p, user_id="u"
+    )
 
 
 def test_warm_up_loads_in_the_background_and_sends_wait_for_it(gate_rec: Recommender) -> None:
