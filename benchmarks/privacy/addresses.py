@@ -488,7 +488,7 @@ def build(out: Path, root: Path, seed: int = 0) -> dict[str, Any]:
     return manifest
 
 
-def measure_split(data: Path, split: str, max_docs: int, seed: int) -> None:
+def measure_split(data: Path, split: str, max_docs: int, seed: int, results_dir: Path | None = None) -> None:
     """Per-component leaks of our gate and of stock Presidio on a sample of the split (measure.py's metrics)."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     sys.path.insert(0, str(Path(__file__).parent))
@@ -562,6 +562,18 @@ def measure_split(data: Path, split: str, max_docs: int, seed: int) -> None:
     for n in maskers:
         lat = results[n].get("latency", {})
         print(f"{n}: refused {results[n]['refused']} of {len(docs)}; ms p50 {lat.get('ms_p50')}")
+    if results_dir is not None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        report = {
+            "command": "python benchmarks/privacy/addresses.py " + " ".join(sys.argv[1:]),
+            "split": split,
+            "texts": len(docs),
+            "seed": seed,
+            "results": {n: {k: v for k, v in r.items() if k != "latency"} for n, r in results.items()},
+            "refusals": dict(why.most_common()),
+        }
+        out = results_dir / f"addresses.{split}.json"
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nodrec refused: {', '.join(f'{c} {k!r}' for k, c in why.most_common())}")
     for frame, c in refused.most_common():
         print(f"  {c} of {frames[frame]} texts framed {frame!r}")
@@ -586,9 +598,10 @@ def main() -> None:
     ap.add_argument("--measure", action="store_true", help="measure leaks on --split (reads --out)")
     ap.add_argument("--split", default="dev", choices=["dev", "test"])
     ap.add_argument("--max-docs", type=int, default=300, help="sample of the split (0 = all)")
+    ap.add_argument("--results", type=Path, default=None, help="with --measure: write addresses.SPLIT.json here")
     args = ap.parse_args()
     if args.measure:
-        measure_split(args.out, args.split, args.max_docs, args.seed)
+        measure_split(args.out, args.split, args.max_docs, args.seed, args.results)
     else:
         build(args.out, args.source or args.mirror / REPO.replace("/", "+") / "repo", args.seed)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import random
 import re
 import subprocess
@@ -225,6 +226,19 @@ def table(cells: dict[tuple[str, str], list[str]], detectors: dict[str, Callable
     return "\n".join(lines)
 
 
+def pooled_shares(codes: dict[tuple[str, str], list[str]]) -> dict[str, dict[str, float]]:
+    """Per language, texts of 3-20 words pooled: n and the shares (%) accepted as English, as French, refused."""
+    pooled: dict[str, list[str]] = defaultdict(list)
+    for (name, bucket), cs in codes.items():
+        if bucket in ("3-5", "6-10", "11-20"):
+            pooled[lang_of(name)].extend(cs)
+    out = {}
+    for lang, cs in pooled.items():
+        n, en, fr, ref = shares(cs)
+        out[lang] = {"n": n, "en": round(en, 1), "fr": round(fr, 1), "refused": round(ref, 1)}
+    return out
+
+
 def summary(cells: dict[tuple[str, str], list[str]], codes: dict[tuple[str, str], list[str]]) -> str:
     """Per language, texts of >= 3 words (the length buckets 3-5, 6-10, 11-20 pooled): the target figure."""
     pooled: dict[str, list[str]] = defaultdict(list)
@@ -410,6 +424,10 @@ def main() -> None:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"langid.{args.split}.md").write_text(text + "\n", encoding="utf-8")
+        if not args.explore:
+            pooled = {"old": pooled_shares(old), "new": pooled_shares(new)}
+            report_json = {"command": "python benchmarks/privacy/langid.py " + " ".join(sys.argv[1:]), **pooled}
+            (args.out / f"langid.{args.split}.json").write_text(json.dumps(report_json, indent=1) + "\n")
 
 
 if __name__ == "__main__":
