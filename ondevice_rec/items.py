@@ -45,6 +45,9 @@ class LiveCatalog:
         for raw in items:
             it = to_item(raw)
             parsed[it.id] = it
+        if remote:  # a server adds candidates; it never rewrites the app's own items
+            for item_id in self._store.catalog.app_items(list(parsed)):
+                del parsed[item_id]
         return self.write(list(parsed.values()), batch_size=batch_size, remote=remote)
 
     def write(self, items: Sequence[Item], *, batch_size: int = 64, remote: bool = False) -> int:

@@ -314,3 +314,33 @@ def test_open_can_warm_the_gate(rec_demo: Recommender, db_path: Path) -> None:
     with Recommender(db_path, warm_privacy=True) as rec:
         rec.egress._warming.join(timeout=120)
         assert rec.egress.ready
+
+
+def test_a_server_never_rewrites_the_apps_own_items(gate_rec: Recommender) -> None:
+    gate_rec.egress.declare("remote-candidates", "Fetch fresh items from the app's server")
+    for purpose in ("personalization", "remote-candidates"):
+        gate_rec.consent("u").grant(purpose)
+    before = gate_rec.get_item("jazz-01")["title"]
+    gate_rec.recommend("u", k=3, remote=lambda s: [{"id": "jazz-01", "title": "Jane Doe", "text": "x", "tags": []}])
+    assert gate_rec.get_item("jazz-01")["title"] == before
+
+
+@pytest.mark.parametrize(
+    "payload, sent",
+    [
+        # field names keep the schema; only identifiers inside them are masked
+        ({"a": None, "b": True, "c": 1.5}, {"a": None, "b": True, "c": 1.5}),
+        ({"ip": "192.168.1.23", "first": "x"}, {"ip": "<IP_ADDRESS>", "first": "x"}),
+        ({"idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC"}, {"idfa": "<DEVICE_ID>"}),
+        ({"Heather Smith": 3}, {"<PERSON>": 3}),
+        # values that are personal data by the field they are in
+        ({"postcode": "75018", "zip": 10115}, {"postcode": "<POSTCODE>", "zip": "<POSTCODE>"}),
+        ({"lat": 48.85837, "lon": 2.294481}, {"lat": "<COORDINATES>", "lon": "<COORDINATES>"}),
+        ({"pos": "48.858370,2.294481"}, {"pos": "<COORDINATES>"}),
+        ({"device_id": "550e8400-e29b-41d4-a716-446655440000"}, {"device_id": "<DEVICE_ID>"}),
+    ],
+)
+def test_payload_fields(payload: dict, sent: dict) -> None:
+    from ondevice_rec.privacy.egress import mask_payload
+
+    assert mask_payload(payload)[0] == sent

@@ -138,3 +138,19 @@ def test_detector_is_built_once_across_threads() -> None:
     for t in threads:
         t.join()
     assert len(built) == 8 and len({id(d) for d in built}) == 1
+
+
+NAME_HEAVY_ENGLISH = [
+    "Remind Søren Kierkegaard about lunch",
+    "Give Hans Peter Müller a call",
+    "Contact Wolfgang Amadeus Mozart",
+    "I met Bella Ciao at the café",
+    "Meet Heather Smith at the café",
+    "Send my résumé to Tom Baker",
+    "My fiancée Jenny Lee loved the entrée",
+]
+
+
+@pytest.mark.parametrize("text", NAME_HEAVY_ENGLISH)
+def test_english_messages_about_people_with_foreign_names_are_english(text: str) -> None:
+    assert detect(text) == "en"

@@ -98,6 +98,9 @@ EXACT = [
     ("Hello, my name is Heather Smith.", "Heather Smith", "Hello, my name is "),
     ("Bonjour, je suis Marie Dupont", "Marie Dupont", "Bonjour, je suis "),
     ("Dear Ben Carter, thanks for the order", "Ben Carter", "Dear "),
+    ("Contact Maria Garcia at maria@example.org", "Maria Garcia", "Contact "),
+    ("Call Jan Kowalski tomorrow", "Jan Kowalski", "Call "),
+    ("Je m'appelle Camille Martin et j'habite à Lyon.", "Camille Martin", " et j'habite"),
 ]
 
 
@@ -361,6 +364,25 @@ def test_a_presidio_recognizer_that_cannot_be_removed_fails_closed(monkeypatch: 
     monkeypatch.setattr(RecognizerRegistry, "remove_recognizer", lambda self, name: None)
     with pytest.raises(RedactionError, match="could not remove Presidio's recognizers"):
         Redactor()
+
+
+FOUND_BY_A_NEW_USER = [
+    # (text, what must not leave)
+    ("ship to 1600 pennsylvania ave nw washington dc 20500", "washington"),
+    ("heather dot smith at gmail dot com", "heather"),
+    ("device 550e8400-e29b-41d4-a716-446655440000 ok", "446655440000"),
+    ("we are at 48.858370,2.294481 now", "2.294481"),
+    ("My fiancée Jenny Lee loved the entrée", "Jenny Lee"),  # English with French words: the English tagger
+]
+
+
+@pytest.mark.parametrize("text, value", FOUND_BY_A_NEW_USER)
+def test_what_a_new_user_saw_leave_is_masked(text: str, value: str) -> None:
+    assert value not in redact(text)
+
+
+def test_one_letter_is_not_a_name() -> None:
+    assert redact("a") == "a" and redact("x") == "x"
 
 
 ADDRESS_BLOCKS = [

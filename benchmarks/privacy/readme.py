@@ -55,7 +55,8 @@ def ner_table(r: dict[str, Any]) -> list[str]:
             f"| {pct(p['PERSON']['verbatim_leak'])} | {pct(o['LOCATION']['verbatim_leak'])} "
             f"| {pct(p['LOCATION']['verbatim_leak'])} | {pct(o['over_masking'])} | {pct(p['over_masking'])} "
             f"| {pct(o['refusal_rate'])} "
-            f"| {lat.get('odrec', {}).get('ms_per_kb_p95', '–')} ({lat.get('presidio', {}).get('ms_per_kb_p95', '–')}) |"
+            f"| {lat.get('odrec', {}).get('ms_per_kb_p95', '–')} "
+            f"({lat.get('presidio', {}).get('ms_per_kb_p95', '–')}) |"
         )
     return out
 

@@ -51,7 +51,8 @@ sincerely yours love hi hello dear
 )
 _STREET_WORDS = (frozenset(STREET_TYPES.split("|")) | _LOWER_OK | _UNIT_WORDS) - frozenset(
     "de del della dei delle di da do dos das du des la le les los las el van der den ter am an im auf zum zur "
-    "bis ter no nr n° c/o park green view point union well key light rest run pass port fall mount bend".split()
+    "bis ter no nr n° c/o park green view point union well key light rest run pass port fall mount bend "
+    "dr st ct pl av ave sq mt".split()  # abbreviations that are titles too: "Dr. Mohammed", "St Albans"
 )
 _POSTCODE_LIKE = re.compile(
     r"(?<![\w.,:/+()-])(?:[A-Z]{1,3}-)?(?!(?:19|20)\d\d(?![\d-]))\d{4,6}(?:-\d{3,4})?(?![\w.,:/()]|-\d)"
@@ -250,4 +251,18 @@ def address_blocks(text: str, anchors: Sequence[Anchor]) -> list[tuple[int, int]
             ):
                 continue  # "Paris, France": places; "Tom, Ann, Bob": names; "Rocca (Italy) 68 70": scores
         out.append((s, e))
+    return out + _bridges(text, sorted(out + [(a.start, a.end) for a in anchors if a.entity_type in _STRONG]))
+
+
+def _bridges(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Address pieces on one line with at most four address-like words between them, joined: the words
+    between are the rest of the address ("1600 pennsylvania ave nw washington dc 20500")."""
+    out: list[tuple[int, int]] = []
+    for (s1, e1), (s2, e2) in zip(ranges, ranges[1:]):
+        gap = text[e1:s2]
+        if s2 <= e1 or "\n" in gap or _SENTENCE_END.search(gap):
+            continue
+        ws = _WORD.findall(gap)
+        if len(ws) <= 4 and not any(w.strip(".,'’()").casefold() in _PROSE for w in ws):
+            out.append((s1, max(e1, e2)))
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from ..ranking import RankingConfig, event_weight
 from ..store import Store
 from .consent import PERSONALIZATION, ConsentLedger
 from .known import KnownText
-from .masking import SUPPORTED_LANGUAGES, Redactor, get_redactor
+from .masking import HARD, SUPPORTED_LANGUAGES, Redactor, get_redactor
 
 MAX_PAYLOAD_BYTES = 1_000_000
 REMOTE_CANDIDATES = "remote-candidates"
@@ -35,6 +36,31 @@ __all__ = ["EgressGate", "EgressTransportError", "mask_payload", "MAX_PAYLOAD_BY
 
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+# a key that looks like a field name (letters, digits, "_", ".", "-"; no spaces) names a field rather than a
+# person or place: only structured identifiers are masked in it, so "ip", "idfa" and "first" keep the schema the
+# server expects. A key with spaces or other characters ("Heather Smith", "a@b.com") is masked like any text.
+_SCHEMA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
+
+# fields whose value is personal data by what the field is: a bare "75018" or 48.85837 says nothing on its own
+_FIELD_TYPES = {
+    **dict.fromkeys(("zip", "zipcode", "postcode", "postalcode", "plz", "cap", "cp", "codepostal"), "POSTCODE"),
+    **dict.fromkeys(("lat", "latitude", "lon", "lng", "long", "longitude", "coords", "geo", "location"), "COORDINATES"),
+}
+
+
+def _by_key(key: str, value: Any) -> str | None:
+    """The entity type a field's scalar value is by its name (``{"zip": 10115}``, ``{"lat": 48.85837}``), or None."""
+    kind = _FIELD_TYPES.get(re.sub(r"[^a-z]", "", key.casefold()))
+    if kind is None or isinstance(value, bool) or value is None:
+        return None
+    if kind == "POSTCODE" and isinstance(value, (str, int)) and re.fullmatch(r"[A-Za-z0-9 -]{3,10}", str(value)):
+        return kind if any(c.isdigit() for c in str(value)) else None
+    if kind == "COORDINATES" and isinstance(value, (int, float, str)):
+        return kind if re.fullmatch(r"-?\d{1,3}\.\d{3,}", str(value).strip()) else None
+    return None
 
 
 def mask_payload(
@@ -84,15 +110,21 @@ def _mask(
     ran: set[str] = set()
     allow_t = tuple(allow)
 
-    def mask_str(text: str) -> str:
+    def mask_str(text: str, *, schema_key: bool = False) -> str:
         try:
             r = red.redact(text, allow_t, timeout=timeout, known=known)
         except RedactionError as e:
             raise EgressBlocked(f"PII check failed, nothing sent: {e}") from None
         except Exception as e:  # fail closed on anything unexpected
             raise EgressBlocked(f"PII check failed, nothing sent: {type(e).__name__}: {e}") from None
-        counts.update(r.counts)
         ran.update(r.detectors)
+        if schema_key:  # "ip", "idfa", "first": a field name, checked for identifiers only
+            hard = [sp for sp in r.spans if sp.entity_type in HARD]
+            counts.update(sp.entity_type for sp in hard)
+            for sp in reversed(hard):
+                text = f"{text[: sp.start]}<{sp.entity_type}>{text[sp.end :]}"
+            return text
+        counts.update(r.counts)
         return r.text
 
     def walk(value: Any, depth: int) -> Any:
@@ -103,9 +135,15 @@ def _mask(
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for k, v in value.items():
-                mk = mask_str(str(k))
+                key = str(k)
+                mk = mask_str(key, schema_key=_SCHEMA_KEY.fullmatch(key) is not None)
                 if mk in out:
                     raise EgressBlocked("two payload keys become identical after masking")
+                by_key = _by_key(key, v)
+                if by_key is not None:
+                    counts[by_key] += 1
+                    out[mk] = f"<{by_key}>"
+                    continue
                 out[mk] = walk(v, depth + 1)
             return out
         if isinstance(value, (list, tuple)):

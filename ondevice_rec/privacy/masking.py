@@ -10,6 +10,7 @@ wall time of a call is bounded by the timeout plus one chunk (a few tens of mill
 
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib.util
 import re
@@ -59,6 +60,8 @@ HARD = frozenset(
         "ACCOUNT_NUMBER",
         "CRYPTO",
         "MAC_ADDRESS",
+        "DEVICE_ID",
+        "COORDINATES",
     }
 )
 # Everything we mask: the structured identifiers plus names, places, addresses, dates of birth, URLs, handles.
@@ -77,6 +80,8 @@ _PRIORITY = {
             "EMAIL_ADDRESS",
             "IP_ADDRESS",
             "MAC_ADDRESS",
+            "DEVICE_ID",
+            "COORDINATES",
             "CRYPTO",
             "DATE_OF_BIRTH",
             "PHONE_NUMBER",
@@ -345,21 +350,22 @@ class Redactor:
             raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
         if not text.strip():
             return [], ()
-        lang = detect(text)
-        why = refusal(lang)
-        if why:
-            raise RedactionError(why)
-        engine = self._language(lang)  # loading a model once is not analysis: the deadline starts after it
+        # each piece's language (a long text may switch): any piece in a language we cannot check refuses all
+        pieces = [(a, b, detect(text[a:b])) for a, b in chunks(text) if text[a:b].strip()]
+        for *_, lang in pieces:
+            why = refusal(lang)
+            if why:
+                raise RedactionError(why)
+        engines = {lang: self._language(lang) for *_, lang in pieces}  # loading a model once is not analysis
         deadline = time.monotonic() + limit
         spans: list[Span] = []
-        for start, end in chunks(text):
+        for start, end, lang in pieces:
             if time.monotonic() > deadline:
                 raise RedactionError(f"PII analysis timed out after {limit:.1f}s; nothing was sent")
-            piece = text[start:end]
-            if not piece.strip():
-                continue
             try:
-                results = engine.analyzer.analyze(text=piece, language=lang, score_threshold=self.score_threshold)
+                results = engines[lang].analyzer.analyze(
+                    text=text[start:end], language=lang, score_threshold=self.score_threshold
+                )
             except RedactionError:
                 raise
             except (Exception, SystemExit) as e:
@@ -371,17 +377,18 @@ class Redactor:
             raise RedactionError(f"PII analysis timed out after {limit:.1f}s; nothing was sent")
         spans = [t for t in (_tighten(text, s) for s in spans) if t is not None]
         hard = [(s.start, s.end) for s in spans if s.entity_type in HARD]
-        blocks = address_blocks(
-            text, [Anchor(s.entity_type, s.start, s.end) for s in spans if s.entity_type in _ANCHORS]
-        )
+        public = (_allowed(tuple(allow)), known)
+        anchors = _exempt(text, _merge([s for s in spans if s.entity_type in _ANCHORS]), hard, *public)
+        blocks = address_blocks(text, [Anchor(s.entity_type, s.start, s.end) for s in anchors])
         # a block never takes over a structured identifier inside it: that keeps its own type
         for a, b in _minus(blocks, hard):
             block = _trim(text, Span("STREET_ADDRESS", a, b, 0.6))
             if block is not None and any(c.isdigit() or c.isalpha() and not c.islower() for c in text[a:b]):
                 spans.append(block)
         spans = _merge(_yield_to_structured(text, spans))
-        spans = _exempt(text, spans, hard, _allowed(tuple(allow)), known)
-        return spans, (f"language:{lang}", *engine.detectors)
+        spans = _exempt(text, spans, hard, *public)
+        ran = {f"language:{lang}" for lang in engines} | {d for e in engines.values() for d in e.detectors}
+        return spans, tuple(sorted(ran))
 
     def redact(
         self, text: str, allow: Sequence[str] = (), *, timeout: float | None = None, known: KnownText | None = None
@@ -439,12 +446,14 @@ soy me llamo mi nombre es
 io sono mi chiamo il mio nome è
 eu sou me chamo meu nome é
 ik ben heet mijn naam is
+and et und
 """.split()
 )
 _INTRO_CAPITALISED = frozenset(
     """
 hi hello hey hiya dear greetings thanks thank cheers bonjour bonsoir salut coucou hallo hoi hola ciao salve olá
 i i'm im i’m je j' j’ ich ik io eu my mein mon mijn meu moi
+contact call remind ask meet invite email text tell thank give please send message ping visit welcome congratulate
 """.split()
 )
 _INTRO_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]*)?")
@@ -469,6 +478,8 @@ def _tighten(text: str, s: Span) -> Span | None:
         j -= 1
     if i == j:
         return None if words else t
+    if sum(len(w.group()) for w in words[i:j]) == 1:
+        return None  # "a", "x": one letter is not a name (initials come with a surname or a full stop)
     if i == 0 and j == len(words):
         return t
     a = words[i].start() if i > 0 else t.start
@@ -526,11 +537,15 @@ def _yield_to_structured(text: str, spans: list[Span]) -> list[Span]:
     if not hard:
         return spans
     out = [s for s in spans if s.entity_type not in _NAMES_AND_PLACES]
+    hard.sort(key=lambda h: h.start)
+    starts = [h.start for h in hard]
+    longest = max(h.end - h.start for h in hard)
     for s in spans:
         if s.entity_type not in _NAMES_AND_PLACES:
             continue
         pieces = [(s.start, s.end)]
-        for h in hard:
+        # only identifiers that can overlap the span: they start before its end and after its start - longest
+        for h in hard[bisect.bisect_left(starts, s.start - longest) : bisect.bisect_left(starts, s.end)]:
             nxt = []
             for a, b in pieces:
                 if h.end <= a or b <= h.start:

@@ -75,7 +75,15 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         ),
         0.9,
     ),
-    ("EMAIL_ADDRESS", re.compile(r"[\w.+-]+\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+", re.I), 0.9),
+    ("EMAIL_ADDRESS", re.compile(r"[\w.+-]+(?:\s+dot\s+[\w.+-]+)*\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+", re.I), 0.9),
+    # --- device and advertising ids (UUIDs of any version: IDFA, GAID, install ids) ---
+    ("DEVICE_ID", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), 0.95),
+    # --- a precise position: "48.85837, 2.294481" ---
+    (
+        "COORDINATES",
+        re.compile(r"(?<![\d.])[-+]?\d{1,3}\.\d{3,}°?\s*[NS]?\s*[,;/ ]\s*[-+]?\d{1,3}\.\d{3,}°?\s*[EWO]?(?![\d.])"),
+        0.9,
+    ),
     # --- URLs and handles (carry names) ---
     ("URL", re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+", re.I), 0.95),
     (

@@ -119,6 +119,18 @@ class CatalogTable:
             after = self._s.meta_in(conn, "catalog_version", "0")
         return out, before, after
 
+    def app_items(self, item_ids: Sequence[str]) -> set[str]:
+        """Those of ``item_ids`` the app itself wrote (not a server's answer to ``recommend(remote=...)``)."""
+        out: set[str] = set()
+        for i in range(0, len(item_ids), 500):
+            chunk = list(item_ids[i : i + 500])
+            q = ",".join("?" * len(chunk))
+            out.update(
+                r[0]
+                for r in self._s.query(f"SELECT item_id FROM items WHERE origin IS NULL AND item_id IN ({q})", chunk)
+            )
+        return out
+
     def ids_not_in(self, keep: set[str]) -> list[str]:
         """Ids of live items that are not in ``keep`` (what a catalogue sync removes)."""
         return [r[0] for r in self._s.query("SELECT item_id FROM items WHERE removed IS NULL") if r[0] not in keep]
