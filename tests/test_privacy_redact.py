@@ -413,3 +413,7 @@ def test_a_postal_address_is_masked_as_one_block(text: str, parts: list[str]) ->
 )
 def test_an_address_block_stops_where_the_address_ends(text: str, kept: str) -> None:
     assert kept in redact(text)
+
+
+def test_an_abbreviation_with_full_stops_is_still_masked() -> None:
+    assert "U.S" not in redact("Marty Nothstein (U.S.) beat Pavel Buran (Czech Republic) 2-0")

@@ -459,6 +459,10 @@ contact call remind ask meet invite email text tell thank give please send messa
 _INTRO_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]*)?")
 
 
+def _dotted(text: str, a: int, b: int) -> bool:
+    return (b < len(text) and text[b] == ".") or (a > 0 and text[a - 1] == ".")
+
+
 def _introduces(word: str) -> bool:
     w = word.casefold()
     return w in _INTRO_CAPITALISED or (word.islower() and w in _INTRO)
@@ -478,8 +482,8 @@ def _tighten(text: str, s: Span) -> Span | None:
         j -= 1
     if i == j:
         return None if words else t
-    if sum(len(w.group()) for w in words[i:j]) == 1:
-        return None  # "a", "x": one letter is not a name (initials come with a surname or a full stop)
+    if sum(len(w.group()) for w in words[i:j]) == 1 and not _dotted(text, words[i].start(), words[j - 1].end()):
+        return None  # "a", "x": one letter is not a name (initials and "U.S." come with a full stop)
     if i == 0 and j == len(words):
         return t
     a = words[i].start() if i > 0 else t.start
