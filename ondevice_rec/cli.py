@@ -632,11 +632,19 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
 def privacy_check(
     file: Path = typer.Argument(..., help="A text file, or a .json file holding any JSON payload."),
     allow: list[str] = typer.Option([], "--allow", help="Term never masked as a name/address (repeatable)."),
+    db: Path | None = DB,
     as_json: bool = JSON,
 ) -> None:
-    """Mask FILE as the egress gate would and print what would leave and what was masked."""
+    """Mask FILE as the egress gate would and print what would leave and what was masked (spans are listed for
+    text files). With --db (or ODREC_DB) the store's catalogue is known, as it is to the gate: its titles and
+    descriptions quoted in FILE are not masked."""
     from .privacy.egress import mask_payload
-    from .privacy.masking import redact_spans
+    from .privacy.masking import get_redactor
+
+    known = None
+    if db is not None:
+        with _open(db) as rec:
+            known = rec.egress.known()
 
     try:
         raw = file.read_text(encoding="utf-8")
@@ -651,9 +659,9 @@ def privacy_check(
             payload = json.loads(raw)
         except json.JSONDecodeError as e:
             raise OdrecError(f"{file}:{e.lineno}: not valid JSON ({e.msg})") from None
-        masked, counts = mask_payload(payload, allow=allow)
+        masked, counts = mask_payload(payload, allow=allow, known=known)
     else:
-        r = redact_spans(raw, allow=allow)
+        r = get_redactor().redact(raw, tuple(allow), known=known)
         masked, counts = r.text, r.counts
         found = [
             {"type": sp.entity_type, "start": sp.start, "end": sp.end, "text": raw[sp.start : sp.end]} for sp in r.spans

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -344,3 +345,21 @@ def test_payload_fields(payload: dict, sent: dict) -> None:
     from ondevice_rec.privacy.egress import mask_payload
 
     assert mask_payload(payload)[0] == sent
+
+
+def test_privacy_check_cli_knows_the_catalogue_with_db(tmp_path: Path) -> None:
+    db = tmp_path / "rec.db"
+    with Recommender(db) as rec:
+        rec.add_items(
+            [{"id": "m1", "title": "Being John Malkovich", "text": "A puppeteer finds a portal.", "tags": []}]
+        )
+    txt = tmp_path / "msg.txt"
+    txt.write_text("I loved Being John Malkovich, says John Smith.")
+    base = [sys.executable, "-m", "ondevice_rec.cli", "privacy", "check", str(txt), "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "ODREC_DB"}
+    plain = json.loads(subprocess.run(base, capture_output=True, text=True, timeout=120, env=env).stdout)
+    known = json.loads(
+        subprocess.run([*base, "--db", str(db)], capture_output=True, text=True, timeout=120, env=env).stdout
+    )
+    assert "Being John Malkovich" not in plain["would_send"]
+    assert "Being John Malkovich" in known["would_send"] and "John Smith" not in known["would_send"]

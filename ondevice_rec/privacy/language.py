@@ -56,7 +56,7 @@ from typing import Any
 
 SUPPORTED = {"en": "English", "fr": "French"}
 MIN_WORDS = 3
-_SAMPLE_WORDS, _SAMPLE_RUN = 64, 16
+_SAMPLE_WORDS, _SAMPLE_RUN = 1000, 250
 
 # Latin-script European languages lingua knows (the "european" set); "latin" is every Latin-script one it knows
 EUROPEAN = (
@@ -336,9 +336,9 @@ class LanguageGate:
         return "", ws
 
     def scores(self, ws: list[str]) -> dict[str, float]:
-        """lingua's confidence per ISO 639-1 code (values sum to 1; all 0 when it cannot tell). A long text is
-        judged on 64 of its words, four runs of 16 spread over it: lingua's time grows with the text (2 s for
-        100 KB), its answer does not change after a few dozen words."""
+        """lingua's confidence per ISO 639-1 code (values sum to 1; all 0 when it cannot tell). A text of more
+        than 1,000 words is judged on four runs of 250 spread over it (lingua takes ~2.5 ms per 1,000 words);
+        the masker asks per piece of 2,000 characters, far below that."""
         if len(ws) > _SAMPLE_WORDS:
             step = (len(ws) - _SAMPLE_RUN) / (_SAMPLE_WORDS // _SAMPLE_RUN - 1)
             ws = [

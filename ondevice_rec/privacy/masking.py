@@ -215,19 +215,21 @@ class Redactor:
 
             self._anonymizer = AnonymizerEngine()
             self._language("en")  # fail at construction, not at the first send
+            detect("Loading the language detector now, before any text needs it.")
         except RedactionError:
             raise
         except ImportError as e:
-            raise RedactionError(
-                f"PII analyzer unavailable (presidio not installed: {e.name}); "
-                "pip install presidio-analyzer presidio-anonymizer"
-            ) from None
+            pip = (
+                "lingua-language-detector"
+                if (e.name or "").startswith("lingua")
+                else "presidio-analyzer presidio-anonymizer"
+            )
+            raise RedactionError(f"PII analyzer unavailable ({e.name} is not installed); pip install {pip}") from None
         except (Exception, SystemExit) as e:  # third-party code may exit: fail closed instead
             raise RedactionError(f"PII analyzer could not be built: {type(e).__name__}: {e}") from None
 
     def load(self, languages: Sequence[str] = SUPPORTED_LANGUAGES) -> None:
         """Load every model masking ``languages`` needs now (each is otherwise loaded by its first text)."""
-        detect("Loading the language detector now, before any text needs it.")
         for lang in languages:
             self._language(lang)
 
