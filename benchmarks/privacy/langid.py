@@ -423,7 +423,9 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"langid.{args.split}.md").write_text(text + "\n", encoding="utf-8")
+        # the refused texts are printed, not written: corpus text (Reuters' CoNLL) is not redistributed
+        kept = text.split("\n## English texts (>= 3 words) the new detector refuses")[0]
+        (args.out / f"langid.{args.split}.md").write_text(kept.rstrip("\n") + "\n", encoding="utf-8")
         if not args.explore:
             pooled = {"old": pooled_shares(old), "new": pooled_shares(new)}
             report_json = {"command": "python benchmarks/privacy/langid.py " + " ".join(sys.argv[1:]), **pooled}
