@@ -114,8 +114,8 @@ def _part_ok(part: str) -> bool:
 def _suffix_part(text: str, a: int, b: int) -> int:
     """The start of the longest run of address words ending at ``b`` within text[a:b] (``b`` when none)."""
     start = b
-    for m in reversed(list(_WORD.finditer(text, a, b))):
-        if not _word_ok(m.group()) or m.group().casefold() in _CLOSERS:
+    for i, m in enumerate(reversed(list(_WORD.finditer(text, a, b)))):
+        if i >= _MAX_WORDS or not _word_ok(m.group()) or m.group().casefold() in _CLOSERS:
             break
         start = m.start()
     return start
