@@ -262,3 +262,12 @@ def test_real_movielens_loaders() -> None:
     assert sp.item_text[0].startswith("Toy Story (1995). Genres: Animation")
     small = load_dataset("ml-latest-small", SHARED_DATA / "ml-latest-small")
     assert len(small) == 100_836
+
+
+def test_generic_loader_reads_files_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a BOM: `odrec catalog import` reads it, so must `odrec eval`."""
+    _write_generic(tmp_path / "bom")
+    for name in ("items.csv", "interactions.csv"):
+        p = tmp_path / "bom" / name
+        p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    assert len(load_dataset("generic", tmp_path / "bom")) == 225

@@ -127,7 +127,7 @@ def load_ml100k(root: Path) -> Dataset:
     return _finish("ml-100k", users, items, ts, ratings, info, data_file)
 
 
-def _read_csv(path: Path, required: list[str], encoding: str = "utf-8") -> list[dict[str, str]]:
+def _read_csv(path: Path, required: list[str], encoding: str = "utf-8-sig") -> list[dict[str, str]]:
     with open(_need(path), encoding=encoding, newline="") as f:
         reader = csv.DictReader(f)
         cols = reader.fieldnames or []
