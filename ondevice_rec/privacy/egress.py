@@ -28,6 +28,7 @@ from ..store import Store
 from .consent import PERSONALIZATION, ConsentLedger
 from .known import KnownText
 from .masking import HARD, SUPPORTED_LANGUAGES, Redactor, get_redactor
+from .names import GIVEN_NAMES
 
 MAX_PAYLOAD_BYTES = 1_000_000
 REMOTE_CANDIDATES = "remote-candidates"
@@ -40,8 +41,16 @@ def _canonical(value: Any) -> bytes:
 
 # a key that looks like a field name (letters, digits, "_", ".", "-"; no spaces) names a field rather than a
 # person or place: only structured identifiers are masked in it, so "ip", "idfa" and "first" keep the schema the
-# server expects. A key with spaces or other characters ("Heather Smith", "a@b.com") is masked like any text.
+# server expects, unless it is written like a name ("heather_smith"). A key with spaces or other characters
+# ("Heather Smith", "a@b.com") is masked like any text.
 _SCHEMA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
+
+def _name_like_key(key: str) -> bool:
+    """A field name written like a person's name: a common given name followed by another part
+    ("heather_smith", "john.doe", "maryJones")."""
+    parts = [p.casefold() for p in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", key)]
+    return any(p in GIVEN_NAMES and len(q) >= 2 for p, q in zip(parts, parts[1:]))
 
 
 # fields whose value is personal data by what the field is: a bare "75018" or 48.85837 says nothing on its own
@@ -118,7 +127,7 @@ def _mask(
         except Exception as e:  # fail closed on anything unexpected
             raise EgressBlocked(f"PII check failed, nothing sent: {type(e).__name__}: {e}") from None
         ran.update(r.detectors)
-        if schema_key:  # "ip", "idfa", "first": a field name, checked for identifiers only
+        if schema_key and not _name_like_key(text):  # "ip", "idfa", "first": a field name; identifiers only
             hard = [sp for sp in r.spans if sp.entity_type in HARD]
             counts.update(sp.entity_type for sp in hard)
             for sp in reversed(hard):
