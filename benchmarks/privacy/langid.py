@@ -16,7 +16,6 @@ WikiNEuRal en) refused <= 1 %; French accepted >= 99 %.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import re
@@ -35,18 +34,9 @@ sys.path.insert(0, str(HERE))
 
 from corpora import CORPORA, WIKINEURAL, Source, detokenise, read_source, sentences  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
 
-def _load_language_module() -> Any:
-    """``ondevice_rec/privacy/language.py`` by path: it needs lingua only, not the SDK's other dependencies."""
-    spec = importlib.util.spec_from_file_location("odrec_language", ROOT / "ondevice_rec/privacy/language.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["odrec_language"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-L = _load_language_module()
+from ondevice_rec.privacy import language as L  # noqa: E402
 
 # WikiNEuRal languages corpora.py does not list (its benchmark does not use them); same repository and commit
 _WN = "CC BY-NC-SA 4.0"
@@ -342,8 +332,8 @@ import importlib.util, json, os, statistics, sys, time
 def rss():
     return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
 import spacy.lookups  # the masker has spaCy loaded already: not counted
-spec = importlib.util.spec_from_file_location('lang', sys.argv[1]); L = importlib.util.module_from_spec(spec)
-sys.modules['lang'] = L; spec.loader.exec_module(L)
+sys.path.insert(0, sys.argv[1])
+from ondevice_rec.privacy import language as L  # the module only: lingua is loaded by the first detect
 texts = json.loads(sys.stdin.read())
 r0, t0 = rss(), time.perf_counter()
 L.detect('Ceci est une phrase pour charger le détecteur.')
@@ -365,7 +355,7 @@ def cost(cells: dict[tuple[str, str], list[str]]) -> str:
     pool = [t for (_, b), ts in cells.items() if b != "1-2" for t in ts if 3 <= len(L.words(L.clean(t))) <= 30]
     sample = random.Random(0).sample(pool, min(3000, len(pool)))
     r = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(ROOT / "ondevice_rec/privacy/language.py")],
+        [sys.executable, "-c", _PROBE, str(ROOT)],
         input=json.dumps(sample),
         capture_output=True,
         text=True,

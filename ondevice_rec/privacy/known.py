@@ -31,13 +31,13 @@ _SENT = re.compile(r"[^.!?\n]+[.!?]*")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _KEY = 4  # passages are found by their first four words
 _MIN_PASSAGE_WORDS = 5
-_EDGE = " \t\n\r.,;:!?\"'()[]{}«»“”‘’<>"
+EDGE = " \t\n\r.,;:!?\"'()[]{}«»“”‘’<>"  # white space and punctuation a span never starts or ends with
 _JOINERS = " \t-–'’"  # what may separate two masked spans that belong to one name ("Heather Smith")
 
 
 def normalise(text: str) -> str:
     """The form phrases are compared in: NFKC, case-folded, white space collapsed, edge punctuation dropped."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split()).strip(_EDGE)
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split()).strip(EDGE)
 
 
 def _fold(word: str) -> str:

@@ -54,6 +54,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from .names import AMBIGUOUS_GIVEN_NAMES, GIVEN_NAMES
+
 SUPPORTED = {"en": "English", "fr": "French"}
 MIN_WORDS = 3
 _SAMPLE_WORDS, _SAMPLE_RUN = 1000, 250
@@ -181,9 +183,7 @@ _EN_ONLY = frozenset(
     your which their if will my would they them our has had been who how just please i'm i've i'll i'd you're
     it's that's there's don't doesn't didn't can't won't isn't aren't wasn't let's should could""".split()
 )
-_GIVEN_NAMES = frozenset(
-    "mark will rose may june april bill pat grace hope joy dawn faith iris ruby jack max frank grant dean".split()
-)
+_GIVEN_NAMES = GIVEN_NAMES | AMBIGUOUS_GIVEN_NAMES  # "Mark", "Grace": a name, not a sentence's first word
 _EN_REQUESTS = frozenset(
     """contact remind call ask tell meet send email text message invite thank thanks give reply forward visit
     congratulate welcome introduce cc ping book schedule pay refund ship deliver order""".split()
@@ -304,11 +304,10 @@ class LanguageGate:
             )
         ]
 
-    def few_english_words(self, text: str) -> bool:
-        """A text of names and fewer than ``drop_names`` other words, which are all English, one of them
-        unmistakably: an English-only function word, or one of the requests apps send about people ("Contact",
-        "Remind", "call"). WordNet alone is no proof: it lists "Madrid", "seine" and "mute"."""
-        kept = self.content_words(words(clean(text)))
+    def few_english_words(self, kept: list[str]) -> bool:
+        """``kept``, a text's words other than names (:meth:`content_words`), are fewer than ``drop_names``, all
+        English, one of them unmistakably: an English-only function word, or one of the requests apps send about
+        people ("Contact", "Remind", "call"). WordNet alone is no proof: it lists "Madrid", "seine" and "mute"."""
         if not kept or len(kept) >= self.config.drop_names or not self.all_english(kept):
             return False
         return any(w.lower() in _EN_ONLY or w.lower() in _EN_REQUESTS for w in kept)
@@ -321,19 +320,25 @@ class LanguageGate:
 
     def evidence(self, text: str) -> tuple[str, list[str]]:
         """("non-latin" | "short" | "", the words lingua should see)."""
+        kind, ws, _ = self._evidence(text)
+        return kind, ws
+
+    def _evidence(self, text: str) -> tuple[str, list[str], list[str] | None]:
+        """As :meth:`evidence`, and the words other than names when they were looked for."""
         cleaned = clean(text)
         if is_non_latin(cleaned):
-            return "non-latin", []
+            return "non-latin", [], None
         ws = words(cleaned)
         if len(ws) < MIN_WORDS:
-            return "short", ws
+            return "short", ws, None
         if self.config.drop_names:
             kept = self.content_words(ws) if self.config.few_words else without_names(ws)
             if len(kept) >= self.config.drop_names:
-                return "", kept
+                return "", kept, kept
             if self.config.names_only == "en" or (self.config.names_only == "none-en" and not kept):
-                return "short", ws
-        return "", ws
+                return "short", ws, kept
+            return "", ws, kept
+        return "", ws, None
 
     def scores(self, ws: list[str]) -> dict[str, float]:
         """lingua's confidence per ISO 639-1 code (values sum to 1; all 0 when it cannot tell). A text of more
@@ -360,12 +365,12 @@ class LanguageGate:
         return best if scores.get(best, 0.0) >= t else top
 
     def detect(self, text: str) -> str:
-        kind, ws = self.evidence(text)
+        kind, ws, kept = self._evidence(text)
         if kind == "non-latin":
             return kind
         if kind == "short":
             return "en"
-        if self.config.few_words and self.few_english_words(text):
+        if self.config.few_words and kept is not None and self.few_english_words(kept):
             return "en"  # names and a couple of English words: "Contact Wolfgang Amadeus Mozart"
         lang = self.decide(self.scores(ws))
         if lang == "fr" and self.config.french_check:

@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import ArgumentTypeError, RedactionError
 from . import recognizers
 from .addresses import Anchor, address_blocks
+from .known import EDGE as _EDGE
 from .known import KnownText
 from .language import SUPPORTED, detect, refusal
 from .ner import pii_classifier, pii_classifier_id
@@ -415,9 +416,6 @@ class Redactor:
         for s in spans:
             counts[s.entity_type] = counts.get(s.entity_type, 0) + 1
         return Redaction(out.text, tuple(spans), counts, detectors)
-
-
-_EDGE = " \t\n\r.,;:!?\"'()[]{}«»“”‘’<>"
 
 
 def _trim(text: str, s: Span) -> Span | None:
