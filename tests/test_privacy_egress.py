@@ -56,7 +56,7 @@ def test_send_masks_audits_then_transports(gate_rec: Recommender) -> None:
         ("cloud-llm", {"x": {1, 2}}, True, "not JSON-serialisable"),
         ("cloud-llm", {"x": float("nan")}, True, "not JSON-serialisable"),
         ("cloud-llm", {"x": "a" * 1_100_000}, True, "over the"),
-        ("cloud-llm", {"q": "Ich möchte ein Buch über die Geschichte und nicht über Krimis"}, True, "English"),
+        ("cloud-llm", {"q": "Jag vill ha en bok om historia och inte om deckare, tack så mycket"}, True, "Swedish"),
     ],
 )
 def test_refusals_send_nothing_and_are_audited(gate_rec: Recommender, purpose, payload, grant, match) -> None:
@@ -364,3 +364,14 @@ def test_privacy_check_cli_knows_the_catalogue_with_db(tmp_path: Path) -> None:
     )
     assert "Being John Malkovich" not in plain["would_send"]
     assert "Being John Malkovich" in known["would_send"] and "John Smith" not in known["would_send"]
+
+
+def test_german_is_masked_and_the_audit_names_the_european_tagger(gate_rec: Recommender) -> None:
+    gate_rec.consent("u").grant("cloud-llm")
+    seen: list = []
+    payload = {"q": "Hallo, ich heiße Hans Müller und wohne in Berlin, Hauptstraße 5, 10115."}
+    gate_rec.egress.send("cloud-llm", payload, seen.append, user_id="u")
+    assert "Müller" not in json.dumps(seen, ensure_ascii=False) and "10115" not in json.dumps(seen)
+    entry = [a for a in audit(gate_rec, "u") if a["action"] == "egress.sent"][-1]
+    ran = entry["details"]["detectors"]
+    assert "language:de" in ran and any(d.startswith("pii-tagger:pii-ner-minilm-eu@") for d in ran), ran

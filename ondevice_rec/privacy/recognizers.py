@@ -121,7 +121,13 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         re.compile(
             r"\b(?:passport|id card|identity card|national id|id number|id no|identity number|"
             r"personal number|social security number|insurance number|licen[cs]e|ssn|sin|nino|bsn|tax id|tin|nif|"
-            r"nie|dni|cpf|aadhaar|steuer-?id)\b(?:\s*(?:no\.?|number|#|:|is))*\s*"
+            r"nie|dni|cpf|aadhaar|steuer-?id|steuer-?identifikationsnummer|steuernummer|personalausweis(?:nummer)?|"
+            r"ausweis(?:nummer)?|reisepass(?:nummer)?|sozialversicherungsnummer|burgerservicenummer|"
+            r"paspoort(?:nummer)?|rijbewijs(?:nummer)?|identiteitskaart|documento de identidad|"
+            r"n[úu]mero de identifica[cç]i[óo]n|pasaporte|nss|carta d'identit[àa]|codice fiscale|passaporto|"
+            r"tessera sanitaria|cart[ãa]o de cidad[ãa]o|n[úu]mero de contribuinte|n[úu]mero de utente|"
+            r"carte d'identit[ée]|num[ée]ro fiscal)\b"
+            r"(?:\s*(?:no\.?|nr\.?|n\.?[º°o]\.?|number|nummer|n[úu]mero|numero|#|:|is|ist|es|è|é))*\s*"
             r"(?=[A-Z0-9 -]*\d)[A-Z0-9][A-Z0-9 -]{4,20}[A-Z0-9]\b",
             re.I,
         ),
@@ -228,6 +234,11 @@ PATTERNS: list[tuple[str, re.Pattern[str], float]] = [
         0.6,
     ),  # "Beach Road" as a line of its own
     ("POSTCODE", re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT),?[ \t]+\d{4}\b"), 0.8),  # AU: "Sydney NSW 2000"
+    (
+        "POSTCODE",
+        re.compile(r"(?<![\d.,])[1-9]\d{3}[ \t]?(?!AD\b|BC\b|CE\b)[A-Z]{2}\b(?![.,]?\d)"),
+        0.6,
+    ),  # NL: "1017 GC"
     (
         "POSTCODE",
         re.compile(r"(?<![\d.,-])\d{2}-\d{3}[ \t]+(?=[A-ZÀ-ÞĀ-Ž])[^\W\d_]+(?:[ \t-][A-ZÀ-ÞĀ-Ž][^\W\d_]+)*"),
@@ -598,12 +609,15 @@ def initials_hits(text: str) -> Iterator[Hit]:
         yield Hit("PERSON", m.start(), m.end(), 0.6)
 
 
-def find_all(text: str) -> list[Hit]:
+def find_all(text: str, english: bool = True) -> list[Hit]:
+    """Every pattern's hits. ``english=False`` (German, Spanish, Italian, Dutch, Portuguese text) leaves out the
+    rules that tell a name by its not being an English word: there every capitalised noun would be one."""
     hits = [Hit(e, m.start(), m.end(), s) for e, rx, s in PATTERNS for m in rx.finditer(text)]
     hits.extend(digit_hits(text))
     hits.extend(name_hits(text))
-    hits.extend(capitalised_name_hits(text))
-    hits.extend(post_cue_hits(text))
     hits.extend(initials_hits(text))
-    hits.extend(compound_name_hits(text))
+    if english:
+        hits.extend(capitalised_name_hits(text))
+        hits.extend(post_cue_hits(text))
+        hits.extend(compound_name_hits(text))
     return hits
