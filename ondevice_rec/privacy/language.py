@@ -16,9 +16,10 @@ Rule (``detect``):
 4. Otherwise lingua (``lingua-language-detector``, high-accuracy models of English, French, German, Spanish,
    Italian, Dutch, Portuguese and Polish) ranks the text's words without its names (capitalised words that
    are no language's function word, and the particles before them: "Hans Müller", "Calle de la Paz") when at
-   least 3 are left, all its words otherwise. A supported language ranked first: that language (rule 6 may
-   still refuse it).
-5. Anything else is refused and named ("pl", …; "und" when lingua cannot place the text), unless every
+   least 3 are left, all its words otherwise. A supported language ranked first: that language (rules 6
+   and 7 may still refuse it).
+5. Anything else is refused and named ("pl", …; "und" when lingua cannot place the text). A text lingua
+   places in neither English nor French (its "de", "es", … included) is English after all when every
    word is an English word (WordNet's base forms and inflections, from the lemmatizer tables the masker's
    English spaCy package ships) and none is another language's function word: lingua alone calls three
    English words such as "novel jazz ok" Italian. The same holds for the words other than names when one of
@@ -116,7 +117,7 @@ class Config:
     grammar: bool = True  # ... or whose words other than names are English, one an English-only function word
     few_words: bool = True  # names + a couple of English words, one a request or English-only function word: en
     french_check: bool = True  # lingua's "French" with English-only function words and no French ones: English
-    threshold: float = 1.01  # accept en/fr when top-ranked or when its confidence >= this
+    threshold: float = 1.01  # the best supported language when top-ranked, or when its confidence >= this
     # second opinion (rule 6): lingua's European languages, low-accuracy models; a text placed in a supported
     # language other than English is refused when it ranks an unsupported one first at ``veto_at`` or more (and
     # the first detector's language not second). "" turns it off
