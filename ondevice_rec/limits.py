@@ -14,3 +14,5 @@ MAX_JSON_DEPTH = 32  # item meta, event context, egress payloads
 MAX_PROFILE_CHARS = 10_000  # a stored natural-language profile
 MAX_K = 1_000  # results per request
 MAX_RERANK_TOP = 100  # candidates the LLM may re-rank per request
+MAX_MASKED_CHARS = 1_000_000  # one text given to PII masking (longer is refused: RedactionError)
+MAX_PAYLOAD_BYTES = 1_000_000  # an egress payload, as JSON (larger is refused: EgressBlocked)

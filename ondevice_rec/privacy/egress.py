@@ -22,7 +22,7 @@ from typing import Any
 
 from ..catalog import check_id
 from ..errors import ArgumentError, ArgumentTypeError, EgressBlocked, EgressTransportError, RedactionError
-from ..limits import MAX_JSON_DEPTH
+from ..limits import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES
 from ..ranking import RankingConfig, event_weight
 from ..store import Store
 from .consent import PERSONALIZATION, ConsentLedger
@@ -30,7 +30,6 @@ from .known import KnownText
 from .masking import HARD, SUPPORTED_LANGUAGES, Redactor, get_redactor
 from .names import GIVEN_NAMES
 
-MAX_PAYLOAD_BYTES = 1_000_000
 REMOTE_CANDIDATES = "remote-candidates"
 __all__ = ["EgressGate", "EgressTransportError", "mask_payload", "MAX_PAYLOAD_BYTES", "REMOTE_CANDIDATES"]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArgumentTypeError, RedactionError
+from ..limits import MAX_MASKED_CHARS
 from . import recognizers
 from .addresses import Anchor, address_blocks
 from .known import EDGE as _EDGE
@@ -38,7 +39,6 @@ SPACY_MODELS = {
 }
 SPACY_MODEL = SPACY_MODELS["en"][0]
 SUPPORTED_LANGUAGES = tuple(SUPPORTED)
-MAX_TEXT_CHARS = 1_000_000
 CHUNK_CHARS = 2_000
 DEFAULT_TIMEOUT_S = 10.0
 SCORE_THRESHOLD = 0.35
@@ -356,8 +356,8 @@ class Redactor:
         limit = self.timeout if timeout is None else timeout
         if not isinstance(text, str):
             raise ArgumentTypeError(f"text must be a str, got {type(text).__name__}")
-        if len(text) > MAX_TEXT_CHARS:
-            raise RedactionError(f"text is longer than {MAX_TEXT_CHARS} characters")
+        if len(text) > MAX_MASKED_CHARS:
+            raise RedactionError(f"text is longer than {MAX_MASKED_CHARS} characters")
         if not text.strip():
             return [], ()
         # each piece's language (a long text may switch): any piece in a language we cannot check refuses all
