@@ -254,9 +254,11 @@ def _train(
         os.replace(tmp, checkpoint)
 
     model.train()
+    batches: list[list[int]] = []
     while step < steps:
         epoch, k = divmod(step, per_epoch)
-        batches = _batches(len(train), lengths, cfg, epoch)
+        if k == 0 or not batches:  # once per epoch (and on resuming mid-epoch), not per step
+            batches = _batches(len(train), lengths, cfg, epoch)
         ids, mask, case, lab = _tensors(torch, [train[i] for i in batches[k]])
         loss = ce(model(ids, mask, case).reshape(-1, len(LABELS)), lab.reshape(-1))
         opt.zero_grad()

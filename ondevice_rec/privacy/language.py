@@ -333,13 +333,16 @@ class LanguageGate:
         """The unsupported language whose function words make up enough of ``ws`` (rule 7), or None."""
         if self.config.function_words <= 0:
             return None
-        found = [w.lower() for w in ws]
-        best, hits = None, 0
-        for lang, vocabulary in _function_words().items():
-            n = sum(w in vocabulary for w in found)
-            if n > hits:
-                best, hits = lang, n
-        if hits >= self.config.function_words and hits >= self.config.function_share * len(found):
+        counts: dict[str, int] = {}
+        index = _function_words()
+        for w in ws:
+            for lang in index.get(w.lower(), ()):
+                counts[lang] = counts.get(lang, 0) + 1
+        if not counts:
+            return None
+        best = min(counts, key=lambda lang: (-counts[lang], _LANGUAGE_ORDER.get(lang, 0)))  # ties: file order
+        hits = counts[best]
+        if hits >= self.config.function_words and hits >= self.config.function_share * len(ws):
             return best
         return None
 
@@ -488,13 +491,22 @@ class LanguageGate:
         return False
 
 
+_LANGUAGE_ORDER: dict[str, int] = {}
+
+
 @functools.cache
-def _function_words() -> dict[str, frozenset[str]]:
+def _function_words() -> dict[str, tuple[str, ...]]:
+    """Word -> the languages (in file order) whose function-word list holds it."""
     from importlib import resources
 
     path = resources.files("ondevice_rec") / "privacy" / "data" / "function_words.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {lang: frozenset(ws) for lang, ws in data["words"].items()}
+    index: dict[str, tuple[str, ...]] = {}
+    for i, (lang, ws) in enumerate(data["words"].items()):
+        _LANGUAGE_ORDER[lang] = i
+        for w in ws:
+            index[w] = (*index.get(w, ()), lang)
+    return index
 
 
 _gate = LanguageGate()
