@@ -7,9 +7,11 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from ondevice_rec.errors import RedactionError
 from ondevice_rec.privacy import language
 from ondevice_rec.privacy.language import SUPPORTED, detect, refusal
 
@@ -96,7 +98,7 @@ def test_other_languages_are_refused_naming_the_language(lang: str, text: str) -
 def test_the_second_opinion_leaves_name_heavy_short_texts_alone() -> None:
     # two words besides the names: neither detector can tell much from trigrams of names
     assert detect("Ich bin Hans Müller.") == "de"
-    gate = language.LanguageGate(language.Config(veto="", function_words=0))
+    gate = language.LanguageGate(language.Config(veto="", function_words=0, frequencies=False))
     assert gate.detect("Hej, jag heter Anna Lindqvist och bor i Göteborg, jag vill ha fler deckare.") in SUPPORTED
 
 
@@ -179,3 +181,49 @@ NAME_HEAVY_ENGLISH = [
 @pytest.mark.parametrize("text", NAME_HEAVY_ENGLISH)
 def test_english_messages_about_people_with_foreign_names_are_english(text: str) -> None:
     assert detect(text) == "en"
+
+
+# rule 8: texts lingua, the second opinion and the function words all let through, refused by word frequencies
+FREQUENCY_REFUSED = [
+    ("af", "Ek het die boek gelees en dit was baie goed."),
+    ("tl", "Nagustuhan ko talaga ang pelikulang ito."),
+]
+
+
+@pytest.mark.parametrize("lang, text", FREQUENCY_REFUSED)
+def test_word_frequencies_refuse_what_the_other_rules_let_through(lang: str, text: str) -> None:
+    without = language.LanguageGate(language.Config(frequencies=False))
+    assert without.detect(text) in SUPPORTED
+    assert detect(text) == lang
+    assert refusal(detect(text))
+
+
+@pytest.mark.parametrize(
+    "lang, text",
+    [
+        ("de", "Ich habe den Film gestern mit Hans gesehen."),
+        ("es", "Me gustó mucho la película, gracias María."),
+        ("nl", "Dit is een hele mooie film, bedankt Jan."),
+        ("en", "Hi, I am John Smith and I loved the film."),
+    ],
+)
+def test_word_frequencies_leave_supported_languages_alone(lang: str, text: str) -> None:
+    assert detect(text) == lang
+
+
+def test_tokens_are_spelled_as_the_frequency_table_spells_them() -> None:
+    assert language.tokens(["Straße", "aujourd'hui", "l'homme", "a"]) == ["strasse", "aujourd", "hui", "homme"]
+
+
+def test_frequency_scores_rank_the_language_of_the_words() -> None:
+    logp, known = language._frequencies().score(["jeg", "vil", "gerne", "se", "flere", "film"])
+    assert max(logp, key=lambda k: logp[k]) in ("da", "nb")
+    assert known["da"] == 6 and known["en"] < 3
+
+
+def test_a_missing_frequency_table_fails_closed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.resources
+
+    monkeypatch.setattr(importlib.resources, "files", lambda _pkg: tmp_path)
+    with pytest.raises(RedactionError, match="word-frequency table"):
+        language._Frequencies()

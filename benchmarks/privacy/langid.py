@@ -422,6 +422,65 @@ def explore(cells: dict[tuple[str, str], list[str]], grid: Iterable[tuple[str, b
     return "\n".join(out)
 
 
+def explore_frequencies(cells: dict[tuple[str, str], list[str]]) -> str:
+    """Dev only: rule 8's grid (margins, shares, relabelling) over rules 1-7's answers. Per row, on 3-20-word
+    texts: the own-model share per supported language, English refused, and the other languages refused (mean
+    over languages, and the three least)."""
+    base = L.LanguageGate(L.Config(frequencies=False))
+    table = L._frequencies()
+    rows: list[tuple[str, str, Any]] = []  # (language, rules 1-7's code, (english scores, other scores))
+    for (name, bucket), ts in cells.items():
+        if bucket not in ("3-5", "6-10", "11-20"):
+            continue
+        for t in ts:
+            code = base.detect(t)
+            feats = None
+            if code in L.SUPPORTED:
+                _, ws, kept = base._evidence(t)
+                en = L.tokens(kept if kept is not None and len(kept) >= L.MIN_WORDS else [])
+                other = L.tokens(ws)
+                feats = tuple((*table.score(tk), len(tk)) if len(tk) >= L.MIN_WORDS else None for tk in (en, other))
+            rows.append((lang_of(name), code, feats))
+    grid = [
+        L.Config(frequencies=False),
+        *(
+            L.Config(freq_margin=m, freq_share=sh, relabel_margin=r)
+            for r in (99.0, 1.0, 2.0, 3.0)
+            for m in (0.5, 1.0, 2.0, 3.0)
+            for sh in (0.5, 0.6, 0.75)
+        ),
+        *(L.Config(freq_margin_en=me) for me in (2.0, 4.0)),
+    ]
+    out = [
+        "| relabel / margin / share / English margin | own model % (" + " / ".join(L.SUPPORTED) + ") "
+        "| English refused % | others refused % (mean; least three) |",
+        "|---|---|---|---|",
+    ]
+    for c in grid:
+        codes: dict[str, list[str]] = defaultdict(list)
+        for lang, code, feats in rows:
+            if c.frequencies and feats is not None:
+                f = feats[0] if code == "en" else feats[1]
+                code = L.frequency_verdict(code, *f, c) if f is not None else code
+            codes[lang].append(code)
+        sh = {lang: shares(cs, lang) for lang, cs in codes.items()}
+        others = {lang: v[3] for lang, v in sh.items() if lang not in MODEL}
+        least = sorted(others.items(), key=lambda kv: kv[1])[:3]
+        label = (
+            f"{c.relabel_margin:g} / {c.freq_margin:g} / {c.freq_share:g} / {c.freq_margin_en:g}"
+            if c.frequencies
+            else "rule 8 off"
+        )
+        out.append(
+            f"| {label} | "
+            + " / ".join(f"{sh[lang][1]:.1f}" for lang in L.SUPPORTED)
+            + f" | {sh['en'][3]:.2f} | {sum(others.values()) / len(others):.1f}; "
+            + ", ".join(f"{lang} {v:.0f}" for lang, v in least)
+            + " |"
+        )
+    return "\n".join(out)
+
+
 _PROBE = r"""
 import importlib.util, json, os, statistics, sys, time
 def rss():
@@ -487,21 +546,27 @@ def main() -> None:
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     ap.add_argument("--per-cell", type=int, default=1000)
     ap.add_argument("--explore", action="store_true", help="dev only: the configuration grid")
+    ap.add_argument("--explore-frequencies", action="store_true", help="dev only: rule 8's grid")
     ap.add_argument("--cut", choices=("start", "window"), default="start", help="where short texts are cut")
     ap.add_argument("--out", type=Path, help="also write the report here (markdown)")
     args = ap.parse_args()
-    if args.explore and args.split != "dev":
+    if (args.explore or args.explore_frequencies) and args.split != "dev":
         raise SystemExit("--explore chooses the configuration: dev split only")
     cells = texts(args.split, args.per_cell, args.mirror, args.cut)
     report = [f"# Language identification, {args.split} split, texts cut at the {args.cut} of sentences\n"]
-    if args.explore:
+    if args.explore_frequencies:
+        report += ["## Rule 8 (word frequencies): grid\n", explore_frequencies(cells), ""]
+    elif args.explore:
         report += ["## Configuration grid\n", explore(cells), ""]
     else:
         new: dict[tuple[str, str], list[str]] = {k: [L.detect(t) for t in ts] for k, ts in cells.items()}
         old = {k: [stopword_detect(t) for t in ts] for k, ts in cells.items()}
+        no_rule8 = L.LanguageGate(L.Config(frequencies=False)).detect
+        ablation = {k: [no_rule8(t) for t in ts] for k, ts in cells.items()}
         report += ["## Per corpus and length\n", table(cells, {"old": stopword_detect, "new": L.detect}), ""]
         report += ["## Per language, 3-20 words: old\n", summary(cells, old), ""]
         report += ["## Per language, 3-20 words: new\n", summary(cells, new), ""]
+        report += ["## Per language, 3-20 words: new without rule 8 (word frequencies)\n", summary(cells, ablation), ""]
         report += ["## Cost\n", cost(cells), ""]
         report += ["## English texts (>= 3 words) the new detector refuses\n", refused_english(cells, L.detect), ""]
     text = "\n".join(report)
@@ -510,9 +575,10 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         # the refused texts are printed, not written: corpus text (Reuters' CoNLL) is not redistributed
         kept = text.split("\n## English texts (>= 3 words) the new detector refuses")[0]
-        (args.out / f"langid.{args.split}.md").write_text(kept.rstrip("\n") + "\n", encoding="utf-8")
-        if not args.explore:
-            pooled = {"old": pooled_shares(old), "new": pooled_shares(new)}
+        suffix = ".frequencies" if args.explore_frequencies else ""
+        (args.out / f"langid.{args.split}{suffix}.md").write_text(kept.rstrip("\n") + "\n", encoding="utf-8")
+        if not (args.explore or args.explore_frequencies):
+            pooled = {"old": pooled_shares(old), "new": pooled_shares(new), "no_rule8": pooled_shares(ablation)}
             report_json = {"command": "python benchmarks/privacy/langid.py " + " ".join(sys.argv[1:]), **pooled}
             (args.out / f"langid.{args.split}.json").write_text(json.dumps(report_json, indent=1) + "\n")
 

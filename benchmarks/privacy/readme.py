@@ -116,6 +116,15 @@ def langid_table(r: dict[str, Any]) -> list[str]:
             + ", ".join(f"{c} {others[c]['refused']} %" for c in worst)
             + " |"
         )
+    if "no_rule8" in r and others:
+        a = r["no_rule8"]
+        mean = round(sum(a[c]["refused"] for c in others) / len(others), 1)
+        own = ", ".join(f"{c} {a[c]['own']} %" for c in ("en", "fr", *LANGS) if c in a)
+        out += [
+            "",
+            f"Ablation, same run, without rule 8 (word frequencies): the {len(others)} other languages refused "
+            f"{mean} % (mean), English refused {a['en']['refused']} %; own model {own}.",
+        ]
     return out
 
 
