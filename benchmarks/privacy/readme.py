@@ -119,7 +119,7 @@ def langid_table(r: dict[str, Any]) -> list[str]:
     if "no_rule8" in r and others:
         a = r["no_rule8"]
         mean = round(sum(a[c]["refused"] for c in others) / len(others), 1)
-        own = ", ".join(f"{c} {a[c]['own']} %" for c in ("en", "fr", *LANGS) if c in a)
+        own = ", ".join(f"{c} {a[c]['own']} %" for c in ("en", "fr", "de", "es", "it", "nl", "pt") if c in a)
         out += [
             "",
             f"Ablation, same run, without rule 8 (word frequencies): the {len(others)} other languages refused "
