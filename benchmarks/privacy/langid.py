@@ -8,8 +8,10 @@ French: spaCy's French NER; German, Spanish, Italian, Dutch, Portuguese: the Eur
 another language's model, and refused.
 
     python benchmarks/privacy/langid.py --split dev --explore     # choose the configuration (dev only)
+    python benchmarks/privacy/langid.py --split dev --explore-frequencies --out benchmarks/results/privacy
+                                                                  # rule 8's grid (dev only)
     python benchmarks/privacy/langid.py --split dev               # old vs new, + load time / latency / RSS
-    python benchmarks/privacy/langid.py --split test              # once, at the end
+    python benchmarks/privacy/langid.py --split test              # once, at the end (+ rule 8's ablation)
 
 Targets (texts of >= 3 words): pl/ru (no model) refused >= 99 %; English (WNUT-17, BTC, CoNLL-2003, WikiNEuRal
 en) refused <= 1 %; the other supported languages masked with their own model >= 98 %, refused otherwise
