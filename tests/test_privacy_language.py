@@ -227,3 +227,9 @@ def test_a_missing_frequency_table_fails_closed(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(importlib.resources, "files", lambda _pkg: tmp_path)
     with pytest.raises(RedactionError, match="word-frequency table"):
         language._Frequencies()
+
+
+def test_a_long_text_is_judged_on_a_sample_of_its_words() -> None:
+    # tens of thousands of distinct words: the frequency query sees the same 1,000-word sample lingua does
+    words = " ".join(f"Wort{i:05d}".translate(str.maketrans("0123456789", "abcdefghij")) for i in range(40_000))
+    assert detect("Ich habe den Film gestern gesehen und er war sehr gut. " * 200 + words) == "de"

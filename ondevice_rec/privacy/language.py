@@ -95,6 +95,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import threading
 import unicodedata
@@ -461,14 +462,7 @@ class LanguageGate:
         """lingua's confidence per ISO 639-1 code (values sum to 1; all 0 when it cannot tell). A text of more
         than 1,000 words is judged on four runs of 250 spread over it (lingua takes ~2.5 ms per 1,000 words);
         the masker asks per piece of 2,000 characters, far below that."""
-        if len(ws) > _SAMPLE_WORDS:
-            step = (len(ws) - _SAMPLE_RUN) / (_SAMPLE_WORDS // _SAMPLE_RUN - 1)
-            ws = [
-                w
-                for k in range(_SAMPLE_WORDS // _SAMPLE_RUN)
-                for w in ws[round(k * step) : round(k * step) + _SAMPLE_RUN]
-            ]
-        values = self.detector().compute_language_confidence_values(" ".join(ws))
+        values = self.detector().compute_language_confidence_values(" ".join(_sample(ws)))
         return {v.language.iso_code_639_1.name.lower(): v.value for v in values}
 
     def decide(self, scores: dict[str, float], threshold: float | None = None) -> str:
@@ -498,7 +492,7 @@ class LanguageGate:
     def by_frequencies(self, lang: str, ws: list[str], english: list[str]) -> str:
         """Rule 8: ``lang`` (supported) checked against the word-frequency table; ``ws`` are the words judged for
         a language other than English, ``english`` for English (its words other than names, or none)."""
-        toks = tokens(english if lang == "en" else ws)
+        toks = tokens(_sample(english if lang == "en" else ws))
         if len(toks) < MIN_WORDS:
             return lang
         return frequency_verdict(lang, *_frequencies().score(toks), len(toks), self.config)
@@ -537,6 +531,16 @@ class LanguageGate:
 
 
 _LANGUAGE_ORDER: dict[str, int] = {}
+
+
+def _sample(ws: list[str]) -> list[str]:
+    """``ws``, or for more than 1,000 words four runs of 250 spread over them: what rules 4 and 8 judge."""
+    if len(ws) <= _SAMPLE_WORDS:
+        return ws
+    step = (len(ws) - _SAMPLE_RUN) / (_SAMPLE_WORDS // _SAMPLE_RUN - 1)
+    return [w for k in range(_SAMPLE_WORDS // _SAMPLE_RUN) for w in ws[round(k * step) : round(k * step) + _SAMPLE_RUN]]
+
+
 _TOKEN = re.compile(r"[^\W\d_]+")
 
 
@@ -549,8 +553,6 @@ def tokens(ws: list[str]) -> list[str]:
 class _Frequencies:
     """The word-frequency table of rule 8 (``data/word_frequencies.sqlite``, written by
     ``benchmarks/privacy/word_frequencies.py``), read-only; a missing table fails closed."""
-
-    FLOOR = 24  # -4·log10 of the table's cutoff (1e-6): a word not listed counts as that rare
 
     def __init__(self) -> None:
         import sqlite3
@@ -565,6 +567,8 @@ class _Frequencies:
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         self.languages: list[str] = json.loads(meta["languages"])
+        # a word not listed counts as rare as the table's cutoff, in the table's unit (-4·log10 frequency)
+        self.floor = round(-4 * math.log10(json.loads(meta["cutoff"])))
         self._lock = threading.Lock()
 
     def score(self, toks: list[str]) -> tuple[dict[str, float], dict[str, int]]:
@@ -578,13 +582,13 @@ class _Frequencies:
                 ).fetchall()
             )
         n = len(self.languages)
-        q = [self.FLOOR * len(toks)] * n
+        q = [self.floor * len(toks)] * n
         known = [0] * n
         for t in toks:
             blob = rows.get(t)
             if blob:
                 for i in range(0, len(blob), 2):
-                    q[blob[i]] -= self.FLOOR - blob[i + 1]
+                    q[blob[i]] -= self.floor - blob[i + 1]
                     known[blob[i]] += 1
         return (
             {lang: -v / 4 for lang, v in zip(self.languages, q)},
