@@ -9,7 +9,10 @@ with Recommender.open("rec.db") as rec:
         print(r.item_id, r.score, r.reason)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
+from .catalog import CatalogColumns
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -32,10 +35,15 @@ from .errors import (
     StoreError,
     StoreFullError,
 )
+from .events import EventColumns
+from .ingest import ImportReport
 from .privacy.consent import ConsentHandle
 from .ranking import RankingConfig
 from .ranking.pipeline import Recommendation
 from .recommender import Recommender
+
+if TYPE_CHECKING:
+    from .privacy.egress import EgressGate
 
 __all__ = [
     "__version__",
@@ -43,6 +51,10 @@ __all__ = [
     "Recommendation",
     "ConsentHandle",
     "RankingConfig",
+    "CatalogColumns",
+    "EventColumns",
+    "ImportReport",
+    "EgressGate",
     "OdrecError",
     "ArgumentError",
     "ArgumentTypeError",
@@ -64,3 +76,12 @@ __all__ = [
     "ExportError",
     "MissingExtraError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``EgressGate`` is imported on first use: it pulls in the masking stack."""
+    if name == "EgressGate":
+        from .privacy.egress import EgressGate
+
+        return EgressGate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,15 +7,13 @@ the lazily loaded LLM re-ranker and the egress gate.
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .backends import Encoder, Reranker, open_encoder, open_reranker
@@ -29,11 +27,13 @@ from .limits import MAX_PROFILE_CHARS
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
 from .ranking import RankingConfig, stat_increments
-from .ranking.config import for_bundle_kind
 from .ranking.pipeline import Recommendation, Request, UserSignals, rank, similar
 from .ranking.profile import Profile, embed_profile
-from .requests import build_request, check_options, page
+from .requests import build_request, check_open, check_options, open_config, page
 from .store import SCHEMA_VERSION, Store
+
+if TYPE_CHECKING:
+    from .privacy.egress import EgressGate  # imported on first use: it pulls in the masking stack
 
 __all__ = ["Recommender", "Recommendation", "ConsentHandle", "PERSONALIZATION"]
 _log = logging.getLogger("ondevice_rec")
@@ -67,38 +67,15 @@ class Recommender:
         context_keys: Sequence[str] | None = None,
         warm_privacy: bool = False,
     ) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise ArgumentTypeError(f"path must be a str or path, got {type(path).__name__}")
-        if (read_only or not create) and not Path(path).is_file():
-            raise StoreError(
-                f"no store at {path}: check the path (or --db / ODREC_DB); a store is created by writing to it, "
-                "e.g. 'odrec catalog import FILE --db PATH'"
-            )
-        if read_only and retention_days is not None:
-            raise ArgumentError("retention_days deletes events: it cannot be used with read_only=True")
-        if retention_days is not None and (
-            isinstance(retention_days, bool)
-            or not isinstance(retention_days, (int, float))
-            or not math.isfinite(retention_days)
-            or retention_days <= 0
-        ):
-            raise ArgumentError("retention_days must be a positive number of days")
-        if config is not None and not isinstance(config, RankingConfig):
-            raise ArgumentTypeError("config must be a RankingConfig")
-        self.config = config or RankingConfig()
-        if context_keys is not None:
-            if isinstance(context_keys, str):
-                raise ArgumentTypeError("context_keys must be a list of names such as ['weather', 'season']")
-            self.config = replace(self.config, context_keys=(*self.config.context_keys, *context_keys))
+        check_open(path, read_only=read_only, create=create, retention_days=retention_days)
         self.retention_days = retention_days
         self.read_only = bool(read_only)
         self.bundle: Bundle = load_bundle(bundle)
-        self.config = for_bundle_kind(self.config, self.bundle.manifest.kind)
+        self.config: RankingConfig = open_config(config, context_keys, self.bundle.manifest.kind)
         self._threads = threads
         self._encoder: Encoder = open_encoder(self.bundle, threads=threads, precision=precision)
         self._lock = threading.RLock()
         self._reranker: Reranker | None = None
-        self._egress: Any = None
         self._closed = False
         try:
             self._store = Store(path, busy_timeout=busy_timeout, readonly=self.read_only)
@@ -123,11 +100,36 @@ class Recommender:
         _log.debug("opened %s (bundle %s, read_only=%s)", path, self.bundle.manifest.name, self.read_only)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], **kwargs: Any) -> Recommender:
-        """The same as ``Recommender(path, **kwargs)``: ``bundle=``, ``config=``, ``threads=``,
-        ``busy_timeout=``, ``retention_days=``, ``precision=``, ``read_only=``, ``create=``, ``context_keys=``,
-        ``warm_privacy=`` (load the egress gate's PII models on a background thread now)."""
-        return cls(path, **kwargs)
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        bundle: str | os.PathLike[str] | None = None,
+        config: RankingConfig | None = None,
+        threads: int | None = None,
+        busy_timeout: float = 10.0,
+        retention_days: float | None = None,
+        precision: str | None = None,
+        read_only: bool = False,
+        create: bool = True,
+        context_keys: Sequence[str] | None = None,
+        warm_privacy: bool = False,
+    ) -> Recommender:
+        """The same as ``Recommender(path, ...)``; ``warm_privacy`` loads the egress gate's PII models on a
+        background thread now, so the first send does not block."""
+        return cls(
+            path,
+            bundle=bundle,
+            config=config,
+            threads=threads,
+            busy_timeout=busy_timeout,
+            retention_days=retention_days,
+            precision=precision,
+            read_only=read_only,
+            create=create,
+            context_keys=context_keys,
+            warm_privacy=warm_privacy,
+        )
 
     def close(self) -> None:
         if not self._closed:
@@ -476,14 +478,12 @@ class Recommender:
         return n
 
     # --- egress ---------------------------------------------------------------------------------
-    @property
-    def egress(self) -> Any:
+    @functools.cached_property
+    def egress(self) -> EgressGate:
         """The :class:`~ondevice_rec.privacy.egress.EgressGate`: the only way data leaves the device."""
-        if self._egress is None:
-            from .privacy.egress import EgressGate
+        from .privacy.egress import EgressGate
 
-            self._egress = EgressGate(self._store, self._consent, config=self.config)
-        return self._egress
+        return EgressGate(self._store, self._consent, config=self.config)
 
     # --- introspection --------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

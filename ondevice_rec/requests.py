@@ -1,16 +1,21 @@
-"""Validation of what a caller asks for: one ``recommend`` request (k, diversity, context, LLM options and
-filters) and pages of listings. Pure: the facade passes in how to resolve item ids."""
+"""Validation of what a caller asks for: the arguments that open a store, one ``recommend`` request (k,
+diversity, context, LLM options and filters) and pages of listings. Pure: the facade passes in how to resolve
+item ids."""
 
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .catalog import check_id
-from .errors import ArgumentError, ArgumentTypeError
+from .errors import ArgumentError, ArgumentTypeError, StoreError
 from .limits import MAX_K, MAX_RERANK_TOP
 from .ranking import RankingConfig, context_keys
+from .ranking.config import for_bundle_kind
 from .ranking.pipeline import Filters, Request
 
 if TYPE_CHECKING:
@@ -18,6 +23,41 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("ondevice_rec")
 OPTIONS = frozenset({"context", "diversity", "rerank", "rerank_top", "explain", "tags", "exclude", "only", "where"})
+
+
+def check_open(path: str | os.PathLike[str], *, read_only: bool, create: bool, retention_days: float | None) -> None:
+    """The arguments of ``Recommender(path, ...)`` that concern the file and its retention."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a str or path, got {type(path).__name__}")
+    if (read_only or not create) and not os.path.isfile(path):
+        raise StoreError(
+            f"no store at {path}: check the path (or --db / ODREC_DB); a store is created by writing to it, "
+            "e.g. 'odrec catalog import FILE --db PATH'"
+        )
+    if read_only and retention_days is not None:
+        raise ArgumentError("retention_days deletes events: it cannot be used with read_only=True")
+    if retention_days is not None and (
+        isinstance(retention_days, bool)
+        or not isinstance(retention_days, (int, float))
+        or not math.isfinite(retention_days)
+        or retention_days <= 0
+    ):
+        raise ArgumentError("retention_days must be a positive number of days")
+
+
+def open_config(
+    config: RankingConfig | None, extra_context_keys: Sequence[str] | None, bundle_kind: str
+) -> RankingConfig:
+    """The ranking configuration of an open store: the caller's (or the default), its context keys extended
+    by ``extra_context_keys``, resolved for the bundle's kind (``ranking.config.for_bundle_kind``)."""
+    if config is not None and not isinstance(config, RankingConfig):
+        raise ArgumentTypeError("config must be a RankingConfig")
+    cfg = config or RankingConfig()
+    if extra_context_keys is not None:
+        if isinstance(extra_context_keys, str):
+            raise ArgumentTypeError("context_keys must be a list of names such as ['weather', 'season']")
+        cfg = replace(cfg, context_keys=(*cfg.context_keys, *extra_context_keys))
+    return for_bundle_kind(cfg, bundle_kind)
 
 
 def build_request(

@@ -193,3 +193,34 @@ def test_the_cli_catches_only_sdk_errors() -> None:
         "ImportError",
     }
     assert flat <= expected | {"OdrecError", "KeyboardInterrupt"}, flat
+
+
+_BUILTIN_RAISE = re.compile(r"raise (ValueError|TypeError|KeyError|RuntimeError|Exception)\(")
+
+
+def test_deliberate_errors_are_sdk_errors() -> None:
+    """A caller catches OdrecError (or its ValueError/TypeError/KeyError subclasses) for everything the SDK
+    raises on purpose; a bare builtin exception is left for bugs."""
+    for name, path in MODULES.items():
+        hits = _BUILTIN_RAISE.findall(path.read_text())
+        assert not hits, f"{name} raises {hits}: use a class from ondevice_rec.errors"
+
+
+# onnxruntime's telemetry switch is read only from the environment, before its import (backends/_ort.py)
+_ENV_WRITERS = {"ondevice_rec.backends._ort"}
+
+
+def test_library_code_never_writes_the_host_environment() -> None:
+    """Models load with ``local_files_only=True``; Ray gets its settings through ``ray.init``."""
+    write = re.compile(r"os\.environ(?:\[[^\]]+\]\s*=|\.(?:setdefault|update|pop)\()|os\.putenv\(")
+    for name, path in MODULES.items():
+        if name not in _ENV_WRITERS:
+            assert not write.search(path.read_text()), f"{name} writes os.environ"
+
+
+def test_ndcg_is_computed_only_in_eval_metrics() -> None:
+    """One NDCG (tie-aware, ``eval.metrics``): the discount ``1/log2(rank + 2)`` is written nowhere else."""
+    discount = re.compile(r"log2\(\s*[\w.]+\s*\+\s*2")
+    for name, path in MODULES.items():
+        if name != "ondevice_rec.eval.metrics":
+            assert not discount.search(path.read_text()), f"{name} computes NDCG itself: use eval.metrics"

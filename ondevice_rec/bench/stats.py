@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
     """n, mean, min, max and the 50th/95th/99th percentiles (linear interpolation, as numpy's default)."""
     a = np.asarray(list(samples), dtype=np.float64)
     if a.size == 0:
-        raise ValueError("no samples")
+        raise ArgumentError("no samples")
     p50, p95, p99 = np.percentile(a, [50, 95, 99])
     return {
         "n": int(a.size),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 METRICS = ("NDCG@10", "HR@10", "MRR@10", "NDCG@5")
 
 
@@ -21,7 +23,7 @@ def metrics_from_rank(rank: float) -> dict[str, float]:
     """Per-user metric values from a 0-based rank."""
 
     def ndcg(k: int) -> float:
-        return float(1.0 / np.log2(rank + 2.0)) if rank < k else 0.0
+        return float(1.0 / np.log2(rank + 2.0)) if rank < k else 0.0  # the one NDCG formula of the package
 
     return {
         "NDCG@10": ndcg(10),
@@ -29,6 +31,18 @@ def metrics_from_rank(rank: float) -> dict[str, float]:
         "MRR@10": float(1.0 / (rank + 1.0)) if rank < 10 else 0.0,
         "NDCG@5": ndcg(5),
     }
+
+
+def ndcg_of(scores: np.ndarray, target: int, k: int = 10) -> float:
+    """Tie-aware NDCG@k of ``target`` (a position in ``scores``) among all of ``scores``."""
+    rank = rank_of_target(np.asarray(scores), target)
+    return float(1.0 / np.log2(rank + 2.0)) if rank < k else 0.0
+
+
+def random_ndcg(n_candidates: int, k: int = 10) -> float:
+    """Expected NDCG@k of the held-out item under a random ranking of ``n_candidates`` items."""
+    n = max(1, int(n_candidates))
+    return float(sum(1.0 / np.log2(r + 2.0) for r in range(min(k, n))) / n)
 
 
 def bootstrap_ci(values: np.ndarray, *, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
@@ -47,7 +61,7 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, n: int = 10000, seed: int = 0) 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError("paired_test needs per-user values for the same users")
+        raise ArgumentError("paired_test needs per-user values for the same users")
     d = a - b
     rng = np.random.default_rng(seed)
     obs = abs(d.mean())

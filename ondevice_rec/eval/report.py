@@ -14,7 +14,7 @@ import numpy as np
 
 from .._version import __version__
 from ..datasets import Split
-from .metrics import METRICS, paired_test
+from .metrics import METRICS, paired_test, random_ndcg
 from .protocols import full_mask, n_candidates
 from .runner import ModelRun
 
@@ -25,7 +25,7 @@ def random_expectation(split: Split, protocol: str, users: Sequence[int]) -> flo
     vals = []
     for u in users:
         c = n or int(full_mask(split, int(u), "test", protocol).sum())
-        vals.append(sum(1 / np.log2(r + 2) for r in range(min(10, c))) / c)
+        vals.append(random_ndcg(c))
     return float(np.mean(vals)) if vals else 0.0
 
 

@@ -79,8 +79,8 @@ def _validation_texts() -> tuple[list[str], list[str]]:
 def _torch_reference(model_dir: Path, texts: list[str], max_length: int) -> np.ndarray:
     torch = require("torch")
     transformers = require("transformers")
-    tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
-    model = transformers.AutoModel.from_pretrained(str(model_dir)).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    model = transformers.AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
     outs = []
     with torch.no_grad():
         for i in range(0, len(texts), 32):
@@ -119,8 +119,6 @@ def build_default_bundle(
             f"{out} is the bundle shipped inside the installed package: pass --out DIR to build elsewhere, "
             "or --overwrite to replace it"
         )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     src = minilm_dir()
     require("torch")
     require("transformers")
@@ -140,6 +138,7 @@ def build_default_bundle(
                 library_name="transformers",
                 do_validation=False,
                 no_post_process=False,
+                local_files_only=True,
             )
         except Exception as e:
             raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e

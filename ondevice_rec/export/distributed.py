@@ -154,14 +154,14 @@ class RayRunner:
         self.ray = require_ray()
         self._started = False
         if not self.ray.is_initialized():
-            # a runtime this export starts runs its workers at normal priority (Ray's default niceness is 15)
-            os.environ.setdefault("RAY_worker_niceness", "0")
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if cfg.address == "auto":
                 try:
                     self.ray.init(address="auto", **kwargs)  # a runtime already running on this machine
                 except ConnectionError:
                     local: dict[str, Any] = {"num_cpus": cfg.workers} if cfg.workers else {}
+                    # a runtime this export starts runs its workers at normal priority (Ray's default is 15)
+                    local["_system_config"] = {"worker_niceness": 0}
                     self.ray.init(**kwargs, **local)
             else:
                 self.ray.init(address=cfg.address, **kwargs)

@@ -86,7 +86,7 @@ def load_config(path: str | os.PathLike[str]) -> PiiNerConfig:
 
 def _build_model(torch: Any, transformers: Any, src: Path, cfg: PiiNerConfig) -> Any:
     nn: Any = torch.nn
-    bert = transformers.BertModel.from_pretrained(str(src), add_pooling_layer=False)
+    bert = transformers.BertModel.from_pretrained(str(src), add_pooling_layer=False, local_files_only=True)
     if not 1 <= cfg.layers <= len(bert.encoder.layer):
         raise ExportError(f"layers must be between 1 and {len(bert.encoder.layer)}")
     bert.encoder.layer = bert.encoder.layer[: cfg.layers]

@@ -36,6 +36,7 @@ from ..bundle import (
 )
 from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, profile_from_history
 from ..errors import ExportError
+from ..eval.metrics import ndcg_of
 from ..eval.protocols import full_protocol_ndcg
 from ._deps import require
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
@@ -506,9 +507,7 @@ def choose_fusion_weight(
             margins = llm_scores(llm, [split.item_title[i] for i in h], [split.item_title[i] for i in cand])
             pos = int(np.flatnonzero(cand == target)[0])
             for w in FUSION_GRID:
-                f = fuse(s[cand], margins, w)
-                rank = int(np.sum(f > f[pos])) + 0.5 * (int(np.sum(f == f[pos])) - 1)
-                ndcg[str(w)].append(float(1.0 / np.log2(rank + 2.0)) if rank < 10 else 0.0)
+                ndcg[str(w)].append(ndcg_of(fuse(s[cand], margins, w), pos))
             log("choosing the LLM re-rank weight on validation", (n + 1) / len(sample))
     finally:
         llm.close()

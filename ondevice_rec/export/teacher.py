@@ -22,6 +22,7 @@ import numpy as np
 from ..bundle import sha256_file
 from ..datasets import Split
 from ..errors import ExportError
+from ..eval.metrics import ndcg_of, random_ndcg
 from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
 from ..ranking.rerank import llm_scores
 from ..ranking.templates import RANKER_NO, RANKER_YES, ranker_prefix, ranker_suffix
@@ -74,7 +75,6 @@ def default_teacher_path() -> Path:
 
 def load_teacher(path: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
     """Load a causal LM and its tokenizer; return (model, tokenizer, content hash)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers = require("transformers")
     p = Path(path) if path is not None else default_teacher_path()
     if not p.exists():
@@ -85,16 +85,18 @@ def load_teacher(path: str | os.PathLike[str] | None) -> tuple[Any, Any, str]:
                 raise ExportError(f"teacher {p}: expected a .gguf file or a Hugging Face model directory")
             require("gguf")
             require("accelerate")
-            tok = transformers.AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
+            tok = transformers.AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name, local_files_only=True)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                str(p.parent), gguf_file=p.name, local_files_only=True
+            )
             digest = sha256_file(p)
         else:
-            cfg = transformers.AutoConfig.from_pretrained(str(p))
+            cfg = transformers.AutoConfig.from_pretrained(str(p), local_files_only=True)
             archs = getattr(cfg, "architectures", None) or []
             if not any(a.endswith("ForCausalLM") for a in archs):
                 raise ExportError(f"teacher {p} is not a causal LM (architectures: {archs or 'none'})")
-            tok = transformers.AutoTokenizer.from_pretrained(str(p))
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(p))
+            tok = transformers.AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(p), local_files_only=True)
             digest = hashlib.sha256(
                 b"".join(sha256_file(f).encode() for f in sorted(p.glob("*")) if f.is_file())
             ).hexdigest()
@@ -434,11 +436,6 @@ def label(
     return out
 
 
-def _ndcg_at_10(scores: np.ndarray, target_pos: int) -> float:
-    rank = int(np.sum(scores > scores[target_pos])) + 0.5 * (int(np.sum(scores == scores[target_pos])) - 1)
-    return float(1.0 / np.log2(rank + 2.0)) if rank < 10 else 0.0
-
-
 def validation_quality(
     split: Split,
     tcfg: TeacherConfig,
@@ -502,8 +499,8 @@ def validation_quality(
         for (_, cands, pos, retrieved), task in zip(sets[start : start + chunk], part):
             scores = cache.get(task.key, cands, teacher_key)
             assert scores is not None
-            t_ndcg.append(_ndcg_at_10(np.asarray(scores), pos))
-            r_ndcg.append(_ndcg_at_10(retrieved, pos))
+            t_ndcg.append(ndcg_of(np.asarray(scores), pos))
+            r_ndcg.append(ndcg_of(retrieved, pos))
         decided = _clear_difference(np.subtract(t_ndcg, r_ndcg), tcfg.quality_z, tcfg.quality_min_users)
         if decided and len(t_ndcg) < len(tasks):
             progress(f"teacher vs retriever decided after {len(t_ndcg)} of {len(tasks)} users: teacher {decided}", 1.0)
@@ -520,7 +517,7 @@ def validation_quality(
         "teacher_ndcg10": round(t, 4),
         "retriever_ndcg10": round(r, 4),
         "difference_se": round(se, 4),
-        "random_ndcg10": round(float(np.mean([1 / np.log2(i + 2) for i in range(10)]) * 10 / tcfg.candidates), 4),
+        "random_ndcg10": round(random_ndcg(tcfg.candidates), 4),
         "teacher_beats_retriever": t > r,
     }
 

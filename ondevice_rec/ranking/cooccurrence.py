@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 
 def cooccurrence_similarity(sequences: Sequence[np.ndarray], n_items: int, neighbours: int = 100) -> np.ndarray:
     """(n_items, n_items) float32 similarity, zero diagonal, each row keeping its ``neighbours`` largest."""
@@ -85,7 +87,7 @@ class Neighbours:
             or bool(np.any(np.diff(nb.indptr) < 0))
             or (len(nb.indices) and (int(nb.indices.min()) < 0 or int(nb.indices.max()) >= n))
         ):
-            raise ValueError("inconsistent neighbour arrays")
+            raise ArgumentError("inconsistent neighbour arrays")
         return nb
 
 

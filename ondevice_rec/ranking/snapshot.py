@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArgumentError
 from .scoring import Prefilter, build_prefilter
 
 
@@ -55,7 +56,7 @@ class CatalogSnapshot:
     ) -> CatalogSnapshot:
         iids = np.asarray(iids, dtype=np.int64)
         if iids.size > 1 and not bool(np.all(iids[1:] > iids[:-1])):
-            raise ValueError("snapshot rows must be in increasing store-id order")
+            raise ArgumentError("snapshot rows must be in increasing store-id order")
         snap = cls(version, iids, tags, matrix)
         if _has_spare_rows(matrix):
             snap._buf = matrix.base  # the loader left spare rows after the catalogue: appends go there
@@ -185,7 +186,7 @@ class CatalogSnapshot:
     def set_prefilter(self, pf: Prefilter) -> None:
         """Adopt a prefilter computed earlier for exactly these rows (the vector cache's copy)."""
         if pf.low.shape[0] != len(self.iids) or pf.basis.shape[0] != self.matrix.shape[1]:
-            raise ValueError("prefilter does not match the snapshot's rows")
+            raise ArgumentError("prefilter does not match the snapshot's rows")
         self._prefilter = pf
 
     def prefilter(self, rank: int) -> Prefilter:
