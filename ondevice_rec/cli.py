@@ -356,7 +356,7 @@ def catalog_import(
 ) -> None:
     """Import items from FILE. The whole file is checked first: a bad line imports nothing and is named.
     Columns not mapped to a field are kept in each item's meta. Re-importing only embeds what changed."""
-    from .catalog import CatalogColumns
+    from .inputs.items import CatalogColumns
 
     cols = CatalogColumns(id_col, title_col, text_col, tags_col, tags_sep, popularity_col)
     with _open(db, bundle, create=True) as rec:
@@ -434,7 +434,7 @@ def events_import(
 ) -> None:
     """Import interactions from FILE. Checked in full first (a bad line imports nothing and is named); written
     in batches that commit with the import's progress, so re-running an interrupted import resumes it."""
-    from .events import EventColumns
+    from .inputs.event_rows import EventColumns
 
     cols = EventColumns(user_col, item_col, kind_col, value_col, at_col, context_col, kind)
     with _open(db, bundle, context_keys=context_key) as rec:

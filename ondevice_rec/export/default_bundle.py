@@ -58,7 +58,7 @@ BASE_MODEL = {
 
 def _validation_texts() -> tuple[list[str], list[str]]:
     """Catalogue texts (the shipped demo catalog) and free-text queries to validate retrieval with."""
-    from ..catalog import demo_items
+    from ..inputs.items import demo_items
 
     docs = [item_text(it) for it in demo_items()]
     queries = [

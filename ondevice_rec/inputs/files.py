@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFormatError
+from ..errors import ImportFormatError
 
 FORMATS = ("csv", "tsv", "jsonl")
 _ALIASES = {"csv": "csv", "tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl"}
