@@ -127,8 +127,8 @@ def export_validated(
     model: Any, tok: Any, source: str | os.PathLike[str], out: str | os.PathLike[str], prompts: list[str]
 ) -> dict[str, Any]:
     """Fine-tuned teacher → F32 GGUF → Q8_0 (llama.cpp) at ``out``, validated against torch's next-token logits
-    on ``prompts`` through :func:`~ondevice_rec.export.validate.validate`. Raises ``ExportError`` (and leaves no
-file) when the mean logit correlation is below ``MIN_LOGIT_CORRELATION``."""
+        on ``prompts`` through :func:`~ondevice_rec.export.validate.validate`. Raises ``ExportError`` (and leaves no
+    file) when the mean logit correlation is below ``MIN_LOGIT_CORRELATION``."""
     torch = require("torch")
     from ..backends.llama import LlamaRanker
 
