@@ -285,7 +285,6 @@ def _function_lengths() -> list[tuple[int, str]]:
     return out
 
 
-@pytest.mark.xfail(reason="export, bench, centre and CLI functions still being split into stages", strict=True)
 def test_no_function_longer_than_100_lines() -> None:
     long = sorted((n, f) for n, f in _function_lengths() if n > 100)
     assert not long, f"functions over 100 lines: {long}"
