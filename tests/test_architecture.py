@@ -288,3 +288,17 @@ def _function_lengths() -> list[tuple[int, str]]:
 def test_no_function_longer_than_100_lines() -> None:
     long = sorted((n, f) for n, f in _function_lengths() if n > 100)
     assert not long, f"functions over 100 lines: {long}"
+
+
+def test_the_readme_architecture_names_every_module() -> None:
+    readme = (PKG.parent / "README.md").read_text()
+    section = readme[readme.index("## Architecture") :]
+    section = section[: section.index("\n## ", 5)]
+    missing = [
+        name
+        for name, path in MODULES.items()
+        if path.name != "__init__.py" and f"`{path.name}`" not in section and f"`{path.stem}`" not in section
+    ]
+    packages = [name for name in MODULES if _is_package(name) and "." in name]
+    missing += [f"{name}/" for name in packages if f"`{name.rsplit('.', 1)[1]}/`" not in section]
+    assert not missing, f"README's architecture section does not name {missing}"
