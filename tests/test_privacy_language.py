@@ -187,6 +187,7 @@ def test_english_messages_about_people_with_foreign_names_are_english(text: str)
 FREQUENCY_REFUSED = [
     ("af", "Ek het die boek gelees en dit was baie goed."),
     ("tl", "Nagustuhan ko talaga ang pelikulang ito."),
+    ("la", "Puer in horto cum amicis ludit et cantat."),  # Latin's list: the Universal Declaration of Human Rights
 ]
 
 
@@ -209,6 +210,14 @@ def test_word_frequencies_refuse_what_the_other_rules_let_through(lang: str, tex
 )
 def test_word_frequencies_leave_supported_languages_alone(lang: str, text: str) -> None:
     assert detect(text) == lang
+
+
+@pytest.mark.parametrize(
+    "text", ["my my +1 100 100000 my my", "a ok ok , ok novel ? +1 100 100000 a ok ok , ok novel ?"]
+)
+def test_word_frequencies_judge_three_distinct_words_or_more(text: str) -> None:
+    """Repeating a word ("my" is also Afrikaans) is no evidence of a language: found by hypothesis."""
+    assert detect(text) == "en"
 
 
 def test_tokens_are_spelled_as_the_frequency_table_spells_them() -> None:

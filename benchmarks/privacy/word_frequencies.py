@@ -44,7 +44,33 @@ FW_FILES = {
     "eu": ("content/2018/eu/eu_50k.txt", "f4cce0f8567e877e108e8bdd18c74e9b23bff2d5f418ac04306ae003b025baf2"),
     "sq": ("content/2018/sq/sq_50k.txt", "5a6d41243584b9c594b35191e9b5851ff8f9d3571e4ca71efde557a7af8f56b2"),
 }
-LANGUAGES = (*SUPPORTED, *WORDFREQ, *FW_FILES)
+# the Universal Declaration of Human Rights (NLTK's udhr2 corpus, public domain) for languages neither source
+# has: one document of ~2,000 words each, enough for the function words that tell a language apart
+UDHR = (
+    "nltk/nltk_data",
+    "5db857e6f7df11eabb5e5665836db9ec8df07e28",
+    "packages/corpora/udhr2.zip",
+    "0796c314b09a930c989c6f9d93d226af9af13feccd88496e196c743dd266c7f3",
+)
+UDHR_FILES = {
+    "az": "azj_latn.txt",
+    "cy": "cym.txt",
+    "ga": "gle.txt",
+    "la": "lat.txt lat_1.txt",  # two translations
+    "lg": "lug.txt",
+    "mi": "mri.txt",
+    "nn": "nno.txt",
+    "sn": "sna.txt",
+    "so": "som.txt",
+    "st": "sot.txt",
+    "sw": "swh.txt",
+    "tn": "tsn.txt",
+    "ts": "tso_MZ.txt",
+    "xh": "xho.txt",
+    "yo": "yor.txt",
+    "zu": "zul.txt",
+}
+LANGUAGES = (*SUPPORTED, *WORDFREQ, *FW_FILES, *UDHR_FILES)
 # ISO 639-1 codes the gate reports for wordfreq's "sh" and "fil"
 CODES = {"sh": "hr", "fil": "tl"}
 
@@ -76,6 +102,41 @@ def frequency_words(mirror: Path, lang: str) -> dict[str, float]:
     return out
 
 
+def udhr_list(mirror: Path, lang: str) -> dict[str, float]:
+    """Relative frequencies of ``lang``'s UDHR words, tokenised as the gate tokenises (Yoruba's under-dots
+    written as the precomposed letters news text uses); a count is discounted by 0.5 so that a word seen once
+    in one document does not count as common."""
+    import io
+    import unicodedata
+    import zipfile
+
+    from ondevice_rec.privacy.language import tokens
+
+    repo, commit, path, sha = UDHR
+    git_dir = mirror / repo.replace("/", "+") / "repo"
+    data = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True, check=True
+    ).stdout
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise SystemExit(f"{repo}:{path}: sha256 does not match {sha}")
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    text = "\n".join(archive.read(f"udhr2/{name}").decode("utf-8") for name in UDHR_FILES[lang].split())
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).replace("\u0329", "\u0323"))
+    counts: dict[str, int] = {}
+    for t in tokens(text.split()):
+        counts[t] = counts.get(t, 0) + 1
+    total = sum(counts.values())
+    return {w: (c - 0.5) / total for w, c in counts.items()}
+
+
+def source(mirror: Path, lang: str) -> dict[str, float]:
+    if lang in FW_FILES:
+        return frequency_words(mirror, lang)
+    if lang in UDHR_FILES:
+        return udhr_list(mirror, lang)
+    return wordfreq_list(lang)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
@@ -84,7 +145,7 @@ def main() -> None:
     table: dict[str, bytearray] = {}
     sizes = {}
     for i, lang in enumerate(LANGUAGES):
-        freqs = frequency_words(args.mirror, lang) if lang in FW_FILES else wordfreq_list(lang)
+        freqs = source(args.mirror, lang)
         kept = {w: f for w, f in freqs.items() if f >= CUTOFF and w.isalpha()}
         sizes[CODES.get(lang, lang)] = len(kept)
         for w, f in kept.items():
@@ -100,6 +161,7 @@ def main() -> None:
         "sources": {
             "wordfreq 3.1.1 (best lists), data CC BY-SA 4.0": [CODES.get(x, x) for x in (*SUPPORTED, *WORDFREQ)],
             f"{FREQUENCY_WORDS[0]}@{FREQUENCY_WORDS[1][:7]} (OpenSubtitles 2018), content CC BY-SA 4.0": list(FW_FILES),
+            f"{UDHR[0]}@{UDHR[1][:7]} udhr2 (Universal Declaration of Human Rights), public domain": list(UDHR_FILES),
         },
         "licence": "CC BY-SA 4.0 (derived from the sources above)",
         "command": "python benchmarks/privacy/word_frequencies.py " + " ".join(sys.argv[1:]),

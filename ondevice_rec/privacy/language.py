@@ -54,22 +54,25 @@ Rule (``detect``):
    Portuguese dev texts of this benchmark's corpora refused by it, the other languages refused in 57 % of texts
    on average (36 % with rule 6 alone); Afrikaans (14 %), Latin (20 %) and Catalan (22 %) least.
 8. Word frequencies: a text rules 4-7 leave in a supported language is scored word by word against the
-   frequency lists of the seven languages and 25 others (``data/word_frequencies.sqlite``, 932k words, from
-   wordfreq 3.1.1 and hermitdave/FrequencyWords; written by ``benchmarks/privacy/word_frequencies.py``): the
-   log10 likelihood of its casefolded words, a word a list lacks counting as its cutoff (1e-6). Another
-   supported language 2 or more ahead takes the text over ("relabelled"); then an unsupported language 1 or
-   more ahead refuses it as that language, and so does a text fewer than half of whose words the supported
-   language's list holds ("und": Setswana, Latin, Irish have no list). English is judged on its words other
-   than names when 3 are left (else not at all), with margin 3: tweets mix in slang, hashtags and names.
+   frequency lists of the seven languages and 41 others (``data/word_frequencies.sqlite``, 940k words, from
+   wordfreq 3.1.1 and hermitdave/FrequencyWords, and for 16 languages neither has (Setswana, Latin, Irish,
+   Yoruba, ...) the Universal Declaration of Human Rights, ~2,000 words each; written by
+   ``benchmarks/privacy/word_frequencies.py``): the log10 likelihood of its casefolded words, a word a list
+   lacks counting as its cutoff (1e-6). Another supported language 1 or more ahead takes the text over
+   ("relabelled"); then an unsupported language 1 or more ahead refuses it as that language, and so does a text
+   fewer than half of whose words the supported language's list holds ("und"). Only texts of 3 distinct words
+   or more are judged ("my my … my my" is no evidence of Afrikaans). English is judged on its words other than
+   names when 3 are left (else not at all), with margin 3: tweets mix in slang, hashtags and names.
    Chosen on the dev split of ``langid.py`` (3-20-word texts): without rule 8 the own-model shares were
    en 97.5 / fr 97.2 / de 98.6 / es 98.5 / it 98.9 / nl 98.7 / pt 98.3 %, English refused 0.25 %, the 41 other
-   languages refused 55.5 % on average; with it 98.0 / 98.4 / 97.3 / 97.3 / 98.9 / 98.5 / 97.9 %, English
-   refused 0.94 %, the others 93.0 % (least: Setswana 74 %, Latin 75 %, Sesotho 77 %, Irish 81 %, Catalan
-   84 %). The grid (``langid.py --split dev --explore-frequencies``, ``results/privacy/langid.dev.frequencies.md``):
-   relabelling off or at 1-3, margins 0.5-3, shares 0.5-0.75; chosen: the most other-language refusals with
-   English refused below 0.95 % and every own-model share >= 97 %. A share of 0.6 refused 93.8 % but kept
-   German at 96.0 %; without relabelling 94.2 %, with own-model shares of 94.9-97.9 % and 1.5 % of English
-   refused; relabelling at 1 and margin 0.5: 93.5 %, English refused 0.97 %.
+   languages refused 55.5 % on average; with it 98.1 / 98.6 / 97.3 / 97.5 / 99.0 / 98.6 / 98.0 %, English
+   refused 0.83 %, the others 94.1 % (least: Catalan 83 %, Latin 84 %, Irish 85 %; 93.0 % and Setswana 74 %
+   before the UDHR lists). The grid (``langid.py --split dev --explore-frequencies``,
+   ``results/privacy/langid.dev.frequencies.md``): relabelling off or at 1-3, margins 0.5-3, shares 0.5-0.75;
+   chosen: the most other-language refusals with English refused below 0.95 % and every own-model share
+   >= 97 % (an English margin of 2 instead of 3: 94.2 %, the same English refusals). Relabelling at 2: 94.2 %,
+   English refused 0.96 %; a share of 0.6: 94.4 %, German at 96.0 %; without relabelling 94.8 %, own-model
+   shares of 94.9-97.9 % and 1.45 % of English refused.
    Cost: one indexed SQLite query per text on a 16 MB read-only file.
 
 Chosen on the dev splits of ``benchmarks/privacy/langid.py`` (texts of 3-20 words cut at the start of
@@ -157,7 +160,7 @@ class Config:
     freq_share: float = 0.5
     freq_margin_en: float = 3.0
     freq_share_en: float = 0.5
-    relabel_margin: float = 2.0
+    relabel_margin: float = 1.0
 
 
 CONFIG = Config()
@@ -491,9 +494,10 @@ class LanguageGate:
 
     def by_frequencies(self, lang: str, ws: list[str], english: list[str]) -> str:
         """Rule 8: ``lang`` (supported) checked against the word-frequency table; ``ws`` are the words judged for
-        a language other than English, ``english`` for English (its words other than names, or none)."""
+        a language other than English, ``english`` for English (its words other than names, or none). Judged
+        only on 3 distinct words or more: "my my … my my" is no evidence of Afrikaans."""
         toks = tokens(_sample(english if lang == "en" else ws))
-        if len(toks) < MIN_WORDS:
+        if len(set(toks)) < MIN_WORDS:
             return lang
         return frequency_verdict(lang, *_frequencies().score(toks), len(toks), self.config)
 
