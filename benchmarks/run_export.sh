@@ -31,7 +31,7 @@ t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml10
 # 4c. the default export without the cold items (fine-tunes its own teacher on the reduced data: ~35 min more)
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-heldout-default" \
   --formats onnx,gguf --holdout-cold-items
-# (session 2's default, id dropout 0.25, kept for comparison in $BUNDLES/ml100k-idd0.25: step 1 with --id-dropout 0.25)
+# (the earlier default, id dropout 0.25, kept for comparison in $BUNDLES/ml100k-idd0.25: step 1 with --id-dropout 0.25)
 for b in ml100k ml100k-idd0.25 ml100k-nodistill-idd0.25 ml100k-distill0.5 ml100k-nodistill ml100k-heldout ml100k-heldout-idd0.75 ml100k-heldout-default; do cp "$BUNDLES/$b/manifest.json" "$OUT/manifest-$b.json"; done
 # 5. one evaluation run: baselines and the students (warm and profile-only cold users)
 t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \
