@@ -20,8 +20,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ondevice_rec import Recommender  # noqa: E402
-from ondevice_rec.catalog import demo_items  # noqa: E402
 from ondevice_rec.centre import app  # noqa: E402
+from ondevice_rec.inputs.items import demo_items  # noqa: E402
 
 KINDS = ("view", "like", "click", "purchase", "rating", "skip")
 

@@ -36,8 +36,8 @@ from corpora import load  # noqa: E402
 from generated import clean_corpus, generated_docs  # noqa: E402
 from measure import false_positive_rate, measure  # noqa: E402
 
-from ondevice_rec.catalog import demo_items  # noqa: E402
 from ondevice_rec.errors import RedactionError  # noqa: E402
+from ondevice_rec.inputs.items import demo_items  # noqa: E402
 from ondevice_rec.privacy.masking import KnownText, Redactor  # noqa: E402
 
 ENGLISH = ("wnut17", "btc", "conll2003-en")

@@ -16,6 +16,6 @@ odrec bench --bundle "$BUNDLES/ml100k" --scenarios recommend,cold-start,backends
 odrec bench --bundle "$BUNDLES/default-fp32" --scenarios backends --workdir "$WORK" \
   --json "$OUT/encoder-fp32-vs-int8.json" --report "$OUT/encoder-fp32-vs-int8.md"
 # 4. one app process at 100k items: start-up (before and with the vector cache), peak RSS, recommend, add_items,
-#    float16 + prefilter vs exact float32 top-10 overlap (issue 15)
+#    float16 + prefilter vs exact float32 top-10 overlap
 odrec bench --scenarios memory,recommend --sizes 100000 --workdir "$WORK" \
   --json "$OUT/memory-100k.json" --report "$OUT/memory-100k.md"

@@ -2,15 +2,18 @@
 # The commands that produced benchmarks/results/export-ml-100k/ (run from the repository root with the export,
 # eval and gguf extras). Bundles go to $BUNDLES (not committed: ~25 MB each, plus the 140 MB GGUF teacher).
 # Steps 1-4 are independent once the teacher cache exists (the teacher stage, ~35 min, runs once and is cached).
-# Session 3 ran 1, 3 and 4c with id dropout 0.75 (the new default); 2 and 4 are from session 2 with id dropout 0.25
-# (manifests record the recipe), 4b is the default recipe without distillation, trained without the cold items.
+# Steps 1, 3 and 4c ran with id dropout 0.75 (the default then; it is 0.25 now, chosen on validation in
+# benchmarks/results/cold-items/); 2 and 4 with 0.25 (every manifest records its recipe); 4b is 4 with 0.75.
+# The bundles these figures describe were built by the release that recorded them (see each manifest's
+# odrec_version): rerunning this script with today's defaults builds today's bundles, not those.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 BUNDLES=${BUNDLES:-bundles}
 OUT=benchmarks/results/export-ml-100k
 mkdir -p "$OUT"
 t() { /usr/bin/time -f "%e s wall, %M KB peak RSS: $*" "$@"; }
-# 1. the default export: fine-tuned SmolLM2 teacher -> labels -> distilled student (weight 0.1, id dropout 0.75);
+# 1. the default export of that release: fine-tuned SmolLM2 teacher -> labels -> distilled student (weight 0.1,
+#    id dropout 0.75);
 #    ONNX + GGUF
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k" --formats onnx,gguf --resume \
   --cache-dir "$BUNDLES/ml100k.cache"
@@ -28,7 +31,7 @@ t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml10
 # 4c. the default export without the cold items (fine-tunes its own teacher on the reduced data: ~35 min more)
 t odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$BUNDLES/ml100k-heldout-default" \
   --formats onnx,gguf --holdout-cold-items
-# (session 2's default, id dropout 0.25, kept for comparison in $BUNDLES/ml100k-idd0.25: step 1 with --id-dropout 0.25)
+# (the earlier default, id dropout 0.25, kept for comparison in $BUNDLES/ml100k-idd0.25: step 1 with --id-dropout 0.25)
 for b in ml100k ml100k-idd0.25 ml100k-nodistill-idd0.25 ml100k-distill0.5 ml100k-nodistill ml100k-heldout ml100k-heldout-idd0.75 ml100k-heldout-default; do cp "$BUNDLES/$b/manifest.json" "$OUT/manifest-$b.json"; done
 # 5. one evaluation run: baselines and the students (warm and profile-only cold users)
 t odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The commands behind benchmarks/results/eval-amazon-sports/ and benchmarks/results/export-scale/ (issue 19):
+# The commands behind benchmarks/results/eval-amazon-sports/ and benchmarks/results/export-scale/:
 # S3-Rec's 5-core Amazon Sports_and_Outdoors, rebuilt from a fetched copy of RUCAIBox/CIKM2020-S3Rec (sha256
 # checked; nothing of the data is committed), then the default export on all users and one eval run with the
 # baselines and the blend's ablation. Run from the repository root with the export and eval extras.

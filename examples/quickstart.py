@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ondevice_rec import Recommender
-from ondevice_rec.catalog import demo_items
+from ondevice_rec.inputs.items import demo_items
 
 with tempfile.TemporaryDirectory() as tmp, Recommender.open(Path(tmp) / "rec.db") as rec:
     rec.add_items(demo_items())

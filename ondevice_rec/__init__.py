@@ -12,7 +12,6 @@ with Recommender.open("rec.db") as rec:
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .catalog import CatalogColumns
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -35,8 +34,9 @@ from .errors import (
     StoreError,
     StoreFullError,
 )
-from .events import EventColumns
-from .ingest import ImportReport
+from .inputs.event_rows import EventColumns
+from .inputs.imports import ImportReport
+from .inputs.items import CatalogColumns
 from .privacy.consent import ConsentHandle
 from .ranking import RankingConfig
 from .ranking.pipeline import Recommendation

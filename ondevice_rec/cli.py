@@ -20,6 +20,7 @@ from .errors import ArgumentError, OdrecError
 
 if TYPE_CHECKING:
     from .bundle import Manifest
+    from .export.pipeline import ExportConfig
     from .recommender import Recommender
 
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -356,7 +357,7 @@ def catalog_import(
 ) -> None:
     """Import items from FILE. The whole file is checked first: a bad line imports nothing and is named.
     Columns not mapped to a field are kept in each item's meta. Re-importing only embeds what changed."""
-    from .catalog import CatalogColumns
+    from .inputs.items import CatalogColumns
 
     cols = CatalogColumns(id_col, title_col, text_col, tags_col, tags_sep, popularity_col)
     with _open(db, bundle, create=True) as rec:
@@ -434,7 +435,7 @@ def events_import(
 ) -> None:
     """Import interactions from FILE. Checked in full first (a bad line imports nothing and is named); written
     in batches that commit with the import's progress, so re-running an interrupted import resumes it."""
-    from .events import EventColumns
+    from .inputs.event_rows import EventColumns
 
     cols = EventColumns(user_col, item_col, kind_col, value_col, at_col, context_col, kind)
     with _open(db, bundle, context_keys=context_key) as rec:
@@ -827,15 +828,11 @@ def export_cmd(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Train the on-device student ranker on a dataset, export it to ONNX (fp32 + int8), validate, bundle."""
-    from dataclasses import replace
-
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from .backends import set_default_threads
     from .export.distributed import RayConfig, require_ray
-    from .export.pipeline import ExportConfig, run_export
+    from .export.pipeline import run_export
 
     set_default_threads(threads)
     ray_cfg = None
@@ -846,14 +843,47 @@ def export_cmd(
         raise ArgumentError("--workers takes effect with --ray (e.g. --ray auto --workers 2)")
     if device not in ("cpu", "cuda"):
         raise ArgumentError(f"--device must be cpu or cuda, got {device!r}")
+    cfg = _export_config(
+        dataset, data_dir, formats, teacher, no_teacher, seed, max_users, holdout_cold_items, split_order, item_item,
+        dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout),
+        dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device),
+    )  # fmt: skip
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+        manifest = run_export(
+            cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar), ray=ray_cfg
+        )
+    _print_stage_table(manifest, f"bundle {out}")
+    for line in export_summary(manifest):
+        typer.echo(line)
+
+
+def _export_config(
+    dataset: str,
+    data_dir: Path,
+    formats: str,
+    teacher: str | None,
+    no_teacher: bool,
+    seed: int,
+    max_users: int | None,
+    holdout_cold_items: bool,
+    split_order: str,
+    item_item: bool,
+    student_opts: dict[str, Any],
+    teacher_opts: dict[str, Any],
+) -> ExportConfig:
+    """The ``ExportConfig`` that ``odrec export``'s options describe."""
+    from dataclasses import replace
+
+    from .export.pipeline import ExportConfig
     from .export.student import StudentConfig
     from .export.teacher import TeacherConfig
 
-    fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
-    cfg = ExportConfig(
+    student = StudentConfig(loss=student_opts["loss"])
+    id_dropout = student_opts["id_dropout"]
+    return ExportConfig(
         dataset=dataset,
         data_dir=str(data_dir),
-        formats=fmts,
+        formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
         teacher=teacher,
         use_teacher=not no_teacher,
         seed=seed,
@@ -862,19 +892,22 @@ def export_cmd(
         split_order=split_order,
         item_item=item_item,
         student=replace(
-            StudentConfig(loss=loss),
-            epochs=epochs,
+            student,
+            epochs=student_opts["epochs"],
             seed=seed,
-            distill_weight=distill_weight,
-            id_dropout=StudentConfig().id_dropout if id_dropout is None else id_dropout,
+            distill_weight=student_opts["distill_weight"],
+            id_dropout=student.id_dropout if id_dropout is None else id_dropout,
         ),
-        teacher_cfg=TeacherConfig(steps=teacher_steps, label_users=label_users, seed=seed, lora=lora, device=device),
+        teacher_cfg=TeacherConfig(seed=seed, **teacher_opts),
     )
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
-        manifest = run_export(
-            cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar), ray=ray_cfg
-        )
-    table = Table(title=f"bundle {out}")
+
+
+def _print_stage_table(manifest: Manifest, title: str) -> None:
+    """Seconds and peak memory per export stage, and the total."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
     table.add_column("stage")
     table.add_column("seconds", justify="right")
     table.add_column("peak RSS (MB)", justify="right")
@@ -883,8 +916,6 @@ def export_cmd(
         table.add_row(k, f"{v:.1f}", f"{peak[k]:.0f}" if k in peak else "")
     table.add_row("total", f"{sum((manifest.stage_seconds or {}).values()):.1f}", "")
     Console().print(table)
-    for line in export_summary(manifest):
-        typer.echo(line)
 
 
 def export_summary(manifest: Manifest) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .catalog import demo_items
+from .inputs.items import demo_items
 from .recommender import Recommender
 
 DAY = 86400.0

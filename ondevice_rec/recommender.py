@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .backends import Encoder, Reranker, open_encoder, open_reranker
 from .bundle import Bundle, load_bundle
-from .catalog import CatalogColumns, check_id
 from .errors import ArgumentError, ArgumentTypeError, StoreError
-from .events import EventColumns, to_event_row
-from .ingest import ImportReport, Progress, import_events
-from .items import LiveCatalog
-from .limits import MAX_PROFILE_CHARS
+from .inputs.event_rows import EventColumns, to_event_row
+from .inputs.imports import ImportReport, Progress, import_events
+from .inputs.items import CatalogColumns, check_id
+from .inputs.limits import MAX_PROFILE_CHARS
+from .inputs.requests import build_request, check_open, check_options, open_config, page
+from .live.catalogue import LiveCatalog
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
 from .ranking import RankingConfig, stat_increments
 from .ranking.pipeline import Recommendation, Request, UserSignals, rank, similar
 from .ranking.profile import Profile, embed_profile
-from .requests import build_request, check_open, check_options, open_config, page
 from .store import SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
@@ -290,11 +290,11 @@ class Recommender:
     def _profile(self, uid: int) -> Profile | None:
         """The stored clause vectors for this bundle; a profile written under another bundle by another
         connection since we opened is embedded in memory (a read never writes)."""
-        prof = self._store.profiles.vectors(uid, self.space_id, self._encoder.dim)
-        if prof is None:
-            text = self._store.profiles.text(uid)
-            prof = self._embed_profile(text) if text else None
-        return prof
+        stored = self._store.profiles.vectors(uid, self.space_id, self._encoder.dim)
+        if stored is not None:
+            return Profile(*stored)
+        text = self._store.profiles.text(uid)
+        return self._embed_profile(text) if text else None
 
     # --- consent --------------------------------------------------------------------------------
     def consent(self, user_id: str) -> ConsentHandle:

@@ -17,7 +17,7 @@ def hook(event: str, args: tuple[object, ...]) -> None:
 
 def api(db: str) -> None:
     from ondevice_rec import Recommender
-    from ondevice_rec.catalog import demo_items
+    from ondevice_rec.inputs.items import demo_items
 
     sent: list[object] = []
     with Recommender.open(db) as rec:

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from ondevice_rec import Recommender  # noqa: E402
 from ondevice_rec.bundle import default_bundle_path  # noqa: E402
-from ondevice_rec.catalog import demo_items  # noqa: E402
+from ondevice_rec.inputs.items import demo_items  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

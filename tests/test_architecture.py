@@ -1,5 +1,6 @@
-"""The architecture, enforced: import rules between the tiers, no import circle, SQL only in store/,
-the facade's size, one exception tree."""
+"""The architecture, enforced: import rules between the tiers, no import circle (typing imports included),
+store/ a DAG below everything else, SQL only in store/, at most five top-level modules, no function over 100
+lines, the facade's size, one exception tree."""
 
 from __future__ import annotations
 
@@ -21,12 +22,8 @@ RUNTIME = (
     "backends",
     "bundle",
     "privacy",
-    "catalog",
-    "events",
-    "items",
-    "ingest",
-    "tabular",
-    "requests",
+    "inputs",
+    "live",
 )
 OFFLINE = ("export", "eval", "bench", "datasets", "cli", "demo")
 
@@ -109,15 +106,15 @@ def test_privacy_never_imports_the_recommender(name: str) -> None:
     assert "ondevice_rec.recommender" not in _imports(name, typing_only=True)
 
 
-def test_no_import_circle() -> None:
-    graph = {m: _imports(m, typing_only=False) for m in MODULES}
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on: set[str] = set()
     cycles: list[list[str]] = []
 
-    def visit(v: str) -> None:  # Tarjan's strongly connected components
+    def visit(v: str) -> None:
         index[v] = low[v] = len(index)
         stack.append(v)
         on.add(v)
@@ -141,7 +138,12 @@ def test_no_import_circle() -> None:
     for m in graph:
         if m not in index:
             visit(m)
-    assert not cycles, f"import circles: {cycles}"
+    return cycles
+
+
+def test_no_import_circle() -> None:
+    graph = {m: _imports(m, typing_only=False) for m in MODULES}
+    assert not _cycles(graph), f"import circles: {_cycles(graph)}"
 
 
 _SQL = re.compile(r"""["'](?:\s*)(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA|WITH RECURSIVE|BEGIN|COMMIT)\b""")
@@ -224,3 +226,79 @@ def test_ndcg_is_computed_only_in_eval_metrics() -> None:
     for name, path in MODULES.items():
         if name != "ondevice_rec.eval.metrics":
             assert not discount.search(path.read_text()), f"{name} computes NDCG itself: use eval.metrics"
+
+
+# the modules directly in ondevice_rec/: the facade, the exception tree, the CLI, the demo, the version
+TOP_LEVEL = {"recommender", "errors", "cli", "demo", "_version"}
+
+
+def test_at_most_five_top_level_modules() -> None:
+    top = {p.stem for p in PKG.glob("*.py") if p.stem != "__init__"}
+    assert top == TOP_LEVEL, f"top-level modules {sorted(top - TOP_LEVEL)}: put them in the room they belong to"
+
+
+# a room's own configuration, pipeline, report and runner may share a name with another room's
+_ROOM_ROLES = {"config", "pipeline", "report", "runner"}
+
+
+def test_no_two_modules_share_a_name() -> None:
+    seen: dict[str, str] = {}
+    for name in MODULES:
+        if _is_package(name):
+            continue
+        stem = name.rsplit(".", 1)[1]
+        if stem in _ROOM_ROLES:
+            continue
+        assert stem not in seen, f"{name} and {seen[stem]} share a name"
+        seen[stem] = name
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if _tier(m) == "store"])
+def test_store_imports_nothing_above_it(name: str) -> None:
+    bad = {m for m in _imports(name, typing_only=True) if _tier(m) != "store" and m != "ondevice_rec.errors"}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+_TABLES = ("catalog", "events", "users")
+
+
+@pytest.mark.parametrize("table", _TABLES)
+def test_store_tables_depend_on_the_connection_protocol_not_on_each_other(table: str) -> None:
+    name = f"ondevice_rec.store.{table}"
+    got = _imports(name, typing_only=True)
+    assert "ondevice_rec.store.db" not in got, f"{name} imports the Store itself"
+    others = {f"ondevice_rec.store.{t}" for t in _TABLES if t != table}
+    assert not got & others, f"{name} imports {sorted(got & others)}"
+
+
+def test_no_import_circle_even_for_type_checking() -> None:
+    graph = {m: _imports(m, typing_only=True) for m in MODULES}
+    assert not _cycles(graph), f"import circles: {_cycles(graph)}"
+
+
+def _function_lengths() -> list[tuple[int, str]]:
+    out = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno:
+                out.append((node.end_lineno - node.lineno + 1, f"{name}.{node.name}"))
+    return out
+
+
+def test_no_function_longer_than_100_lines() -> None:
+    long = sorted((n, f) for n, f in _function_lengths() if n > 100)
+    assert not long, f"functions over 100 lines: {long}"
+
+
+def test_the_readme_architecture_names_every_module() -> None:
+    readme = (PKG.parent / "README.md").read_text()
+    section = readme[readme.index("## Architecture") :]
+    section = section[: section.index("\n## ", 5)]
+    missing = [
+        name
+        for name, path in MODULES.items()
+        if path.name != "__init__.py" and f"`{path.name}`" not in section and f"`{path.stem}`" not in section
+    ]
+    packages = [name for name in MODULES if _is_package(name) and "." in name]
+    missing += [f"{name}/" for name in packages if f"`{name.rsplit('.', 1)[1]}/`" not in section]
+    assert not missing, f"README's architecture section does not name {missing}"

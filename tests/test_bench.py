@@ -131,3 +131,10 @@ def test_memory_scenario_measures_one_process_on_a_copy_of_the_store(tmp_path: P
     (db,) = tmp_path.glob("store-*.db")  # the items added while measuring went to a copy
     with Recommender.open(db, read_only=True) as rec:
         assert rec.count_items() == 60
+
+
+def test_every_scenario_has_a_runner() -> None:
+    from ondevice_rec.bench.config import SCENARIOS
+    from ondevice_rec.bench.runner import _SCENARIOS
+
+    assert set(_SCENARIOS) == set(SCENARIOS)

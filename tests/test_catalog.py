@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ondevice_rec import ImportFormatError, Recommender
-from ondevice_rec.catalog import demo_items, read_catalog_file, to_item
+from ondevice_rec.inputs.items import demo_items, read_catalog_file, to_item
 
 
 def test_demo_catalog_is_about_200_distinct_items() -> None:

@@ -56,6 +56,14 @@ def test_bootstrap_and_paired_test() -> None:
     assert better["mean_diff"] == pytest.approx(0.6) and better["p_value"] < 0.001 and better["ci_low"] > 0.4
 
 
+def test_intervals_do_not_depend_on_the_order_of_users() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.random(200), rng.random(200)
+    order = rng.permutation(200)
+    assert bootstrap_ci(a) == bootstrap_ci(a[order])
+    assert paired_test(a, b) == paired_test(a[order], b[order])
+
+
 # --- splits --------------------------------------------------------------------------------------------
 def _ds(rows: list[tuple[str, str, float, float]], items: list[str] | None = None) -> Dataset:
     items = items or sorted({r[1] for r in rows})
@@ -178,7 +186,7 @@ def test_generic_loader_and_bad_input(tmp_path: Path) -> None:
         load_dataset("generic", tmp_path / "missing")
     (tmp_path / "cols").mkdir()
     (tmp_path / "cols" / "items.csv").write_text("id,name\n1,x\n")
-    with pytest.raises(DatasetError, match=r"items.csv: missing column\(s\) item_id"):
+    with pytest.raises(DatasetError, match=r"items.csv:1: the header has no 'item_id' column"):
         load_dataset("generic", tmp_path / "cols")
     with pytest.raises(DatasetError, match="missing file .*u.item"):
         load_dataset("ml-100k", tmp_path / "cols")

@@ -51,7 +51,7 @@ def test_a_teacher_weaker_than_the_retriever_labels_no_training_sets(
 ) -> None:
     """The held-out check runs first; a teacher that loses it is not distilled from, so the training candidate
     sets (the costliest stage) are not labelled unless ``label_if_weaker``."""
-    import ondevice_rec.export.teacher as teacher
+    import ondevice_rec.export.teacher.stage as teacher
 
     monkeypatch.setattr(teacher, "validation_quality", lambda *a, **k: {"teacher_beats_retriever": False})
     called: list[int] = []
@@ -193,7 +193,7 @@ def test_the_teacher_check_stops_once_the_difference_is_clear(
     ],
 )
 def test_clear_difference(diff: list[float], decided: str) -> None:
-    from ondevice_rec.export.teacher import _clear_difference
+    from ondevice_rec.export.teacher.quality import _clear_difference
 
     assert _clear_difference(np.array(diff), 2.5, 100) == decided
 

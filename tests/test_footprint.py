@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ondevice_rec.catalog import demo_items
+from ondevice_rec.inputs.items import demo_items
 
 WORKER = Path(__file__).with_name("_footprint_worker.py")
 ROOT = Path(__file__).resolve().parents[1]

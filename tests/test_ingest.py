@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ondevice_rec import ImportFormatError, Recommender
-from ondevice_rec.catalog import CatalogColumns
-from ondevice_rec.events import EventColumns
+from ondevice_rec.inputs.event_rows import EventColumns
+from ondevice_rec.inputs.items import CatalogColumns
 
 MOVIES = (
     "movieId,title,genres,year\n1,Toy Story,Animation|Children,1995\n2,Heat,Action|Crime,1995\n3,Alien,Horror|Sci-Fi,\n"

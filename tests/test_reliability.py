@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ondevice_rec import OdrecError, Recommender, StoreFullError
-from ondevice_rec.catalog import read_catalog_file
+from ondevice_rec.inputs.items import read_catalog_file
 
 WORKER = Path(__file__).with_name("_reliability_worker.py")
 ITEMS = [{"id": f"i{n}", "title": f"item {n}", "text": f"text of item {n}"} for n in range(20)]
@@ -274,7 +274,7 @@ def test_importers_raise_only_sdk_errors_on_any_bytes(tmp_path_factory, content,
 
 def test_huge_and_strange_values_have_deliberate_limits(rec: Recommender) -> None:
     big = "x" * 10_000_000  # 10 MB
-    from ondevice_rec.catalog import MAX_TEXT_CHARS
+    from ondevice_rec.inputs.items import MAX_TEXT_CHARS
 
     with pytest.raises(ValueError, match="longer than"):
         rec.add_items([{"id": big, "title": "t"}])

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ondevice_rec import Recommender, StoreError
-from ondevice_rec.store import SCHEMA_VERSION, Store
+from ondevice_rec.store import SCHEMA_VERSION, Store, statements
 
 
 def test_pragmas_and_schema(db_path: Path) -> None:
@@ -61,11 +61,11 @@ def test_corrupt_or_unreadable_file_raises_store_error_naming_it(tmp_path: Path)
 def test_write_is_all_or_nothing(db_path: Path) -> None:
     s = Store(db_path)
     with pytest.raises(RuntimeError), s.write() as conn:
-        s.users.ensure_uid(conn, "alice")
+        statements.ensure_uid(conn, "alice")
         raise RuntimeError("boom")
     assert s.users.uid("alice") is None
     with s.write() as conn:
-        s.users.ensure_uid(conn, "alice")
+        statements.ensure_uid(conn, "alice")
     assert s.users.uid("alice") is not None
 
 

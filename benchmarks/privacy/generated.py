@@ -10,7 +10,7 @@ import re
 
 from faker import Faker
 
-from ondevice_rec.catalog import demo_items
+from ondevice_rec.inputs.items import demo_items
 
 LOCALES = ["en_US", "en_GB", "en_CA", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_IN"]
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,6 @@ def run_bench(
     from ..bundle import default_bundle_path, load_bundle
 
     bundle = load_bundle(cfg.bundle)
-    bundle_arg = str(bundle.path) if cfg.bundle else None
     backends = _check(cfg, bundle.manifest)
     work = Path(cfg.workdir) if cfg.workdir else Path(tempfile.gettempdir()) / "odrec-bench"
     work.mkdir(parents=True, exist_ok=True)
@@ -108,122 +107,158 @@ def run_bench(
         "setup": [],
         "interrupted": False,
     }
-    tag = (bundle.manifest.name or "bundle") + "-" + bundle.bundle_id[:12]
-
-    def add(rows: list[dict[str, Any]]) -> None:
-        report["results"].extend(rows)
-        if partial is not None:
-            partial(report)
-
-    def store(size: int) -> Path:
-        db = work / f"store-{tag}-{size}-h{'-'.join(map(str, cfg.histories))}.db"
-        if not db.is_file():
-            progress(f"building a {size:,}-item store (cached in {work})")
-            report["setup"].append(
-                _run_worker("build", {"db": str(db), "bundle": bundle_arg, "size": size, "histories": cfg.histories})
-            )
-        return db
-
+    bench = _Bench(
+        cfg, str(bundle.path) if cfg.bundle else None, backends, work,
+        (bundle.manifest.name or "bundle") + "-" + bundle.bundle_id[:12], report, progress, partial,
+    )  # fmt: skip
     try:
-        if "ingest" in cfg.scenarios:
-            progress(f"ingest of {cfg.ingest_items} items")
-            with tempfile.TemporaryDirectory(dir=work) as d:
-                add(_run_worker("ingest", {"bundle": bundle_arg, "n": cfg.ingest_items, "dir": d}))
-        if "recommend" in cfg.scenarios:
-            for size in cfg.sizes:
-                db = store(size)
-                for th in cfg.threads:
-                    progress(f"recommend: {size:,} items, {th} thread(s)")
-                    p = {
-                        "db": str(db),
-                        "bundle": bundle_arg,
-                        "threads": th,
-                        "size": size,
-                        "histories": list(cfg.histories),
-                        "warmup": cfg.warmup,
-                        "requests": cfg.requests,
-                    }
-                    add(_run_worker("recommend", p))
-        if "memory" in cfg.scenarios:
-            for size in cfg.sizes:
-                db = store(size)
-                progress(f"memory and start-up: {size:,} items, one process")
-                with tempfile.TemporaryDirectory(dir=work) as d:
-                    copy = Path(d) / "copy.db"  # add_items writes: measure on a copy, keep the cached store
-                    shutil.copyfile(db, copy)
-                    for what in ("first open after an import: no vector cache yet", "vector cache in place"):
-                        start = {"db": str(copy), "bundle": bundle_arg, "threads": cfg.threads[-1], "size": size}
-                        add(
-                            _run_worker(
-                                "start", {**start, "histories": list(cfg.histories), "what": what, "t0": time.time()}
-                            )
-                        )
-                    mem: dict[str, Any] = {
-                        "db": str(copy),
-                        "bundle": bundle_arg,
-                        "threads": cfg.threads[-1],
-                        "size": size,
-                        "histories": list(cfg.histories),
-                        "warmup": cfg.warmup,
-                        "requests": cfg.requests,
-                        "adds": 20,
-                        "t0": time.time(),
-                    }
-                    add(_run_worker("memory", mem))
-        if "cold-start" in cfg.scenarios:
-            size = 10_000 if 10_000 in cfg.sizes else min(cfg.sizes)
-            db = store(size)
-            progress(f"cold start x{cfg.cold_runs} ({size:,} items)")
-            first, load = [], []
-            for _ in range(cfg.cold_runs):
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-c",
-                        COLD_START,
-                        repr(time.time()),
-                        str(db),
-                        bundle_arg or "",
-                        HISTORY_USERS.format(cfg.histories[-1]),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    env={**os.environ, "HF_HUB_OFFLINE": "1"},
-                )
-                if out.returncode != 0:
-                    raise BenchError(f"cold-start run failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
-                got = json.loads(out.stdout.strip().splitlines()[-1])
-                first.append(got["first_s"] * 1000)
-                load.append(got["open_s"] * 1000)
-            add(
-                [
-                    result("cold-start", {"items": size, "what": "process start to first recommendation"}, first),
-                    result("cold-start", {"what": "Recommender.open (bundle verify + sessions + store)"}, load),
-                ]
-            )
-        if "backends" in cfg.scenarios:
-            for th in cfg.threads:
-                progress(f"per-candidate cost of {', '.join(backends)} ({th} thread(s))")
-                backend_params: dict[str, Any] = {
-                    "bundle": bundle_arg,
-                    "backends": list(backends),
-                    "threads": th,
-                    "reps": max(8, cfg.requests // 5),
-                    "candidates": 1000,
-                }
-                add(_run_worker("backends", backend_params))
-        if "rerank" in cfg.scenarios and "gguf" in backends:
-            for th in cfg.threads:
-                progress(f"LLM re-rank of 20 ({th} thread(s))")
-                add(
-                    _run_worker(
-                        "rerank", {"bundle": bundle_arg, "threads": th, "top": 20, "reps": max(3, cfg.requests // 20)}
-                    )
-                )
-        if "redact" in cfg.scenarios:
-            progress("egress redaction of 1 KB")
-            add(_run_worker("redact", {"n": max(10, cfg.requests // 4)}))
+        for scenario, run in _SCENARIOS.items():
+            if scenario in cfg.scenarios:
+                run(bench)
     except KeyboardInterrupt:
         report["interrupted"] = True
     report["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return report
+
+
+@dataclass
+class _Bench:
+    """One ``run_bench`` call: its settings, the report it fills and the stores it builds (cached in ``work``)."""
+
+    cfg: BenchConfig
+    bundle_arg: str | None  # the bundle path handed to workers; None = the default bundle
+    backends: tuple[str, ...]
+    work: Path
+    tag: str
+    report: dict[str, Any]
+    progress: Callable[[str], None]
+    partial: Callable[[dict[str, Any]], None] | None
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.report["results"].extend(rows)
+        if self.partial is not None:
+            self.partial(self.report)
+
+    def store(self, size: int) -> Path:
+        db = self.work / f"store-{self.tag}-{size}-h{'-'.join(map(str, self.cfg.histories))}.db"
+        if not db.is_file():
+            self.progress(f"building a {size:,}-item store (cached in {self.work})")
+            params = {"db": str(db), "bundle": self.bundle_arg, "size": size, "histories": self.cfg.histories}
+            self.report["setup"].append(_run_worker("build", params))
+        return db
+
+    def ingest(self) -> None:
+        self.progress(f"ingest of {self.cfg.ingest_items} items")
+        with tempfile.TemporaryDirectory(dir=self.work) as d:
+            self.add(_run_worker("ingest", {"bundle": self.bundle_arg, "n": self.cfg.ingest_items, "dir": d}))
+
+    def recommend(self) -> None:
+        cfg = self.cfg
+        for size in cfg.sizes:
+            db = self.store(size)
+            for th in cfg.threads:
+                self.progress(f"recommend: {size:,} items, {th} thread(s)")
+                p = {
+                    "db": str(db),
+                    "bundle": self.bundle_arg,
+                    "threads": th,
+                    "size": size,
+                    "histories": list(cfg.histories),
+                    "warmup": cfg.warmup,
+                    "requests": cfg.requests,
+                }
+                self.add(_run_worker("recommend", p))
+
+    def memory(self) -> None:
+        cfg = self.cfg
+        for size in cfg.sizes:
+            db = self.store(size)
+            self.progress(f"memory and start-up: {size:,} items, one process")
+            with tempfile.TemporaryDirectory(dir=self.work) as d:
+                copy = Path(d) / "copy.db"  # add_items writes: measure on a copy, keep the cached store
+                shutil.copyfile(db, copy)
+                base = {"db": str(copy), "bundle": self.bundle_arg, "threads": cfg.threads[-1], "size": size}
+                for what in ("first open after an import: no vector cache yet", "vector cache in place"):
+                    self.add(
+                        _run_worker(
+                            "start", {**base, "histories": list(cfg.histories), "what": what, "t0": time.time()}
+                        )
+                    )
+                mem = {
+                    **base,
+                    "histories": list(cfg.histories),
+                    "warmup": cfg.warmup,
+                    "requests": cfg.requests,
+                    "adds": 20,
+                    "t0": time.time(),
+                }
+                self.add(_run_worker("memory", mem))
+
+    def cold_start(self) -> None:
+        cfg = self.cfg
+        size = 10_000 if 10_000 in cfg.sizes else min(cfg.sizes)
+        db = self.store(size)
+        self.progress(f"cold start x{cfg.cold_runs} ({size:,} items)")
+        first, load = [], []
+        for _ in range(cfg.cold_runs):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    COLD_START,
+                    repr(time.time()),
+                    str(db),
+                    self.bundle_arg or "",
+                    HISTORY_USERS.format(cfg.histories[-1]),
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            )
+            if out.returncode != 0:
+                raise BenchError(f"cold-start run failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            first.append(got["first_s"] * 1000)
+            load.append(got["open_s"] * 1000)
+        self.add(
+            [
+                result("cold-start", {"items": size, "what": "process start to first recommendation"}, first),
+                result("cold-start", {"what": "Recommender.open (bundle verify + sessions + store)"}, load),
+            ]
+        )
+
+    def per_candidate(self) -> None:
+        for th in self.cfg.threads:
+            self.progress(f"per-candidate cost of {', '.join(self.backends)} ({th} thread(s))")
+            params: dict[str, Any] = {
+                "bundle": self.bundle_arg,
+                "backends": list(self.backends),
+                "threads": th,
+                "reps": max(8, self.cfg.requests // 5),
+                "candidates": 1000,
+            }
+            self.add(_run_worker("backends", params))
+
+    def rerank(self) -> None:
+        if "gguf" not in self.backends:
+            return
+        for th in self.cfg.threads:
+            self.progress(f"LLM re-rank of 20 ({th} thread(s))")
+            params = {"bundle": self.bundle_arg, "threads": th, "top": 20, "reps": max(3, self.cfg.requests // 20)}
+            self.add(_run_worker("rerank", params))
+
+    def redact(self) -> None:
+        self.progress("egress redaction of 1 KB")
+        self.add(_run_worker("redact", {"n": max(10, self.cfg.requests // 4)}))
+
+
+# the scenarios in the order they run (every name of config.SCENARIOS; tested)
+_SCENARIOS: dict[str, Callable[[_Bench], None]] = {
+    "ingest": _Bench.ingest,
+    "recommend": _Bench.recommend,
+    "memory": _Bench.memory,
+    "cold-start": _Bench.cold_start,
+    "backends": _Bench.per_candidate,
+    "rerank": _Bench.rerank,
+    "redact": _Bench.redact,
+}

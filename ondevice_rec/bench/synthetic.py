@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..catalog import demo_items
+from ..inputs.items import demo_items
 
 _ADJ = [
     "Hidden",

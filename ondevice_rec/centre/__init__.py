@@ -21,6 +21,7 @@ import math
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,13 +134,9 @@ def app(
     for the data and how to reach them ("Acme Ltd, privacy@acme.example"), shown with the person's rights
     (GDPR Art. 13(1)(a))."""
     flask = _flask()
-    from markupsafe import Markup
-
     tok = token or secrets.token_urlsafe(24)
     if len(tok) < 16 or not all(c.isalnum() or c in "-_" for c in tok):
         raise ArgumentError("the centre token must be at least 16 URL-safe characters")
-    csrf = secrets.token_urlsafe(24)
-    hosts = LOOPBACK_HOSTS | {h.lower() for h in allowed_hosts}
     web = flask.Flask(
         "ondevice_rec.centre",
         template_folder=str(_HERE / "templates"),
@@ -149,6 +146,40 @@ def app(
     web.jinja_env.autoescape = True
     web.jinja_env.filters["when"] = _when
     web.jinja_env.tests["egress"] = lambda action: str(action).startswith("egress")
+    c = _Centre(flask, rec, user_id, tok, secrets.token_urlsafe(24), controller)
+    _secure(web, c, LOOPBACK_HOSTS | {h.lower() for h in allowed_hosts}, ip_hosts)
+    _pages(web, c)
+    _controls(web, c)
+    return web
+
+
+@dataclass
+class _Centre:
+    """What every route of one centre reads: the open store, the pinned user, the secret path and CSRF tokens."""
+
+    flask: Any
+    rec: Recommender
+    user_id: str | None
+    tok: str
+    csrf: str
+    controller: str | None
+
+    def check_user(self, uid: str) -> str:
+        if self.user_id is not None and uid != self.user_id:
+            self.flask.abort(404)
+        return uid
+
+    def page_url(self, uid: str, **q: str) -> str:
+        return str(self.flask.url_for("user_page", token=self.tok, uid=uid, **q))
+
+    def back(self, uid: str, msg: str) -> Any:
+        return self.flask.redirect(self.page_url(uid, msg=msg), code=303)
+
+
+def _secure(web: Any, c: _Centre, hosts: frozenset[str], ip_hosts: bool) -> None:
+    """Every request: a Host of this machine, the secret path token, the CSRF token on forms; every response:
+    the security headers."""
+    flask = c.flask
 
     def forbidden(why: str) -> Any:
         return flask.Response(f"403 Forbidden: {why}\n", status=403, mimetype="text/plain")
@@ -161,10 +192,10 @@ def app(
             return forbidden("this page answers only on this machine's own address")
         parts = req.path.split("/", 2)
         given = parts[1] if len(parts) > 1 else ""
-        if not hmac.compare_digest(given.encode(), tok.encode()):
+        if not hmac.compare_digest(given.encode(), c.tok.encode()):
             return forbidden("the link's token is missing or wrong; open the address odrec centre printed")
         if req.method not in ("GET", "HEAD") and not hmac.compare_digest(
-            (req.form.get("csrf") or "").encode(), csrf.encode()
+            (req.form.get("csrf") or "").encode(), c.csrf.encode()
         ):
             return forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
         return None
@@ -178,13 +209,11 @@ def app(
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
-    def check_user(uid: str) -> str:
-        if user_id is not None and uid != user_id:
-            flask.abort(404)
-        return uid
 
-    def page_url(uid: str, **q: str) -> str:
-        return flask.url_for("user_page", token=tok, uid=uid, **q)
+def _pages(web: Any, c: _Centre) -> None:
+    """What the centre shows: the stylesheet, the list of users (unpinned), one user's page, their export."""
+    flask, rec = c.flask, c.rec
+    from markupsafe import Markup
 
     @web.get("/<token>/static/centre.css")
     def stylesheet(token: str) -> Any:
@@ -192,18 +221,17 @@ def app(
 
     @web.get("/<token>/")
     def index(token: str) -> Any:
-        if user_id is not None:
-            return flask.redirect(page_url(user_id))
+        if c.user_id is not None:
+            return flask.redirect(c.page_url(c.user_id))
         users = rec.list_users(0, 500)
-        return flask.render_template("index.html", users=users, token=tok, total=rec.info().get("users"))
+        return flask.render_template("index.html", users=users, token=c.tok, total=rec.info().get("users"))
 
     @web.get("/<token>/u/<path:uid>")
     def user_page(token: str, uid: str) -> Any:
-        check_user(uid)
+        c.check_user(uid)
         t0 = time.perf_counter()
         ov = rec.user_overview(uid)
         kinds = sorted({w["kind"] for w in ov.get("weekly", [])})
-        purposes = rec.purposes()
         try:
             recs = rec.recommend(uid, RECOMMENDATIONS)
             rec_error = None
@@ -214,79 +242,82 @@ def app(
             "user.html",
             ov=ov,
             uid=uid,
-            token=tok,
-            csrf=csrf,
+            token=c.tok,
+            csrf=c.csrf,
             kinds=kinds,
             chart=activity_chart(ov.get("weekly", []), kinds),
-            purposes=purposes,
+            purposes=rec.purposes(),
             status=status,
             recs=recs,
             rec_error=rec_error,
             personalised=bool(status.get("personalization")),
             msg=flask.request.args.get("msg", ""),
-            pinned=user_id is not None,
+            pinned=c.user_id is not None,
             retention=rec.retention_days,
-            controller=controller,
+            controller=c.controller,
             details_json=lambda d: Markup.escape(json.dumps(d, sort_keys=True, ensure_ascii=False)),
             render_ms=lambda: round((time.perf_counter() - t0) * 1000, 1),
         )
 
-    @web.post("/<token>/u/<path:uid>/consent")
-    def consent(token: str, uid: str) -> Any:
-        check_user(uid)
-        purpose = flask.request.form.get("purpose", "")
-        if purpose not in rec.purposes():
-            flask.abort(400)
-        grant = flask.request.form.get("decision") == "grant"
-        handle = rec.consent(uid)
-        (handle.grant if grant else handle.revoke)(purpose, source="privacy-centre")
-        return flask.redirect(page_url(uid, msg=f"{'granted' if grant else 'withdrawn'}: {purpose}"), code=303)
-
-    @web.post("/<token>/u/<path:uid>/profile")
-    def profile(token: str, uid: str) -> Any:
-        check_user(uid)
-        text = "" if flask.request.form.get("delete") else flask.request.form.get("text", "")
-        try:
-            rec.set_profile(uid, text)
-        except OdrecError as e:
-            return flask.redirect(page_url(uid, msg=f"profile not saved: {e}"), code=303)
-        return flask.redirect(page_url(uid, msg="profile deleted" if not text.strip() else "profile saved"), code=303)
-
-    @web.post("/<token>/u/<path:uid>/retention")
-    def retention(token: str, uid: str) -> Any:
-        check_user(uid)
-        try:
-            days = float(flask.request.form.get("days", ""))
-            n = rec.apply_retention(days, user_id=uid)
-        except (ValueError, OdrecError):
-            return flask.redirect(page_url(uid, msg="retention: give a positive number of days"), code=303)
-        return flask.redirect(page_url(uid, msg=f"deleted {n} events older than {days:g} days"), code=303)
-
     @web.get("/<token>/u/<path:uid>/export.json")
     def export(token: str, uid: str) -> Any:
-        check_user(uid)
+        c.check_user(uid)
         data = json.dumps(rec.export_user(uid), ensure_ascii=False, indent=1, sort_keys=True)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in uid)[:64]
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in uid)[:64]
         return flask.Response(
             data,
             mimetype="application/json",
             headers={"Content-Disposition": f'attachment; filename="odrec-export-{safe}.json"'},
         )
 
+
+def _controls(web: Any, c: _Centre) -> None:
+    """What the centre changes, each an SDK call: consent, profile, retention, erasure (confirmed first)."""
+    flask, rec = c.flask, c.rec
+
+    @web.post("/<token>/u/<path:uid>/consent")
+    def consent(token: str, uid: str) -> Any:
+        c.check_user(uid)
+        purpose = flask.request.form.get("purpose", "")
+        if purpose not in rec.purposes():
+            flask.abort(400)
+        grant = flask.request.form.get("decision") == "grant"
+        handle = rec.consent(uid)
+        (handle.grant if grant else handle.revoke)(purpose, source="privacy-centre")
+        return c.back(uid, f"{'granted' if grant else 'withdrawn'}: {purpose}")
+
+    @web.post("/<token>/u/<path:uid>/profile")
+    def profile(token: str, uid: str) -> Any:
+        c.check_user(uid)
+        text = "" if flask.request.form.get("delete") else flask.request.form.get("text", "")
+        try:
+            rec.set_profile(uid, text)
+        except OdrecError as e:
+            return c.back(uid, f"profile not saved: {e}")
+        return c.back(uid, "profile deleted" if not text.strip() else "profile saved")
+
+    @web.post("/<token>/u/<path:uid>/retention")
+    def retention(token: str, uid: str) -> Any:
+        c.check_user(uid)
+        try:
+            days = float(flask.request.form.get("days", ""))
+            n = rec.apply_retention(days, user_id=uid)
+        except (ValueError, OdrecError):
+            return c.back(uid, "retention: give a positive number of days")
+        return c.back(uid, f"deleted {n} events older than {days:g} days")
+
     @web.get("/<token>/u/<path:uid>/erase")
     def erase_confirm(token: str, uid: str) -> Any:
-        check_user(uid)
-        return flask.render_template("erase.html", uid=uid, token=tok, csrf=csrf, done=None)
+        c.check_user(uid)
+        return flask.render_template("erase.html", uid=uid, token=c.tok, csrf=c.csrf, done=None)
 
     @web.post("/<token>/u/<path:uid>/erase")
     def erase(token: str, uid: str) -> Any:
-        check_user(uid)
+        c.check_user(uid)
         if flask.request.form.get("confirm") != "erase":
-            return flask.redirect(flask.url_for("erase_confirm", token=tok, uid=uid), code=303)
+            return flask.redirect(flask.url_for("erase_confirm", token=c.tok, uid=uid), code=303)
         done = rec.forget_user(uid)
-        return flask.render_template("erase.html", uid=uid, token=tok, csrf=csrf, done=done)
-
-    return web
+        return flask.render_template("erase.html", uid=uid, token=c.tok, csrf=c.csrf, done=done)
 
 
 def serve(

@@ -5,14 +5,15 @@ Item text for MovieLens is the title, year and genres ("Toy Story (1995). Genres
 
 from __future__ import annotations
 
-import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, ImportFormatError
+from ..inputs.files import read_rows
 
 DATASETS = ("ml-100k", "ml-latest-small", "ml-1m", "generic")
 ML100K_GENRES = [
@@ -127,24 +128,26 @@ def load_ml100k(root: Path) -> Dataset:
     return _finish("ml-100k", users, items, ts, ratings, info, data_file)
 
 
-def _read_csv(path: Path, required: list[str], encoding: str = "utf-8-sig") -> list[dict[str, str]]:
-    with open(_need(path), encoding=encoding, newline="") as f:
-        reader = csv.DictReader(f)
-        cols = reader.fieldnames or []
-        missing = [c for c in required if c not in cols]
-        if missing:
-            raise DatasetError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(cols)})")
-        return list(reader)
+def _read_csv(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a dataset's CSV file, through the SDK's one CSV reader (BOM, quoting, line
+    numbers); an unreadable file is a :class:`DatasetError`."""
+    try:
+        for lineno, row in read_rows(
+            _need(path), "csv", what="dataset file", required=tuple(required), hint="see the dataset's documentation"
+        ):
+            yield lineno, {**dict.fromkeys(required, ""), **row}  # a short row's missing fields are empty
+    except ImportFormatError as e:
+        raise DatasetError(str(e)) from None
 
 
 def load_ml_latest_small(root: Path) -> Dataset:
     info = {}
-    for row in _read_csv(root / "movies.csv", ["movieId", "title", "genres"]):
+    for _, row in _read_csv(root / "movies.csv", ["movieId", "title", "genres"]):
         genres = row["genres"].split("|")
         info[row["movieId"]] = (row["title"], movie_text(row["title"], genres), tuple(genres))
     users, items, ts, ratings = [], [], [], []
     path = root / "ratings.csv"
-    for i, row in enumerate(_read_csv(path, ["userId", "movieId", "rating", "timestamp"]), 2):
+    for i, row in _read_csv(path, ["userId", "movieId", "rating", "timestamp"]):
         try:
             ratings.append(float(row["rating"]))
             ts.append(float(row["timestamp"]))
@@ -190,16 +193,15 @@ def load_generic(root: Path) -> Dataset:
     """``items.csv`` (item_id,title,text,tags with |-separated tags) and ``interactions.csv``
     (user_id,item_id,timestamp[,rating])."""
     info = {}
-    for row in _read_csv(root / "items.csv", ["item_id", "title", "text", "tags"]):
+    for _, row in _read_csv(root / "items.csv", ["item_id", "title", "text", "tags"]):
         tags = tuple(t for t in (row["tags"] or "").split("|") if t)
         text = " ".join(x for x in (row["title"], row["text"]) if x)
         if tags:
             text += f" Tags: {', '.join(tags)}."
         info[row["item_id"]] = (row["title"], text, tags)
     path = root / "interactions.csv"
-    rows = _read_csv(path, ["user_id", "item_id", "timestamp"])
     users, items, ts, ratings = [], [], [], []
-    for i, row in enumerate(rows, 2):
+    for i, row in _read_csv(path, ["user_id", "item_id", "timestamp"]):
         try:
             ts.append(float(row["timestamp"]))
             r = row.get("rating")

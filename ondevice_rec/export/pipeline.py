@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from ..backends import default_threads
 from ..backends.onnx_text import OnnxTextEncoder
 from ..backends.two_tower import TwoTowerEncoder
 from ..bundle import (
+    Bundle,
     DatasetInfo,
     LlmRankerSpec,
     Manifest,
@@ -42,9 +43,10 @@ from ._deps import require
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
 from .item_item import build_neighbours, choose_weight, table_bytes
 from .student import StudentConfig, export_arrays, student_ndcg, train_student, validation_users
-from .validate import Gate, compare_outputs, validate
+from .validate import Gate, ValidationReport, compare_outputs, validate
 
 Log = Callable[[str, float], None]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,13 @@ class _Stages(dict[str, float]):
         super().__setitem__(stage, seconds)
         self.peak_mb[stage] = peak_rss_mb()
 
+    def run(self, stage: str, fn: Callable[[], _T]) -> _T:
+        """``fn()``, timed as ``stage``."""
+        t = time.perf_counter()
+        out = fn()
+        self[stage] = time.perf_counter() - t
+        return out
+
 
 def peak_rss_mb() -> float:
     """This process's peak resident set size in MB (0 where the platform does not report it)."""
@@ -209,6 +218,301 @@ def run_export(
         return _run_export(cfg, out, overwrite=overwrite, log=log, cache_dir=cache_dir, resume=resume, runner=runner)
 
 
+# --- the stages of an export: each a function of explicit inputs, run in order by _run_export ------------------
+
+
+@dataclass
+class Data:
+    """Stage "data": the leave-one-out split (and the held-out cold items' mask)."""
+
+    split: Split
+    cold: np.ndarray | None
+    interactions: int
+
+
+@dataclass
+class Embedded:
+    """Stage "text_embeddings": the default bundle's text encoder and what it made of items and histories."""
+
+    base: Bundle
+    encoder: OnnxTextEncoder
+    items: np.ndarray
+    profiles: np.ndarray
+
+
+@dataclass
+class Taught:
+    """Stage "teacher": the teacher's labels (None when it is not used or lost on validation) and its report."""
+
+    labels: Any = None
+    info: dict[str, Any] = field(default_factory=lambda: {"used": False})
+
+
+@dataclass
+class Trained:
+    """Stage "student_training": the student chosen on validation, its training report and the distillation
+    weights tried."""
+
+    model: Any
+    info: dict[str, Any]
+    distillation: dict[str, Any]
+
+
+@dataclass
+class Towers:
+    """Stage "onnx_export": the bundle's files so far, the two-tower spec and the runtime encoders over them."""
+
+    spec: TwoTowerSpec
+    files: dict[str, bytes | Path]
+    encoders: dict[str, TwoTowerEncoder]
+    item_vecs: np.ndarray
+
+
+def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: bool) -> None:
+    unknown = set(cfg.formats) - {"onnx", "gguf"}
+    if unknown:
+        raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
+    if Path(out).exists() and not overwrite:
+        raise ExportError(f"output {out} already exists (pass --overwrite)")
+    if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
+        raise ExportError(
+            "--formats gguf exports the fine-tuned teacher: it needs the teacher stage "
+            "(do not pass --no-teacher or --distill-weight 0)"
+        )
+
+
+def data_stage(cfg: ExportConfig, log: Log) -> Data:
+    log("loading data and splitting", 0.0)
+    split, cold = _split(cfg)
+    n = int(sum(len(s) for s in split.train))
+    log(f"{split.n_users} users, {split.n_items} items, {n} training interactions", 1.0)
+    return Data(split, cold, n)
+
+
+def embed_stage(split: Split, runner: RayRunner | None, log: Log) -> Embedded:
+    base = load_bundle(default_bundle_path())
+    te = base.manifest.encoder
+    encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
+    profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
+    if runner is None:
+        # one-thread encoders, as every Ray worker embeds: the vectors are then bitwise the same with and without
+        # --ray (onnxruntime's reductions depend on the thread count), and so is everything trained on them; one
+        # process per training thread, each embedding whole batches of a contiguous chunk
+        items = embed_local(split.item_text, default_threads())
+        profiles = embed_local(profile_texts, default_threads())
+    else:
+        items = embed_on_ray(runner, split.item_text, log)
+        profiles = embed_on_ray(runner, profile_texts, log)
+    log(f"embedded {split.n_items} items", 1.0)
+    return Embedded(base, encoder, items, profiles)
+
+
+def teach_stage(
+    cfg: ExportConfig, split: Split, cache: Path, resume: bool, runner: RayRunner | None, log: Log
+) -> Taught:
+    """The teacher's labels, cached in ``cache`` (cleared first unless ``resume``)."""
+    from .teacher import TeacherConfig, teacher_stage
+
+    if cache.exists() and not resume:
+        shutil.rmtree(cache)
+    labels, info = teacher_stage(
+        split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cache, log, gguf="gguf" in cfg.formats,
+        runner=runner,
+    )  # fmt: skip
+    return Taught(labels, info)
+
+
+def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, log: Log) -> Trained:
+    """The student, its distillation weight chosen on validation, 0 included: a student with distillation is
+    trained only when the teacher beats the first-stage retriever on held-out candidates, and kept only when
+    its validation NDCG@10 is higher than the student's without it."""
+    quality = taught.info.get("validation_quality") or {}
+    weights = [0.0]
+    if taught.labels is not None and cfg.student.distill_weight > 0 and quality.get("teacher_beats_retriever"):
+        weights.append(cfg.student.distill_weight)
+    trained: dict[float, tuple[Any, dict[str, Any]]] = {}
+    for w in weights:
+        log(f"training the student (distillation weight {w})", 0.0)
+        trained[w] = train_student(
+            split, emb.items, replace(cfg.student, distill_weight=w), teacher=taught.labels if w > 0 else None,
+            profiles=emb.profiles, progress=log,
+        )  # fmt: skip
+    valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
+    chosen = max(weights, key=lambda w: (valid[w], -w))  # ties: no distillation
+    model, info = trained[chosen]
+    distillation = {
+        "candidates": weights,
+        "valid_ndcg10": {str(w): round(v, 5) for w, v in valid.items()},
+        "chosen_weight": chosen,
+        "reason": (
+            "no teacher" if taught.labels is None
+            else "the teacher did not beat the first-stage retriever on held-out validation candidates"
+            if len(weights) == 1
+            else "highest validation NDCG@10"
+        ),
+    }  # fmt: skip
+    return Trained(model, info, distillation)
+
+
+def tower_stage(cfg: ExportConfig, split: Split, emb: Embedded, model: Any, work: Path) -> Towers:
+    """The user tower exported to ONNX (fp32) and quantized (int8), the item tower's arrays, and the runtime
+    encoders over those bytes (what the bundle will load)."""
+    quant = require("onnxruntime.quantization")
+    fp32 = work / "user_tower.fp32.onnx"
+    int8 = work / "user_tower.int8.onnx"
+    export_user_tower(model, cfg.student, fp32)
+    quant.quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=quant.QuantType.QInt8)
+    buf = io.BytesIO()
+    np.savez(buf, **export_arrays(model))  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
+    arrays_bytes = buf.getvalue()
+    ids_bytes = json.dumps(split.item_ids).encode()
+    spec = TwoTowerSpec(
+        user_tower={"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
+        item_tower="item_tower.npz",
+        item_ids="item_ids.json",
+        max_len=cfg.student.max_len,
+        dim=cfg.student.dim,
+        default_precision="int8",
+    )
+    files: dict[str, bytes | Path] = {
+        "model.onnx": emb.base.file("model.onnx"),
+        "tokenizer.json": emb.base.file("tokenizer.json"),
+        "user_tower.fp32.onnx": fp32.read_bytes(),
+        "user_tower.int8.onnx": int8.read_bytes(),
+        "item_tower.npz": arrays_bytes,
+        "item_ids.json": ids_bytes,
+        "LICENSE": emb.base.file("LICENSE"),
+    }
+    encoders = {
+        p: TwoTowerEncoder(
+            spec,
+            emb.encoder,
+            user_tower=files[spec.user_tower[p]],  # type: ignore[arg-type]
+            item_tower=arrays_bytes,
+            item_ids=ids_bytes,
+            precision=p,
+        )  # fmt: skip
+        for p in ("fp32", "int8")
+    }
+    item_vecs = np.concatenate(
+        [
+            encoders["fp32"].item_vectors(split.item_ids[i : i + 64], split.item_text[i : i + 64])
+            for i in range(0, split.n_items, 64)
+        ]
+    )
+    return Towers(spec, files, encoders, item_vecs)
+
+
+def validate_stage(
+    cfg: ExportConfig, data: Data, emb: Embedded, model: Any, towers: Towers, vusers: np.ndarray | None
+) -> ValidationReport:
+    """ONNX vs torch on validation histories, fp32 vs int8 validation NDCG@10 (the users early stopping scored),
+    the cold items' figures: one :func:`validate` report with its gates."""
+    torch = require("torch")
+    split, student = data.split, cfg.student
+    rng = np.random.default_rng(cfg.seed)
+    sample = rng.choice(split.n_users, min(64, split.n_users), replace=False)
+    hists = [split.history(int(u), "valid")[-student.max_len :] for u in sample]
+    width = max(len(h) for h in hists)
+    batch = np.zeros((len(sample), width, student.dim), dtype=np.float32)
+    for r, h in enumerate(hists):
+        batch[r, width - len(h) :] = towers.item_vecs[h]
+    prof = np.zeros((len(sample), student.dim), dtype=np.float32)
+    with torch.no_grad():
+        ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
+    onnx_vs_torch = compare_outputs(ref, towers.encoders["fp32"].user_vectors(batch, prof))
+    ndcg = {
+        p: float(_encoder_ndcg(e, split, "valid", towers.item_vecs, vusers).mean()) for p, e in towers.encoders.items()
+    }
+    default = towers.encoders[towers.spec.default_precision]
+    return validate(
+        {
+            "max_abs_onnx_fp32_vs_torch": onnx_vs_torch["max_abs"],
+            "valid_ndcg10_torch": round(student_ndcg(model, split, emb.items, student, stage="valid", users=vusers), 5),
+            "valid_users": split.n_users if vusers is None else len(vusers),
+            "valid_ndcg10_onnx_fp32": round(ndcg["fp32"], 5),
+            "valid_ndcg10_onnx_int8": round(ndcg["int8"], 5),
+            "int8_minus_fp32_ndcg10": round(ndcg["int8"] - ndcg["fp32"], 5),
+            **_cold_item_validation(default, split, data.cold, towers.item_vecs),
+        },
+        [
+            Gate("max_abs_onnx_fp32_vs_torch", "<=", cfg.max_abs_onnx_vs_torch, "ONNX vs torch max |diff|", ".2e"),
+            Gate("int8_minus_fp32_ndcg10", ">=", -cfg.max_ndcg_drop_int8, "int8 − fp32 validation NDCG@10"),
+        ],
+        recorded={"max_abs_onnx_vs_torch": cfg.max_abs_onnx_vs_torch, "max_ndcg_drop_int8": cfg.max_ndcg_drop_int8},
+    )
+
+
+def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Log) -> dict[str, Any]:
+    """Item-kNN neighbours blended in with a weight chosen on validation; shipped (``towers`` updated) only
+    when that weight is above 0. Returns the report."""
+    log("item-item neighbours", 0.0)
+    nb = build_neighbours(split)
+    default = towers.encoders[towers.spec.default_precision]
+    weight, report = choose_weight(
+        lambda hs: default.history_vectors(towers.item_vecs, hs), towers.item_vecs, split, nb, vusers, log
+    )
+    report["used"] = weight > 0
+    if weight > 0:
+        towers.files["item_item.npz"] = table_bytes(nb)
+        towers.spec = replace(towers.spec, item_item="item_item.npz", item_item_weight=weight)
+    return report
+
+
+def manifest_of(
+    cfg: ExportConfig,
+    data: Data,
+    emb: Embedded,
+    trained: Trained,
+    taught: Taught,
+    towers: Towers,
+    report: ValidationReport,
+    extra: dict[str, Any],
+    stages: _Stages,
+) -> Manifest:
+    """The bundle's manifest (``extra``: item_item report and llm_ranker)."""
+    import onnx
+
+    onnxruntime = require("onnxruntime")
+    torch = require("torch")
+    dim = cfg.student.dim
+    return Manifest(
+        name=f"student-{cfg.dataset}",
+        kind="two-tower",
+        odrec_version=__version__,
+        description="Two-tower student: MiniLM text + id item tower, transformer user tower (ONNX)",
+        base_model={**emb.base.manifest.base_model, "student": "trained by odrec export"},
+        text_encoder=emb.base.manifest.encoder,
+        two_tower=towers.spec,
+        signature={
+            "user_tower": {
+                "inputs": [
+                    {"name": "history", "dtype": "float32", "shape": ["batch", "length", dim]},
+                    {"name": "profile", "dtype": "float32", "shape": ["batch", dim]},
+                ],
+                "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", dim]}],
+            }
+        },
+        dataset=DatasetInfo(
+            cfg.dataset,
+            data.split.n_users,
+            data.split.n_items,
+            cfg.holdout_cold_items,
+            split_order=cfg.split_order,
+            interactions=data.interactions,
+        ),  # fmt: skip
+        validation=report.to_dict(),
+        training={**trained.info, "distillation": trained.distillation, "item_item": extra["item_item"]},
+        teacher={k: v for k, v in taught.info.items() if k != "gguf"},
+        llm_ranker=extra["llm_ranker"],
+        recipe={"config": json.loads(json.dumps(asdict(cfg), default=str))},
+        config_sha256=cfg.digest(),
+        stage_seconds={k: round(v, 2) for k, v in stages.items()},
+        peak_rss_mb=dict(stages.peak_mb),
+        versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
+    )
+
+
 def _run_export(
     cfg: ExportConfig,
     out: str | os.PathLike[str],
@@ -221,252 +525,49 @@ def _run_export(
 ) -> Manifest:
     torch = require("torch")
     require("onnx")
-    quant = require("onnxruntime.quantization")
-    unknown = set(cfg.formats) - {"onnx", "gguf"}
-    if unknown:
-        raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
-    if Path(out).exists() and not overwrite:
-        raise ExportError(f"output {out} already exists (pass --overwrite)")
+    require("onnxruntime.quantization")
+    check_request(cfg, out, overwrite)
     torch.set_num_threads(default_threads())
     stages = _Stages()
-    t = time.perf_counter()
-
-    log("loading data and splitting", 0.0)
-    split, cold = _split(cfg)
-    stages["data"] = time.perf_counter() - t
-    n_interactions = int(sum(len(s) for s in split.train))
-    log(f"{split.n_users} users, {split.n_items} items, {n_interactions} training interactions", 1.0)
-
-    t = time.perf_counter()
-    base = load_bundle(default_bundle_path())
-    te = base.manifest.encoder
-    encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
-    profile_texts = [profile_from_history(split, split.train[u]) for u in range(split.n_users)]
-    if runner is None:
-        # one-thread encoders, as every Ray worker embeds: the vectors are then bitwise the same with and without
-        # --ray (onnxruntime's reductions depend on the thread count), and so is everything trained on them; one
-        # process per training thread, each embedding whole batches of a contiguous chunk
-        text_emb = embed_local(split.item_text, default_threads())
-        profile_emb = embed_local(profile_texts, default_threads())
-    else:
-        text_emb = embed_on_ray(runner, split.item_text, log)
-        profile_emb = embed_on_ray(runner, profile_texts, log)
-    stages["text_embeddings"] = time.perf_counter() - t
-    log(f"embedded {split.n_items} items", 1.0)
-
-    labels = None
-    teacher_info: dict[str, Any] = {"used": False}
+    data = stages.run("data", lambda: data_stage(cfg, log))
+    emb = stages.run("text_embeddings", lambda: embed_stage(data.split, runner, log))
+    taught = Taught()
     if cfg.use_teacher and cfg.student.distill_weight > 0:
-        from .teacher import TeacherConfig, teacher_stage
-
-        t = time.perf_counter()
-        cdir = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
-        if cdir.exists() and not resume:
-            shutil.rmtree(cdir)
-        labels, teacher_info = teacher_stage(
-            split,
-            cfg,
-            cfg.teacher_cfg or TeacherConfig(seed=cfg.seed),
-            cdir,
-            log,
-            gguf="gguf" in cfg.formats,
-            runner=runner,
-        )
-        stages["teacher"] = time.perf_counter() - t
-    elif "gguf" in cfg.formats:
-        raise ExportError(
-            "--formats gguf exports the fine-tuned teacher: it needs the teacher stage "
-            "(do not pass --no-teacher or --distill-weight 0)"
-        )
-
-    t = time.perf_counter()
-    # the distillation weight is chosen on validation, 0 included: a student with distillation is trained only
-    # when the teacher beats the first-stage retriever on held-out candidates, and kept only when its validation
-    # NDCG@10 is higher than the student's without it
-    quality = teacher_info.get("validation_quality") or {}
-    weights = [0.0]
-    if labels is not None and cfg.student.distill_weight > 0 and quality.get("teacher_beats_retriever"):
-        weights.append(cfg.student.distill_weight)
-    trained: dict[float, tuple[Any, dict[str, Any]]] = {}
-    for w in weights:
-        log(f"training the student (distillation weight {w})", 0.0)
-        trained[w] = train_student(
-            split, text_emb, replace(cfg.student, distill_weight=w), teacher=labels if w > 0 else None,
-            profiles=profile_emb, progress=log,
-        )  # fmt: skip
-    valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
-    chosen = max(weights, key=lambda w: (valid[w], -w))  # ties: no distillation
-    model, train_info = trained[chosen]
-    distillation = {
-        "candidates": weights,
-        "valid_ndcg10": {str(w): round(v, 5) for w, v in valid.items()},
-        "chosen_weight": chosen,
-        "reason": (
-            "no teacher" if labels is None
-            else "the teacher did not beat the first-stage retriever on held-out validation candidates"
-            if len(weights) == 1
-            else "highest validation NDCG@10"
-        ),
-    }  # fmt: skip
-    stages["student_training"] = time.perf_counter() - t
-
+        cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
+        taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log))
+    trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log))
     work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
     try:
-        t = time.perf_counter()
-        fp32 = work / "user_tower.fp32.onnx"
-        int8 = work / "user_tower.int8.onnx"
-        export_user_tower(model, cfg.student, fp32)
-        quant.quantize_dynamic(str(fp32), str(int8), per_channel=True, weight_type=quant.QuantType.QInt8)
-        arrays = export_arrays(model)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
-        arrays_bytes = buf.getvalue()
-        ids_bytes = json.dumps(split.item_ids).encode()
-        stages["onnx_export"] = time.perf_counter() - t
-
-        # --- validation ------------------------------------------------------------------------------
-        t = time.perf_counter()
+        towers = stages.run("onnx_export", lambda: tower_stage(cfg, data.split, emb, trained.model, work))
         log("validating", 0.0)
-        spec = TwoTowerSpec(
-            user_tower={"fp32": "user_tower.fp32.onnx", "int8": "user_tower.int8.onnx"},
-            item_tower="item_tower.npz",
-            item_ids="item_ids.json",
-            max_len=cfg.student.max_len,
-            dim=cfg.student.dim,
-            default_precision="int8",
-        )
-        files: dict[str, bytes | Path] = {
-            "model.onnx": base.file("model.onnx"),
-            "tokenizer.json": base.file("tokenizer.json"),
-            "user_tower.fp32.onnx": fp32.read_bytes(),
-            "user_tower.int8.onnx": int8.read_bytes(),
-            "item_tower.npz": arrays_bytes,
-            "item_ids.json": ids_bytes,
-            "LICENSE": base.file("LICENSE"),
-        }
-        encoders = {
-            p: TwoTowerEncoder(
-                spec,
-                encoder,
-                user_tower=files[spec.user_tower[p]],  # type: ignore[arg-type]
-                item_tower=arrays_bytes,
-                item_ids=ids_bytes,
-                precision=p,
-            )
-            for p in ("fp32", "int8")
-        }
-        item_vecs = np.concatenate(
-            [
-                encoders["fp32"].item_vectors(split.item_ids[i : i + 64], split.item_text[i : i + 64])
-                for i in range(0, split.n_items, 64)
-            ]
-        )
-        # ONNX vs torch on validation histories
-        rng = np.random.default_rng(cfg.seed)
-        sample = rng.choice(split.n_users, min(64, split.n_users), replace=False)
-        hists = [split.history(int(u), "valid")[-cfg.student.max_len :] for u in sample]
-        width = max(len(h) for h in hists)
-        batch = np.zeros((len(sample), width, cfg.student.dim), dtype=np.float32)
-        for r, h in enumerate(hists):
-            batch[r, width - len(h) :] = item_vecs[h]
-        prof = np.zeros((len(sample), cfg.student.dim), dtype=np.float32)
-        with torch.no_grad():
-            ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
-        onnx_vs_torch = compare_outputs(ref, encoders["fp32"].user_vectors(batch, prof))
-        # the users early stopping scored (all of them up to StudentConfig.valid_users)
-        vusers = validation_users(split, cfg.student)
-        ndcg = {p: float(_encoder_ndcg(e, split, "valid", item_vecs, vusers).mean()) for p, e in encoders.items()}
-        report = validate(
-            {
-                "max_abs_onnx_fp32_vs_torch": onnx_vs_torch["max_abs"],
-                "valid_ndcg10_torch": round(
-                    student_ndcg(model, split, text_emb, cfg.student, stage="valid", users=vusers), 5
-                ),
-                "valid_users": split.n_users if vusers is None else len(vusers),
-                "valid_ndcg10_onnx_fp32": round(ndcg["fp32"], 5),
-                "valid_ndcg10_onnx_int8": round(ndcg["int8"], 5),
-                "int8_minus_fp32_ndcg10": round(ndcg["int8"] - ndcg["fp32"], 5),
-                **_cold_item_validation(encoders[spec.default_precision], split, cold, item_vecs),
-            },
-            [
-                Gate("max_abs_onnx_fp32_vs_torch", "<=", cfg.max_abs_onnx_vs_torch, "ONNX vs torch max |diff|", ".2e"),
-                Gate("int8_minus_fp32_ndcg10", ">=", -cfg.max_ndcg_drop_int8, "int8 − fp32 validation NDCG@10"),
-            ],
-            recorded={"max_abs_onnx_vs_torch": cfg.max_abs_onnx_vs_torch, "max_ndcg_drop_int8": cfg.max_ndcg_drop_int8},
-        )
-        stages["validation"] = time.perf_counter() - t
+        vusers = validation_users(data.split, cfg.student)  # the users early stopping scored
+        report = stages.run("validation", lambda: validate_stage(cfg, data, emb, trained.model, towers, vusers))
         report.require()
-
-        t = time.perf_counter()
-        item_item_report: dict[str, Any] = {"used": False}
+        extra: dict[str, Any] = {"item_item": {"used": False}, "llm_ranker": None}
         if cfg.item_item:
-            log("item-item neighbours", 0.0)
-            nb = build_neighbours(split)
-            weight, item_item_report = choose_weight(
-                lambda hs: encoders[spec.default_precision].history_vectors(item_vecs, hs),
-                item_vecs, split, nb, vusers, log,
-            )  # fmt: skip
-            item_item_report["used"] = weight > 0
-            if weight > 0:
-                files["item_item.npz"] = table_bytes(nb)
-                spec = replace(spec, item_item="item_item.npz", item_item_weight=weight)
-            stages["item_item"] = time.perf_counter() - t
-
-        llm_ranker = None
+            extra["item_item"] = stages.run("item_item", lambda: blend_stage(data.split, towers, vusers, log))
         if "gguf" in cfg.formats:
-            t = time.perf_counter()
-            llm_ranker = _export_gguf(teacher_info, work, log)
-            files[llm_ranker.file] = work / llm_ranker.file
-            stages["gguf_export"] = time.perf_counter() - t
-            t = time.perf_counter()
-            weight, fusion = choose_fusion_weight(
-                work / llm_ranker.file, encoders["int8"], item_vecs, split, cfg.fusion_users, cfg.seed, log
-            )
-            llm_ranker = replace(llm_ranker, fusion_weight=weight, fusion_report=fusion)
-            stages["rerank_fusion"] = time.perf_counter() - t
-
-        import onnx
-
-        onnxruntime = require("onnxruntime")
-
-        manifest = Manifest(
-            name=f"student-{cfg.dataset}",
-            kind="two-tower",
-            odrec_version=__version__,
-            description="Two-tower student: MiniLM text + id item tower, transformer user tower (ONNX)",
-            base_model={**base.manifest.base_model, "student": "trained by odrec export"},
-            text_encoder=te,
-            two_tower=spec,
-            signature={
-                "user_tower": {
-                    "inputs": [
-                        {"name": "history", "dtype": "float32", "shape": ["batch", "length", cfg.student.dim]},
-                        {"name": "profile", "dtype": "float32", "shape": ["batch", cfg.student.dim]},
-                    ],
-                    "outputs": [{"name": "user", "dtype": "float32", "shape": ["batch", cfg.student.dim]}],
-                }
-            },
-            dataset=DatasetInfo(
-                cfg.dataset,
-                split.n_users,
-                split.n_items,
-                cfg.holdout_cold_items,
-                split_order=cfg.split_order,
-                interactions=n_interactions,
-            ),
-            validation=report.to_dict(),
-            training={**train_info, "distillation": distillation, "item_item": item_item_report},
-            teacher={k: v for k, v in teacher_info.items() if k != "gguf"},
-            llm_ranker=llm_ranker,
-            recipe={"config": json.loads(json.dumps(asdict(cfg), default=str))},
-            config_sha256=cfg.digest(),
-            stage_seconds={k: round(v, 2) for k, v in stages.items()},
-            peak_rss_mb=dict(stages.peak_mb),
-            versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "torch": torch.__version__},
-        )
-        return write_bundle(out, manifest, files, overwrite=overwrite)
+            extra["llm_ranker"] = gguf_stage(cfg, data.split, taught, towers, work, stages, log)
+        manifest = manifest_of(cfg, data, emb, trained, taught, towers, report, extra, stages)
+        return write_bundle(out, manifest, towers.files, overwrite=overwrite)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def gguf_stage(
+    cfg: ExportConfig, split: Split, taught: Taught, towers: Towers, work: Path, stages: _Stages, log: Log
+) -> LlmRankerSpec:
+    """The fine-tuned teacher as GGUF (stage "gguf_export") and its re-rank fusion weight chosen on validation
+    (stage "rerank_fusion")."""
+    ranker = stages.run("gguf_export", lambda: _export_gguf(taught.info, work, log))
+    towers.files[ranker.file] = work / ranker.file
+    weight, fusion = stages.run(
+        "rerank_fusion",
+        lambda: choose_fusion_weight(
+            work / ranker.file, towers.encoders["int8"], towers.item_vecs, split, cfg.fusion_users, cfg.seed, log
+        ),
+    )
+    return replace(ranker, fusion_weight=weight, fusion_report=fusion)
 
 
 FUSION_GRID: tuple[float | None, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, None)

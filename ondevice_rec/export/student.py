@@ -174,6 +174,27 @@ def export_arrays(model: Any) -> dict[str, np.ndarray]:
     }
 
 
+@dataclass
+class _Run:
+    """What every training step of one ``train_student`` call reads."""
+
+    torch: Any
+    model: Any
+    cfg: StudentConfig
+    split: Any
+    text_t: Any  # item text embeddings (n_items, text_dim)
+    all_ids: Any  # 1..n_items
+    absent: Any  # items with no training interaction: left out of the softmax
+    prof_t: Any  # per-user profile embeddings, or None
+    seqs: list[np.ndarray]  # training windows
+    users: list[int]  # the user of each window
+    tail: list[bool]  # the window ends at the user's last training item
+    teacher: dict[int, tuple[np.ndarray, np.ndarray]] | None
+    sampled: bool
+    present: np.ndarray | None = None  # sampled softmax: items that can be negatives, and their probabilities
+    q: np.ndarray | None = None
+
+
 def train_student(
     split: Any,
     text_emb: np.ndarray,
@@ -192,102 +213,31 @@ def train_student(
     n_items, text_dim = text_emb.shape
     model = build_student(torch, n_items, text_dim, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    text_t = torch.as_tensor(text_emb, dtype=torch.float32)
-    all_ids = torch.arange(1, n_items + 1)
     # items with no training interaction (e.g. held out as cold items) are left out of the softmax: they do not
     # exist yet at training time, and as permanent negatives their text would be learned as "never relevant"
     counts = np.bincount(np.concatenate([s for s in split.train if len(s)]), minlength=n_items)
-    absent = torch.as_tensor(counts == 0)
-    # every position of every history, not only its tail: LlamaRec's sliding windows of max_len + 1 items (the
-    # model reads max_len of them); ``tail`` marks the window ending at the user's last training item
-    seqs: list[np.ndarray] = []
-    users: list[int] = []
-    tail: list[bool] = []
-    for u, seq in enumerate(split.train):
-        for w_i, w in enumerate(training_windows([seq], cfg.max_len + 1) if cfg.full_history else [seq]):
-            if len(w) >= 2:
-                seqs.append(w)
-                users.append(u)
-                tail.append(w_i == 0)
-    prof_t = torch.as_tensor(profiles, dtype=torch.float32) if profiles is not None else None
-    sampled = cfg.sampled(n_items)
-    if sampled:
-        present = np.flatnonzero(counts > 0)
-        q = counts[present].astype(np.float64) ** cfg.negative_power
-        q /= q.sum()
+    seqs, users, tail = _training_sequences(split, cfg)
+    run = _Run(
+        torch, model, cfg, split, torch.as_tensor(text_emb, dtype=torch.float32), torch.arange(1, n_items + 1),
+        torch.as_tensor(counts == 0), torch.as_tensor(profiles, dtype=torch.float32) if profiles is not None else None,
+        seqs, users, tail, teacher, cfg.sampled(n_items),
+    )  # fmt: skip
+    if run.sampled:
+        run.present = np.flatnonzero(counts > 0)
+        q = counts[run.present].astype(np.float64) ** cfg.negative_power
+        run.q = q / q.sum()
         lengths = np.asarray([min(len(w), cfg.max_len + 1) for w in seqs])
     valid_sample = validation_users(split, cfg)
-    step = cfg.sampled_batch if sampled else cfg.batch
+    step = cfg.sampled_batch if run.sampled else cfg.batch
     best, best_state, bad, history_log = -1.0, None, 0, []
     for epoch in range(cfg.epochs):
         model.train()
         order = rng.permutation(len(seqs))
-        if sampled:
+        if run.sampled:
             order = _length_batches(order, lengths, step, rng)
         total = 0.0
         for s in range(0, len(order), step):
-            idx = order[s : s + step]
-            batch = [seqs[k][-(cfg.max_len + 1) :] for k in idx]
-            width = max(len(b) for b in batch) - 1
-            inp = np.zeros((len(batch), width), dtype=np.int64)  # item index + 1, 0 = pad
-            tgt = np.zeros((len(batch), width + 1), dtype=np.int64)
-            use_prof = np.zeros(len(batch), dtype=bool)
-            for r, seq in enumerate(batch):
-                x, y = seq[:-1] + 1, seq[1:] + 1
-                inp[r, width - len(x) :] = x
-                tgt[r, width + 1 - len(y) :] = y
-                if prof_t is not None:
-                    use_prof[r] = rng.random() < cfg.profile_rate
-            inp_t = torch.as_tensor(inp)
-            # ID dropout: some items are seen through their text only
-            drop = torch.rand(inp_t.shape) < cfg.id_dropout
-            ids_in = torch.where(drop, torch.zeros_like(inp_t), inp_t)
-            hist = model.proj(text_t[(inp_t - 1).clamp(min=0)]) + model.ids(ids_in)
-            hist = hist * (inp_t > 0).unsqueeze(-1)
-            prof = torch.zeros(len(batch), cfg.dim)
-            if prof_t is not None and use_prof.any():
-                p_idx = torch.as_tensor([users[k] for k in idx])
-                prof = model.profile_proj(prof_t[p_idx]) * torch.as_tensor(use_prof).unsqueeze(-1)
-            out = model.user(hist, prof)  # (B, width+1, dim)
-            t = torch.as_tensor(tgt)
-            if sampled:
-                loss = _sampled_nll(torch, model, text_t, out, t, present, q, cfg, rng)
-                items = None
-            else:
-                # target-side id dropout too: new items (text only) must be scorable as targets
-                target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(all_ids), all_ids)
-                items = model.item_vectors(text_t, target_ids)  # (n_items, dim)
-                logits = (out @ items.T).masked_fill(absent, -1e9)
-                loss = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1
-                )
-            if prof_t is not None and cfg.cold_weight > 0:
-                if items is None:  # the joint cold-start term ranks the whole catalogue
-                    items = model.item_vectors(text_t, all_ids)
-                # cold start, exactly as the runtime sees it: one empty history row plus the profile; the
-                # targets are items of the user's whole training sequence (the profile describes all of them)
-                cold = _cold_nll(torch, model, prof_t, items, absent, [users[k] for k in idx], split, cfg, rng)
-                loss = loss + cfg.cold_weight * cold
-            if teacher and cfg.distill_weight > 0:
-                kl_terms = []
-                for r, k in enumerate(idx):
-                    lab = teacher.get(users[k]) if tail[k] else None
-                    if lab is None:
-                        continue
-                    cand, tscore = lab
-                    # the teacher scored the item following the user's training prefix minus one:
-                    # compare with the student's prediction at the last real position
-                    cand_t = torch.as_tensor(cand)
-                    st = (
-                        out[r, -1] @ model.item_vectors(text_t[cand_t], cand_t + 1).T
-                        if sampled
-                        else logits[r, -1, cand_t]
-                    ) / cfg.distill_temperature
-                    t_scores = torch.tensor(np.asarray(tscore), dtype=torch.float32)
-                    tp = torch.softmax(t_scores / cfg.distill_temperature, 0)
-                    kl_terms.append(torch.sum(tp * (torch.log(tp + 1e-9) - torch.log_softmax(st, 0))))
-                if kl_terms:
-                    loss = loss + cfg.distill_weight * torch.stack(kl_terms).mean()
+            loss = _batch_loss(run, order[s : s + step], rng)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -310,18 +260,110 @@ def train_student(
     info: dict[str, Any] = {
         "best_valid_ndcg10": best,
         "log": history_log,
-        "loss": "sampled" if sampled else "full",
+        "loss": "sampled" if run.sampled else "full",
         "validation_users": split.n_users if valid_sample is None else len(valid_sample),
         "training_sequences": len(seqs),
     }
-    if sampled:
+    if run.sampled:
         info["negatives"] = cfg.negatives
-    if prof_t is not None and cfg.cold_stage_epochs > 0:
+    if run.prof_t is not None and cfg.cold_stage_epochs > 0:
         info["cold_stage"] = _train_cold_stage(
-            torch, model, split, text_t, prof_t, absent, cfg, rng, progress, valid_sample
+            torch, model, split, run.text_t, run.prof_t, run.absent, cfg, rng, progress, valid_sample
         )
     model.eval()
     return model, info
+
+
+def _training_sequences(split: Any, cfg: StudentConfig) -> tuple[list[np.ndarray], list[int], list[bool]]:
+    """Every position of every history, not only its tail: LlamaRec's sliding windows of max_len + 1 items (the
+    model reads max_len of them); ``tail`` marks the window ending at the user's last training item."""
+    seqs: list[np.ndarray] = []
+    users: list[int] = []
+    tail: list[bool] = []
+    for u, seq in enumerate(split.train):
+        for w_i, w in enumerate(training_windows([seq], cfg.max_len + 1) if cfg.full_history else [seq]):
+            if len(w) >= 2:
+                seqs.append(w)
+                users.append(u)
+                tail.append(w_i == 0)
+    return seqs, users, tail
+
+
+def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
+    """The loss of one batch of training windows: next-item (full or sampled softmax), the cold-start term and
+    the distillation term."""
+    torch, model, cfg = run.torch, run.model, run.cfg
+    n_items = len(run.all_ids)
+    batch = [run.seqs[k][-(cfg.max_len + 1) :] for k in idx]
+    width = max(len(b) for b in batch) - 1
+    inp = np.zeros((len(batch), width), dtype=np.int64)  # item index + 1, 0 = pad
+    tgt = np.zeros((len(batch), width + 1), dtype=np.int64)
+    use_prof = np.zeros(len(batch), dtype=bool)
+    for r, seq in enumerate(batch):
+        x, y = seq[:-1] + 1, seq[1:] + 1
+        inp[r, width - len(x) :] = x
+        tgt[r, width + 1 - len(y) :] = y
+        if run.prof_t is not None:
+            use_prof[r] = rng.random() < cfg.profile_rate
+    inp_t = torch.as_tensor(inp)
+    # ID dropout: some items are seen through their text only
+    drop = torch.rand(inp_t.shape) < cfg.id_dropout
+    ids_in = torch.where(drop, torch.zeros_like(inp_t), inp_t)
+    hist = model.proj(run.text_t[(inp_t - 1).clamp(min=0)]) + model.ids(ids_in)
+    hist = hist * (inp_t > 0).unsqueeze(-1)
+    prof = torch.zeros(len(batch), cfg.dim)
+    if run.prof_t is not None and use_prof.any():
+        p_idx = torch.as_tensor([run.users[k] for k in idx])
+        prof = model.profile_proj(run.prof_t[p_idx]) * torch.as_tensor(use_prof).unsqueeze(-1)
+    out = model.user(hist, prof)  # (B, width+1, dim)
+    t = torch.as_tensor(tgt)
+    logits = None
+    if run.sampled:
+        assert run.present is not None and run.q is not None
+        loss = _sampled_nll(torch, model, run.text_t, out, t, run.present, run.q, cfg, rng)
+        items = None
+    else:
+        # target-side id dropout too: new items (text only) must be scorable as targets
+        target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(run.all_ids), run.all_ids)
+        items = model.item_vectors(run.text_t, target_ids)  # (n_items, dim)
+        logits = (out @ items.T).masked_fill(run.absent, -1e9)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
+    if run.prof_t is not None and cfg.cold_weight > 0:
+        if items is None:  # the joint cold-start term ranks the whole catalogue
+            items = model.item_vectors(run.text_t, run.all_ids)
+        # cold start, exactly as the runtime sees it: one empty history row plus the profile; the
+        # targets are items of the user's whole training sequence (the profile describes all of them)
+        users = [run.users[k] for k in idx]
+        cold = _cold_nll(torch, model, run.prof_t, items, run.absent, users, run.split, cfg, rng)
+        loss = loss + cfg.cold_weight * cold
+    if run.teacher and cfg.distill_weight > 0:
+        kl = _distillation_kl(run, idx, out, logits)
+        if kl is not None:
+            loss = loss + cfg.distill_weight * kl
+    return loss
+
+
+def _distillation_kl(run: _Run, idx: np.ndarray, out: Any, logits: Any) -> Any:
+    """Mean KL between the teacher's and the student's distributions over each labelled window's candidates
+    (None when no window of the batch is labelled)."""
+    torch, model, cfg = run.torch, run.model, run.cfg
+    assert run.teacher is not None
+    kl_terms = []
+    for r, k in enumerate(idx):
+        lab = run.teacher.get(run.users[k]) if run.tail[k] else None
+        if lab is None:
+            continue
+        cand, tscore = lab
+        # the teacher scored the item following the user's training prefix minus one:
+        # compare with the student's prediction at the last real position
+        cand_t = torch.as_tensor(cand)
+        st = (
+            out[r, -1] @ model.item_vectors(run.text_t[cand_t], cand_t + 1).T if run.sampled else logits[r, -1, cand_t]
+        ) / cfg.distill_temperature
+        t_scores = torch.tensor(np.asarray(tscore), dtype=torch.float32)
+        tp = torch.softmax(t_scores / cfg.distill_temperature, 0)
+        kl_terms.append(torch.sum(tp * (torch.log(tp + 1e-9) - torch.log_softmax(st, 0))))
+    return torch.stack(kl_terms).mean() if kl_terms else None
 
 
 def validation_users(split: Any, cfg: StudentConfig) -> np.ndarray | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..catalog import check_id
 from ..errors import ArgumentError, ArgumentTypeError, ConsentError
+from ..inputs.items import check_id
 from ..store import Store
-from ..store.catalog import Increments
 from ..store.schema import PERSONALIZATION
+from ..store.statements import Increments
 
 __all__ = ["PERSONALIZATION", "ConsentHandle", "ConsentLedger", "check_purpose"]
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..catalog import check_id
 from ..errors import ArgumentError, ArgumentTypeError, EgressBlocked, EgressTransportError, RedactionError
-from ..limits import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES
+from ..inputs.items import check_id
+from ..inputs.limits import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES
 from ..ranking import RankingConfig, event_weight
 from ..store import Store
 from .consent import PERSONALIZATION, ConsentLedger

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArgumentTypeError, RedactionError
-from ..limits import MAX_MASKED_CHARS
+from ..inputs.limits import MAX_MASKED_CHARS
 from . import recognizers
 from .addresses import Anchor, address_blocks
 from .known import EDGE as _EDGE

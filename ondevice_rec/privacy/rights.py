@@ -17,10 +17,10 @@ import time
 from typing import Any
 
 from .._version import __version__
-from ..catalog import check_id
 from ..errors import ArgumentError
+from ..inputs.items import check_id
 from ..store import SCHEMA_VERSION, USER_TABLES, Store, vectors
-from ..store.catalog import CatalogTable, Increments
+from ..store.statements import Increments, item_id_of
 
 EXPORT_FORMAT = "ondevice-rec/user-export"
 
@@ -105,7 +105,7 @@ def _export_row(table: str, row: dict[str, Any], conn: sqlite3.Connection) -> di
     row = dict(row)
     row.pop("uid", None)
     if "iid" in row:
-        row["item_id"] = CatalogTable.item_id_of(conn, row.pop("iid"))
+        row["item_id"] = item_id_of(conn, row.pop("iid"))
     for key in ("pos", "neg"):
         if key in row:
             v = vectors.decode(row[key])

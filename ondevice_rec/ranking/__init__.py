@@ -2,7 +2,7 @@
 
 - ``config`` (:class:`RankingConfig`), ``signals`` (what events, contexts and profiles mean),
 - ``scoring`` (user state, scores, coarse-to-fine search, MMR), ``reasons`` (plain-language reasons),
-- ``snapshot`` (the in-memory catalogue), ``pipeline`` (the body of ``recommend``),
+- ``profile`` (a profile's clauses and vectors), ``pipeline`` (the body of ``recommend``),
 - ``rerank`` (the one LLM re-ranker), ``templates`` (prompts and verbalisations shared with export).
 """
 

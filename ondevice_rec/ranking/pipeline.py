@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..live.snapshot import CatalogSnapshot
 from .config import RankingConfig
 from .profile import Profile
 from .reasons import Why, describe_context, explain, render
 from .rerank import fused_order
 from .scoring import UserState, build_user_state, score_items, score_items_prefiltered, select_mmr, unit
 from .signals import event_weight
-from .snapshot import CatalogSnapshot
 from .templates import explain_prompt
 
 if TYPE_CHECKING:

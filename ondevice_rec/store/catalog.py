@@ -6,32 +6,22 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..catalog import Item
 from ..errors import StoreError
-from ..ranking.snapshot import intern_tags, spare_rows
-from . import vector_cache, vectors
-from .rows import CatalogRows
+from . import statements, vector_cache, vectors
+from .rows import CatalogRows, Item, intern_tags, spare_rows
+from .statements import Increments
 
 if TYPE_CHECKING:
-    from .db import Store
-
-# (kind, value, ctx) of one event → (context key, weight) increments of the popularity priors
-Increments = Callable[[str, "float | None", str], Iterable[tuple[str, float]]]
-
-# users whose latest personalization decision is a grant: only their events feed the priors everyone sees
-CONSENTED_UIDS = (
-    "SELECT c.uid FROM consents c WHERE c.purpose='personalization' AND c.granted=1 AND c.cid="
-    "(SELECT max(c2.cid) FROM consents c2 WHERE c2.uid=c.uid AND c2.purpose='personalization')"
-)
+    from .connection import Connection
 
 
 class CatalogTable:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
 
     # --- items ------------------------------------------------------------------------------------
@@ -309,54 +299,16 @@ class CatalogTable:
             for a, b, c, d in self._s.query("SELECT iid, ctx, weight, users FROM item_stats")
         ]
 
-    @staticmethod
-    def add_stats(conn: sqlite3.Connection, rows: Iterable[tuple[int, str, float, int]]) -> None:
-        """Add (iid, context key, weight, new distinct users) increments inside the caller's transaction."""
-        conn.executemany(
-            "INSERT INTO item_stats(iid, ctx, weight, users) VALUES(?,?,?,?) ON CONFLICT(iid, ctx) "
-            "DO UPDATE SET weight = weight + excluded.weight, users = users + excluded.users",
-            list(rows),
-        )
-
-    @staticmethod
-    def recompute_stats(conn: sqlite3.Connection, iids: Iterable[int], increments: Increments) -> None:
-        """Rebuild the priors of ``iids`` from the events of consenting users that remain (derived data of
-        erased or expired events, or of a withdrawn consent, must go too), inside the caller's transaction."""
-        for iid in iids:
-            conn.execute("DELETE FROM item_stats WHERE iid=?", (iid,))
-            acc: dict[str, float] = {}
-            users: dict[str, set[int]] = {}
-            for uid, kind, value, ctx in conn.execute(
-                f"SELECT uid, kind, value, ctx FROM events WHERE iid=? AND uid IN ({CONSENTED_UIDS})", (iid,)
-            ):
-                for key, w in increments(kind, value, ctx):
-                    acc[key] = acc.get(key, 0.0) + w
-                    users.setdefault(key, set()).add(uid)
-            conn.executemany(
-                "INSERT INTO item_stats(iid, ctx, weight, users) VALUES(?,?,?,?)",
-                [(iid, c, w, len(users[c])) for c, w in acc.items()],
-            )
-
     def rebuild_stats_if_flagged(self, increments: Increments) -> bool:
         """After a migration that cleared the priors: rebuild them all (one transaction)."""
         if self._s.meta("stats_rebuild") != "1":
             return False
         with self._s.write() as conn:
             iids = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events")]
-            self.recompute_stats(conn, iids, increments)
+            statements.recompute_stats(conn, iids, increments)
             conn.execute("DELETE FROM meta WHERE key='stats_rebuild'")
             self._s.bump(conn, "stats_version")
         return True
-
-    @staticmethod
-    def item_id_of(conn: sqlite3.Connection, iid: int) -> str | None:
-        r = conn.execute("SELECT item_id FROM items WHERE iid=?", (iid,)).fetchone()
-        return r[0] if r else None
-
-    @staticmethod
-    def iid_of(conn: sqlite3.Connection, item_id: str) -> int | None:
-        r = conn.execute("SELECT iid FROM items WHERE item_id=?", (item_id,)).fetchone()
-        return int(r[0]) if r else None
 
 
 def _item(r: tuple[Any, ...]) -> Item:

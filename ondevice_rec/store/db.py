@@ -23,6 +23,9 @@ import sqlite_utils
 
 from ..errors import StoreBusyError, StoreError, StoreFullError
 from . import schema
+from .catalog import CatalogTable
+from .events import EventsTable, ProfilesTable
+from .users import AuditTable, ConsentsTable, PurposesTable, UsersTable
 
 
 def _damaged(e: sqlite3.Error) -> bool:
@@ -35,10 +38,6 @@ class Store:
     (or several: each is an independent connection)."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0, readonly: bool = False) -> None:
-        from .catalog import CatalogTable
-        from .events import EventsTable, ProfilesTable
-        from .users import AuditTable, ConsentsTable, PurposesTable, UsersTable
-
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.readonly = readonly

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ItemNotFoundError
-from ..ranking.profile import Profile
-from . import vectors
-from .catalog import CatalogTable, Increments
-from .users import AuditTable, ConsentsTable, UsersTable
+from . import statements, vectors
+from .rows import StoredProfile
+from .statements import Increments
 
 if TYPE_CHECKING:
-    from .db import Store
+    from .connection import Connection
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ EventTuple = tuple[int, str, "float | None", float, str]  # (iid, kind, value, a
 
 
 class EventsTable:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
 
     def insert(
@@ -66,13 +65,13 @@ class EventsTable:
             stats: list[tuple[int, str, float, int]] = []
             for r in rows:
                 if r.item_id not in iid_cache:
-                    iid_cache[r.item_id] = CatalogTable.iid_of(conn, r.item_id)
+                    iid_cache[r.item_id] = statements.iid_of(conn, r.item_id)
                 iid = iid_cache[r.item_id]
                 if iid is None:
                     raise ItemNotFoundError(f"unknown item {r.item_id!r}: add it with add_items() first")
-                uid = uids.get(r.user_id) or uids.setdefault(r.user_id, UsersTable.ensure_uid(conn, r.user_id))
+                uid = uids.get(r.user_id) or uids.setdefault(r.user_id, statements.ensure_uid(conn, r.user_id))
                 if uid not in consented:
-                    consented[uid] = ConsentsTable.personalised(conn, uid)
+                    consented[uid] = statements.personalised(conn, uid)
                 incs = list(increments(r.kind, r.value, r.ctx)) if consented[uid] else []
                 if incs and (uid, iid) not in contributed:
                     contributed[(uid, iid)] = {
@@ -90,7 +89,7 @@ class EventsTable:
                     seen = contributed[(uid, iid)]
                     stats.append((iid, key, w, 0 if key in seen else 1))
                     seen.add(key)
-            CatalogTable.add_stats(conn, stats)
+            statements.add_stats(conn, stats)
         return len(rows)
 
     def recent(self, uid: int, limit: int) -> list[EventTuple]:
@@ -158,8 +157,8 @@ class EventsTable:
             touched = [r[0] for r in conn.execute(f"SELECT DISTINCT iid FROM events WHERE {where}", args)]
             n = int(conn.execute(f"DELETE FROM events WHERE {where}", args).rowcount)
             if n:
-                CatalogTable.recompute_stats(conn, touched, increments)
-                AuditTable.add(conn, "retention", uid=uid, details={**details, "events_deleted": n})
+                statements.recompute_stats(conn, touched, increments)
+                statements.audit(conn, "retention", uid=uid, details={**details, "events_deleted": n})
         return n
 
     def count(self) -> int:
@@ -192,7 +191,7 @@ class EventsTable:
 
 
 class ProfilesTable:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
 
     def set(
@@ -207,7 +206,7 @@ class ProfilesTable:
     ) -> None:
         """Store the profile text and its clause vectors (in ``space_id``; vectors of other spaces are dropped)."""
         with self._s.write() as conn:
-            uid = UsersTable.ensure_uid(conn, user_id)
+            uid = statements.ensure_uid(conn, user_id)
             conn.execute(
                 "INSERT INTO profiles(uid, text, updated_at) VALUES(?,?,?) ON CONFLICT(uid) DO UPDATE "
                 "SET text=excluded.text, updated_at=excluded.updated_at",
@@ -227,7 +226,7 @@ class ProfilesTable:
 
     def delete(self, user_id: str) -> None:
         with self._s.write() as conn:
-            uid = UsersTable.ensure_uid(conn, user_id)
+            uid = statements.ensure_uid(conn, user_id)
             conn.execute("DELETE FROM profiles WHERE uid=?", (uid,))
             conn.execute("DELETE FROM profile_vectors WHERE uid=?", (uid,))
 
@@ -235,14 +234,14 @@ class ProfilesTable:
         rows = self._s.query("SELECT text FROM profiles WHERE uid=?", (uid,))
         return str(rows[0][0]) if rows else None
 
-    def vectors(self, uid: int, space_id: str, dim: int) -> Profile | None:
+    def vectors(self, uid: int, space_id: str, dim: int) -> StoredProfile | None:
         rows = self._s.query(
             "SELECT clauses, pos, neg FROM profile_vectors WHERE uid=? AND model_id=?", (uid, space_id)
         )
         if not rows:
             return None
         clauses = json.loads(rows[0][0])
-        return Profile(
+        return StoredProfile(
             clauses["positive"], clauses["negative"], vectors.decode(rows[0][1], dim), vectors.decode(rows[0][2], dim)
         )
 

@@ -10,29 +10,21 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .catalog import CONSENTED_UIDS, CatalogTable, Increments
+from . import statements
 from .schema import PERSONALIZATION, USER_TABLES
+from .statements import Increments
 
 if TYPE_CHECKING:
-    from .db import Store
+    from .connection import Connection
 
 
 class UsersTable:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
 
     def uid(self, user_id: str) -> int | None:
         rows = self._s.query("SELECT uid FROM users WHERE user_id=?", (user_id,))
         return int(rows[0][0]) if rows else None
-
-    @staticmethod
-    def ensure_uid(conn: sqlite3.Connection, user_id: str) -> int:
-        """The user's row id, creating the user inside the caller's transaction when new."""
-        row = conn.execute("SELECT uid FROM users WHERE user_id=?", (user_id,)).fetchone()
-        if row:
-            return int(row[0])
-        cur = conn.execute("INSERT INTO users(user_id, created_at) VALUES(?, ?)", (user_id, time.time()))
-        return int(cur.lastrowid or 0)
 
     def count(self) -> int:
         return int(self._s.query("SELECT count(*) FROM users")[0][0])
@@ -58,7 +50,7 @@ class UsersTable:
             if row is None:
                 return None
             uid = int(row[0])
-            AuditTable.add(conn, "export", uid=uid, details={"tables": list(USER_TABLES)})
+            statements.audit(conn, "export", uid=uid, details={"tables": list(USER_TABLES)})
             out: dict[str, list[dict[str, Any]]] = {}
             for table in USER_TABLES:
                 cur = conn.execute(f"SELECT * FROM {table} WHERE uid=?", (uid,))
@@ -80,40 +72,35 @@ class UsersTable:
             for table in USER_TABLES:
                 counts[table] = int(conn.execute(f"DELETE FROM {table} WHERE uid=?", (uid,)).rowcount)
             conn.execute("DELETE FROM users WHERE uid=?", (uid,))
-            CatalogTable.recompute_stats(conn, touched, increments)
-            AuditTable.add(conn, "erasure", details={"rows_deleted": counts})
+            statements.recompute_stats(conn, touched, increments)
+            statements.audit(conn, "erasure", details={"rows_deleted": counts})
         return counts
 
 
 class ConsentsTable:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
 
     def add(self, user_id: str, purpose: str, granted: bool, source: str, increments: Increments) -> None:
         """Append one decision to the ledger, and audit it, in one transaction. A personalization decision
         also adds (or withdraws) the user's events to (from) the popularity priors, in the same transaction."""
         with self._s.write() as conn:
-            uid = UsersTable.ensure_uid(conn, user_id)
-            before = self.personalised(conn, uid)
+            uid = statements.ensure_uid(conn, user_id)
+            before = statements.personalised(conn, uid)
             conn.execute(
                 "INSERT INTO consents(uid, purpose, granted, at, source) VALUES(?,?,?,?,?)",
                 (uid, purpose, int(granted), time.time(), source),
             )
             if purpose == PERSONALIZATION and before != granted:
                 touched = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events WHERE uid=?", (uid,))]
-                CatalogTable.recompute_stats(conn, touched, increments)
-            AuditTable.add(
+                statements.recompute_stats(conn, touched, increments)
+            statements.audit(
                 conn,
                 "consent.grant" if granted else "consent.revoke",
                 uid=uid,
                 purpose=purpose,
                 details={"source": source},
             )
-
-    @staticmethod
-    def personalised(conn: sqlite3.Connection, uid: int) -> bool:
-        """Has the user's latest personalization decision granted it (inside the caller's transaction)?"""
-        return conn.execute(f"SELECT 1 FROM ({CONSENTED_UIDS}) WHERE uid=?", (uid,)).fetchone() is not None
 
     def status(self, uid: int) -> dict[str, bool]:
         """The latest decision per purpose."""
@@ -130,30 +117,14 @@ class ConsentsTable:
 
 
 class AuditTable:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
-
-    @staticmethod
-    def add(
-        conn: sqlite3.Connection,
-        action: str,
-        *,
-        uid: int | None = None,
-        subject: str | None = None,
-        purpose: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """One audit entry inside the caller's transaction."""
-        conn.execute(
-            "INSERT INTO audit(at, uid, subject, action, purpose, details) VALUES(?,?,?,?,?,?)",
-            (time.time(), uid, subject, action, purpose, json.dumps(details or {}, sort_keys=True)),
-        )
 
     def log(self, user_id: str, action: str, *, purpose: str | None, details: dict[str, Any]) -> None:
         """One audit entry about ``user_id`` in its own transaction (the egress gate's record)."""
         with self._s.write() as conn:
-            uid = UsersTable.ensure_uid(conn, user_id)
-            self.add(conn, action, uid=uid, purpose=purpose, details=details)
+            uid = statements.ensure_uid(conn, user_id)
+            statements.audit(conn, action, uid=uid, purpose=purpose, details=details)
 
     def entries(self, uid: int, limit: int) -> list[dict[str, Any]]:
         """The user's newest ``limit`` audit entries (egress sends and refusals, exports), newest first."""
@@ -171,7 +142,7 @@ class AuditTable:
 class PurposesTable:
     """Purposes the app declared: consent can be given only for one of them."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Connection) -> None:
         self._s = store
 
     def declare(self, purpose: str, description: str) -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ranking.snapshot import spare_rows
-from .rows import CatalogRows
+from .rows import CatalogRows, intern_tags, spare_rows
 
 MAGIC = b"ODRECVC1"
 SUFFIX = "-vectors"
@@ -55,8 +54,6 @@ def cache_path(store_path: Path) -> Path:
 
 def read(path: Path, key: CacheKey) -> CatalogRows | None:
     """The cached rows if ``path`` is a complete cache for ``key``, else None (never raises for a bad file)."""
-    from ..ranking.snapshot import intern_tags
-
     try:
         with open(path, "rb") as f:
             if f.read(len(MAGIC)) != MAGIC:

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import check_id
-from .errors import ArgumentError, ArgumentTypeError
-from .ranking import EVENT_KINDS, context_keys, to_datetime
-from .store import EventRow
+from ..errors import ArgumentError, ArgumentTypeError
+from ..ranking import EVENT_KINDS, context_keys, to_datetime
+from ..store import EventRow
+from .items import check_id
 
 
 def to_event_row(ev: Any, declared: Sequence[str] = ()) -> EventRow:

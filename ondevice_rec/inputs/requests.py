@@ -11,15 +11,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .catalog import check_id
-from .errors import ArgumentError, ArgumentTypeError, StoreError
+from ..errors import ArgumentError, ArgumentTypeError, StoreError
+from ..ranking import RankingConfig, context_keys
+from ..ranking.config import for_bundle_kind
+from ..ranking.pipeline import Filters, Request
+from .items import check_id
 from .limits import MAX_K, MAX_RERANK_TOP
-from .ranking import RankingConfig, context_keys
-from .ranking.config import for_bundle_kind
-from .ranking.pipeline import Filters, Request
 
 if TYPE_CHECKING:
-    from .bundle.manifest import LlmRankerSpec
+    from ..bundle.manifest import LlmRankerSpec
 
 _log = logging.getLogger("ondevice_rec")
 OPTIONS = frozenset({"context", "diversity", "rerank", "rerank_top", "explain", "tags", "exclude", "only", "where"})

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalog import CatalogColumns, Item, read_catalog_file
-from .errors import ImportFormatError
-from .events import EventColumns, event_from_row, to_event_row
-from .store import EventRow, Store
-from .store.catalog import Increments
-from .tabular import file_digest, read_rows
+from ..errors import ImportFormatError
+from ..store import EventRow, Store
+from ..store.statements import Increments
+from .event_rows import EventColumns, event_from_row, to_event_row
+from .files import file_digest, read_rows
+from .items import CatalogColumns, Item, read_catalog_file
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 

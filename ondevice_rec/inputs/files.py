@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFormatError
+from ..errors import ImportFormatError
 
 FORMATS = ("csv", "tsv", "jsonl")
 _ALIASES = {"csv": "csv", "tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl"}
@@ -35,11 +35,17 @@ def check_file(path: str | os.PathLike[str]) -> Path:
 
 
 def read_rows(
-    path: str | os.PathLike[str], fmt: str | None = None, *, what: str = "file", required: tuple[str, ...] = ()
+    path: str | os.PathLike[str],
+    fmt: str | None = None,
+    *,
+    what: str = "file",
+    required: tuple[str, ...] = (),
+    hint: str = "name yours with the --…-col options",
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row as a mapping) for every data row; a UTF-8 byte-order mark is skipped. A CSV/TSV
-    header must name the ``required`` columns. Raises :class:`ImportFormatError` naming the file and line of
-    the first row that cannot be read."""
+    header must name the ``required`` columns (``hint`` says how to fix one that does not). Raises
+    :class:`ImportFormatError` naming the file and line of the first row that cannot be read. The one reader
+    of CSV, TSV and JSON Lines in the SDK: imports and evaluation datasets alike."""
     p = Path(path)
     kind = file_format(p, fmt, what)
     check_file(p)
@@ -47,7 +53,7 @@ def read_rows(
         if kind == "jsonl":
             yield from _jsonl(p)
         else:
-            yield from _delimited(p, "\t" if kind == "tsv" else ",", required)
+            yield from _delimited(p, "\t" if kind == "tsv" else ",", required, hint)
     except UnicodeDecodeError as e:
         raise ImportFormatError(f"{p}: not UTF-8 text ({e.reason}); save it as UTF-8 and try again") from None
 
@@ -83,7 +89,9 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield lineno, row
 
 
-def _delimited(path: Path, delimiter: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _delimited(
+    path: Path, delimiter: str, required: tuple[str, ...], hint: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         try:
@@ -97,8 +105,7 @@ def _delimited(path: Path, delimiter: str, required: tuple[str, ...]) -> Iterato
         missing = [c for c in required if c not in fields]
         if missing:
             raise ImportFormatError(
-                f"{path}:1: the header has no {missing[0]!r} column (it has {list(fields)[:12]}; name yours with "
-                "the --…-col options)"
+                f"{path}:1: the header has no {missing[0]!r} column (it has {list(fields)[:12]}; {hint})"
             )
         try:
             for row in reader:

@@ -7,36 +7,13 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .errors import ArgumentError, ArgumentTypeError, ImportFormatError
+from ..errors import ArgumentError, ArgumentTypeError, ImportFormatError
+from ..store.rows import Item
 from .limits import MAX_ID_LEN, MAX_JSON_DEPTH, MAX_TAGS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
-
-
-@dataclass(frozen=True)
-class Item:
-    """A validated catalog item."""
-
-    id: str
-    title: str = ""
-    text: str = ""
-    tags: tuple[str, ...] = ()
-    meta: dict[str, Any] = field(default_factory=dict)
-    popularity: float | None = None  # shipped with the catalogue: the non-personalised fallback's prior
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "title": self.title,
-            "text": self.text,
-            "tags": list(self.tags),
-            "meta": self.meta,
-        }
-        if self.popularity is not None:
-            out["popularity"] = self.popularity
-        return out
 
 
 def check_id(value: Any, name: str) -> str:
@@ -182,7 +159,7 @@ def read_catalog_file(
     """Parse and validate a whole CSV, TSV or JSONL catalogue file; raise :class:`ImportFormatError` naming
     the first bad line. Nothing is returned (so nothing is imported) unless every line is valid; a later row
     with the same id replaces an earlier one."""
-    from .tabular import read_rows
+    from .files import read_rows
 
     cols = columns or CatalogColumns()
     items: dict[str, Item] = {}

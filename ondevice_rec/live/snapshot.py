@@ -10,7 +10,6 @@ connection changed the catalogue. Pure data plus the low-rank prefilter view, bu
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError
-from .scoring import Prefilter, build_prefilter
-
-
-def intern_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Tags as a tuple of interned strings: a catalogue repeats a few hundred tags over many items."""
-    return tuple(sys.intern(t) for t in tags)
+from ..ranking.scoring import Prefilter, build_prefilter
+from ..store.rows import intern_tags, spare_rows
 
 
 @dataclass
@@ -194,11 +189,6 @@ class CatalogSnapshot:
         if self._prefilter is None or self._prefilter.basis.shape[1] != min(rank, self.matrix.shape[1]):
             self._prefilter = build_prefilter(self.matrix, rank)
         return self._prefilter
-
-
-def spare_rows(n: int) -> int:
-    """Rows of spare capacity kept after ``n`` (an eighth: appends stay amortised O(1) without doubling)."""
-    return max(64, n // 8)
 
 
 def _has_spare_rows(matrix: np.ndarray) -> bool:

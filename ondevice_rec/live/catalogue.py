@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Encoder
-from .catalog import CatalogColumns, Item, check_id, to_item
-from .errors import ArgumentTypeError, ItemNotFoundError
-from .ingest import ImportReport, Progress, import_items
-from .ranking import RankingConfig
-from .ranking.scoring import Prefilter
-from .ranking.snapshot import CatalogSnapshot
-from .ranking.templates import item_text
-from .requests import page
-from .store import Store
+from ..backends import Encoder
+from ..errors import ArgumentTypeError, ItemNotFoundError
+from ..inputs.imports import ImportReport, Progress, import_items
+from ..inputs.items import CatalogColumns, Item, check_id, to_item
+from ..inputs.requests import page
+from ..ranking import RankingConfig
+from ..ranking.scoring import Prefilter
+from ..ranking.templates import item_text
+from ..store import Store
+from .snapshot import CatalogSnapshot
 
 _log = logging.getLogger("ondevice_rec")
 

@@ -1,0 +1,87 @@
+"""The export's stages one by one, each from its explicit inputs (the whole pipeline: test_export_student)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from ondevice_rec import ExportError  # noqa: E402
+from ondevice_rec.export import pipeline as P  # noqa: E402
+from tests.test_eval import _write_generic  # noqa: E402
+from tests.test_export_student import tiny_config  # noqa: E402
+
+
+def _log(message: str, fraction: float) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stages")
+    _write_generic(root / "data")
+    cfg = tiny_config(root / "data", epochs=2, max_ndcg_drop_int8=1.0)
+    data = P.data_stage(cfg, _log)
+    emb = P.embed_stage(data.split, None, _log)
+    trained = P.train_stage(cfg, data.split, emb, P.Taught(), _log)
+    towers = P.tower_stage(cfg, data.split, emb, trained.model, root)
+    return cfg, data, emb, trained, towers
+
+
+def test_check_request_fails_before_any_work(tmp_path: Path) -> None:
+    cfg = P.ExportConfig(dataset="generic", data_dir=str(tmp_path / "none"), use_teacher=False)
+    with pytest.raises(ExportError, match="needs the teacher stage"):
+        P.check_request(replace(cfg, formats=("onnx", "gguf")), tmp_path / "out", False)
+    with pytest.raises(ExportError, match="unknown export format"):
+        P.check_request(replace(cfg, formats=("tflite",)), tmp_path / "out", False)
+    P.check_request(cfg, tmp_path / "out", False)  # the data directory is the data stage's business
+
+
+def test_data_stage_splits_and_counts(staged) -> None:
+    _, data, *_ = staged
+    assert data.split.n_users >= 10 and data.cold is None
+    assert data.interactions == sum(len(s) for s in data.split.train)
+
+
+def test_embed_stage_embeds_every_item_and_history(staged) -> None:
+    _, data, emb, *_ = staged
+    assert emb.items.shape[0] == data.split.n_items
+    assert emb.profiles.shape[0] == data.split.n_users
+    assert np.isfinite(emb.items).all()
+
+
+def test_train_stage_without_a_teacher_trains_one_student(staged) -> None:
+    *_, trained, _ = staged
+    assert trained.distillation["candidates"] == [0.0]
+    assert trained.distillation["reason"] == "no teacher"
+    assert "best_valid_ndcg10" in trained.info
+
+
+def test_tower_stage_writes_both_precisions_and_their_encoders(staged) -> None:
+    _, data, _, _, towers = staged
+    assert {"user_tower.fp32.onnx", "user_tower.int8.onnx", "item_tower.npz", "item_ids.json"} <= set(towers.files)
+    assert set(towers.encoders) == {"fp32", "int8"}
+    assert towers.item_vecs.shape == (data.split.n_items, towers.spec.dim)
+
+
+def test_validate_stage_reports_against_its_gates(staged) -> None:
+    cfg, data, emb, trained, towers = staged
+    report = P.validate_stage(cfg, data, emb, trained.model, towers, None)
+    report.require()
+    d = report.to_dict()
+    assert d["passed"] is True
+    assert d["max_abs_onnx_fp32_vs_torch"] <= cfg.max_abs_onnx_vs_torch
+
+
+def test_blend_stage_ships_the_neighbours_only_when_they_help(staged) -> None:
+    _, data, _, _, towers = staged
+    before = dict(towers.files)
+    report = P.blend_stage(data.split, towers, None, _log)
+    assert report["used"] == ("item_item.npz" in towers.files)
+    assert report["used"] == (towers.spec.item_item == "item_item.npz")
+    assert set(before) <= set(towers.files)

@@ -1,0 +1,236 @@
+"""Every figure the README quotes outside its rendered privacy block equals the value in the committed results
+file it names (the privacy block: tests/test_docs.py). A quote is a template: each ``{}`` is filled with a
+value read from the results file and formatted as the README writes it; the filled-in text must appear in the
+README (whitespace aside)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@cache
+def _load(rel: str) -> Any:
+    return json.loads((RESULTS / rel).read_text())
+
+
+def ndcg(rel: str, scenario: str, protocol: str, model: str, metric: str = "NDCG@10") -> Callable[[], list[float]]:
+    """mean, CI low, CI high of one model's metric in an ``odrec eval`` results file."""
+
+    def get() -> list[float]:
+        m = _load(rel)["results"][scenario][protocol][model][metric]
+        return [m["mean"], *m.get("ci95", [])]
+
+    return get
+
+
+def mean(rel: str, scenario: str, protocol: str, model: str, metric: str = "NDCG@10") -> Callable[[], list[float]]:
+    return lambda: ndcg(rel, scenario, protocol, model, metric)()[:1]
+
+
+def bench(scenario: str, stat: str, **params: Any) -> Callable[[], list[float]]:
+    """A statistic of the one ``bench/default.json`` row of ``scenario`` with these ``params``."""
+
+    def get() -> list[float]:
+        rows = [
+            r
+            for r in _load("bench/default.json")["results"]
+            if r["scenario"] == scenario and all(r["params"].get(k) == v for k, v in params.items())
+        ]
+        assert len(rows) == 1, (scenario, params, len(rows))
+        return [rows[0][stat]]
+
+    return get
+
+
+def key(rel: str, *path: str) -> Callable[[], list[float]]:
+    def get() -> list[float]:
+        v: Any = _load(rel)
+        for p in path:
+            v = v[p]
+        return [v]
+
+    return get
+
+
+LLAMAREC = "eval-llamarec-ml-latest-small/results.json"
+ANCHOR = "anchor-llamarec-ml-latest-small/results.json"
+ML100K = "eval-ml-100k/results.json"
+SPORTS = "eval-amazon-sports/results.json"
+SPORTS_DEFAULT = "eval-amazon-sports/default/results.json"
+VIDEO = "eval-amazon-video/results.json"
+W = ("warm", "llamarec")
+F = ("warm", "full")
+
+# (README text with {} for each value, [value getters], format of every value)
+FIGURES: list[tuple[str, list[Callable[[], list[float]]], str]] = [
+    (
+        "| Popularity / ItemKNN / BPR-MF | {} / {} / {} |",
+        [mean(LLAMAREC, *W, "popularity"), mean(LLAMAREC, *W, "itemknn"), mean(LLAMAREC, *W, "bpr")],
+        ".4f",
+    ),
+    (
+        "| SASRec | {} [{}, {}] (HR@10 {}) |",
+        [ndcg(ANCHOR, *W, "sasrec"), mean(ANCHOR, *W, "sasrec", "HR@10")],
+        ".4f",
+    ),
+    (
+        "| LRURec | {} [{}, {}] (HR@10 {}) |",
+        [ndcg(LLAMAREC, *W, "lrurec"), mean(LLAMAREC, *W, "lrurec", "HR@10")],
+        ".4f",
+    ),
+    (
+        "| student, `odrec export --no-teacher`, int8 | {} [{}, {}] (HR@10 {}) |",
+        [ndcg(LLAMAREC, *W, "bundle:mls-noteacher"), mean(LLAMAREC, *W, "bundle:mls-noteacher", "HR@10")],
+        ".4f",
+    ),
+    (
+        "Profile-only users: the student {} (v1) / {} (v2) vs Popularity {}.",
+        [
+            mean(LLAMAREC, "cold-user", "llamarec", "bundle:mls-noteacher"),
+            mean(LLAMAREC, "cold-user-v2", "llamarec", "bundle:mls-noteacher"),
+            mean(LLAMAREC, "cold-user", "llamarec", "popularity"),
+        ],
+        ".4f",
+    ),
+    (
+        "Popularity {} [{}, {}], ItemKNN {}, BPR-MF {}, SASRec {} [{}, {}] (`benchmarks/results/eval-ml-100k/`)",
+        [
+            ndcg(ML100K, *F, "popularity"),
+            mean(ML100K, *F, "itemknn"),
+            mean(ML100K, *F, "bpr"),
+            ndcg(ML100K, *F, "sasrec"),
+        ],
+        ".4f",
+    ),
+    (
+        "default bundle zero-shot {} (its popularity weight chosen on validation",
+        [mean("eval-default-bundle-warm/ml100k-w1/results.json", *F, "bundle:default")],
+        ".4f",
+    ),
+    (
+        "student without teacher {} [{}, {}] with this release's recipe",
+        [ndcg("eval-student-ml-100k/results.json", *F, "bundle:ml100k-noteacher")],
+        ".4f",
+    ),
+    ("with the SmolLM2 teacher {}", [mean("export-ml-100k/results.json", *F, "bundle:ml100k")], ".4f"),
+    (
+        "| Popularity (published PopRec on these files: 0.0053) | {} [{}, {}] | {} |",
+        [ndcg(SPORTS, *F, "popularity"), mean(SPORTS, *F, "popularity", "HR@10")],
+        ".4f",
+    ),
+    ("| ItemKNN | {} [{}, {}] | {} |", [ndcg(SPORTS, *F, "itemknn"), mean(SPORTS, *F, "itemknn", "HR@10")], ".4f"),
+    (
+        "| student int8 without its item-item table (ablation) | {} [{}, {}] | {} |",
+        [ndcg(SPORTS, *F, "bundle:sports-no-item-item"), mean(SPORTS, *F, "bundle:sports-no-item-item", "HR@10")],
+        ".4f",
+    ),
+    (
+        "**{} [{}, {}]** | **{}** |",
+        [ndcg(SPORTS, *F, "bundle:sports"), mean(SPORTS, *F, "bundle:sports", "HR@10")],
+        ".4f",
+    ),
+    (
+        "scores **{} [{}, {}] = 1.96× ItemKNN** on full ranking in the same run (without its item-item table {};",
+        [
+            ndcg(SPORTS_DEFAULT, *F, "bundle:sports-default"),
+            mean(SPORTS_DEFAULT, *F, "bundle:sports-default-no-item-item"),
+        ],
+        ".4f",
+    ),
+    ("20 candidates {})", [mean(SPORTS_DEFAULT, "warm", "sampled20", "bundle:sports-default")], ".3f"),
+    (
+        "Popularity {}, ItemKNN {}, **student int8 {} [{}, {}] (1.89× ItemKNN)**",
+        [mean(VIDEO, *F, "popularity"), mean(VIDEO, *F, "itemknn"), ndcg(VIDEO, *F, "bundle:video")],
+        ".4f",
+    ),
+    (
+        "(test item + 100 sampled negatives, `--protocol sampled101`) {} against",
+        [mean(VIDEO, "warm", "sampled101", "bundle:video")],
+        ".4f",
+    ),
+    (
+        "20 candidates {} (Popularity {})",
+        [mean(VIDEO, "warm", "sampled20", "bundle:video"), mean(VIDEO, "warm", "sampled20", "popularity")],
+        ".3f",
+    ),
+    (
+        "| `recommend(k=10)`, 10k items, 50 events, 1 thread | {} ms | {} ms |",
+        [
+            bench("recommend", "p50", items=10000, history=50, threads=1),
+            bench("recommend", "p95", items=10000, history=50, threads=1),
+        ],
+        ".2f",
+    ),
+    (
+        "exact search {} / {} ms)",
+        [
+            bench("recommend", "exact_p50_ms", items=100000, history=50, threads=1),
+            bench("recommend", "exact_p95_ms", items=100000, history=50, threads=1),
+        ],
+        ".1f",
+    ),
+    (
+        "(recall@100 vs exact 1.00; exact search 10.1 / 12.3 ms) | {} ms | {} ms |",
+        [
+            bench("recommend", "p50", items=100000, history=50, threads=1),
+            bench("recommend", "p95", items=100000, history=50, threads=1),
+        ],
+        ".2f",
+    ),
+    (
+        "| process start → first recommendation (10k items) | {} ms | {} ms |",
+        [bench("cold-start", "p50", items=10000), bench("cold-start", "p95", items=10000)],
+        ".0f",
+    ),
+    ("| ingest (embedding included) | {} items/s | |", [bench("ingest", "items_per_s")], ".1f"),
+    (
+        "| egress redaction of 1 KB | {} ms | {} ms |",
+        [bench("redact", "p50", text_kb=1), bench("redact", "p95", text_kb=1)],
+        ".1f",
+    ),
+    ("median {} ms (`python benchmarks/bench_centre.py`", [key("centre/results.json", "median_ms")], ".1f"),
+    (
+        "with SmolLM2-135M on llama.cpp {} sets/s with 1 Ray worker, {} with 2",
+        [key("export-ray/results.json", "results", "labelling", k) for k in ("Ray, 1 worker", "Ray, 2 workers")],
+        ".3f",
+    ),
+    (
+        "embedding item texts {} → {} texts/s",
+        [key("export-ray/results.json", "results", "embedding", k) for k in ("Ray, 1 worker", "Ray, 2 workers")],
+        ".0f",
+    ),
+]
+
+
+def _readme() -> str:
+    return re.sub(r"\s+", " ", (ROOT / "README.md").read_text())
+
+
+def _render(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> str:
+    values = [v for g in getters for v in g()]
+    return re.sub(r"\s+", " ", template.format(*(format(v, fmt) for v in values)))
+
+
+@pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
+def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
+    quote = _render(template, getters, fmt)
+    assert quote in _readme(), f"README does not say: {quote}"
+
+
+def test_a_changed_figure_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    template, getters, fmt = FIGURES[0]
+    text = _readme()
+    quote = _render(template, getters, fmt)
+    first = format(getters[0]()[0], fmt)
+    changed = text.replace(quote, quote.replace(first, format(float(first) + 0.0001, fmt), 1))
+    assert quote in text and quote not in changed
