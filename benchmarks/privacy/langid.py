@@ -441,7 +441,9 @@ def explore_frequencies(cells: dict[tuple[str, str], list[str]]) -> str:
                 _, ws, kept = base._evidence(t)
                 en = L.tokens(kept if kept is not None and len(kept) >= L.MIN_WORDS else [])
                 other = L.tokens(ws)
-                feats = tuple((*table.score(tk), len(tk)) if len(set(tk)) >= L.MIN_WORDS else None for tk in (en, other))
+                feats = tuple(
+                    (*table.score(tk), len(tk)) if len(set(tk)) >= L.MIN_WORDS else None for tk in (en, other)
+                )
             rows.append((lang_of(name), code, feats))
     grid = [
         L.Config(frequencies=False),
