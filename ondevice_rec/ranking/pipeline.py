@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..live.snapshot import CatalogSnapshot
 from .config import RankingConfig
 from .profile import Profile
 from .reasons import Why, describe_context, explain, render
@@ -22,6 +21,7 @@ from .templates import explain_prompt
 
 if TYPE_CHECKING:
     from ..backends.base import Encoder, Reranker
+    from ..live.snapshot import CatalogSnapshot  # the arrays ranking reads, owned by the open store
 
 EventTuple = tuple[int, str, "float | None", float, str]  # (iid, kind, value, at, ctx)
 
