@@ -141,7 +141,7 @@ def test_vector_cache_is_written_used_and_refused_when_it_does_not_match(
         return real_scan(self, *a, **k)
 
     monkeypatch.setattr(CatalogTable, "_scan", counting)
-    from ondevice_rec.ranking import snapshot
+    from ondevice_rec.live import snapshot
 
     real_build = snapshot.build_prefilter
     monkeypatch.setattr(snapshot, "build_prefilter", lambda *a, **k: pytest.fail("prefilter rebuilt"))
