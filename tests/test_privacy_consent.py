@@ -88,7 +88,10 @@ def test_consent_needs_a_declared_purpose(db_path: Path, demo_catalog: list[dict
         other.consent("u").grant("cloud-llm")
         assert other.consent("u").granted("cloud-llm")
         assert set(other.egress.purposes) == {"cloud-llm"}
-        other.consent("u").revoke("never-declared")  # withdrawing is always possible
+        other.consent("u").revoke("cloud-llm")  # withdrawing a declared purpose is always possible
+        with pytest.raises(ConsentError, match="not declared"):
+            other.consent("u").revoke("personalisation")  # a typo must not look like a withdrawal
+        assert not other.consent("u").granted("cloud-llm")
 
 
 def test_popularity_min_users_is_validated() -> None:

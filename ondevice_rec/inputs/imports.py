@@ -15,7 +15,7 @@ from ..errors import ImportFormatError
 from ..store import EventRow, Store
 from ..store.statements import Increments
 from .event_rows import EventColumns, event_from_row, to_event_row
-from .files import file_digest, read_rows
+from .files import check_file, file_digest, read_rows
 from .items import CatalogColumns, Item, read_catalog_file
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
@@ -87,7 +87,7 @@ def import_events(
     """Validate every row (and that every item is in the catalogue), then write in batches, each committed
     together with the import's progress. Rows an earlier run of the same file committed are skipped."""
     t0 = time.perf_counter()
-    p = Path(path)
+    p = check_file(path)  # one line for a missing file or a directory, before anything reads it
     cols = columns or EventColumns()
     digest = file_digest(p)
     start = store.events.import_progress(digest)

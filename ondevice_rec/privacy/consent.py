@@ -52,7 +52,9 @@ class ConsentLedger:
         if not isinstance(source, str) or len(source) > 64:
             raise ArgumentError("source must be a short string")
         declared = self.purposes()
-        if purpose not in declared and granted:
+        # a withdrawal is refused only where there is nothing to withdraw: a purpose never declared and never
+        # granted to this user is a typo ("personalisation"), and accepting it would leave the real consent on
+        if purpose not in declared and (granted or purpose not in self.status(user_id)):
             raise ConsentError(
                 f"purpose {purpose!r} was not declared by the app; declared purposes: {', '.join(sorted(declared))}"
             )
