@@ -489,8 +489,20 @@ def user_export(
 
 
 @user_app.command("forget")
-def user_forget(user: str, db: Path = DB, as_json: bool = JSON) -> None:
-    """Erase everything held about USER (GDPR Art. 17), leaving no bytes in the database files."""
+def user_forget(
+    user: str,
+    db: Path = DB,
+    as_json: bool = JSON,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Erase without asking (scripts, no terminal)."),
+) -> None:
+    """Erase everything held about USER (GDPR Art. 17), leaving no bytes in the database files. Asks first
+    unless --yes."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ArgumentError(f"erasing {user} cannot be undone: pass --yes to confirm it without a terminal")
+        if not typer.confirm(f"Erase everything held about {user}? This cannot be undone.", default=False):
+            typer.echo("nothing erased")
+            return
     with _open(db) as rec:
         result = rec.forget_user(user)
     if as_json:

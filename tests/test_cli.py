@@ -57,7 +57,7 @@ def test_catalog_recommend_export_forget_flow(tmp_path: Path) -> None:
     out = tmp_path / "ann.json"
     assert odrec("user", "export", "ann", "--db", db, "--out", str(out)).returncode == 0
     assert json.loads(out.read_text())["events"][0]["item_id"] == "i0"
-    r = odrec("user", "forget", "ann", "--db", db, "--json")
+    r = odrec("user", "forget", "ann", "--db", db, "--json", "--yes")
     assert r.returncode == 0 and json.loads(r.stdout)["user_found"] is True
 
 
@@ -80,6 +80,8 @@ def small_db(tmp_path_factory: pytest.TempPathFactory) -> str:
         (["events", "import", "missing.csv"], "no such file"),
         (["events", "import", "/"], "not a file"),
         (["consent", "revoke", "ann", "personalisation"], "not declared"),
+        (["user", "forget", "ann"], "pass --yes"),  # no terminal to ask on: erasure needs --yes
+        (["record", "ann", "nope", "--kind", "like"], "odrec catalog import"),
         (["bundle", "verify", "/nonexistent/bundle"], "not found"),
         (["record", "ann", "i1", "--at", "next tuesday"], "not an ISO date"),
         (["recommend", "ann", "--context", "weather"], "key=value"),

@@ -66,7 +66,7 @@ def test_every_cli_command_and_the_demo_leave_no_footprint(tmp_path: Path) -> No
         ["recommend", "u", "-k", "3", "--json", *db],
         ["consent", "status", "u", *db],
         ["user", "export", "u", "-o", "u.json", *db],
-        ["user", "forget", "u", *db],
+        ["user", "forget", "u", "--yes", *db],
         ["bundle", "verify"],
         ["bundle", "info"],
         ["privacy", "check", "note.txt"],

@@ -68,7 +68,10 @@ class EventsTable:
                     iid_cache[r.item_id] = statements.iid_of(conn, r.item_id)
                 iid = iid_cache[r.item_id]
                 if iid is None:
-                    raise ItemNotFoundError(f"unknown item {r.item_id!r}: add it with add_items() first")
+                    raise ItemNotFoundError(
+                        f"unknown item {r.item_id!r}: add it to the catalogue first (Recommender.add_items, or "
+                        "odrec catalog import)"
+                    )
                 uid = uids.get(r.user_id) or uids.setdefault(r.user_id, statements.ensure_uid(conn, r.user_id))
                 if uid not in consented:
                     consented[uid] = statements.personalised(conn, uid)
