@@ -431,23 +431,30 @@ def events_import(
     kind: str | None = typer.Option(None, "--kind", help="Kind for rows without one (default: rating if valued)."),
     context_key: list[str] = typer.Option([], "--context-key", help="Declare a context column (e.g. weather)."),
     batch: int = typer.Option(5000, "--batch", help="Rows per transaction."),
+    dedupe: bool = typer.Option(
+        True, "--dedupe/--no-dedupe", help="Skip rows whose user, item, kind and time the store already holds."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Import interactions from FILE. Checked in full first (a bad line imports nothing and is named); written
-    in batches that commit with the import's progress, so re-running an interrupted import resumes it."""
+    in batches that commit with the import's progress, so re-running an interrupted import resumes it. An
+    event is identified by (user, item, kind, time): re-importing an edited or re-sorted export adds only the
+    rows the store does not hold yet (--no-dedupe writes every row)."""
     from .inputs.event_rows import EventColumns
 
     cols = EventColumns(user_col, item_col, kind_col, value_col, at_col, context_col, kind)
     with _open(db, bundle, context_keys=context_key) as rec:
         bar, update = _progress("importing events")
         with bar:
-            report = rec.import_events(file, fmt=fmt, columns=cols, batch_size=batch, progress=update)
+            report = rec.import_events(file, fmt=fmt, columns=cols, batch_size=batch, progress=update, dedupe=dedupe)
     if as_json:
         _print_json(report.as_dict())
         return
     resumed = f", resumed after {report.resumed_from}" if report.resumed_from else ""
+    present = f"; {report.present} already present" if report.present else ""
+    events = "event" if report.written == 1 else "events"
     typer.echo(
-        f"imported {report.written} events from {file} in {report.seconds:.1f}s "
+        f"imported {report.written} new {events} from {file}{present} in {report.seconds:.1f}s "
         f"({report.rows_per_second:.0f} rows/s{resumed})"
     )
 
@@ -985,8 +992,16 @@ def bench(
     sizes: str | None = typer.Option(None, "--sizes", help="Catalogue sizes, e.g. 1000,10000,100000."),
     backends: str | None = typer.Option(None, "--backends", help="Backends to measure (must be in the bundle)."),
     workdir: Path | None = typer.Option(None, "--workdir", help="Where benchmark stores are built and cached."),
+    real_data: list[Path] = typer.Option(
+        [],
+        "--real-data",
+        help="A real dataset directory (MovieLens movies.csv + ratings.csv, or items.csv + "
+        "interactions.csv) for the 'real' scenario; repeat for several.",
+    ),
+    real_users: int = typer.Option(12, "--real-users", help="Users sampled per history-length bucket (real)."),
 ) -> None:
-    """Measure cold start, recommend latency vs catalogue size, per-candidate cost per backend, LLM re-ranking,
+    """Measure cold start, recommend latency vs catalogue size (synthetic users) and by history length (real
+    users, with --real-data), per-candidate cost per backend, LLM re-ranking,
     ingest and redaction on this machine. Ctrl-C still writes what was measured."""
     from dataclasses import replace
 
@@ -1009,7 +1024,11 @@ def bench(
             raise ArgumentError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
     if backends:
         kw["backends"] = tuple(x.strip() for x in backends.split(",") if x.strip())
-    cfg = replace(cfg, **kw)
+    if real_data:
+        kw["real_data"] = tuple(str(d) for d in real_data)
+    if real_users < 1:
+        raise ArgumentError("--real-users must be at least 1")
+    cfg = replace(cfg, **kw, real_users=real_users)
 
     def partial(rep: dict[str, Any]) -> None:  # keep the files current, so a kill loses at most one unit
         write_outputs(rep, json_path=json_out, report_path=report_out)

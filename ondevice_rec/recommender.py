@@ -11,7 +11,6 @@ import functools
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from .inputs.items import CatalogColumns, check_id
 from .inputs.limits import MAX_PROFILE_CHARS
 from .inputs.requests import build_request, check_open, check_options, open_config, page
 from .live.catalogue import LiveCatalog
+from .live.histories import UserHistories
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
 from .ranking import RankingConfig, stat_increments
@@ -84,6 +84,7 @@ class Recommender:
             raise
         self._consent = ConsentLedger(self._store, self._increments)
         self._items = LiveCatalog(self._store, self._encoder, self.config, self._lock)
+        self._histories = UserHistories(self._store, self.config, self._profile)
         try:
             if not self.read_only:
                 self._store.catalog.rebuild_stats_if_flagged(self._increments)
@@ -229,8 +230,11 @@ class Recommender:
         if not rows:
             return 0
         with self._lock:
-            n = self._store.events.insert(rows, self._increments)
-        self._items.stale_stats()  # our own write: refresh priors on the next request
+            before = self._histories.token()
+            deltas: list[tuple[int, str, float, int]] = []  # what the priors gain, applied in memory
+            n = self._store.events.insert(rows, self._increments, deltas=deltas)
+            self._histories.recorded(before, rows)
+            self._items.add_stats(deltas)
         return n
 
     def import_events(
@@ -241,10 +245,12 @@ class Recommender:
         columns: EventColumns | None = None,
         batch_size: int = 5000,
         progress: Progress | None = None,
+        dedupe: bool = True,
     ) -> ImportReport:
         """Import interactions from a CSV/TSV/JSONL file (columns user, item, kind, value, at, context; map
         yours with ``columns``). Validated in full first; written in batches that each commit with the
-        import's progress, so running it again after an interruption resumes without repeating a row."""
+        import's progress, so running it again after an interruption resumes without repeating a row.
+        ``dedupe``: see :func:`~ondevice_rec.inputs.imports.import_events` (re-imports add only new rows)."""
         self._check_open()
         with self._lock:
             report = import_events(
@@ -256,6 +262,7 @@ class Recommender:
                 declared=self.config.context_keys,
                 batch_size=batch_size,
                 progress=progress,
+                dedupe=dedupe,
             )
         self._items.stale_stats()
         _log.info("imported %d events from %s (%.0f rows/s)", report.written, path, report.rows_per_second)
@@ -371,7 +378,6 @@ class Recommender:
             req,
             encoder=self._encoder,
             cfg=self.config,
-            now=time.time(),
             names=self._items.names,
             reranker=reranker,
             meta_of=self._store.catalog.metas,
@@ -421,16 +427,7 @@ class Recommender:
         return build_request(self.config, self.bundle.manifest.llm_ranker, self._store.catalog.iids, **kw)
 
     def _signals(self, user_id: str, exclude_seen: bool) -> UserSignals:
-        """What the store holds about the user that this request may use."""
-        uid = self._store.users.uid(user_id)
-        if uid is None:
-            return UserSignals()
-        consented = self._store.consents.status(uid).get(PERSONALIZATION, False)
-        excluded = self._store.events.seen_items(uid) if exclude_seen else self._store.events.disliked_items(uid)
-        if not consented:
-            return UserSignals(True, False, excluded)
-        events = self._store.events.recent(uid, self.config.history_limit)
-        return UserSignals(True, True, excluded, events, self._profile(uid), self._store.events.impressions(uid))
+        return self._histories.signals(user_id, exclude_seen)
 
     def _llm(self) -> Reranker:
         """The bundle's GGUF LLM re-ranker on llama.cpp (verified and loaded on first use)."""

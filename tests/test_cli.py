@@ -159,9 +159,15 @@ def test_catalog_and_user_listing_commands(tmp_path: Path) -> None:
         "--at-col",
         "timestamp",
     )
-    assert r.returncode == 0 and "imported 3 events" in r.stdout and "rows/s" in r.stdout
+    assert r.returncode == 0 and "imported 3 new events" in r.stdout and "rows/s" in r.stdout
+    again = tmp_path / "ratings-reexport.csv"  # the app's next export: re-sorted, one row more
+    again.write_text("userId,movieId,rating,timestamp\n8,2,4,881250951\n7,2,3,881250950\n7,1,5,881250949\n"
+                     "8,1,2,881250999\n")  # fmt: skip
+    cols = ("--user-col", "userId", "--item-col", "movieId", "--value-col", "rating", "--at-col", "timestamp")
+    r = odrec("events", "import", str(again), "--db", db, *cols)
+    assert r.returncode == 0 and "imported 1 new event from" in r.stdout and "3 already present" in r.stdout, r.stdout
     users = json.loads(odrec("user", "list", "--db", db, "--json").stdout)
-    assert [(u["user_id"], u["events"]) for u in users] == [("7", 2), ("8", 1)]
+    assert [(u["user_id"], u["events"]) for u in users] == [("7", 2), ("8", 2)]
     assert odrec("record", "8", "1", "--kind", "like", "--at", "1998-03-01T10:00:00", "--db", db).returncode == 0
     got = json.loads(odrec("user", "export", "8", "--db", db).stdout)["events"]
     assert any(abs(e["at"] - 888746400) < 86400 for e in got)  # 1998-03-01, in whatever local zone

@@ -107,6 +107,50 @@ def test_an_interrupted_events_import_resumes_without_repeating_a_row(movies: Re
 
 
 @pytest.mark.parametrize(
+    "change",
+    ["append one row", "re-sorted", "re-exported under another name", "a row repeated", "a BOM added"],
+)
+def test_re_importing_a_changed_export_adds_only_the_new_rows(movies: Recommender, tmp_path: Path, change: str) -> None:
+    for u in range(10):
+        movies.consent(f"u{u}").grant("personalization")
+    p = tmp_path / "ratings.csv"
+    _events(p, 60)
+    assert movies.import_events(p, columns=COLS).written == 60
+    header, *rows = p.read_text(encoding="utf-8").splitlines()
+    new = 0
+    q = p
+    if change == "append one row":
+        rows.append("u9,2,5,999999999")
+        new = 1
+    elif change == "re-sorted":
+        rows.reverse()
+    elif change == "re-exported under another name":
+        q = tmp_path / "ratings (1).csv"
+    elif change == "a row repeated":
+        rows.insert(10, rows[3])
+    q.write_text(("\ufeff" if change == "a BOM added" else "") + "\n".join([header, *rows]) + "\n", encoding="utf-8")
+    report = movies.import_events(q, columns=COLS)
+    # the same bytes under another name resume at their end; every other change is checked row by row
+    assert (report.written, report.present) == (new, report.rows - new - report.resumed_from)
+    assert movies.info()["events"] == 60 + new
+    # and the popularity priors count each event once
+    ratings = [1 + i % 5 for i in range(60)] + ([5] if new else [])
+    assert sum(w for _, _, w, _ in movies._store.catalog.stats()) == pytest.approx(
+        sum(max(0.0, (r - 3) / 2) for r in ratings)
+    )
+
+
+def test_without_dedupe_every_row_is_written(movies: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "ratings.csv"
+    _events(p, 30)
+    movies.import_events(p, columns=COLS)
+    q = tmp_path / "again.csv"
+    q.write_bytes(p.read_bytes() + b"\n")
+    assert movies.import_events(q, columns=COLS, dedupe=False).written == 30
+    assert movies.info()["events"] == 60
+
+
+@pytest.mark.parametrize(
     "body, where",
     [
         ("userId,movieId,rating,timestamp\nu1,1,4,881250949\nu1,1,lots,881250950\n", ":3:"),

@@ -161,3 +161,139 @@ def test_float16_vectors_keep_the_float32_top_10_on_the_demo_catalogue(db_path, 
         full.close()
     print(f"float16 vs float32 top-10 overlap on the demo: mean {np.mean(overlaps):.3f}, min {min(overlaps):.2f}")
     assert np.mean(overlaps) >= 0.98, overlaps
+
+
+# --- the user state: vectorised build vs the plain per-event definition ---------------------------------------
+def _reference_state(events, matrix, cfg, request_ctx=()):
+    """The user state as its docstring defines it, one event at a time (the specification the vectorised
+    ``build_user_state`` must match)."""
+    from ondevice_rec.ranking.scoring import unit
+
+    def blend(short, long, sw):
+        if short is None or long is None:
+            return short if long is None else long
+        return unit(sw * short + (1.0 - sw) * long)
+
+    evs = events[: cfg.history_limit]
+    latest = max((e[3] for e in evs), default=0.0)
+    dim = matrix.shape[1]
+    long_pos, long_neg, short_pos, short_neg = (np.zeros(dim, np.float64) for _ in range(4))
+    contrib: dict[int, float] = {}
+    kind_of: dict[int, str] = {}
+    n_short, prev_at, in_session = 0, latest, True
+    for row, kind, value, at, ctx in evs:
+        w = event_weight(kind, value, cfg)
+        if w == 0.0:
+            continue
+        lw = abs(w) * 0.5 ** ((max(0.0, latest - at) / 86400.0) / cfg.long_half_life_days)
+        sw = 0.0
+        if in_session and n_short < cfg.short_term_events and prev_at - at <= cfg.session_gap_hours * 3600.0:
+            sw = abs(w) * 0.5 ** (n_short / cfg.half_life_events)
+            if request_ctx and ctx and set(request_ctx).intersection(ctx.split("|")):
+                sw *= 1.0 + cfg.context_event_boost
+            n_short += 1
+            prev_at = at
+        else:
+            in_session = False
+        if w > 0:
+            long_pos += lw * matrix[row]
+            short_pos += sw * matrix[row]
+            kind_of.setdefault(row, kind)
+            contrib[row] = contrib.get(row, 0.0) + lw + sw
+        else:
+            long_neg += lw * matrix[row]
+            short_neg += sw * matrix[row]
+    share = cfg.short_term_weight * min(1.0, n_short / max(1, cfg.short_term_full_after))
+    pos = blend(unit(short_pos), unit(long_pos), share)
+    neg = blend(unit(short_neg), unit(long_neg), share)
+    return pos, neg, list(contrib), [contrib[r] for r in contrib], [kind_of[r] for r in contrib]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 11),
+            st.sampled_from(["view", "click", "like", "rating", "skip", "dislike", "purchase", "impression"]),
+            st.floats(1.0, 5.0),
+            st.floats(0, 3e7),
+            st.sampled_from(["", "daypart:evening", "daypart:evening|device:mobile", "device:tv"]),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from([(), ("daypart:evening",)]),
+    st.sampled_from([40, 7]),
+)
+def test_the_vectorised_user_state_is_the_per_event_definition(events, request_ctx, limit) -> None:
+    from ondevice_rec.ranking.scoring import Events, build_user_state
+
+    cfg = RankingConfig(history_limit=limit)
+    matrix = np.random.default_rng(1).normal(size=(12, 6)).astype(np.float32)
+    events = sorted(events, key=lambda e: -e[3])  # newest first, as the store hands them over
+    state = build_user_state(
+        Events.of(events, cfg),
+        lambda rows: matrix[rows],
+        profile_pos=None,
+        profile_neg=None,
+        request_ctx=request_ctx,
+        cfg=cfg,
+    )
+    pos, neg, rows, weights, kinds = _reference_state(events, matrix, cfg, request_ctx)
+    for got, want in ((state.pos, pos), (state.neg, neg)):
+        assert (got is None) == (want is None)
+        if want is not None:
+            np.testing.assert_allclose(got, want, atol=1e-5)
+    assert state.history_rows.tolist() == rows and state.history_kinds == kinds
+    np.testing.assert_allclose(state.history_weights, weights, rtol=1e-5)
+    if rows:
+        np.testing.assert_allclose(state.history_vecs, matrix[rows])
+
+
+# --- honest reasons: the reason names the term that decided ---------------------------------------------------
+@pytest.fixture(scope="module")
+def ml100k_store(tmp_path_factory: pytest.TempPathFactory):
+    from ondevice_rec import Recommender
+    from ondevice_rec.datasets.loaders import load_dataset
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "ml-100k").is_dir():
+        pytest.skip("../shared/data not present")
+    ds = load_dataset("ml-100k", SHARED_DATA / "ml-100k")
+    rec = Recommender.open(tmp_path_factory.mktemp("ml") / "ml.db")
+    rec.add_items([{"id": i, "title": t, "text": x, "tags": list(g)} for i, (t, x, g) in ds.item_info.items()])
+    users = sorted(set(ds.users.tolist()), key=int)[:80]
+    for u in users:
+        rec.consent(u).grant("personalization")
+    keep = np.isin(ds.users, users)
+    rec.record_many(
+        {"user_id": u, "item_id": i, "kind": "rating", "value": float(r), "at": float(t)}
+        for u, i, r, t in zip(ds.users[keep], ds.items[keep], ds.ratings[keep], ds.timestamps[keep])
+    )
+    yield rec, users
+    rec.close()
+
+
+def test_every_reason_names_the_largest_term_of_its_score(ml100k_store) -> None:
+    from ondevice_rec.ranking.reasons import REASON_TERMS, TERM_OF_SIGNAL
+
+    rec, users = ml100k_store
+    signals: dict[str, int] = {}
+    for u in users[:40]:
+        for r in rec.recommend(u, k=10, context={"time": "evening"}):
+            why = r.explanation
+            contrib = why["contributions"]
+            assert sum(contrib.values()) == pytest.approx(r.score, abs=2e-3)
+            top = max(REASON_TERMS, key=lambda t: contrib[t])
+            assert why["decided_by"] == TERM_OF_SIGNAL[why["signal"]] == top, (u, r.reason, contrib)
+            if why["signal"] == "popularity":
+                assert r.reason.startswith("Popular here")
+            signals[why["signal"]] = signals.get(why["signal"], 0) + 1
+    # MovieLens with the default bundle: popularity carries many picks, similarity others, and both are said
+    assert signals.get("popularity", 0) > 0 and sum(signals.values()) - signals.get("popularity", 0) > 0, signals
+
+
+def test_a_popular_pick_says_so_and_names_the_liked_item_it_resembles(ml100k_store) -> None:
+    rec, users = ml100k_store
+    said = [r for u in users[:40] for r in rec.recommend(u, k=10) if r.explanation["signal"] == "popularity"]
+    named = [r for r in said if r.explanation.get("items")]
+    assert named and all(" — and like “" in r.reason for r in named)
+    assert all(r.reason == "Popular here" for r in said if not r.explanation.get("items"))

@@ -3,6 +3,7 @@ subprocess and collects the rows; Ctrl-C returns what was measured."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..bundle import Manifest
 from ..errors import BenchError
-from .config import HISTORY_USERS, SCENARIOS, BenchConfig
+from .config import HISTORY_USERS, REAL_LAYOUTS, SCENARIOS, BenchConfig
 from .machine import machine_info
 from .stats import result
 from .workers import COLD_START
@@ -49,6 +50,8 @@ def _check(cfg: BenchConfig, manifest: Manifest) -> tuple[str, ...]:
         raise BenchError(f"unknown scenario(s) {', '.join(sorted(unknown))} (choose from {', '.join(SCENARIOS)})")
     if not cfg.sizes or any(s < 20 for s in cfg.sizes):
         raise BenchError("catalogue sizes must be at least 20 items")
+    for d in cfg.real_data:
+        real_layout(Path(d))
     have = available_backends(manifest)
     missing = [b for b in cfg.backends if b not in have]
     if missing:
@@ -65,6 +68,15 @@ def _check(cfg: BenchConfig, manifest: Manifest) -> tuple[str, ...]:
             f"this machine has {avail / 2**30:.1f} GiB available"
         )
     return tuple(cfg.backends) or have
+
+
+def real_layout(src: Path) -> str:
+    """The ``REAL_LAYOUTS`` entry whose two files ``src`` holds (one line naming them when none fits)."""
+    for name, ((items, _), (events, _)) in REAL_LAYOUTS.items():
+        if (src / items).is_file() and (src / events).is_file():
+            return name
+    wanted = "; ".join(f"{i} + {e} ({n})" for n, ((i, _), (e, _)) in REAL_LAYOUTS.items())
+    raise BenchError(f"--real-data {src}: expected one of: {wanted}")
 
 
 def available_backends(manifest: Manifest) -> tuple[str, ...]:
@@ -169,6 +181,55 @@ class _Bench:
                 }
                 self.add(_run_worker("recommend", p))
 
+    def real(self) -> None:
+        """Latency by history length on real histories, each dataset imported through the CLI as a user would."""
+        cfg = self.cfg
+        if not cfg.real_data:
+            self.add([{"scenario": "real", "params": {}, "skipped": "no real data given (--real-data DIR)"}])
+            return
+        for d in cfg.real_data:
+            src = Path(d)
+            db = self.real_store(src, real_layout(src))
+            for th in cfg.threads:
+                self.progress(f"real histories of {src.name}: {th} thread(s)")
+                params = {
+                    "db": str(db),
+                    "bundle": self.bundle_arg,
+                    "threads": th,
+                    "data": src.name,
+                    "users": cfg.real_users,
+                    "requests": cfg.requests,
+                    "warmup": cfg.warmup,
+                }
+                self.add(_run_worker("real", params))
+
+    def real_store(self, src: Path, layout: str) -> Path:
+        """A store of ``src`` built by ``odrec catalog import`` and ``odrec events import`` (cached by the files'
+        sha256); the commands and their last output line go into the report's setup."""
+        files = REAL_LAYOUTS[layout]
+        digest = hashlib.sha256()
+        for name, _ in files:
+            digest.update(hashlib.sha256((src / name).read_bytes()).digest())
+        db = self.work / f"real-{self.tag}-{src.name}-{digest.hexdigest()[:16]}.db"
+        if db.is_file():
+            return db
+        tmp = db.with_name(db.name + ".partial")
+        for f in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            f.unlink(missing_ok=True)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ODREC_DB": str(tmp)}
+        for (name, opts), what in zip(files, ("catalog", "events")):
+            args = [what, "import", str(src / name), *opts, *(["--bundle", self.bundle_arg] if self.bundle_arg else [])]
+            self.progress(f"odrec {' '.join(args)}")
+            proc = subprocess.run(
+                [sys.executable, "-m", "ondevice_rec.cli", *args], capture_output=True, text=True, env=env
+            )
+            last = (proc.stdout.strip() or proc.stderr.strip()).splitlines()[-1:] or [""]
+            if proc.returncode != 0:
+                raise BenchError(f"odrec {what} import of {src / name} failed: {last[0]}")
+            self.report["setup"].append({"command": "odrec " + " ".join(args), "output": last[0]})
+        os.replace(tmp, db)
+        return db
+
     def memory(self) -> None:
         cfg = self.cfg
         for size in cfg.sizes:
@@ -256,6 +317,7 @@ class _Bench:
 _SCENARIOS: dict[str, Callable[[_Bench], None]] = {
     "ingest": _Bench.ingest,
     "recommend": _Bench.recommend,
+    "real": _Bench.real,
     "memory": _Bench.memory,
     "cold-start": _Bench.cold_start,
     "backends": _Bench.per_candidate,

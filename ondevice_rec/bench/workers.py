@@ -92,6 +92,76 @@ def _w_recommend(p: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _w_real(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Real histories, grouped by length: the first request of each user after open (read from the store),
+    repeated requests, and a request right after the user recorded a click (the desktop loop). Runs on a copy
+    of the store (it records); every user consents, so popularity priors exist as on a shared device."""
+    import shutil
+    import tempfile
+
+    from ..recommender import Recommender
+    from .config import HISTORY_BUCKETS
+
+    rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as d:
+        copy = Path(d) / "real.db"
+        shutil.copyfile(p["db"], copy)
+        with Recommender.open(copy, bundle=p["bundle"], threads=p["threads"]) as rec:
+            users: list[tuple[str, int]] = []
+            while batch := rec.list_users(len(users), 1000):
+                users += [(u["user_id"], int(u["events"])) for u in batch]
+            for u, _ in users:
+                rec.consent(u).grant("personalization")
+            item_ids = [it["id"] for off in range(0, rec.count_items(), 1000) for it in rec.list_items(off, 1000)]
+            longest = max(users, key=lambda x: x[1])
+            series: dict[str, dict[str, list[float]]] = {}
+            for lo, hi in HISTORY_BUCKETS:
+                members = [u for u in users if lo < u[1] <= hi]
+                if not members:
+                    continue
+                pick = [members[i] for i in rng.choice(len(members), min(p["users"], len(members)), replace=False)]
+                if lo < longest[1] <= hi and longest not in pick:
+                    pick[-1] = longest
+                bucket = f"{lo + 1}-{hi}" if hi < 10**9 else f">{lo}"
+                series[bucket] = _real_bucket(rec, [u for u, _ in pick], item_ids, p, rng)
+                span = f"{min(n for _, n in pick)}-{max(n for _, n in pick)}"
+                for mode, lat in series[bucket].items():
+                    params = {"data": p["data"], "events": bucket, "users": len(pick), "mode": mode}
+                    rows.append(result("real", {**params, "range": span, "threads": p["threads"]}, lat, keep=True))
+    for mode in ("repeat", "after record"):
+        p95 = [float(np.percentile(v[mode], 95)) for v in series.values()]
+        if len(p95) >= 2:
+            ratio = round(p95[-1] / p95[0], 3)
+            params = {"data": p["data"], "what": f"longest/shortest bucket p95, {mode}", "threads": p["threads"]}
+            rows.append({"scenario": "real", "params": params, "unit": "ratio", "mean": ratio, "min": ratio, "n": 1})
+    for r in rows:
+        r["peak_rss_mb"] = _peak_rss_mb()
+    return rows
+
+
+def _real_bucket(
+    rec: Any, users: list[str], item_ids: list[str], p: dict[str, Any], rng: np.random.Generator
+) -> dict[str, list[float]]:
+    def timed(u: str) -> float:
+        t = time.perf_counter()
+        rec.recommend(u, k=10)
+        return (time.perf_counter() - t) * 1000
+
+    first = [timed(u) for u in users]  # the store's change token moved (consents): every user is read afresh
+    per_user = max(1, p["requests"] // len(users))
+    for u in users:
+        for _ in range(max(1, p["warmup"] // len(users))):
+            timed(u)
+    repeat = [timed(u) for _ in range(per_user) for u in users]
+    after = []
+    for _ in range(max(1, per_user // 2)):
+        for u in users:
+            rec.record(u, item_ids[int(rng.integers(len(item_ids)))], kind="click")
+            after.append(timed(u))
+    return {"first request": first, "repeat": repeat, "after record": after}
+
+
 def _w_memory(p: dict[str, Any]) -> list[dict[str, Any]]:
     """What one app process costs at this catalogue size, measured alone in its process (no exact twin open
     while RSS is read): process start to first recommendation, peak RSS, recommend latency, ``add_items`` of one
@@ -338,6 +408,7 @@ WORKERS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
     "recommend": _w_recommend,
     "memory": _w_memory,
     "start": _w_start,
+    "real": _w_real,
     "ingest": _w_ingest,
     "redact": _w_redact,
     "backends": _w_backends,

@@ -277,30 +277,32 @@ class RuntimeFitted:
         from ..ranking.pipeline import Request, item_item_scores, user_state
         from ..ranking.scoring import score_items
 
-        now = time.time()
-        state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, self.cfg, now)
+        state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, self.cfg)
         assert self.pop is not None
         scores = score_items(state, self.matrix, self.pop, None, self.cfg)
         blend = item_item_scores(self.snap, state, self.encoder, lambda iids: [self.split.item_ids[i] for i in iids])
         return scores if blend is None else scores + blend
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        from ..ranking.pipeline import EventTuple, UserSignals
+        from ..ranking.pipeline import UserSignals
+        from ..ranking.scoring import Events
 
         now = time.time()
         out = np.zeros((len(histories), self.matrix.shape[0]), dtype=np.float32)
         for r, h in enumerate(histories):
-            events: list[EventTuple] = [(int(i), "like", None, now, "") for i in reversed(np.asarray(h).tolist())]
-            out[r] = self._scores(UserSignals(True, True, [], events[: self.cfg.history_limit], None))
+            newest = np.asarray(h, np.int64)[::-1][: self.cfg.history_limit].tolist()
+            events = Events.of([(i, "like", None, now, "") for i in newest], self.cfg)
+            out[r] = self._scores(UserSignals(True, True, [], events, None))
         return out
 
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
         from ..ranking.pipeline import UserSignals
         from ..ranking.profile import embed_profile
+        from ..ranking.scoring import NO_EVENTS
 
         out = np.zeros((len(profiles), self.matrix.shape[0]), dtype=np.float32)
         for r, text in enumerate(profiles):
-            out[r] = self._scores(UserSignals(True, True, [], [], embed_profile(text, self.encoder)))
+            out[r] = self._scores(UserSignals(True, True, [], NO_EVENTS, embed_profile(text, self.encoder)))
         return out
 
 

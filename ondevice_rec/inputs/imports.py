@@ -24,7 +24,8 @@ Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 @dataclass(frozen=True)
 class ImportReport:
     """What an import did: rows in the file, rows written now, rows an earlier (interrupted) run had written,
-    items a ``sync`` removed, and the wall time."""
+    items a ``sync`` removed, the wall time, and rows not written because the store already held them (an
+    event with the same user, item, kind and time)."""
 
     file: str
     rows: int
@@ -32,6 +33,7 @@ class ImportReport:
     resumed_from: int = 0
     removed: int = 0
     seconds: float = 0.0
+    present: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -44,6 +46,7 @@ class ImportReport:
             "written": self.written,
             "resumed_from": self.resumed_from,
             "removed": self.removed,
+            "already_present": self.present,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
         }
@@ -83,9 +86,14 @@ def import_events(
     declared: Sequence[str] = (),
     batch_size: int = 5000,
     progress: Progress | None = None,
+    dedupe: bool = True,
 ) -> ImportReport:
     """Validate every row (and that every item is in the catalogue), then write in batches, each committed
-    together with the import's progress. Rows an earlier run of the same file committed are skipped."""
+    together with the import's progress. Rows an earlier run of the same file committed are skipped. With
+    ``dedupe`` (the default) an event's identity is (user, item, kind, at): a row the store already holds is
+    not written again, so re-importing an app's re-export — rows appended, re-sorted, or the same file under
+    another name — adds only the new rows. ``dedupe=False`` writes every row (events that really repeat
+    within the same second and are all wanted)."""
     t0 = time.perf_counter()
     p = check_file(path)  # one line for a missing file or a directory, before anything reads it
     cols = columns or EventColumns()
@@ -106,17 +114,17 @@ def import_events(
         )
     if progress is not None:
         progress(min(start, n), n)
-    done = start
+    done, written = start, 0
     batch: list[EventRow] = []
     for i, (_, row) in enumerate(_rows(p, fmt, cols, declared)):
         if i < start:
             continue
         batch.append(row)
         if len(batch) >= batch_size:
-            done = _flush(store, increments, batch, digest, p, done, n, progress)
+            done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
     if batch:
-        done = _flush(store, increments, batch, digest, p, done, n, progress)
-    return ImportReport(str(p), n, done - start, start, 0, time.perf_counter() - t0)
+        done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
+    return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, done - start - written)
 
 
 def _flush(
@@ -125,16 +133,18 @@ def _flush(
     batch: list[EventRow],
     digest: str,
     path: Path,
-    done: int,
+    counts: tuple[int, int],
     total: int,
     progress: Progress | None,
-) -> int:
-    done += len(batch)
-    store.events.insert(batch, increments, mark=(digest, path.name, done))
+    dedupe: bool,
+) -> tuple[int, int]:
+    """Write one batch with the import's progress; (rows done, rows written) after it."""
+    done = counts[0] + len(batch)
+    written = counts[1] + store.events.insert(batch, increments, mark=(digest, path.name, done), skip_present=dedupe)
     batch.clear()
     if progress is not None:
         progress(done, total)
-    return done
+    return done, written
 
 
 def _rows(path: Path, fmt: str | None, cols: EventColumns, declared: Sequence[str]) -> Iterator[tuple[int, EventRow]]:

@@ -186,6 +186,12 @@ class LiveCatalog:
         """iid → (item id, title) for the few items a result names."""
         return self._store.catalog.names(iids)
 
+    def add_stats(self, rows: list[tuple[int, str, float, int]]) -> None:
+        """This process wrote these increments to the priors: apply them to a current snapshot in place (a
+        snapshot whose priors are to be reloaded anyway is left alone). Call with the lock held."""
+        if self._snap.data_version >= 0:
+            self._snap.add_stats(rows, self._cfg.popularity_min_users)
+
     def stale_stats(self) -> None:
         """Our own write changed the priors: reload them on the next request."""
         self._snap.stale_stats()

@@ -31,6 +31,9 @@ class CatalogSnapshot:
     catalog_pop: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # NaN: none given
     removed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # never recommended again
     pop_raw: dict[str, np.ndarray] = field(default_factory=dict)  # context key → k-anonymous local weight per row
+    # context key → accumulated weight and distinct consenting users per row, whatever k (pop_raw is derived)
+    pop_weight: dict[str, np.ndarray] = field(default_factory=dict)
+    pop_users: dict[str, np.ndarray] = field(default_factory=dict)
     stats_loaded_at: float = 0.0
     data_version: int = -1
     _prefilter: Prefilter | None = field(default=None, repr=False)
@@ -68,7 +71,7 @@ class CatalogSnapshot:
         r = int(np.searchsorted(self.iids, iid))
         return r if r < len(self.iids) and int(self.iids[r]) == iid else None
 
-    def rows_of(self, iids: Sequence[int]) -> np.ndarray:
+    def rows_of(self, iids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Rows of the given store ids, -1 where there is none (vectorised binary search)."""
         q = np.asarray(iids, dtype=np.int64)
         if not len(self.iids) or not q.size:
@@ -119,7 +122,9 @@ class CatalogSnapshot:
         pops = [np.nan if items[i].popularity is None else items[i].popularity for i, _ in new]
         self.catalog_pop = np.concatenate([self.catalog_pop, np.asarray(pops, dtype=np.float64)])
         self.removed = np.concatenate([self.removed, np.zeros(m, dtype=bool)])
-        self.pop_raw = {c: np.concatenate([a, np.zeros(m, dtype=a.dtype)]) for c, a in self.pop_raw.items()}
+        for arrays in (self.pop_raw, self.pop_weight, self.pop_users):
+            for c, a in arrays.items():
+                arrays[c] = np.concatenate([a, np.zeros(m, dtype=a.dtype)])
         if self._prefilter is not None:  # appended into spare capacity too (a copy per add is O(n))
             pf = self._prefilter
             self._low_buf = _grow(self._low_buf, pf.low, n + m, pf.low.shape[1])
@@ -136,21 +141,32 @@ class CatalogSnapshot:
     def set_stats(self, rows: Iterable[tuple[int, str, float, int]], data_version: int, min_users: int) -> None:
         """Load (iid, context key, weight, distinct users) priors, keeping only those that at least
         ``min_users`` distinct consenting users stand behind (k-anonymity)."""
-        kept = [(iid, ctx, w) for iid, ctx, w, users in rows if users >= min_users]
-        raw: dict[str, np.ndarray] = {}
-        if kept:
-            where = self.rows_of([k[0] for k in kept]).tolist()
-            for (_, ctx, w), r in zip(kept, where):
-                if r < 0:
-                    continue
-                arr = raw.get(ctx)
-                if arr is None:
-                    arr = raw[ctx] = np.zeros(len(self.iids), dtype=np.float64)
-                arr[r] = w
-        raw.setdefault("", np.zeros(len(self.iids), dtype=np.float64))
-        self.pop_raw = raw
+        self.pop_weight, self.pop_users, self.pop_raw = {}, {}, {}
+        self.add_stats(rows, min_users)
+        self.pop_raw.setdefault("", np.zeros(len(self.iids), dtype=np.float64))
         self.stats_loaded_at = time.monotonic()
         self.data_version = data_version
+
+    def add_stats(self, rows: Iterable[tuple[int, str, float, int]], min_users: int) -> None:
+        """Add (iid, context key, weight, new distinct users) increments — what this process just wrote to the
+        store's priors — without reading them all again."""
+        rows = list(rows)
+        if not rows:
+            return
+        where = self.rows_of([r[0] for r in rows])
+        n = len(self.iids)
+        for (_, ctx, w, users), r in zip(rows, where.tolist()):
+            if r < 0:
+                continue
+            if ctx not in self.pop_weight:
+                self.pop_weight[ctx] = np.zeros(n, dtype=np.float64)
+                self.pop_users[ctx] = np.zeros(n, dtype=np.int64)
+            self.pop_weight[ctx][r] += w
+            self.pop_users[ctx][r] += users
+            if self.pop_users[ctx][r] >= min_users:
+                if ctx not in self.pop_raw:
+                    self.pop_raw[ctx] = np.zeros(n, dtype=np.float64)
+                self.pop_raw[ctx][r] = self.pop_weight[ctx][r]
 
     def stale_stats(self) -> None:
         """Our own write changed the priors: reload them on the next request."""

@@ -7,7 +7,7 @@ One implementation for the evaluation harness's ItemKNN baseline and the export'
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,18 +53,44 @@ class Neighbours:
     def n_items(self) -> int:
         return len(self.indptr) - 1
 
+    def _spans(self, history: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The neighbour entries of ``history`` as flat columns: (position in ``history``, neighbour, weight);
+        rows outside the table have none."""
+        h = np.asarray(history, dtype=np.int64)
+        keep = np.flatnonzero((h >= 0) & (h < self.n_items))
+        if not keep.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+        starts, ends = self.indptr[h[keep]], self.indptr[h[keep] + 1]
+        spans = [slice(int(a), int(b)) for a, b in zip(starts.tolist(), ends.tolist())]
+        pos = np.repeat(keep, (ends - starts).astype(np.int64))
+        return (
+            pos,
+            np.concatenate([self.indices[sl] for sl in spans]),
+            np.concatenate([self.weights[sl] for sl in spans]),
+        )
+
     def scores(self, history: Sequence[int] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The summed similarity of every item to ``history`` (item rows, one row summed per entry, as
         :func:`cooccurrence_scores` does; rows outside the table are ignored)."""
         res = np.zeros(self.n_items, dtype=np.float32) if out is None else out
-        h = np.asarray(history, dtype=np.int64)
-        h = h[(h >= 0) & (h < self.n_items)]
-        if h.size:
-            spans = [slice(int(self.indptr[i]), int(self.indptr[i + 1])) for i in h.tolist()]
-            idx = np.concatenate([self.indices[sl] for sl in spans])
-            w = np.concatenate([self.weights[sl] for sl in spans])
+        _, idx, w = self._spans(history)
+        if idx.size:
             res += np.bincount(idx, weights=w, minlength=self.n_items).astype(np.float32)
         return res
+
+    def links(self, history: Sequence[int] | np.ndarray) -> Callable[[int], np.ndarray]:
+        """``f(target)``: per entry of ``history``, its similarity to item row ``target`` (what each history item
+        adds to the target's :meth:`scores`; 0 where the target is not among its neighbours)."""
+        pos, idx, w = self._spans(history)
+        n = len(history)
+
+        def of(target: int) -> np.ndarray:
+            out = np.zeros(n, dtype=np.float32)
+            hit = idx == target
+            np.add.at(out, pos[hit], w[hit])
+            return out
+
+        return of
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -165,3 +191,15 @@ class ItemItem:
         h = table_rows[np.asarray(history_rows, dtype=np.int64)]
         s = self.neighbours.scores(h[h >= 0])
         return np.where(table_rows >= 0, s[table_rows.clip(min=0)], 0.0).astype(np.float32) * np.float32(self.weight)
+
+    def catalogue_links(self, history_rows: np.ndarray, table_rows: np.ndarray) -> Callable[[int], np.ndarray]:
+        """``f(row)``: per history row, what it adds to catalogue row ``row``'s weighted item-item score (the
+        history item a co-occurrence reason names is the one adding most)."""
+        hist = np.asarray(history_rows, dtype=np.int64)
+        of = self.neighbours.links(table_rows[hist])
+
+        def f(row: int) -> np.ndarray:
+            target = int(table_rows[row])
+            return of(target) * np.float32(self.weight) if target >= 0 else np.zeros(len(hist), np.float32)
+
+        return f

@@ -15,15 +15,22 @@ from .config import RankingConfig
 from .profile import Profile
 from .reasons import Why, describe_context, explain, render
 from .rerank import fused_order
-from .scoring import UserState, build_user_state, score_items, score_items_prefiltered, select_mmr, unit
-from .signals import event_weight
+from .scoring import (
+    NO_EVENTS,
+    Events,
+    UserState,
+    build_user_state,
+    score_items,
+    score_items_prefiltered,
+    score_terms,
+    select_mmr,
+    unit,
+)
 from .templates import explain_prompt
 
 if TYPE_CHECKING:
     from ..backends.base import Encoder, Reranker
     from ..live.snapshot import CatalogSnapshot  # the arrays ranking reads, owned by the open store
-
-EventTuple = tuple[int, str, "float | None", float, str]  # (iid, kind, value, at, ctx)
 
 
 class Recommendation(dict[str, Any]):
@@ -120,39 +127,38 @@ class UserSignals:
 
     known: bool = False
     consented: bool = False
-    excluded: list[int] = field(default_factory=list)  # iids never to recommend (seen, or disliked)
-    events: list[EventTuple] = field(default_factory=list)  # newest first; empty without consent
+    excluded: Sequence[int] | np.ndarray = ()  # iids never to recommend (seen, or disliked)
+    events: Events = NO_EVENTS  # newest first, ``items`` = store ids; empty without consent
     profile: Profile | None = None  # None without consent
     impressions: Mapping[int, int] = field(default_factory=dict)  # iid → times shown and not chosen
 
 
 def user_state(
-    snap: CatalogSnapshot, signals: UserSignals, req: Request, encoder: Encoder, cfg: RankingConfig, now: float
+    snap: CatalogSnapshot, signals: UserSignals, req: Request, encoder: Encoder, cfg: RankingConfig
 ) -> UserState:
     """The user's state in the catalogue's vector space (empty when nothing personal may be used)."""
     empty = UserState(None, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
     if not signals.consented:
         return empty
-    where = snap.rows_of([e[0] for e in signals.events]).tolist() if signals.events else []
-    events = [(r, e[1], e[2], e[3], e[4]) for e, r in zip(signals.events, where) if r >= 0]
+    events = signals.events.head(cfg.history_limit)
+    events = events.at_rows(snap.rows_of(events.items)) if len(events) else NO_EVENTS
     prof = signals.profile
     pos_m = prof.pos if prof is not None else None
     neg_m = prof.neg if prof is not None else None
     state = build_user_state(
         events,
-        snap.matrix,
+        snap.vectors,
         profile_pos=unit(pos_m.sum(axis=0)) if pos_m is not None else None,
         profile_neg=unit(neg_m.sum(axis=0)) if neg_m is not None else None,
         clauses=prof.positive if prof is not None else [],
         clause_vecs=pos_m,
-        now=now,
         request_ctx=req.context,
         cfg=cfg,
     )
     if encoder.learned_user:
         # the user tower reads the positive events oldest first and the mean profile clause
-        rows = [e[0] for e in reversed(events) if event_weight(e[1], e[2], cfg) > 0]
-        history = snap.vectors(rows) if rows else np.zeros((0, snap.matrix.shape[1]), np.float32)
+        rows = events.items[events.weights > 0][::-1]
+        history = snap.vectors(rows) if rows.size else np.zeros((0, snap.matrix.shape[1]), np.float32)
         u = encoder.user_vector(history, pos_m.mean(axis=0) if pos_m is not None and len(pos_m) else None)
         learned = unit(u) if u is not None else None
         if learned is not None:
@@ -178,12 +184,12 @@ def _ordered(found: Mapping[int, tuple[str, str]], iids: Sequence[int]) -> list[
     return [found.get(int(i), ("", "")) for i in iids]
 
 
-def allowed_rows(snap: CatalogSnapshot, excluded: Sequence[int], filters: Filters) -> np.ndarray:
+def allowed_rows(snap: CatalogSnapshot, excluded: Sequence[int] | np.ndarray, filters: Filters) -> np.ndarray:
     """Rows a request may return: live items, not excluded, passing the tag and id filters (the metadata
     predicate runs later, on ranked candidates only)."""
     n = len(snap)
     allowed = ~snap.removed if snap.removed.size == n else np.ones(n, dtype=bool)
-    gone = snap.rows_of([*excluded, *filters.exclude_iids])
+    gone = snap.rows_of(np.concatenate([np.asarray(excluded, np.int64), np.fromiter(filters.exclude_iids, np.int64)]))
     allowed[gone[gone >= 0]] = False
     if filters.only_iids is not None:
         only = np.zeros(n, dtype=bool)
@@ -229,7 +235,6 @@ def rank(
     *,
     encoder: Encoder,
     cfg: RankingConfig,
-    now: float,
     names: Names,
     reranker: Reranker | None = None,
     meta_of: MetaOf | None = None,
@@ -239,7 +244,7 @@ def rank(
     if n == 0:
         return []
     allowed = allowed_rows(snap, signals.excluded, req.filters)
-    state = user_state(snap, signals, req, encoder, cfg, now)
+    state = user_state(snap, signals, req, encoder, cfg)
     pop = snap.prior("")
     assert pop is not None
     ctx_pop = None
@@ -255,10 +260,12 @@ def rank(
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
         if blend is not None:
             scores += blend
+    penalty = np.zeros(n, dtype=np.float32)
     impressed = snap.rows_of(list(signals.impressions)) if signals.impressions else np.zeros(0, np.int64)
     for r, times in zip(impressed.tolist(), signals.impressions.values()):
         if r >= 0:
-            scores[r] -= cfg.impression_penalty * min(times, cfg.impression_cap)
+            penalty[r] = cfg.impression_penalty * min(times, cfg.impression_cap)
+    scores -= penalty
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
     if req.filters.where is not None and meta_of is not None:
@@ -284,7 +291,22 @@ def rank(
             scores[r] = float(fused[i])
     whys: list[Why | None] = [None] * len(rows)
     if state.personalised and not (reranker is not None and req.llm_reasons):
-        whys = list[Why | None](explain(rows, state, snap.vectors, snap.tags, ctx_pop, req.context, cfg))
+        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg)
+        links = None
+        if blend is not None and encoder.item_item is not None and snap.table_rows is not None:
+            links = encoder.item_item.catalogue_links(state.history_rows, snap.table_rows)
+        whys = list[Why | None](
+            explain(
+                rows,
+                state,
+                terms,
+                snap.vectors,
+                snap.tags,
+                req.context,
+                cfg,
+                (lambda _h, r: links(r)) if links else None,
+            )
+        )
         named = {r for w in whys if w is not None for r, _, _ in w.rows}
         missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
         if missing:
@@ -343,6 +365,25 @@ def similar(
     return out
 
 
+def _terms_of(
+    rows: Sequence[int],
+    state: UserState,
+    snap: CatalogSnapshot,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    blend: np.ndarray | None,
+    penalty: np.ndarray,
+    cfg: RankingConfig,
+) -> dict[str, np.ndarray]:
+    """Every term of the picks' scores (before an LLM re-rank), in ``rows`` order: they sum to the score."""
+    idx = np.asarray(rows, dtype=np.int64)
+    vecs = snap.vectors(idx)
+    terms = score_terms(state, lambda v: vecs @ v, len(idx), pop[idx], None if ctx_pop is None else ctx_pop[idx], cfg)
+    terms["item_item"] = blend[idx] if blend is not None else np.zeros(len(idx), np.float32)
+    terms["impressions"] = -penalty[idx]
+    return terms
+
+
 @dataclass(frozen=True)
 class _Fallback:
     """Where the non-personalised ranking's popularity came from, per row (for its reasons)."""
@@ -384,7 +425,7 @@ def _recommendation(
         base, signal = "From the catalogue", "catalogue"
     if signals.known and not signals.consented:
         because = "not personalised: personalization consent not given"
-        if signals.excluded:
+        if len(signals.excluded):
             because += "; only items you already interacted with are left out"
     else:
         because = "not personalised: no history or profile yet"

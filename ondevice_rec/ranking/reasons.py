@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,12 +25,27 @@ def _quote(s: str, limit: int = 60) -> str:
     return "“" + (s if len(s) <= limit else s[: limit - 1].rstrip() + "…") + "”"
 
 
+# the score's terms a reason can name (``avoid`` and impressions only ever lower a score)
+REASON_TERMS = ("similarity", "popularity", "context", "item_item")
+# the term each reason signal stands for
+TERM_OF_SIGNAL = {
+    "history": "similarity",
+    "profile": "similarity",
+    "tags": "similarity",
+    "activity": "similarity",
+    "popularity": "popularity",
+    "context": "context",
+    "item_item": "item_item",
+}
+
+
 @dataclass(frozen=True)
 class Why:
-    """Why one row was picked, before names are looked up: the signal that decided and the rows it names
-    (``rows``: (row, similarity, weight), the first one named in the sentence)."""
+    """Why one row was picked, before names are looked up: the signal that decided (the largest positive term
+    of its score), the rows it names (``rows``: (row, similarity, weight), the first one named in the
+    sentence) and every term's contribution."""
 
-    signal: str  # history | profile | tags | context | activity | popularity
+    signal: str  # history | profile | tags | activity (the similarity term) | popularity | context | item_item
     rows: tuple[tuple[int, float, float], ...] = ()
     verb: str = ""
     clause: str = ""
@@ -37,6 +53,7 @@ class Why:
     similarity: float = 0.0
     weight: float = 0.0
     context: tuple[str, ...] = ()
+    contributions: Mapping[str, float] = field(default_factory=dict)
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
@@ -44,98 +61,168 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
 
 
+@dataclass(frozen=True)
+class _HistoryView:
+    """The request's history as reasons read it, computed once for all picks: unit vectors, and its tags as
+    flat (history position, tag id) columns so tag overlaps are array operations."""
+
+    rows: list[int]
+    unit: np.ndarray
+    tag_pos: np.ndarray  # history position of each (position, tag) pair
+    tag_ids: np.ndarray  # tag id of each pair
+    tag_count: np.ndarray  # tags per history item
+    tag_id: dict[str, int]
+    tag_weight: np.ndarray  # per tag id, the summed weight of the history items carrying it
+
+    @classmethod
+    def of(
+        cls, state: UserState, vectors: Callable[[Sequence[int]], np.ndarray], tags: Sequence[Sequence[str]]
+    ) -> _HistoryView:
+        rows = state.history_rows.tolist()
+        if not rows:
+            z = np.zeros(0, np.int64)
+            return cls([], np.zeros((0, 0), np.float32), z, z, z, {}, np.zeros(0))
+        vecs = state.history_vecs if state.history_vecs is not None else vectors(rows)
+        held = [tags[r] for r in rows]
+        flat = list(itertools.chain.from_iterable(held))
+        tag_id = {t: i for i, t in enumerate(dict.fromkeys(flat))}
+        tag_count = np.fromiter(map(len, held), np.int64, len(held))
+        tag_pos = np.repeat(np.arange(len(rows)), tag_count)
+        tag_ids = np.fromiter(map(tag_id.__getitem__, flat), np.int64, len(flat))
+        weights = state.history_weights.astype(np.float64)
+        return cls(
+            rows,
+            _unit(vecs),
+            tag_pos,
+            tag_ids,
+            tag_count,
+            tag_id,
+            np.bincount(tag_ids, weights=weights[tag_pos], minlength=len(tag_id)),
+        )
+
+    def shared(self, picks: Sequence[Sequence[str]]) -> np.ndarray:
+        """(history items, picks): how many of each pick's tags each history item carries."""
+        wanted: dict[int, int] = {}
+        cols: list[int] = []
+        hot: list[int] = []
+        for k, mine in enumerate(picks):
+            for t in mine:
+                if t in self.tag_id:
+                    cols.append(k)
+                    hot.append(wanted.setdefault(self.tag_id[t], len(wanted)))
+        if not wanted:
+            return np.zeros((len(self.rows), len(picks)), np.float32)
+        keys = np.fromiter(wanted, np.int64, len(wanted))
+        remap = np.full(len(self.tag_id), -1, np.int64)
+        remap[keys] = np.arange(len(keys))
+        u = remap[self.tag_ids]
+        sel = u >= 0
+        held = np.zeros((len(self.rows), len(keys)), np.float32)
+        np.add.at(held, (self.tag_pos[sel], u[sel]), 1.0)
+        pick_tags = np.zeros((len(keys), len(picks)), np.float32)
+        pick_tags[hot, cols] = 1.0
+        return held @ pick_tags
+
+
 def explain(
     rows: Sequence[int],
     state: UserState,
+    terms: Mapping[str, np.ndarray],
     vectors: Callable[[Sequence[int]], np.ndarray],
     tags: Sequence[Sequence[str]],
-    ctx_pop: np.ndarray | None,
     request_ctx: Sequence[str],
     cfg: RankingConfig,
+    linked: Callable[[Sequence[int], int], np.ndarray] | None = None,
 ) -> list[Why]:
-    """The strongest contributing signal of each of ``rows`` (``vectors`` gives float32 rows of the catalogue),
-    sharing the per-request work: the history's unit vectors and tag sets are computed once, not per pick."""
-    hist = state.history_rows.tolist()
-    hist_unit = _unit(vectors(hist)) if hist else np.zeros((0, 0), np.float32)
-    hist_tags = [frozenset(tags[h]) for h in hist]
-    clause_unit = _unit(state.clause_vecs) if state.clause_vecs is not None and len(state.clauses) else None
+    """Why each of ``rows`` was picked. ``terms``: each score term's value for the picks (in ``rows``
+    order; see ``score_terms``, plus ``item_item`` and ``impressions`` where they apply): the reason names
+    the largest positive one, so a pick that popularity carried says so. ``vectors`` gives float32 rows of the
+    catalogue; ``linked(history_rows, row)`` the item-item link of each history row to ``row``."""
+    view = _HistoryView.of(state, vectors, tags)
     picks = _unit(vectors(list(rows))) if len(rows) else np.zeros((0, 0), np.float32)
-    return [
-        _explain_one(r, x, state, hist, hist_unit, hist_tags, clause_unit, tags, ctx_pop, request_ctx, cfg)
-        for r, x in zip(rows, picks)
-    ]
+    best, sims = _nearest(rows, picks, state, view, tags)
+    out = []
+    for i, (r, x) in enumerate(zip(rows, picks)):
+        contrib = {name: round(float(v[i]), 4) for name, v in terms.items()}
+        out.append(_explain_one(r, x, int(best[i]), sims[:, i], state, view, contrib, tags, request_ctx, cfg, linked))
+    return out
+
+
+def _nearest(
+    rows: Sequence[int], picks: np.ndarray, state: UserState, view: _HistoryView, tags: Sequence[Sequence[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pick, the history item that means most for it (-1: none), and the (history, picks) similarities:
+    semantic similarity, what the two share beyond their wording (tags: genres, topics; up to +0.3) and how
+    strongly the user held it (up to +0.1). An item that shares none of the pick's tags (when both have tags)
+    is never named, so a shared title word alone is no reason. One product for all picks."""
+    if not view.rows:
+        return np.full(len(rows), -1, np.int64), np.zeros((0, len(rows)), np.float32)
+    sims = view.unit @ picks.T
+    mine = [tags[r] for r in rows]
+    inter = view.shared(mine)
+    n_tags = np.asarray([len(t) for t in mine], np.float32)
+    union = np.maximum(1.0, n_tags[None, :] + view.tag_count[:, None] - inter)
+    strength = state.history_weights / max(float(state.history_weights.max()), 1e-9)
+    score = sims + 0.3 * inter / union + 0.1 * strength[:, None]
+    score = np.where((n_tags[None, :] > 0) & (view.tag_count[:, None] > 0) & (inter == 0), -np.inf, score)
+    best = np.argmax(score, axis=0)
+    return np.where(np.isfinite(score[best, np.arange(len(rows))]), best, -1), sims
 
 
 def _explain_one(
     row: int,
     x: np.ndarray,
+    best: int,
+    sims: np.ndarray,
     state: UserState,
-    hist: list[int],
-    hist_unit: np.ndarray,
-    hist_tags: list[frozenset[str]],
-    clause_unit: np.ndarray | None,
+    view: _HistoryView,
+    contrib: dict[str, float],
     tags: Sequence[Sequence[str]],
-    ctx_pop: np.ndarray | None,
     request_ctx: Sequence[str],
     cfg: RankingConfig,
+    linked: Callable[[Sequence[int], int], np.ndarray] | None,
 ) -> Why:
-    best, hist_sim = -1, 0.0
-    sims = np.zeros(0, np.float32)
-    if hist:
-        sims = hist_unit @ x
-        # the history item that means most for this pick: semantic similarity, what the two share beyond their
-        # wording (tags: genres, topics), and how strongly the user held it; an item that shares none of the
-        # pick's tags (when both have tags) is never named, so a shared title word alone is no reason
-        mine = frozenset(tags[row])
-        strength = state.history_weights / max(float(state.history_weights.max()), 1e-9)
-        contrib = np.full(len(hist), -np.inf, dtype=np.float64)
-
-        # tags add at most 0.3 and strength 0.1: items more than 0.4 below the most similar one cannot win, so
-        # their tag overlap is not computed (the same answer for a fraction of the set operations)
-        def score(js: Iterable[int]) -> None:
-            for j in js:
-                t = hist_tags[j]
-                share = len(mine & t) / max(1, len(mine | t))
-                if not (mine and t and share == 0):
-                    contrib[j] = float(sims[j]) + 0.3 * share + 0.1 * float(strength[j])
-
-        score(np.flatnonzero(sims >= float(sims.max()) - 0.4).tolist())
-        if not np.isfinite(contrib).any():  # every near item shares none of the pick's tags: look further
-            score(range(len(hist)))
-        if np.isfinite(contrib).any():
-            best = int(np.argmax(contrib))
-            hist_sim = float(sims[best])
+    hist_sim = float(sims[best]) if best >= 0 else 0.0
     clause, clause_sim = "", 0.0
-    if clause_unit is not None:
-        csims = clause_unit @ x
+    if state.clause_vecs is not None and len(state.clauses):
+        csims = _unit(state.clause_vecs) @ x
         i = int(np.argmax(csims))
         clause, clause_sim = state.clauses[i], float(csims[i])
 
     def contributing(first: int = -1, limit: int = 3) -> tuple[tuple[int, float, float], ...]:
         order = [first] if first >= 0 else []
-        order += [j for j in np.argsort(-sims, kind="stable").tolist() if j != first and sims[j] > 0]
+        top = np.argpartition(-sims, limit)[: limit + 1] if sims.size > limit + 1 else np.arange(sims.size)
+        top = top[np.lexsort((top, -sims[top]))]  # by similarity, ties by position (deterministic)
+        order += [j for j in top.tolist() if j != first and sims[j] > 0]
         return tuple(
-            (int(hist[j]), round(float(sims[j]), 4), round(float(state.history_weights[j]), 4)) for j in order[:limit]
+            (int(view.rows[j]), round(float(sims[j]), 4), round(float(state.history_weights[j]), 4))
+            for j in order[:limit]
         )
 
-    if best >= 0 and hist_sim >= cfg.reason_history_min_sim and hist_sim >= clause_sim:
-        return Why("history", contributing(best), verb=_VERB.get(state.history_kinds[best], "liked"))
+    like = best >= 0 and hist_sim >= cfg.reason_history_min_sim and hist_sim >= clause_sim
+    verb = _VERB.get(state.history_kinds[best], "liked") if best >= 0 else ""
+    term = max(REASON_TERMS, key=lambda t: contrib.get(t, 0.0))
+    if contrib.get(term, 0.0) <= 0.0:
+        term = "similarity"
+    if term == "item_item" and linked is not None and view.rows:
+        links = linked(view.rows, row)
+        j = int(np.argmax(links)) if links.size else -1
+        if j >= 0 and links[j] > 0:
+            return Why("item_item", contributing(j, 1), verb=_VERB.get(state.history_kinds[j], "liked"),
+                       weight=round(float(links[j]), 4), contributions=contrib)  # fmt: skip
+    if term in ("popularity", "context"):
+        also = contributing(best, 1) if like else ()
+        return Why(term, also, verb=verb, context=tuple(request_ctx), contributions=contrib)
+    if like:
+        return Why("history", contributing(best), verb=verb, contributions=contrib)
     if clause and clause_sim >= cfg.reason_profile_min_sim:
-        return Why("profile", clause=clause, similarity=round(clause_sim, 4))
-    if hist:
-        liked_tags: dict[str, float] = {}
-        for r, w in zip(hist, state.history_weights.tolist()):
-            for t in tags[r]:
-                liked_tags[t] = liked_tags.get(t, 0.0) + w
-        shared = [t for t in tags[row] if t in liked_tags]
-        if shared:
-            top_tag = max(shared, key=lambda t: liked_tags[t])
-            return Why("tags", contributing(), tag=top_tag, weight=round(liked_tags[top_tag], 4))
-    if ctx_pop is not None and request_ctx and ctx_pop[row] > 0:
-        return Why("context", context=tuple(request_ctx))
-    if state.personalised:
-        return Why("activity", contributing())
-    return Why("popularity")
+        return Why("profile", clause=clause, similarity=round(clause_sim, 4), contributions=contrib)
+    shared = [t for t in tags[row] if t in view.tag_id]
+    if shared:
+        top_tag = max(shared, key=lambda t: float(view.tag_weight[view.tag_id[t]]))
+        w = round(float(view.tag_weight[view.tag_id[top_tag]]), 4)
+        return Why("tags", contributing(), tag=top_tag, weight=w, contributions=contrib)
+    return Why("activity", contributing(), contributions=contrib)
 
 
 def render(why: Why, names: Mapping[int, tuple[str, str]]) -> tuple[str, dict[str, Any]]:
@@ -145,31 +232,34 @@ def render(why: Why, names: Mapping[int, tuple[str, str]]) -> tuple[str, dict[st
         for r, sim, w in why.rows
         if r in names
     ]
+    first = _quote(str(items[0]["title"] or items[0]["item_id"])) if items else ""
+    info: dict[str, Any] = {"signal": why.signal}
     if why.signal == "history" and items:
-        first = str(items[0]["title"] or items[0]["item_id"])
-        return f"Because you {why.verb} {_quote(first)}", {
-            "signal": "history",
-            "items": items,
-        }
-    if why.signal == "profile":
+        sentence = f"Because you {why.verb} {first}"
+        info["items"] = items
+    elif why.signal == "item_item" and items:
+        sentence = f"Often chosen together with {first}, which you {why.verb}"
+        info.update(items=items, link=why.weight)
+    elif why.signal == "profile":
         text = _LEAD.sub("", why.clause) or why.clause
-        return f"Matches your interest in {_quote(text)}", {
-            "signal": "profile",
-            "clause": why.clause,
-            "similarity": why.similarity,
-        }
-    if why.signal == "tags":
-        return f"Matches your interest in {why.tag}", {
-            "signal": "tags",
-            "tag": why.tag,
-            "weight": why.weight,
-            "items": items,
-        }
-    if why.signal == "context":
-        return "Popular " + describe_context(why.context), {"signal": "context", "context": list(why.context)}
-    if why.signal == "activity":
-        return "Close to your recent activity", {"signal": "activity", "items": items}
-    return "Popular right now", {"signal": "popularity"}
+        sentence = f"Matches your interest in {_quote(text)}"
+        info.update(clause=why.clause, similarity=why.similarity)
+    elif why.signal == "tags":
+        sentence = f"Matches your interest in {why.tag}"
+        info.update(tag=why.tag, weight=why.weight, items=items)
+    elif why.signal in ("popularity", "context"):
+        base = "Popular " + describe_context(why.context) if why.signal == "context" else "Popular here"
+        sentence = f"{base} — and like {first}, which you {why.verb}" if items else base
+        if why.signal == "context":
+            info["context"] = list(why.context)
+        if items:
+            info["items"] = items
+    else:
+        sentence = "Close to your recent activity"
+        info.update(signal="activity", items=items)
+    info["decided_by"] = TERM_OF_SIGNAL.get(str(info["signal"]), "similarity")
+    info["contributions"] = dict(why.contributions)
+    return sentence, info
 
 
 def describe_context(keys: Sequence[str]) -> str:

@@ -24,6 +24,7 @@ class UserState:
     history_kinds: list[str]
     clauses: list[str]  # positive profile clauses (for reasons)
     clause_vecs: np.ndarray | None
+    history_vecs: np.ndarray | None = None  # float32 catalogue vectors of ``history_rows`` (for reasons)
 
     @property
     def personalised(self) -> bool:
@@ -36,19 +37,68 @@ def unit(v: np.ndarray) -> np.ndarray | None:
     return (v / n).astype(np.float32) if n > 1e-9 else None
 
 
+@dataclass(frozen=True)
+class Events:
+    """A user's events as columns, newest first: ``items`` (store ids as the store hands them over, catalogue
+    rows once :meth:`at_rows` has mapped them), kinds, signed weights (:func:`event_weight`), times (epoch
+    seconds) and ``|``-joined context keys."""
+
+    items: np.ndarray  # int64
+    kinds: tuple[str, ...]
+    weights: np.ndarray  # float32
+    at: np.ndarray  # float64
+    ctx: tuple[str, ...]
+
+    @classmethod
+    def of(cls, events: Sequence[tuple[int, str, float | None, float, str]], cfg: RankingConfig) -> Events:
+        """Columns of (item, kind, value, at, ctx) tuples, newest first."""
+        return cls(
+            np.fromiter((e[0] for e in events), dtype=np.int64, count=len(events)),
+            tuple(e[1] for e in events),
+            np.fromiter((event_weight(e[1], e[2], cfg) for e in events), dtype=np.float32, count=len(events)),
+            np.fromiter((e[3] for e in events), dtype=np.float64, count=len(events)),
+            tuple(e[4] for e in events),
+        )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def head(self, n: int) -> Events:
+        """The newest ``n`` events."""
+        if n >= len(self):
+            return self
+        return Events(self.items[:n], self.kinds[:n], self.weights[:n], self.at[:n], self.ctx[:n])
+
+    def at_rows(self, rows: np.ndarray) -> Events:
+        """The same events with ``items`` replaced by ``rows`` (catalogue rows; -1: not in the catalogue, dropped)."""
+        keep = np.flatnonzero(rows >= 0)
+        if keep.size == len(self):
+            return Events(np.asarray(rows, np.int64), self.kinds, self.weights, self.at, self.ctx)
+        picks = keep.tolist()
+        return Events(
+            np.asarray(rows, np.int64)[keep],
+            tuple(self.kinds[i] for i in picks),
+            self.weights[keep],
+            self.at[keep],
+            tuple(self.ctx[i] for i in picks),
+        )
+
+
+NO_EVENTS = Events(np.zeros(0, np.int64), (), np.zeros(0, np.float32), np.zeros(0, np.float64), ())
+
+
 def build_user_state(
-    events: Sequence[tuple[int, str, float | None, float, str]],
-    matrix: np.ndarray,
+    events: Events,
+    vectors: Callable[[np.ndarray], np.ndarray],
     *,
     profile_pos: np.ndarray | None,
     profile_neg: np.ndarray | None,
     clauses: Sequence[str] = (),
     clause_vecs: np.ndarray | None = None,
-    now: float,
     request_ctx: Sequence[str] = (),
     cfg: RankingConfig,
 ) -> UserState:
-    """``events``: (row, kind, value, at, ctx) newest first, where row indexes ``matrix``.
+    """``events``: newest first, ``items`` being catalogue rows; ``vectors`` gives float32 rows of the catalogue.
 
     Two interests, blended: *long-term* — every event (up to ``history_limit``) weighted by its strength and
     a slow decay of its age, measured on the user's own timeline (from their latest event, so a history
@@ -56,69 +106,80 @@ def build_user_state(
     pause over ``session_gap_hours``, at most ``short_term_events``), decayed by position and boosted when
     recorded in the request's context. The short-term share grows to ``short_term_weight`` once the session
     holds ``short_term_full_after`` events: a shift of taste shows within a few events, one stray click
-    does not take over, and older taste is kept. ``now`` is kept for callers; ages never depend on it."""
-    del now  # ages are relative to the user's latest event, not to the clock
-    dim = matrix.shape[1]
-    evs = events[: cfg.history_limit]
-    latest = max((e[3] for e in evs), default=0.0)
-    long_pos = np.zeros(dim, dtype=np.float32)
-    long_neg = np.zeros(dim, dtype=np.float32)
-    short_pos = np.zeros(dim, dtype=np.float32)
-    short_neg = np.zeros(dim, dtype=np.float32)
-    contrib: dict[int, float] = {}
-    kind_of: dict[int, str] = {}
-    ctx_set = set(request_ctx)
-    n_short = 0
-    gap = cfg.session_gap_hours * 3600.0
-    prev_at, in_session = latest, True
-    for row, kind, value, at, ctx in evs:
-        w = event_weight(kind, value, cfg)
-        if w == 0.0:
-            continue
-        age_days = max(0.0, latest - at) / 86400.0
-        lw = abs(w) * 0.5 ** (age_days / cfg.long_half_life_days)
-        sw = 0.0
-        if in_session and n_short < cfg.short_term_events and prev_at - at <= gap:
-            sw = abs(w) * 0.5 ** (n_short / cfg.half_life_events)
-            if ctx_set and ctx and ctx_set.intersection(ctx.split("|")):
-                sw *= 1.0 + cfg.context_event_boost
-            n_short += 1
-            prev_at = at
-        else:
-            in_session = False
-        if w > 0:
-            vec = np.asarray(matrix[row], dtype=np.float32)
-            long_pos += lw * vec
-            short_pos += sw * vec
-            if row not in kind_of:
-                kind_of[row] = kind
-            contrib[row] = contrib.get(row, 0.0) + lw + sw
-        else:
-            vec = np.asarray(matrix[row], dtype=np.float32)
-            long_neg += lw * vec
-            short_neg += sw * vec
+    does not take over, and older taste is kept. Vectorised: each distinct item's vector is read once, so
+    the cost grows with the distinct items of the newest ``history_limit`` events, not with a Python loop."""
+    ev = events.head(cfg.history_limit)
+    w = ev.weights.astype(np.float64)
+    active = np.flatnonzero(w != 0.0)
+    latest = float(ev.at.max()) if len(ev) else 0.0
+    age_days = np.maximum(0.0, latest - ev.at) / 86400.0
+    lw = np.abs(w) * 0.5 ** (age_days / cfg.long_half_life_days)
+    sw = _short_term_weights(ev, w, active, request_ctx, cfg)
+    n_short = int(np.count_nonzero(sw))
     short_weight = cfg.short_term_weight * min(1.0, n_short / max(1, cfg.short_term_full_after))
-    ev_pos = _blend(unit(short_pos), unit(long_pos), short_weight)
-    total = float(sum(contrib.values()))
+    # one vector per distinct item: weights are summed per item first (first occurrence = newest, kept in order)
+    rows_all = ev.items[active]
+    uniq, first, inverse = np.unique(rows_all, return_index=True, return_inverse=True)
+    vecs = vectors(uniq) if uniq.size else np.zeros((0, 0), np.float32)
+    sign = np.sign(w[active])
+    # the four interest vectors (short/long × like/avoid) in one product over the distinct items
+    parts = np.zeros((4, uniq.size), dtype=np.float64)
+    for k, (weights, s) in enumerate(((sw, 1.0), (lw, 1.0), (sw, -1.0), (lw, -1.0))):
+        parts[k] = np.bincount(inverse, weights=np.where(sign == s, weights[active], 0.0), minlength=uniq.size)
+    sums = (parts.astype(np.float32) @ vecs) if uniq.size else np.zeros((4, 0), np.float32)
+
+    def summed(k: int) -> np.ndarray | None:
+        return unit(sums[k]) if parts[k].any() else None
+
+    ev_pos = _blend(summed(0), summed(1), short_weight)
+    contrib = np.bincount(inverse, weights=np.where(sign > 0, lw[active] + sw[active], 0.0), minlength=uniq.size)
+    positive = np.bincount(inverse, weights=(sign > 0).astype(np.float64), minlength=uniq.size) > 0
+    total = float(contrib.sum())
     if ev_pos is not None and profile_pos is not None:
         # one or two events should not drown a stated profile: scale by how much evidence there is
         ev_pos = ev_pos * min(1.0, total / cfg.event_saturation)
     pos = ev_pos
     if profile_pos is not None:
         pos = unit(profile_pos * cfg.profile_weight + (ev_pos if ev_pos is not None else 0.0))
-    neg = _blend(unit(short_neg), unit(long_neg), short_weight)
+    neg = _blend(summed(2), summed(3), short_weight)
     if profile_neg is not None:
         neg = unit(profile_neg + (neg if neg is not None else 0.0))
-    rows = list(contrib)  # newest first (dicts keep insertion order)
+    # the history: items with a positive event, newest first, each with its newest positive event's kind
+    first_pos = np.full(uniq.size, len(active), dtype=np.int64)
+    np.minimum.at(first_pos, inverse, np.where(sign > 0, np.arange(len(active)), len(active)))
+    order = np.flatnonzero(positive)
+    order = order[np.argsort(first_pos[order], kind="stable")]
     return UserState(
         pos,
         neg,
-        np.asarray(rows, dtype=np.int64),
-        np.asarray([contrib[r] for r in rows], dtype=np.float32),
-        [kind_of[r] for r in rows],
+        uniq[order].astype(np.int64),
+        contrib[order].astype(np.float32),
+        [ev.kinds[int(active[first_pos[j]])] for j in order.tolist()],
         list(clauses),
         clause_vecs,
+        vecs[order] if uniq.size else None,
     )
+
+
+def _short_term_weights(
+    ev: Events, w: np.ndarray, active: np.ndarray, request_ctx: Sequence[str], cfg: RankingConfig
+) -> np.ndarray:
+    """Per event, its weight in the latest session: the newest events with a non-zero weight, while no pause
+    exceeds ``session_gap_hours`` and at most ``short_term_events`` (a loop over at most that many)."""
+    sw = np.zeros(len(ev), dtype=np.float64)
+    ctx_set = set(request_ctx)
+    gap = cfg.session_gap_hours * 3600.0
+    prev_at = float(ev.at.max()) if len(ev) else 0.0
+    for n_short, i in enumerate(active[: cfg.short_term_events].tolist()):
+        at = float(ev.at[i])
+        if prev_at - at > gap:
+            break
+        sw[i] = abs(w[i]) * 0.5 ** (n_short / cfg.half_life_events)
+        ctx = ev.ctx[i]
+        if ctx_set and ctx and ctx_set.intersection(ctx.split("|")):
+            sw[i] *= 1.0 + cfg.context_event_boost
+        prev_at = at
+    return sw
 
 
 def _blend(short: np.ndarray | None, long: np.ndarray | None, short_weight: float) -> np.ndarray | None:
@@ -144,6 +205,31 @@ def score_items(
     return _combine(state, lambda v: matvec(matrix, v), matrix.shape[0], pop, ctx_pop, cfg)
 
 
+def score_terms(
+    state: UserState,
+    dot: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    cfg: RankingConfig,
+) -> dict[str, np.ndarray]:
+    """Each term of the score of ``n`` items (``dot(v)`` = their vectors @ ``v``): ``similarity`` to what
+    the user likes, ``avoid`` (≤ 0, away from what they dislike), ``popularity`` and ``context`` priors. The
+    score is their sum; reasons name the largest positive one. The one place the formula is written."""
+    zeros = np.zeros(n, dtype=np.float32)
+    terms = {
+        "similarity": dot(state.pos).astype(np.float32) if state.pos is not None else zeros,
+        "avoid": (-cfg.negative_weight * np.clip(dot(state.neg), 0.0, None)).astype(np.float32)
+        if state.neg is not None
+        else zeros,
+        "popularity": np.float32(cfg.prior_weight if state.personalised else 1.0) * pop.astype(np.float32),
+        "context": np.float32(cfg.context_weight if state.personalised else 0.5) * ctx_pop.astype(np.float32)
+        if ctx_pop is not None
+        else zeros,
+    }
+    return terms
+
+
 def _combine(
     state: UserState,
     dot: Callable[[np.ndarray], np.ndarray],
@@ -153,14 +239,8 @@ def _combine(
     cfg: RankingConfig,
 ) -> np.ndarray:
     scores = np.zeros(n, dtype=np.float32)
-    if state.pos is not None:
-        scores += dot(state.pos)
-    if state.neg is not None:
-        scores -= cfg.negative_weight * np.clip(dot(state.neg), 0.0, None)
-    prior_w = cfg.prior_weight if state.personalised else 1.0
-    scores += prior_w * pop
-    if ctx_pop is not None:
-        scores += (cfg.context_weight if state.personalised else 0.5) * ctx_pop
+    for term in score_terms(state, dot, n, pop, ctx_pop, cfg).values():
+        scores += term
     return scores
 
 

@@ -239,6 +239,14 @@ class Store:
         """SQLite's ``data_version``: changes when another connection commits (cheap change detection)."""
         return int(self.query("PRAGMA data_version")[0][0])
 
+    def change_token(self) -> tuple[int, int]:
+        """A value that changes whenever something was written since it was last read: by another connection
+        (``data_version``) or by this one (``total_changes``). One pragma, no table read."""
+        with self._lock:
+            return int(self._retry(lambda: self.conn.execute("PRAGMA data_version").fetchone())[0]), int(
+                self.conn.total_changes
+            )
+
     # --- erasure support -----------------------------------------------------------------------
     def scrub(self) -> None:
         """Checkpoint and truncate the WAL so that erased bytes (zeroed in the database by secure_delete) are

@@ -43,14 +43,24 @@ class EventsTable:
         self._s = store
 
     def insert(
-        self, rows: Sequence[EventRow], increments: Increments, *, mark: tuple[str, str, int] | None = None
+        self,
+        rows: Sequence[EventRow],
+        increments: Increments,
+        *,
+        mark: tuple[str, str, int] | None = None,
+        deltas: list[tuple[int, str, float, int]] | None = None,
+        skip_present: bool = False,
     ) -> int:
         """Store ``rows`` and, for users who granted personalization, add their popularity increments (and count
         each user once per item and context), all in one transaction (all-or-nothing). Events of other users
         are stored for the app's own use but feed nothing other people see. Raises
         :class:`ItemNotFoundError` for an item that is not in the catalogue. ``mark`` = (file digest, path,
         rows done) records an import's progress in the same transaction, so a resumed import neither loses
-        nor repeats a row."""
+        nor repeats a row. ``deltas``, when given, receives the (iid, context key, weight, new users) increments
+        written to the priors, so an in-memory copy can apply them instead of reading every prior again.
+        ``skip_present``: a row whose identity — (user, item, kind, at) — the store already holds (or an earlier
+        row of ``rows`` had) is not written again, so re-importing an edited or re-sorted file adds only what is
+        new. Returns how many rows were written."""
         with self._s.write() as conn:
             if mark is not None:
                 conn.execute(
@@ -63,6 +73,7 @@ class EventsTable:
             consented: dict[int, bool] = {}
             contributed: dict[tuple[int, int], set[str]] = {}  # (uid, iid) → context keys already counted
             stats: list[tuple[int, str, float, int]] = []
+            written = 0
             for r in rows:
                 if r.item_id not in iid_cache:
                     iid_cache[r.item_id] = statements.iid_of(conn, r.item_id)
@@ -73,6 +84,15 @@ class EventsTable:
                         "odrec catalog import)"
                     )
                 uid = uids.get(r.user_id) or uids.setdefault(r.user_id, statements.ensure_uid(conn, r.user_id))
+                if (
+                    skip_present
+                    and conn.execute(
+                        "SELECT 1 FROM events WHERE uid=? AND iid=? AND kind=? AND at=? LIMIT 1",
+                        (uid, iid, r.kind, r.at),
+                    ).fetchone()
+                ):
+                    continue
+                written += 1
                 if uid not in consented:
                     consented[uid] = statements.personalised(conn, uid)
                 incs = list(increments(r.kind, r.value, r.ctx)) if consented[uid] else []
@@ -93,7 +113,9 @@ class EventsTable:
                     stats.append((iid, key, w, 0 if key in seen else 1))
                     seen.add(key)
             statements.add_stats(conn, stats)
-        return len(rows)
+        if deltas is not None:
+            deltas.extend(stats)
+        return written
 
     def recent(self, uid: int, limit: int) -> list[EventTuple]:
         """The user's ``limit`` most recent events, newest first."""
