@@ -19,3 +19,9 @@ odrec bench --bundle "$BUNDLES/default-fp32" --scenarios backends --workdir "$WO
 #    float16 + prefilter vs exact float32 top-10 overlap
 odrec bench --scenarios memory,recommend --sizes 100000 --workdir "$WORK" \
   --json "$OUT/memory-100k.json" --report "$OUT/memory-100k.md"
+# 5. real histories by length, one thread: ml-latest-small as downloaded and Amazon Sports (S3-Rec's 5-core,
+#    rebuilt by benchmarks/data/amazon_s3rec.py), each imported through `odrec catalog/events import`
+python benchmarks/data/amazon_s3rec.py --mirror "${MIRROR:-/work/.mirror}" --category Sports_and_Outdoors \
+  --out /tmp/amazon-sports
+odrec bench --scenarios real --threads 1 --real-data "${DATA:-../shared/data}/ml-latest-small" \
+  --real-data /tmp/amazon-sports --workdir "$WORK" --json "$OUT/real.json" --report "$OUT/real.md"

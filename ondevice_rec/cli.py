@@ -58,6 +58,7 @@ DB = typer.Option(
 )
 BUNDLE = typer.Option(None, "--bundle", help="Model bundle directory (default: the shipped bundle).")
 JSON = typer.Option(False, "--json", help="Machine-readable JSON output.")
+CSV = typer.Option(False, "--csv", help="CSV output with a header row.")
 
 
 def default_db() -> Path:
@@ -174,6 +175,50 @@ def _print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
+def _emit(rows: list[dict[str, Any]], columns: list[str], *, as_json: bool, as_csv: bool) -> bool:
+    """Print ``rows`` as JSON or as CSV with a header (lists joined by ``|``, mappings as JSON); False when
+    neither was asked for (the caller prints its text form)."""
+    if as_json and as_csv:
+        raise ArgumentError("choose one of --json and --csv")
+    if as_json:
+        _print_json(rows)
+        return True
+    if not as_csv:
+        return False
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        cells = [r.get(c, "") for c in columns]
+        w.writerow(
+            ["|".join(map(str, v)) if isinstance(v, (list, tuple)) else json.dumps(v) if isinstance(v, dict) else v
+             for v in cells]
+        )  # fmt: skip
+    typer.echo(buf.getvalue(), nl=False)
+    return True
+
+
+def _source(file: Path) -> Any:
+    """FILE, or for ``-`` standard input read into memory (never spooled to a temporary file)."""
+    if str(file) != "-":
+        return file
+    from .inputs.files import InMemoryFile
+
+    if sys.stdin.isatty():
+        raise ArgumentError("'-' reads the file from standard input: pipe one in (… | odrec … import -)")
+    return InMemoryFile("<stdin>", sys.stdin.buffer.read())
+
+
+_REC_COLUMNS = ["item_id", "title", "score", "reason", "personalized", "signal"]
+
+
+def _rec_rows(recs: list[Any]) -> list[dict[str, Any]]:
+    return [{**r, "signal": r.explanation.get("signal", "")} for r in recs]
+
+
 def _print_recs(recs: list[Any], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -204,6 +249,7 @@ def recommend(
     exclude: list[str] = typer.Option([], "--exclude", help="Never this item id (repeatable)."),
     only: list[str] = typer.Option([], "--only", help="Only these item ids (repeatable)."),
     as_json: bool = JSON,
+    as_csv: bool = CSV,
 ) -> None:
     """Recommend items for USER, ranked on this device."""
     ctx, declare = _context(context_)
@@ -221,6 +267,8 @@ def recommend(
         )
     if as_json:
         _print_json(recs)
+    elif _emit(_rec_rows(recs), _REC_COLUMNS, as_json=False, as_csv=as_csv):
+        return
     elif not recs:
         typer.echo("no items in the catalog: import some with 'odrec catalog import FILE'")
     else:
@@ -235,13 +283,14 @@ def similar(
     db: Path = DB,
     bundle: Path | None = BUNDLE,
     as_json: bool = JSON,
+    as_csv: bool = CSV,
 ) -> None:
     """Items most like ITEM ("more like this"; uses nothing about any user)."""
     with _open(db, bundle) as rec:
         recs = rec.similar_items(item, k=k, tags=tag or None)
     if as_json:
         _print_json(recs)
-    else:
+    elif not _emit(_rec_rows(recs), _REC_COLUMNS, as_json=False, as_csv=as_csv):
         _print_recs(recs, f"Like {item}")
 
 
@@ -256,6 +305,7 @@ def record(
     context_: list[str] = typer.Option([], "--context", help="Context key=value; repeatable."),
     db: Path = DB,
     bundle: Path | None = BUNDLE,
+    as_json: bool = JSON,
 ) -> None:
     """Record that USER interacted with ITEM."""
     ctx, declare = _context(context_)
@@ -269,6 +319,9 @@ def record(
             when = at
     with _open(db, bundle, context_keys=declare) as rec:
         rec.record(user, item, kind=kind, value=value, at=when, context=ctx or None)
+    if as_json:
+        _print_json({"recorded": {"user_id": user, "item_id": item, "kind": kind, "value": value}})
+        return
     typer.echo(f"recorded {kind} of {item} by {user}")
 
 
@@ -278,26 +331,40 @@ def profile(
     text: str = typer.Argument(..., help="Natural-language profile, e.g. 'I love hard science fiction, no horror'."),
     db: Path = DB,
     bundle: Path | None = BUNDLE,
+    as_json: bool = JSON,
 ) -> None:
     """Set USER's natural-language profile (cold start); an empty TEXT removes it."""
     with _open(db, bundle) as rec:
         rec.set_profile(user, text)
+    if as_json:
+        _print_json({"user_id": user, "profile": "set" if text.strip() else "removed"})
+        return
     typer.echo(f"profile of {user} {'set' if text.strip() else 'removed'}")
 
 
 @consent_app.command("grant")
-def consent_grant(user: str, purpose: str = typer.Argument("personalization"), db: Path = DB) -> None:
+def consent_grant(
+    user: str, purpose: str = typer.Argument("personalization"), db: Path = DB, as_json: bool = JSON
+) -> None:
     """Record that USER grants consent for PURPOSE."""
     with _open(db) as rec:
         rec.consent(user).grant(purpose, source="cli")
+    if as_json:
+        _print_json({"user_id": user, "purpose": purpose, "granted": True})
+        return
     typer.echo(f"{user}: consent granted for {purpose}")
 
 
 @consent_app.command("revoke")
-def consent_revoke(user: str, purpose: str = typer.Argument("personalization"), db: Path = DB) -> None:
+def consent_revoke(
+    user: str, purpose: str = typer.Argument("personalization"), db: Path = DB, as_json: bool = JSON
+) -> None:
     """Record that USER withdraws consent for PURPOSE (takes effect immediately)."""
     with _open(db) as rec:
         rec.consent(user).revoke(purpose, source="cli")
+    if as_json:
+        _print_json({"user_id": user, "purpose": purpose, "granted": False})
+        return
     typer.echo(f"{user}: consent revoked for {purpose}")
 
 
@@ -306,34 +373,40 @@ def consent_declare(
     purpose: str = typer.Argument(..., help="A lowercase identifier, e.g. cloud-llm."),
     description: str = typer.Argument(..., help="What the data is used for, in words users can read."),
     db: Path = DB,
+    as_json: bool = JSON,
 ) -> None:
     """Declare a PURPOSE the app asks consent for (consent can only be given for a declared purpose). Like
     'catalog import', it creates the store when there is none yet."""
     with _open(db, create=True) as rec:
         rec.egress.declare(purpose, description)
+    if as_json:
+        _print_json({"purpose": purpose, "description": description})
+        return
     typer.echo(f"declared {purpose}")
 
 
 @consent_app.command("purposes")
-def consent_purposes(db: Path = DB, as_json: bool = JSON) -> None:
+def consent_purposes(db: Path = DB, as_json: bool = JSON, as_csv: bool = CSV) -> None:
     """List the declared purposes."""
     with _open(db) as rec:
         purposes = rec.purposes()
     if as_json:
         _print_json(purposes)
-    else:
+    elif not _emit([{"purpose": p, "description": d} for p, d in purposes.items()], ["purpose", "description"],
+                   as_json=False, as_csv=as_csv):  # fmt: skip
         for p, d in purposes.items():
             typer.echo(f"{p}: {d}")
 
 
 @consent_app.command("status")
-def consent_status(user: str, db: Path = DB, as_json: bool = JSON) -> None:
+def consent_status(user: str, db: Path = DB, as_json: bool = JSON, as_csv: bool = CSV) -> None:
     """Show USER's current consent per purpose."""
     with _open(db) as rec:
         status = rec.consent(user).status()
     if as_json:
         _print_json(status)
-    else:
+    elif not _emit([{"purpose": p, "granted": g} for p, g in sorted(status.items())], ["purpose", "granted"],
+                   as_json=False, as_csv=as_csv):  # fmt: skip
         for p, g in sorted(status.items()):
             typer.echo(f"{p}: {'granted' if g else 'revoked'}")
         if not status:
@@ -342,7 +415,9 @@ def consent_status(user: str, db: Path = DB, as_json: bool = JSON) -> None:
 
 @catalog_app.command("import")
 def catalog_import(
-    file: Path = typer.Argument(..., help="CSV, TSV or JSONL file (CSV from Excel, with a byte-order mark, is fine)."),
+    file: Path = typer.Argument(
+        ..., help="CSV, TSV or JSONL file (CSV from Excel, with a byte-order mark, is fine); - reads standard input."
+    ),
     db: Path = DB,
     bundle: Path | None = BUNDLE,
     fmt: str | None = typer.Option(None, "--format", help="csv, tsv or jsonl (default: from the file name)."),
@@ -353,6 +428,9 @@ def catalog_import(
     tags_sep: str = typer.Option("|", "--tags-sep", help="Separator between tags in that column."),
     popularity_col: str = typer.Option("popularity", "--popularity-col"),
     sync: bool = typer.Option(False, "--sync", help="Also remove live items the file does not have."),
+    on_duplicate: str = typer.Option(
+        "error", "--on-duplicate", help="An id twice in the file: error (default), or keep its first or last row."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Import items from FILE. The whole file is checked first: a bad line imports nothing and is named.
@@ -363,14 +441,16 @@ def catalog_import(
     with _open(db, bundle, create=True) as rec:
         bar, update = _progress("importing items")
         with bar:
-            report = rec.import_items(file, fmt=fmt, columns=cols, sync=sync, progress=update)
+            report = rec.import_items(
+                _source(file), fmt=fmt, columns=cols, sync=sync, progress=update, on_duplicate=on_duplicate
+            )
         total = rec.count_items()
     if as_json:
         _print_json({**report.as_dict(), "catalog_items": total})
         return
     removed = f", {report.removed} removed" if sync else ""
     typer.echo(
-        f"imported {report.written} items from {file} in {report.seconds:.1f}s "
+        f"imported {report.written} items from {report.file} in {report.seconds:.1f}s "
         f"({report.rows_per_second:.0f} items/s{removed}; {total} in the catalog)"
     )
 
@@ -382,12 +462,12 @@ def catalog_list(
     limit: int = typer.Option(50, "--limit"),
     removed: bool = typer.Option(False, "--removed", help="Include removed items."),
     as_json: bool = JSON,
+    as_csv: bool = CSV,
 ) -> None:
     """List catalogue items (id, title, tags) in the order they were added."""
     with _open(db) as rec:
         items = rec.list_items(offset, limit, removed=removed)
-    if as_json:
-        _print_json(items)
+    if _emit(items, ["id", "title", "text", "tags", "popularity", "meta", "removed"], as_json=as_json, as_csv=as_csv):
         return
     for it in items:
         gone = "  [removed]" if "removed" in it else ""
@@ -395,30 +475,38 @@ def catalog_list(
 
 
 @catalog_app.command("show")
-def catalog_show(item: str, db: Path = DB) -> None:
-    """Show one item as stored (JSON)."""
+def catalog_show(item: str, db: Path = DB, as_json: bool = JSON) -> None:
+    """Show one item as stored (JSON, with or without --json)."""
     with _open(db) as rec:
         _print_json(rec.get_item(item))
 
 
 @catalog_app.command("remove")
-def catalog_remove(items: list[str] = typer.Argument(..., help="Item ids."), db: Path = DB) -> None:
+def catalog_remove(
+    items: list[str] = typer.Argument(..., help="Item ids."), db: Path = DB, as_json: bool = JSON
+) -> None:
     """Remove items: never recommended again (histories that name them keep them; re-import restores)."""
     with _open(db) as rec:
         n = rec.remove_items(items)
+    if as_json:
+        _print_json({"removed": n, "asked": len(items)})
+        return
     typer.echo(f"removed {n} of {len(items)} items")
 
 
 @catalog_app.command("count")
-def catalog_count(db: Path = DB, removed: bool = typer.Option(False, "--removed")) -> None:
+def catalog_count(db: Path = DB, removed: bool = typer.Option(False, "--removed"), as_json: bool = JSON) -> None:
     """How many live items the catalogue holds (with --removed, removed ones too)."""
     with _open(db) as rec:
-        typer.echo(str(rec.count_items(removed=removed)))
+        n = rec.count_items(removed=removed)
+    typer.echo(json.dumps({"items": n}) if as_json else str(n))
 
 
 @events_app.command("import")
 def events_import(
-    file: Path = typer.Argument(..., help="CSV, TSV or JSONL: user, item, kind, value, at, context columns."),
+    file: Path = typer.Argument(
+        ..., help="CSV, TSV or JSONL: user, item, kind, value, at, context columns; - reads standard input."
+    ),
     db: Path = DB,
     bundle: Path | None = BUNDLE,
     fmt: str | None = typer.Option(None, "--format", help="csv, tsv or jsonl (default: from the file name)."),
@@ -446,15 +534,17 @@ def events_import(
     with _open(db, bundle, context_keys=context_key) as rec:
         bar, update = _progress("importing events")
         with bar:
-            report = rec.import_events(file, fmt=fmt, columns=cols, batch_size=batch, progress=update, dedupe=dedupe)
+            report = rec.import_events(
+                _source(file), fmt=fmt, columns=cols, batch_size=batch, progress=update, dedupe=dedupe
+            )
     if as_json:
         _print_json(report.as_dict())
         return
-    resumed = f", resumed after {report.resumed_from}" if report.resumed_from else ""
+    resumed = f", resumed after {report.resumed_from}" if 0 < report.resumed_from < report.rows else ""
     present = f"; {report.present} already present" if report.present else ""
     events = "event" if report.written == 1 else "events"
     typer.echo(
-        f"imported {report.written} new {events} from {file}{present} in {report.seconds:.1f}s "
+        f"imported {report.written} new {events} from {report.file}{present} in {report.seconds:.1f}s "
         f"({report.rows_per_second:.0f} rows/s{resumed})"
     )
 
@@ -465,12 +555,12 @@ def user_list(
     offset: int = typer.Option(0, "--offset"),
     limit: int = typer.Option(50, "--limit"),
     as_json: bool = JSON,
+    as_csv: bool = CSV,
 ) -> None:
     """List the users the store holds, with their number of events."""
     with _open(db) as rec:
         users = rec.list_users(offset, limit)
-    if as_json:
-        _print_json(users)
+    if _emit(users, ["user_id", "events", "last_event"], as_json=as_json, as_csv=as_csv):
         return
     for u in users:
         typer.echo(f"{u['user_id']}\t{u['events']} events")
@@ -991,6 +1081,7 @@ def bench(
     scenarios: str | None = typer.Option(None, "--scenarios", help="Comma-separated subset of the scenarios."),
     sizes: str | None = typer.Option(None, "--sizes", help="Catalogue sizes, e.g. 1000,10000,100000."),
     backends: str | None = typer.Option(None, "--backends", help="Backends to measure (must be in the bundle)."),
+    threads: str | None = typer.Option(None, "--threads", help="Thread counts to measure, e.g. 1 or 1,2."),
     workdir: Path | None = typer.Option(None, "--workdir", help="Where benchmark stores are built and cached."),
     real_data: list[Path] = typer.Option(
         [],
@@ -1024,6 +1115,13 @@ def bench(
             raise ArgumentError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
     if backends:
         kw["backends"] = tuple(x.strip() for x in backends.split(",") if x.strip())
+    if threads:
+        try:
+            kw["threads"] = tuple(int(x) for x in threads.split(","))
+        except ValueError:
+            raise ArgumentError(f"--threads must be comma-separated integers, got {threads!r}") from None
+        if any(t < 1 for t in kw["threads"]):
+            raise ArgumentError("--threads must be at least 1")
     if real_data:
         kw["real_data"] = tuple(str(d) for d in real_data)
     if real_users < 1:

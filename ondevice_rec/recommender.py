@@ -19,6 +19,7 @@ from .backends import Encoder, Reranker, open_encoder, open_reranker
 from .bundle import Bundle, load_bundle
 from .errors import ArgumentError, ArgumentTypeError, StoreError
 from .inputs.event_rows import EventColumns, to_event_row
+from .inputs.files import Source
 from .inputs.imports import ImportReport, Progress, import_events
 from .inputs.items import CatalogColumns, check_id
 from .inputs.limits import MAX_PROFILE_CHARS
@@ -28,7 +29,7 @@ from .live.histories import UserHistories
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
 from .ranking import RankingConfig, stat_increments
-from .ranking.pipeline import Recommendation, Request, UserSignals, rank, similar
+from .ranking.pipeline import Recommendation, Request, rank, similar
 from .ranking.profile import Profile, embed_profile
 from .store import SCHEMA_VERSION, Store
 
@@ -170,18 +171,28 @@ class Recommender:
 
     def import_items(
         self,
-        path: str | os.PathLike[str],
+        path: Source,
         *,
         fmt: str | None = None,
         columns: CatalogColumns | None = None,
         sync: bool = False,
         progress: Progress | None = None,
+        on_duplicate: str = "error",
     ) -> ImportReport:
         """Import a CSV/TSV/JSONL catalogue (an Excel byte-order mark is fine; ``columns`` maps your column
         names; other columns are kept in ``meta``). The whole file is validated first: a bad line imports
-        nothing and is named. ``sync`` removes the live items the file does not have."""
+        nothing and is named. ``sync`` removes the live items the file does not have. An id twice in the file
+        is an error, or keeps its ``on_duplicate="first"`` or ``"last"`` row."""
         self._check_open()
-        return self._items.import_file(path, fmt=fmt, columns=columns, sync=sync, progress=progress)
+        return self._items.import_file(
+            path, fmt=fmt, columns=columns, sync=sync, progress=progress, on_duplicate=on_duplicate
+        )
+
+    def set_priors(self, popularity: Mapping[str, float]) -> int:
+        """Popularity the app ships (item id → a number ≥ 0, any scale): what a new user is shown first, and a
+        prior under personal scores. Unknown ids write nothing. Returns how many items were set."""
+        self._check_open()
+        return self._items.set_popularity(popularity)
 
     def get_item(self, item_id: str) -> dict[str, Any]:
         """The item as stored (``removed``: when it was removed, if it was)."""
@@ -230,16 +241,12 @@ class Recommender:
         if not rows:
             return 0
         with self._lock:
-            before = self._histories.token()
-            deltas: list[tuple[int, str, float, int]] = []  # what the priors gain, applied in memory
-            n = self._store.events.insert(rows, self._increments, deltas=deltas)
-            self._histories.recorded(before, rows)
-            self._items.add_stats(deltas)
+            n = self._histories.record(rows, self._increments, self._items.add_stats)
         return n
 
     def import_events(
         self,
-        path: str | os.PathLike[str],
+        path: Source,
         *,
         fmt: str | None = None,
         columns: EventColumns | None = None,
@@ -248,9 +255,8 @@ class Recommender:
         dedupe: bool = True,
     ) -> ImportReport:
         """Import interactions from a CSV/TSV/JSONL file (columns user, item, kind, value, at, context; map
-        yours with ``columns``). Validated in full first; written in batches that each commit with the
-        import's progress, so running it again after an interruption resumes without repeating a row.
-        ``dedupe``: see :func:`~ondevice_rec.inputs.imports.import_events` (re-imports add only new rows)."""
+        yours with ``columns``), validated in full first, written in resumable batches; with ``dedupe``
+        a re-import adds only rows the store lacks (see :func:`~ondevice_rec.inputs.imports.import_events`)."""
         self._check_open()
         with self._lock:
             report = import_events(
@@ -374,7 +380,7 @@ class Recommender:
     def _rank(self, user_id: str, req: Request, exclude_seen: bool, reranker: Reranker | None) -> list[Recommendation]:
         return rank(
             self._items.snapshot(),
-            self._signals(user_id, exclude_seen),
+            self._histories.signals(user_id, exclude_seen),
             req,
             encoder=self._encoder,
             cfg=self.config,
@@ -425,9 +431,6 @@ class Recommender:
 
     def _request(self, **kw: Any) -> Request:
         return build_request(self.config, self.bundle.manifest.llm_ranker, self._store.catalog.iids, **kw)
-
-    def _signals(self, user_id: str, exclude_seen: bool) -> UserSignals:
-        return self._histories.signals(user_id, exclude_seen)
 
     def _llm(self) -> Reranker:
         """The bundle's GGUF LLM re-ranker on llama.cpp (verified and loaded on first use)."""

@@ -21,7 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from ondevice_rec import Recommender  # noqa: E402
 
 BATCH = 3  # events per record_many call: all of a batch is visible, or none of it
-BASE = 1_000_000  # event timestamps: RUN * BASE + op, so the parent can tell every write apart
+BASE = 1_000_000  # event timestamps: EPOCH + RUN * BASE + op, so the parent can tell every write apart
+EPOCH = 1_500_000_000  # (a real time: the SDK refuses times in the first day of 1970)
 
 
 def say(line: str) -> None:
@@ -41,8 +42,9 @@ def writes(rec: Recommender, run: int) -> None:
             say(f"done consent {op} {int(state)}")
         else:
             say(f"intent batch {op}")
+            at = EPOCH + run * BASE + op
             rec.record_many(
-                {"user_id": user, "item_id": f"i{rng.randrange(20)}", "kind": "like", "at": run * BASE + op + k / 10}
+                {"user_id": user, "item_id": f"i{rng.randrange(20)}", "kind": "like", "at": at + k / 10}
                 for k in range(BATCH)
             )
             say(f"done batch {op}")

@@ -34,7 +34,7 @@ def test_results_are_json_serialisable_with_a_structured_explanation(rec_demo: R
     if why["signal"] == "history":
         assert why["items"][0]["item_id"] == "jazz-01" and 0 < why["items"][0]["similarity"] <= 1
     anon = rec_demo.recommend("nobody", k=2)[0]
-    assert anon.explanation["signal"] in ("catalogue", "popularity", "catalogue-popularity")
+    assert anon.explanation["signal"] in ("catalogue-spread", "popularity", "catalogue-popularity")
     assert anon.explanation["personalised"] is False
 
 

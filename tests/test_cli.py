@@ -239,3 +239,35 @@ def test_consent_for_an_undeclared_purpose_is_one_line(tmp_path: Path) -> None:
     assert odrec("consent", "declare", "cloud-llm", "Ask a cloud LLM", "--db", db).returncode == 0
     assert odrec("consent", "grant", "u", "cloud-llm", "--db", db).returncode == 0
     assert "cloud-llm: Ask a cloud LLM" in odrec("consent", "purposes", "--db", db).stdout
+
+
+def _odrec_in(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "ondevice_rec.cli", *args], input=stdin, capture_output=True,
+                          env=ENV, timeout=300)  # fmt: skip
+
+
+def test_imports_read_standard_input_and_read_commands_speak_csv_and_json(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    db = str(tmp_path / "s.db")
+    r = _odrec_in("\ufeffid,title,tags\n1,Toy Story,Animation\n2,Heat,Action\n3,Up,Animation\n".encode(), "catalog",
+                  "import", "-", "--db", db)  # fmt: skip
+    assert r.returncode == 0 and b"imported 3 items from <stdin>" in r.stdout, r.stderr
+    jsonl = b'{"user": "u", "item": "1", "kind": "like", "at": 1700000000}\n{"user": "u", "item": "3"}\n'
+    r = _odrec_in(jsonl, "events", "import", "-", "--db", db)
+    assert r.returncode == 0 and b"imported 2 new events" in r.stdout, r.stderr
+    assert b"2 already present" in _odrec_in(jsonl, "events", "import", "-", "--db", db).stdout  # resumes: same bytes
+    odrec("consent", "grant", "u", "--db", db, "--json")
+    for args in (("catalog", "list"), ("user", "list"), ("recommend", "u", "-k", "2"), ("similar", "1", "-k", "2"),
+                 ("consent", "status", "u"), ("consent", "purposes")):  # fmt: skip
+        out = odrec(*args, "--db", db, "--csv")
+        assert out.returncode == 0, (args, out.stderr)
+        rows = list(csv.DictReader(io.StringIO(out.stdout)))
+        assert rows and all(None not in r for r in rows), (args, out.stdout)
+    assert json.loads(odrec("catalog", "count", "--db", db, "--json").stdout) == {"items": 3}
+    assert json.loads(odrec("record", "u", "2", "--db", db, "--json").stdout)["recorded"]["item_id"] == "2"
+    assert json.loads(odrec("profile", "u", "action films", "--db", db, "--json").stdout)["profile"] == "set"
+    assert json.loads(odrec("consent", "revoke", "u", "--db", db, "--json").stdout)["granted"] is False
+    both = odrec("user", "list", "--db", db, "--csv", "--json")
+    assert both.returncode != 0 and "choose one of --json and --csv" in both.stderr

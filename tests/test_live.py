@@ -11,7 +11,7 @@ from ondevice_rec import Recommender
 
 
 def _signals(rec: Recommender, user: str):
-    return rec._signals(user, True)
+    return rec._histories.signals(user, True)
 
 
 def _fresh(rec: Recommender, user: str):
@@ -45,12 +45,12 @@ def user(rec_demo: Recommender, demo_catalog) -> str:
         {"kind": "dislike"},
         {"kind": "impression"},
         {"kind": "rating", "value": 4.5, "context": {"device": "tv"}},
-        {"kind": "view", "at": 1.0},  # back-dated: not the newest, the entry is read again
+        {"kind": "view", "at": 1e9},  # back-dated: not the newest, the entry is read again
     ],
 )
 def test_recording_keeps_the_history_exact(rec_demo: Recommender, demo_catalog, user: str, event) -> None:
     _signals(rec_demo, user)  # cached
-    rec_demo._signals("other", True)
+    rec_demo._histories.signals("other", True)
     rec_demo.record(user, demo_catalog[20]["id"], **event)
     _same(_signals(rec_demo, user), _fresh(rec_demo, user))
 

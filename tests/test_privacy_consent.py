@@ -97,3 +97,25 @@ def test_consent_needs_a_declared_purpose(db_path: Path, demo_catalog: list[dict
 def test_popularity_min_users_is_validated() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RankingConfig(popularity_min_users=0)
+
+
+def test_a_grant_adds_the_user_to_the_priors_exactly_as_a_rebuild_would(
+    db_path: Path, demo_catalog: list[dict]
+) -> None:
+    from ondevice_rec.store import statements
+
+    with _open(db_path, demo_catalog, k=2) as rec:
+        ids = [it["id"] for it in demo_catalog]
+        for u in range(6):  # events first (no consent yet), then the grants, one at a time
+            for j in range(5):
+                ctx = {"device": "tv"} if (u + j) % 2 else None
+                rec.record(f"u{u}", ids[(u * 3 + j) % 12], kind="rating", value=1 + (u + j) % 5, context=ctx)
+        for u in range(6):
+            rec.consent(f"u{u}").grant("personalization")
+        rec.consent("u2").revoke("personalization")
+        got = sorted(rec._store.catalog.stats())
+        with rec._store.write() as conn:
+            statements.recompute_stats(conn, [r[0] for r in conn.execute("SELECT iid FROM items")], rec._increments)
+        want = sorted(rec._store.catalog.stats())
+    assert [(i, c, u) for i, c, _, u in got] == [(i, c, u) for i, c, _, u in want]
+    assert [w for *_, w, _ in got] == pytest.approx([w for *_, w, _ in want])

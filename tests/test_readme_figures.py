@@ -37,13 +37,13 @@ def mean(rel: str, scenario: str, protocol: str, model: str, metric: str = "NDCG
     return lambda: ndcg(rel, scenario, protocol, model, metric)()[:1]
 
 
-def bench(scenario: str, stat: str, **params: Any) -> Callable[[], list[float]]:
-    """A statistic of the one ``bench/default.json`` row of ``scenario`` with these ``params``."""
+def bench(scenario: str, stat: str, file: str = "bench/default.json", **params: Any) -> Callable[[], list[float]]:
+    """A statistic of the one ``file`` row of ``scenario`` with these ``params``."""
 
     def get() -> list[float]:
         rows = [
             r
-            for r in _load("bench/default.json")["results"]
+            for r in _load(file)["results"]
             if r["scenario"] == scenario and all(r["params"].get(k) == v for k, v in params.items())
         ]
         assert len(rows) == 1, (scenario, params, len(rows))
@@ -70,6 +70,20 @@ SPORTS_DEFAULT = "eval-amazon-sports/default/results.json"
 VIDEO = "eval-amazon-video/results.json"
 W = ("warm", "llamarec")
 F = ("warm", "full")
+
+REAL = "bench/real.json"
+
+
+def real(data: str, events: str, mode: str) -> list[Callable[[], list[float]]]:
+    """p50 and p95 of one history bucket of ``odrec bench --scenarios real``."""
+    return [bench("real", s, REAL, data=data, events=events, mode=mode) for s in ("p50", "p95")]
+
+
+def real_ratio(data: str, mode: str) -> Callable[[], list[float]]:
+    return bench("real", "mean", REAL, data=data, what=f"longest/shortest bucket p95, {mode}")
+
+
+ML_S = "ml-latest-small"
 
 # (README text with {} for each value, [value getters], format of every value)
 FIGURES: list[tuple[str, list[Callable[[], list[float]]], str]] = [
@@ -208,6 +222,37 @@ FIGURES: list[tuple[str, list[Callable[[], list[float]]], str]] = [
         "embedding item texts {} → {} texts/s",
         [key("export-ray/results.json", "results", "embedding", k) for k in ("Ray, 1 worker", "Ray, 2 workers")],
         ".0f",
+    ),
+]
+
+# odrec bench --scenarios real (benchmarks/results/bench/real.json)
+FIGURES += [
+    *[
+        (
+            f"| {b} | {{}} / {{}} | {{}} / {{}} | {{}} / {{}} | — |",
+            [*real(ML_S, b, "repeat"), *real(ML_S, b, "after record"), *real(ML_S, b, "first request")],
+            ".2f",
+        )
+        for b in ("51-200", "201-1000", ">1000")
+    ],
+    *[
+        (
+            f"| {b} | {{}} / {{}} | {{}} / {{}} | {{}} / {{}} | {{}} / {{}} |",
+            [
+                *real(ML_S, b, "repeat"),
+                *real(ML_S, b, "after record"),
+                *real(ML_S, b, "first request"),
+                *real("amazon-sports", b, "repeat"),
+            ],
+            ".2f",
+        )  # fmt: skip
+        for b in ("11-20", "21-50")
+    ],
+    ("| 1-10 | — | — | — | {} / {} |", real("amazon-sports", "1-10", "repeat"), ".2f"),
+    (
+        "Longest/shortest bucket p95 on ml-latest-small: {} for repeated requests, {} after `record`",
+        [real_ratio(ML_S, "repeat"), real_ratio(ML_S, "after record")],
+        ".3f",
     ),
 ]
 

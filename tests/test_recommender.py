@@ -259,3 +259,45 @@ def test_a_profile_written_under_another_bundle_is_reembedded_on_open(db_path, d
         before = conn.total_changes
         assert rec.recommend("u", k=3)[0].personalized
         assert conn.total_changes == before
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({"at": -1}, "before 1970"),
+        ({"at": 2999}, "looks like a year"),
+        ({"at": "2999-01-01"}, "in the future"),
+        ({"at": 1.7e12}, "milliseconds"),
+        ({"context": {"time": 12}}, "daypart"),
+        ({"context": {"time": True}}, "datetime"),
+    ],
+)
+def test_event_times_outside_1970_to_tomorrow_are_refused(rec_demo: Recommender, demo_catalog, event, message) -> None:
+    with pytest.raises(OdrecError, match=message):
+        rec_demo.record("u", demo_catalog[0]["id"], **event)
+    assert rec_demo.info()["events"] == 0
+
+
+def test_with_nothing_to_go_on_the_list_spreads_across_tags_and_says_so(rec_demo: Recommender, demo_catalog) -> None:
+    recs = rec_demo.recommend("stranger", k=8)
+    order = [it["id"] for it in demo_catalog]
+    assert [r.item_id for r in recs] != order[:8]  # never the insertion order dressed up as a ranking
+    assert len({topic_of(r.item_id) for r in recs}) >= 4
+    assert all(r.explanation["signal"] == "catalogue-spread" and "no popularity to go on" in r.reason for r in recs)
+
+
+def test_priors_the_app_ships_order_the_fallback_and_unknown_ids_write_nothing(
+    rec_demo: Recommender, demo_catalog
+) -> None:
+    ids = [it["id"] for it in demo_catalog]
+    assert rec_demo.set_priors({ids[40]: 900, ids[7]: 5000, ids[3]: 10}) == 3
+    recs = rec_demo.recommend("stranger", k=3, diversity=0.0)
+    assert [r.item_id for r in recs] == [ids[7], ids[40], ids[3]]
+    assert all(r.reason.startswith("Popular in the catalogue") for r in recs)
+    with pytest.raises(ItemNotFoundError):
+        rec_demo.set_priors({ids[3]: 99999, "no-such-item": 1})
+    with pytest.raises(OdrecError, match="finite number"):
+        rec_demo.set_priors({ids[3]: -1})
+    assert rec_demo.recommend("stranger", k=1, diversity=0.0)[0].item_id == ids[7]  # nothing was changed
+    with Recommender.open(rec_demo._store.path) as other:  # stored, not only in memory
+        assert other.recommend("stranger", k=1, diversity=0.0)[0].item_id == ids[7]

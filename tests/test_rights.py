@@ -150,3 +150,17 @@ def test_erasure_removes_divider_key_copies_in_index_pages(tmp_path: Path, demo_
         victim = dividers[len(dividers) // 2].decode()
         rec.forget_user(victim)
         assert db_files_contain(db, victim.encode()) == {"k.db": 0, "k.db-wal": 0, "k.db-shm": 0}
+
+
+def test_a_read_only_store_exports_everything_and_says_the_export_was_not_audited(
+    rec_demo: Recommender, db_path: Path, demo_catalog: list[dict]
+) -> None:
+    rec_demo.consent("u").grant("personalization")
+    rec_demo.record("u", demo_catalog[0]["id"], kind="like")
+    audit_before = len(rec_demo.export_user("u")["audit"])
+    with Recommender.open(db_path, read_only=True) as ro:
+        data = ro.export_user("u")
+        assert data["found"] and len(data["events"]) == 1 and data["audited"] is False
+        assert ro.recommend("u", k=2)  # read commands work on a read-only store
+    after = rec_demo.export_user("u")
+    assert after["audited"] is True and len(after["audit"]) == audit_before + 1  # only the writable export counted

@@ -24,7 +24,8 @@ sampled101`` is that protocol.
 
 Written: ``items.csv`` (item_id, title, text, tags — the source has no titles: the text names the item's brand and
 category numbers, e.g. "Item 17. Attributes: a2 a18 a19 a13.", so items that share them get related text
-vectors) and ``interactions.csv`` (user_id, item_id, timestamp = position in the user's sequence, so that the
+vectors) and ``interactions.csv`` (user_id, item_id, timestamp = 2001-09-09 (epoch 1e9) + the event's position in
+the user's sequence in days — the source has no times, only the order, which this keeps — so that the
 split keeps the source's order). ``--max-events N`` keeps each user's last N events (the team's hidden Amazon
 set keeps at most 50).
 """
@@ -49,6 +50,9 @@ SHA256 = {
     "Toys_and_Games_item2attributes.json": "d371acd25101eedac04afc727626464b7acec770c4eda708705d51eb76eb1ad0",
     "Video.txt": "b7376fe24430743f411dc7f567285657b2adb3f74361cc7ba0aee94f3024b651",
 }
+
+
+ORDER_EPOCH = 1_000_000_000  # the source keeps only the order of events: times are this + position in days
 
 
 def read_source(mirror: Path, name: str) -> bytes:
@@ -86,7 +90,7 @@ def build(mirror: Path, category: str, out: Path, max_events: int | None) -> dic
             if max_events:
                 its = its[-max_events:]
             for t, item in enumerate(its):
-                w.writerow([user, item, t])
+                w.writerow([user, item, ORDER_EPOCH + 86400 * t])
                 items.add(item)
                 n += 1
     with open(out / "items.csv", "w", newline="") as f:

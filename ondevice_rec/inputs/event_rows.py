@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ArgumentError, ArgumentTypeError
-from ..ranking import EVENT_KINDS, context_keys, to_datetime
+from ..ranking import EVENT_KINDS, context_keys
+from ..ranking.signals import checked_time
 from ..store import EventRow
 from .items import check_id
 
@@ -38,7 +39,7 @@ def to_event_row(ev: Any, declared: Sequence[str] = ()) -> EventRow:
             raise ArgumentError("value must be a finite number")
         value = float(value)
     at = ev.get("at")
-    ts = time.time() if at is None else to_datetime(at, "at").timestamp()
+    ts = time.time() if at is None else checked_time(at, "at").timestamp()
     context = ev.get("context")
     keys = context_keys(context, declared)
     context_json = (

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ImportFormatError
 
@@ -17,15 +19,41 @@ FORMATS = ("csv", "tsv", "jsonl")
 _ALIASES = {"csv": "csv", "tsv": "tsv", "tab": "tsv", "jsonl": "jsonl", "ndjson": "jsonl"}
 
 
-def file_format(path: Path, fmt: str | None, what: str = "file") -> str:
-    """``fmt`` (csv, tsv or jsonl) or, when None, the one the file name says."""
-    name = (fmt or path.suffix.lstrip(".")).lower()
+@dataclass(frozen=True)
+class InMemoryFile:
+    """A file's bytes held in memory — what ``odrec … import -`` reads from standard input — read like a file
+    and never written anywhere (no temporary file outside the store)."""
+
+    name: str
+    data: bytes
+
+    def __str__(self) -> str:
+        return self.name
+
+    def sniffed(self) -> str:
+        """The format its first line suggests: a JSON object → jsonl, tabs and no commas → tsv, else csv."""
+        head = self.data.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096].split(b"\n", 1)[0]
+        if head.startswith(b"{"):
+            return "jsonl"
+        return "tsv" if b"\t" in head and b"," not in head else "csv"
+
+
+Source = str | os.PathLike[str] | InMemoryFile  # a file by name, or standard input read into memory
+
+
+def file_format(path: Path | InMemoryFile, fmt: str | None, what: str = "file") -> str:
+    """``fmt`` (csv, tsv or jsonl) or, when None, the one the file name says (standard input: its first line)."""
+    if fmt is None and isinstance(path, InMemoryFile):
+        return path.sniffed()
+    name = (fmt or (path.suffix if isinstance(path, Path) else "").lstrip(".")).lower()
     if name not in _ALIASES or (fmt is not None and name not in FORMATS):
         raise ImportFormatError(f"{path}: unknown {what} format {name!r} (use .csv, .tsv or .jsonl, or --format)")
     return _ALIASES[name]
 
 
-def check_file(path: str | os.PathLike[str]) -> Path:
+def check_file(path: Source) -> Path | InMemoryFile:
+    if isinstance(path, InMemoryFile):
+        return path
     p = Path(path)
     if not p.exists():
         raise ImportFormatError(f"{p}: no such file")
@@ -34,8 +62,15 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _text(path: Path | InMemoryFile) -> IO[str]:
+    """The file as text (UTF-8; a byte-order mark is skipped; newlines left to the CSV reader)."""
+    if isinstance(path, InMemoryFile):
+        return io.TextIOWrapper(io.BytesIO(path.data), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
 def read_rows(
-    path: str | os.PathLike[str],
+    path: Source,
     fmt: str | None = None,
     *,
     what: str = "file",
@@ -46,7 +81,7 @@ def read_rows(
     header must name the ``required`` columns (``hint`` says how to fix one that does not). Raises
     :class:`ImportFormatError` naming the file and line of the first row that cannot be read. The one reader
     of CSV, TSV and JSON Lines in the SDK: imports and evaluation datasets alike."""
-    p = Path(path)
+    p = path if isinstance(path, InMemoryFile) else Path(path)
     kind = file_format(p, fmt, what)
     check_file(p)
     try:
@@ -58,16 +93,10 @@ def read_rows(
         raise ImportFormatError(f"{p}: not UTF-8 text ({e.reason}); save it as UTF-8 and try again") from None
 
 
-def count_rows(path: str | os.PathLike[str], fmt: str | None = None) -> int:
-    """How many data rows the file holds (for a progress bar), by a cheap line count."""
-    p = check_file(path)
-    with open(p, "rb") as f:
-        lines = sum(1 for line in f if line.strip())
-    return max(0, lines - (0 if file_format(p, fmt) == "jsonl" else 1))
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
+def file_digest(path: Source) -> str:
     """sha256 of the file's bytes: the identity under which a resumable import records its progress."""
+    if isinstance(path, InMemoryFile):
+        return hashlib.sha256(path.data).hexdigest()
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -75,8 +104,8 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8-sig") as f:
+def _jsonl(path: Path | InMemoryFile) -> Iterator[tuple[int, dict[str, Any]]]:
+    with _text(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -90,9 +119,9 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _delimited(
-    path: Path, delimiter: str, required: tuple[str, ...], hint: str
+    path: Path | InMemoryFile, delimiter: str, required: tuple[str, ...], hint: str
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with _text(path) as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         try:
             fields = reader.fieldnames
@@ -108,9 +137,11 @@ def _delimited(
                 f"{path}:1: the header has no {missing[0]!r} column (it has {list(fields)[:12]}; {hint})"
             )
         try:
+            end = reader.line_num
             for row in reader:
+                start, end = end + 1, reader.line_num  # a quoted field may span lines: name the row's first
                 if None in row:
-                    raise ImportFormatError(f"{path}:{reader.line_num}: more fields than the header has")
-                yield reader.line_num, {k: v for k, v in row.items() if v is not None}
+                    raise ImportFormatError(f"{path}:{start}: more fields than the header has")
+                yield start, {k: v for k, v in row.items() if v is not None}
         except csv.Error as e:
             raise ImportFormatError(f"{path}:{reader.line_num}: {e}") from None

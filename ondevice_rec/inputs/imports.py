@@ -4,7 +4,6 @@ of rows done under the file's sha256, so a killed import resumes where it stoppe
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from ..errors import ImportFormatError
 from ..store import EventRow, Store
 from ..store.statements import Increments
 from .event_rows import EventColumns, event_from_row, to_event_row
-from .files import check_file, file_digest, read_rows
+from .files import InMemoryFile, Source, check_file, file_digest, read_rows
 from .items import CatalogColumns, Item, read_catalog_file
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
@@ -25,7 +24,7 @@ Progress = Callable[[int, int], None]  # (rows done, rows in the file)
 class ImportReport:
     """What an import did: rows in the file, rows written now, rows an earlier (interrupted) run had written,
     items a ``sync`` removed, the wall time, and rows not written because the store already held them (an
-    event with the same user, item, kind and time)."""
+    event with the same user, item, kind and time, or a row an earlier run of the same file wrote)."""
 
     file: str
     rows: int
@@ -53,7 +52,7 @@ class ImportReport:
 
 
 def import_items(
-    path: str | os.PathLike[str],
+    path: Source,
     add: Callable[[Sequence[Item]], int],
     *,
     fmt: str | None = None,
@@ -61,12 +60,13 @@ def import_items(
     sync: Callable[[set[str]], int] | None = None,
     batch_size: int = 512,
     progress: Progress | None = None,
+    on_duplicate: str = "error",
 ) -> ImportReport:
     """Validate the whole file (a bad line imports nothing and is named), then ``add`` it in batches; with
     ``sync``, remove the live items the file no longer has. Re-running is cheap: unchanged items are not
     embedded again."""
     t0 = time.perf_counter()
-    items = read_catalog_file(path, fmt=fmt, columns=columns)
+    items = read_catalog_file(path, fmt=fmt, columns=columns, on_duplicate=on_duplicate)
     done = 0
     for s in range(0, len(items), batch_size):
         done += add(items[s : s + batch_size])
@@ -77,7 +77,7 @@ def import_items(
 
 
 def import_events(
-    path: str | os.PathLike[str],
+    path: Source,
     store: Store,
     increments: Increments,
     *,
@@ -124,7 +124,7 @@ def import_events(
             done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
     if batch:
         done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
-    return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, done - start - written)
+    return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, n - written)
 
 
 def _flush(
@@ -132,7 +132,7 @@ def _flush(
     increments: Increments,
     batch: list[EventRow],
     digest: str,
-    path: Path,
+    path: Path | InMemoryFile,
     counts: tuple[int, int],
     total: int,
     progress: Progress | None,
@@ -147,7 +147,9 @@ def _flush(
     return done, written
 
 
-def _rows(path: Path, fmt: str | None, cols: EventColumns, declared: Sequence[str]) -> Iterator[tuple[int, EventRow]]:
+def _rows(
+    path: Path | InMemoryFile, fmt: str | None, cols: EventColumns, declared: Sequence[str]
+) -> Iterator[tuple[int, EventRow]]:
     for lineno, raw in read_rows(path, fmt):
         try:
             yield lineno, to_event_row(event_from_row(raw, cols, declared), declared)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArgumentError, ArgumentTypeError, ImportFormatError
 from ..store.rows import Item
+
+if TYPE_CHECKING:
+    from .files import Source
 from .limits import MAX_ID_LEN, MAX_JSON_DEPTH, MAX_TAGS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
 
 
@@ -26,6 +28,8 @@ def check_id(value: Any, name: str) -> str:
         raise ArgumentError(f"{name} is longer than {MAX_ID_LEN} characters")
     if "\x00" in value:
         raise ArgumentError(f"{name} must not contain NUL characters")
+    if "\n" in value or "\r" in value:
+        raise ArgumentError(f"{name} {value[:30]!r} spans lines (in a CSV file: usually a quote that was never closed)")
     return value
 
 
@@ -57,6 +61,11 @@ def to_item(raw: Mapping[str, Any]) -> Item:
         raise ArgumentTypeError(f"item {item_id!r}: title and text must be strings")
     if len(title) > MAX_TITLE_CHARS:
         raise ArgumentError(f"item {item_id!r}: title is longer than {MAX_TITLE_CHARS} characters")
+    if "\n" in title or "\r" in title:
+        raise ArgumentError(
+            f"item {item_id!r}: the title {title[:40]!r} spans lines (in a CSV file: usually a quote that was never "
+            "closed, which merges the rows after it)"
+        )
     tags_raw = raw.get("tags") or []
     if isinstance(tags_raw, str):
         tags_raw = [t for t in tags_raw.split("|")]
@@ -153,20 +162,40 @@ def item_from_row(row: Mapping[str, Any], cols: CatalogColumns = CatalogColumns(
     return to_item(raw)
 
 
+ON_DUPLICATE = ("error", "first", "last")
+
+
 def read_catalog_file(
-    path: str | os.PathLike[str], *, fmt: str | None = None, columns: CatalogColumns | None = None
+    path: Source,
+    *,
+    fmt: str | None = None,
+    columns: CatalogColumns | None = None,
+    on_duplicate: str = "error",
 ) -> list[Item]:
     """Parse and validate a whole CSV, TSV or JSONL catalogue file; raise :class:`ImportFormatError` naming
-    the first bad line. Nothing is returned (so nothing is imported) unless every line is valid; a later row
-    with the same id replaces an earlier one."""
+    the first bad line. Nothing is returned (so nothing is imported) unless every line is valid. An id that
+    appears twice is an error naming both lines (``on_duplicate="error"``), or keeps its ``"first"`` or
+    ``"last"`` row."""
     from .files import read_rows
 
+    if on_duplicate not in ON_DUPLICATE:
+        raise ArgumentError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}; got {on_duplicate!r}")
     cols = columns or CatalogColumns()
     items: dict[str, Item] = {}
+    first_line: dict[str, int] = {}
     for lineno, row in read_rows(path, fmt, what="catalog", required=(cols.id,)):
         try:
             item = item_from_row(row, cols)
         except (TypeError, ValueError) as e:  # ArgumentError/ArgumentTypeError
             raise ImportFormatError(f"{path}:{lineno}: {e}") from None
+        if item.id in items:
+            if on_duplicate == "error":
+                raise ImportFormatError(
+                    f"{path}:{lineno}: item id {item.id!r} appears again (first on line {first_line[item.id]}); "
+                    "nothing was imported (--on-duplicate first|last keeps one of them)"
+                )
+            if on_duplicate == "first":
+                continue
+        first_line.setdefault(item.id, lineno)
         items[item.id] = item
     return list(items.values())

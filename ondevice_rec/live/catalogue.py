@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..backends import Encoder
-from ..errors import ArgumentTypeError, ItemNotFoundError
+from ..errors import ArgumentError, ArgumentTypeError, ItemNotFoundError
+from ..inputs.files import Source
 from ..inputs.imports import ImportReport, Progress, import_items
 from ..inputs.items import CatalogColumns, Item, check_id, to_item
 from ..inputs.requests import page
@@ -87,20 +88,45 @@ class LiveCatalog:
             _log.info("removed %d items", len(gone))
         return len(gone)
 
+    def set_popularity(self, values: Mapping[str, float]) -> int:
+        """The app's own popularity figures for these items (validated: finite, not negative)."""
+        if not isinstance(values, Mapping):
+            raise ArgumentTypeError("set_priors takes a mapping of item id → popularity")
+        pairs: list[tuple[str, float]] = []
+        for item_id, v in values.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ArgumentError(f"popularity of {item_id!r} must be a finite number ≥ 0, got {v!r}")
+            pairs.append((check_id(item_id, "item_id"), float(v)))
+        with self._lock:
+            iids, before, after = self._store.catalog.set_popularity(pairs)
+            snap = self._snap
+            if snap.version is not None and snap.version == before:
+                rows = snap.rows_of(iids)
+                snap.catalog_pop[rows[rows >= 0]] = np.asarray([v for _, v in pairs], np.float64)[rows >= 0]
+                snap.version = after
+        return len(pairs)
+
     def import_file(
         self,
-        path: str | os.PathLike[str],
+        path: Source,
         *,
         fmt: str | None,
         columns: CatalogColumns | None,
         sync: bool,
         progress: Progress | None,
+        on_duplicate: str = "error",
     ) -> ImportReport:
         def drop(keep: set[str]) -> int:
             return self.remove(self._store.catalog.ids_not_in(keep))
 
         report = import_items(
-            path, self.write, fmt=fmt, columns=columns, sync=drop if sync else None, progress=progress
+            path,
+            self.write,
+            fmt=fmt,
+            columns=columns,
+            sync=drop if sync else None,
+            progress=progress,
+            on_duplicate=on_duplicate,
         )
         _log.info("imported %d items from %s (%.0f rows/s)", report.written, path, report.rows_per_second)
         return report

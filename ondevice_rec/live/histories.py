@@ -22,6 +22,7 @@ from ..ranking.scoring import NO_EVENTS, Events
 from ..ranking.signals import event_weight
 from ..store import EventRow, Store
 from ..store.schema import PERSONALIZATION
+from ..store.statements import Increments
 
 Token = tuple[int, int]
 
@@ -79,8 +80,20 @@ class UserHistories:
             return UserSignals(True, False, excluded)
         return UserSignals(True, True, excluded, h.events, h.profile, h.impressions or {})
 
-    def token(self) -> Token:
-        return self._store.change_token()
+    def record(
+        self,
+        rows: Sequence[EventRow],
+        increments: Increments,
+        priors: Callable[[list[tuple[int, str, float, int]]], None],
+    ) -> int:
+        """Write ``rows`` through the store, keep the recording users' entries current, and hand the
+        increments the store's priors gained to ``priors`` (so the in-memory copy applies them)."""
+        before = self._store.change_token()
+        deltas: list[tuple[int, str, float, int]] = []
+        n = self._store.events.insert(rows, increments, deltas=deltas)
+        self.recorded(before, rows)
+        priors(deltas)
+        return n
 
     def recorded(self, before: Token, rows: Sequence[EventRow]) -> None:
         """This connection just wrote ``rows`` (and nothing else) since ``before``: the entries of their users

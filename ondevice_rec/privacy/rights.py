@@ -40,6 +40,8 @@ def export_user(store: Store, user_id: str, consent_status: dict[str, bool]) -> 
     out.update({t: [] for t in USER_TABLES})
     out["user"] = None
     out["consent_status"] = {}
+    # the export is recorded in the audit log, except from a store opened read-only (nothing can be written)
+    out["audited"] = not store.readonly
     got = store.users.rows(user_id, _export_row)
     if got is None:
         return out

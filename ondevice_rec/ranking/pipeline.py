@@ -270,7 +270,11 @@ def rank(
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
     if req.filters.where is not None and meta_of is not None:
         allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(pool, cfg.candidate_pool))
-    rows = select_mmr(scores, snap.matrix, allowed, pool, float(req.diversity), cfg.candidate_pool)
+    nothing = not state.personalised and blend is None and not pop.any() and (ctx_pop is None or not ctx_pop.any())
+    if nothing:  # no popularity, history or profile: a spread across the catalogue's tags, said as such
+        rows = spread_rows(snap.tags, allowed, pool)
+    else:
+        rows = select_mmr(scores, snap.matrix, allowed, pool, float(req.diversity), cfg.candidate_pool)
     if not rows:
         return []
     hist = list(reversed(state.history_rows.tolist()))  # oldest first
@@ -313,7 +317,7 @@ def rank(
             shown = {**shown, **names(missing)}
     by_row = {r: shown[int(snap.iids[r])] for r in {*rows, *(x for w in whys if w for x, _, _ in w.rows)}
               if int(snap.iids[r]) in shown}  # fmt: skip
-    fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior())
+    fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior(), nothing)
     return [
         _recommendation(
             r, float(scores[r]), by_row, why, state, signals, req, ctx_pop, history_titles, reranker, fallback
@@ -365,6 +369,27 @@ def similar(
     return out
 
 
+def spread_rows(tags: Sequence[Sequence[str]], allowed: np.ndarray, k: int, sample: int = 64) -> list[int]:
+    """``k`` allowed rows when there is nothing to rank by: round-robin over the tags of a fixed scrambled
+    sample of the catalogue (most common tag first), so the list shows its range — never its insertion order
+    dressed up as a ranking. O(k): only ``sample`` × ``k`` rows are looked at."""
+    cand = np.flatnonzero(allowed)
+    if not cand.size or k <= 0:
+        return []
+    scrambled = cand[np.argsort((cand.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32), kind="stable")]
+    pool = scrambled[: sample * k].tolist()
+    by_tag: dict[str, list[int]] = {}
+    for r in pool:
+        by_tag.setdefault(tags[r][0] if tags[r] else "", []).append(r)
+    queues = sorted(by_tag.values(), key=lambda q: (-len(q), q[0]))
+    out: list[int] = []
+    while len(out) < min(k, len(pool)):
+        for q in queues:
+            if q and len(out) < k:
+                out.append(q.pop(0))
+    return out
+
+
 def _terms_of(
     rows: Sequence[int],
     state: UserState,
@@ -389,7 +414,8 @@ class _Fallback:
     """Where the non-personalised ranking's popularity came from, per row (for its reasons)."""
 
     local: np.ndarray | None  # k-anonymous local popularity
-    catalogue: np.ndarray | None  # popularity shipped with the catalogue
+    catalogue: np.ndarray | None  # popularity shipped with the catalogue (or set by the app: set_priors)
+    spread: bool = False  # nothing to rank by: the list is a spread across the catalogue's tags
 
 
 def _recommendation(
@@ -421,6 +447,8 @@ def _recommendation(
         base, signal = "Popular right now", "popularity"
     elif fallback is not None and fallback.catalogue is not None and fallback.catalogue[r] > 0:
         base, signal = "Popular in the catalogue", "catalogue-popularity"
+    elif fallback is not None and fallback.spread:
+        base, signal = "From the catalogue, spread across its tags: no popularity to go on", "catalogue-spread"
     else:
         base, signal = "From the catalogue", "catalogue"
     if signals.known and not signals.consented:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -55,7 +56,7 @@ def context_keys(context: Mapping[str, Any] | None, declared: Sequence[str] = ()
         if isinstance(t, str) and t.lower() in DAYPARTS:
             keys.append(f"daypart:{t.lower()}")
         else:
-            dt = to_datetime(t, "context time")
+            dt = checked_time(t, "context time", future_s=None)
             h = dt.hour
             part = "night" if h < 5 or h >= 22 else "morning" if h < 12 else "afternoon" if h < 17 else "evening"
             keys.append(f"daypart:{part}")
@@ -75,6 +76,29 @@ def context_keys(context: Mapping[str, Any] | None, declared: Sequence[str] = ()
             raise ArgumentError(f"context {name} must be a short non-empty string (at most 64 characters, no '|')")
         keys.append(f"{name}:{text}")
     return keys
+
+
+def checked_time(value: Any, name: str, *, future_s: float | None = 86400.0) -> datetime:
+    """``value`` as a datetime, refused when it cannot be a real event time: before 1970, more than
+    ``future_s`` ahead of now (None: no bound), or a bare number that reads as an hour (< 86400 s after the
+    epoch) or a year (four digits) rather than epoch seconds; a millisecond epoch is named as such."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if float(value).is_integer() and 1000 <= value <= 9999:
+            raise ArgumentError(f"{name} {value!r} looks like a year: pass an ISO date such as '{int(value)}-01-01'")
+        if value > 1e11:
+            raise ArgumentError(f"{name} {value!r} is far in the future: milliseconds since the epoch? divide by 1000")
+        if 0 <= value < 86400:
+            raise ArgumentError(
+                f"{name} {value!r} is not a time: epoch seconds that small are the first day of 1970; for a time of "
+                "day pass a daypart ('morning', 'evening') or a datetime"
+            )
+    dt = to_datetime(value, name)
+    ts = dt.timestamp()
+    if ts < 0:
+        raise ArgumentError(f"{name} {str(value)[:40]!r} is before 1970")
+    if future_s is not None and ts > time.time() + future_s:
+        raise ArgumentError(f"{name} {str(value)[:40]!r} is in the future")
+    return dt
 
 
 def to_datetime(value: Any, name: str) -> datetime:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import StoreError
+from ..errors import ItemNotFoundError, StoreError
 from . import statements, vector_cache, vectors
 from .rows import CatalogRows, Item, intern_tags, spare_rows
 from .statements import Increments
@@ -86,6 +86,26 @@ class CatalogTable:
                         "ON CONFLICT(iid, model_id) DO UPDATE SET text_sha=excluded.text_sha, vector=excluded.vector",
                         (iid, space_id, shas[i], vectors.encode(vecs[i])),
                     )
+            self._s.bump(conn, "catalog_version")
+            after = self._s.meta_in(conn, "catalog_version", "0")
+        return iids, before, after
+
+    def set_popularity(self, values: Sequence[tuple[str, float]]) -> tuple[list[int], str | None, str | None]:
+        """Set the popularity the app ships for these items (one transaction; an unknown id writes nothing and
+        raises :class:`ItemNotFoundError`). Returns (iid of each, version before, version after)."""
+        now = time.time()
+        with self._s.write() as conn:
+            before = self._s.meta_in(conn, "catalog_version", "0")
+            iids: list[int] = []
+            for item_id, value in values:
+                got = conn.execute(
+                    "UPDATE items SET popularity=?, updated_at=? WHERE item_id=? RETURNING iid", (value, now, item_id)
+                ).fetchone()
+                if got is None:
+                    raise ItemNotFoundError(
+                        f"unknown item {item_id!r}: priors are set for catalogue items only; nothing was changed"
+                    )
+                iids.append(int(got[0]))
             self._s.bump(conn, "catalog_version")
             after = self._s.meta_in(conn, "catalog_version", "0")
         return iids, before, after

@@ -53,6 +53,17 @@ def add_stats(conn: sqlite3.Connection, rows: Iterable[tuple[int, str, float, in
     )
 
 
+def add_user_stats(conn: sqlite3.Connection, uid: int, increments: Increments) -> None:
+    """A user who just granted personalization joins the priors: their events' increments are added, and they
+    count once per item and context they touched (what :func:`recompute_stats` would give, without reading
+    every other user's events of those items)."""
+    acc: dict[tuple[int, str], float] = {}
+    for iid, kind, value, ctx in conn.execute("SELECT iid, kind, value, ctx FROM events WHERE uid=?", (uid,)):
+        for key, w in increments(kind, value, ctx):
+            acc[(iid, key)] = acc.get((iid, key), 0.0) + w
+    add_stats(conn, [(iid, key, w, 1) for (iid, key), w in acc.items()])
+
+
 def recompute_stats(conn: sqlite3.Connection, iids: Iterable[int], increments: Increments) -> None:
     """Rebuild the priors of ``iids`` from the events of consenting users that remain (derived data of
     erased or expired events, or of a withdrawn consent, must go too)."""

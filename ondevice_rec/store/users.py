@@ -44,13 +44,15 @@ class UsersTable:
         self, user_id: str, convert: Callable[[str, dict[str, Any], sqlite3.Connection], dict[str, Any]]
     ) -> tuple[float, dict[str, list[dict[str, Any]]]] | None:
         """(created_at, table → rows) of everything held about ``user_id``, with ``convert`` applied to each
-        row; the export itself is audited in the same transaction. None for an unknown user."""
-        with self._s.write() as conn:
+        row; the export itself is audited in the same transaction (a read-only store cannot record it: the
+        caller says so). None for an unknown user."""
+        with self._s.read() if self._s.readonly else self._s.write() as conn:
             row = conn.execute("SELECT uid, created_at FROM users WHERE user_id=?", (user_id,)).fetchone()
             if row is None:
                 return None
             uid = int(row[0])
-            statements.audit(conn, "export", uid=uid, details={"tables": list(USER_TABLES)})
+            if not self._s.readonly:
+                statements.audit(conn, "export", uid=uid, details={"tables": list(USER_TABLES)})
             out: dict[str, list[dict[str, Any]]] = {}
             for table in USER_TABLES:
                 cur = conn.execute(f"SELECT * FROM {table} WHERE uid=?", (uid,))
@@ -91,7 +93,9 @@ class ConsentsTable:
                 "INSERT INTO consents(uid, purpose, granted, at, source) VALUES(?,?,?,?,?)",
                 (uid, purpose, int(granted), time.time(), source),
             )
-            if purpose == PERSONALIZATION and before != granted:
+            if purpose == PERSONALIZATION and before != granted and granted:
+                statements.add_user_stats(conn, uid, increments)
+            elif purpose == PERSONALIZATION and before != granted:  # withdrawn: rebuilt without them
                 touched = [r[0] for r in conn.execute("SELECT DISTINCT iid FROM events WHERE uid=?", (uid,))]
                 statements.recompute_stats(conn, touched, increments)
             statements.audit(
