@@ -129,14 +129,13 @@ class UserHistories:
             if uid is None:
                 return UserHistory(None)
             consented = store.consents.status(uid).get(PERSONALIZATION, False)
-            seen = np.asarray(store.events.seen_items(uid), np.int64)
-            disliked = np.unique(np.asarray(store.events.disliked_items(uid), np.int64))
+            seen, dislikes, impressions = store.events.items_of(uid)
+            disliked = np.unique(np.asarray(dislikes, np.int64))
             if not consented:
-                return UserHistory(uid, False, seen=np.sort(seen), disliked=disliked)
+                return UserHistory(uid, False, seen=seen, disliked=disliked)
             events = Events.of(store.events.recent(uid, self._cfg.history_limit), self._cfg)
-            impressions = store.events.impressions(uid)
             profile = self._profile_of(uid)
-        return UserHistory(uid, True, events, np.sort(seen), disliked, impressions, profile)
+        return UserHistory(uid, True, events, seen, disliked, impressions, profile)
 
     def _keep(self, user_id: str, token: Token, entry: UserHistory) -> None:
         self._entries[user_id] = (token, entry)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import RankingConfig
-from .signals import event_weight
+from .signals import event_weights
 
 
 # --- user state -------------------------------------------------------------------------------
@@ -52,12 +52,13 @@ class Events:
     @classmethod
     def of(cls, events: Sequence[tuple[int, str, float | None, float, str]], cfg: RankingConfig) -> Events:
         """Columns of (item, kind, value, at, ctx) tuples, newest first."""
+        items, kinds, values, at, ctx = zip(*events) if events else ((), (), (), (), ())
         return cls(
-            np.fromiter((e[0] for e in events), dtype=np.int64, count=len(events)),
-            tuple(e[1] for e in events),
-            np.fromiter((event_weight(e[1], e[2], cfg) for e in events), dtype=np.float32, count=len(events)),
-            np.fromiter((e[3] for e in events), dtype=np.float64, count=len(events)),
-            tuple(e[4] for e in events),
+            np.asarray(items, dtype=np.int64),
+            tuple(kinds),
+            event_weights(kinds, values, cfg),
+            np.asarray(at, dtype=np.float64),
+            tuple(ctx),
         )
 
     def __len__(self) -> int:

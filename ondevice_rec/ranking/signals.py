@@ -26,6 +26,18 @@ def event_weight(kind: str, value: float | None, cfg: RankingConfig) -> float:
     return float(cfg.kind_weights.get(kind, 0.0))
 
 
+def event_weights(kinds: Sequence[str], values: Sequence[float | None], cfg: RankingConfig) -> np.ndarray:
+    """:func:`event_weight` of many events at once (float32)."""
+    w = np.asarray([cfg.kind_weights.get(k, 0.0) for k in kinds], dtype=np.float64)
+    rated = np.asarray([k == "rating" for k in kinds], dtype=bool)
+    if rated.any():
+        lo, hi = cfg.rating_scale
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        v = np.asarray([mid if x is None else x for x, r in zip(values, rated) if r], dtype=np.float64)
+        w[rated] = np.clip((v - mid) / half, -1.0, 1.0)
+    return w.astype(np.float32)
+
+
 def stat_increments(kind: str, value: float | None, ctx: str, cfg: RankingConfig) -> list[tuple[str, float]]:
     """What one event adds to the popularity priors: its positive weight, once overall (context ``""``) and
     once per context key it was recorded in (``ctx`` is the event's ``|``-joined context keys)."""

@@ -127,24 +127,16 @@ class EventsTable:
             )
         ]
 
-    def seen_items(self, uid: int) -> list[int]:
-        """Distinct items the user interacted with, by a skip-scan over the (uid, iid) index: one seek per
-        distinct item, however many events. Items only shown to them (``impression``) are not seen."""
-        sql = (
-            "WITH RECURSIVE s(iid) AS (SELECT min(iid) FROM events WHERE uid=?1 UNION ALL "
-            "SELECT (SELECT min(iid) FROM events WHERE uid=?1 AND iid > s.iid) FROM s WHERE s.iid IS NOT NULL) "
-            "SELECT iid FROM s WHERE iid IS NOT NULL"
-        )
-        seen = [int(r[0]) for r in self._s.query(sql, (uid,))]
-        if self._s.query("SELECT 1 FROM events WHERE uid=? AND kind='impression' LIMIT 1", (uid,)):
-            shown_only = {
-                int(r[0])
-                for r in self._s.query(
-                    "SELECT iid FROM events WHERE uid=? GROUP BY iid HAVING sum(kind != 'impression') = 0", (uid,)
-                )
-            }
-            seen = [i for i in seen if i not in shown_only]
-        return seen
+    def items_of(self, uid: int) -> tuple[np.ndarray, list[int], dict[int, int]]:
+        """(sorted items the user interacted with — an ``impression`` alone is shown, not seen —, items they
+        disliked, iid → times shown), read once per user by the in-memory histories. The seen set comes back
+        as one comma-joined value, not a row per item: a 2,700-item set costs well under a millisecond."""
+        joined = self._s.query(
+            "SELECT group_concat(iid) FROM (SELECT DISTINCT iid FROM events WHERE uid=? AND kind != 'impression')",
+            (uid,),
+        )[0][0]
+        seen = np.unique(np.fromiter(map(int, joined.split(",")), np.int64)) if joined else np.zeros(0, np.int64)
+        return seen, self.disliked_items(uid), self.impressions(uid)
 
     def impressions(self, uid: int) -> dict[int, int]:
         """iid → how often it was shown to the user (``impression`` events)."""
@@ -155,15 +147,15 @@ class EventsTable:
             )
         }
 
-    def import_progress(self, digest: str) -> int:
-        """Rows of the file with this digest already imported (0 for a new file)."""
-        rows = self._s.query("SELECT rows FROM imports WHERE digest=?", (digest,))
-        return int(rows[0][0]) if rows else 0
-
     def disliked_items(self, uid: int) -> list[int]:
         return [
             int(r[0]) for r in self._s.query("SELECT DISTINCT iid FROM events WHERE uid=? AND kind='dislike'", (uid,))
         ]
+
+    def import_progress(self, digest: str) -> int:
+        """Rows of the file with this digest already imported (0 for a new file)."""
+        rows = self._s.query("SELECT rows FROM imports WHERE digest=?", (digest,))
+        return int(rows[0][0]) if rows else 0
 
     def kinds_and_tags(self, uid: int) -> list[tuple[str, float | None, list[str]]]:
         """(kind, value, item tags) of every event of the user (for minimised summaries)."""
