@@ -542,6 +542,8 @@ def events_import(
         return
     resumed = f", resumed after {report.resumed_from}" if 0 < report.resumed_from < report.rows else ""
     present = f"; {report.present} already present" if report.present else ""
+    if report.untimed:
+        present += f"; {report.untimed} rows had no time (stamped now: a re-import writes them again; --at-col)"
     events = "event" if report.written == 1 else "events"
     typer.echo(
         f"imported {report.written} new {events} from {report.file}{present} in {report.seconds:.1f}s "

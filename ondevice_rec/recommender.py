@@ -83,7 +83,7 @@ class Recommender:
         except BaseException:
             self._encoder.close()
             raise
-        self._consent = ConsentLedger(self._store, self._increments)
+        self._consent = ConsentLedger(self._store, self._increments, lambda: self._items.stale_stats())
         self._items = LiveCatalog(self._store, self._encoder, self.config, self._lock)
         self._histories = UserHistories(self._store, self.config, self._profile)
         try:
@@ -190,7 +190,7 @@ class Recommender:
 
     def set_priors(self, popularity: Mapping[str, float]) -> int:
         """Popularity the app ships (item id → a number ≥ 0, any scale): what a new user is shown first, and a
-        prior under personal scores. Unknown ids write nothing. Returns how many items were set."""
+        prior under personal scores. An unknown id raises ItemNotFoundError, writing nothing. Returns the count."""
         self._check_open()
         return self._items.set_popularity(popularity)
 

@@ -54,10 +54,12 @@ def test_a_missing_id_column_is_named_on_the_header_line(rec: Recommender, tmp_p
     [
         # an unclosed quote merges the next row into item 2's title: refused, naming the row's first line
         ('movieId,title,genres\n1,Toy Story,Animation\n2,"Heat,Action\n3,Fargo",Crime\n4,Up,Animation\n',
-         r"m\.csv:3: item '2': the title .* spans lines"),
-        ('movieId,title,genres\n1,Toy Story,Animation\n"2\n3",Heat,Action\n', r"m\.csv:3: item id .* spans lines"),
+         r"m\.csv:3: the title .* spans lines"),
+        ('movieId,title,genres\n1,Toy Story,Animation\n"2\n3",Heat,Action\n', r"m\.csv:3: the item id .* spans lines"),
         ("movieId,title,genres\n1,Toy Story,Animation\n2,Heat,Action\n1,Toy Story 2,Animation\n",
          r"m\.csv:4: item id '1' appears again \(first on line 2\)"),
+        ("movieId,title,genres\n1,Toy Story,Animation\n\n\n1,Toy Story 2,Animation\n",  # blank lines counted
+         r"m\.csv:5: item id '1' appears again \(first on line 2\)"),
     ],
 )  # fmt: skip
 def test_malformed_rows_and_duplicate_ids_import_nothing(rec: Recommender, tmp_path: Path, body, where) -> None:
@@ -74,6 +76,23 @@ def test_on_duplicate_keeps_the_first_or_the_last_row(rec: Recommender, tmp_path
     p.write_text("movieId,title\n1,Toy Story\n2,Heat\n1,Toy Story 2\n", encoding="utf-8")
     assert rec.import_items(p, columns=CatalogColumns(id="movieId"), on_duplicate=keep).rows == 2
     assert rec.get_item("1")["title"] == title
+
+
+def test_line_breaks_where_they_are_legitimate_are_kept(rec: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "m.jsonl"  # JSON escapes a line break: no quote can be left open
+    p.write_text('{"id": "1", "title": "Dune\\nPart One"}\n', encoding="utf-8")
+    rec.import_items(p)
+    assert rec.get_item("1")["title"] == "Dune\nPart One"
+    rec.add_items([{"id": "2", "title": "A\nB"}])  # the API takes what the app hands over
+    rec.record("legacy\nuser", "2", kind="like")  # and an id like this stays erasable
+    assert rec.forget_user("legacy\nuser")["user_found"]
+
+
+def test_rows_without_a_time_are_counted_as_not_deduplicable(movies: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "r.csv"
+    p.write_text("userId,movieId,rating\nu1,1,4\nu1,2,5\n", encoding="utf-8")
+    report = movies.import_events(p, columns=COLS)
+    assert (report.written, report.untimed) == (2, 2) and report.as_dict()["without_time"] == 2
 
 
 def test_a_multi_line_description_is_still_fine(rec: Recommender, tmp_path: Path) -> None:

@@ -119,3 +119,18 @@ def test_a_grant_adds_the_user_to_the_priors_exactly_as_a_rebuild_would(
         want = sorted(rec._store.catalog.stats())
     assert [(i, c, u) for i, c, _, u in got] == [(i, c, u) for i, c, _, u in want]
     assert [w for *_, w, _ in got] == pytest.approx([w for *_, w, _ in want])
+
+
+def test_a_withdrawal_takes_the_users_weight_out_of_what_strangers_see_at_once(
+    db_path: Path, demo_catalog: list[dict]
+) -> None:
+    with _open(db_path, demo_catalog, k=5) as rec:
+        for i in range(5):
+            rec.consent(f"u{i}").grant("personalization")
+            rec.record(f"u{i}", "trav-05", kind="like")
+        assert rec.recommend("stranger", k=1, diversity=0.0)[0].item_id == "trav-05"
+        rec.consent("u4").revoke("personalization")  # 4 people left: below k, never shown as popular
+        top = rec.recommend("stranger", k=5, diversity=0.0)
+        assert "trav-05" not in {r.item_id for r in top} and all("Popular" not in r.reason for r in top)
+        rec.consent("u4").grant("personalization")
+        assert rec.recommend("stranger", k=1, diversity=0.0)[0].item_id == "trav-05"

@@ -31,11 +31,11 @@ class InMemoryFile:
         return self.name
 
     def sniffed(self) -> str:
-        """The format its first line suggests: a JSON object → jsonl, tabs and no commas → tsv, else csv."""
+        """The format its first line suggests: a JSON object → jsonl, more tabs than commas → tsv, else csv."""
         head = self.data.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096].split(b"\n", 1)[0]
         if head.startswith(b"{"):
             return "jsonl"
-        return "tsv" if b"\t" in head and b"," not in head else "csv"
+        return "tsv" if head.count(b"\t") > head.count(b",") else "csv"
 
 
 Source = str | os.PathLike[str] | InMemoryFile  # a file by name, or standard input read into memory
@@ -49,6 +49,22 @@ def file_format(path: Path | InMemoryFile, fmt: str | None, what: str = "file") 
     if name not in _ALIASES or (fmt is not None and name not in FORMATS):
         raise ImportFormatError(f"{path}: unknown {what} format {name!r} (use .csv, .tsv or .jsonl, or --format)")
     return _ALIASES[name]
+
+
+def is_delimited(path: Source, fmt: str | None, what: str = "file") -> bool:
+    """Is the file CSV or TSV (where a line break inside an id or a title can only be an unclosed quote)?"""
+    return file_format(path if isinstance(path, InMemoryFile) else Path(path), fmt, what) != "jsonl"
+
+
+def spans_lines(path: Source, lineno: int, *fields: tuple[str, str]) -> None:
+    """Refuse a CSV/TSV row whose one-line fields (ids, titles) hold a line break: a quote left open, which
+    would merge the rows after it into this one."""
+    for name, value in fields:
+        if "\n" in value or "\r" in value:
+            raise ImportFormatError(
+                f"{path}:{lineno}: the {name} {value[:40]!r} spans lines — a quote that was never closed merges the "
+                "rows after it; nothing was imported"
+            )
 
 
 def check_file(path: Source) -> Path | InMemoryFile:
@@ -139,7 +155,9 @@ def _delimited(
         try:
             end = reader.line_num
             for row in reader:
-                start, end = end + 1, reader.line_num  # a quoted field may span lines: name the row's first
+                # a record spanning lines (a quoted line break) is named by its first line; others by their own
+                multi = any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row.values())
+                start, end = (end + 1 if multi else reader.line_num), reader.line_num
                 if None in row:
                     raise ImportFormatError(f"{path}:{start}: more fields than the header has")
                 yield start, {k: v for k, v in row.items() if v is not None}

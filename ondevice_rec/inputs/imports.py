@@ -14,7 +14,7 @@ from ..errors import ImportFormatError
 from ..store import EventRow, Store
 from ..store.statements import Increments
 from .event_rows import EventColumns, event_from_row, to_event_row
-from .files import InMemoryFile, Source, check_file, file_digest, read_rows
+from .files import InMemoryFile, Source, check_file, file_digest, is_delimited, read_rows, spans_lines
 from .items import CatalogColumns, Item, read_catalog_file
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)
@@ -33,6 +33,7 @@ class ImportReport:
     removed: int = 0
     seconds: float = 0.0
     present: int = 0
+    untimed: int = 0  # rows without a time: stamped at import, so a re-import cannot recognise them
 
     @property
     def rows_per_second(self) -> float:
@@ -46,6 +47,7 @@ class ImportReport:
             "resumed_from": self.resumed_from,
             "removed": self.removed,
             "already_present": self.present,
+            "without_time": self.untimed,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
         }
@@ -93,17 +95,19 @@ def import_events(
     ``dedupe`` (the default) an event's identity is (user, item, kind, at): a row the store already holds is
     not written again, so re-importing an app's re-export — rows appended, re-sorted, or the same file under
     another name — adds only the new rows. ``dedupe=False`` writes every row (events that really repeat
-    within the same second and are all wanted)."""
+    within the same second and are all wanted). A row without a time is stamped with the time of the import,
+    so no later import can recognise it: the report counts such rows (``untimed``)."""
     t0 = time.perf_counter()
     p = check_file(path)  # one line for a missing file or a directory, before anything reads it
     cols = columns or EventColumns()
     digest = file_digest(p)
     start = store.events.import_progress(digest)
     first_line: dict[str, int] = {}
-    n = 0
-    for lineno, row in _rows(p, fmt, cols, declared):
+    n = untimed = 0
+    for lineno, row, timed in _rows(p, fmt, cols, declared):
         first_line.setdefault(row.item_id, lineno)
         n += 1
+        untimed += not timed
     known = store.catalog.iids(list(first_line))
     missing = [i for i in first_line if i not in known]
     if missing:
@@ -116,7 +120,7 @@ def import_events(
         progress(min(start, n), n)
     done, written = start, 0
     batch: list[EventRow] = []
-    for i, (_, row) in enumerate(_rows(p, fmt, cols, declared)):
+    for i, (_, row, _timed) in enumerate(_rows(p, fmt, cols, declared)):
         if i < start:
             continue
         batch.append(row)
@@ -124,7 +128,7 @@ def import_events(
             done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
     if batch:
         done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
-    return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, n - written)
+    return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, n - written, untimed)
 
 
 def _flush(
@@ -149,9 +153,14 @@ def _flush(
 
 def _rows(
     path: Path | InMemoryFile, fmt: str | None, cols: EventColumns, declared: Sequence[str]
-) -> Iterator[tuple[int, EventRow]]:
+) -> Iterator[tuple[int, EventRow, bool]]:
+    """(line, event, whether the row gave a time) per row; CSV/TSV ids that span lines are refused."""
+    delimited = is_delimited(path, fmt)
     for lineno, raw in read_rows(path, fmt):
         try:
-            yield lineno, to_event_row(event_from_row(raw, cols, declared), declared)
+            row = to_event_row(event_from_row(raw, cols, declared), declared)
         except (TypeError, ValueError) as e:  # ArgumentError / ArgumentTypeError
             raise ImportFormatError(f"{path}:{lineno}: {e}; nothing was imported") from None
+        if delimited:
+            spans_lines(path, lineno, ("user id", row.user_id), ("item id", row.item_id))
+        yield lineno, row, raw.get(cols.at) not in (None, "")

@@ -102,7 +102,7 @@ class LiveCatalog:
             snap = self._snap
             if snap.version is not None and snap.version == before:
                 rows = snap.rows_of(iids)
-                snap.catalog_pop[rows[rows >= 0]] = np.asarray([v for _, v in pairs], np.float64)[rows >= 0]
+                snap.set_catalogue_popularity(rows[rows >= 0], np.asarray([v for _, v in pairs], np.float64)[rows >= 0])
                 snap.version = after
         return len(pairs)
 

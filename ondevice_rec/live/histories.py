@@ -88,15 +88,17 @@ class UserHistories:
     ) -> int:
         """Write ``rows`` through the store, keep the recording users' entries current, and hand the
         increments the store's priors gained to ``priors`` (so the in-memory copy applies them)."""
-        before = self._store.change_token()
         deltas: list[tuple[int, str, float, int]] = []
-        n = self._store.events.insert(rows, increments, deltas=deltas)
-        self.recorded(before, rows)
+        with self._store.lock:  # no other thread of this connection writes between the two tokens
+            before = self._store.change_token()
+            n = self._store.events.insert(rows, increments, deltas=deltas)
+            self.recorded(before, rows)
         priors(deltas)
         return n
 
     def recorded(self, before: Token, rows: Sequence[EventRow]) -> None:
-        """This connection just wrote ``rows`` (and nothing else) since ``before``: the entries of their users
+        """This connection just wrote ``rows`` (and nothing else: call with the store's lock held since
+        ``before`` was read) since ``before``: the entries of their users
         take the events in place (or are dropped where that is not exact), every other current entry stays."""
         after = self._store.change_token()
         if after[0] != before[0]:  # another connection wrote meanwhile: nothing can be vouched for

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,8 @@ class CatalogSnapshot:
     _low_buf: np.ndarray | None = field(default=None, repr=False)  # the same for the prefilter's low-rank rows
     # per row, its row in the bundle's item-item table (-1: none); built on first use, dropped when rows are added
     table_rows: np.ndarray | None = field(default=None, repr=False)
+    # the log-scaled priors requests read, computed once per change of the popularity arrays
+    _priors: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -89,6 +91,7 @@ class CatalogSnapshot:
         changed rows are overwritten, new ones appended into spare capacity (amortised O(1) per item).
         Returns False when it cannot (a new item without a vector, or ids out of order): the caller reloads."""
         rows = self.rows_of(iids)
+        self._priors.clear()
         new = [(i, int(iid)) for i, iid in enumerate(iids) if rows[i] < 0]
         if any(i not in vecs for i, _ in new):
             return False
@@ -142,6 +145,7 @@ class CatalogSnapshot:
         """Load (iid, context key, weight, distinct users) priors, keeping only those that at least
         ``min_users`` distinct consenting users stand behind (k-anonymity)."""
         self.pop_weight, self.pop_users, self.pop_raw = {}, {}, {}
+        self._priors.clear()
         self.add_stats(rows, min_users)
         self.pop_raw.setdefault("", np.zeros(len(self.iids), dtype=np.float64))
         self.stats_loaded_at = time.monotonic()
@@ -153,6 +157,7 @@ class CatalogSnapshot:
         rows = list(rows)
         if not rows:
             return
+        self._priors.clear()
         where = self.rows_of([r[0] for r in rows])
         n = len(self.iids)
         for (_, ctx, w, users), r in zip(rows, where.tolist()):
@@ -173,26 +178,44 @@ class CatalogSnapshot:
         self.data_version = -1
         self.stats_loaded_at = 0.0
 
+    def set_catalogue_popularity(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """The popularity the app set for these rows (``set_priors``)."""
+        self.catalog_pop[rows] = values
+        self._priors.clear()
+
+    def _cached(self, key: str, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+        if key not in self._priors:
+            self._priors[key] = make()
+        return self._priors[key]
+
     def local_prior(self, ctx: str) -> np.ndarray | None:
         """k-anonymous local popularity in context ``ctx`` ("" = overall), log-scaled to [0, 1]; None when
-        nothing is known in that context."""
-        return log_scaled(self.pop_raw.get(ctx))
+        nothing is known in that context. Computed once per change of the counts (read-only: do not modify)."""
+        return self._cached("local:" + ctx, lambda: log_scaled(self.pop_raw.get(ctx)))
 
     def catalogue_prior(self) -> np.ndarray | None:
         """The popularity the catalogue shipped with, log-scaled to [0, 1]; None when it has none."""
-        if not np.isfinite(self.catalog_pop).any():
-            return None
-        return log_scaled(np.nan_to_num(self.catalog_pop, nan=0.0))
+
+        def make() -> np.ndarray | None:
+            if not np.isfinite(self.catalog_pop).any():
+                return None
+            return log_scaled(np.nan_to_num(self.catalog_pop, nan=0.0))
+
+        return self._cached("catalogue", make)
 
     def prior(self, ctx: str) -> np.ndarray | None:
         """The popularity prior: in a context, the local one; overall, the mean of the catalogue's and the
         local one (whichever exist; zeros when neither does)."""
         if ctx:
             return self.local_prior(ctx)
-        parts = [p for p in (self.catalogue_prior(), self.local_prior("")) if p is not None]
-        if not parts:
-            return np.zeros(len(self.iids), dtype=np.float32)
-        return np.mean(parts, axis=0).astype(np.float32)
+
+        def make() -> np.ndarray:
+            parts = [p for p in (self.catalogue_prior(), self.local_prior("")) if p is not None]
+            if not parts:
+                return np.zeros(len(self.iids), dtype=np.float32)
+            return np.mean(parts, axis=0).astype(np.float32)
+
+        return self._cached("prior", make)
 
     def set_prefilter(self, pf: Prefilter) -> None:
         """Adopt a prefilter computed earlier for exactly these rows (the vector cache's copy)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ArgumentError, ArgumentTypeError, ConsentError
@@ -31,9 +32,10 @@ class ConsentLedger:
     ``increments`` says what an event adds to the shared popularity priors: a personalization decision adds
     (or withdraws) the user's past events there, in the same transaction as the decision."""
 
-    def __init__(self, store: Store, increments: Increments) -> None:
+    def __init__(self, store: Store, increments: Increments, on_change: Callable[[], None] | None = None) -> None:
         self._store = store
         self._increments = increments
+        self._on_change = on_change  # told after a personalization decision changed the shared priors
 
     def declare(self, purpose: str, description: str) -> None:
         """Declare a purpose the app may ask consent for (stored, so every process sees it)."""
@@ -59,6 +61,8 @@ class ConsentLedger:
                 f"purpose {purpose!r} was not declared by the app; declared purposes: {', '.join(sorted(declared))}"
             )
         self._store.consents.add(user_id, purpose, granted, source, self._increments)
+        if purpose == PERSONALIZATION and self._on_change is not None:
+            self._on_change()
 
     def status(self, user_id: str) -> dict[str, bool]:
         """Latest decision per purpose ({} for a user we know nothing about: everything off)."""

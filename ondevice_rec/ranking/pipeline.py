@@ -272,7 +272,8 @@ def rank(
         allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(pool, cfg.candidate_pool))
     nothing = not state.personalised and blend is None and not pop.any() and (ctx_pop is None or not ctx_pop.any())
     if nothing:  # no popularity, history or profile: a spread across the catalogue's tags, said as such
-        rows = spread_rows(snap.tags, allowed, pool)
+        fresh = allowed & (penalty == 0)  # items already shown to this user go last
+        rows = spread_rows(snap.tags, fresh if fresh.sum() >= pool else allowed, pool)
     else:
         rows = select_mmr(scores, snap.matrix, allowed, pool, float(req.diversity), cfg.candidate_pool)
     if not rows:

@@ -218,13 +218,14 @@ def score_terms(
     the user likes, ``avoid`` (≤ 0, away from what they dislike), ``popularity`` and ``context`` priors. The
     score is their sum; reasons name the largest positive one. The one place the formula is written."""
     zeros = np.zeros(n, dtype=np.float32)
+    f32 = np.float32
     terms = {
-        "similarity": dot(state.pos).astype(np.float32) if state.pos is not None else zeros,
-        "avoid": (-cfg.negative_weight * np.clip(dot(state.neg), 0.0, None)).astype(np.float32)
+        "similarity": np.asarray(dot(state.pos), f32) if state.pos is not None else zeros,
+        "avoid": f32(-cfg.negative_weight) * np.clip(np.asarray(dot(state.neg), f32), 0.0, None)
         if state.neg is not None
         else zeros,
-        "popularity": np.float32(cfg.prior_weight if state.personalised else 1.0) * pop.astype(np.float32),
-        "context": np.float32(cfg.context_weight if state.personalised else 0.5) * ctx_pop.astype(np.float32)
+        "popularity": f32(cfg.prior_weight if state.personalised else 1.0) * np.asarray(pop, f32),
+        "context": f32(cfg.context_weight if state.personalised else 0.5) * np.asarray(ctx_pop, f32)
         if ctx_pop is not None
         else zeros,
     }

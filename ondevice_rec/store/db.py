@@ -239,6 +239,11 @@ class Store:
         """SQLite's ``data_version``: changes when another connection commits (cheap change detection)."""
         return int(self.query("PRAGMA data_version")[0][0])
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The connection's lock (re-entrant): held across several calls, no other thread writes between them."""
+        return self._lock
+
     def change_token(self) -> tuple[int, int]:
         """A value that changes whenever something was written since it was last read: by another connection
         (``data_version``) or by this one (``total_changes``). One pragma, no table read."""
