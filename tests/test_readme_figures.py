@@ -266,6 +266,26 @@ def _render(template: str, getters: list[Callable[[], list[float]]], fmt: str) -
     return re.sub(r"\s+", " ", template.format(*(format(v, fmt) for v in values)))
 
 
+M100 = "bench/memory-100k.json"
+# one app process at 100k items (benchmarks/results/bench/memory-100k.json)
+FIGURES += [
+    (
+        "`recommend(k=10)` p95 {} ms (10 events) / {} ms (50) / {} ms (200), one thread;",
+        [bench("recommend", "p95", M100, items=100000, history=h, threads=1) for h in (10, 50, 200)],
+        ".2f",
+    ),
+    (
+        "(mean overlap {}); peak RSS {} MB; process start → first recommendation {} ms with the vector cache in",
+        [
+            bench("memory", "mean", M100, what="top-10 overlap, default (float16 + prefilter) vs exact float32"),
+            bench("memory", "peak_rss_mb", M100, what="recommend k=10 (all bench users)"),
+            bench("memory", "p50", M100, what="process start to first recommendation (vector cache in place)"),
+        ],
+        ".1f",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)

@@ -67,7 +67,10 @@ class RankingConfig:
     # catalogue data only) so a process opens them in milliseconds instead of scanning SQLite (0 = never)
     vector_cache_min_items: int = 20_000
     prefilter_rank: int = 48
-    prefilter_candidates: int = 2_000
+    # at least this many, and 20 per item a request asks for: at k=10, 1,000 keep the top 10 identical to exact
+    # float32 scoring on 103 queries at 100k items (benchmarks/results/bench/memory-100k.md) at half the
+    # float16 → float32 conversion of 2,000; k=100 gets 2,000
+    prefilter_candidates: int = 1_000
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
     reason_history_min_sim: float = 0.45
     reason_profile_min_sim: float = 0.20

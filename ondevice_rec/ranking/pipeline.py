@@ -254,7 +254,15 @@ def rank(
     blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
     if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
         scores, allowed = score_items_prefiltered(
-            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, ctx_pop, allowed, cfg, extra=blend
+            state,
+            snap.matrix,
+            snap.prefilter(cfg.prefilter_rank),
+            pop,
+            ctx_pop,
+            allowed,
+            cfg,
+            extra=blend,
+            k=max(req.k, req.rerank_top or 0),
         )
     else:
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
@@ -351,7 +359,7 @@ def similar(
     like = replace(cfg, popularity_weight=min(cfg.prior_weight, 0.01))
     if cfg.prefilter_min_items and len(snap) >= cfg.prefilter_min_items:
         scores, allowed = score_items_prefiltered(
-            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, None, allowed, like
+            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, None, allowed, like, k=req.k
         )
     else:
         scores = score_items(state, snap.matrix, pop, None, like)

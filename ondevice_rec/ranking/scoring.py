@@ -284,17 +284,18 @@ def score_items_prefiltered(
     allowed: np.ndarray,
     cfg: RankingConfig,
     extra: np.ndarray | None = None,
+    k: int = 10,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coarse-to-fine scoring: low-rank scores for every item choose ``cfg.prefilter_candidates`` allowed
-    rows, which get exact scores. ``extra`` (the item-item blend) is added to both, so that an item the
-    history's neighbours favour can enter the candidates. Returns (scores, candidate mask): other rows score
-    −inf and are not allowed."""
+    rows (at least 20 per item asked for, ``k``), which get exact scores. ``extra`` (the item-item blend) is
+    added to both, so that an item the history's neighbours favour can enter the candidates. Returns (scores,
+    candidate mask): other rows score −inf and are not allowed."""
     n = matrix.shape[0]
     approx = _combine(state, lambda v: pf.low @ (v @ pf.basis), n, pop, ctx_pop, cfg)
     if extra is not None:
         approx += extra
     approx[~allowed] = -np.inf
-    m = min(cfg.prefilter_candidates, int(allowed.sum()))
+    m = min(max(cfg.prefilter_candidates, 20 * k), int(allowed.sum()))
     cand = np.argpartition(-approx, m - 1)[:m] if 0 < m < n else np.flatnonzero(allowed)
     sub = matrix[cand].astype(np.float32)
     exact = _combine(state, lambda v: sub @ v, len(cand), pop[cand], None if ctx_pop is None else ctx_pop[cand], cfg)
