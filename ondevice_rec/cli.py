@@ -124,6 +124,7 @@ def _progress(label: str) -> tuple[Any, Callable[[int, int], None]]:
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
+        disable=not sys.stderr.isatty(),  # no bar (and no stray blank line) when stderr is a file or a pipe
     )
     task = bar.add_task(label, total=None)
 
@@ -175,11 +176,15 @@ def _print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise ArgumentError("choose one of --json and --csv")
+
+
 def _emit(rows: list[dict[str, Any]], columns: list[str], *, as_json: bool, as_csv: bool) -> bool:
     """Print ``rows`` as JSON or as CSV with a header (lists joined by ``|``, mappings as JSON); False when
     neither was asked for (the caller prints its text form)."""
-    if as_json and as_csv:
-        raise ArgumentError("choose one of --json and --csv")
+    _one_format(as_json, as_csv)
     if as_json:
         _print_json(rows)
         return True
@@ -252,6 +257,7 @@ def recommend(
     as_csv: bool = CSV,
 ) -> None:
     """Recommend items for USER, ranked on this device."""
+    _one_format(as_json, as_csv)
     ctx, declare = _context(context_)
     ctx.update({k_: v for k_, v in (("device", device), ("time", time_)) if v is not None})
     with _open(db, bundle, context_keys=declare) as rec:
@@ -286,6 +292,7 @@ def similar(
     as_csv: bool = CSV,
 ) -> None:
     """Items most like ITEM ("more like this"; uses nothing about any user)."""
+    _one_format(as_json, as_csv)
     with _open(db, bundle) as rec:
         recs = rec.similar_items(item, k=k, tags=tag or None)
     if as_json:
@@ -449,8 +456,9 @@ def catalog_import(
         _print_json({**report.as_dict(), "catalog_items": total})
         return
     removed = f", {report.removed} removed" if sync else ""
+    items = "item" if report.written == 1 else "items"
     typer.echo(
-        f"imported {report.written} items from {report.file} in {report.seconds:.1f}s "
+        f"imported {report.written} {items} from {report.file} in {report.seconds:.1f}s "
         f"({report.rows_per_second:.0f} items/s{removed}; {total} in the catalog)"
     )
 
@@ -543,7 +551,10 @@ def events_import(
     resumed = f", resumed after {report.resumed_from}" if 0 < report.resumed_from < report.rows else ""
     present = f"; {report.present} already present" if report.present else ""
     if report.untimed:
-        present += f"; {report.untimed} rows had no time (stamped now: a re-import writes them again; --at-col)"
+        present += (
+            f"; {report.untimed} without a time (stamped at import: an edited re-export cannot be matched to them;"
+            " --at-col)"
+        )
     events = "event" if report.written == 1 else "events"
     typer.echo(
         f"imported {report.written} new {events} from {report.file}{present} in {report.seconds:.1f}s "

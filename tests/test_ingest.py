@@ -58,6 +58,9 @@ def test_a_missing_id_column_is_named_on_the_header_line(rec: Recommender, tmp_p
         ('movieId,title,genres\n1,Toy Story,Animation\n"2\n3",Heat,Action\n', r"m\.csv:3: the item id .* spans lines"),
         ("movieId,title,genres\n1,Toy Story,Animation\n2,Heat,Action\n1,Toy Story 2,Animation\n",
          r"m\.csv:4: item id '1' appears again \(first on line 2\)"),
+        # a quote still open at the end of the file: it took every row after it
+        ('movieId,title,genres\n1,Toy Story,Animation\n2,"Heat,Action\n', r"m\.csv:3: a quote opened on this row"),
+        ('movieId,title,genres,text\n70,A,x,"open quote\n71,B,y,z\n72,C,y,z\n', r"m\.csv:2: a quote opened"),
         ("movieId,title,genres\n1,Toy Story,Animation\n\n\n1,Toy Story 2,Animation\n",  # blank lines counted
          r"m\.csv:5: item id '1' appears again \(first on line 2\)"),
     ],

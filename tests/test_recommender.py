@@ -294,6 +294,8 @@ def test_priors_the_app_ships_order_the_fallback_and_unknown_ids_write_nothing(
     recs = rec_demo.recommend("stranger", k=3, diversity=0.0)
     assert [r.item_id for r in recs] == [ids[7], ids[40], ids[3]]
     assert all(r.reason.startswith("Popular in the catalogue") for r in recs)
+    assert all(r.explanation["decided_by"] == "popularity" for r in recs)
+    assert sum(recs[0].explanation["contributions"].values()) == pytest.approx(recs[0].score, abs=1e-3)
     with pytest.raises(ItemNotFoundError):
         rec_demo.set_priors({ids[3]: 99999, "no-such-item": 1})
     with pytest.raises(OdrecError, match="finite number"):

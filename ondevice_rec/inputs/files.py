@@ -62,8 +62,8 @@ def spans_lines(path: Source, lineno: int, *fields: tuple[str, str]) -> None:
     for name, value in fields:
         if "\n" in value or "\r" in value:
             raise ImportFormatError(
-                f"{path}:{lineno}: the {name} {value[:40]!r} spans lines — a quote that was never closed merges the "
-                "rows after it; nothing was imported"
+                f"{path}:{lineno}: the {name} {value[:40]!r} spans lines: an {name} is one line (a quote left open "
+                "merges the rows after it into it); nothing was imported"
             )
 
 
@@ -138,7 +138,7 @@ def _delimited(
     path: Path | InMemoryFile, delimiter: str, required: tuple[str, ...], hint: str
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     with _text(path) as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
+        reader = csv.DictReader(f, delimiter=delimiter, strict=True)  # strict: a quote open at the end fails
         try:
             fields = reader.fieldnames
         except csv.Error as e:
@@ -152,8 +152,8 @@ def _delimited(
             raise ImportFormatError(
                 f"{path}:1: the header has no {missing[0]!r} column (it has {list(fields)[:12]}; {hint})"
             )
+        end = reader.line_num
         try:
-            end = reader.line_num
             for row in reader:
                 # a record spanning lines (a quoted line break) is named by its first line; others by their own
                 multi = any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row.values())
@@ -162,4 +162,9 @@ def _delimited(
                     raise ImportFormatError(f"{path}:{start}: more fields than the header has")
                 yield start, {k: v for k, v in row.items() if v is not None}
         except csv.Error as e:
+            if "unexpected end of data" in str(e):
+                raise ImportFormatError(
+                    f"{path}:{end + 1}: a quote opened on this row is never closed (it runs to the end of the file, "
+                    "taking every row after it); nothing was imported"
+                ) from None
             raise ImportFormatError(f"{path}:{reader.line_num}: {e}") from None

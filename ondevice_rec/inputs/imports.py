@@ -37,7 +37,8 @@ class ImportReport:
 
     @property
     def rows_per_second(self) -> float:
-        return self.written / self.seconds if self.seconds > 0 else 0.0
+        """Rows read and checked (or written) per second by this run."""
+        return (self.rows - self.resumed_from) / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {

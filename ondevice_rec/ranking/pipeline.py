@@ -326,7 +326,11 @@ def rank(
             shown = {**shown, **names(missing)}
     by_row = {r: shown[int(snap.iids[r])] for r in {*rows, *(x for w in whys if w for x, _, _ in w.rows)}
               if int(snap.iids[r]) in shown}  # fmt: skip
-    fallback = None if state.personalised else _Fallback(snap.local_prior(""), snap.catalogue_prior(), nothing)
+    fallback = None
+    if not state.personalised:
+        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg)
+        per_row = {r: {t: round(float(v[i]), 4) for t, v in terms.items()} for i, r in enumerate(rows)}
+        fallback = _Fallback(snap.local_prior(""), snap.catalogue_prior(), nothing, per_row)
     return [
         _recommendation(
             r, float(scores[r]), by_row, why, state, signals, req, ctx_pop, history_titles, reranker, fallback
@@ -425,6 +429,7 @@ class _Fallback:
     local: np.ndarray | None  # k-anonymous local popularity
     catalogue: np.ndarray | None  # popularity shipped with the catalogue (or set by the app: set_priors)
     spread: bool = False  # nothing to rank by: the list is a spread across the catalogue's tags
+    contributions: Mapping[int, dict[str, float]] = field(default_factory=dict)  # row → each term of its score
 
 
 def _recommendation(
@@ -469,4 +474,7 @@ def _recommendation(
     info2: dict[str, Any] = {"signal": signal, "personalised": False, "because": because}
     if signal == "context":
         info2["context"] = list(req.context)
+    if fallback is not None and r in fallback.contributions:
+        info2["contributions"] = fallback.contributions[r]
+        info2["decided_by"] = {"context": "context", "catalogue-spread": "nothing"}.get(signal, "popularity")
     return Recommendation(item_id, score, f"{base} ({because})", title, False, info2)
