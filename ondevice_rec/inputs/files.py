@@ -98,8 +98,8 @@ def read_rows(
     :class:`ImportFormatError` naming the file and line of the first row that cannot be read. The one reader
     of CSV, TSV and JSON Lines in the SDK: imports and evaluation datasets alike."""
     p = path if isinstance(path, InMemoryFile) else Path(path)
+    check_file(p)  # a missing file or a directory is named as such, before its name is read for a format
     kind = file_format(p, fmt, what)
-    check_file(p)
     try:
         if kind == "jsonl":
             yield from _jsonl(p)

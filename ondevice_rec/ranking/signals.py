@@ -98,7 +98,8 @@ def checked_time(value: Any, name: str, *, future_s: float | None = 86400.0) -> 
         if float(value).is_integer() and 1000 <= value <= 9999:
             raise ArgumentError(f"{name} {value!r} looks like a year: pass an ISO date such as '{int(value)}-01-01'")
         if value > 1e11:
-            raise ArgumentError(f"{name} {value!r} is far in the future: milliseconds since the epoch? divide by 1000")
+            unit, by = ("microseconds", "1,000,000") if value > 1e14 else ("milliseconds", "1000")
+            raise ArgumentError(f"{name} {value!r} is far in the future: {unit} since the epoch? divide by {by}")
         if 0 <= value < 86400:
             raise ArgumentError(
                 f"{name} {value!r} is not a time: epoch seconds that small are the first day of 1970; for a time of "
