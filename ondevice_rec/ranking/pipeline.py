@@ -247,10 +247,7 @@ def rank(
     state = user_state(snap, signals, req, encoder, cfg)
     pop = snap.prior("")
     assert pop is not None
-    ctx_pop = None
-    if req.context:
-        parts = [p for p in (snap.prior(c) for c in req.context) if p is not None]
-        ctx_pop = np.mean(parts, axis=0).astype(np.float32) if parts else np.zeros(n, np.float32)
+    ctx_pop = _context_prior(snap, req.context)
     blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
     if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
         scores, allowed = score_items_prefiltered(
@@ -268,11 +265,7 @@ def rank(
         scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
         if blend is not None:
             scores += blend
-    penalty = np.zeros(n, dtype=np.float32)
-    impressed = snap.rows_of(list(signals.impressions)) if signals.impressions else np.zeros(0, np.int64)
-    for r, times in zip(impressed.tolist(), signals.impressions.values()):
-        if r >= 0:
-            penalty[r] = cfg.impression_penalty * min(times, cfg.impression_cap)
+    penalty = _impression_penalty(snap, signals.impressions, cfg)
     scores -= penalty
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
@@ -305,21 +298,7 @@ def rank(
     whys: list[Why | None] = [None] * len(rows)
     if state.personalised and not (reranker is not None and req.llm_reasons):
         terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg)
-        links = None
-        if blend is not None and encoder.item_item is not None and snap.table_rows is not None:
-            links = encoder.item_item.catalogue_links(state.history_rows, snap.table_rows)
-        whys = list[Why | None](
-            explain(
-                rows,
-                state,
-                terms,
-                snap.vectors,
-                snap.tags,
-                req.context,
-                cfg,
-                (lambda _h, r: links(r)) if links else None,
-            )
-        )
+        whys = list[Why | None](_explain(rows, state, snap, encoder, terms, blend is not None, req, cfg))
         named = {r for w in whys if w is not None for r, _, _ in w.rows}
         missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
         if missing:
@@ -401,6 +380,43 @@ def spread_rows(tags: Sequence[Sequence[str]], allowed: np.ndarray, k: int, samp
             if q and len(out) < k:
                 out.append(q.pop(0))
     return out
+
+
+def _context_prior(snap: CatalogSnapshot, context: Sequence[str]) -> np.ndarray | None:
+    """The mean popularity prior over the request's context keys (zeros where none is known; None: no context)."""
+    if not context:
+        return None
+    parts = [p for p in (snap.prior(c) for c in context) if p is not None]
+    return np.mean(parts, axis=0).astype(np.float32) if parts else np.zeros(len(snap), np.float32)
+
+
+def _impression_penalty(snap: CatalogSnapshot, impressions: Mapping[int, int], cfg: RankingConfig) -> np.ndarray:
+    """Per row, how much lower it scores for having been shown to the user and not chosen."""
+    penalty = np.zeros(len(snap), dtype=np.float32)
+    impressed = snap.rows_of(list(impressions)) if impressions else np.zeros(0, np.int64)
+    for r, times in zip(impressed.tolist(), impressions.values()):
+        if r >= 0:
+            penalty[r] = cfg.impression_penalty * min(times, cfg.impression_cap)
+    return penalty
+
+
+def _explain(
+    rows: Sequence[int],
+    state: UserState,
+    snap: CatalogSnapshot,
+    encoder: Encoder,
+    terms: Mapping[str, np.ndarray],
+    blended: bool,
+    req: Request,
+    cfg: RankingConfig,
+) -> list[Why]:
+    """Why each personalised pick was chosen (the item-item table names the history item behind a co-occurrence
+    reason when the bundle blends one in)."""
+    links = None
+    if blended and encoder.item_item is not None and snap.table_rows is not None:
+        links = encoder.item_item.catalogue_links(state.history_rows, snap.table_rows)
+    linked = (lambda _h, r: links(r)) if links is not None else None
+    return explain(rows, state, terms, snap.vectors, snap.tags, req.context, cfg, linked)
 
 
 def _terms_of(
