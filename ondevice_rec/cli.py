@@ -176,6 +176,12 @@ def _print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
+def _more(offset: int, shown: int, total: int) -> None:
+    """A page that is not the whole list says so on stderr (stdout stays the data)."""
+    if offset + shown < total:
+        typer.echo(f"… {offset + 1}–{offset + shown} of {total}; --offset {offset + shown} for more", err=True)
+
+
 def _one_format(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise ArgumentError("choose one of --json and --csv")
@@ -444,6 +450,8 @@ def catalog_import(
     Columns not mapped to a field are kept in each item's meta. Re-importing only embeds what changed."""
     from .inputs.items import CatalogColumns
 
+    if on_duplicate not in ("error", "first", "last"):
+        raise ArgumentError(f"--on-duplicate must be error, first or last; got {on_duplicate!r}")
     cols = CatalogColumns(id_col, title_col, text_col, tags_col, tags_sep, popularity_col)
     with _open(db, bundle, create=True) as rec:
         bar, update = _progress("importing items")
@@ -475,11 +483,13 @@ def catalog_list(
     """List catalogue items (id, title, tags) in the order they were added."""
     with _open(db) as rec:
         items = rec.list_items(offset, limit, removed=removed)
-    if _emit(items, ["id", "title", "text", "tags", "popularity", "meta", "removed"], as_json=as_json, as_csv=as_csv):
-        return
-    for it in items:
-        gone = "  [removed]" if "removed" in it else ""
-        typer.echo(f"{it['id']}\t{it['title']}\t{'|'.join(it['tags'])}{gone}")
+        total = rec.count_items(removed=removed)
+    if not _emit(items, ["id", "title", "text", "tags", "popularity", "meta", "removed"], as_json=as_json,
+                 as_csv=as_csv):  # fmt: skip
+        for it in items:
+            gone = "  [removed]" if "removed" in it else ""
+            typer.echo(f"{it['id']}\t{it['title']}\t{'|'.join(it['tags'])}{gone}")
+    _more(offset, len(items), total)
 
 
 @catalog_app.command("show")
@@ -573,10 +583,11 @@ def user_list(
     """List the users the store holds, with their number of events."""
     with _open(db) as rec:
         users = rec.list_users(offset, limit)
-    if _emit(users, ["user_id", "events", "last_event"], as_json=as_json, as_csv=as_csv):
-        return
-    for u in users:
-        typer.echo(f"{u['user_id']}\t{u['events']} events")
+        total = int(rec.info()["users"])
+    if not _emit(users, ["user_id", "events", "last_event"], as_json=as_json, as_csv=as_csv):
+        for u in users:
+            typer.echo(f"{u['user_id']}\t{u['events']} events")
+    _more(offset, len(users), total)
 
 
 @user_app.command("export")

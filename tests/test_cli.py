@@ -269,5 +269,9 @@ def test_imports_read_standard_input_and_read_commands_speak_csv_and_json(tmp_pa
     assert json.loads(odrec("record", "u", "2", "--db", db, "--json").stdout)["recorded"]["item_id"] == "2"
     assert json.loads(odrec("profile", "u", "action films", "--db", db, "--json").stdout)["profile"] == "set"
     assert json.loads(odrec("consent", "revoke", "u", "--db", db, "--json").stdout)["granted"] is False
+    page = odrec("catalog", "list", "--db", db, "--limit", "2", "--csv")
+    assert len(page.stdout.strip().splitlines()) == 3 and "1–2 of 3; --offset 2 for more" in page.stderr
+    bad = odrec("catalog", "import", "x.csv", "--db", db, "--on-duplicate", "newest")
+    assert bad.returncode != 0 and "--on-duplicate must be error, first or last" in bad.stderr
     both = odrec("user", "list", "--db", db, "--csv", "--json")
     assert both.returncode != 0 and "choose one of --json and --csv" in both.stderr
