@@ -464,6 +464,8 @@ def catalog_import(
         _print_json({**report.as_dict(), "catalog_items": total})
         return
     removed = f", {report.removed} removed" if sync else ""
+    if report.embedded is not None and report.embedded < report.written:
+        removed += f", {report.written - report.embedded} with unchanged text not embedded again"
     items = "item" if report.written == 1 else "items"
     typer.echo(
         f"imported {report.written} {items} from {report.file} in {report.seconds:.1f}s "

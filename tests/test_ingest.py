@@ -41,6 +41,17 @@ def test_tsv_and_jsonl(rec: Recommender, tmp_path: Path, fmt: str, body: str | N
         assert rec.get_item("1")["meta"] == {"x": 1, "studio": "Pixar"}
 
 
+def test_a_catalogue_re_import_embeds_only_what_changed_and_says_so(rec: Recommender, tmp_path: Path) -> None:
+    p = tmp_path / "movies.csv"
+    p.write_text(MOVIES, encoding="utf-8")
+    cols = CatalogColumns(id="movieId", tags="genres")
+    assert rec.import_items(p, columns=cols).embedded == 3
+    assert rec.import_items(p, columns=cols).embedded == 0  # the same file: nothing embedded again
+    p.write_text(MOVIES.replace("Heat", "Heat (director's cut)"), encoding="utf-8")
+    again = rec.import_items(p, columns=cols)
+    assert (again.written, again.embedded) == (3, 1) and again.as_dict()["embedded"] == 1
+
+
 def test_a_missing_id_column_is_named_on_the_header_line(rec: Recommender, tmp_path: Path) -> None:
     p = tmp_path / "m.csv"
     p.write_text(MOVIES, encoding="utf-8")

@@ -34,6 +34,7 @@ class ImportReport:
     seconds: float = 0.0
     present: int = 0
     untimed: int = 0  # rows without a time: stamped at import, so a re-import cannot recognise them
+    embedded: int | None = None  # catalogue imports: items whose text changed (or was new), so were embedded
 
     @property
     def rows_per_second(self) -> float:
@@ -49,6 +50,7 @@ class ImportReport:
             "removed": self.removed,
             "already_present": self.present,
             "without_time": self.untimed,
+            **({"embedded": self.embedded} if self.embedded is not None else {}),
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
         }

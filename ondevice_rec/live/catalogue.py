@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ class LiveCatalog:
         self._cfg = cfg
         self._lock = lock
         self._snap = CatalogSnapshot()
+        self.embedded = 0  # items embedded by this process so far (an import reports its own share)
 
     # --- writes -----------------------------------------------------------------------------------
     def add(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64, remote: bool = False) -> int:
@@ -62,6 +64,7 @@ class LiveCatalog:
         shas = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts]
         known = self._store.catalog.text_shas(space, [it.id for it in items])
         todo = [i for i, it in enumerate(items) if known.get(it.id) != shas[i]]
+        self.embedded += len(todo)
         vecs: dict[int, np.ndarray] = {}
         for s in range(0, len(todo), batch_size):
             idx = todo[s : s + batch_size]
@@ -119,6 +122,7 @@ class LiveCatalog:
         def drop(keep: set[str]) -> int:
             return self.remove(self._store.catalog.ids_not_in(keep))
 
+        before = self.embedded
         report = import_items(
             path,
             self.write,
@@ -128,6 +132,7 @@ class LiveCatalog:
             progress=progress,
             on_duplicate=on_duplicate,
         )
+        report = replace(report, embedded=self.embedded - before)
         _log.info("imported %d items from %s (%.0f rows/s)", report.written, path, report.rows_per_second)
         return report
 
