@@ -38,7 +38,7 @@ class UserHistory:
         default_factory=lambda: np.zeros(0, np.int64)
     )  # sorted store ids with an event other than an impression
     disliked: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # sorted store ids with a dislike
-    impressions: dict[int, int] | None = None  # store id → times shown and not chosen
+    impressions: dict[int, int] = field(default_factory=dict)  # store id → times shown and not chosen
     profile: Profile | None = None
 
 
@@ -78,7 +78,7 @@ class UserHistories:
         excluded = h.seen if exclude_seen else h.disliked
         if not h.consented:
             return UserSignals(True, False, excluded)
-        return UserSignals(True, True, excluded, h.events, h.profile, h.impressions or {})
+        return UserSignals(True, True, excluded, h.events, h.profile, h.impressions)
 
     def record(
         self,
@@ -92,11 +92,11 @@ class UserHistories:
         with self._store.lock:  # no other thread of this connection writes between the two tokens
             before = self._store.change_token()
             n = self._store.events.insert(rows, increments, deltas=deltas)
-            self.recorded(before, rows)
+            self._recorded(before, rows)
         priors(deltas)
         return n
 
-    def recorded(self, before: Token, rows: Sequence[EventRow]) -> None:
+    def _recorded(self, before: Token, rows: Sequence[EventRow]) -> None:
         """This connection just wrote ``rows`` (and nothing else: call with the store's lock held since
         ``before`` was read) since ``before``: the entries of their users
         take the events in place (or are dropped where that is not exact), every other current entry stays."""
@@ -151,7 +151,7 @@ class UserHistories:
         if entry.uid is None:
             return None
         ev, seen, disliked = entry.events, entry.seen, entry.disliked
-        impressions = dict(entry.impressions or {})
+        impressions = dict(entry.impressions)
         for r in rows:
             iid = iids.get(r.item_id)
             if iid is None or (len(ev) and r.at < float(ev.at[0])):
@@ -171,5 +171,5 @@ class UserHistories:
                     (r.ctx, *ev.ctx),
                 ).head(self._cfg.history_limit)
         return replace(
-            entry, events=ev, seen=seen, disliked=disliked, impressions=impressions if entry.consented else None
+            entry, events=ev, seen=seen, disliked=disliked, impressions=impressions if entry.consented else {}
         )
