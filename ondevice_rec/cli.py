@@ -1116,6 +1116,9 @@ def bench(
         "interactions.csv) for the 'real' scenario; repeat for several.",
     ),
     real_users: int = typer.Option(12, "--real-users", help="Users sampled per history-length bucket (real)."),
+    scale_data: Path | None = typer.Option(
+        None, "--scale-data", help="Texts and vectors from benchmarks/data/million_texts.py, for the 'scale' scenario."
+    ),
 ) -> None:
     """Measure cold start, recommend latency vs catalogue size (synthetic users) and by history length (real
     users, with --real-data), per-candidate cost per backend, LLM re-ranking,
@@ -1150,6 +1153,8 @@ def bench(
             raise ArgumentError("--threads must be at least 1")
     if real_data:
         kw["real_data"] = tuple(str(d) for d in real_data)
+    if scale_data:
+        kw["scale_data"] = str(scale_data)
     if real_users < 1:
         raise ArgumentError("--real-users must be at least 1")
     cfg = replace(cfg, **kw, real_users=real_users)

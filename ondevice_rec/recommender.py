@@ -136,6 +136,7 @@ class Recommender:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._items.save_ann()  # own additions to the ANN index since it was read: the next open starts current
             self._store.close()
             self._encoder.close()
             if self._reranker is not None:
@@ -164,8 +165,7 @@ class Recommender:
         return self._items.add(items, batch_size=batch_size)
 
     def remove_items(self, item_ids: Iterable[str]) -> int:
-        """Remove items from the catalogue: never recommended again; kept for the histories and exports that
-        name them (adding the id again restores it). Returns how many were live and are removed now."""
+        """Remove items: never recommended again, kept for histories and exports (adding one restores it)."""
         self._check_open()
         return self._items.remove(item_ids)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-SCENARIOS = ("cold-start", "recommend", "real", "memory", "backends", "rerank", "ingest", "redact")
+SCENARIOS = ("cold-start", "recommend", "real", "memory", "scale", "backends", "rerank", "ingest", "redact")
 
 # real data the ``real`` scenario imports through the CLI, as a user would: per layout, the catalogue file and
 # the events file with the ``odrec catalog import`` / ``odrec events import`` options that read them
@@ -39,6 +39,8 @@ class BenchConfig:
     ingest_items: int = 2_000
     backends: tuple[str, ...] = ()  # () = every backend the bundle has; named ones must exist
     real_data: tuple[str, ...] = ()  # directories in a REAL_LAYOUTS layout, for the ``real`` scenario
+    # a directory made by benchmarks/data/million_texts.py (texts and their vectors), for the ``scale`` scenario
+    scale_data: str | None = None
     real_users: int = 12  # users sampled per history bucket (the longest history is always one of them)
     workdir: str | None = None
 

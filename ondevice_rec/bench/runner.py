@@ -255,6 +255,35 @@ class _Bench:
                 }
                 self.add(_run_worker("memory", mem))
 
+    def scale(self) -> None:
+        """A million real texts in one app process: the ANN search's latency, memory and recall@10."""
+        cfg = self.cfg
+        if not cfg.scale_data:
+            self.add([{"scenario": "scale", "params": {}, "skipped": "no texts given (--scale-data DIR)"}])
+            return
+        src = Path(cfg.scale_data)
+        try:
+            meta = json.loads((src / "sources.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise BenchError(f"--scale-data {src}: no sources.json of million_texts.py ({e})") from None
+        db = self.work / f"scale-{self.tag}-{meta['texts_sha256'][:16]}.db"
+        if not db.is_file():
+            self.progress(f"scale: writing {meta['texts']:,} items and building the ANN index (minutes)")
+            job = {"src": str(src), "db": str(db), "bundle": self.bundle_arg, "histories": list(cfg.histories)}
+            built = _run_worker("scale-build", job, timeout=7200)
+            self.report["setup"].append({"command": f"scale store from {src}", "output": built})
+        self.progress(f"scale: {meta['texts']:,} items, one process")
+        params = {
+            "db": str(db),
+            "bundle": self.bundle_arg,
+            "threads": cfg.threads[0],
+            "size": meta["texts"],
+            "histories": list(cfg.histories),
+            "requests": cfg.requests,
+            "t0": time.time(),
+        }
+        self.add(_run_worker("scale", params))
+
     def cold_start(self) -> None:
         cfg = self.cfg
         size = 10_000 if 10_000 in cfg.sizes else min(cfg.sizes)
@@ -319,6 +348,7 @@ _SCENARIOS: dict[str, Callable[[_Bench], None]] = {
     "recommend": _Bench.recommend,
     "real": _Bench.real,
     "memory": _Bench.memory,
+    "scale": _Bench.scale,
     "cold-start": _Bench.cold_start,
     "backends": _Bench.per_candidate,
     "rerank": _Bench.rerank,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,4 +70,27 @@ def compare(new: dict[str, Any], old: dict[str, Any]) -> list[dict[str, Any]]:
                 "ratio": round(r["p50"] / o["p50"], 3),
             }
         )
+    return out
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB."""
+    import resource
+    import sys
+
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(r / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
+def timed(fn: Callable[[], Any], warmup: int, n: int) -> list[float]:
+    """Milliseconds of ``n`` calls of ``fn`` after ``warmup`` untimed ones."""
+    import time
+
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
     return out

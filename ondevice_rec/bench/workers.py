@@ -16,25 +16,9 @@ from typing import Any
 import numpy as np
 
 from .config import HISTORY_USERS
+from .stats import peak_rss_mb as _peak_rss_mb
 from .stats import result
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(r / (2**20 if sys.platform == "darwin" else 1024), 1)
-
-
-def _timed(fn: Callable[[], Any], warmup: int, n: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+from .stats import timed as _timed
 
 
 def _build_store(db: Path, bundle: str | None, size: int, histories: Sequence[int]) -> dict[str, Any]:
@@ -405,7 +389,15 @@ rec.close()
 print(json.dumps({"first_s": first, "open_s": opened}))
 """
 
+
+def _w_scale(p: dict[str, Any]) -> list[dict[str, Any]]:
+    from .scale import measure
+
+    return measure(p)
+
+
 WORKERS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
+    "scale": _w_scale,
     "recommend": _w_recommend,
     "memory": _w_memory,
     "start": _w_start,
@@ -422,6 +414,10 @@ def _worker_main() -> None:
     name, params = sys.argv[1], json.loads(sys.argv[2])
     if name == "build":
         out: Any = _build_store(Path(params["db"]), params["bundle"], params["size"], params["histories"])
+    elif name == "scale-build":
+        from .scale import build
+
+        out = build(params)
     else:
         out = WORKERS[name](params)
     sys.stdout.write("\n@@RESULT@@" + json.dumps(out) + "\n")

@@ -26,6 +26,8 @@ from ..ranking import RankingConfig
 from ..ranking.scoring import Prefilter
 from ..ranking.templates import item_text
 from ..store import Store
+from . import ann
+from .ann import AnnIndex
 from .snapshot import CatalogSnapshot
 
 _log = logging.getLogger("ondevice_rec")
@@ -39,6 +41,8 @@ class LiveCatalog:
         self._lock = lock
         self._snap = CatalogSnapshot()
         self.embedded = 0  # items embedded by this process so far (an import reports its own share)
+        self._ann: AnnIndex | None = None
+        self._warned_ann = False
 
     # --- writes -----------------------------------------------------------------------------------
     def add(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64, remote: bool = False) -> int:
@@ -74,7 +78,7 @@ class LiveCatalog:
             iids, before, after = self._store.catalog.upsert(items, shas, vecs, space, remote=remote)
             snap = self._snap
             if snap.version is not None and snap.version == before and snap.upsert(iids, items, vecs):
-                snap.version = after
+                self._applied(snap, after)
         return len(items)
 
     def remove(self, item_ids: Iterable[str]) -> int:
@@ -86,7 +90,7 @@ class LiveCatalog:
             snap = self._snap
             if gone and snap.version is not None and snap.version == before:
                 snap.mark_removed(gone)
-                snap.version = after
+                self._applied(snap, after)
         if gone:
             _log.info("removed %d items", len(gone))
         return len(gone)
@@ -106,7 +110,7 @@ class LiveCatalog:
             if snap.version is not None and snap.version == before:
                 rows = snap.rows_of(iids)
                 snap.set_catalogue_popularity(rows[rows >= 0], np.asarray([v for _, v in pairs], np.float64)[rows >= 0])
-                snap.version = after
+                self._applied(snap, after)
         return len(pairs)
 
     def import_file(
@@ -173,7 +177,7 @@ class LiveCatalog:
         snap = self._snap
         version = self._store.catalog.version()
         if version != snap.version:
-            t0 = time.perf_counter()
+            t0, synced_at = time.perf_counter(), time.time()
             rows = self._store.catalog.load(
                 self._encoder.space_id,
                 self._encoder.dim,
@@ -181,6 +185,8 @@ class LiveCatalog:
                 cache_from=self._cfg.vector_cache_min_items,
             )
             snap = CatalogSnapshot.build(version, rows.iids, rows.tags, rows.matrix, rows.popularity, rows.removed)
+            if self._use_ann(len(snap)):
+                snap.ann = self._sync_ann(snap, synced_at)
             self._prefilter_from_cache(snap, rows)
             snap.set_stats(self._store.catalog.stats(), self._store.data_version(), self._cfg.popularity_min_users)
             self._snap = snap
@@ -197,11 +203,80 @@ class LiveCatalog:
             snap.stats_loaded_at = time.monotonic()
         return snap
 
+    @staticmethod
+    def _applied(snap: CatalogSnapshot, version: str | None) -> None:
+        """Our own write (now ``version``) was applied to the snapshot, and to its index, in place."""
+        snap.version = version
+        if snap.ann is not None:
+            snap.ann.synced(version)
+
+    def _use_ann(self, n: int) -> bool:
+        if not self._cfg.ann_min_items or n < self._cfg.ann_min_items:
+            return False
+        if not ann.available():
+            if not self._warned_ann:
+                _log.warning("%d items: without usearch the catalogue is searched coarse-to-fine (%s)", n, ann.INSTALL)
+                self._warned_ann = True
+            return False
+        return True
+
+    def _sync_ann(self, snap: CatalogSnapshot, synced_at: float) -> AnnIndex:
+        """The ANN index for this snapshot: the one in memory or the one saved beside the store, brought up to
+        date with the items written since it was (found by ``updated_at``); built anew when there is none, it
+        belongs to another store or space, or more than a quarter of the catalogue changed. Saved when it
+        changed and the store is writable."""
+        cfg, store, space = self._cfg, self._store, self._encoder.space_id
+        epoch = store.catalog.epoch()
+        index = self._ann
+        if index is None or index.header.epoch != epoch or index.header.space_id != space:
+            dim, wide = snap.matrix.shape[1], cfg.ann_expansion_search
+            index = AnnIndex.load(store.path, epoch=epoch, space_id=space, dim=dim, expansion_search=wide)
+        if index is not None and index.header.version != snap.version:
+            # written by another connection since: found by time (a second of slack for a transaction that
+            # began before the index was last synced and committed after)
+            iids = np.asarray(store.catalog.updated_since(space, index.header.synced_at - 1.0), np.int64)
+            if len(iids) > len(snap) // 4:
+                index = None
+            else:
+                rows = snap.rows_of(iids)
+                index.upsert(iids[rows >= 0], snap.vectors(rows[rows >= 0]))
+                index.synced(snap.version, synced_at)
+        if index is None:
+            t0 = time.perf_counter()
+            index = AnnIndex.build(
+                snap.iids,
+                snap.matrix,
+                epoch=epoch,
+                space_id=space,
+                version=snap.version,
+                synced_at=synced_at,
+                connectivity=cfg.ann_connectivity,
+                expansion_add=cfg.ann_expansion_add,
+                expansion_search=cfg.ann_expansion_search,
+            )
+            _log.info("built the ANN index of %d items in %.1f s", len(snap), time.perf_counter() - t0)
+        self._ann = index
+        self.save_ann()
+        return index
+
+    def save_ann(self) -> None:
+        """Write the ANN index beside the store if it changed since it was read or saved (a read-only or
+        in-memory store keeps it in memory only)."""
+        index, path = self._ann, self._store.path
+        if index is None or not index.dirty or self._store.readonly:
+            return
+        try:
+            index.save(path)
+        except (OSError, RuntimeError) as e:
+            _log.warning("could not save the ANN index beside %s (%s); it is rebuilt on the next open", path, e)
+
     def _prefilter_from_cache(self, snap: CatalogSnapshot, rows: Any) -> None:
         """Large catalogues: the low-rank prefilter comes with the vector cache, or is built now (the first
-        request needs it anyway) and saved with the scanned rows, so the next process starts without either."""
+        request needs it anyway) and saved with the scanned rows, so the next process starts without either.
+        A catalogue searched through its ANN index needs no prefilter."""
         rank = self._cfg.prefilter_rank
         big = bool(self._cfg.prefilter_min_items) and len(snap) >= self._cfg.prefilter_min_items
+        big = big and snap.ann is None
         basis, low = rows.extras.get("prefilter_basis"), rows.extras.get("prefilter_low")
         if big and basis is not None and low is not None and basis.shape[1] == min(rank, snap.matrix.shape[1]):
             snap.set_prefilter(Prefilter(basis, low))

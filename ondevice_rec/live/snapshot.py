@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ArgumentError
 from ..ranking.scoring import Prefilter, build_prefilter
 from ..store.rows import intern_tags, spare_rows
+from .ann import AnnIndex
 
 
 @dataclass
@@ -43,6 +44,8 @@ class CatalogSnapshot:
     table_rows: np.ndarray | None = field(default=None, repr=False)
     # the log-scaled priors requests read, computed once per change of the popularity arrays
     _priors: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
+    # large catalogues: the ANN index over these rows' vectors (shared with the next snapshot; see live.ann)
+    ann: AnnIndex | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -81,6 +84,12 @@ class CatalogSnapshot:
         r = np.minimum(np.searchsorted(self.iids, q), len(self.iids) - 1)
         return np.where(self.iids[r] == q, r, -1)
 
+    def nearest_rows(self, v: np.ndarray, count: int) -> np.ndarray:
+        """Rows of about ``count`` items nearest to ``v`` by the ANN index, best first (-1: an id the snapshot
+        does not have)."""
+        assert self.ann is not None
+        return self.rows_of(self.ann.search(v, count))
+
     def vectors(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Rows of the matrix in float32 (whatever the storage precision)."""
         return np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
@@ -110,6 +119,8 @@ class CatalogSnapshot:
                 self.matrix[r] = vecs[i]
                 if self._prefilter is not None:
                     self._prefilter.low[r] = np.asarray(vecs[i], np.float32) @ self._prefilter.basis
+        if self.ann is not None and vecs:
+            self.ann.upsert(np.asarray(iids, np.int64)[list(vecs)], np.stack([vecs[i] for i in vecs]))
         if not new:
             return True
         new.sort(key=lambda p: p[1])
@@ -216,6 +227,18 @@ class CatalogSnapshot:
             return np.mean(parts, axis=0).astype(np.float32)
 
         return self._cached("prior", make)
+
+    def popularity_order(self) -> np.ndarray:
+        """Every row by the overall prior, highest first (computed once per change of the priors)."""
+
+        def make() -> np.ndarray:
+            pop = self.prior("")
+            assert pop is not None
+            return np.argsort(-pop, kind="stable")
+
+        order = self._cached("order", make)
+        assert order is not None
+        return order
 
     def set_prefilter(self, pf: Prefilter) -> None:
         """Adopt a prefilter computed earlier for exactly these rows (the vector cache's copy)."""

@@ -71,6 +71,14 @@ class RankingConfig:
     # float32 scoring on 103 queries at 100k items (benchmarks/results/bench/memory-100k.md) at half the
     # float16 → float32 conversion of 2,000; k=100 gets 2,000
     prefilter_candidates: int = 1_000
+    # catalogues at least this large are searched through an ANN index (usearch HNSW, ``ondevice-rec[scale]``)
+    # beside the store: its nearest items to the user joined with the most popular, scored exactly; without
+    # usearch they fall back to the prefilter above (0 = never)
+    ann_min_items: int = 200_000
+    ann_candidates: int = 1_000  # items asked of the index (and of the popularity order) per request, at least
+    ann_connectivity: int = 16
+    ann_expansion_add: int = 64
+    ann_expansion_search: int = 64
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
     reason_history_min_sim: float = 0.45
     reason_profile_min_sim: float = 0.20

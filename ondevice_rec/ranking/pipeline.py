@@ -21,6 +21,7 @@ from .scoring import (
     UserState,
     build_user_state,
     score_items,
+    score_items_ann,
     score_items_prefiltered,
     score_terms,
     select_mmr,
@@ -228,6 +229,32 @@ def _apply_where(
     return keep
 
 
+def search(
+    snap: CatalogSnapshot,
+    state: UserState,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    allowed: np.ndarray,
+    cfg: RankingConfig,
+    blend: np.ndarray | None,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of the catalogue for this state, and the rows that may be picked: through the ANN index when
+    the catalogue has one, coarse-to-fine at prefilter size, else exactly over every row."""
+    n = len(snap)
+    if snap.ann is not None and cfg.ann_min_items and n >= cfg.ann_min_items:
+        return score_items_ann(
+            state, snap.matrix, snap.nearest_rows, snap.popularity_order(), pop, ctx_pop, allowed, cfg, blend, k
+        )
+    if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
+        pf = snap.prefilter(cfg.prefilter_rank)
+        return score_items_prefiltered(state, snap.matrix, pf, pop, ctx_pop, allowed, cfg, extra=blend, k=k)
+    scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
+    if blend is not None:
+        scores += blend
+    return scores, allowed
+
+
 def rank(
     snap: CatalogSnapshot,
     signals: UserSignals,
@@ -249,22 +276,7 @@ def rank(
     assert pop is not None
     ctx_pop = _context_prior(snap, req.context)
     blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
-    if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
-        scores, allowed = score_items_prefiltered(
-            state,
-            snap.matrix,
-            snap.prefilter(cfg.prefilter_rank),
-            pop,
-            ctx_pop,
-            allowed,
-            cfg,
-            extra=blend,
-            k=max(req.k, req.rerank_top or 0),
-        )
-    else:
-        scores = score_items(state, snap.matrix, pop, ctx_pop, cfg)
-        if blend is not None:
-            scores += blend
+    scores, allowed = search(snap, state, pop, ctx_pop, allowed, cfg, blend, max(req.k, req.rerank_top or 0))
     penalty = _impression_penalty(snap, signals.impressions, cfg)
     scores -= penalty
     rerank = reranker is not None and req.rerank_top is not None
@@ -340,12 +352,7 @@ def similar(
     assert pop is not None
     state = UserState(x, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
     like = replace(cfg, popularity_weight=min(cfg.prior_weight, 0.01))
-    if cfg.prefilter_min_items and len(snap) >= cfg.prefilter_min_items:
-        scores, allowed = score_items_prefiltered(
-            state, snap.matrix, snap.prefilter(cfg.prefilter_rank), pop, None, allowed, like, k=req.k
-        )
-    else:
-        scores = score_items(state, snap.matrix, pop, None, like)
+    scores, allowed = search(snap, state, pop, None, allowed, like, None, req.k)
     if req.filters.where is not None and meta_of is not None:
         allowed = _apply_where(scores, allowed, snap, req.filters.where, meta_of, max(req.k, cfg.candidate_pool))
     rows = select_mmr(scores, snap.matrix, allowed, req.k, float(req.diversity), cfg.candidate_pool)

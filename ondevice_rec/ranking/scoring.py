@@ -4,7 +4,7 @@ search for large catalogues, and diversity (MMR). Functions of typed config + ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -297,6 +297,21 @@ def score_items_prefiltered(
     approx[~allowed] = -np.inf
     m = min(max(cfg.prefilter_candidates, 20 * k), int(allowed.sum()))
     cand = np.argpartition(-approx, m - 1)[:m] if 0 < m < n else np.flatnonzero(allowed)
+    return _exact_on(state, matrix, cand, pop, ctx_pop, allowed, cfg, extra)
+
+
+def _exact_on(
+    state: UserState,
+    matrix: np.ndarray,
+    cand: np.ndarray,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    allowed: np.ndarray,
+    cfg: RankingConfig,
+    extra: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores of the candidate rows; every other row scores −inf and is not allowed."""
+    n = matrix.shape[0]
     sub = matrix[cand].astype(np.float32)
     exact = _combine(state, lambda v: sub @ v, len(cand), pop[cand], None if ctx_pop is None else ctx_pop[cand], cfg)
     if extra is not None:
@@ -306,6 +321,57 @@ def score_items_prefiltered(
     mask = np.zeros(n, dtype=bool)
     mask[cand] = True
     return scores, mask & allowed
+
+
+def _constant(value: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda v: value
+
+
+def score_items_ann(
+    state: UserState,
+    matrix: np.ndarray,
+    nearest: Callable[[np.ndarray, int], np.ndarray],
+    pop_order: np.ndarray,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    allowed: np.ndarray,
+    cfg: RankingConfig,
+    extra: np.ndarray | None = None,
+    k: int = 10,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates from an ANN index joined with the most popular items, scored exactly (threshold algorithm).
+
+    ``nearest(v, m)`` gives the rows of about ``m`` items most similar to ``v`` (best first); ``pop_order`` is
+    every row by popularity, highest first. The union of both lists (and every row the item-item blend
+    touches) is scored exactly. An item in neither list is no more similar than the last of the nearest and
+    no more popular than the last of the popular, and the avoid term is never positive, so its score is at
+    most the score of that corner; when at least ``k`` allowed candidates beat the corner, the top ``k`` is
+    the exact top ``k`` (up to the index's own approximation). Otherwise both lists grow fourfold, at most
+    twice, and what was found is used. Returns (scores, candidate mask) like
+    :func:`score_items_prefiltered`."""
+    n = matrix.shape[0]
+    m = min(max(cfg.ann_candidates, 20 * k), n)
+    fixed = np.flatnonzero(extra) if extra is not None else np.zeros(0, np.int64)
+    upper = replace(state, neg=None)  # the avoid term is ≤ 0: dropping it bounds the score from above
+    for _ in range(3):
+        near = nearest(state.pos, m) if state.pos is not None else np.zeros(0, np.int64)
+        near = near[near >= 0]
+        cand = np.sort(np.concatenate([near, pop_order[:m], fixed]))  # a few thousand: sort beats a hash set
+        cand = cand[np.concatenate([[True], cand[1:] != cand[:-1]]) & allowed[cand]]
+        scores, mask = _exact_on(state, matrix, cand, pop, ctx_pop, allowed, cfg, extra)
+        if m >= n:
+            break
+        sim_floor = 0.0 if state.pos is None else 1.0  # an index that gave fewer than asked certifies nothing
+        if state.pos is not None and near.size >= m:
+            sim_floor = float(np.min(matrix[near[-8:]].astype(np.float32) @ state.pos))
+        pop_floor = float(pop[pop_order[min(m, n) - 1]])
+        ctx_max = None if ctx_pop is None else np.asarray([float(ctx_pop.max())], np.float32)
+        sims = _constant(np.asarray([sim_floor], np.float32))
+        corner = float(_combine(upper, sims, 1, np.asarray([pop_floor]), ctx_max, cfg)[0])
+        if len(cand) >= k and float(np.partition(scores[cand], len(cand) - k)[len(cand) - k]) >= corner:
+            break
+        m = min(4 * m, n)
+    return scores, mask
 
 
 def select_mmr(

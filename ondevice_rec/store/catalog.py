@@ -238,6 +238,23 @@ class CatalogTable:
         """Changes whenever an item or vector is written (by any connection)."""
         return self._s.meta("catalog_version", "0")
 
+    def epoch(self) -> str:
+        """A random token of this store's catalogue, made when the store was created (files derived from the
+        catalogue carry it, so a re-created store at the same path never matches them)."""
+        return self._s.meta("catalog_epoch", "") or ""
+
+    def updated_since(self, space_id: str, t: float) -> list[int]:
+        """Store ids of the items with a vector in ``space_id`` written at or after time ``t``."""
+        with self._s.read() as conn:
+            return [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT i.iid FROM items i JOIN item_vectors v ON v.iid = i.iid AND v.model_id = ? "
+                    "WHERE i.updated_at >= ?",
+                    (space_id, t),
+                )
+            ]
+
     # --- vectors ----------------------------------------------------------------------------------
     def load(
         self, space_id: str, dim: int, *, half_from: int = 0, cache_from: int = 0, chunk: int = 8192

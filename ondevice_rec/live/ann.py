@@ -1,0 +1,177 @@
+"""An approximate-nearest-neighbour index over the catalogue's vectors, for catalogues too large to score whole.
+
+usearch's HNSW graph (an optional extra: ``pip install 'ondevice-rec[scale]'``), keyed by store id, holding its
+own compact copy of the vectors (int8 for unit vectors, float16 otherwise). It proposes the items most similar
+to a user; the ranker joins them with the most popular items and scores the union exactly
+(``ranking.scoring.score_items_ann``). Persisted beside the store (``<store>-ann`` plus a JSON header
+``<store>-ann.json``) — catalogue data only, like the vector cache — and kept current in place: this process's
+own writes are added as they happen; on open, items another process wrote since the file was saved are found
+by their ``updated_at`` and added; a file of another store, space or dimension, or one too far behind, is
+rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import MissingExtraError
+
+SUFFIX = "-ann"
+INSTALL = "pip install 'ondevice-rec[scale]'"
+
+
+def available() -> bool:
+    try:
+        import usearch.index  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _index_class() -> Any:
+    try:
+        from usearch.index import Index
+    except ImportError:
+        raise MissingExtraError(f"an ANN index needs usearch: {INSTALL}") from None
+    return Index
+
+
+@dataclass(frozen=True)
+class AnnHeader:
+    """What a saved index must match to be used, and how current it is."""
+
+    epoch: str  # the store's catalogue epoch (a re-created store never matches an old file)
+    space_id: str
+    dim: int
+    dtype: str  # "i8" (unit vectors) or "f16"
+    connectivity: int
+    version: str | None  # the catalogue version the index is current with
+    synced_at: float  # when it was last read whole: items written by others since are found by updated_at
+    size: int
+
+
+def paths(store_path: Path) -> tuple[Path, Path]:
+    base = store_path.with_name(store_path.name + SUFFIX)
+    return base, base.with_name(base.name + ".json")
+
+
+class AnnIndex:
+    """usearch HNSW over (store id → vector); thread-safe for one writer and concurrent searches."""
+
+    def __init__(self, index: Any, header: AnnHeader, expansion_search: int) -> None:
+        self._index = index
+        self.header = header
+        self._index.expansion_search = expansion_search
+        self._lock = threading.Lock()
+        self.dirty = False
+
+    @staticmethod
+    def dtype_for(matrix: np.ndarray, sample: int = 2048) -> str:
+        """int8 when the rows are unit vectors (a quarter of float32's memory), else float16."""
+        if not len(matrix):
+            return "i8"
+        step = max(1, len(matrix) // sample)
+        norms = np.linalg.norm(np.asarray(matrix[::step], np.float32), axis=1)
+        return "i8" if bool(np.all(np.abs(norms - 1.0) < 1e-2)) else "f16"
+
+    @classmethod
+    def build(
+        cls,
+        iids: np.ndarray,
+        matrix: np.ndarray,
+        *,
+        epoch: str,
+        space_id: str,
+        version: str | None,
+        synced_at: float,
+        connectivity: int,
+        expansion_add: int,
+        expansion_search: int,
+        threads: int = 0,
+        chunk: int = 65_536,
+    ) -> AnnIndex:
+        dtype = cls.dtype_for(matrix)
+        index = _index_class()(
+            ndim=matrix.shape[1],
+            metric="cos" if dtype == "i8" else "ip",
+            dtype=dtype,
+            connectivity=connectivity,
+            expansion_add=expansion_add,
+        )
+        for s in range(0, len(iids), chunk):  # chunks: never a float32 copy of the whole matrix
+            index.add(
+                np.asarray(iids[s : s + chunk], np.uint64),
+                np.asarray(matrix[s : s + chunk], np.float32),
+                threads=threads,
+            )
+        header = AnnHeader(epoch, space_id, int(matrix.shape[1]), dtype, connectivity, version, synced_at, len(iids))
+        out = cls(index, header, expansion_search)
+        out.dirty = True
+        return out
+
+    @classmethod
+    def load(cls, store_path: Path, *, epoch: str, space_id: str, dim: int, expansion_search: int) -> AnnIndex | None:
+        """The saved index if it belongs to this store, space and dimension; None otherwise (never raises for a
+        missing or damaged file: the caller rebuilds)."""
+        path, head_path = paths(store_path)
+        try:
+            header = AnnHeader(**json.loads(head_path.read_text(encoding="utf-8")))
+            if (header.epoch, header.space_id, header.dim) != (epoch, space_id, dim):
+                return None
+            index = _index_class().restore(str(path))
+        except (OSError, ValueError, TypeError, RuntimeError):
+            return None
+        if index is None or len(index) != header.size or index.ndim != dim:
+            return None
+        return cls(index, header, expansion_search)
+
+    def save(self, store_path: Path) -> None:
+        """Write the index and its header atomically (each by rename; the header last, so a header never
+        names a half-written index)."""
+        path, head_path = paths(store_path)
+        with self._lock:
+            tmp = path.with_name(path.name + ".tmp")
+            self._index.save(str(tmp))
+            os.replace(tmp, path)
+            header = AnnHeader(**{**asdict(self.header), "size": len(self._index)})
+            htmp = head_path.with_name(head_path.name + ".tmp")
+            htmp.write_text(json.dumps(asdict(header)), encoding="utf-8")
+            os.replace(htmp, head_path)
+            self.header = header
+            self.dirty = False
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def upsert(self, iids: Sequence[int] | np.ndarray, vecs: np.ndarray) -> None:
+        """Add these items, replacing any vector an id already has."""
+        keys = np.asarray(iids, np.uint64)
+        if not keys.size:
+            return
+        with self._lock:
+            present = np.asarray(self._index.contains(keys), bool).reshape(-1)
+            if present.any():
+                self._index.remove(keys[present])
+            self._index.add(keys, np.asarray(vecs, np.float32))
+            self.dirty = True
+
+    def synced(self, version: str | None, synced_at: float | None = None) -> None:
+        """The index is now current with catalogue ``version`` (read whole at ``synced_at``, if given)."""
+        with self._lock:
+            if version != self.header.version or synced_at is not None:
+                at = self.header.synced_at if synced_at is None else synced_at
+                self.header = AnnHeader(**{**asdict(self.header), "version": version, "synced_at": at})
+                self.dirty = True
+
+    def search(self, q: np.ndarray, count: int) -> np.ndarray:
+        """Store ids of about ``count`` items most similar to ``q`` (best first)."""
+        m = self._index.search(np.asarray(q, np.float32), count)
+        return np.asarray(m.keys, np.int64)
