@@ -25,3 +25,8 @@ python benchmarks/data/amazon_s3rec.py --mirror "${MIRROR:-/work/.mirror}" --cat
   --out /tmp/amazon-sports
 odrec bench --scenarios real --threads 1 --real-data "${DATA:-../shared/data}/ml-latest-small" \
   --real-data /tmp/amazon-sports --workdir "$WORK" --json "$OUT/real.json" --report "$OUT/real.md"
+# 6. a million real texts in one app process (multilingual Wikipedia sentences + frequent words, embedded once
+#    by the default bundle's encoder, resumably, ~40 min on 2 cores): the ANN search's latency, RSS, recall@10
+python benchmarks/data/million_texts.py --mirror "${MIRROR:-/work/.mirror}" --out /tmp/odrec-1m
+odrec bench --scenarios scale --threads 1 --scale-data /tmp/odrec-1m --workdir "$WORK" \
+  --json "$OUT/scale-1m.json" --report "$OUT/scale-1m.md"

@@ -53,7 +53,11 @@ def test_the_join_with_popularity_finds_the_exact_top_k(seed: int) -> None:
         calls.append(m)
         return np.argsort(-(matrix @ v), kind="stable")[:m]
 
-    order = np.argsort(-pop, kind="stable")
+    by_pop = np.argsort(-pop, kind="stable")
+
+    def order(m: int) -> np.ndarray:
+        return by_pop[:m]
+
     blend = extra if seed % 2 else None
     scores, mask = score_items_ann(state, matrix, nearest, order, pop, ctx, allowed, cfg, blend, 10)
     exact = score_items(state, matrix, pop, ctx, cfg) + (0 if blend is None else blend)
@@ -147,7 +151,10 @@ def test_a_file_of_another_store_is_rebuilt(tmp_path: Path, demo_catalog) -> Non
         rec.recommend("a", k=5)
     for src, dst in zip(ann.paths(tmp_path / "one.db"), ann.paths(tmp_path / "two.db")):
         dst.write_bytes(src.read_bytes())  # the first store's index under the second's name
-    assert AnnIndex.load(tmp_path / "two.db", epoch="x", space_id="y", dim=384, expansion_search=64) is None
+    assert (
+        AnnIndex.load(tmp_path / "two.db", epoch="x", space_id="y", dim=384, connectivity=16, expansion_search=64)
+        is None
+    )
     with Recommender.open(tmp_path / "two.db", config=ANN) as rec:
         rec.recommend("a", k=5)
         assert len(rec._items._snap.ann) == 100

@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ondevice_rec import Recommender, StoreError
@@ -207,3 +208,67 @@ def test_row_by_row_recovery_skips_rowid_gaps(tmp_path: Path) -> None:
     assert _copy_table(src, out, "t") == (3, 0)
     assert time.monotonic() - t < 5
     assert [r[0] for r in out.execute("SELECT x FROM t ORDER BY rowid")] == ["a", "b", "far"]
+
+
+# --- int8 rows with one scale per row (large catalogues) -------------------------------------------------------
+def test_quantized_rows_read_back_close_and_append_in_place() -> None:
+    from ondevice_rec.store.rows import QuantizedRows
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 48)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    m = QuantizedRows.of(x)
+    err = np.abs(m[:] - x).max(axis=1)
+    assert np.all(err <= np.abs(x).max(axis=1) / 254 + 1e-7)  # half a step of each row's own scale
+    assert m[3].shape == (48,) and m[np.array([4, 2])].shape == (2, 48) and m.shape == (500, 48)
+    q = rng.standard_normal(48).astype(np.float32)
+    q /= np.linalg.norm(q)
+    assert np.abs(m[:] @ q - x @ q).max() < 0.005  # a unit query: scores within a few thousandths
+    m[7] = np.zeros(48, np.float32)  # a zero row stays zero (no division by a zero scale)
+    assert not m[7].any()
+    grown = m.appended(x[:3])
+    assert grown.shape == (503, 48) and grown.q.base is m.q.base  # into the spare rows, no copy
+    np.testing.assert_allclose(grown[500:], m[:3], atol=1e-6)
+    assert m.shape == (500, 48)  # the original view is unchanged
+    big = m.appended(np.tile(x, (3, 1)))  # beyond the spare rows: a new buffer with everything
+    np.testing.assert_allclose(big[:500], m[:], atol=1e-7)
+
+
+def test_int8_catalogues_rank_like_float32_and_survive_the_vector_cache(
+    db_path: Path, demo_catalog: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ondevice_rec.ranking import RankingConfig
+    from ondevice_rec.store import vector_cache
+    from ondevice_rec.store.catalog import CatalogTable
+    from ondevice_rec.store.rows import QuantizedRows
+
+    int8 = RankingConfig(int8_min_items=10, vector_cache_min_items=10, prefilter_min_items=0, ann_min_items=0)
+    full = RankingConfig(half_precision_min_items=0, prefilter_min_items=0, ann_min_items=0)
+    with Recommender.open(db_path, config=int8) as rec:
+        rec.add_items(demo_catalog[:150])
+        for n in range(12):
+            rec.consent(f"u{n}").grant("personalization")
+            likes = [{"user_id": f"u{n}", "item_id": it["id"], "kind": "like"} for it in demo_catalog[n:150:13]]
+            rec.record_many(likes)
+
+    def tops(rec: Recommender) -> list[set[str]]:
+        return [{r.item_id for r in rec.recommend(f"u{n}", k=10, diversity=0.0)} for n in range(12)]
+
+    with Recommender.open(db_path, config=int8) as rec:
+        assert isinstance(rec._items.snapshot().matrix, QuantizedRows)
+        tops(rec)  # scanned from SQLite, cache written
+        rec.add_items(demo_catalog[150:160])  # appended in place
+        assert rec._items.snapshot().matrix.shape[0] == 160
+        got = tops(rec)
+    with Recommender.open(db_path, config=full) as rec:
+        want = tops(rec)
+    overlap = [len(a & b) / 10 for a, b in zip(got, want)]
+    assert np.mean(overlap) >= 0.98, overlap
+    with Recommender.open(db_path, config=int8) as rec:
+        want = tops(rec)  # the catalogue changed since the cache was written: scanned again, cache rewritten
+    assert vector_cache.cache_path(db_path).is_file()
+    monkeypatch.setattr(CatalogTable, "_scan", lambda *a, **k: pytest.fail("scanned although the cache matches"))
+    with Recommender.open(db_path, config=int8) as rec:
+        rows = rec._items.snapshot().matrix
+        assert isinstance(rows, QuantizedRows) and rows.shape[0] == 160
+        assert tops(rec) == want  # served from the int8 cache with its row scales

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingExtraError
+from ..ranking.scoring import VectorRows
 
 SUFFIX = "-ann"
 INSTALL = "pip install 'ondevice-rec[scale]'"
@@ -74,11 +75,11 @@ class AnnIndex:
         self.dirty = False
 
     @staticmethod
-    def dtype_for(matrix: np.ndarray, sample: int = 2048) -> str:
+    def dtype_for(matrix: VectorRows, sample: int = 2048) -> str:
         """int8 when the rows are unit vectors (a quarter of float32's memory), else float16."""
-        if not len(matrix):
+        if not matrix.shape[0]:
             return "i8"
-        step = max(1, len(matrix) // sample)
+        step = max(1, matrix.shape[0] // sample)
         norms = np.linalg.norm(np.asarray(matrix[::step], np.float32), axis=1)
         return "i8" if bool(np.all(np.abs(norms - 1.0) < 1e-2)) else "f16"
 
@@ -86,7 +87,7 @@ class AnnIndex:
     def build(
         cls,
         iids: np.ndarray,
-        matrix: np.ndarray,
+        matrix: VectorRows,
         *,
         epoch: str,
         space_id: str,
@@ -118,13 +119,15 @@ class AnnIndex:
         return out
 
     @classmethod
-    def load(cls, store_path: Path, *, epoch: str, space_id: str, dim: int, expansion_search: int) -> AnnIndex | None:
-        """The saved index if it belongs to this store, space and dimension; None otherwise (never raises for a
-        missing or damaged file: the caller rebuilds)."""
+    def load(
+        cls, store_path: Path, *, epoch: str, space_id: str, dim: int, connectivity: int, expansion_search: int
+    ) -> AnnIndex | None:
+        """The saved index if it belongs to this store, space and dimension and was built with this
+        connectivity; None otherwise (never raises for a missing or damaged file: the caller rebuilds)."""
         path, head_path = paths(store_path)
         try:
             header = AnnHeader(**json.loads(head_path.read_text(encoding="utf-8")))
-            if (header.epoch, header.space_id, header.dim) != (epoch, space_id, dim):
+            if (header.epoch, header.space_id, header.dim, header.connectivity) != (epoch, space_id, dim, connectivity):
                 return None
             index = _index_class().restore(str(path))
         except (OSError, ValueError, TypeError, RuntimeError):

@@ -182,6 +182,7 @@ class LiveCatalog:
                 self._encoder.space_id,
                 self._encoder.dim,
                 half_from=self._cfg.half_precision_min_items,
+                int8_from=self._cfg.int8_min_items,
                 cache_from=self._cfg.vector_cache_min_items,
             )
             snap = CatalogSnapshot.build(version, rows.iids, rows.tags, rows.matrix, rows.popularity, rows.removed)
@@ -229,8 +230,14 @@ class LiveCatalog:
         epoch = store.catalog.epoch()
         index = self._ann
         if index is None or index.header.epoch != epoch or index.header.space_id != space:
-            dim, wide = snap.matrix.shape[1], cfg.ann_expansion_search
-            index = AnnIndex.load(store.path, epoch=epoch, space_id=space, dim=dim, expansion_search=wide)
+            index = AnnIndex.load(
+                store.path,
+                epoch=epoch,
+                space_id=space,
+                dim=snap.matrix.shape[1],
+                connectivity=cfg.ann_connectivity,
+                expansion_search=cfg.ann_expansion_search,
+            )
         if index is not None and index.header.version != snap.version:
             # written by another connection since: found by time (a second of slack for a transaction that
             # began before the index was last synced and committed after)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ArgumentError
 from ..ranking.scoring import Prefilter, build_prefilter
-from ..store.rows import intern_tags, spare_rows
+from ..store.rows import QuantizedRows, intern_tags, spare_rows
 from .ann import AnnIndex
 
 
@@ -28,7 +28,8 @@ class CatalogSnapshot:
     version: str | None = None
     iids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted store ids, one per row
     tags: list[tuple[str, ...]] = field(default_factory=list)
-    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    # float32; float16 from RankingConfig.half_precision_min_items; int8 with row scales from int8_min_items
+    matrix: np.ndarray | QuantizedRows = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     catalog_pop: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # NaN: none given
     removed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # never recommended again
     pop_raw: dict[str, np.ndarray] = field(default_factory=dict)  # context key → k-anonymous local weight per row
@@ -53,7 +54,7 @@ class CatalogSnapshot:
         version: str | None,
         iids: np.ndarray,
         tags: list[tuple[str, ...]],
-        matrix: np.ndarray,
+        matrix: np.ndarray | QuantizedRows,
         catalog_pop: np.ndarray | None = None,
         removed: np.ndarray | None = None,
     ) -> CatalogSnapshot:
@@ -61,7 +62,7 @@ class CatalogSnapshot:
         if iids.size > 1 and not bool(np.all(iids[1:] > iids[:-1])):
             raise ArgumentError("snapshot rows must be in increasing store-id order")
         snap = cls(version, iids, tags, matrix)
-        if _has_spare_rows(matrix):
+        if isinstance(matrix, np.ndarray) and _has_spare_rows(matrix):
             snap._buf = matrix.base  # the loader left spare rows after the catalogue: appends go there
         snap.catalog_pop = catalog_pop if catalog_pop is not None else np.full(len(iids), np.nan)
         snap.removed = removed if removed is not None else np.zeros(len(iids), dtype=bool)
@@ -128,9 +129,12 @@ class CatalogSnapshot:
         n, m = len(self.iids), len(new)
         dim = self.matrix.shape[1] if self.matrix.ndim == 2 and self.matrix.shape[1] else len(vecs[new[0][0]])
         add = np.stack([np.asarray(vecs[i], dtype=np.float32) for i, _ in new])
-        self._buf = _grow(self._buf, self.matrix, n + m, dim)
-        self._buf[n : n + m] = add
-        self.matrix = self._buf[: n + m]
+        if isinstance(self.matrix, QuantizedRows):
+            self.matrix = self.matrix.appended(add)
+        else:
+            self._buf = _grow(self._buf, self.matrix, n + m, dim)
+            self._buf[n : n + m] = add
+            self.matrix = self._buf[: n + m]
         self.iids = np.concatenate([self.iids, np.asarray([iid for _, iid in new], dtype=np.int64)])
         self.tags.extend(intern_tags(items[i].tags) for i, _ in new)
         pops = [np.nan if items[i].popularity is None else items[i].popularity for i, _ in new]
@@ -168,9 +172,9 @@ class CatalogSnapshot:
         rows = list(rows)
         if not rows:
             return
-        self._priors.clear()
         where = self.rows_of([r[0] for r in rows])
         n = len(self.iids)
+        changed = False  # what requests read (the k-anonymous counts): unchanged, the derived priors stay
         for (_, ctx, w, users), r in zip(rows, where.tolist()):
             if r < 0:
                 continue
@@ -183,6 +187,9 @@ class CatalogSnapshot:
                 if ctx not in self.pop_raw:
                     self.pop_raw[ctx] = np.zeros(n, dtype=np.float64)
                 self.pop_raw[ctx][r] = self.pop_weight[ctx][r]
+                changed = True
+        if changed:
+            self._priors.clear()
 
     def stale_stats(self) -> None:
         """Our own write changed the priors: reload them on the next request."""
@@ -228,17 +235,18 @@ class CatalogSnapshot:
 
         return self._cached("prior", make)
 
-    def popularity_order(self) -> np.ndarray:
-        """Every row by the overall prior, highest first (computed once per change of the priors)."""
-
-        def make() -> np.ndarray:
+    def popularity_order(self, m: int) -> np.ndarray:
+        """The ``m`` rows of highest overall prior, highest first (a partial sort, kept until the priors change:
+        asking for fewer reuses it)."""
+        have = self._priors.get("order")
+        if have is None or len(have) < min(m, len(self.iids)):
             pop = self.prior("")
             assert pop is not None
-            return np.argsort(-pop, kind="stable")
-
-        order = self._cached("order", make)
-        assert order is not None
-        return order
+            want = min(max(m, 2 * len(have) if have is not None else 0), len(pop))
+            top = np.argpartition(-pop, want - 1)[:want] if 0 < want < len(pop) else np.arange(len(pop))
+            have = top[np.lexsort((top, -pop[top]))]  # by prior, ties by row
+            self._priors["order"] = have
+        return have[:m]
 
     def set_prefilter(self, pf: Prefilter) -> None:
         """Adopt a prefilter computed earlier for exactly these rows (the vector cache's copy)."""

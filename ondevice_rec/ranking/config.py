@@ -63,6 +63,8 @@ class RankingConfig:
     # catalogues at least this large keep their vectors in float16 in memory (half the RAM; scores of the
     # prefilter's candidates are exact in float32; 0 = always float32)
     half_precision_min_items: int = 20_000
+    # catalogues at least this large keep them as int8 with one scale per row (a quarter of float32; 0 = never)
+    int8_min_items: int = 200_000
     # catalogues at least this large keep a copy of their vectors beside the store file (``<store>-vectors``,
     # catalogue data only) so a process opens them in milliseconds instead of scanning SQLite (0 = never)
     vector_cache_min_items: int = 20_000
@@ -75,7 +77,8 @@ class RankingConfig:
     # beside the store: its nearest items to the user joined with the most popular, scored exactly; without
     # usearch they fall back to the prefilter above (0 = never)
     ann_min_items: int = 200_000
-    ann_candidates: int = 1_000  # items asked of the index (and of the popularity order) per request, at least
+    ann_candidates: int = 500  # items asked of the index per request, at least (and 20 per item asked for)
+    ann_popular: int = 2_000  # the most popular items joined with them, at least
     ann_connectivity: int = 16
     ann_expansion_add: int = 64
     ann_expansion_search: int = 64

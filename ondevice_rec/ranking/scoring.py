@@ -5,11 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import numpy as np
 
 from .config import RankingConfig
 from .signals import event_weights
+
+
+class VectorRows(Protocol):
+    """A catalogue's vectors: a float ndarray, or rows that read as float32 (``store.rows.QuantizedRows``)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+
+    def __getitem__(self, key: Any, /) -> Any: ...
 
 
 # --- user state -------------------------------------------------------------------------------
@@ -189,9 +202,9 @@ def _blend(short: np.ndarray | None, long: np.ndarray | None, short_weight: floa
     return unit(short_weight * short + (1.0 - short_weight) * long)
 
 
-def matvec(matrix: np.ndarray, v: np.ndarray, chunk: int = 8192) -> np.ndarray:
+def matvec(matrix: VectorRows, v: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """``matrix @ v`` in float32 (a float16 matrix is converted chunk by chunk, never as a whole copy)."""
-    if matrix.dtype == np.float32:
+    if isinstance(matrix, np.ndarray) and matrix.dtype == np.float32:
         return np.asarray(matrix @ v, dtype=np.float32)
     out = np.empty(matrix.shape[0], dtype=np.float32)
     for s in range(0, matrix.shape[0], chunk):
@@ -200,7 +213,7 @@ def matvec(matrix: np.ndarray, v: np.ndarray, chunk: int = 8192) -> np.ndarray:
 
 
 def score_items(
-    state: UserState, matrix: np.ndarray, pop: np.ndarray, ctx_pop: np.ndarray | None, cfg: RankingConfig
+    state: UserState, matrix: VectorRows, pop: np.ndarray, ctx_pop: np.ndarray | None, cfg: RankingConfig
 ) -> np.ndarray:
     """One matrix-vector product for the whole catalogue, plus popularity and context priors."""
     return _combine(state, lambda v: matvec(matrix, v), matrix.shape[0], pop, ctx_pop, cfg)
@@ -256,7 +269,7 @@ class Prefilter:
 
 
 def build_prefilter(
-    matrix: np.ndarray, rank: int, *, sample: int = 20_000, seed: int = 0, chunk: int = 8192
+    matrix: VectorRows, rank: int, *, sample: int = 20_000, seed: int = 0, chunk: int = 8192
 ) -> Prefilter:
     """The basis is the top eigenvectors of the (uncentred, so dot products survive) Gram matrix of a sample
     of rows — the same subspace as the sample's top right singular vectors, without an SVD's n × d factor and
@@ -277,7 +290,7 @@ def build_prefilter(
 
 def score_items_prefiltered(
     state: UserState,
-    matrix: np.ndarray,
+    matrix: VectorRows,
     pf: Prefilter,
     pop: np.ndarray,
     ctx_pop: np.ndarray | None,
@@ -302,7 +315,7 @@ def score_items_prefiltered(
 
 def _exact_on(
     state: UserState,
-    matrix: np.ndarray,
+    matrix: VectorRows,
     cand: np.ndarray,
     pop: np.ndarray,
     ctx_pop: np.ndarray | None,
@@ -312,15 +325,25 @@ def _exact_on(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact scores of the candidate rows; every other row scores −inf and is not allowed."""
     n = matrix.shape[0]
-    sub = matrix[cand].astype(np.float32)
-    exact = _combine(state, lambda v: sub @ v, len(cand), pop[cand], None if ctx_pop is None else ctx_pop[cand], cfg)
-    if extra is not None:
-        exact += extra[cand]
     scores = np.full(n, -np.inf, dtype=np.float32)
-    scores[cand] = exact
+    scores[cand] = _exact(state, matrix, cand, pop, ctx_pop, cfg, extra)
     mask = np.zeros(n, dtype=bool)
     mask[cand] = True
     return scores, mask & allowed
+
+
+def _exact(
+    state: UserState,
+    matrix: VectorRows,
+    rows: np.ndarray,
+    pop: np.ndarray,
+    ctx_pop: np.ndarray | None,
+    cfg: RankingConfig,
+    extra: np.ndarray | None,
+) -> np.ndarray:
+    sub = matrix[rows].astype(np.float32)
+    out = _combine(state, lambda v: sub @ v, len(rows), pop[rows], None if ctx_pop is None else ctx_pop[rows], cfg)
+    return out if extra is None else out + extra[rows]
 
 
 def _constant(value: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -329,9 +352,9 @@ def _constant(value: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 def score_items_ann(
     state: UserState,
-    matrix: np.ndarray,
+    matrix: VectorRows,
     nearest: Callable[[np.ndarray, int], np.ndarray],
-    pop_order: np.ndarray,
+    pop_order: Callable[[int], np.ndarray],
     pop: np.ndarray,
     ctx_pop: np.ndarray | None,
     allowed: np.ndarray,
@@ -341,41 +364,65 @@ def score_items_ann(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates from an ANN index joined with the most popular items, scored exactly (threshold algorithm).
 
-    ``nearest(v, m)`` gives the rows of about ``m`` items most similar to ``v`` (best first); ``pop_order`` is
-    every row by popularity, highest first. The union of both lists (and every row the item-item blend
-    touches) is scored exactly. An item in neither list is no more similar than the last of the nearest and
-    no more popular than the last of the popular, and the avoid term is never positive, so its score is at
-    most the score of that corner; when at least ``k`` allowed candidates beat the corner, the top ``k`` is
-    the exact top ``k`` (up to the index's own approximation). Otherwise both lists grow fourfold, at most
-    twice, and what was found is used. Returns (scores, candidate mask) like
-    :func:`score_items_prefiltered`."""
+    ``nearest(v, m)`` gives the rows of about ``m`` items most similar to ``v`` (best first); ``pop_order(m)``
+    the ``m`` most popular rows, highest first. Both lists (and every row the item-item blend touches) are
+    scored exactly. An item in neither list is no more similar than the last of the nearest and no more
+    popular than the last of the popular, and the avoid term is never positive, so its score is at most the
+    score of that corner; when ``k`` allowed candidates beat the corner, they are the exact top ``k`` (up to
+    the index's own approximation). Otherwise the popular list grows fourfold — and the nearest list twofold
+    when more popular items alone could not lower the corner enough — at most twice; then what was found is
+    used. Returns (scores, candidate mask) like :func:`score_items_prefiltered`."""
     n = matrix.shape[0]
-    m = min(max(cfg.ann_candidates, 20 * k), n)
-    fixed = np.flatnonzero(extra) if extra is not None else np.zeros(0, np.int64)
+    m_near = min(max(cfg.ann_candidates, 20 * k), n)
+    m_pop = min(max(cfg.ann_popular, 20 * k), n)
     upper = replace(state, neg=None)  # the avoid term is ≤ 0: dropping it bounds the score from above
+    ctx_max = None if ctx_pop is None else np.asarray([float(ctx_pop.max())], np.float32)
+    seen = np.zeros(n, dtype=bool)
+    scores = np.full(n, -np.inf, dtype=np.float32)
+    found: list[np.ndarray] = []
+    near = np.zeros(0, np.int64)
+    pending = [np.flatnonzero(extra) if extra is not None else np.zeros(0, np.int64)]
+    asked = 0
+
+    def corner(sim: float, m: int) -> float:
+        floor = np.asarray([float(pop[pop_order(m)[-1]])])
+        return float(_combine(upper, _constant(np.asarray([sim], np.float32)), 1, floor, ctx_max, cfg)[0])
+
     for _ in range(3):
-        near = nearest(state.pos, m) if state.pos is not None else np.zeros(0, np.int64)
-        near = near[near >= 0]
-        cand = np.sort(np.concatenate([near, pop_order[:m], fixed]))  # a few thousand: sort beats a hash set
-        cand = cand[np.concatenate([[True], cand[1:] != cand[:-1]]) & allowed[cand]]
-        scores, mask = _exact_on(state, matrix, cand, pop, ctx_pop, allowed, cfg, extra)
-        if m >= n:
+        if state.pos is not None and m_near > asked:
+            near, asked = nearest(state.pos, m_near), m_near
+            pending.append(near[near >= 0])
+        pending.append(pop_order(m_pop))
+        rows = np.concatenate(pending)
+        pending = []
+        rows = np.sort(rows[~seen[rows]])  # a few thousand: sort beats a hash set
+        rows = rows[np.concatenate([[True], rows[1:] != rows[:-1]])] if rows.size else rows
+        seen[rows] = True
+        rows = rows[allowed[rows]]
+        if rows.size:
+            scores[rows] = _exact(state, matrix, rows, pop, ctx_pop, cfg, extra)
+            found.append(rows)
+        if m_pop >= n or (m_near >= n and state.pos is not None):
             break
-        sim_floor = 0.0 if state.pos is None else 1.0  # an index that gave fewer than asked certifies nothing
-        if state.pos is not None and near.size >= m:
-            sim_floor = float(np.min(matrix[near[-8:]].astype(np.float32) @ state.pos))
-        pop_floor = float(pop[pop_order[min(m, n) - 1]])
-        ctx_max = None if ctx_pop is None else np.asarray([float(ctx_pop.max())], np.float32)
-        sims = _constant(np.asarray([sim_floor], np.float32))
-        corner = float(_combine(upper, sims, 1, np.asarray([pop_floor]), ctx_max, cfg)[0])
-        if len(cand) >= k and float(np.partition(scores[cand], len(cand) - k)[len(cand) - k]) >= corner:
+        sim = 0.0 if state.pos is None else 1.0  # an index that gave fewer than asked certifies nothing
+        if state.pos is not None and near.size >= asked:
+            sim = float(np.min(matrix[near[-8:]].astype(np.float32) @ state.pos))
+        have = np.concatenate(found) if found else np.zeros(0, np.int64)
+        kth = float(np.partition(scores[have], have.size - k)[have.size - k]) if have.size >= k else -np.inf
+        if kth >= corner(sim, m_pop):
             break
-        m = min(4 * m, n)
+        grow = min(4 * m_pop, n)
+        if kth < corner(sim, grow):
+            m_near = min(2 * m_near, n)
+        m_pop = grow
+    mask = np.zeros(n, dtype=bool)
+    if found:
+        mask[np.concatenate(found)] = True
     return scores, mask
 
 
 def select_mmr(
-    scores: np.ndarray, matrix: np.ndarray, allowed: np.ndarray, k: int, diversity: float, pool: int
+    scores: np.ndarray, matrix: VectorRows, allowed: np.ndarray, k: int, diversity: float, pool: int
 ) -> list[int]:
     """Top-``k`` rows by maximal marginal relevance among ``allowed`` rows (``diversity`` = 1 − λ)."""
     cand = np.flatnonzero(allowed)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ItemNotFoundError, StoreError
 from . import statements, vector_cache, vectors
-from .rows import CatalogRows, Item, intern_tags, spare_rows
+from .rows import CatalogRows, Item, QuantizedRows, intern_tags, spare_rows
 from .statements import Increments
 
 if TYPE_CHECKING:
@@ -257,18 +257,27 @@ class CatalogTable:
 
     # --- vectors ----------------------------------------------------------------------------------
     def load(
-        self, space_id: str, dim: int, *, half_from: int = 0, cache_from: int = 0, chunk: int = 8192
+        self,
+        space_id: str,
+        dim: int,
+        *,
+        half_from: int = 0,
+        int8_from: int = 0,
+        cache_from: int = 0,
+        chunk: int = 8192,
     ) -> CatalogRows:
-        """Every item with a vector in ``space_id``, as float16 when there are at least ``half_from`` of them
-        (0: always float32). Catalogues of at least ``cache_from`` items (0: never) are read from the vector
-        cache beside the store when it matches this store's catalogue (see vector_cache.py); otherwise the rows
-        are scanned out of SQLite and, if the catalogue is large enough and the store writable, marked for
-        :meth:`save_cache`."""
+        """Every item with a vector in ``space_id``, as float16 when there are at least ``half_from`` of them,
+        as int8 with a scale per row from ``int8_from`` (0: never; float32 below both). Catalogues of at least
+        ``cache_from`` items (0: never) are read from the vector cache beside the store when it matches this
+        store's catalogue (see vector_cache.py); otherwise the rows are scanned out of SQLite and, if the
+        catalogue is large enough and the store writable, marked for :meth:`save_cache`."""
         key: vector_cache.CacheKey | None = None
         where = vector_cache.cache_path(self._s.path)
         with self._s.read() as conn:
             n = conn.execute("SELECT count(*) FROM item_vectors WHERE model_id=?", (space_id,)).fetchone()[0]
-            dtype = np.float16 if half_from and n >= half_from else np.float32
+            dtype: Any = np.float16 if half_from and n >= half_from else np.float32
+            if int8_from and n >= int8_from:
+                dtype = np.int8
             epoch = self._s.meta_in(conn, "catalog_epoch") if cache_from and n >= cache_from else None
             if epoch:
                 version = self._s.meta_in(conn, "catalog_version", "0") or "0"
@@ -297,7 +306,11 @@ class CatalogTable:
         iids = np.empty(n, dtype=np.int64)
         # spare rows for the items this process will add (the snapshot appends into them instead of copying the
         # whole catalogue on the first add_items)
-        matrix = np.empty((n + spare_rows(n), dim), dtype=dtype)[:n]
+        matrix: np.ndarray | QuantizedRows
+        if np.dtype(dtype) == np.int8:
+            matrix = QuantizedRows.empty(n, dim)
+        else:
+            matrix = np.empty((n + spare_rows(n), dim), dtype=dtype)[:n]
         popularity = np.full(n, np.nan, dtype=np.float64)
         removed = np.zeros(n, dtype=bool)
         i = 0
@@ -326,7 +339,8 @@ class CatalogTable:
             i += m
             if i >= n:
                 break
-        return CatalogRows(iids[:i], tags, matrix[:i], popularity[:i], removed[:i])
+        head = matrix.head(i) if isinstance(matrix, QuantizedRows) else matrix[:i]
+        return CatalogRows(iids[:i], tags, head, popularity[:i], removed[:i])
 
     # --- popularity priors ------------------------------------------------------------------------
     def stats(self) -> list[tuple[int, str, float, int]]:

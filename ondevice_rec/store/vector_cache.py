@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .rows import CatalogRows, intern_tags, spare_rows
+from .rows import CatalogRows, QuantizedRows, intern_tags, spare_rows
 
 MAGIC = b"ODRECVC1"
+ROW_SCALE = "row_scale"
 SUFFIX = "-vectors"
 
 
@@ -33,7 +34,7 @@ class CacheKey:
     version: str
     space_id: str
     dim: int
-    dtype: str  # "float16" or "float32"
+    dtype: str  # "float32", "float16" or "int8" (then the row scales are the extra "row_scale")
 
     def header(self, n: int, tags: list[list[str]], extras: dict[str, list[int]] | None = None) -> dict[str, object]:
         return {
@@ -85,7 +86,15 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
         return None
     if n > 1 and not bool(np.all(iids[1:] > iids[:-1])):
         return None
-    rows = CatalogRows(iids, [distinct[i] for i in tag_index.tolist()], matrix, popularity, removed)
+    vecs: np.ndarray | QuantizedRows = matrix
+    if key.dtype == "int8":
+        scale = extras.pop(ROW_SCALE, None)
+        if scale is None or scale.shape != (n,):
+            return None
+        buf = matrix.base if isinstance(matrix.base, np.ndarray) else matrix  # with the spare rows
+        vecs = QuantizedRows(buf, np.empty(len(buf), np.float32), n)
+        vecs.scale[:] = scale
+    rows = CatalogRows(iids, [distinct[i] for i in tag_index.tolist()], vecs, popularity, removed)
     rows.extras = {k: v.astype(np.float32, copy=False) for k, v in extras.items()}
     return rows
 
@@ -93,7 +102,11 @@ def read(path: Path, key: CacheKey) -> CatalogRows | None:
 def write(path: Path, key: CacheKey, rows: CatalogRows, extras: dict[str, np.ndarray] | None = None) -> bool:
     """Write ``rows`` (and float32 ``extras`` derived from them, e.g. the ranking's low-rank view) as the cache
     for ``key``, atomically; False if the directory refused it."""
-    extras = extras or {}
+    extras = dict(extras or {})
+    matrix = rows.matrix
+    if isinstance(matrix, QuantizedRows):
+        extras[ROW_SCALE] = matrix.scale
+        matrix = matrix.q
     index: dict[tuple[str, ...], int] = {}
     tag_index = np.fromiter((index.setdefault(t, len(index)) for t in rows.tags), dtype="<i4", count=len(rows.tags))
     shapes = {k: list(v.shape) for k, v in extras.items()}
@@ -106,7 +119,7 @@ def write(path: Path, key: CacheKey, rows: CatalogRows, extras: dict[str, np.nda
             np.asarray(rows.removed, dtype=np.uint8).tofile(f)
             np.asarray(rows.popularity, dtype="<f8").tofile(f)
             tag_index.tofile(f)
-            np.ascontiguousarray(rows.matrix, dtype=np.dtype(key.dtype).newbyteorder("<")).tofile(f)
+            np.ascontiguousarray(matrix, dtype=np.dtype(key.dtype).newbyteorder("<")).tofile(f)
             for v in extras.values():
                 np.ascontiguousarray(v, dtype="<f4").tofile(f)
         os.replace(tmp, path)
