@@ -55,8 +55,8 @@ def test_the_join_with_popularity_finds_the_exact_top_k(seed: int) -> None:
 
     by_pop = np.argsort(-pop, kind="stable")
 
-    def order(m: int) -> np.ndarray:
-        return by_pop[:m]
+    def order(m: int) -> tuple[np.ndarray, np.ndarray]:
+        return by_pop[:m], matrix[by_pop[:m]]
 
     blend = extra if seed % 2 else None
     scores, mask = score_items_ann(state, matrix, nearest, order, pop, ctx, allowed, cfg, blend, 10)
@@ -196,3 +196,26 @@ def test_the_index_keeps_unit_vectors_in_int8_and_others_in_float16() -> None:
     unit = _unit(rng.standard_normal((50, 8)))
     assert AnnIndex.dtype_for(unit) == "i8"
     assert AnnIndex.dtype_for(unit * 3) == "f16"
+
+
+def test_a_catalogue_import_builds_the_index_before_the_first_request(tmp_path: Path, demo_catalog) -> None:
+    src = tmp_path / "catalog.jsonl"
+    src.write_text("".join(json.dumps(it) + "\n" for it in demo_catalog), encoding="utf-8")
+    with Recommender.open(tmp_path / "s.db", config=ANN) as rec:
+        rec.import_items(src)
+        assert ann.paths(tmp_path / "s.db")[0].is_file()  # the next process opens it instead of building it
+
+
+def test_items_with_identical_vectors_are_indexed_once_and_found_together(tmp_path: Path, demo_catalog) -> None:
+    """Many items can share one vector (texts the model reads as the same tokens); an HNSW graph cannot reach
+    into such a group, so the index holds one of them and a search returns the others with it."""
+    twins = [{**demo_catalog[9], "id": f"twin-{i}"} for i in range(6)]
+    with _catalogue(tmp_path / "s.db", demo_catalog + twins) as rec:
+        rec.recommend("a", k=5)
+        # the six twins were embedded in one batch: one vector, one entry (the int8 encoder's dynamic
+        # quantisation gives the original, embedded in another batch, a slightly different one)
+        assert len(rec._items._snap.ann) == len(demo_catalog) + 1
+        got = {r.item_id for r in rec.similar_items(demo_catalog[9]["id"], k=6, diversity=0.0)}
+        assert got == {t["id"] for t in twins}
+        rec.add_items([{**demo_catalog[9], "id": "twin-late"}])  # a twin added in place is found too
+        assert "twin-late" in {r.item_id for r in rec.similar_items(demo_catalog[9]["id"], k=7, diversity=0.0)}

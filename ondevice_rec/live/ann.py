@@ -97,9 +97,12 @@ class AnnIndex:
         expansion_add: int,
         expansion_search: int,
         threads: int = 0,
+        rows: np.ndarray | None = None,
         chunk: int = 65_536,
     ) -> AnnIndex:
+        """An index of ``rows`` (default: every row) of ``matrix``, keyed by their ``iids``."""
         dtype = cls.dtype_for(matrix)
+        rows = np.arange(len(iids)) if rows is None else np.asarray(rows, np.int64)
         index = _index_class()(
             ndim=matrix.shape[1],
             metric="cos" if dtype == "i8" else "ip",
@@ -107,13 +110,10 @@ class AnnIndex:
             connectivity=connectivity,
             expansion_add=expansion_add,
         )
-        for s in range(0, len(iids), chunk):  # chunks: never a float32 copy of the whole matrix
-            index.add(
-                np.asarray(iids[s : s + chunk], np.uint64),
-                np.asarray(matrix[s : s + chunk], np.float32),
-                threads=threads,
-            )
-        header = AnnHeader(epoch, space_id, int(matrix.shape[1]), dtype, connectivity, version, synced_at, len(iids))
+        for s in range(0, len(rows), chunk):  # chunks: never a float32 copy of the whole matrix
+            part = rows[s : s + chunk]
+            index.add(np.asarray(iids[part], np.uint64), np.asarray(matrix[part], np.float32), threads=threads)
+        header = AnnHeader(epoch, space_id, int(matrix.shape[1]), dtype, connectivity, version, synced_at, len(rows))
         out = cls(index, header, expansion_search)
         out.dirty = True
         return out

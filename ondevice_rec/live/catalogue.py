@@ -137,6 +137,9 @@ class LiveCatalog:
             on_duplicate=on_duplicate,
         )
         report = replace(report, embedded=self.embedded - before)
+        if self._use_ann(self.count()):  # the index is built now, not on the next process's first request
+            with self._lock:
+                self.snapshot()
         _log.info("imported %d items from %s (%.0f rows/s)", report.written, path, report.rows_per_second)
         return report
 
@@ -260,8 +263,14 @@ class LiveCatalog:
                 connectivity=cfg.ann_connectivity,
                 expansion_add=cfg.ann_expansion_add,
                 expansion_search=cfg.ann_expansion_search,
+                rows=snap.distinct_rows(),
             )
-            _log.info("built the ANN index of %d items in %.1f s", len(snap), time.perf_counter() - t0)
+            _log.info(
+                "built the ANN index of %d items (%d distinct vectors) in %.1f s",
+                len(snap),
+                len(index),
+                time.perf_counter() - t0,
+            )
         self._ann = index
         self.save_ann()
         return index

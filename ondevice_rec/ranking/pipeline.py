@@ -244,7 +244,7 @@ def search(
     n = len(snap)
     if snap.ann is not None and cfg.ann_min_items and n >= cfg.ann_min_items:
         return score_items_ann(
-            state, snap.matrix, snap.nearest_rows, snap.popularity_order, pop, ctx_pop, allowed, cfg, blend, k
+            state, snap.matrix, snap.nearest_rows, snap.popular, pop, ctx_pop, allowed, cfg, blend, k
         )
     if cfg.prefilter_min_items and n >= cfg.prefilter_min_items and state.pos is not None:
         pf = snap.prefilter(cfg.prefilter_rank)

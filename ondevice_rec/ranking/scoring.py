@@ -340,8 +340,10 @@ def _exact(
     ctx_pop: np.ndarray | None,
     cfg: RankingConfig,
     extra: np.ndarray | None,
+    vecs: np.ndarray | None = None,
 ) -> np.ndarray:
-    sub = matrix[rows].astype(np.float32)
+    """Exact scores of ``rows`` (``vecs``: their float32 vectors, when the caller has them)."""
+    sub = np.asarray(matrix[rows], dtype=np.float32) if vecs is None else vecs
     out = _combine(state, lambda v: sub @ v, len(rows), pop[rows], None if ctx_pop is None else ctx_pop[rows], cfg)
     return out if extra is None else out + extra[rows]
 
@@ -354,7 +356,7 @@ def score_items_ann(
     state: UserState,
     matrix: VectorRows,
     nearest: Callable[[np.ndarray, int], np.ndarray],
-    pop_order: Callable[[int], np.ndarray],
+    popular: Callable[[int], tuple[np.ndarray, np.ndarray]],
     pop: np.ndarray,
     ctx_pop: np.ndarray | None,
     allowed: np.ndarray,
@@ -364,8 +366,9 @@ def score_items_ann(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates from an ANN index joined with the most popular items, scored exactly (threshold algorithm).
 
-    ``nearest(v, m)`` gives the rows of about ``m`` items most similar to ``v`` (best first); ``pop_order(m)``
-    the ``m`` most popular rows, highest first. Both lists (and every row the item-item blend touches) are
+    ``nearest(v, m)`` gives the rows of about ``m`` items most similar to ``v`` (best first); ``popular(m)``
+    the ``m`` most popular rows, highest first, and their float32 vectors (kept by the caller: the same rows
+    every request, so no gather and conversion each time). Both lists (and every row the item-item blend touches) are
     scored exactly. An item in neither list is no more similar than the last of the nearest and no more
     popular than the last of the popular, and the avoid term is never positive, so its score is at most the
     score of that corner; when ``k`` allowed candidates beat the corner, they are the exact top ``k`` (up to
@@ -385,28 +388,35 @@ def score_items_ann(
     asked = 0
 
     def corner(sim: float, m: int) -> float:
-        floor = np.asarray([float(pop[pop_order(m)[-1]])])
+        floor = np.asarray([float(pop[popular(m)[0][-1]])])
         return float(_combine(upper, _constant(np.asarray([sim], np.float32)), 1, floor, ctx_max, cfg)[0])
+
+    def score(rows: np.ndarray, vecs: np.ndarray | None = None) -> None:
+        take = ~seen[rows] & allowed[rows]
+        seen[rows] = True
+        if vecs is None:
+            rows = rows[take]
+            if rows.size:
+                scores[rows] = _exact(state, matrix, rows, pop, ctx_pop, cfg, extra)
+                found.append(rows)
+        elif take.any():  # score the whole block (one product) rather than copy the rows kept out of it
+            scores[rows[take]] = _exact(state, matrix, rows, pop, ctx_pop, cfg, extra, vecs)[take]
+            found.append(rows[take])
 
     for _ in range(3):
         if state.pos is not None and m_near > asked:
             near, asked = nearest(state.pos, m_near), m_near
             pending.append(near[near >= 0])
-        pending.append(pop_order(m_pop))
-        rows = np.concatenate(pending)
+        rows = np.concatenate(pending) if pending else np.zeros(0, np.int64)
         pending = []
-        rows = np.sort(rows[~seen[rows]])  # a few thousand: sort beats a hash set
-        rows = rows[np.concatenate([[True], rows[1:] != rows[:-1]])] if rows.size else rows
-        seen[rows] = True
-        rows = rows[allowed[rows]]
-        if rows.size:
-            scores[rows] = _exact(state, matrix, rows, pop, ctx_pop, cfg, extra)
-            found.append(rows)
+        rows = np.sort(rows)  # a few hundred: sort beats a hash set
+        score(rows[np.concatenate([[True], rows[1:] != rows[:-1]])] if rows.size else rows)
+        score(*popular(m_pop))
         if m_pop >= n or (m_near >= n and state.pos is not None):
             break
         sim = 0.0 if state.pos is None else 1.0  # an index that gave fewer than asked certifies nothing
         if state.pos is not None and near.size >= asked:
-            sim = float(np.min(matrix[near[-8:]].astype(np.float32) @ state.pos))
+            sim = float(np.min(np.asarray(matrix[near], np.float32) @ state.pos))
         have = np.concatenate(found) if found else np.zeros(0, np.int64)
         kth = float(np.partition(scores[have], have.size - k)[have.size - k]) if have.size >= k else -np.inf
         if kth >= corner(sim, m_pop):
