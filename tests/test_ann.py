@@ -101,7 +101,7 @@ def test_the_index_is_saved_beside_the_store_and_read_back(tmp_path: Path, demo_
     with _catalogue(db, demo_catalog) as rec:
         before = _tops(rec, [demo_catalog[5]["id"]])
     index, header = ann.paths(db)
-    assert index.is_file() and json.loads(header.read_text())["size"] == len(demo_catalog)
+    assert index.is_file() and json.loads(header.read_text())["header"]["size"] == len(demo_catalog)
 
     def no_build(*a, **k):
         raise AssertionError("rebuilt although a current index was saved")
@@ -119,7 +119,7 @@ def test_own_additions_are_searchable_at_once_and_saved_on_close(tmp_path: Path,
         rec.add_items([twin])
         assert rec.similar_items(demo_catalog[7]["id"], k=1, diversity=0.0)[0].item_id == "twin-of-7"
         assert len(rec._items._snap.ann) == len(demo_catalog) + 1
-    assert json.loads(ann.paths(db)[1].read_text())["size"] == len(demo_catalog) + 1
+    assert json.loads(ann.paths(db)[1].read_text())["header"]["size"] == len(demo_catalog) + 1
 
 
 def test_another_process_writes_are_caught_up_by_updated_at(tmp_path: Path, demo_catalog, monkeypatch) -> None:
@@ -219,3 +219,17 @@ def test_items_with_identical_vectors_are_indexed_once_and_found_together(tmp_pa
         assert got == {t["id"] for t in twins}
         rec.add_items([{**demo_catalog[9], "id": "twin-late"}])  # a twin added in place is found too
         assert "twin-late" in {r.item_id for r in rec.similar_items(demo_catalog[9]["id"], k=7, diversity=0.0)}
+    with Recommender.open(tmp_path / "s.db", config=ANN) as rec:  # the groups are saved with the index
+        assert got <= {r.item_id for r in rec.similar_items(demo_catalog[9]["id"], k=7, diversity=0.0)}
+
+
+def test_twins_are_found_by_their_vectors_bits() -> None:
+    from ondevice_rec.live.ann import Twins
+
+    rng = np.random.default_rng(0)
+    m = _unit(rng.standard_normal((40, 8)))
+    m[[3, 17, 30]] = m[5]
+    m[21] = m[5] + 1e-3  # close, not equal: its own entry
+    twins, keep = Twins.of(np.arange(100, 140), m)
+    assert twins.groups == [[103, 105, 117, 130]] and 117 not in (keep + 100).tolist() and 121 in keep + 100
+    assert sorted(twins.expand(np.asarray([1, 117])).tolist()) == [1, 103, 105, 117, 117, 130]

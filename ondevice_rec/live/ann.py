@@ -64,12 +64,62 @@ def paths(store_path: Path) -> tuple[Path, Path]:
     return base, base.with_name(base.name + ".json")
 
 
+def fingerprints(matrix: VectorRows, chunk: int = 8192) -> np.ndarray:
+    """One complex number per row, equal for equal vectors: two projections, with integer weights, of the row
+    rounded to 1/4096 — sums of integers below 2**53, so exact in float64 whatever the summation order (a
+    BLAS kernel may sum a row differently at another position)."""
+    proj = np.random.default_rng(20261206).integers(-1024, 1025, (matrix.shape[1], 2)).astype(np.float64)
+    out = np.empty(matrix.shape[0], dtype=np.complex128)
+    for s in range(0, matrix.shape[0], chunk):
+        x = np.rint(np.asarray(matrix[s : s + chunk], np.float64) * 4096.0) @ proj
+        out[s : s + chunk] = x[:, 0] + 1j * x[:, 1]
+    return out
+
+
+class Twins:
+    """Groups of rows with one and the same vector, by store id. Real catalogues hold many (texts the model
+    reads as the same tokens, e.g. words of a script its vocabulary lacks), and an HNSW graph cannot reach
+    into a group of identical points: the index holds one id per group and a search returns the others with
+    it. A member written again later may no longer be a twin: it is then one more candidate, scored exactly."""
+
+    def __init__(self, groups: Sequence[Sequence[int]] = ()) -> None:
+        self.groups = [list(map(int, g)) for g in groups if len(g) > 1]
+        members = np.asarray([i for g in self.groups for i in g], np.int64)
+        group = np.repeat(np.arange(len(self.groups)), [len(g) for g in self.groups])
+        order = np.argsort(members, kind="stable")
+        self._keys, self._group = members[order], group[order]
+
+    @classmethod
+    def of(cls, iids: np.ndarray, matrix: VectorRows) -> tuple[Twins, np.ndarray]:
+        """The groups among these rows, and the rows to index (the first of each group, and every other row)."""
+        prints = fingerprints(matrix)
+        order = np.argsort(prints, kind="stable")
+        ordered = prints[order]
+        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        sizes = np.diff(np.append(starts, len(order)))
+        groups = [np.sort(order[a : a + z]) for a, z in zip(starts.tolist(), sizes.tolist()) if z > 1]
+        keep = np.sort(order[starts])
+        return cls([iids[g].tolist() for g in groups]), keep
+
+    def expand(self, keys: np.ndarray) -> np.ndarray:
+        """``keys``, then the other members of the groups some of them belong to."""
+        if not self._keys.size or not keys.size:
+            return keys
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        hit = self._keys[at] == keys
+        if not hit.any():
+            return keys
+        more = [m for g in np.unique(self._group[at[hit]]).tolist() for m in self.groups[g]]
+        return np.concatenate([keys, np.asarray(more, np.int64)])
+
+
 class AnnIndex:
     """usearch HNSW over (store id → vector); thread-safe for one writer and concurrent searches."""
 
-    def __init__(self, index: Any, header: AnnHeader, expansion_search: int) -> None:
+    def __init__(self, index: Any, header: AnnHeader, expansion_search: int, twins: Twins | None = None) -> None:
         self._index = index
         self.header = header
+        self.twins = twins or Twins()
         self._index.expansion_search = expansion_search
         self._lock = threading.Lock()
         self.dirty = False
@@ -97,12 +147,11 @@ class AnnIndex:
         expansion_add: int,
         expansion_search: int,
         threads: int = 0,
-        rows: np.ndarray | None = None,
         chunk: int = 65_536,
     ) -> AnnIndex:
-        """An index of ``rows`` (default: every row) of ``matrix``, keyed by their ``iids``."""
+        """An index of the rows of ``matrix`` keyed by their ``iids``, one row per distinct vector."""
         dtype = cls.dtype_for(matrix)
-        rows = np.arange(len(iids)) if rows is None else np.asarray(rows, np.int64)
+        twins, rows = Twins.of(iids, matrix)
         index = _index_class()(
             ndim=matrix.shape[1],
             metric="cos" if dtype == "i8" else "ip",
@@ -114,7 +163,7 @@ class AnnIndex:
             part = rows[s : s + chunk]
             index.add(np.asarray(iids[part], np.uint64), np.asarray(matrix[part], np.float32), threads=threads)
         header = AnnHeader(epoch, space_id, int(matrix.shape[1]), dtype, connectivity, version, synced_at, len(rows))
-        out = cls(index, header, expansion_search)
+        out = cls(index, header, expansion_search, twins)
         out.dirty = True
         return out
 
@@ -126,15 +175,16 @@ class AnnIndex:
         connectivity; None otherwise (never raises for a missing or damaged file: the caller rebuilds)."""
         path, head_path = paths(store_path)
         try:
-            header = AnnHeader(**json.loads(head_path.read_text(encoding="utf-8")))
+            saved = json.loads(head_path.read_text(encoding="utf-8"))
+            header, twins = AnnHeader(**saved["header"]), Twins(saved["twins"])
             if (header.epoch, header.space_id, header.dim, header.connectivity) != (epoch, space_id, dim, connectivity):
                 return None
             index = _index_class().restore(str(path))
-        except (OSError, ValueError, TypeError, RuntimeError):
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError):
             return None
         if index is None or len(index) != header.size or index.ndim != dim:
             return None
-        return cls(index, header, expansion_search)
+        return cls(index, header, expansion_search, twins)
 
     def save(self, store_path: Path) -> None:
         """Write the index and its header atomically (each by rename; the header last, so a header never
@@ -146,7 +196,7 @@ class AnnIndex:
             os.replace(tmp, path)
             header = AnnHeader(**{**asdict(self.header), "size": len(self._index)})
             htmp = head_path.with_name(head_path.name + ".tmp")
-            htmp.write_text(json.dumps(asdict(header)), encoding="utf-8")
+            htmp.write_text(json.dumps({"header": asdict(header), "twins": self.twins.groups}), encoding="utf-8")
             os.replace(htmp, head_path)
             self.header = header
             self.dirty = False
@@ -175,6 +225,6 @@ class AnnIndex:
                 self.dirty = True
 
     def search(self, q: np.ndarray, count: int) -> np.ndarray:
-        """Store ids of about ``count`` items most similar to ``q`` (best first)."""
+        """Store ids of about ``count`` items most similar to ``q`` (best first), then the twins of those."""
         m = self._index.search(np.asarray(q, np.float32), count)
-        return np.asarray(m.keys, np.int64)
+        return self.twins.expand(np.asarray(m.keys, np.int64))

@@ -263,7 +263,6 @@ class LiveCatalog:
                 connectivity=cfg.ann_connectivity,
                 expansion_add=cfg.ann_expansion_add,
                 expansion_search=cfg.ann_expansion_search,
-                rows=snap.distinct_rows(),
             )
             _log.info(
                 "built the ANN index of %d items (%d distinct vectors) in %.1f s",

@@ -47,9 +47,6 @@ class CatalogSnapshot:
     _priors: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
     # large catalogues: the ANN index over these rows' vectors (shared with the next snapshot; see live.ann)
     ann: AnnIndex | None = field(default=None, repr=False)
-    _print: np.ndarray | None = field(default=None, repr=False)  # see distinct_rows
-    _print_sorted: np.ndarray | None = field(default=None, repr=False)
-    _print_order: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -89,62 +86,11 @@ class CatalogSnapshot:
         return np.where(self.iids[r] == q, r, -1)
 
     def nearest_rows(self, v: np.ndarray, count: int) -> np.ndarray:
-        """Rows of about ``count`` items nearest to ``v`` by the ANN index, and every row with the same vector
-        as one of them (the index holds one row per distinct vector: see :meth:`distinct_rows`)."""
+        """Rows of about ``count`` items nearest to ``v`` by the ANN index (and the items with the same vector
+        as one of them), best first."""
         assert self.ann is not None
         rows = self.rows_of(self.ann.search(v, count))
-        return self._with_twins(rows[rows >= 0])
-
-    # --- rows with identical vectors ---------------------------------------------------------------
-    # Real catalogues hold many items with one and the same vector (texts the model reads as the same tokens,
-    # e.g. words of a script its vocabulary lacks): an HNSW graph cannot reach into a group of identical
-    # points, so the index holds one row per distinct vector and a search returns the others with it.
-    def _hashes(self, rows: np.ndarray | slice) -> np.ndarray:
-        """A fingerprint of each row's vector (two random projections of it rounded to 1/4096: equal vectors,
-        equal prints; candidates found through it are scored exactly, so a rare false twin costs nothing)."""
-        proj = np.random.default_rng(20261206).standard_normal((self.matrix.shape[1], 2))
-        # rounded first: the same text embedded in another batch can differ in the last float bits
-        x = np.rint(np.asarray(self.matrix[rows], dtype=np.float64) * 4096.0) @ proj
-        return x[:, 0] + 1j * x[:, 1]
-
-    def _twins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(fingerprint per row, fingerprints sorted, their rows), computed on first use."""
-        if self._print is None:
-            n = len(self.iids)
-            self._print = np.concatenate(
-                [self._hashes(slice(s, s + 65_536)) for s in range(0, n, 65_536)] or [np.zeros(0, complex)]
-            )
-        if self._print_order is None:
-            self._print_order = np.argsort(self._print, kind="stable")
-            self._print_sorted = self._print[self._print_order]
-        assert self._print_sorted is not None
-        return self._print, self._print_sorted, self._print_order
-
-    def distinct_rows(self) -> np.ndarray:
-        """The first row of each group of identical vectors (what the ANN index holds)."""
-        prints, ordered, order = self._twins()
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = ordered[1:] != ordered[:-1]
-        return np.sort(order[first])
-
-    def _with_twins(self, rows: np.ndarray) -> np.ndarray:
-        prints, ordered, order = self._twins()
-        h = prints[rows]
-        lo, hi = np.searchsorted(ordered, h, "left"), np.searchsorted(ordered, h, "right")
-        many = np.flatnonzero(hi - lo > 1)
-        if not many.size:
-            return rows
-        extra = np.concatenate([order[lo[i] : hi[i]] for i in many.tolist()])
-        return np.concatenate([rows, extra[prints[extra] == np.repeat(h[many], (hi - lo)[many])]])
-
-    def _rehash(self, rows: np.ndarray) -> None:
-        """These rows' vectors changed or were added: their fingerprints, and the sort redone when next used."""
-        if self._print is None:
-            return
-        if len(self._print) < len(self.iids):
-            self._print = np.concatenate([self._print, np.zeros(len(self.iids) - len(self._print), complex)])
-        self._print[rows] = self._hashes(np.asarray(rows, np.int64))
-        self._print_order = self._print_sorted = None
+        return rows[rows >= 0]
 
     def vectors(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Rows of the matrix in float32 (whatever the storage precision)."""
@@ -206,11 +152,10 @@ class CatalogSnapshot:
         return True
 
     def _vectors_written(self, iids: Sequence[int], vecs: Mapping[int, np.ndarray]) -> None:
-        """The ANN index and the fingerprints follow the rows whose vectors were just written."""
+        """The ANN index follows the rows whose vectors were just written."""
         if not vecs:
             return
         keys = np.asarray(iids, np.int64)[list(vecs)]
-        self._rehash(self.rows_of(keys))
         if self.ann is not None:
             self.ann.upsert(keys, np.stack([np.asarray(vecs[i], np.float32) for i in vecs]))
 
