@@ -80,7 +80,7 @@ class RankingConfig:
     ann_candidates: int = 500  # items asked of the index per request, at least (and 20 per item asked for)
     ann_popular: int = 2_000  # the most popular items joined with them, at least
     ann_connectivity: int = 16
-    ann_expansion_add: int = 64
+    ann_expansion_add: int = 128  # 64 builds 1M items in about 2 min, 128 in 5, with a better graph (recall)
     ann_expansion_search: int = 64
     default_diversity: float = 0.15  # MMR trade-off: 0 = pure relevance, 1 = pure novelty
     reason_history_min_sim: float = 0.45
