@@ -101,16 +101,26 @@ class Twins:
         keep = np.sort(order[starts])
         return cls([iids[g].tolist() for g in groups]), keep
 
-    def expand(self, keys: np.ndarray) -> np.ndarray:
-        """``keys``, then the other members of the groups some of them belong to."""
+    def members(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The members of the groups some of ``keys`` belong to, and for each the rank of its group (0: the
+        group of the first such key, and so on); empty when none."""
+        none = np.zeros(0, np.int64)
         if not self._keys.size or not keys.size:
-            return keys
+            return none, none
         at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
         hit = self._keys[at] == keys
         if not hit.any():
-            return keys
-        more = [m for g in np.unique(self._group[at[hit]]).tolist() for m in self.groups[g]]
-        return np.concatenate([keys, np.asarray(more, np.int64)])
+            return none, none
+        hits = self._group[at[hit]]
+        _, first = np.unique(hits, return_index=True)
+        groups = hits[np.sort(first)].tolist()  # in the order the keys name them
+        more = [m for g in groups for m in self.groups[g]]
+        return np.asarray(more, np.int64), np.repeat(np.arange(len(groups)), [len(self.groups[g]) for g in groups])
+
+    def expand(self, keys: np.ndarray) -> np.ndarray:
+        """``keys``, then the other members of the groups some of them belong to."""
+        more, _ = self.members(keys)
+        return np.concatenate([keys, more]) if more.size else keys
 
 
 class AnnIndex:
@@ -225,6 +235,7 @@ class AnnIndex:
                 self.dirty = True
 
     def search(self, q: np.ndarray, count: int) -> np.ndarray:
-        """Store ids of about ``count`` items most similar to ``q`` (best first), then the twins of those."""
+        """Store ids of about ``count`` items most similar to ``q`` (best first); their twins are
+        :attr:`twins`' to add."""
         m = self._index.search(np.asarray(q, np.float32), count)
-        return self.twins.expand(np.asarray(m.keys, np.int64))
+        return np.asarray(m.keys, np.int64)

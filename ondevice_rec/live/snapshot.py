@@ -86,10 +86,24 @@ class CatalogSnapshot:
         return np.where(self.iids[r] == q, r, -1)
 
     def nearest_rows(self, v: np.ndarray, count: int) -> np.ndarray:
-        """Rows of about ``count`` items nearest to ``v`` by the ANN index (and the items with the same vector
-        as one of them), best first."""
+        """Rows of about ``count`` items nearest to ``v`` by the ANN index, best first, then at most ``count`` of
+        their twins (items with the same vector), nearest groups first, at most ``count // 20`` per group (at
+        least 10), the most popular first — members of a group score alike but for their priors, and a
+        request asks ``count`` for at most ``count // 20`` items."""
         assert self.ann is not None
-        rows = self.rows_of(self.ann.search(v, count))
+        keys = self.ann.search(v, count)
+        members, group = self.ann.twins.members(keys)
+        rows, more = self.rows_of(keys), self.rows_of(members)
+        group = group[more >= 0]
+        more = more[more >= 0]
+        cap = max(10, count // 20)
+        if more.size > cap:
+            pop = self.prior("")
+            assert pop is not None
+            order = np.lexsort((-pop[more], group))  # by group, the most popular first
+            first = np.searchsorted(group[order], group[order], "left")
+            more = more[order[np.arange(len(order)) - first < cap]][:count]
+        rows = np.concatenate([rows, more]) if more.size else rows
         return rows[rows >= 0]
 
     def vectors(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
