@@ -267,11 +267,13 @@ class _Bench:
         except (OSError, ValueError) as e:
             raise BenchError(f"--scale-data {src}: no sources.json of million_texts.py ({e})") from None
         db = self.work / f"scale-{self.tag}-{meta['texts_sha256'][:16]}.db"
-        if not db.is_file():
+        made = db.with_name(db.name + ".build.json")  # what building the cached store measured
+        if not db.is_file() or not made.is_file():
             self.progress(f"scale: writing {meta['texts']:,} items and building the ANN index (minutes)")
             job = {"src": str(src), "db": str(db), "bundle": self.bundle_arg, "histories": list(cfg.histories)}
-            built = _run_worker("scale-build", job, timeout=7200)
-            self.report["setup"].append({"command": f"scale store from {src}", "output": built})
+            made.write_text(json.dumps(_run_worker("scale-build", job, timeout=7200)), encoding="utf-8")
+        built = json.loads(made.read_text(encoding="utf-8"))
+        self.report["setup"].append({"command": f"scale store from {src}", "output": built})
         self.progress(f"scale: {meta['texts']:,} items, one process")
         params = {
             "db": str(db),
