@@ -56,7 +56,7 @@ def key(rel: str, *path: str) -> Callable[[], list[float]]:
     def get() -> list[float]:
         v: Any = _load(rel)
         for p in path:
-            v = v[p]
+            v = v[int(p)] if isinstance(v, list) else v[p]
         return [v]
 
     return get
@@ -283,6 +283,39 @@ FIGURES += [
         ],
         ".1f",
     ),
+]
+
+
+S1M = "bench/scale-1m.json"
+# one app process at a million items (benchmarks/results/bench/scale-1m.json)
+_I8 = "recall@10 vs exact search over the same int8 rows"
+FIGURES += [
+    (
+        "`recommend(k=10)` p95 {} ms (10 events) / {} ms (50) / {} ms (200), {} ms right after a `record`, "
+        "`similar_items` {} ms;",
+        [bench("scale", "p95", S1M, events=h) for h in (10, 50, 200)]
+        + [bench("scale", "p95", S1M, what=w) for w in ("recommend k=10 after record", "similar_items k=10")],
+        ".2f",
+    ),
+    (
+        "over the same vectors {} (`recommend`) and {} (`similar_items`), against exact float32 scoring {} and {};",
+        [
+            bench("scale", "mean", S1M, what=f"{_I8}, recommend (default diversity)"),
+            bench("scale", "mean", S1M, what=f"{_I8}, similar_items"),
+            bench("scale", "mean", S1M, what="recall@10 vs exact float32, recommend (default diversity)"),
+            bench("scale", "mean", S1M, what="recall@10 vs exact float32, similar_items"),
+        ],
+        ".3f",
+    ),
+    (
+        "peak RSS {} MB; process start → first recommendation {} ms.",
+        [
+            bench("scale", "peak_rss_mb", S1M, what="process start to first recommendation"),
+            bench("scale", "p50", S1M, what="process start to first recommendation"),
+        ],
+        ".1f",
+    ),
+    ("store's index took {} s once", [key(S1M, "setup", "0", "output", "first_open_s")], ".1f"),
 ]
 
 
