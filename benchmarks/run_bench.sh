@@ -30,3 +30,6 @@ odrec bench --scenarios real --threads 1 --real-data "${DATA:-../shared/data}/ml
 python benchmarks/data/million_texts.py --mirror "${MIRROR:-/work/.mirror}" --out /tmp/odrec-1m
 odrec bench --scenarios scale --threads 1 --scale-data /tmp/odrec-1m --workdir "$WORK" \
   --json "$OUT/scale-1m.json" --report "$OUT/scale-1m.md"
+# 7. ingest: a real catalogue file through `odrec catalog import` (embedding included) beside the synthetic items
+odrec bench --scenarios ingest --real-data "${DATA:-../shared/data}/ml-latest-small" --workdir "$WORK" \
+  --json "$OUT/ingest.json" --report "$OUT/ingest.md"

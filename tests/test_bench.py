@@ -138,3 +138,43 @@ def test_every_scenario_has_a_runner() -> None:
     from ondevice_rec.bench.runner import _SCENARIOS
 
     assert set(_SCENARIOS) == set(SCENARIOS)
+
+
+def test_ingest_imports_a_real_catalogue_file_through_the_cli(tmp_path: Path) -> None:
+    src = tmp_path / "tiny-movielens"
+    src.mkdir()
+    (src / "movies.csv").write_text(
+        "movieId,title,genres\n1,Toy Story (1995),Animation|Children\n2,Heat (1995),Action|Crime\n"
+        '3,"Fargo (1996)",Comedy|Crime\n',
+        encoding="utf-8",
+    )
+    (src / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n", encoding="utf-8")
+    report = run_bench(replace(TINY, scenarios=("ingest",), workdir=str(tmp_path / "w"), real_data=(str(src),)))
+    row = next(r for r in report["results"] if r["params"].get("data") == "tiny-movielens")
+    assert row["unit"] == "items/s" and row["n"] == 3 and row["mean"] > 0
+
+
+def test_scale_without_texts_says_so(tmp_path: Path) -> None:
+    report = run_bench(replace(TINY, scenarios=("scale",), workdir=str(tmp_path)))
+    assert report["results"][0]["skipped"].startswith("no texts given")
+
+
+def test_scale_builds_its_store_once_and_reports_recall(tmp_path: Path) -> None:
+    """The 1M scenario's harness on 300 texts (vectors as million_texts.py writes them)."""
+    import json
+
+    import numpy as np
+
+    src = tmp_path / "texts"
+    (src / "vec").mkdir(parents=True)
+    (src / "texts.tsv").write_text("".join(f"t{i:07d}\ttext number {i}\n" for i in range(300)), encoding="utf-8")
+    v = np.random.default_rng(0).standard_normal((300, 384)).astype(np.float32)
+    np.save(src / "vec" / "00000.npy", (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float16))
+    (src / "sources.json").write_text(json.dumps({"texts": 300, "texts_sha256": "0" * 64}), encoding="utf-8")
+    cfg = replace(TINY, scenarios=("scale",), workdir=str(tmp_path / "w"), scale_data=str(src))
+    report = run_bench(cfg)
+    whats = {r["params"].get("what") for r in report["results"]}
+    assert "recall@10 vs exact float32, similar_items" in whats and "recommend k=10 after record" in whats
+    assert report["setup"][0]["output"]["items"] == 300
+    again = run_bench(cfg)  # the store is cached with its build figures
+    assert again["setup"][0]["output"] == report["setup"][0]["output"]

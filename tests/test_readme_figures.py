@@ -316,6 +316,16 @@ FIGURES += [
         ".1f",
     ),
     ("store's index took {} s once", [key(S1M, "setup", "0", "output", "first_open_s")], ".1f"),
+    ("items/s ({} titles);", [bench("ingest", "n", "bench/ingest.json", data="ml-latest-small")], ".0f"),
+    (
+        "`movies.csv` as downloaded, {} items/s (9742 titles); the synthetic items of the table above (two "
+        "descriptions each) {} items/s in",
+        [
+            bench("ingest", "mean", "bench/ingest.json", data="ml-latest-small"),
+            bench("ingest", "items_per_s", "bench/ingest.json", items=2000),
+        ],
+        ".1f",
+    ),
 ]
 
 

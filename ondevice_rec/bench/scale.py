@@ -87,13 +87,13 @@ def build(p: dict[str, Any]) -> dict[str, Any]:
     with Recommender.open(db, bundle=p["bundle"]) as rec:
         rec.recommend(users_of(p["histories"])[-1][0], k=10)
         first_s = time.perf_counter() - t
-    ann = db.with_name(db.name + "-ann")
+    ann, cache = db.with_name(db.name + "-ann"), db.with_name(db.name + "-vectors")
     return {
         "items": n,
         "write_s": round(write_s, 1),
         "first_open_s": round(first_s, 1),
         "ann_bytes": ann.stat().st_size if ann.exists() else 0,
-        "vector_cache_bytes": db.with_name(db.name + "-vectors").stat().st_size,
+        "vector_cache_bytes": cache.stat().st_size if cache.exists() else 0,
         "texts_sha256": json.loads((src / "sources.json").read_text())["texts_sha256"],
     }
 
@@ -102,6 +102,7 @@ def _nearest(vecs: np.ndarray, q: np.ndarray, m: int, chunk: int = 65_536) -> np
     sims = np.empty(len(vecs), np.float32)
     for s in range(0, len(vecs), chunk):
         sims[s : s + chunk] = vecs[s : s + chunk].astype(np.float32) @ q
+    m = min(m, len(vecs) - 1)
     return np.argpartition(-sims, m)[:m]
 
 
