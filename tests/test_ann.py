@@ -22,7 +22,7 @@ pytest.importorskip("usearch")
 
 # the demo catalogue has 200 items: searched through the index from 50, with few candidates per round so that
 # the popularity join and the growing rounds are exercised
-ANN = RankingConfig(ann_min_items=50, ann_candidates=20, candidate_pool=30)
+ANN = RankingConfig(ann_min_items=50, ann_candidates=5, ann_popular=5, candidate_pool=30)
 EXACT = replace(ANN, ann_min_items=0, prefilter_min_items=0)
 
 
@@ -46,17 +46,17 @@ def test_the_join_with_popularity_finds_the_exact_top_k(seed: int) -> None:
     neg = _unit(rng.standard_normal(d)) if seed % 3 == 0 else None
     state = UserState(pos, neg, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
     allowed = rng.random(n) > 0.1
-    cfg = RankingConfig(popularity_weight=[0.04, 1.0, 3.0][seed % 3], ann_candidates=50)
+    cfg = RankingConfig(popularity_weight=[0.04, 1.0, 3.0][seed % 3], ann_candidates=50, ann_popular=100)
     calls: list[int] = []
 
-    def nearest(v: np.ndarray, m: int) -> np.ndarray:
+    def nearest(v: np.ndarray, m: int, ok: np.ndarray) -> tuple[np.ndarray, bool]:
         calls.append(m)
-        return np.argsort(-(matrix @ v), kind="stable")[:m]
+        return np.argsort(-(matrix @ v), kind="stable")[:m], True
 
     by_pop = np.argsort(-pop, kind="stable")
 
-    def order(m: int) -> tuple[np.ndarray, np.ndarray]:
-        return by_pop[:m], matrix[by_pop[:m]]
+    def order(m: int, vectors: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        return by_pop[:m], matrix[by_pop[:m]] if vectors else None
 
     blend = extra if seed % 2 else None
     scores, mask = score_items_ann(state, matrix, nearest, order, pop, ctx, allowed, cfg, blend, 10)
@@ -233,3 +233,24 @@ def test_twins_are_found_by_their_vectors_bits() -> None:
     twins, keep = Twins.of(np.arange(100, 140), m)
     assert twins.groups == [[103, 105, 117, 130]] and 117 not in (keep + 100).tolist() and 121 in keep + 100
     assert sorted(twins.expand(np.asarray([1, 117])).tolist()) == [1, 103, 105, 117, 117, 130]
+
+
+def test_small_requests_go_through_the_index_and_match_exact_scoring(tmp_path: Path, demo_catalog) -> None:
+    """k=1 asks the index for 20 rows of 200 (the search path, twins and the popular join), not a full scan."""
+    probes = [it["id"] for it in demo_catalog[::17]]
+    with _catalogue(tmp_path / "s.db", demo_catalog) as rec:
+        calls: list[int] = []
+        snap = rec._items.snapshot()
+        real = snap.nearest_rows
+        snap.nearest_rows = lambda v, m, ok: (calls.append(m), real(v, m, ok))[1]  # type: ignore[method-assign]
+        got = [[r.item_id for r in rec.recommend(u, k=1, diversity=0.0)] for u in ("a", "b", "c")]
+        got += [[r.item_id for r in rec.similar_items(i, k=1, diversity=0.0)] for i in probes]
+        assert calls and min(calls) == 20
+        # a filter that leaves a few items still fills the page (scored exactly, not starved by the lists)
+        few = [it["id"] for it in demo_catalog[120:124]]
+        assert {r.item_id for r in rec.recommend("a", k=3, only=few)} <= set(few)
+        assert len(rec.recommend("a", k=3, only=few)) == 3
+    with Recommender.open(tmp_path / "s.db", config=EXACT) as ex:
+        want = [[r.item_id for r in ex.recommend(u, k=1, diversity=0.0)] for u in ("a", "b", "c")]
+        want += [[r.item_id for r in ex.similar_items(i, k=1, diversity=0.0)] for i in probes]
+    assert got == want

@@ -132,7 +132,8 @@ class AnnIndex:
         self.twins = twins or Twins()
         self._index.expansion_search = expansion_search
         self._lock = threading.Lock()
-        self.dirty = False
+        self.dirty = False  # the header or the vectors changed since read or saved
+        self._vectors_dirty = False  # the vectors did (the index file must be written again)
 
     @staticmethod
     def dtype_for(matrix: VectorRows, sample: int = 2048) -> str:
@@ -174,7 +175,7 @@ class AnnIndex:
             index.add(np.asarray(iids[part], np.uint64), np.asarray(matrix[part], np.float32), threads=threads)
         header = AnnHeader(epoch, space_id, int(matrix.shape[1]), dtype, connectivity, version, synced_at, len(rows))
         out = cls(index, header, expansion_search, twins)
-        out.dirty = True
+        out.dirty = out._vectors_dirty = True
         return out
 
     @classmethod
@@ -201,15 +202,16 @@ class AnnIndex:
         names a half-written index)."""
         path, head_path = paths(store_path)
         with self._lock:
-            tmp = path.with_name(path.name + ".tmp")
-            self._index.save(str(tmp))
-            os.replace(tmp, path)
+            if self._vectors_dirty or not path.exists():  # a header-only change leaves the big file alone
+                tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+                self._index.save(str(tmp))
+                os.replace(tmp, path)
             header = AnnHeader(**{**asdict(self.header), "size": len(self._index)})
-            htmp = head_path.with_name(head_path.name + ".tmp")
+            htmp = head_path.with_name(f"{head_path.name}.tmp{os.getpid()}")
             htmp.write_text(json.dumps({"header": asdict(header), "twins": self.twins.groups}), encoding="utf-8")
             os.replace(htmp, head_path)
             self.header = header
-            self.dirty = False
+            self.dirty = self._vectors_dirty = False
 
     def __len__(self) -> int:
         return len(self._index)
@@ -224,7 +226,7 @@ class AnnIndex:
             if present.any():
                 self._index.remove(keys[present])
             self._index.add(keys, np.asarray(vecs, np.float32))
-            self.dirty = True
+            self.dirty = self._vectors_dirty = True
 
     def synced(self, version: str | None, synced_at: float | None = None) -> None:
         """The index is now current with catalogue ``version`` (read whole at ``synced_at``, if given)."""

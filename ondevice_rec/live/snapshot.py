@@ -85,17 +85,18 @@ class CatalogSnapshot:
         r = np.minimum(np.searchsorted(self.iids, q), len(self.iids) - 1)
         return np.where(self.iids[r] == q, r, -1)
 
-    def nearest_rows(self, v: np.ndarray, count: int) -> np.ndarray:
+    def nearest_rows(self, v: np.ndarray, count: int, allowed: np.ndarray) -> tuple[np.ndarray, bool]:
         """Rows of about ``count`` items nearest to ``v`` by the ANN index, best first, then at most ``count`` of
-        their twins (items with the same vector), nearest groups first, at most ``count // 20`` per group (at
-        least 10), the most popular first — members of a group score alike but for their priors, and a
-        request asks ``count`` for at most ``count // 20`` items."""
+        their allowed twins (items with the same vector), nearest groups first, at most ``count // 20`` per
+        group (at least 10), the most popular first — members of a group score alike but for their priors, and
+        a request asks ``count`` for at most ``count // 20`` items. Also: whether the index gave all ``count``."""
         assert self.ann is not None
         keys = self.ann.search(v, count)
         members, group = self.ann.twins.members(keys)
         rows, more = self.rows_of(keys), self.rows_of(members)
-        group = group[more >= 0]
-        more = more[more >= 0]
+        ok = more >= 0
+        ok[ok] = allowed[more[ok]]
+        group, more = group[ok], more[ok]
         cap = max(10, count // 20)
         if more.size > cap:
             pop = self.prior("")
@@ -104,7 +105,7 @@ class CatalogSnapshot:
             first = np.searchsorted(group[order], group[order], "left")
             more = more[order[np.arange(len(order)) - first < cap]][:count]
         rows = np.concatenate([rows, more]) if more.size else rows
-        return rows[rows >= 0]
+        return rows[rows >= 0], len(keys) >= count
 
     def vectors(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Rows of the matrix in float32 (whatever the storage precision)."""
@@ -272,10 +273,12 @@ class CatalogSnapshot:
             self._priors.pop("order_vectors", None)
         return have[:m]
 
-    def popular(self, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`popularity_order` and those rows' vectors in float32, kept with it (the same few thousand
-        rows every request: converted once, not per request)."""
+    def popular(self, m: int, vectors: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`popularity_order` and, if asked, those rows' vectors in float32, kept with it (the same few
+        thousand rows every request: converted once, not per request)."""
         rows = self.popularity_order(m)
+        if not vectors:
+            return rows, None
         vecs = self._priors.get("order_vectors")
         if vecs is None or len(vecs) < len(rows):
             order = self._priors["order"]  # the whole cached order, which covers ``rows``

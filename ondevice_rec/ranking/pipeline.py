@@ -239,10 +239,12 @@ def search(
     blend: np.ndarray | None,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of the catalogue for this state, and the rows that may be picked: through the ANN index when
-    the catalogue has one, coarse-to-fine at prefilter size, else exactly over every row."""
+    """Scores of the catalogue for this state (``blend``: added to every score: the item-item blend, the
+    impression penalty), and the rows that may be picked: through the ANN index when the catalogue has one,
+    coarse-to-fine at prefilter size, else exactly over every row."""
     n = len(snap)
-    if snap.ann is not None and cfg.ann_min_items and n >= cfg.ann_min_items:
+    something = state.personalised or blend is not None or bool(pop.any())  # else: a spread, no search
+    if snap.ann is not None and cfg.ann_min_items and n >= cfg.ann_min_items and something:
         return score_items_ann(
             state, snap.matrix, snap.nearest_rows, snap.popular, pop, ctx_pop, allowed, cfg, blend, k
         )
@@ -276,9 +278,9 @@ def rank(
     assert pop is not None
     ctx_pop = _context_prior(snap, req.context)
     blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
-    scores, allowed = search(snap, state, pop, ctx_pop, allowed, cfg, blend, max(req.k, req.rerank_top or 0))
     penalty = _impression_penalty(snap, signals.impressions, cfg)
-    scores -= penalty
+    extra = blend if not penalty.any() else -penalty if blend is None else blend - penalty  # part of every score
+    scores, allowed = search(snap, state, pop, ctx_pop, allowed, cfg, extra, max(req.k, req.rerank_top or 0))
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
     if req.filters.where is not None and meta_of is not None:

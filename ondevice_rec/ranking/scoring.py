@@ -4,7 +4,7 @@ search for large catalogues, and diversity (MMR). Functions of typed config + ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -355,8 +355,8 @@ def _constant(value: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 def score_items_ann(
     state: UserState,
     matrix: VectorRows,
-    nearest: Callable[[np.ndarray, int], np.ndarray],
-    popular: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    nearest: Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, bool]],
+    popular: Callable[[int, bool], tuple[np.ndarray, np.ndarray | None]],
     pop: np.ndarray,
     ctx_pop: np.ndarray | None,
     allowed: np.ndarray,
@@ -366,30 +366,36 @@ def score_items_ann(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates from an ANN index joined with the most popular items, scored exactly (threshold algorithm).
 
-    ``nearest(v, m)`` gives the rows of about ``m`` items most similar to ``v`` (best first); ``popular(m)``
-    the ``m`` most popular rows, highest first, and their float32 vectors (kept by the caller: the same rows
-    every request, so no gather and conversion each time). Both lists (and every row the item-item blend touches) are
-    scored exactly. An item in neither list is no more similar than the last of the nearest and no more
-    popular than the last of the popular, and the avoid term is never positive, so its score is at most the
-    score of that corner; when ``k`` allowed candidates beat the corner, they are the exact top ``k`` (up to
-    the index's own approximation). Otherwise the popular list grows fourfold — and the nearest list twofold
-    when more popular items alone could not lower the corner enough — at most twice; then what was found is
-    used. Returns (scores, candidate mask) like :func:`score_items_prefiltered`."""
+    ``nearest(v, m, allowed)`` gives the rows of about ``m`` items most similar to ``v`` (best first) and
+    whether the index gave all ``m``; ``popular(m, vectors)`` the ``m`` most popular rows, highest first, and
+    (if asked) their float32 vectors, kept by the caller (the same rows every request). Both lists, and every
+    row ``extra`` touches (the item-item blend, impressions), are scored exactly. An item in neither list is no
+    more similar than the least similar of the nearest and no more popular than the last of the popular, and
+    the avoid term is never positive, so its score is at most that corner's; when ``k`` allowed candidates beat
+    the corner, they are the exact top ``k`` (up to the index's own approximation). Otherwise the popular list
+    grows fourfold — and the nearest list twofold when more popular items alone could not lower the corner
+    enough — at most twice. A filter that leaves few rows, or rounds that end with fewer than ``k`` allowed
+    candidates, score the allowed rows exactly instead. Returns (scores, candidate mask) like
+    :func:`score_items_prefiltered`."""
     n = matrix.shape[0]
     m_near = min(max(cfg.ann_candidates, 20 * k), n)
     m_pop = min(max(cfg.ann_popular, 20 * k), n)
-    upper = replace(state, neg=None)  # the avoid term is ≤ 0: dropping it bounds the score from above
+    left = int(allowed.sum())
+    if left <= 4 * m_pop:  # a filter left few rows: score them all
+        return _exact_on(state, matrix, np.flatnonzero(allowed), pop, ctx_pop, allowed, cfg, extra)
     ctx_max = None if ctx_pop is None else np.asarray([float(ctx_pop.max())], np.float32)
     seen = np.zeros(n, dtype=bool)
     scores = np.full(n, -np.inf, dtype=np.float32)
     found: list[np.ndarray] = []
     near = np.zeros(0, np.int64)
     pending = [np.flatnonzero(extra) if extra is not None else np.zeros(0, np.int64)]
-    asked = 0
+    asked, complete = 0, False
 
     def corner(sim: float, m: int) -> float:
-        floor = np.asarray([float(pop[popular(m)[0][-1]])])
-        return float(_combine(upper, _constant(np.asarray([sim], np.float32)), 1, floor, ctx_max, cfg)[0])
+        """The best score an item outside both lists could have (every term but ``avoid``, which is ≤ 0)."""
+        floor = np.asarray([float(pop[popular(m, False)[0][-1]])])
+        terms = score_terms(state, _constant(np.asarray([sim], np.float32)), 1, floor, ctx_max, cfg)
+        return float(sum(float(v[0]) for name, v in terms.items() if name != "avoid"))
 
     def score(rows: np.ndarray, vecs: np.ndarray | None = None) -> None:
         take = ~seen[rows] & allowed[rows]
@@ -403,19 +409,20 @@ def score_items_ann(
             scores[rows[take]] = _exact(state, matrix, rows, pop, ctx_pop, cfg, extra, vecs)[take]
             found.append(rows[take])
 
-    for _ in range(3):
+    for last in (False, False, True):
         if state.pos is not None and m_near > asked:
-            near, asked = nearest(state.pos, m_near), m_near
-            pending.append(near[near >= 0])
+            (near, complete), asked = nearest(state.pos, m_near, allowed), m_near
+            pending.append(near)
         rows = np.concatenate(pending) if pending else np.zeros(0, np.int64)
         pending = []
         rows = np.sort(rows)  # a few hundred: sort beats a hash set
         score(rows[np.concatenate([[True], rows[1:] != rows[:-1]])] if rows.size else rows)
-        score(*popular(m_pop))
-        if m_pop >= n or (m_near >= n and state.pos is not None):
+        rows, vecs = popular(m_pop, True)
+        score(rows, vecs)
+        if last or m_pop >= n:
             break
         sim = 0.0 if state.pos is None else 1.0  # an index that gave fewer than asked certifies nothing
-        if state.pos is not None and near.size >= asked:
+        if state.pos is not None and complete and near.size:
             sim = float(np.min(np.asarray(matrix[near], np.float32) @ state.pos))
         have = np.concatenate(found) if found else np.zeros(0, np.int64)
         kth = float(np.partition(scores[have], have.size - k)[have.size - k]) if have.size >= k else -np.inf
@@ -425,9 +432,11 @@ def score_items_ann(
         if kth < corner(sim, grow):
             m_near = min(2 * m_near, n)
         m_pop = grow
+    have = np.concatenate(found) if found else np.zeros(0, np.int64)
+    if have.size < min(k, left):  # the lists held too few allowed rows: every allowed row, exactly
+        return _exact_on(state, matrix, np.flatnonzero(allowed), pop, ctx_pop, allowed, cfg, extra)
     mask = np.zeros(n, dtype=bool)
-    if found:
-        mask[np.concatenate(found)] = True
+    mask[have] = True
     return scores, mask
 
 

@@ -57,9 +57,9 @@ class CatalogTable:
         from a server (their text is never public text, see :meth:`public_text`); an item the app writes again
         is the app's. Returns (iid of each item, the version before, the version after), so a snapshot that was
         current can apply the change in place."""
-        now = time.time()
         iids: list[int] = []
         with self._s.write() as conn:
+            now = time.time()  # once the write lock is held: readers that sync by time miss nothing
             before = self._s.meta_in(conn, "catalog_version", "0")
             for i, it in enumerate(items):
                 iid = conn.execute(
