@@ -254,3 +254,21 @@ def test_small_requests_go_through_the_index_and_match_exact_scoring(tmp_path: P
         want = [[r.item_id for r in ex.recommend(u, k=1, diversity=0.0)] for u in ("a", "b", "c")]
         want += [[r.item_id for r in ex.similar_items(i, k=1, diversity=0.0)] for i in probes]
     assert got == want
+
+
+def test_another_process_changing_only_priors_costs_no_rebuild(tmp_path: Path, demo_catalog, monkeypatch) -> None:
+    db = tmp_path / "s.db"
+    with _catalogue(db, demo_catalog) as rec:
+        time.sleep(1.1)
+        rec.recommend("a", k=5)  # index saved
+    with Recommender.open(db, config=EXACT) as other:  # another process: priors of every item, two removals
+        other.set_priors({it["id"]: float(i) for i, it in enumerate(demo_catalog)})
+        other.remove_items([demo_catalog[0]["id"], demo_catalog[1]["id"]])
+    written: list[int] = []
+    monkeypatch.setattr(AnnIndex, "build", lambda *a, **k: pytest.fail("rebuilt for a change of priors"))
+    real = AnnIndex.upsert
+    monkeypatch.setattr(
+        AnnIndex, "upsert", lambda self, iids, vecs: (written.append(len(iids)), real(self, iids, vecs))
+    )
+    with Recommender.open(db, config=ANN) as rec:
+        assert rec.recommend("a", k=1) and sum(written) == 0

@@ -228,6 +228,23 @@ class AnnIndex:
             self._index.add(keys, np.asarray(vecs, np.float32))
             self.dirty = self._vectors_dirty = True
 
+    def differs(self, iids: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+        """Per id, whether the index lacks it (and it is no twin, which it lacks on purpose) or holds another
+        direction for it than ``vecs``: what a catch-up must write (a popularity or removal change leaves the
+        vectors as they were)."""
+        if not len(iids):
+            return np.zeros(0, dtype=bool)
+        with self._lock:
+            held = self._index.get(np.asarray(iids, np.uint64), dtype=np.float32)
+        held = held if isinstance(held, (list, tuple)) else [held]
+        twins, _ = self.twins.members(np.asarray(iids, np.int64))
+        out = ~np.isin(np.asarray(iids, np.int64), twins)  # missing: to write, unless a twin
+        for i, (h, v) in enumerate(zip(held, np.asarray(vecs, np.float32))):
+            if h is not None:
+                h = np.asarray(h, np.float32).reshape(-1)
+                out[i] = float(h @ v) < 0.99 * float(np.linalg.norm(h) * np.linalg.norm(v))
+        return out
+
     def synced(self, version: str | None, synced_at: float | None = None) -> None:
         """The index is now current with catalogue ``version`` (read whole at ``synced_at``, if given)."""
         with self._lock:

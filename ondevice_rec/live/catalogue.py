@@ -245,11 +245,13 @@ class LiveCatalog:
             # written by another connection since: found by time (a second of slack for a transaction that
             # began before the index was last synced and committed after)
             iids = np.asarray(store.catalog.updated_since(space, index.header.synced_at - 1.0), np.int64)
-            if len(iids) > len(snap) // 4:
+            rows = snap.rows_of(iids)
+            iids, rows = iids[rows >= 0], rows[rows >= 0]
+            changed = index.differs(iids, snap.vectors(rows))
+            if changed.sum() > len(snap) // 4:  # a new catalogue, more or less: build it anew
                 index = None
-            else:
-                rows = snap.rows_of(iids)
-                index.upsert(iids[rows >= 0], snap.vectors(rows[rows >= 0]))
+            else:  # rows whose popularity or removal changed keep their vectors: nothing to write for them
+                index.upsert(iids[changed], snap.vectors(rows[changed]))
                 index.synced(snap.version, synced_at)
         if index is None:
             t0 = time.perf_counter()
