@@ -117,11 +117,6 @@ class Twins:
         more = [m for g in groups for m in self.groups[g]]
         return np.asarray(more, np.int64), np.repeat(np.arange(len(groups)), [len(self.groups[g]) for g in groups])
 
-    def expand(self, keys: np.ndarray) -> np.ndarray:
-        """``keys``, then the other members of the groups some of them belong to."""
-        more, _ = self.members(keys)
-        return np.concatenate([keys, more]) if more.size else keys
-
 
 class AnnIndex:
     """usearch HNSW over (store id → vector); thread-safe for one writer and concurrent searches."""
