@@ -1093,6 +1093,11 @@ def export_summary(manifest: Manifest) -> list[str]:
         f"{v['valid_ndcg10_onnx_fp32']:.4f}, int8 {v['valid_ndcg10_onnx_int8']:.4f}; "
         f"max |onnx - torch| {v['max_abs_onnx_fp32_vs_torch']:.1e}"
     )
+    if "int8_top10_agreement" in v:
+        lines.append(
+            f"int8 vs fp32: paired upper 95 % bound {v['int8_minus_fp32_ndcg10_upper95']:+.4f} NDCG@10, "
+            f"top-10 agreement {v['int8_top10_agreement']:.3f}"
+        )
     return lines
 
 

@@ -75,3 +75,13 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, n: int = 10000, seed: int = 0) 
         "ci_high": hi,
         "p_value": float((np.sum(null >= obs - 1e-15) + 1) / (n + 1)),
     }
+
+
+def paired_upper_bound(a: np.ndarray, b: np.ndarray, *, n: int = 2000, seed: int = 0, alpha: float = 0.05) -> float:
+    """One-sided upper ``1 - alpha`` bootstrap bound of mean(a − b) over paired per-user values: "a is worse
+    than b by more than m" is shown at level ``alpha`` only when this bound is below −m."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ArgumentError("paired_upper_bound needs per-user values for the same users")
+    return bootstrap_ci(a - b, n=n, seed=seed, alpha=2 * alpha)[1]

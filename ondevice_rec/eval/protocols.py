@@ -83,14 +83,39 @@ def full_protocol_ndcg(
 ) -> np.ndarray:
     """Per-user NDCG@10 under the ``full`` protocol for a scoring function ``score(users, histories)``
     (used for early stopping and export validation)."""
+    return full_protocol_eval(split, stage, score, users, batch)[0]
+
+
+def full_protocol_eval(
+    split: Split,
+    stage: str,
+    score: Callable[[np.ndarray, Sequence[np.ndarray]], np.ndarray],
+    users: np.ndarray | None = None,
+    batch: int = 256,
+    k: int = 10,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user NDCG@10 under the ``full`` protocol and each user's top ``k`` candidates (``(users, k)`` item
+    indices, best first): what a quantised model's ranking is compared on."""
     from .metrics import metrics_from_rank, rank_of_target
 
     users = np.arange(split.n_users) if users is None else np.asarray(users)
     out = []
+    top = np.zeros((len(users), k), dtype=np.int64)
     for s in range(0, len(users), batch):
         us = users[s : s + batch]
         scores = score(us, [split.history(int(u), stage) for u in us])
         for r, u in enumerate(us):
             cand = np.flatnonzero(full_mask(split, int(u), stage))
             out.append(metrics_from_rank(rank_of_target(scores[r], split.target(int(u), stage), cand))["NDCG@10"])
-    return np.asarray(out)
+            kk = min(k, len(cand))
+            best = cand[np.argpartition(-scores[r][cand], kk - 1)[:kk]] if kk else cand
+            row = best[np.lexsort((best, -scores[r][best]))]
+            top[s + r, : len(row)] = row
+    return np.asarray(out), top
+
+
+def top_k_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean share of each row's top-k items (``(users, k)`` index arrays) that the other ranking also holds."""
+    if a.shape != b.shape or a.size == 0:
+        raise ArgumentError("top_k_agreement needs two non-empty rankings of the same shape")
+    return float(np.mean([len(set(x.tolist()) & set(y.tolist())) / a.shape[1] for x, y in zip(a, b)]))
