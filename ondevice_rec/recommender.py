@@ -26,11 +26,11 @@ from .inputs.limits import MAX_PROFILE_CHARS
 from .inputs.requests import build_request, check_open, check_options, open_config, page
 from .live.catalogue import LiveCatalog
 from .live.histories import UserHistories
+from .live.profiles import Profiles
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
 from .ranking import RankingConfig, stat_increments
 from .ranking.pipeline import Recommendation, Request, rank, similar
-from .ranking.profile import Profile, embed_profile
 from .store import SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ class Recommender:
             raise
         self._consent = ConsentLedger(self._store, self._increments, lambda: self._items.stale_stats())
         self._items = LiveCatalog(self._store, self._encoder, self.config, self._lock)
-        self._histories = UserHistories(self._store, self.config, self._profile)
+        self._profiles = Profiles(self._store, self._encoder, self._items.snapshot, self._lock)
+        self._histories = UserHistories(self._store, self.config, self._profiles.get)
         try:
             if not self.read_only:
                 self._store.catalog.rebuild_stats_if_flagged(self._increments)
@@ -275,8 +276,10 @@ class Recommender:
         return report
 
     # --- profiles -------------------------------------------------------------------------------
-    def set_profile(self, user_id: str, text: str) -> None:
-        """Store a natural-language profile ("I love hard science fiction, no horror"); empty text removes it."""
+    def set_profile(self, user_id: str, text: str) -> list[dict[str, object]]:
+        """Store a natural-language profile ("I loved Heat and Fargo, no horror"); empty text removes it. Titles
+        it names are matched against the catalogue and count as liked (or disliked) items; returned, each with
+        ``item_id``, ``title``, ``said`` (the words matched), ``confidence`` and ``liked``."""
         self._check_open()
         check_id(user_id, "user_id")
         if not isinstance(text, str):
@@ -288,26 +291,12 @@ class Recommender:
         if not text.strip():
             with self._lock:
                 self._store.profiles.delete(user_id)
-            return
-        prof = self._embed_profile(text)
-        with self._lock:
-            self._store.profiles.set(user_id, text, self.space_id, prof.positive, prof.negative, prof.pos, prof.neg)
-
-    def _embed_profile(self, text: str) -> Profile:
-        return embed_profile(text, self._encoder)
+            return []
+        return self._profiles.named(self._profiles.set(user_id, text))
 
     def get_profile(self, user_id: str) -> str | None:
         uid = self._store.users.uid(check_id(user_id, "user_id"))
         return self._store.profiles.text(uid) if uid is not None else None
-
-    def _profile(self, uid: int) -> Profile | None:
-        """The stored clause vectors for this bundle; a profile written under another bundle by another
-        connection since we opened is embedded in memory (a read never writes)."""
-        stored = self._store.profiles.vectors(uid, self.space_id, self._encoder.dim)
-        if stored is not None:
-            return Profile(*stored)
-        text = self._store.profiles.text(uid)
-        return self._embed_profile(text) if text else None
 
     # --- consent --------------------------------------------------------------------------------
     def consent(self, user_id: str) -> ConsentHandle:

@@ -101,7 +101,7 @@ def test_a_version_1_store_is_migrated_and_seen_items_use_the_index(db_path: Pat
         conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     s.close()
     s = Store(db_path)
-    assert s.meta("schema_version") == str(SCHEMA_VERSION) == "6"
+    assert s.meta("schema_version") == str(SCHEMA_VERSION) == "7"
     plan = " ".join(str(r) for r in s.query("EXPLAIN QUERY PLAN SELECT min(iid) FROM events WHERE uid=1 AND iid > 5"))
     assert "events_uid_iid" in plan
     s.close()

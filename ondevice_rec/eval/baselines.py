@@ -219,6 +219,7 @@ class BundleModel:
     name: str = "bundle:default"
     batch: int = 64
     precision: str | None = None
+    titles: bool = True  # resolve the titles a profile names (False: the ablation without)
     uses_profiles = True
 
     def cold_item_fair(self) -> bool:
@@ -242,7 +243,7 @@ class BundleModel:
         counts = np.zeros(split.n_items, dtype=np.float64)
         for seq in split.train:
             np.add.at(counts, seq, 1.0)
-        return RuntimeFitted(encoder, np.concatenate(vecs), split, counts)
+        return RuntimeFitted(encoder, np.concatenate(vecs), split, counts, titles=self.titles)
 
 
 @dataclass
@@ -256,6 +257,7 @@ class RuntimeFitted:
     split: Split
     popularity: np.ndarray
     config: Any = None
+    titles: bool = True
 
     def __post_init__(self) -> None:
         from ..live.snapshot import CatalogSnapshot
@@ -296,13 +298,20 @@ class RuntimeFitted:
         return out
 
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
+        """As the runtime scores a user who only wrote a profile: its clauses, and the titles it names matched
+        against the catalogue (the split's titles, its popularity breaking ties) as liked items."""
         from ..ranking.pipeline import UserSignals
-        from ..ranking.profile import embed_profile
+        from ..ranking.profile import read_profile
         from ..ranking.scoring import NO_EVENTS
+        from ..ranking.titles import TitleTable
 
+        sp = self.split
+        titles = TitleTable((i, sp.item_title[i], float(self.popularity[i])) for i in range(sp.n_items))
+        reserved = {t for tags in sp.item_tags for t in tags}
         out = np.zeros((len(profiles), self.matrix.shape[0]), dtype=np.float32)
         for r, text in enumerate(profiles):
-            out[r] = self._scores(UserSignals(True, True, [], NO_EVENTS, embed_profile(text, self.encoder)))
+            prof = read_profile(text, self.encoder, titles if self.titles else None, reserved)
+            out[r] = self._scores(UserSignals(True, True, [], NO_EVENTS, prof))
         return out
 
 
@@ -390,6 +399,10 @@ def make_model(spec: str, seed: int) -> Model:
     if spec.startswith("bundle:"):
         path = spec.removeprefix("bundle:")
         return BundleModel(path, name=f"bundle:{Path(path).name}")
+    if spec.startswith("notitles:"):  # ablation: profiles read as words only, the titles they name unresolved
+        path = spec.removeprefix("notitles:")
+        return BundleModel(None if path in ("", "default") else path, name=f"notitles:{Path(path or 'default').name}",
+                           titles=False)  # fmt: skip
     if spec.startswith("rerank:"):
         path = spec.removeprefix("rerank:")
         return RerankModel(path, name=f"rerank20:{Path(path).name}")
@@ -397,5 +410,5 @@ def make_model(spec: str, seed: int) -> Model:
         path = spec.removeprefix("llmonly:")
         return RerankModel(path, name=f"llm-only20:{Path(path).name}", weight=None)
     raise ArgumentError(
-        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, rerank:PATH)"
+        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, notitles:PATH, rerank:PATH)"
     )

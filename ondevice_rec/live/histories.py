@@ -76,6 +76,9 @@ class UserHistories:
         if h.uid is None:
             return UserSignals()
         excluded = h.seen if exclude_seen else h.disliked
+        if h.profile is not None and h.profile.mentions:  # titles the profile names: seen (or disliked) too
+            named = [m.iid for m in h.profile.mentions if exclude_seen or not m.liked]
+            excluded = np.union1d(excluded, np.asarray(named, np.int64)) if named else excluded
         if not h.consented:
             return UserSignals(True, False, excluded)
         return UserSignals(True, True, excluded, h.events, h.profile, h.impressions)

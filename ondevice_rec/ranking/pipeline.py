@@ -141,7 +141,7 @@ def user_state(
     empty = UserState(None, None, np.zeros(0, np.int64), np.zeros(0, np.float32), [], [], None)
     if not signals.consented:
         return empty
-    events = signals.events.head(cfg.history_limit)
+    events = with_mentions(signals.events, signals.profile, cfg).head(cfg.history_limit)
     events = events.at_rows(snap.rows_of(events.items)) if len(events) else NO_EVENTS
     prof = signals.profile
     pos_m = prof.pos if prof is not None else None
@@ -165,6 +165,29 @@ def user_state(
         if learned is not None:
             state.pos = learned
     return state
+
+
+def with_mentions(events: Events, prof: Profile | None, cfg: RankingConfig) -> Events:
+    """The user's events followed, as the oldest, by the items their profile names: a title they loved counts
+    as a like, one they did not as a dislike, weighted by how sure the match is; an item with an event of its
+    own keeps only that. So a profile that names titles is a history from the first request on, and real
+    events take over as they come."""
+    if prof is None or not prof.mentions:
+        return events
+    have = set(events.items.tolist())
+    ms = [m for m in prof.mentions if m.iid not in have]
+    if not ms:
+        return events
+    kinds = tuple("like" if m.liked else "dislike" for m in ms)
+    weights = np.asarray([cfg.kind_weights.get(k, 0.0) * m.confidence for k, m in zip(kinds, ms)], np.float32)
+    oldest = float(events.at.min()) if len(events) else 0.0
+    return Events(
+        np.concatenate([events.items, np.asarray([m.iid for m in ms], np.int64)]),
+        events.kinds + kinds,
+        np.concatenate([events.weights, weights]),
+        np.concatenate([events.at, np.full(len(ms), oldest - 1.0)]),
+        events.ctx + ("",) * len(ms),
+    )
 
 
 def item_item_scores(

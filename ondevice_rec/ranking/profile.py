@@ -3,13 +3,15 @@ away), each embedded by the bundle's encoder. One implementation for the runtime
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .signals import split_profile
 from .templates import profile_clause_text
+from .titles import Mention, TitleSource, resolve_titles
 
 if TYPE_CHECKING:
     from ..backends.base import Encoder
@@ -23,6 +25,18 @@ class Profile:
     negative: list[str]
     pos: np.ndarray | None
     neg: np.ndarray | None
+    mentions: tuple[Mention, ...] = ()  # catalogue items the text names (ranking/titles.py)
+
+
+def read_profile(
+    text: str, encoder: Encoder, titles: TitleSource | None = None, reserved: Iterable[str] = ()
+) -> Profile:
+    """The profile as the ranker uses it: clause vectors, and with ``titles`` the items the text names
+    (``reserved``: words never read as a title on their own, the catalogue's tags)."""
+    prof = embed_profile(text, encoder)
+    if titles is None:
+        return prof
+    return replace(prof, mentions=tuple(resolve_titles(text, titles, reserved=reserved)))
 
 
 def embed_profile(text: str, encoder: Encoder) -> Profile:

@@ -137,7 +137,8 @@ def to_datetime(value: Any, name: str) -> datetime:
 
 # --- profiles ---------------------------------------------------------------------------------
 _NEG_CUE = re.compile(
-    r"^\s*(?:(?:and|but|or)\s+)?(?:(?:i|we)\s+)?(?:no|not|never|nothing|without|avoid|hate|hates|dislike|dislikes|"
+    r"^\s*(?:(?:and|but|or)\s+)?(?:(?:i|we)\s+)?(?:no|not|never|nothing|without|avoid|hate|hates|hated|dislike|dislikes|"
+    r"disliked|didn'?t\s+(?:like|enjoy)|did\s+not\s+(?:like|enjoy)|"
     r"don'?t\s+(?:like|want|enjoy)|do\s+not\s+(?:like|want|enjoy)|can'?t\s+stand|except|skip|none\s+of)\b[\s:,-]*",
     re.IGNORECASE,
 )
@@ -160,3 +161,30 @@ def split_profile(text: str) -> tuple[list[str], list[str]]:
         else:
             pos.append(clause)
     return pos, neg
+
+
+# sentence ends (not after the abbreviations titles carry: "Dr. Strangelove", "Mr. Smith Goes to Washington")
+_SENTENCES = re.compile(
+    r"(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bJr)(?<!\bvs)[.;!?\n]+|\s+but\s+", re.IGNORECASE
+)
+_POSITIVE_TURN = re.compile(r"^\s*(?:and|but)\s+(?:i|we)\b", re.IGNORECASE)
+
+
+def profile_clauses(text: str) -> list[tuple[str, bool]]:
+    """The profile's clauses with their polarity (False: negative), split at sentence ends only, so that a title
+    with a comma stays whole ("The Good, the Bad and the Ugly"); within a sentence a comma starts a new clause
+    only where the polarity turns ("I loved Heat, not Titanic", "no horror, and I loved Alien")."""
+    out: list[tuple[str, bool]] = []
+    for sentence in _SENTENCES.split(text):
+        parts = sentence.split(",")
+        clause, liked = parts[0], not _NEG_CUE.match(parts[0])
+        for part in parts[1:]:
+            turn = False if _NEG_CUE.match(part) else True if _POSITIVE_TURN.match(part) else None
+            if turn is None or turn == liked:
+                clause += "," + part
+            else:
+                out.append((clause, liked))
+                clause, liked = part, turn
+        if clause.strip():
+            out.append((clause, liked))
+    return out

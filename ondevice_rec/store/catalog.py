@@ -15,6 +15,7 @@ from ..errors import ItemNotFoundError, StoreError
 from . import statements, vector_cache, vectors
 from .rows import CatalogRows, Item, QuantizedRows, intern_tags, spare_rows
 from .statements import Increments
+from .title_keys import short_title_key, title_key
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -63,10 +64,12 @@ class CatalogTable:
             before = self._s.meta_in(conn, "catalog_version", "0")
             for i, it in enumerate(items):
                 iid = conn.execute(
-                    "INSERT INTO items(item_id, title, text, tags, meta, popularity, added_at, updated_at, origin) "
-                    "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET title=excluded.title, "
-                    "text=excluded.text, tags=excluded.tags, meta=excluded.meta, popularity=excluded.popularity, "
-                    "updated_at=excluded.updated_at, removed=NULL, origin=excluded.origin RETURNING iid",
+                    "INSERT INTO items(item_id, title, text, tags, meta, popularity, added_at, updated_at, origin, "
+                    "title_key, title_short) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
+                    "title=excluded.title, text=excluded.text, tags=excluded.tags, meta=excluded.meta, "
+                    "popularity=excluded.popularity, updated_at=excluded.updated_at, removed=NULL, "
+                    "origin=excluded.origin, title_key=excluded.title_key, title_short=excluded.title_short "
+                    "RETURNING iid",
                     (
                         it.id,
                         it.title,
@@ -77,6 +80,8 @@ class CatalogTable:
                         now,
                         now,
                         "remote" if remote else None,
+                        title_key(it.title),
+                        short_title_key(it.title),
                     ),
                 ).fetchone()[0]
                 iids.append(int(iid))
@@ -225,6 +230,34 @@ class CatalogTable:
     def titles(self) -> list[str]:
         """Titles of the app's own items (not those a server sent: see :meth:`public_text`)."""
         return [r[0] for r in self._s.query("SELECT title FROM items WHERE title != '' AND origin IS NULL")]
+
+    def by_title_key(self, keys: Sequence[str], *, short: bool = False) -> dict[str, list[tuple[int, str, float]]]:
+        """key → (iid, title, popularity) of the live items of the app's catalogue whose title key (``short``: the
+        key of the title before its subtitle) is one of ``keys`` (store/title_keys.py)."""
+        column = "title_short" if short else "title_key"
+        out: dict[str, list[tuple[int, str, float]]] = {}
+        for s in range(0, len(keys), 500):
+            chunk = list(keys[s : s + 500])
+            q = ",".join("?" * len(chunk))
+            for key, iid, title, pop in self._s.query(
+                f"SELECT {column}, iid, title, coalesce(popularity, 0) FROM items WHERE {column} IN ({q}) "
+                "AND removed IS NULL AND origin IS NULL",
+                chunk,
+            ):
+                out.setdefault(key, []).append((int(iid), title, float(pop)))
+        return out
+
+    def titles_from(self, prefix: str, limit: int) -> list[tuple[str, tuple[int, str, float]]]:
+        """Up to ``limit`` (title key, (iid, title, popularity)) of live app items whose key starts with
+        ``prefix``, in key order."""
+        return [
+            (key, (int(iid), title, float(pop)))
+            for key, iid, title, pop in self._s.query(
+                "SELECT title_key, iid, title, coalesce(popularity, 0) FROM items WHERE title_key >= ? AND "
+                "title_key < ? AND removed IS NULL AND origin IS NULL ORDER BY title_key LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            )
+        ]
 
     def public_text(self) -> Iterator[tuple[str, str, list[str]]]:
         """(title, text, tags) of every item the app itself added: the catalogue's public content, streamed.

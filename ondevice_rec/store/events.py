@@ -220,14 +220,16 @@ class ProfilesTable:
         negative: Sequence[str],
         pos: np.ndarray | None,
         neg: np.ndarray | None,
+        mentions: Sequence[Sequence[object]] = (),
     ) -> None:
-        """Store the profile text and its clause vectors (in ``space_id``; vectors of other spaces are dropped)."""
+        """Store the profile text, its clause vectors (in ``space_id``; vectors of other spaces are dropped) and
+        the catalogue items it names (rows of plain values, stored as JSON)."""
         with self._s.write() as conn:
             uid = statements.ensure_uid(conn, user_id)
             conn.execute(
-                "INSERT INTO profiles(uid, text, updated_at) VALUES(?,?,?) ON CONFLICT(uid) DO UPDATE "
-                "SET text=excluded.text, updated_at=excluded.updated_at",
-                (uid, text, time.time()),
+                "INSERT INTO profiles(uid, text, updated_at, mentions) VALUES(?,?,?,?) ON CONFLICT(uid) DO UPDATE "
+                "SET text=excluded.text, updated_at=excluded.updated_at, mentions=excluded.mentions",
+                (uid, text, time.time(), json.dumps([list(m) for m in mentions])),
             )
             conn.execute("DELETE FROM profile_vectors WHERE uid=?", (uid,))
             conn.execute(
@@ -250,6 +252,12 @@ class ProfilesTable:
     def text(self, uid: int) -> str | None:
         rows = self._s.query("SELECT text FROM profiles WHERE uid=?", (uid,))
         return str(rows[0][0]) if rows else None
+
+    def mentions(self, uid: int) -> list[list[object]]:
+        """The catalogue items the profile names, as :meth:`set` stored them (none for a profile written
+        before titles were resolved)."""
+        rows = self._s.query("SELECT mentions FROM profiles WHERE uid=?", (uid,))
+        return list(json.loads(rows[0][0])) if rows and rows[0][0] else []
 
     def vectors(self, uid: int, space_id: str, dim: int) -> StoredProfile | None:
         rows = self._s.query(

@@ -13,7 +13,9 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 6
+from .title_keys import short_title_key, title_key
+
+SCHEMA_VERSION = 7
 
 # Tables holding rows about one user (joined by uid); export and erasure both walk this list.
 USER_TABLES = ("events", "profiles", "profile_vectors", "consents", "audit")
@@ -115,6 +117,19 @@ def _migrate_6(conn: sqlite3.Connection) -> None:
     _add_column(conn, "items", "origin TEXT")
 
 
+def _migrate_7(conn: sqlite3.Connection) -> None:
+    # titles by key, so that a profile's "I loved Heat and Fargo" is matched against any catalogue with an index
+    # (store/title_keys.py); and the items a profile names, resolved when it is written
+    _add_column(conn, "items", "title_key TEXT")
+    _add_column(conn, "items", "title_short TEXT")
+    conn.create_function("odrec_title_key", 1, title_key, deterministic=True)
+    conn.create_function("odrec_short_title_key", 1, short_title_key, deterministic=True)
+    conn.execute("UPDATE items SET title_key=odrec_title_key(title), title_short=odrec_short_title_key(title)")
+    conn.execute("CREATE INDEX IF NOT EXISTS items_title_key ON items(title_key)")
+    conn.execute("CREATE INDEX IF NOT EXISTS items_title_short ON items(title_short) WHERE title_short != ''")
+    _add_column(conn, "profiles", "mentions TEXT")
+
+
 PERSONALIZATION = "personalization"
 PERSONALIZATION_DESCRIPTION = (
     "Use my activity and profile on this device to personalise recommendations, "
@@ -129,6 +144,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (4, _migrate_4),
     (5, _migrate_5),
     (6, _migrate_6),
+    (7, _migrate_7),
 ]
 
 
