@@ -363,3 +363,44 @@ def test_full_protocol_top_k_excludes_history() -> None:
     assert top.tolist() == [[2, 3, 4], [0, 1, 3]]
     assert ndcg.tolist() == pytest.approx([1 / np.log2(3), 1 / np.log2(5)])
     assert top_k_agreement(top, top) == 1.0
+
+
+def test_a_seed_ensemble_ships_as_one_wider_tower_or_not_at_all(tmp_path: Path) -> None:
+    """``ensemble=2``: two students side by side (scores add up), kept only when validation says so; either way
+    the bundle's dimensions match what was shipped and the runtime ranks with it."""
+    _write_generic(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", epochs=2)
+    cfg = replace(cfg, student=replace(cfg.student, ensemble=2))
+    manifest = run_export(cfg, tmp_path / "bundle")
+    report = manifest.training["ensemble"]
+    assert report["members"] == 2 and {"valid_ndcg10_first", "valid_ndcg10", "used"} <= set(report)
+    assert manifest.two_tower is not None
+    assert manifest.two_tower.dim == (32 if report["used"] else 16)
+    assert manifest.validation["passed"]
+    with Recommender.open(tmp_path / "r.db", bundle=tmp_path / "bundle") as rec:
+        rec.add_items([{"id": str(i), "title": f"space item {i}", "text": "All about space."} for i in range(5)])
+        rec.consent("u").grant("personalization")
+        rec.record("u", "1", kind="like")
+        assert len(rec.recommend("u", k=3)) == 3
+
+
+def test_ensemble_scores_are_the_sum_of_the_members() -> None:
+    torch = pytest.importorskip("torch")
+    from ondevice_rec.export.student import build_ensemble, build_student, export_arrays
+
+    cfg = StudentConfig(dim=8, blocks=1, heads=1, max_len=5)
+    members = [build_student(torch, 6, 4, replace(cfg, seed=k)).eval() for k in range(2)]
+    ens = build_ensemble(torch, members).eval()
+    text, ids = torch.randn(6, 4), torch.arange(1, 7)
+    hist = torch.randn(2, 3, 4)
+    with torch.no_grad():
+        per = [
+            (m.user(m.item_vectors(hist.reshape(-1, 4), torch.ones(6, dtype=torch.long)).reshape(2, 3, 8),
+                    torch.zeros(2, 8))[:, -1] @ m.item_vectors(text, ids).T)
+            for m in members
+        ]  # fmt: skip
+        items = ens.item_vectors(hist.reshape(-1, 4), torch.ones(6, dtype=torch.long)).reshape(2, 3, 16)
+        joint = ens.user(items, torch.zeros(2, 16))[:, -1] @ ens.item_vectors(text, ids).T
+    assert torch.allclose(joint, per[0] + per[1], atol=1e-5)
+    arrays = export_arrays(ens)
+    assert arrays["proj_w"].shape == (4, 16) and arrays["id_emb"].shape == (6, 16)

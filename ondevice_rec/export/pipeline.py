@@ -42,7 +42,14 @@ from ..eval.protocols import full_protocol_eval, top_k_agreement
 from ._deps import require
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
 from .item_item import build_neighbours, choose_weight, table_bytes
-from .student import StudentConfig, export_arrays, student_ndcg, train_student, validation_users
+from .student import (
+    StudentConfig,
+    build_ensemble,
+    export_arrays,
+    student_ndcg,
+    train_student,
+    validation_users,
+)
 from .validate import Gate, ValidationReport, compare_outputs, validate
 
 Log = Callable[[str, float], None]
@@ -118,8 +125,8 @@ def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
             return self.user(history, profile)[:, -1]
 
     tower = Tower().eval()
-    h = torch.randn(2, 7, cfg.dim)
-    p = torch.randn(2, cfg.dim)
+    h = torch.randn(2, 7, cfg.tower_dim)
+    p = torch.randn(2, cfg.tower_dim)
     kwargs: dict[str, Any] = {}
     import inspect
 
@@ -261,6 +268,7 @@ class Trained:
     model: Any
     info: dict[str, Any]
     distillation: dict[str, Any]
+    shipped: StudentConfig | None = None  # the student as shipped (``ensemble`` 1 when one alone did better)
 
 
 @dataclass
@@ -336,10 +344,11 @@ def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, 
     if taught.labels is not None and cfg.student.distill_weight > 0 and quality.get("teacher_beats_retriever"):
         weights.append(cfg.student.distill_weight)
     trained: dict[float, tuple[Any, dict[str, Any]]] = {}
+    member = replace(cfg.student, ensemble=1)
     for w in weights:
         log(f"training the student (distillation weight {w})", 0.0)
         trained[w] = train_student(
-            split, emb.items, replace(cfg.student, distill_weight=w), teacher=taught.labels if w > 0 else None,
+            split, emb.items, replace(member, distill_weight=w), teacher=taught.labels if w > 0 else None,
             profiles=emb.profiles, progress=log,
         )  # fmt: skip
     valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
@@ -356,7 +365,35 @@ def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, 
             else "highest validation NDCG@10"
         ),
     }  # fmt: skip
-    return Trained(model, info, distillation)
+    shipped = member
+    if cfg.student.ensemble > 1:
+        model, info["ensemble"] = _ensemble(cfg, split, emb, taught, replace(member, distill_weight=chosen), model, log)
+        shipped = cfg.student if info["ensemble"]["used"] else member
+    return Trained(model, info, distillation, shipped)
+
+
+def _ensemble(
+    cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, member: StudentConfig, first: Any, log: Log
+) -> tuple[Any, dict[str, Any]]:
+    """``cfg.student.ensemble`` students (seeds seed, seed+1, …; ``first`` already trained) as one model, kept
+    only when its validation NDCG@10 is above the first student's alone (the ablation, recorded)."""
+    torch = require("torch")
+    members = [first]
+    for k in range(1, cfg.student.ensemble):
+        log(f"training ensemble member {k + 1} of {cfg.student.ensemble}", 0.0)
+        members.append(
+            train_student(
+                split, emb.items, replace(member, seed=member.seed + k),
+                teacher=taught.labels if member.distill_weight > 0 else None, profiles=emb.profiles, progress=log,
+            )[0]
+        )  # fmt: skip
+    ensemble = build_ensemble(torch, members).eval()
+    vusers = validation_users(split, member)
+    single = student_ndcg(first, split, emb.items, member, stage="valid", users=vusers)
+    joint = student_ndcg(ensemble, split, emb.items, cfg.student, stage="valid", users=vusers)
+    report = {"members": len(members), "valid_ndcg10_first": round(single, 5), "valid_ndcg10": round(joint, 5)}
+    log(f"ensemble of {len(members)}: validation NDCG@10 {joint:.4f} (first student alone {single:.4f})", 1.0)
+    return (ensemble, {**report, "used": True}) if joint > single else (first, {**report, "used": False})
 
 
 def tower_stage(cfg: ExportConfig, split: Split, emb: Embedded, model: Any, work: Path) -> Towers:
@@ -376,7 +413,7 @@ def tower_stage(cfg: ExportConfig, split: Split, emb: Embedded, model: Any, work
         item_tower="item_tower.npz",
         item_ids="item_ids.json",
         max_len=cfg.student.max_len,
-        dim=cfg.student.dim,
+        dim=cfg.student.tower_dim,
         default_precision="int8",
     )
     files: dict[str, bytes | Path] = {
@@ -433,10 +470,10 @@ def validate_stage(
     sample = rng.choice(split.n_users, min(64, split.n_users), replace=False)
     hists = [split.history(int(u), "valid")[-student.max_len :] for u in sample]
     width = max(len(h) for h in hists)
-    batch = np.zeros((len(sample), width, student.dim), dtype=np.float32)
+    batch = np.zeros((len(sample), width, student.tower_dim), dtype=np.float32)
     for r, h in enumerate(hists):
         batch[r, width - len(h) :] = towers.item_vecs[h]
-    prof = np.zeros((len(sample), student.dim), dtype=np.float32)
+    prof = np.zeros((len(sample), student.tower_dim), dtype=np.float32)
     with torch.no_grad():
         ref = model.user(torch.as_tensor(batch), torch.as_tensor(prof))[:, -1].numpy()
     onnx_vs_torch = compare_outputs(ref, towers.encoders["fp32"].user_vectors(batch, prof))
@@ -503,7 +540,7 @@ def manifest_of(
 
     onnxruntime = require("onnxruntime")
     torch = require("torch")
-    dim = cfg.student.dim
+    dim = cfg.student.tower_dim
     return Manifest(
         name=f"student-{cfg.dataset}",
         kind="two-tower",
@@ -564,6 +601,8 @@ def _run_export(
         cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
         taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log))
     trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log))
+    if trained.shipped is not None:  # the towers, validation and manifest describe the student as shipped
+        cfg = replace(cfg, student=replace(trained.shipped, distill_weight=cfg.student.distill_weight))
     work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
     try:
         towers = stages.run("onnx_export", lambda: tower_stage(cfg, data.split, emb, trained.model, work))

@@ -65,6 +65,10 @@ class StudentConfig:
     # early stopping (and the cold-start stage) score a fixed random sample of this many validation users at
     # most: full-catalogue ranking of every user of a large dataset every few epochs would dominate training
     valid_users: int = 5_000
+    # students trained from seeds seed, seed+1, … and shipped as one two-tower model whose vectors are theirs
+    # side by side (a dot product of concatenations is the sum of the members' scores): a seed ensemble at the
+    # price of one wider tower
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.id_dropout < 1.0:
@@ -73,6 +77,13 @@ class StudentConfig:
             raise ArgumentError(f"loss must be auto, full or sampled, got {self.loss!r}")
         if self.negatives < 1:
             raise ArgumentError(f"negatives must be at least 1, got {self.negatives}")
+        if self.ensemble < 1:
+            raise ArgumentError(f"ensemble must be at least 1, got {self.ensemble}")
+
+    @property
+    def tower_dim(self) -> int:
+        """Width of the exported vectors: ``dim`` per member of the ensemble."""
+        return self.dim * self.ensemble
 
     def sampled(self, n_items: int) -> bool:
         """Whether training on ``n_items`` items uses the sampled softmax."""
@@ -163,8 +174,55 @@ def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -
     return Student()
 
 
+def build_ensemble(torch: Any, members: Sequence[Any]) -> Any:
+    """Trained students as one model with the student's interface: item, profile and user vectors are the
+    members' side by side, so every score is the sum of the members' scores."""
+    nn: Any = torch.nn
+    d = members[0].proj.out_features
+
+    class Side(nn.Module):
+        """The members' outputs side by side (``parts``: one module per member)."""
+
+        def __init__(self, parts: Sequence[Any]) -> None:
+            super().__init__()
+            self.parts = nn.ModuleList(parts)
+
+        def forward(self, *args: Any) -> Any:
+            return torch.cat([p(*args) for p in self.parts], -1)
+
+    class Users(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts = nn.ModuleList([m.user for m in members])
+
+        def forward(self, history: Any, profile: Any) -> Any:
+            return torch.cat(
+                [
+                    u(history[..., k * d : (k + 1) * d], profile[..., k * d : (k + 1) * d])
+                    for k, u in enumerate(self.parts)
+                ],
+                -1,
+            )
+
+    class Ensemble(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(members)
+            self.profile_proj = Side([m.profile_proj for m in members])
+            self.user = Users()
+
+        def item_vectors(self, text: Any, ids: Any) -> Any:
+            return torch.cat([m.item_vectors(text, ids) for m in self.members], -1)
+
+    return Ensemble()
+
+
 def export_arrays(model: Any) -> dict[str, np.ndarray]:
-    """The item tower as plain arrays: the runtime computes item vectors with numpy at ingest time."""
+    """The item tower as plain arrays: the runtime computes item vectors with numpy at ingest time (an
+    ensemble's members side by side)."""
+    if hasattr(model, "members"):
+        parts = [export_arrays(m) for m in model.members]
+        return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
     return {
         "proj_w": model.proj.weight.detach().numpy().T.astype(np.float32).copy(),  # (text_dim, dim)
         "proj_b": model.proj.bias.detach().numpy().astype(np.float32).copy(),
@@ -545,7 +603,7 @@ def student_scores(
                 inp[r, width - len(h) :] = h
         inp_t = torch.as_tensor(inp)
         hist = items[(inp_t - 1).clamp(min=0)] * (inp_t > 0).unsqueeze(-1)
-        prof = torch.zeros(len(histories), cfg.dim)
+        prof = torch.zeros(len(histories), cfg.tower_dim)
         if profiles is not None:
             prof = model.profile_proj(torch.as_tensor(profiles, dtype=torch.float32))
         u = model.user(hist, prof)[:, -1]
