@@ -72,7 +72,10 @@ class Recommender:
         self.retention_days = retention_days
         self.read_only = bool(read_only)
         self.bundle: Bundle = load_bundle(bundle)
-        self.config: RankingConfig = open_config(config, context_keys, self.bundle.manifest.kind)
+        tt = self.bundle.manifest.two_tower
+        self.config: RankingConfig = open_config(
+            config, context_keys, self.bundle.manifest.kind, tt.cold_popularity_weight if tt else None
+        )
         self._threads = threads
         self._encoder: Encoder = open_encoder(self.bundle, threads=threads, precision=precision)
         self._lock = threading.RLock()

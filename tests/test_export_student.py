@@ -52,6 +52,10 @@ def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
     assert v["int8_minus_fp32_ndcg10_upper95"] >= -0.003 and v["int8_top10_agreement"] >= 0.8
     assert v["gates"]["min_top10_agreement_int8"] == 0.8
     print("tiny export int8 figures", {k: v[k] for k in v if k.startswith("int8")})
+    # the cold-start popularity weight, chosen on validation profiles (v1 and v2) and shipped in the bundle
+    cold = manifest.training["cold_start"]
+    assert manifest.two_tower is not None and manifest.two_tower.cold_popularity_weight == cold["chosen"]
+    assert set(cold["valid_ndcg10"]) == {str(w) for w in (0.04, 0.1, 0.25, 0.5, 1.0, 2.0)}
     for key in ("valid_ndcg10_torch", "valid_ndcg10_onnx_fp32", "valid_ndcg10_onnx_int8"):
         assert 0.0 <= v[key] <= 1.0
     assert set(manifest.stage_seconds or {}) >= {
@@ -404,3 +408,15 @@ def test_ensemble_scores_are_the_sum_of_the_members() -> None:
     assert torch.allclose(joint, per[0] + per[1], atol=1e-5)
     arrays = export_arrays(ens)
     assert arrays["proj_w"].shape == (4, 16) and arrays["id_emb"].shape == (6, 16)
+
+
+def test_a_user_without_events_ranks_with_the_cold_start_weight() -> None:
+    from ondevice_rec.ranking import RankingConfig
+    from ondevice_rec.ranking.config import for_bundle_kind, for_user
+
+    cfg = for_bundle_kind(RankingConfig(), "two-tower", cold_popularity_weight=0.5)
+    assert cfg.popularity_weight == 0.04 and for_user(cfg, 0).popularity_weight == 0.5
+    assert for_user(cfg, 3).popularity_weight == 0.04
+    mine = for_bundle_kind(RankingConfig(cold_popularity_weight=0.1), "two-tower", cold_popularity_weight=0.5)
+    assert for_user(mine, 0).popularity_weight == 0.1  # the app's own setting wins
+    assert for_user(for_bundle_kind(RankingConfig(), "two-tower"), 0).popularity_weight == 0.04

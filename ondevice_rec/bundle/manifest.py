@@ -54,6 +54,9 @@ class TwoTowerSpec:
     # chosen on validation at export (0: the blend did not help and is skipped)
     item_item: str | None = None
     item_item_weight: float = 0.0
+    # popularity weight for a user with no events of their own (a profile only), chosen on validation at export;
+    # None: the bundle kind's usual weight
+    cold_popularity_weight: float | None = None
 
 
 @dataclass(frozen=True)

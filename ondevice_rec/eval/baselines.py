@@ -267,7 +267,8 @@ class RuntimeFitted:
         from ..ranking.config import for_bundle_kind
 
         kind = "two-tower" if getattr(self.encoder, "learned_user", False) else "text-embedder"
-        self.cfg = for_bundle_kind(self.config or RankingConfig(), kind)
+        spec = getattr(self.encoder, "spec", None)
+        self.cfg = for_bundle_kind(self.config or RankingConfig(), kind, getattr(spec, "cold_popularity_weight", None))
         self.snap = CatalogSnapshot.build(
             "eval", np.arange(n), [tuple(t) for t in self.split.item_tags], self.matrix, self.popularity
         )
@@ -276,12 +277,14 @@ class RuntimeFitted:
         assert self.pop is not None  # the overall prior always exists
 
     def _scores(self, signals: Any) -> np.ndarray:
+        from ..ranking.config import for_user
         from ..ranking.pipeline import Request, item_item_scores, user_state
         from ..ranking.scoring import score_items
 
-        state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, self.cfg)
+        cfg = for_user(self.cfg, len(signals.events))
+        state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, cfg)
         assert self.pop is not None
-        scores = score_items(state, self.matrix, self.pop, None, self.cfg)
+        scores = score_items(state, self.matrix, self.pop, None, cfg)
         blend = item_item_scores(self.snap, state, self.encoder, lambda iids: [self.split.item_ids[i] for i in iids])
         return scores if blend is None else scores + blend
 

@@ -524,6 +524,45 @@ def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Lo
     return report
 
 
+COLD_WEIGHTS = (0.04, 0.1, 0.25, 0.5, 1.0, 2.0)  # 0.04: a student's usual popularity weight
+
+
+def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: int = 300) -> dict[str, Any]:
+    """The popularity weight for users with a profile and no events, chosen on the validation item of up to
+    ``users`` users, each scored as the runtime scores them (``eval.baselines.RuntimeFitted``: clauses, the
+    titles named, the prior) with the two profiles ``odrec eval`` simulates, written from training items only:
+    v1 (genres and decade) and v2 (three liked titles and genres). ``towers.spec`` takes it; returns the report."""
+    from ..datasets.scenarios import onboarding_profile
+    from ..eval.baselines import RuntimeFitted
+    from ..eval.metrics import metrics_from_rank, rank_of_target
+    from ..eval.protocols import full_mask
+    from ..ranking import RankingConfig
+
+    log("cold-start popularity weight", 0.0)
+    rng = np.random.default_rng(seed)
+    us = np.sort(rng.choice(split.n_users, min(users, split.n_users), replace=False))
+    profiles = [profile_from_history(split, split.train[u]) for u in us] + [
+        onboarding_profile(split, u, seed) for u in us
+    ]
+    counts = np.bincount(np.concatenate([t for t in split.train if len(t)]), minlength=split.n_items).astype(float)
+    encoder = towers.encoders[towers.spec.default_precision]
+    by_weight: dict[str, float] = {}
+    for w in COLD_WEIGHTS:
+        fitted = RuntimeFitted(encoder, towers.item_vecs, split, counts, RankingConfig(cold_popularity_weight=w))
+        scores = fitted.score_profiles(profiles)
+        vals = [
+            metrics_from_rank(
+                rank_of_target(scores[r], int(split.valid[u]), np.flatnonzero(full_mask(split, int(u), "valid")))
+            )["NDCG@10"]
+            for r, u in enumerate(np.concatenate([us, us]))
+        ]
+        by_weight[str(w)] = round(float(np.mean(vals)), 5)
+    chosen = max(COLD_WEIGHTS, key=lambda w: (by_weight[str(w)], -w))
+    towers.spec = replace(towers.spec, cold_popularity_weight=chosen)
+    log(f"cold-start popularity weight {chosen} (validation NDCG@10 by weight {by_weight})", 1.0)
+    return {"chosen": chosen, "valid_ndcg10": by_weight, "users": int(len(us)), "profiles": ["v1", "v2"]}
+
+
 def manifest_of(
     cfg: ExportConfig,
     data: Data,
@@ -567,7 +606,12 @@ def manifest_of(
             interactions=data.interactions,
         ),  # fmt: skip
         validation=report.to_dict(),
-        training={**trained.info, "distillation": trained.distillation, "item_item": extra["item_item"]},
+        training={
+            **trained.info,
+            "distillation": trained.distillation,
+            "item_item": extra["item_item"],
+            "cold_start": extra.get("cold_start"),
+        },  # fmt: skip
         teacher={k: v for k, v in taught.info.items() if k != "gguf"},
         llm_ranker=extra["llm_ranker"],
         recipe={"config": json.loads(json.dumps(asdict(cfg), default=str))},
@@ -611,6 +655,7 @@ def _run_export(
         report = stages.run("validation", lambda: validate_stage(cfg, data, emb, trained.model, towers, vusers))
         report.require()
         extra: dict[str, Any] = {"item_item": {"used": False}, "llm_ranker": None}
+        extra["cold_start"] = stages.run("cold_start", lambda: cold_weight_stage(data.split, towers, cfg.seed, log))
         if cfg.item_item:
             extra["item_item"] = stages.run("item_item", lambda: blend_stage(data.split, towers, vusers, log))
         if "gguf" in cfg.formats:

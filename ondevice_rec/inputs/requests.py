@@ -46,10 +46,13 @@ def check_open(path: str | os.PathLike[str], *, read_only: bool, create: bool, r
 
 
 def open_config(
-    config: RankingConfig | None, extra_context_keys: Sequence[str] | None, bundle_kind: str
+    config: RankingConfig | None,
+    extra_context_keys: Sequence[str] | None,
+    bundle_kind: str,
+    cold_popularity_weight: float | None = None,
 ) -> RankingConfig:
     """The ranking configuration of an open store: the caller's (or the default), its context keys extended
-    by ``extra_context_keys``, resolved for the bundle's kind (``ranking.config.for_bundle_kind``)."""
+    by ``extra_context_keys``, resolved for the bundle (``ranking.config.for_bundle_kind``)."""
     if config is not None and not isinstance(config, RankingConfig):
         raise ArgumentTypeError("config must be a RankingConfig")
     cfg = config or RankingConfig()
@@ -57,7 +60,7 @@ def open_config(
         if isinstance(extra_context_keys, str):
             raise ArgumentTypeError("context_keys must be a list of names such as ['weather', 'season']")
         cfg = replace(cfg, context_keys=(*cfg.context_keys, *extra_context_keys))
-    return for_bundle_kind(cfg, bundle_kind)
+    return for_bundle_kind(cfg, bundle_kind, cold_popularity_weight)
 
 
 def build_request(

@@ -45,6 +45,9 @@ class RankingConfig:
     # popularity prior added to personalised scores (log-scaled 0..1); None = the bundle's own default
     # (see for_bundle_kind): it only acts where popularity is known (the catalogue's or k-anonymous local counts)
     popularity_weight: float | None = None
+    # the popularity weight for a user with no events of their own (profile only); None: the bundle's (a student
+    # chooses it on validation at export), else ``popularity_weight``
+    cold_popularity_weight: float | None = None
     # k-anonymity of the local popularity priors: an item's local count (overall or in a context) is used only
     # once at least this many distinct consenting users stand behind it, so the non-personalised fallback and
     # "popular" reasons never reveal what one other person on this device did
@@ -118,8 +121,19 @@ class RankingConfig:
 POPULARITY_WEIGHT_BY_KIND = {"text-embedder": 1.0, "two-tower": 0.04}
 
 
-def for_bundle_kind(cfg: RankingConfig, kind: str) -> RankingConfig:
-    """``cfg`` with the unset bundle-dependent defaults filled in for a bundle of ``kind``."""
+def for_bundle_kind(cfg: RankingConfig, kind: str, cold_popularity_weight: float | None = None) -> RankingConfig:
+    """``cfg`` with the unset bundle-dependent defaults filled in for a bundle of ``kind`` (and its
+    ``cold_popularity_weight``, when it chose one)."""
+    if cfg.cold_popularity_weight is None and cold_popularity_weight is not None:
+        cfg = replace(cfg, cold_popularity_weight=cold_popularity_weight)
     if cfg.popularity_weight is not None:
         return cfg
     return replace(cfg, popularity_weight=POPULARITY_WEIGHT_BY_KIND.get(kind, 0.04))
+
+
+def for_user(cfg: RankingConfig, own_events: int) -> RankingConfig:
+    """The configuration a request of a user with ``own_events`` events ranks with: one with none (a profile,
+    the titles it names) takes the cold-start popularity weight."""
+    if own_events or cfg.cold_popularity_weight is None:
+        return cfg
+    return replace(cfg, popularity_weight=cfg.cold_popularity_weight)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import RankingConfig
+from .config import RankingConfig, for_user
 from .profile import Profile
 from .reasons import Why, describe_context, explain, render
 from .rerank import fused_order
@@ -295,6 +295,7 @@ def rank(
     n = len(snap)
     if n == 0:
         return []
+    cfg = for_user(cfg, len(signals.events))
     allowed = allowed_rows(snap, signals.excluded, req.filters)
     state = user_state(snap, signals, req, encoder, cfg)
     pop = snap.prior("")
