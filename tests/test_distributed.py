@@ -76,7 +76,7 @@ def _export_cfg(data: Path, teacher: Path) -> ExportConfig:
         dataset="generic",
         data_dir=str(data),
         teacher=str(teacher),
-        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, ensemble=1),
         teacher_cfg=TeacherConfig(
             steps=2, batch=4, negatives=1, candidates=5, label_users=10, quality_users=8, label_if_weaker=True
         ),

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from ondevice_rec import ExportError, Recommender  # noqa: E402
+from ondevice_rec import ArgumentError, ExportError, Recommender  # noqa: E402
 from ondevice_rec.bundle import Manifest, verify_bundle  # noqa: E402
 from ondevice_rec.export.pipeline import ExportConfig, run_export  # noqa: E402
 from ondevice_rec.export.student import StudentConfig  # noqa: E402
@@ -22,7 +22,7 @@ def tiny_config(data_dir: Path, *, epochs: int = 2, **kw: object) -> ExportConfi
     return ExportConfig(
         dataset="generic",
         data_dir=str(data_dir),
-        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=epochs, eval_every=min(2, epochs), batch=8),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=epochs, eval_every=min(2, epochs), batch=8, ensemble=1),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -420,3 +420,13 @@ def test_a_user_without_events_ranks_with_the_cold_start_weight() -> None:
     mine = for_bundle_kind(RankingConfig(cold_popularity_weight=0.1), "two-tower", cold_popularity_weight=0.5)
     assert for_user(mine, 0).popularity_weight == 0.1  # the app's own setting wins
     assert for_user(for_bundle_kind(RankingConfig(), "two-tower"), 0).popularity_weight == 0.04
+
+
+def test_ensemble_size_is_automatic_by_data_size() -> None:
+    from ondevice_rec.export.student import ENSEMBLE_AUTO
+
+    assert StudentConfig().members(89_054) == ENSEMBLE_AUTO  # ml-latest-small's training interactions
+    assert StudentConfig().members(2_000_000) == 1
+    assert StudentConfig(ensemble=2).members(2_000_000) == 2
+    with pytest.raises(ArgumentError):
+        StudentConfig(ensemble=-1)

@@ -366,21 +366,22 @@ def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, 
         ),
     }  # fmt: skip
     shipped = member
-    if cfg.student.ensemble > 1:
-        model, info["ensemble"] = _ensemble(cfg, split, emb, taught, replace(member, distill_weight=chosen), model, log)
-        shipped = cfg.student if info["ensemble"]["used"] else member
+    k = cfg.student.members(int(sum(len(t) for t in split.train)))
+    if k > 1:
+        model, info["ensemble"] = _ensemble(k, split, emb, taught, replace(member, distill_weight=chosen), model, log)
+        shipped = replace(member, ensemble=k) if info["ensemble"]["used"] else member
     return Trained(model, info, distillation, shipped)
 
 
 def _ensemble(
-    cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, member: StudentConfig, first: Any, log: Log
+    n: int, split: Split, emb: Embedded, taught: Taught, member: StudentConfig, first: Any, log: Log
 ) -> tuple[Any, dict[str, Any]]:
-    """``cfg.student.ensemble`` students (seeds seed, seed+1, …; ``first`` already trained) as one model, kept
-    only when its validation NDCG@10 is above the first student's alone (the ablation, recorded)."""
+    """``n`` students (seeds seed, seed+1, …; ``first`` already trained) as one model, kept only when its
+    validation NDCG@10 is above the first student's alone (the ablation, recorded)."""
     torch = require("torch")
     members = [first]
-    for k in range(1, cfg.student.ensemble):
-        log(f"training ensemble member {k + 1} of {cfg.student.ensemble}", 0.0)
+    for k in range(1, n):
+        log(f"training ensemble member {k + 1} of {n}", 0.0)
         members.append(
             train_student(
                 split, emb.items, replace(member, seed=member.seed + k),
@@ -390,7 +391,7 @@ def _ensemble(
     ensemble = build_ensemble(torch, members).eval()
     vusers = validation_users(split, member)
     single = student_ndcg(first, split, emb.items, member, stage="valid", users=vusers)
-    joint = student_ndcg(ensemble, split, emb.items, cfg.student, stage="valid", users=vusers)
+    joint = student_ndcg(ensemble, split, emb.items, replace(member, ensemble=n), stage="valid", users=vusers)
     report = {"members": len(members), "valid_ndcg10_first": round(single, 5), "valid_ndcg10": round(joint, 5)}
     log(f"ensemble of {len(members)}: validation NDCG@10 {joint:.4f} (first student alone {single:.4f})", 1.0)
     return (ensemble, {**report, "used": True}) if joint > single else (first, {**report, "used": False})

@@ -20,6 +20,8 @@ from ..datasets.windows import training_windows
 from ..errors import ArgumentError
 from ._deps import require
 
+ENSEMBLE_AUTO = 3
+
 
 @dataclass(frozen=True)
 class StudentConfig:
@@ -67,8 +69,10 @@ class StudentConfig:
     valid_users: int = 5_000
     # students trained from seeds seed, seed+1, … and shipped as one two-tower model whose vectors are theirs
     # side by side (a dot product of concatenations is the sum of the members' scores): a seed ensemble at the
-    # price of one wider tower
-    ensemble: int = 1
+    # price of one wider tower. 0: ``ENSEMBLE_AUTO`` members up to ``ensemble_max_interactions`` training
+    # interactions (small data, where one seed's variance is largest and training is cheap), else 1
+    ensemble: int = 0
+    ensemble_max_interactions: int = 300_000
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.id_dropout < 1.0:
@@ -77,13 +81,19 @@ class StudentConfig:
             raise ArgumentError(f"loss must be auto, full or sampled, got {self.loss!r}")
         if self.negatives < 1:
             raise ArgumentError(f"negatives must be at least 1, got {self.negatives}")
-        if self.ensemble < 1:
-            raise ArgumentError(f"ensemble must be at least 1, got {self.ensemble}")
+        if self.ensemble < 0:
+            raise ArgumentError(f"ensemble must be 0 (automatic) or a number of students, got {self.ensemble}")
+
+    def members(self, interactions: int) -> int:
+        """How many students an export of ``interactions`` training interactions trains."""
+        if self.ensemble:
+            return self.ensemble
+        return ENSEMBLE_AUTO if interactions <= self.ensemble_max_interactions else 1
 
     @property
     def tower_dim(self) -> int:
-        """Width of the exported vectors: ``dim`` per member of the ensemble."""
-        return self.dim * self.ensemble
+        """Width of the exported vectors: ``dim`` per member of the ensemble (resolved: 1 or more)."""
+        return self.dim * max(1, self.ensemble)
 
     def sampled(self, n_items: int) -> bool:
         """Whether training on ``n_items`` items uses the sampled softmax."""
