@@ -220,3 +220,39 @@ def test_a_teacher_guessing_at_random_does_not_beat_the_retriever(tmp_path: Path
     q = validation_quality(split, TeacherConfig(), cache, "k", labeller=Random())  # type: ignore[arg-type]
     cache.close()
     assert not q["teacher_beats_retriever"] and q["teacher_ndcg10"] < q["retriever_ndcg10"]
+
+
+@pytest.mark.parametrize("verdict", ["worse", ""])
+def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
+    verdict: str, tiny_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 29: after ``probe_steps`` fine-tuning steps the held-out check runs on few users; clearly worse, the
+    rest of the fine-tune, the weights file and the labelling are skipped; unclear, training goes on."""
+    import ondevice_rec.export.teacher.stage as teacher
+
+    seen: list[dict] = []
+
+    def quality(split, tcfg, cache, key, log, **kw):  # type: ignore[no-untyped-def]
+        seen.append({"users": tcfg.quality_users, "key": key, "labeller": kw.get("labeller")})
+        q = {"teacher_ndcg10": 0.1, "retriever_ndcg10": 0.3, "users": 4, "decided": verdict}
+        return {**q, "teacher_beats_retriever": False, "stopped_early": bool(verdict)}
+
+    monkeypatch.setattr(teacher, "validation_quality", quality)
+    _write_generic(tmp_path / "data")
+    tcfg = TeacherConfig(steps=4, batch=4, negatives=1, candidates=5, label_users=6, probe_steps=2, probe_users=8)
+    cfg = ExportConfig(
+        dataset="generic", data_dir=str(tmp_path / "data"), teacher=str(tiny_teacher), teacher_cfg=tcfg,
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, ensemble=1),
+    )  # fmt: skip
+    m = run_export(cfg, tmp_path / "b")
+    t = m.teacher or {}
+    assert seen[0]["users"] == 8 and seen[0]["key"].endswith("-probe2") and seen[0]["labeller"] is not None
+    cache = Path(str((tmp_path / "b").resolve()) + ".cache")
+    if verdict == "worse":
+        assert t["fine_tune"]["stopped_at_step"] == 2 and t["fine_tune"]["steps"] == 2
+        assert "probe" in t["labelling_skipped"] and t["labelled_users"] == 0
+        assert not list(cache.glob("teacher-*.pt")) and len(seen) == 1
+        assert m.training["distillation"]["chosen_weight"] == 0.0
+    else:
+        assert t["fine_tune"]["steps"] == 4 and t["fine_tune"]["stopped_at_step"] is None
+        assert list(cache.glob("teacher-*.pt")) and len(seen) == 2  # the probe, then the full check

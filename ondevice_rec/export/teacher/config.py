@@ -32,6 +32,12 @@ class TeacherConfig:
     # label the training candidate sets even when the teacher loses to the first-stage retriever on those
     # held-out sets (distillation is then not used, so by default the labelling — the costliest stage — is skipped)
     label_if_weaker: bool = False
+    # the probe: after this many fine-tuning steps (0: none) the teacher is checked against the retriever on
+    # ``probe_users`` held-out sets (sequential, from ``probe_min_users`` on); clearly worse there, the rest of the
+    # fine-tune, the GGUF and the labelling are skipped, so a teacher that cannot help costs minutes
+    probe_steps: int = 50
+    probe_users: int = 100
+    probe_min_users: int = 50
     freeze: float = 0.5  # share of the bottom transformer layers (and the embeddings) kept frozen: faster steps
     # LoRA adapters (peft) instead of training the top layers: "auto" = for teachers larger than the default
     # (over LORA_ABOVE_PARAMS parameters), "on", "off"; merged into the weights after fine-tuning

@@ -97,10 +97,16 @@ def _freeze_bottom(model: Any, share: float) -> int:
 
 
 def fine_tune(
-    model: Any, tok: Any, split: Any, cfg: TeacherConfig, progress: Callable[[str, float], None] = lambda m, f: None
+    model: Any,
+    tok: Any,
+    split: Any,
+    cfg: TeacherConfig,
+    progress: Callable[[str, float], None] = lambda m, f: None,
+    probe: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the LLM as a binary ranker on training interactions: history → next item (Yes) vs sampled
-    items (No). Returns training statistics."""
+    items (No). After ``cfg.probe_steps`` steps ``probe`` (the model in eval mode) says whether to go on; when
+    it says no, training stops there (``stopped_at_step``). Returns training statistics."""
     torch = require("torch")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -128,7 +134,15 @@ def fine_tune(
     # negatives would teach the teacher an easier task than the one it labels
     counts = np.bincount(np.concatenate([s for s in split.train if len(s)]), minlength=split.n_items) + 1.0
     pop = counts / counts.sum()
+    stopped_at: int | None = None
     for step in range(cfg.steps):
+        if probe is not None and step == cfg.probe_steps and step > 0:
+            model.eval()
+            go_on = probe()
+            model.train()
+            if not go_on:
+                stopped_at = step
+                break
         prompts, labels = [], []
         for u in rng.choice(users, per_batch):
             seq = split.train[u]
@@ -158,9 +172,11 @@ def fine_tune(
     base.eval()
     for prm in base.parameters():
         prm.requires_grad_(True)
+    done = len(losses)
     return {
-        "steps": cfg.steps,
-        "seconds_per_step": round((time.perf_counter() - t0) / max(cfg.steps, 1), 3),
+        "steps": done,
+        "stopped_at_step": stopped_at,
+        "seconds_per_step": round((time.perf_counter() - t0) / max(done, 1), 3),
         "parameters": int(n_params),
         "trained_parameters": int(trainable),
         "lora": {"rank": cfg.lora_rank, "targets": ["q_proj", "v_proj"]} if use_lora else None,

@@ -102,6 +102,7 @@ def validation_quality(
         "difference_se": round(se, 4),
         "random_ndcg10": round(random_ndcg(tcfg.candidates), 4),
         "teacher_beats_retriever": t > r,
+        "decided": decided,  # "better" / "worse" when the sequential test was clear, "" when it was not
     }
 
 

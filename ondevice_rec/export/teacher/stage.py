@@ -8,7 +8,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,11 @@ def teacher_stage(
         ).encode()
     ).hexdigest()[:16]
     weights = cache_dir / f"teacher-{run_key}.pt"
-    ft = _fine_tuned(model, tok, split, tcfg, weights, log)
+    probe: dict[str, Any] = {}
+    # the probe decides nothing when the bundle ships the teacher as its re-ranker (its fusion weight does)
+    ft = _fine_tuned(model, tok, split, tcfg, weights, log, None if gguf else (cache_dir, run_key, probe))
+    if ft.get("stopped_at_step") is not None:
+        return {}, _probe_verdict(cfg, base_hash, run_key, ft, probe, tcfg)
     backend = _backend(model, tok, split, cfg, tcfg, cache_dir, run_key, weights, gguf, runner, log)
     if runner is not None:
         backend.labeller += f"; on Ray, {runner.workers} workers"
@@ -121,21 +125,90 @@ def teacher_stage(
 
 
 def _fine_tuned(
-    model: Any, tok: Any, split: Split, tcfg: TeacherConfig, weights: Path, log: Callable[[str, float], None]
+    model: Any,
+    tok: Any,
+    split: Split,
+    tcfg: TeacherConfig,
+    weights: Path,
+    log: Callable[[str, float], None],
+    probing: tuple[Path, str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` in place, or load the weights an earlier run of the same key saved; leaves it on the
-    CPU in eval mode (GGUF export reads CPU tensors; the torch labeller moves it to its device)."""
+    CPU in eval mode (GGUF export reads CPU tensors; the torch labeller moves it to its device). With
+    ``probing`` (cache dir, run key, a dict the probe's report goes into) the probe runs after
+    ``tcfg.probe_steps`` steps; a teacher it stops saves no weights."""
     torch = require("torch")
     if weights.is_file():
         model.load_state_dict(torch.load(weights, map_location="cpu"))
         ft: dict[str, Any] = {"resumed": True}
     else:
-        ft = fine_tune(model, tok, split, tcfg, log)
+        probe = None
+        if probing is not None and 0 < tcfg.probe_steps < tcfg.steps:
+            cache_dir, run_key, report = probing
+            probe = lambda: _probe(model, tok, split, tcfg, cache_dir, run_key, report, log)  # noqa: E731
+        ft = fine_tune(model, tok, split, tcfg, log, probe=probe)
+        if ft.get("stopped_at_step") is not None:
+            model.cpu().eval()
+            return ft
         tmp = weights.with_suffix(".partial")
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
         os.replace(tmp, weights)
     model.cpu().eval()
     return ft
+
+
+def _probe(
+    model: Any,
+    tok: Any,
+    split: Split,
+    tcfg: TeacherConfig,
+    cache_dir: Path,
+    run_key: str,
+    report: dict[str, Any],
+    log: Callable[[str, float], None],
+) -> bool:
+    """The held-out check on the partly fine-tuned teacher in torch, on few users: go on unless it is clearly
+    worse than the retriever (``report`` gets the check's figures and its seconds)."""
+    t0 = time.perf_counter()
+    probe_cfg = replace(
+        tcfg, quality_users=tcfg.probe_users, quality_min_users=tcfg.probe_min_users,
+        quality_chunk=max(1, tcfg.probe_min_users // 2),
+    )  # fmt: skip
+    cache = LabelCache(cache_dir / "labels.sqlite")
+    try:
+        labeller = Labeller(TorchYesNo(model, tok))
+        q = validation_quality(split, probe_cfg, cache, f"{run_key}-probe{tcfg.probe_steps}", log, labeller=labeller)
+    finally:
+        cache.close()
+    report.update(q, seconds=round(time.perf_counter() - t0, 1), after_steps=tcfg.probe_steps)
+    verdict = "; stopping" if q["decided"] == "worse" else ""
+    log(
+        f"teacher probe after {tcfg.probe_steps} steps: teacher {q['teacher_ndcg10']} vs retriever "
+        f"{q['retriever_ndcg10']} ({q['users']} users){verdict}",
+        1.0,
+    )
+    return q["decided"] != "worse"
+
+
+def _probe_verdict(
+    cfg: Any, base_hash: str, run_key: str, ft: dict[str, Any], probe: dict[str, Any], tcfg: TeacherConfig
+) -> dict[str, Any]:
+    """The teacher stage's report when the probe stopped it: no weights, GGUF or labels."""
+    return {
+        "used": True,
+        "base": str(cfg.teacher or default_teacher_path().name),
+        "base_sha256_16": base_hash,
+        "teacher_key": run_key,
+        "fine_tune": ft,
+        "labeller": None,
+        "labelled_users": 0,
+        "labelling_skipped": f"the probe after {ft['stopped_at_step']} fine-tuning steps found the teacher clearly "
+        "worse than the first-stage retriever on held-out sets",
+        "probe": probe,
+        "validation_quality": {**probe, "teacher_beats_retriever": False},
+        "candidates": tcfg.candidates,
+        "config": tcfg.__dict__,
+    }
 
 
 def _backend(
