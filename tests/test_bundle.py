@@ -150,3 +150,21 @@ def test_staged_dir_is_removed_on_failure_and_renamed_on_success(tmp_path: Path)
 def test_default_bundle_path_is_inside_the_package() -> None:
     assert default_bundle_path().is_dir()
     assert "ondevice_rec" in default_bundle_path().parts
+
+
+def test_overwrite_replaces_only_a_bundle(tmp_path: Path) -> None:
+    """Issue 30: ``--overwrite`` never deletes a directory the SDK did not write."""
+    from ondevice_rec import BundleError
+    from ondevice_rec.bundle.write import staged_bundle_dir
+
+    mine = tmp_path / "my-folder"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with pytest.raises(BundleError, match="not a bundle"), staged_bundle_dir(mine, overwrite=True):
+        pass
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with staged_bundle_dir(empty, overwrite=True) as d:
+        (d / "manifest.json").write_text("{}")
+    assert (empty / "manifest.json").is_file()

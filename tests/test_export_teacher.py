@@ -256,3 +256,36 @@ def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
     else:
         assert t["fine_tune"]["steps"] == 4 and t["fine_tune"]["stopped_at_step"] is None
         assert list(cache.glob("teacher-*.pt")) and len(seen) == 2  # the probe, then the full check
+
+
+def test_a_fresh_export_clears_only_its_own_teacher_entries_in_a_shared_cache(
+    tiny_teacher: Path, tmp_path: Path
+) -> None:
+    """Issue 30: ``--cache-dir`` may be shared across exports; without ``--resume`` an export drops its own
+    teacher's weights and labels, never anything else in the directory."""
+    from ondevice_rec.export.teacher.cache import LabelCache
+
+    _write_generic(tmp_path / "data")
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    (cache / "notes.txt").write_text("mine")
+    (cache / "teacher-otherkey.pt").write_bytes(b"another export's teacher")
+    other = LabelCache(cache / "labels.sqlite")
+    other.put("u1", np.arange(3), "otherkey", np.ones(3))
+    other.close()
+    cfg = ExportConfig(
+        dataset="generic", data_dir=str(tmp_path / "data"), teacher=str(tiny_teacher),
+        student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, ensemble=1),
+        teacher_cfg=TeacherConfig(steps=2, batch=4, negatives=1, candidates=5, label_users=4, label_if_weaker=True),
+        max_ndcg_drop_int8=1.0,
+    )  # fmt: skip
+    run_export(cfg, tmp_path / "b", cache_dir=cache)
+    mine = [p.name for p in cache.glob("teacher-*.pt") if p.name != "teacher-otherkey.pt"]
+    assert mine
+    run_export(cfg, tmp_path / "b", cache_dir=cache, overwrite=True)  # fresh: its own entries go, then come back
+    assert (cache / "notes.txt").read_text() == "mine" and (cache / "teacher-otherkey.pt").is_file()
+    kept = LabelCache(cache / "labels.sqlite")
+    try:
+        assert kept.get("u1", np.arange(3), "otherkey") is not None
+    finally:
+        kept.close()

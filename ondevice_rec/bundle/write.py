@@ -16,6 +16,14 @@ from .load import sha256_file
 from .manifest import BUNDLE_SCHEMA_VERSION, MANIFEST, FileEntry, Manifest
 
 
+def _replaceable(target: Path) -> bool:
+    """Whether ``overwrite`` may replace ``target``: a bundle this SDK wrote (its manifest is there), or an empty
+    directory. Anything else — a file, a folder of the user's — is never deleted."""
+    if not target.is_dir() or target.is_symlink():
+        return False
+    return (target / MANIFEST).is_file() or not any(target.iterdir())
+
+
 @contextmanager
 def staged_bundle_dir(out: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside ``out``; on success it is renamed to ``out`` atomically.
@@ -25,6 +33,8 @@ def staged_bundle_dir(out: str | os.PathLike[str], *, overwrite: bool = False) -
     target = Path(out).resolve()
     if target.exists() and not overwrite:
         raise BundleError(f"output {target} already exists (pass overwrite=True / --overwrite)")
+    if target.exists() and not _replaceable(target):
+        raise BundleError(f"refusing to replace {target}: it is not a bundle (overwrite replaces only bundles)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     tmp.chmod(0o755)

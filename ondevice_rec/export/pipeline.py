@@ -323,14 +323,13 @@ def embed_stage(split: Split, runner: RayRunner | None, log: Log) -> Embedded:
 def teach_stage(
     cfg: ExportConfig, split: Split, cache: Path, resume: bool, runner: RayRunner | None, log: Log
 ) -> Taught:
-    """The teacher's labels, cached in ``cache`` (cleared first unless ``resume``)."""
+    """The teacher's labels, cached in ``cache``: this teacher's earlier entries are dropped first unless
+    ``resume``; nothing else in the directory is touched (it may be shared across exports)."""
     from .teacher import TeacherConfig, teacher_stage
 
-    if cache.exists() and not resume:
-        shutil.rmtree(cache)
     labels, info = teacher_stage(
         split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cache, log, gguf="gguf" in cfg.formats,
-        runner=runner,
+        runner=runner, fresh=not resume,
     )  # fmt: skip
     return Taught(labels, info)
 

@@ -65,5 +65,15 @@ class LabelCache:
             ).fetchone()[0]
         )
 
+    def forget(self, teacher: str) -> int:
+        """Drop the rows of ``teacher`` and of the checks derived from it (``teacher-…`` keys); other teachers'
+        rows stay. Returns how many went."""
+        with self.conn:
+            cur = self.conn.execute(
+                "DELETE FROM labels WHERE teacher=? OR substr(teacher, 1, ?)=?",
+                (teacher, len(teacher) + 1, teacher + "-"),
+            )
+        return int(cur.rowcount)
+
     def close(self) -> None:
         self.conn.close()

@@ -56,6 +56,7 @@ def teacher_stage(
     *,
     gguf: bool = False,
     runner: RayRunner | None = None,
+    fresh: bool = False,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     """Load → fine-tune (or reuse the cached fine-tuned weights) → label candidate sets (resumable).
 
@@ -71,6 +72,14 @@ def teacher_stage(
             (base_hash, tcfg, split.dataset, split.n_users, split.n_items, int(sum(len(s) for s in split.train)))
         ).encode()
     ).hexdigest()[:16]
+    if fresh:  # this teacher's files and labels only: the directory may hold other exports' caches
+        for f in cache_dir.glob(f"teacher-{run_key}.*"):
+            f.unlink()
+        forgotten = LabelCache(cache_dir / "labels.sqlite")
+        try:
+            forgotten.forget(run_key)
+        finally:
+            forgotten.close()
     weights = cache_dir / f"teacher-{run_key}.pt"
     probe: dict[str, Any] = {}
     # the probe decides nothing when the bundle ships the teacher as its re-ranker (its fusion weight does)
