@@ -210,6 +210,29 @@ def test_row_by_row_recovery_skips_rowid_gaps(tmp_path: Path) -> None:
     assert [r[0] for r in out.execute("SELECT x FROM t ORDER BY rowid")] == ["a", "b", "far"]
 
 
+def test_doctor_quotes_table_names_read_from_the_file(tmp_path: Path) -> None:
+    """Issue 30: a table name in a crafted or damaged file is one identifier, never SQL."""
+    import sqlite3
+
+    from ondevice_rec.store.doctor import diagnose, quote_ident
+
+    db = tmp_path / "crafted.db"
+    con = sqlite3.connect(db)
+    evil = 'x"; DROP TABLE keep; --'
+    con.execute("CREATE TABLE keep (v TEXT)")
+    con.execute("INSERT INTO keep VALUES ('still here')")
+    con.execute(f"CREATE TABLE {quote_ident(evil)} (v TEXT)")
+    con.execute(f"INSERT INTO {quote_ident(evil)} VALUES ('a'), ('b')")
+    con.commit()
+    con.close()
+    assert quote_ident('a"b') == '"a""b"'
+    d = diagnose(db)
+    assert d.tables[evil] == 2 and d.tables["keep"] == 1
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT v FROM keep").fetchall() == [("still here",)]
+    con.close()
+
+
 # --- int8 rows with one scale per row (large catalogues) -------------------------------------------------------
 def test_quantized_rows_read_back_close_and_append_in_place() -> None:
     from ondevice_rec.store.rows import QuantizedRows

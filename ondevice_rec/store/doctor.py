@@ -62,7 +62,7 @@ def diagnose(path: str | os.PathLike[str]) -> Diagnosis:
             names = []
         for name in names:
             try:
-                tables[name] = int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+                tables[name] = int(conn.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0])
             except sqlite3.DatabaseError:
                 tables[name] = -1
         return Diagnosis(str(p), lines == ["ok"], [] if lines == ["ok"] else lines, version, tables)
@@ -99,7 +99,7 @@ def recover(path: str | os.PathLike[str], target: str | os.PathLike[str]) -> Rec
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return {n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
+    return {n: int(conn.execute(f"SELECT count(*) FROM {quote_ident(n)}").fetchone()[0]) for n in names}
 
 
 def _row_by_row(conn: sqlite3.Connection, src: Path, dst: Path) -> Recovery:
@@ -137,6 +137,14 @@ RECOVERY_MAX_BAD_RANGES = 200
 RECOVERY_TABLE_SECONDS = 60.0
 
 
+def quote_ident(name: str) -> str:
+    """``name`` as an SQL identifier, whatever it holds: table names come from the file being diagnosed, which
+    may be damaged or crafted ("x"; DROP TABLE users; --" stays one name)."""
+    if "\x00" in name:
+        raise StoreError("a table name in this file holds a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) -> tuple[int, int]:
     """Copy ``name`` range by range from the next readable rowid on (so gaps cost nothing); a range that cannot
     be read is retried row by row, then skipped. Bounded: it stops after :data:`RECOVERY_MAX_BAD_RANGES`
@@ -144,6 +152,7 @@ def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) ->
     import time
 
     copied = skipped = bad = 0
+    table = quote_ident(name)
     step = 500
     deadline = time.monotonic() + RECOVERY_TABLE_SECONDS
     out.execute("BEGIN")
@@ -151,7 +160,7 @@ def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) ->
     while bad < RECOVERY_MAX_BAD_RANGES and time.monotonic() < deadline:
         try:
             batch = conn.execute(
-                f'SELECT rowid, * FROM "{name}" WHERE rowid >= ? ORDER BY rowid LIMIT ?', (lo, step)
+                f"SELECT rowid, * FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT ?", (lo, step)
             ).fetchall()
             if not batch:
                 break
@@ -162,14 +171,14 @@ def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) ->
             batch = []
             for rid in range(lo, lo + step):
                 try:
-                    batch.extend(conn.execute(f'SELECT rowid, * FROM "{name}" WHERE rowid = ?', (rid,)).fetchall())
+                    batch.extend(conn.execute(f"SELECT rowid, * FROM {table} WHERE rowid = ?", (rid,)).fetchall())
                 except sqlite3.DatabaseError:
                     skipped += 1
             nxt = lo + step
         for row in batch:
             marks = ",".join("?" * (len(row) - 1))
             try:
-                out.execute(f'INSERT INTO "{name}" VALUES ({marks})', row[1:])
+                out.execute(f"INSERT INTO {table} VALUES ({marks})", row[1:])
                 copied += 1
             except sqlite3.DatabaseError:
                 skipped += 1
