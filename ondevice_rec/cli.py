@@ -649,14 +649,22 @@ def centre_cmd(
     user: str | None = typer.Option(None, "--user", help="Show only this person's page."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only unless --public)."),
     port: int = typer.Option(0, "--port", help="Port (default: a free one)."),
-    public: bool = typer.Option(False, "--public", help="Allow a non-loopback --host (with a warning)."),
+    public: bool = typer.Option(
+        False, "--public", help="Allow a non-loopback --host (needs --user, and --cert/--key or --insecure-http)."
+    ),
+    cert: Path | None = typer.Option(None, "--cert", help="TLS certificate (PEM) for a --public page."),
+    key: Path | None = typer.Option(None, "--key", help="TLS private key (PEM) for a --public page."),
+    insecure_http: bool = typer.Option(
+        False, "--insecure-http", help="Serve a --public page over plain HTTP (a trusted network only)."
+    ),
     bundle: Path | None = typer.Option(None, "--bundle"),
     controller: str | None = typer.Option(
         None, "--controller", help="Who is responsible for the data, and how to reach them."
     ),
 ) -> None:
-    from .centre import is_loopback, serve
+    from .centre import check_serving, is_loopback, serve
 
+    check_serving(host, public=public, user_id=user, cert=cert, key=key, insecure_http=insecure_http)
     if public and not is_loopback(host):
         typer.echo(
             f"warning: serving personal data on {host}:{port or 'a free port'}; anyone who can reach it and "
@@ -672,6 +680,9 @@ def centre_cmd(
             public=public,
             controller=controller,
             ready=lambda url: typer.echo(f"privacy centre: {url}  (Ctrl-C to stop)"),
+            cert=cert,
+            key=key,
+            insecure_http=insecure_http,
         )
 
 

@@ -160,6 +160,59 @@ def test_cli_refuses_a_public_bind_in_one_line(db_path: Path, rec: Recommender) 
         assert len(res.stderr.strip().splitlines()) == 1
 
 
+def test_a_public_page_shows_one_person_over_tls_unless_plain_http_is_asked_for(rec: Recommender) -> None:
+    """Issue 30: ``--public`` without ``--user`` would show every user of the store to the network, and plain
+    HTTP would carry a person's history in the clear: both refused in one line."""
+    from ondevice_rec.centre import check_serving
+
+    with pytest.raises(ArgumentError, match="--user"):
+        serve(rec, host="0.0.0.0", public=True, insecure_http=True)
+    with pytest.raises(ArgumentError, match="--cert and --key"):
+        serve(rec, host="0.0.0.0", public=True, user_id="alice")
+    with pytest.raises(ArgumentError, match="both --cert and --key"):
+        serve(rec, host="0.0.0.0", public=True, user_id="alice", cert="c.pem")
+    check_serving("0.0.0.0", public=True, user_id="alice", cert=None, key=None, insecure_http=True)
+    check_serving("127.0.0.1", public=False, user_id=None, cert=None, key=None, insecure_http=False)
+
+
+def test_cli_serves_a_public_page_over_tls(db_path: Path, rec: Recommender, tmp_path: Path) -> None:
+    import shutil
+    import signal
+    import ssl
+    import subprocess
+    import sys
+    import urllib.request
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    rec.add_items([{"id": "a", "title": "A", "text": "a"}])
+    rec.consent("alice").grant("personalization")
+    rec.record("alice", "a", kind="like")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ondevice_rec.cli", "centre", "--db", str(db_path), "--host", "0.0.0.0",
+         "--public", "--user", "alice", "--cert", str(cert), "--key", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("privacy centre: https://0.0.0.0:")
+        url = line.split()[2].replace("0.0.0.0", "127.0.0.1")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        with urllib.request.urlopen(url, context=ctx, timeout=30) as page:
+            assert page.status == 200 and "alice" in page.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
 def test_a_page_served_on_every_interface_takes_ip_hosts_but_no_names(filled: Recommender) -> None:
     c = app(filled, token=TOKEN, ip_hosts=True).test_client()
     assert c.get(f"/{TOKEN}/u/alice", headers={"Host": "192.168.1.20:8080"}).status_code == 200
@@ -381,7 +434,20 @@ def test_cli_serves_publicly_only_with_a_warning(db_path: Path, rec: Recommender
 
     rec.add_items([{"id": "a", "title": "A", "text": "a"}])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ondevice_rec.cli", "centre", "--db", str(db_path), "--host", "0.0.0.0", "--public"],
+        [
+            sys.executable,
+            "-m",
+            "ondevice_rec.cli",
+            "centre",
+            "--db",
+            str(db_path),
+            "--host",
+            "0.0.0.0",
+            "--public",
+            "--user",
+            "alice",
+            "--insecure-http",
+        ],  # fmt: skip
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

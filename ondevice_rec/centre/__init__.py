@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import json
 import math
+import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -320,6 +321,36 @@ def _controls(web: Any, c: _Centre) -> None:
         return flask.render_template("erase.html", uid=uid, token=c.tok, csrf=c.csrf, done=done)
 
 
+def check_serving(
+    host: str,
+    *,
+    public: bool,
+    user_id: str | None,
+    cert: str | os.PathLike[str] | None,
+    key: str | os.PathLike[str] | None,
+    insecure_http: bool,
+) -> None:
+    """Raise :class:`ArgumentError` (one line) unless this way of serving is allowed: loopback, or ``public`` with
+    one person's page over TLS (or plain HTTP explicitly)."""
+    if not is_loopback(host) and not public:
+        raise ArgumentError(
+            f"refusing to serve the privacy centre on {host}: it shows personal data; bind 127.0.0.1 "
+            "(the default) or pass --public if you really mean to expose it on your network"
+        )
+    if (cert is None) != (key is None):
+        raise ArgumentError("TLS needs both --cert and --key (PEM files)")
+    if not is_loopback(host):
+        if user_id is None:
+            raise ArgumentError(
+                "refusing to serve every user's data on the network: pass --user to show one person's page"
+            )
+        if cert is None and not insecure_http:
+            raise ArgumentError(
+                f"refusing to serve personal data on {host} over plain HTTP: pass --cert and --key (TLS), or "
+                "--insecure-http if the network is trusted"
+            )
+
+
 def serve(
     rec: Recommender,
     *,
@@ -329,9 +360,14 @@ def serve(
     public: bool = False,
     ready: Any = None,
     controller: str | None = None,
+    cert: str | os.PathLike[str] | None = None,
+    key: str | os.PathLike[str] | None = None,
+    insecure_http: bool = False,
 ) -> None:
     """Serve :func:`app` until interrupted. Refuses a non-loopback ``host`` unless ``public`` (the page then
-    answers on that address's Host too). ``ready(url)`` is called once the socket listens."""
+    answers on that address's Host too), and a public page unless it shows one person (``user_id``) over TLS
+    (``cert`` and ``key``, PEM files) or ``insecure_http`` says plain HTTP is meant. ``ready(url)`` is called once
+    the socket listens."""
     _flask()
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -341,11 +377,17 @@ def serve(
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass
 
-    if not is_loopback(host) and not public:
-        raise ArgumentError(
-            f"refusing to serve the privacy centre on {host}: it shows personal data; bind 127.0.0.1 "
-            "(the default) or pass --public if you really mean to expose it on your network"
-        )
+    check_serving(host, public=public, user_id=user_id, cert=cert, key=key, insecure_http=insecure_http)
+    tls = None
+    if cert is not None and key is not None:
+        import ssl
+
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            tls.load_cert_chain(str(cert), str(key))
+        except (OSError, ssl.SSLError) as e:
+            raise ArgumentError(f"cannot use the TLS certificate/key ({type(e).__name__}: {e})") from None
     anywhere = host in ("0.0.0.0", "::")
     web = app(
         rec,
@@ -354,9 +396,9 @@ def serve(
         controller=controller,
         ip_hosts=anywhere,
     )
-    server = make_server(host, port, web, threaded=False, request_handler=QuietHandler)
+    server = make_server(host, port, web, threaded=False, request_handler=QuietHandler, ssl_context=tls)
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{server.server_port}{web.config['ODREC_URL_PATH']}"
+    url = f"{'https' if tls else 'http'}://{shown}:{server.server_port}{web.config['ODREC_URL_PATH']}"
     if ready is not None:
         ready(url)
     try:
