@@ -81,8 +81,9 @@ def _open(
         path.parent.mkdir(parents=True, exist_ok=True)
     read_only = path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
     return Recommender.open(
-        path, bundle=bundle, create=create, read_only=read_only and not create, context_keys=context_keys
-    )
+        path, bundle=bundle, create=create, read_only=read_only and not create, context_keys=context_keys,
+        durability=os.environ.get("ODREC_DURABILITY", "normal"),
+    )  # fmt: skip
 
 
 def _writable(out: Path) -> Path:

@@ -49,7 +49,8 @@ class Recommender:
     deleted on open and on :meth:`apply_retention`). ``read_only`` opens an existing store without writing
     (a read-only file works); ``create=False`` refuses a path where no store exists yet (a mistyped path
     does not silently become a new, empty store). ``context_keys`` declares context keys beyond time and
-    device (``["weather", "season"]``). The object is complete when constructed. Thread-safe; several
+    device (``["weather", "season"]``). ``durability``: "normal" (a write survives the app crashing) or "full"
+    (a power loss too; one fsync per write). The object is complete when constructed. Thread-safe; several
     instances (threads or processes) may open the same file. Logs to ``logging.getLogger("ondevice_rec")``.
     """
 
@@ -67,6 +68,7 @@ class Recommender:
         create: bool = True,
         context_keys: Sequence[str] | None = None,
         warm_privacy: bool = False,
+        durability: str = "normal",
     ) -> None:
         check_open(path, read_only=read_only, create=create, retention_days=retention_days)
         self.retention_days = retention_days
@@ -82,7 +84,7 @@ class Recommender:
         self._reranker: Reranker | None = None
         self._closed = False
         try:
-            self._store = Store(path, busy_timeout=busy_timeout, readonly=self.read_only)
+            self._store = Store(path, busy_timeout=busy_timeout, readonly=self.read_only, durability=durability)
         except BaseException:
             self._encoder.close()
             raise
@@ -120,6 +122,7 @@ class Recommender:
         create: bool = True,
         context_keys: Sequence[str] | None = None,
         warm_privacy: bool = False,
+        durability: str = "normal",
     ) -> Recommender:
         """The same as ``Recommender(path, ...)``; ``warm_privacy`` loads the egress gate's PII models on a
         background thread now, so the first send does not block."""
@@ -135,6 +138,7 @@ class Recommender:
             create=create,
             context_keys=context_keys,
             warm_privacy=warm_privacy,
+            durability=durability,
         )
 
     def close(self) -> None:

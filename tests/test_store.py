@@ -295,3 +295,17 @@ def test_int8_catalogues_rank_like_float32_and_survive_the_vector_cache(
         rows = rec._items.snapshot().matrix
         assert isinstance(rows, QuantizedRows) and rows.shape[0] == 160
         assert tops(rec) == want  # served from the int8 cache with its row scales
+
+
+@pytest.mark.parametrize("durability, level", [("normal", 1), ("full", 2)])
+def test_durability_sets_what_a_commit_waits_for(tmp_path: Path, durability: str, level: int) -> None:
+    """Issue 30: ``durability="full"`` fsyncs the WAL at every commit (survives power loss), "normal" does not."""
+    with Recommender.open(tmp_path / "r.db", durability=durability) as rec:
+        assert rec._store.query("PRAGMA synchronous")[0][0] == level
+
+
+def test_an_unknown_durability_is_one_line(tmp_path: Path) -> None:
+    from ondevice_rec import ArgumentError
+
+    with pytest.raises(ArgumentError, match="durability must be one of normal, full"):
+        Recommender.open(tmp_path / "r.db", durability="paranoid")

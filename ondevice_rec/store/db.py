@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ..errors import StoreBusyError, StoreError, StoreFullError
+from ..errors import ArgumentError, StoreBusyError, StoreError, StoreFullError
 from . import schema
 from .catalog import CatalogTable
 from .events import EventsTable, ProfilesTable
@@ -33,11 +33,26 @@ def _damaged(e: sqlite3.Error) -> bool:
     return "malformed" in msg or "not a database" in msg or "corrupt" in msg or "disk i/o" in msg
 
 
+# durability → SQLite's synchronous setting in WAL mode. "normal": a commit survives the application crashing or
+# being killed; a power loss or OS crash may roll back the last commits (never corrupt the file). "full": every
+# commit is on disk (fsync of the WAL) before it returns, so it survives a power loss too; one fsync per write.
+DURABILITY = {"normal": "NORMAL", "full": "FULL"}
+
+
 class Store:
     """Owns one SQLite connection (thread-safe through a lock) and the tables over it. Open one per process
     (or several: each is an independent connection)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 10.0,
+        readonly: bool = False,
+        durability: str = "normal",
+    ) -> None:
+        if durability not in DURABILITY:
+            raise ArgumentError(f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}")
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.readonly = readonly
@@ -69,7 +84,7 @@ class Store:
             self.conn.execute("PRAGMA secure_delete = ON")
             if not readonly:
                 self._retry(lambda: self.conn.execute("PRAGMA journal_mode = WAL").fetchone())
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute(f"PRAGMA synchronous = {DURABILITY[durability]}")
             self.db = sqlite_utils.Database(self.conn)
             self._migrate()
         except sqlite3.DatabaseError as e:
