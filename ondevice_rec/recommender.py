@@ -450,6 +450,7 @@ class Recommender:
         self._check_open()
         with self._lock:
             out = rights.forget_user(self._store, user_id, self._increments)
+            self._histories.forget(user_id)
             self._items.stale_stats()
         return out
 

@@ -19,9 +19,15 @@ from .manifest import BUNDLE_SCHEMA_VERSION, MANIFEST, FileEntry, Manifest
 def _replaceable(target: Path) -> bool:
     """Whether ``overwrite`` may replace ``target``: a bundle this SDK wrote (its manifest is there), or an empty
     directory. Anything else — a file, a folder of the user's — is never deleted."""
-    if not target.is_dir() or target.is_symlink():
+    if not target.is_dir():
         return False
-    return (target / MANIFEST).is_file() or not any(target.iterdir())
+    if not any(target.iterdir()):
+        return True
+    try:
+        Manifest.from_json((target / MANIFEST).read_text())
+    except (OSError, ValueError, TypeError, KeyError, BundleError):
+        return False
+    return True
 
 
 @contextmanager

@@ -100,7 +100,7 @@ def full_protocol_eval(
 
     users = np.arange(split.n_users) if users is None else np.asarray(users)
     out = []
-    top = np.zeros((len(users), k), dtype=np.int64)
+    top = np.full((len(users), k), -1, dtype=np.int64)  # -1: fewer than k candidates
     for s in range(0, len(users), batch):
         us = users[s : s + batch]
         scores = score(us, [split.history(int(u), stage) for u in us])
@@ -115,7 +115,12 @@ def full_protocol_eval(
 
 
 def top_k_agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean share of each row's top-k items (``(users, k)`` index arrays) that the other ranking also holds."""
+    """Mean share of each row's top-k items (``(users, k)`` index arrays, -1 where a user had fewer than k
+    candidates) that the other ranking also holds."""
     if a.shape != b.shape or a.size == 0:
         raise ArgumentError("top_k_agreement needs two non-empty rankings of the same shape")
-    return float(np.mean([len(set(x.tolist()) & set(y.tolist())) / a.shape[1] for x, y in zip(a, b)]))
+    shares = []
+    for x, y in zip(a, b):
+        xs, ys = set(x[x >= 0].tolist()), set(y[y >= 0].tolist())
+        shares.append(len(xs & ys) / max(1, len(xs)))
+    return float(np.mean(shares))

@@ -188,7 +188,7 @@ def _run_key(split: Split, spec: str, scenario: str, protocols: Sequence[str], u
     for arr in (*split.train, split.valid, split.test, users):
         h.update(np.asarray(arr, dtype=np.int64).tobytes() + b"|")
     kind, _, path = spec.partition(":")
-    if kind in ("bundle", "rerank", "llmonly"):
+    if kind in ("bundle", "rerank", "llmonly", "notitles"):
         from ..bundle import default_bundle_path
         from ..bundle.load import MANIFEST
 

@@ -524,6 +524,10 @@ def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Lo
     return report
 
 
+def _bytes(f: bytes | Path) -> bytes:
+    return f if isinstance(f, bytes) else Path(f).read_bytes()
+
+
 COLD_WEIGHTS = (0.04, 0.1, 0.25, 0.5, 1.0, 2.0)  # 0.04: a student's usual popularity weight
 
 
@@ -545,7 +549,14 @@ def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: 
         onboarding_profile(split, u, seed) for u in us
     ]
     counts = np.bincount(np.concatenate([t for t in split.train if len(t)]), minlength=split.n_items).astype(float)
-    encoder = towers.encoders[towers.spec.default_precision]
+    spec, precision = towers.spec, towers.spec.default_precision
+    encoder = towers.encoders[precision]
+    if spec.item_item:  # the runtime adds the item-item blend to a profile's titles: so does the choice
+        encoder = TwoTowerEncoder(
+            spec, encoder.text, user_tower=_bytes(towers.files[spec.user_tower[precision]]),
+            item_tower=_bytes(towers.files[spec.item_tower]), item_ids=_bytes(towers.files[spec.item_ids]),
+            precision=precision, item_item=_bytes(towers.files[spec.item_item]),
+        )  # fmt: skip
     by_weight: dict[str, float] = {}
     for w in COLD_WEIGHTS:
         fitted = RuntimeFitted(encoder, towers.item_vecs, split, counts, RankingConfig(cold_popularity_weight=w))
@@ -655,9 +666,9 @@ def _run_export(
         report = stages.run("validation", lambda: validate_stage(cfg, data, emb, trained.model, towers, vusers))
         report.require()
         extra: dict[str, Any] = {"item_item": {"used": False}, "llm_ranker": None}
-        extra["cold_start"] = stages.run("cold_start", lambda: cold_weight_stage(data.split, towers, cfg.seed, log))
         if cfg.item_item:
             extra["item_item"] = stages.run("item_item", lambda: blend_stage(data.split, towers, vusers, log))
+        extra["cold_start"] = stages.run("cold_start", lambda: cold_weight_stage(data.split, towers, cfg.seed, log))
         if "gguf" in cfg.formats:
             extra["llm_ranker"] = gguf_stage(cfg, data.split, taught, towers, work, stages, log)
         manifest = manifest_of(cfg, data, emb, trained, taught, towers, report, extra, stages)

@@ -50,7 +50,9 @@ class StudentConfig:
     full_history: bool = True  # train on windows over whole histories (False: only each user's last max_len + 1)
     epochs: int = 120
     eval_every: int = 5
-    patience: int = 5
+    # evaluations without a new best before stopping: validation NDCG@10 of a few hundred users moves by ±0.005
+    # between evaluations, and 5 stopped ml-latest-small at epoch ~60 (0.066) where epoch 120 reached 0.0786
+    patience: int = 10
     distill_weight: float = 0.1  # weight of the KL(teacher || student) term; 0 switches distillation off
     distill_temperature: float = 1.0
     seed: int = 0

@@ -126,6 +126,10 @@ class UserHistories:
     def clear(self) -> None:
         self._entries.clear()
 
+    def forget(self, user_id: str) -> None:
+        """Drop what memory holds about ``user_id`` (after an erasure: nothing of them stays in this process)."""
+        self._entries.pop(user_id, None)
+
     # --- internals ------------------------------------------------------------------------------------
     def _read(self, user_id: str) -> UserHistory:
         store = self._store

@@ -47,14 +47,15 @@ class Profiles:
         self._snapshot = snapshot
         self._lock = lock
         self._titles = StoreTitles(store)
-        self._tags: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._tags: tuple[object, str | None, frozenset[str]] = (None, None, frozenset())
 
     def _reserved(self) -> frozenset[str]:
+        """The catalogue's tags (never a title on their own), kept while the snapshot and its version are."""
         with self._lock:
             snap = self._snapshot()
-            if self._tags[0] != id(snap.tags) + len(snap.tags):
-                self._tags = (id(snap.tags) + len(snap.tags), frozenset(t for ts in set(snap.tags) for t in ts))
-            return self._tags[1]
+            if self._tags[0] is not snap or self._tags[1] != snap.version:
+                self._tags = (snap, snap.version, frozenset(t for ts in set(snap.tags) for t in ts))
+            return self._tags[2]
 
     def read(self, text: str) -> Profile:
         return read_profile(text, self._encoder, self._titles, self._reserved())

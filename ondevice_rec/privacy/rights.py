@@ -112,10 +112,16 @@ def _export_row(table: str, row: dict[str, Any], conn: sqlite3.Connection) -> di
         if key in row:
             v = vectors.decode(row[key])
             row[key] = None if v is None else [round(float(x), 6) for x in v]
-    for key in ("clauses", "details", "context"):
+    for key in ("clauses", "details", "context", "mentions"):
         if isinstance(row.get(key), str):
             try:
                 row[key] = json.loads(row[key])
             except json.JSONDecodeError:
                 pass
+    if isinstance(row.get("mentions"), list):  # the titles a profile names: item ids, as the app knows them
+        row["mentions"] = [
+            {"item_id": item_id_of(conn, int(m[0])), "title": m[1], "said": m[2], "confidence": m[3], "liked": m[4]}
+            for m in row["mentions"]
+            if isinstance(m, list) and len(m) == 5
+        ]
     return row

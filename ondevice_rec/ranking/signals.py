@@ -138,8 +138,8 @@ def to_datetime(value: Any, name: str) -> datetime:
 # --- profiles ---------------------------------------------------------------------------------
 _NEG_CUE = re.compile(
     r"^\s*(?:(?:and|but|or)\s+)?(?:(?:i|we)\s+)?(?:no|not|never|nothing|without|avoid|hate|hates|hated|dislike|dislikes|"
-    r"disliked|didn'?t\s+(?:like|enjoy)|did\s+not\s+(?:like|enjoy)|"
-    r"don'?t\s+(?:like|want|enjoy)|do\s+not\s+(?:like|want|enjoy)|can'?t\s+stand|except|skip|none\s+of)\b[\s:,-]*",
+    r"disliked|didn['’]?t\s+(?:like|enjoy)|did\s+not\s+(?:like|enjoy)|"
+    r"don['’]?t\s+(?:like|want|enjoy)|do\s+not\s+(?:like|want|enjoy)|can['’]?t\s+stand|except|skip|none\s+of)\b[\s:,-]*",
     re.IGNORECASE,
 )
 _SPLIT = re.compile(r"[.;!?\n,]+|\s+but\s+", re.IGNORECASE)

@@ -88,10 +88,10 @@ class TitleTable:
 
         prefix = key[:NEAR_PREFIX]
         out: list[tuple[str, Candidate]] = []
-        for k in self._sorted[bisect.bisect_left(self._sorted, prefix) :]:
-            if not k.startswith(prefix) or len(out) >= limit:
-                break
-            out.extend((k, c) for c in self._keys[k])
+        at = bisect.bisect_left(self._sorted, prefix)
+        while at < len(self._sorted) and self._sorted[at].startswith(prefix) and len(out) < limit:
+            out.extend((self._sorted[at], c) for c in self._keys[self._sorted[at]])
+            at += 1
         return out[:limit]
 
 
@@ -101,6 +101,7 @@ NEAR_LIMIT = 200
 FUZZY_RATIO = 0.88
 FUZZY_MIN_CHARS = 8
 FUZZY_SPAN = 6
+FUZZY_BUDGET = 20_000
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def resolve_titles(
     reserved_keys = {title_key(r) for r in reserved}
     found: list[Mention] = []
     seen: set[int] = set()
+    near: dict[str, Sequence[tuple[str, Candidate]]] = {}
+    budget = [FUZZY_BUDGET]  # spelling comparisons left for this text: a long profile costs a bounded time
     for clause, liked in profile_clauses(text):
         tokens = [_Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(clause)]
         spans = {
@@ -131,12 +134,10 @@ def resolve_titles(
         }
         keys = sorted({k for k in spans.values() if k})
         hits, short = source.by_key(keys), source.by_short(keys)
-        near: dict[str, Sequence[tuple[str, Candidate]]] = {}
         i = 0
         while i < len(tokens):
-            m = _longest(clause, tokens, i, spans, hits, short, reserved_keys) or _fuzzy(
-                clause, tokens, i, source, near
-            )
+            m = _longest(clause, tokens, i, spans, hits, short, reserved_keys)
+            m = m or _fuzzy(clause, tokens, i, source, near, budget)
             if m is None:
                 i += 1
                 continue
@@ -167,16 +168,21 @@ def _longest(
         if not cands:
             continue
         year = _year_after(clause, tokens[j - 1].end)
-        if j - i == 1 and not _reads_as_name(clause, tokens[i], year, key, reserved):
+        if key in reserved or (" " not in key and not _reads_as_name(clause, tokens[i:j], year, key)):
             continue
         said = clause[tokens[i].start : tokens[j - 1].end]
         cand, confidence = _pick(cands, year)
-        return (j + (1 if year is not None else 0), cand, said, confidence if scale == 1.0 else scale)
+        return (j + (1 if year is not None else 0), cand, said, min(confidence, scale))
     return None
 
 
 def _fuzzy(
-    clause: str, tokens: Sequence[_Token], i: int, source: TitleSource, near: dict[str, Sequence[tuple[str, Candidate]]]
+    clause: str,
+    tokens: Sequence[_Token],
+    i: int,
+    source: TitleSource,
+    near: dict[str, Sequence[tuple[str, Candidate]]],
+    budget: list[int],
 ) -> tuple[int, Candidate, str, float] | None:
     """A span that no key matches, against keys sharing its first letters (``near`` caches them per call):
     capitalised, or of at least ``FUZZY_MIN_CHARS`` letters where it is not ("the godfahter"). A key that is the
@@ -194,6 +200,9 @@ def _fuzzy(
             near[prefix] = source.near(key, NEAR_LIMIT)
         matcher = difflib.SequenceMatcher(None, "", key)  # the span is the cached side
         for k, cand in near[prefix]:
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
             matcher.set_seq1(k)
             if matcher.real_quick_ratio() < FUZZY_RATIO or matcher.quick_ratio() < FUZZY_RATIO:
                 continue
@@ -215,14 +224,17 @@ def _year_after(clause: str, end: int) -> int | None:
     return int(m.group(1)) if m and 1870 <= int(m.group(1)) <= 2100 else None
 
 
-def _reads_as_name(clause: str, token: _Token, year: int | None, key: str, reserved: set[str]) -> bool:
-    """A one-word title ("Heat", "Her", "Up") only where the writing marks it as one."""
-    if key in reserved:
-        return False
+def _reads_as_name(clause: str, span: Sequence[_Token], year: int | None, key: str) -> bool:
+    """A one-word title ("Heat", "Her", "Up"; "the Heat") only where the writing marks it as one: a year after
+    it, or its word capitalised and not the first of a sentence; written in lower case, only a long word after an
+    article ("the godfather"; not "the heat", "a war")."""
     if year is not None:
         return True
-    sentence_start = token.start == 0 or bool(_SENTENCE_END.search(clause[: token.start]))
-    return token.text[:1].isupper() and not sentence_start and len(key) >= 2
+    word, first = span[-1], span[0]
+    sentence_start = not clause[: first.start].strip() or bool(_SENTENCE_END.search(clause[: first.start]))
+    if word.text[:1].isupper():
+        return (not sentence_start or len(span) > 1) and len(key) >= 2
+    return len(span) > 1 and len(key) >= FUZZY_MIN_CHARS
 
 
 def _pick(cands: Sequence[Candidate], year: int | None) -> tuple[Candidate, float]:

@@ -241,7 +241,7 @@ class CatalogTable:
             q = ",".join("?" * len(chunk))
             for key, iid, title, pop in self._s.query(
                 f"SELECT {column}, iid, title, coalesce(popularity, 0) FROM items WHERE {column} IN ({q}) "
-                "AND removed IS NULL AND origin IS NULL",
+                f"AND {column} != '' AND removed IS NULL AND origin IS NULL",  # != '': the partial index's term
                 chunk,
             ):
                 out.setdefault(key, []).append((int(iid), title, float(pop)))

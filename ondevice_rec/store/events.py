@@ -292,12 +292,13 @@ class ProfilesTable:
         return out
 
     def without_vectors(self, space_id: str) -> list[tuple[str, str]]:
-        """(user id, profile text) of profiles with no vectors in ``space_id`` (written under another bundle)."""
+        """(user id, profile text) of profiles with no vectors in ``space_id`` (written under another bundle) or
+        whose titles were never resolved (written before the store could)."""
         return [
             (str(u), str(t))
             for u, t in self._s.query(
-                "SELECT u.user_id, p.text FROM profiles p JOIN users u ON u.uid=p.uid WHERE NOT EXISTS "
-                "(SELECT 1 FROM profile_vectors v WHERE v.uid=p.uid AND v.model_id=?)",
+                "SELECT u.user_id, p.text FROM profiles p JOIN users u ON u.uid=p.uid WHERE p.mentions IS NULL OR "
+                "NOT EXISTS (SELECT 1 FROM profile_vectors v WHERE v.uid=p.uid AND v.model_id=?)",
                 (space_id,),
             )
         ]
