@@ -84,6 +84,7 @@ def real_ratio(data: str, mode: str) -> Callable[[], list[float]]:
 
 
 ML_S = "ml-latest-small"
+QUALITY_MLS = "quality-ml-latest-small/results.json"
 
 # (README text with {} for each value, [value getters], format of every value)
 FIGURES: list[tuple[str, list[Callable[[], list[float]]], str]] = [
@@ -105,6 +106,30 @@ FIGURES: list[tuple[str, list[Callable[[], list[float]]], str]] = [
     (
         "| student, `odrec export --no-teacher`, int8 | {} [{}, {}] (HR@10 {}) |",
         [ndcg(LLAMAREC, *W, "bundle:mls-noteacher"), mean(LLAMAREC, *W, "bundle:mls-noteacher", "HR@10")],
+        ".4f",
+    ),
+    (
+        "| this release's export: three students side by side, int8 | {} [{}, {}] (HR@10 {}) |",
+        [ndcg(QUALITY_MLS, *W, "bundle:mls-ens"), mean(QUALITY_MLS, *W, "bundle:mls-ens", "HR@10")],
+        ".4f",
+    ),
+    (
+        "Profile-only users: {} (v1) / {} (v2) vs Popularity {}; without resolving the titles a v2 profile names, "
+        "{} (v2).",
+        [
+            mean(QUALITY_MLS, "cold-user", "llamarec", "bundle:mls-ens"),
+            mean(QUALITY_MLS, "cold-user-v2", "llamarec", "bundle:mls-ens"),
+            mean(QUALITY_MLS, "cold-user", "llamarec", "popularity"),
+            mean(QUALITY_MLS, "cold-user-v2", "llamarec", "notitles:mls-ens"),
+        ],
+        ".4f",
+    ),
+    (
+        "the three-student ensemble kept on validation ({} vs {} for the first student alone)",
+        [
+            key("quality-ml-latest-small/manifest-mls-ens.json", "training", "ensemble", "valid_ndcg10"),
+            key("quality-ml-latest-small/manifest-mls-ens.json", "training", "ensemble", "valid_ndcg10_first"),
+        ],
         ".4f",
     ),
     (
