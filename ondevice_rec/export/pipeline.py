@@ -528,7 +528,7 @@ def _bytes(f: bytes | Path) -> bytes:
     return f if isinstance(f, bytes) else Path(f).read_bytes()
 
 
-COLD_WEIGHTS = (0.04, 0.1, 0.25, 0.5, 1.0, 2.0)  # 0.04: a student's usual popularity weight
+COLD_WEIGHTS = (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # 0.04: a student's usual popularity weight
 
 
 def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: int = 300) -> dict[str, Any]:
