@@ -4,7 +4,6 @@ a trained student, optionally with LLM re-ranking). Each is a typed config imple
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from ..datasets import Split
 from ..errors import ArgumentError, missing_extra
 from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
+from .runtime import RuntimeFitted
 from .sequential import SeqRecipe, train_sequential
 from .sequential import scores as seq_scores
 
@@ -244,78 +244,6 @@ class BundleModel:
         for seq in split.train:
             np.add.at(counts, seq, 1.0)
         return RuntimeFitted(encoder, np.concatenate(vecs), split, counts, titles=self.titles)
-
-
-@dataclass
-class RuntimeFitted:
-    """Scores exactly as ``Recommender.recommend`` ranks: the runtime's user state (recency-weighted history or
-    the student's user tower; a profile split into clauses and embedded), one product with the catalogue, and
-    the popularity prior an app ships with its catalogue (here: training-set counts)."""
-
-    encoder: Any
-    matrix: np.ndarray
-    split: Split
-    popularity: np.ndarray
-    config: Any = None
-    titles: bool = True
-
-    def __post_init__(self) -> None:
-        from ..live.snapshot import CatalogSnapshot
-        from ..ranking import RankingConfig
-
-        n = self.split.n_items
-        from ..ranking.config import for_bundle_kind
-
-        kind = "two-tower" if getattr(self.encoder, "learned_user", False) else "text-embedder"
-        spec = getattr(self.encoder, "spec", None)
-        self.cfg = for_bundle_kind(self.config or RankingConfig(), kind, getattr(spec, "cold_popularity_weight", None))
-        self.snap = CatalogSnapshot.build(
-            "eval", np.arange(n), [tuple(t) for t in self.split.item_tags], self.matrix, self.popularity
-        )
-        self.snap.set_stats([], 0, self.cfg.popularity_min_users)
-        self.pop = self.snap.prior("")
-        assert self.pop is not None  # the overall prior always exists
-
-    def _scores(self, signals: Any) -> np.ndarray:
-        from ..ranking.config import for_user
-        from ..ranking.pipeline import Request, item_item_scores, user_state
-        from ..ranking.scoring import score_items
-
-        cfg = for_user(self.cfg, len(signals.events))
-        state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, cfg)
-        assert self.pop is not None
-        scores = score_items(state, self.matrix, self.pop, None, cfg)
-        blend = item_item_scores(self.snap, state, self.encoder, lambda iids: [self.split.item_ids[i] for i in iids])
-        return scores if blend is None else scores + blend
-
-    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        from ..ranking.pipeline import UserSignals
-        from ..ranking.scoring import Events
-
-        now = time.time()
-        out = np.zeros((len(histories), self.matrix.shape[0]), dtype=np.float32)
-        for r, h in enumerate(histories):
-            newest = np.asarray(h, np.int64)[::-1][: self.cfg.history_limit].tolist()
-            events = Events.of([(i, "like", None, now, "") for i in newest], self.cfg)
-            out[r] = self._scores(UserSignals(True, True, [], events, None))
-        return out
-
-    def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
-        """As the runtime scores a user who only wrote a profile: its clauses, and the titles it names matched
-        against the catalogue (the split's titles, its popularity breaking ties) as liked items."""
-        from ..ranking.pipeline import UserSignals
-        from ..ranking.profile import read_profile
-        from ..ranking.scoring import NO_EVENTS
-        from ..ranking.titles import TitleTable
-
-        sp = self.split
-        titles = TitleTable((i, sp.item_title[i], float(self.popularity[i])) for i in range(sp.n_items))
-        reserved = {t for tags in sp.item_tags for t in tags}
-        out = np.zeros((len(profiles), self.matrix.shape[0]), dtype=np.float32)
-        for r, text in enumerate(profiles):
-            prof = read_profile(text, self.encoder, titles if self.titles else None, reserved)
-            out[r] = self._scores(UserSignals(True, True, [], NO_EVENTS, prof))
-        return out
 
 
 @dataclass

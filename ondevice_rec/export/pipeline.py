@@ -533,13 +533,13 @@ COLD_WEIGHTS = (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # 0.04: a student's u
 
 def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: int = 300) -> dict[str, Any]:
     """The popularity weight for users with a profile and no events, chosen on the validation item of up to
-    ``users`` users, each scored as the runtime scores them (``eval.baselines.RuntimeFitted``: clauses, the
+    ``users`` users, each scored as the runtime scores them (``eval.runtime.RuntimeFitted``: clauses, the
     titles named, the prior) with the two profiles ``odrec eval`` simulates, written from training items only:
     v1 (genres and decade) and v2 (three liked titles and genres). ``towers.spec`` takes it; returns the report."""
     from ..datasets.scenarios import onboarding_profile
-    from ..eval.baselines import RuntimeFitted
     from ..eval.metrics import metrics_from_rank, rank_of_target
     from ..eval.protocols import full_mask
+    from ..eval.runtime import RuntimeFitted
     from ..ranking import RankingConfig
 
     log("cold-start popularity weight", 0.0)
