@@ -419,6 +419,8 @@ def test_a_user_without_events_ranks_with_the_cold_start_weight() -> None:
     assert for_user(cfg, 3).popularity_weight == 0.04
     mine = for_bundle_kind(RankingConfig(cold_popularity_weight=0.1), "two-tower", cold_popularity_weight=0.5)
     assert for_user(mine, 0).popularity_weight == 0.1  # the app's own setting wins
+    own = for_bundle_kind(RankingConfig(popularity_weight=0.3), "two-tower", cold_popularity_weight=0.5)
+    assert for_user(own, 0).popularity_weight == 0.3  # ... for every user, when it set only the usual weight
     assert for_user(for_bundle_kind(RankingConfig(), "two-tower"), 0).popularity_weight == 0.04
 
 

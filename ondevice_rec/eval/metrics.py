@@ -82,6 +82,6 @@ def paired_upper_bound(a: np.ndarray, b: np.ndarray, *, n: int = 2000, seed: int
     than b by more than m" is shown at level ``alpha`` only when this bound is below −m."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ArgumentError("paired_upper_bound needs per-user values for the same users")
+    if a.shape != b.shape or a.size == 0:
+        raise ArgumentError("paired_upper_bound needs per-user values for the same users (at least one)")
     return bootstrap_ci(a - b, n=n, seed=seed, alpha=2 * alpha)[1]

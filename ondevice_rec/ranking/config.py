@@ -124,7 +124,8 @@ POPULARITY_WEIGHT_BY_KIND = {"text-embedder": 1.0, "two-tower": 0.04}
 def for_bundle_kind(cfg: RankingConfig, kind: str, cold_popularity_weight: float | None = None) -> RankingConfig:
     """``cfg`` with the unset bundle-dependent defaults filled in for a bundle of ``kind`` (and its
     ``cold_popularity_weight``, when it chose one)."""
-    if cfg.cold_popularity_weight is None and cold_popularity_weight is not None:
+    # an app that set the popularity weight itself keeps it for every user, unless it also set the cold one
+    if cfg.cold_popularity_weight is None and cold_popularity_weight is not None and cfg.popularity_weight is None:
         cfg = replace(cfg, cold_popularity_weight=cold_popularity_weight)
     if cfg.popularity_weight is not None:
         return cfg

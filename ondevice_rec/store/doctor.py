@@ -63,7 +63,7 @@ def diagnose(path: str | os.PathLike[str]) -> Diagnosis:
         for name in names:
             try:
                 tables[name] = int(conn.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0])
-            except sqlite3.DatabaseError:
+            except (sqlite3.DatabaseError, StoreError):  # unreadable, or a name no statement can hold
                 tables[name] = -1
         return Diagnosis(str(p), lines == ["ok"], [] if lines == ["ok"] else lines, version, tables)
     finally:
