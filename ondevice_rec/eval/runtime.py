@@ -33,6 +33,9 @@ class RuntimeFitted:
         n = self.split.n_items
         from ..ranking.config import for_bundle_kind
 
+        self._titles: Any = None  # the split's titles as a TitleTable, built on the first profile read
+        self._reserved = frozenset(t for tags in self.split.item_tags for t in tags)
+
         kind = "two-tower" if getattr(self.encoder, "learned_user", False) else "text-embedder"
         spec = getattr(self.encoder, "spec", None)
         self.cfg = for_bundle_kind(self.config or RankingConfig(), kind, getattr(spec, "cold_popularity_weight", None))
@@ -70,16 +73,25 @@ class RuntimeFitted:
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
         """As the runtime scores a user who only wrote a profile: its clauses, and the titles it names matched
         against the catalogue (the split's titles, its popularity breaking ties) as liked items."""
-        from ..ranking.pipeline import UserSignals
+        return self.score_read(self.read_profiles(profiles))
+
+    def read_profiles(self, profiles: Sequence[str]) -> list[Any]:
+        """Each profile text as the runtime reads it (embedded clauses, titles resolved): independent of the
+        ranking config, so one reading serves every weight tried."""
         from ..ranking.profile import read_profile
-        from ..ranking.scoring import NO_EVENTS
         from ..ranking.titles import TitleTable
 
-        sp = self.split
-        titles = TitleTable((i, sp.item_title[i], float(self.popularity[i])) for i in range(sp.n_items))
-        reserved = {t for tags in sp.item_tags for t in tags}
+        if self.titles and self._titles is None:
+            sp = self.split
+            self._titles = TitleTable((i, sp.item_title[i], float(self.popularity[i])) for i in range(sp.n_items))
+        return [read_profile(text, self.encoder, self._titles, self._reserved) for text in profiles]
+
+    def score_read(self, profiles: Sequence[Any]) -> np.ndarray:
+        """Scores of profiles :meth:`read_profiles` read."""
+        from ..ranking.pipeline import UserSignals
+        from ..ranking.scoring import NO_EVENTS
+
         out = np.zeros((len(profiles), self.matrix.shape[0]), dtype=np.float32)
-        for r, text in enumerate(profiles):
-            prof = read_profile(text, self.encoder, titles if self.titles else None, reserved)
+        for r, prof in enumerate(profiles):
             out[r] = self._scores(UserSignals(True, True, [], NO_EVENTS, prof))
         return out

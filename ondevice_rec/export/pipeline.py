@@ -558,9 +558,11 @@ def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: 
             precision=precision, item_item=_bytes(towers.files[spec.item_item]),
         )  # fmt: skip
     by_weight: dict[str, float] = {}
+    read = None
     for w in COLD_WEIGHTS:
         fitted = RuntimeFitted(encoder, towers.item_vecs, split, counts, RankingConfig(cold_popularity_weight=w))
-        scores = fitted.score_profiles(profiles)
+        read = read if read is not None else fitted.read_profiles(profiles)  # the same for every weight
+        scores = fitted.score_read(read)
         vals = [
             metrics_from_rank(
                 rank_of_target(scores[r], int(split.valid[u]), np.flatnonzero(full_mask(split, int(u), "valid")))
