@@ -33,6 +33,7 @@ from .errors import (
     StoreBusyError,
     StoreError,
     StoreFullError,
+    WrongKeyError,
 )
 from .inputs.event_rows import EventColumns
 from .inputs.imports import ImportReport
@@ -65,6 +66,7 @@ __all__ = [
     "StoreError",
     "StoreBusyError",
     "StoreFullError",
+    "WrongKeyError",
     "ItemNotFoundError",
     "ImportFormatError",
     "PrivacyError",

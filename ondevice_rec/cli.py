@@ -43,12 +43,14 @@ user_app = _typer("Users: list them; data-subject rights (export and erase a use
 bundle_app = _typer("Build, verify and inspect model bundles.")
 consent_app = _typer("Grant, revoke and show a user's consents.")
 privacy_app = _typer("Test what would leave the device.")
+store_app = _typer("Encryption at rest: make a key, encrypt a store, rotate its key.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(events_app, name="events")
 app.add_typer(user_app, name="user")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(consent_app, name="consent")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(store_app, name="store")
 
 DB = typer.Option(
     None,
@@ -82,8 +84,30 @@ def _open(
     read_only = path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
     return Recommender.open(
         path, bundle=bundle, create=create, read_only=read_only and not create, context_keys=context_keys,
-        durability=os.environ.get("ODREC_DURABILITY", "normal"),
+        durability=os.environ.get("ODREC_DURABILITY", "normal"), encryption_key=_key(),
     )  # fmt: skip
+
+
+_SESSION: dict[str, Path | None] = {"key_file": None}  # this invocation's global options (set by _main)
+
+
+def read_key_file(path: Path) -> str | bytes:
+    """The key in a key file: 64 hex digits are 32 raw bytes (no stretching needed), anything else is a
+    passphrase (its last newline dropped)."""
+    try:
+        text = path.read_bytes().decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as e:
+        raise OdrecError(f"cannot read key file {path}: {getattr(e, 'strerror', None) or e}") from None
+    if not text:
+        raise OdrecError(f"key file {path} is empty")
+    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+        return bytes.fromhex(text)
+    return text
+
+
+def _key() -> str | bytes | None:
+    path = _SESSION["key_file"]
+    return read_key_file(path) if path is not None else None
 
 
 def _writable(out: Path) -> Path:
@@ -169,8 +193,16 @@ def _main(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    key_file: Path | None = typer.Option(
+        None,
+        "--key-file",
+        envvar="ODREC_KEY_FILE",
+        help="Key of an encrypted store (env ODREC_KEY_FILE): 64 hex digits, or a passphrase. "
+        "Make one with 'odrec store keygen'.",
+    ),
 ) -> None:
     """On-device, privacy-first recommendations."""
+    _SESSION["key_file"] = key_file
 
 
 def _print_json(obj: Any) -> None:
@@ -598,10 +630,18 @@ def user_export(
     user: str,
     db: Path = DB,
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON here instead of stdout."),
+    plaintext: bool = typer.Option(
+        False, "--plaintext", help="With an encrypted store: write --out anyway (the copy is not encrypted)."
+    ),
 ) -> None:
     """Export everything held about USER as JSON (GDPR Arts. 15 and 20)."""
     if out:
         _writable(out)
+        if _SESSION["key_file"] is not None and not plaintext:
+            raise OdrecError(
+                f"the store is encrypted and {out} would not be: pass --plaintext to write it anyway, "
+                "or leave out --out to print it"
+            )
     with _open(db) as rec:
         data = rec.export_user(user)
     text = json.dumps(data, indent=2, ensure_ascii=False)
@@ -1187,20 +1227,64 @@ def bench(
         raise typer.Exit(130)
 
 
+@store_app.command("keygen")
+def store_keygen(out: Path = typer.Argument(..., help="The key file to write (must not exist).")) -> None:
+    """Write a new random 256-bit key (64 hex digits) to OUT, readable by its owner only."""
+    import secrets
+
+    _writable(out)
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise OdrecError(f"cannot write {out}: {e.strerror or e}") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    typer.echo(f"wrote {out} (keep it apart from the store, e.g. in the OS keychain)")
+
+
+@store_app.command("encrypt")
+def store_encrypt(
+    db: Path = typer.Argument(..., help="The plain store to copy."),
+    out: Path = typer.Argument(..., help="The encrypted store to write (must not exist)."),
+) -> None:
+    """Write an encrypted copy of a plain store, keyed with --key-file (the plain one is left as it is)."""
+    from .store.driver import encrypt_copy
+
+    key = _key()
+    if key is None:
+        raise OdrecError("store encrypt needs a key: odrec --key-file KEY store encrypt ... (or ODREC_KEY_FILE)")
+    encrypt_copy(db, _writable(out), key)
+    typer.echo(f"wrote {out} (encrypted); check it, then delete {db} and its -wal/-shm/-vectors/-ann files")
+
+
+@store_app.command("rekey")
+def store_rekey(
+    new_key_file: Path = typer.Option(..., "--new-key-file", help="The new key (64 hex digits, or a passphrase)."),
+    db: Path = DB,
+) -> None:
+    """Re-encrypt an encrypted store (opened with --key-file) with a new key."""
+    new = read_key_file(new_key_file)
+    with _open(db) as rec:
+        rec.rekey(new)
+    typer.echo(f"rekeyed {db if db is not None else default_db()}: open it with {new_key_file} from now on")
+
+
 @app.command()
 def doctor(
     db: Path = typer.Argument(..., help="The store file to check."),
     recover: Path | None = typer.Option(None, "--recover", help="Copy every readable row into this new file."),
     as_json: bool = JSON,
 ) -> None:
-    """Check a store with SQLite's integrity_check; with --recover, salvage what can be read into a new file."""
+    """Check a store with SQLite's integrity_check; with --recover, salvage what can be read into a new file
+    (encrypted with the same key when the store is)."""
     from dataclasses import asdict
 
     from .store.doctor import diagnose
     from .store.doctor import recover as salvage
 
-    d = diagnose(db)
-    r = salvage(db, recover) if recover is not None else None
+    key = _key()
+    d = diagnose(db, key)
+    r = salvage(db, recover, key) if recover is not None else None
     if as_json:
         _print_json({"diagnosis": asdict(d), "recovery": asdict(r) if r else None})
     else:

@@ -34,6 +34,10 @@ class StoreError(OdrecError):
     """The SQLite store cannot be opened, read or written."""
 
 
+class WrongKeyError(StoreError):
+    """The store is encrypted and the key given (or none) does not open it, or a key was given for a plain one."""
+
+
 class StoreBusyError(StoreError):
     """The store stayed locked by another connection past the caller's deadline."""
 

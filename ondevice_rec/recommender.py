@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .backends import Encoder, Reranker, open_encoder, open_reranker
 from .bundle import Bundle, load_bundle
-from .errors import ArgumentError, ArgumentTypeError, StoreError
+from .errors import ArgumentTypeError, StoreError
 from .inputs.event_rows import EventColumns, to_event_row
 from .inputs.files import Source
 from .inputs.imports import ImportReport, Progress, import_events
 from .inputs.items import CatalogColumns, check_id
-from .inputs.limits import MAX_PROFILE_CHARS
-from .inputs.requests import build_request, check_open, check_options, open_config, page
+from .inputs.requests import build_request, check_open, check_options, check_profile, open_config, page
 from .live.catalogue import LiveCatalog
 from .live.histories import UserHistories
 from .live.profiles import Profiles
@@ -50,8 +49,10 @@ class Recommender:
     (a read-only file works); ``create=False`` refuses a path where no store exists yet (a mistyped path
     does not silently become a new, empty store). ``context_keys`` declares context keys beyond time and
     device (``["weather", "season"]``). ``durability``: "normal" (a write survives the app crashing) or "full"
-    (a power loss too; one fsync per write). The object is complete when constructed. Thread-safe; several
-    instances (threads or processes) may open the same file. Logs to ``logging.getLogger("ondevice_rec")``.
+    (a power loss too; one fsync per write). ``encryption_key`` (a passphrase, or 32 raw bytes) opens or creates
+    the store encrypted with SQLCipher (the ``encryption`` extra). The object is complete when constructed.
+    Thread-safe; several instances (threads or processes) may open the same file. Logs to
+    ``logging.getLogger("ondevice_rec")``.
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class Recommender:
         context_keys: Sequence[str] | None = None,
         warm_privacy: bool = False,
         durability: str = "normal",
+        encryption_key: str | bytes | None = None,
     ) -> None:
         check_open(path, read_only=read_only, create=create, retention_days=retention_days)
         self.retention_days = retention_days
@@ -84,7 +86,10 @@ class Recommender:
         self._reranker: Reranker | None = None
         self._closed = False
         try:
-            self._store = Store(path, busy_timeout=busy_timeout, readonly=self.read_only, durability=durability)
+            self._store = Store(
+                path, busy_timeout=busy_timeout, readonly=self.read_only, durability=durability,
+                encryption_key=encryption_key,
+            )  # fmt: skip
         except BaseException:
             self._encoder.close()
             raise
@@ -123,6 +128,7 @@ class Recommender:
         context_keys: Sequence[str] | None = None,
         warm_privacy: bool = False,
         durability: str = "normal",
+        encryption_key: str | bytes | None = None,
     ) -> Recommender:
         """The same as ``Recommender(path, ...)``; ``warm_privacy`` loads the egress gate's PII models on a
         background thread now, so the first send does not block."""
@@ -139,6 +145,7 @@ class Recommender:
             context_keys=context_keys,
             warm_privacy=warm_privacy,
             durability=durability,
+            encryption_key=encryption_key,
         )
 
     def close(self) -> None:
@@ -288,13 +295,7 @@ class Recommender:
         it names are matched against the catalogue and count as liked (or disliked) items; returned, each with
         ``item_id``, ``title``, ``said`` (the words matched), ``confidence`` and ``liked``."""
         self._check_open()
-        check_id(user_id, "user_id")
-        if not isinstance(text, str):
-            raise ArgumentTypeError(f"profile text must be a str, got {type(text).__name__}")
-        if len(text) > MAX_PROFILE_CHARS:
-            raise ArgumentError(f"profile text is longer than {MAX_PROFILE_CHARS} characters")
-        if "\x00" in text:
-            raise ArgumentError("profile text must not contain NUL characters")
+        text = check_profile(user_id, text)
         if not text.strip():
             with self._lock:
                 self._store.profiles.delete(user_id)
@@ -355,17 +356,9 @@ class Recommender:
         """
         self._check_open()
         req = self._request(
-            k=k,
-            context=context,
-            diversity=diversity,
-            rerank=rerank,
-            rerank_top=rerank_top,
-            explain=explain,
-            tags=tags,
-            exclude=exclude,
-            only=only,
-            where=where,
-        )
+            k=k, context=context, diversity=diversity, rerank=rerank, rerank_top=rerank_top, explain=explain,
+            tags=tags, exclude=exclude, only=only, where=where,
+        )  # fmt: skip
         check_id(user_id, "user_id")
         reranker = self._llm() if (req.rerank_top is not None or explain) else None
         if remote is not None:
@@ -473,6 +466,11 @@ class Recommender:
         if n:
             self._items.stale_stats()
         return n
+
+    def rekey(self, new_key: str | bytes) -> None:
+        """Re-encrypt the (encrypted) store with ``new_key``: every page is rewritten in one transaction."""
+        self._check_open()
+        self._store.rekey(new_key)
 
     # --- egress ---------------------------------------------------------------------------------
     @functools.cached_property

@@ -16,13 +16,25 @@ from ..ranking import RankingConfig, context_keys
 from ..ranking.config import for_bundle_kind
 from ..ranking.pipeline import Filters, Request
 from .items import check_id
-from .limits import MAX_K, MAX_RERANK_TOP
+from .limits import MAX_K, MAX_PROFILE_CHARS, MAX_RERANK_TOP
 
 if TYPE_CHECKING:
     from ..bundle.manifest import LlmRankerSpec
 
 _log = logging.getLogger("ondevice_rec")
 OPTIONS = frozenset({"context", "diversity", "rerank", "rerank_top", "explain", "tags", "exclude", "only", "where"})
+
+
+def check_profile(user_id: str, text: object) -> str:
+    """``text`` if it can be stored as ``user_id``'s profile: a str, at most MAX_PROFILE_CHARS, no NUL."""
+    check_id(user_id, "user_id")
+    if not isinstance(text, str):
+        raise ArgumentTypeError(f"profile text must be a str, got {type(text).__name__}")
+    if len(text) > MAX_PROFILE_CHARS:
+        raise ArgumentError(f"profile text is longer than {MAX_PROFILE_CHARS} characters")
+    if "\x00" in text:
+        raise ArgumentError("profile text must not contain NUL characters")
+    return text
 
 
 def check_open(path: str | os.PathLike[str], *, read_only: bool, create: bool, retention_days: float | None) -> None:

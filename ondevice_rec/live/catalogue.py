@@ -228,18 +228,22 @@ class LiveCatalog:
         """The ANN index for this snapshot: the one in memory or the one saved beside the store, brought up to
         date with the items written since it was (found by ``updated_at``); built anew when there is none, it
         belongs to another store or space, or more than a quarter of the catalogue changed. Saved when it
-        changed and the store is writable."""
+        changed and the store is writable and not encrypted (an encrypted store keeps it in memory only)."""
         cfg, store, space = self._cfg, self._store, self._encoder.space_id
         epoch = store.catalog.epoch()
         index = self._ann
         if index is None or index.header.epoch != epoch or index.header.space_id != space:
-            index = AnnIndex.load(
-                store.path,
-                epoch=epoch,
-                space_id=space,
-                dim=snap.matrix.shape[1],
-                connectivity=cfg.ann_connectivity,
-                expansion_search=cfg.ann_expansion_search,
+            index = (
+                None
+                if store.encrypted
+                else AnnIndex.load(
+                    store.path,
+                    epoch=epoch,
+                    space_id=space,
+                    dim=snap.matrix.shape[1],
+                    connectivity=cfg.ann_connectivity,
+                    expansion_search=cfg.ann_expansion_search,
+                )
             )
         if index is not None and index.header.version != snap.version:
             # written by another connection since: found by time (a second of slack for a transaction that
@@ -280,7 +284,7 @@ class LiveCatalog:
         """Write the ANN index beside the store if it changed since it was read or saved (a read-only or
         in-memory store keeps it in memory only)."""
         index, path = self._ann, self._store.path
-        if index is None or not index.dirty or self._store.readonly:
+        if index is None or not index.dirty or self._store.readonly or self._store.encrypted:
             return
         try:
             index.save(path)

@@ -311,7 +311,8 @@ class CatalogTable:
             dtype: Any = np.float16 if half_from and n >= half_from else np.float32
             if int8_from and n >= int8_from:
                 dtype = np.int8
-            epoch = self._s.meta_in(conn, "catalog_epoch") if cache_from and n >= cache_from else None
+            cached = cache_from and n >= cache_from and not self._s.encrypted  # no plain copy of an encrypted store
+            epoch = self._s.meta_in(conn, "catalog_epoch") if cached else None
             if epoch:
                 version = self._s.meta_in(conn, "catalog_version", "0") or "0"
                 key = vector_cache.CacheKey(epoch, version, space_id, dim, np.dtype(dtype).name)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 class Connection(Protocol):
     path: Path
     readonly: bool
+    encrypted: bool  # then nothing is written beside the store file (no vector cache, no ANN index)
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction (retried while the file is busy, errors translated to StoreError)."""

@@ -22,13 +22,13 @@ from typing import Any
 import sqlite_utils
 
 from ..errors import ArgumentError, StoreBusyError, StoreError, StoreFullError
-from . import schema
+from . import driver, schema
 from .catalog import CatalogTable
 from .events import EventsTable, ProfilesTable
 from .users import AuditTable, ConsentsTable, PurposesTable, UsersTable
 
 
-def _damaged(e: sqlite3.Error) -> bool:
+def _damaged(e: Exception) -> bool:
     msg = str(e).lower()
     return "malformed" in msg or "not a database" in msg or "corrupt" in msg or "disk i/o" in msg
 
@@ -50,12 +50,16 @@ class Store:
         busy_timeout: float = 10.0,
         readonly: bool = False,
         durability: str = "normal",
+        encryption_key: driver.Key | None = None,
     ) -> None:
+        key = driver.check_key(encryption_key)
         if durability not in DURABILITY:
             raise ArgumentError(f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}")
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.readonly = readonly
+        # an encrypted store writes nothing readable beside itself: no vector cache, no ANN index file
+        self.encrypted = key is not None
         self._lock = threading.RLock()
         if not readonly and self.path.parent and not self.path.parent.exists():
             raise StoreError(f"cannot open store {self.path}: directory {self.path.parent} does not exist")
@@ -63,22 +67,15 @@ class Store:
             raise StoreError(f"cannot open store {self.path}: it is a directory")
         try:
             uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
-            self.conn = sqlite3.connect(
-                uri, uri=readonly, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            self.conn = driver.connect(uri, uri=readonly, timeout=busy_timeout, key=key, path=self.path)
             if readonly:
                 try:
                     self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-                except sqlite3.OperationalError:
+                except driver.OperationalError:
                     # a WAL store in a directory we cannot write (no -shm can be made): read it as immutable
                     self.conn.close()
-                    self.conn = sqlite3.connect(
-                        f"file:{self.path}?immutable=1",
-                        uri=True,
-                        timeout=busy_timeout,
-                        isolation_level=None,
-                        check_same_thread=False,
-                    )
+                    immutable = f"file:{self.path}?immutable=1"
+                    self.conn = driver.connect(immutable, uri=True, timeout=busy_timeout, key=key, path=self.path)
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA secure_delete = ON")
@@ -87,7 +84,7 @@ class Store:
             self.conn.execute(f"PRAGMA synchronous = {DURABILITY[durability]}")
             self.db = sqlite_utils.Database(self.conn)
             self._migrate()
-        except sqlite3.DatabaseError as e:
+        except driver.DatabaseError as e:
             try:
                 self.conn.close()
             except Exception:
@@ -96,7 +93,8 @@ class Store:
                 raise self.damaged(e) from None
             raise StoreError(f"cannot open store {self.path}: {e}") from None
         except BaseException:
-            self.conn.close()
+            if hasattr(self, "conn"):
+                self.conn.close()
             raise
         self.catalog = CatalogTable(self)
         self.events = EventsTable(self)
@@ -113,7 +111,7 @@ class Store:
         while True:
             try:
                 return fn()
-            except sqlite3.OperationalError as e:
+            except driver.OperationalError as e:
                 msg = str(e)
                 if "locked" not in msg and "busy" not in msg:
                     raise
@@ -139,14 +137,14 @@ class Store:
             except BaseException as e:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
+                if isinstance(e, driver.Error):
                     raise self._translate(e) from None
                 raise
 
-    def _translate(self, e: sqlite3.Error) -> StoreError:
+    def _translate(self, e: Exception) -> StoreError:
         """A SQLite error as the SDK's own, saying what happened (the transaction has been rolled back)."""
         msg = str(e)
-        if isinstance(e, sqlite3.OperationalError) and "full" in msg:
+        if isinstance(e, driver.OperationalError) and "full" in msg:
             return StoreFullError(
                 f"store {self.path} is full ({msg}): the write was rolled back and nothing was changed; "
                 "free disk space and retry"
@@ -169,8 +167,8 @@ class Store:
             self._retry(lambda: self.conn.execute("BEGIN"))
             try:
                 yield self.conn
-            except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) and not _damaged(e):
+            except driver.DatabaseError as e:
+                if isinstance(e, driver.OperationalError) and not _damaged(e):
                     raise
                 raise self.damaged(e) from None
             finally:
@@ -181,12 +179,12 @@ class Store:
         with self._lock:
             try:
                 return list(self._retry(lambda: self.conn.execute(sql, params).fetchall()))
-            except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) and not _damaged(e):
+            except driver.DatabaseError as e:
+                if isinstance(e, driver.OperationalError) and not _damaged(e):
                     raise
                 raise self.damaged(e) from None
 
-    def damaged(self, e: sqlite3.Error) -> StoreError:
+    def damaged(self, e: Exception) -> StoreError:
         """A read or write that found the file damaged, as one line saying what to do."""
         return StoreError(
             f"store {self.path} is damaged ({e}); check it with 'odrec doctor {self.path}' "
@@ -247,7 +245,7 @@ class Store:
         """SQLite's integrity_check: ["ok"] for a sound file, else what it found."""
         try:
             return [str(r[0]) for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
-        except sqlite3.DatabaseError as e:
+        except driver.DatabaseError as e:
             return [str(e)]
 
     def data_version(self) -> int:
@@ -266,6 +264,19 @@ class Store:
             return int(self._retry(lambda: self.conn.execute("PRAGMA data_version").fetchone())[0]), int(
                 self.conn.total_changes
             )
+
+    def rekey(self, new_key: driver.Key) -> None:
+        """Re-encrypt this (encrypted) store with ``new_key``: SQLCipher rewrites every page in one transaction."""
+        key = driver.check_key(new_key)
+        if not self.encrypted or key is None:
+            raise StoreError(f"store {self.path} is not encrypted: encrypt a copy with 'odrec store encrypt'")
+        if self.readonly:
+            raise StoreError(f"store {self.path} is open read-only: it cannot be rekeyed")
+        with self._lock:
+            try:
+                self._retry(lambda: self.conn.execute(f"PRAGMA rekey = {driver.key_pragma(key)}").fetchall())
+            except driver.Error as e:
+                raise StoreError(f"store {self.path}: rekey failed ({e}); the old key still opens it") from None
 
     # --- erasure support -----------------------------------------------------------------------
     def scrub(self) -> None:
@@ -290,5 +301,5 @@ class Store:
         with self._lock:
             try:
                 self.conn.close()
-            except sqlite3.Error:
+            except driver.Error:
                 pass

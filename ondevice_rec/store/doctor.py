@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
+from . import driver
+from .driver import Key
 
 
 @dataclass(frozen=True)
@@ -31,57 +33,66 @@ class Recovery:
     lost: dict[str, int] = field(default_factory=dict)  # row ranges that could not be read, per table
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, key: Key | None) -> sqlite3.Connection:
     if not path.is_file():
         raise StoreError(f"no file at {path}")
+    if key is None and driver.is_plain(path) is False:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)  # diagnosed as unreadable
     try:
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-    except sqlite3.Error as e:
+        return driver.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0, key=key, path=path)
+    except driver.Error as e:
         raise StoreError(f"cannot open {path}: {e}") from None
 
 
-def diagnose(path: str | os.PathLike[str]) -> Diagnosis:
-    """What is wrong with the file at ``path`` (nothing is written)."""
+def _create(path: Path, key: Key | None) -> sqlite3.Connection:
+    """The new file a recovery writes (keyed like its source)."""
+    return driver.connect(str(path), uri=False, timeout=5.0, key=key, path=path)
+
+
+def diagnose(path: str | os.PathLike[str], key: Key | None = None) -> Diagnosis:
+    """What is wrong with the file at ``path`` (nothing is written); ``key`` for an encrypted store."""
     p = Path(path)
-    conn = _connect(p)
+    conn = _connect(p, key)
     try:
         try:
             lines = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)").fetchall()]
-        except sqlite3.DatabaseError as e:
-            return Diagnosis(str(p), False, [f"{e} (not a readable SQLite database)"])
+        except driver.DatabaseError as e:
+            hint = "; encrypted stores need their --key-file" if key is None and driver.is_plain(p) is False else ""
+            return Diagnosis(str(p), False, [f"{e} (not a readable SQLite database{hint})"])
         version = None
         tables: dict[str, int] = {}
         try:
             row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = str(row[0]) if row else None
-        except sqlite3.DatabaseError:
+        except driver.DatabaseError:
             pass
         try:
             names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        except sqlite3.DatabaseError:
+        except driver.DatabaseError:
             names = []
         for name in names:
             try:
                 tables[name] = int(conn.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0])
-            except (sqlite3.DatabaseError, StoreError):  # unreadable, or a name no statement can hold
+            except driver.DatabaseError + (StoreError,):  # unreadable, or a name no statement can hold
                 tables[name] = -1
         return Diagnosis(str(p), lines == ["ok"], [] if lines == ["ok"] else lines, version, tables)
     finally:
         conn.close()
 
 
-def recover(path: str | os.PathLike[str], target: str | os.PathLike[str]) -> Recovery:
-    """Copy what can be read from ``path`` into a new file ``target`` (which must not exist)."""
+def recover(path: str | os.PathLike[str], target: str | os.PathLike[str], key: Key | None = None) -> Recovery:
+    """Copy what can be read from ``path`` into a new file ``target`` (which must not exist); an encrypted
+    store (``key``) is recovered into a file encrypted with the same key."""
     src, dst = Path(path), Path(target)
     if dst.exists():
         raise StoreError(f"{dst} already exists: recovery writes a new file")
     if not dst.parent.is_dir():
         raise StoreError(f"cannot write {dst}: directory {dst.parent} does not exist")
-    conn = _connect(src)
+    conn = _connect(src, key)
     try:
         try:
-            conn.execute("VACUUM INTO ?", (str(dst),))
-            out = sqlite3.connect(dst)
+            conn.execute("VACUUM INTO ?", (str(dst),))  # SQLCipher's VACUUM INTO keeps the source's key
+            out = _create(dst, key)
             try:
                 if out.execute("PRAGMA integrity_check").fetchone()[0] == "ok":
                     rows = _counts(out)
@@ -89,10 +100,10 @@ def recover(path: str | os.PathLike[str], target: str | os.PathLike[str]) -> Rec
             finally:
                 out.close()
             dst.unlink()
-        except sqlite3.DatabaseError:
+        except driver.DatabaseError:
             if dst.exists():
                 dst.unlink()
-        return _row_by_row(conn, src, dst)
+        return _row_by_row(conn, src, dst, key)
     finally:
         conn.close()
 
@@ -102,14 +113,14 @@ def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {n: int(conn.execute(f"SELECT count(*) FROM {quote_ident(n)}").fetchone()[0]) for n in names}
 
 
-def _row_by_row(conn: sqlite3.Connection, src: Path, dst: Path) -> Recovery:
+def _row_by_row(conn: sqlite3.Connection, src: Path, dst: Path, key: Key | None) -> Recovery:
     try:
         schema = conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
         ).fetchall()
-    except sqlite3.DatabaseError as e:
+    except driver.DatabaseError as e:
         raise StoreError(f"{src}: even the schema cannot be read ({e}); nothing can be recovered") from None
-    out = sqlite3.connect(dst, isolation_level=None)
+    out = _create(dst, key)
     rows: dict[str, int] = {}
     lost: dict[str, int] = {}
     try:
@@ -124,7 +135,7 @@ def _row_by_row(conn: sqlite3.Connection, src: Path, dst: Path) -> Recovery:
             if kind in ("index", "trigger", "view"):
                 try:
                     out.execute(sql)
-                except sqlite3.DatabaseError:
+                except driver.DatabaseError:
                     pass  # a unique index the surviving rows violate: the rows matter more
     finally:
         out.close()
@@ -165,14 +176,14 @@ def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) ->
             if not batch:
                 break
             nxt, bad = int(batch[-1][0]) + 1, 0
-        except sqlite3.DatabaseError:
+        except driver.DatabaseError:
             bad += 1
             lo = max(lo, 0)
             batch = []
             for rid in range(lo, lo + step):
                 try:
                     batch.extend(conn.execute(f"SELECT rowid, * FROM {table} WHERE rowid = ?", (rid,)).fetchall())
-                except sqlite3.DatabaseError:
+                except driver.DatabaseError:
                     skipped += 1
             nxt = lo + step
         for row in batch:
@@ -180,7 +191,7 @@ def _copy_table(conn: sqlite3.Connection, out: sqlite3.Connection, name: str) ->
             try:
                 out.execute(f"INSERT INTO {table} VALUES ({marks})", row[1:])
                 copied += 1
-            except sqlite3.DatabaseError:
+            except driver.DatabaseError:
                 skipped += 1
         if nxt > (1 << 63) - 1:
             break
