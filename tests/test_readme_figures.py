@@ -367,3 +367,42 @@ def test_a_changed_figure_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     first = format(getters[0]()[0], fmt)
     changed = text.replace(quote, quote.replace(first, format(float(first) + 0.0001, fmt), 1))
     assert quote in text and quote not in changed
+
+
+FAULT_OPS = {
+    "import": "`import_events`",
+    "items": "`add_items`",
+    "catalog": "`import_items`",
+    "forget": "`forget_user`",
+    "record": "`record`",
+    "export": "`odrec export`",
+}
+FAULT_KINDS = [
+    "SIGKILL",
+    "disk full",
+    "EIO on WAL writes",
+    "EIO on fsync of the db",
+    "EIO on fsync of the WAL (durability full)",
+]
+
+
+def fault_table() -> str:
+    """The README's fault table, rendered from tests/test_faults.py's own counts."""
+    cases = {(c["operation"], c["fault"]): c for c in _load("faults/results.json")["cases"]}
+
+    def cell(op: str, fault: str) -> str:
+        c = cases.get((op, fault))
+        if c is None:
+            return "—"
+        said = {k: n for k, n in c["outcomes"].items() if n}
+        if fault == "SIGKILL":
+            return f"{c['runs']} kills: " + ", ".join(f"{n} {k}" for k, n in said.items())
+        return "; ".join("completed (not reached)" if k.startswith("done") else f"one-line `{k}`" for k in said)
+
+    rows = [f"| operation | {' | '.join(FAULT_KINDS)} |", "|---" * (len(FAULT_KINDS) + 1) + "|"]
+    rows += [f"| {name} | {' | '.join(cell(op, f) for f in FAULT_KINDS)} |" for op, name in FAULT_OPS.items()]
+    return "\n".join(rows)
+
+
+def test_readme_fault_table_is_the_suites_own_counts() -> None:
+    assert re.sub(r"\s+", " ", fault_table()) in _readme(), "README's fault table differs from:\n" + fault_table()

@@ -30,19 +30,45 @@ def _replaceable(target: Path) -> bool:
     return True
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_stale(target: Path) -> None:
+    """What a build killed before it finished left beside ``target``: staging directories of processes that are
+    gone are removed, and a previous bundle set aside just before the kill (between the two renames that swap a
+    bundle in) is put back."""
+    for p in target.parent.glob(f".{target.name}.*.partial"):
+        pid = p.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():
+        os.replace(old, target)
+
+
 @contextmanager
 def staged_bundle_dir(out: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside ``out``; on success it is renamed to ``out`` atomically.
 
-    On any error the temporary directory is removed, so a failed build never leaves a half-written bundle.
+    On any error the temporary directory is removed, so a failed build never leaves a half-written bundle; one
+    killed outright leaves its staging directory, which the next build beside the same target removes.
     """
     target = Path(out).resolve()
+    if target.parent.is_dir():
+        _clear_stale(target)
     if target.exists() and not overwrite:
         raise BundleError(f"output {target} already exists (pass overwrite=True / --overwrite)")
     if target.exists() and not _replaceable(target):
         raise BundleError(f"refusing to replace {target}: it is not a bundle (overwrite replaces only bundles)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
     tmp.chmod(0o755)
     try:
         yield tmp

@@ -151,6 +151,11 @@ class Store:
             )
         if "locked" in msg or "busy" in msg:
             return StoreBusyError(f"store {self.path}: {msg}")
+        if "disk i/o" in msg.lower():  # EIO, or a file-size limit (EFBIG): the disk refused, the file is sound
+            return StoreError(
+                f"store {self.path}: the disk refused a write ({msg}); that write was rolled back; "
+                f"check free space and the disk, then retry ('odrec doctor {self.path}' checks the file)"
+            )
         if _damaged(e):
             return self.damaged(e)
         if "readonly" in msg or "read-only" in msg:
@@ -285,9 +290,15 @@ class Store:
         with self._lock:
             deadline = time.monotonic() + self.busy_timeout
             while True:
-                busy, _, _ = self._retry(
-                    lambda: self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), deadline
-                )
+                try:
+                    busy, _, _ = self._retry(
+                        lambda: self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), deadline
+                    )
+                except driver.Error as e:
+                    raise StoreError(
+                        f"store {self.path}: erasure committed, but the disk refused to rewrite the file ({e}), so "
+                        "erased bytes may remain in its WAL; call forget_user again once the disk is sound"
+                    ) from None
                 if not busy:
                     return
                 if time.monotonic() >= deadline:
