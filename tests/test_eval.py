@@ -216,6 +216,30 @@ def test_end_to_end_on_tiny_data(tmp_path: Path) -> None:
     assert cold["bundle:default"]["NDCG@10"]["mean"] > cold["popularity"]["NDCG@10"]["mean"]
     assert "vs popularity" in next(iter(results["paired_tests"]["warm"]["full"]))
     assert "random_ndcg10" in results
+    # beyond accuracy: popularity is never serendipitous and lists the least novel items
+    pop, knn = warm["popularity"], warm["itemknn"]
+    assert pop["Serendipity@10"]["mean"] == 0.0 and knn["Novelty@10"]["mean"] > pop["Novelty@10"]["mean"]
+    assert 0.0 < pop["Coverage@10"] <= knn["Coverage@10"] <= 1.0 and 0.0 <= knn["ILD@10"]["mean"] <= 1.0
+    assert (
+        "| model | Coverage@10 | Novelty@10 | ILD@10 | Serendipity@10 |"
+        in (tmp_path / "out" / "results.md").read_text()
+    )
+
+
+def test_beyond_accuracy_of_known_lists() -> None:
+    from ondevice_rec.eval.metrics import beyond_accuracy, tag_matrix, top_k
+
+    scores = np.array([0.1, 0.9, 0.9, 0.5, 0.0])
+    assert top_k(scores, np.arange(5), 3).tolist() == [1, 2, 3]  # ties in index order
+    assert top_k(scores, np.array([0, 4]), 10).tolist() == [0, 4]
+    counts, tags = np.array([8, 4, 2, 1, 0]), tag_matrix([("a",), ("a",), ("a", "b"), ("b",), ()])
+    assert tags is not None and tag_matrix([(), ()]) is None
+    got = beyond_accuracy(np.array([1, 2]), 2, np.array([0, 1]), counts, 8, tags)
+    assert got["Novelty@10"] == pytest.approx((1 + 2) / 2)  # −log2(4/8), −log2(2/8)
+    assert got["ILD@10"] == pytest.approx(0.5)  # Jaccard({a}, {a, b}) = 1/2
+    assert got["Serendipity@10"] == 1.0  # a hit the popularity list (0, 1) does not make
+    assert beyond_accuracy(np.array([1, 2]), 1, np.array([0, 1]), counts, 8, tags)["Serendipity@10"] == 0.0
+    assert "ILD@10" not in beyond_accuracy(np.array([4]), 0, np.array([0]), counts, 8, None)
 
 
 def test_profile_from_history() -> None:

@@ -1,4 +1,5 @@
-"""Ranking metrics for one held-out item per user, bootstrap confidence intervals and a paired test."""
+"""Ranking metrics for one held-out item per user, beyond-accuracy metrics of the top 10 (novelty, intra-list
+diversity, serendipity, catalogue coverage), bootstrap confidence intervals and a paired test."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import numpy as np
 from ..errors import ArgumentError
 
 METRICS = ("NDCG@10", "HR@10", "MRR@10", "NDCG@5")
+# per-user beyond-accuracy metrics of a top-10 list (catalogue coverage, one figure per run, comes apart)
+BEYOND = ("Novelty@10", "ILD@10", "Serendipity@10")
 
 
 def rank_of_target(scores: np.ndarray, target: int, candidates: np.ndarray | None = None) -> float:
@@ -85,3 +88,61 @@ def paired_upper_bound(a: np.ndarray, b: np.ndarray, *, n: int = 2000, seed: int
     if a.shape != b.shape or a.size == 0:
         raise ArgumentError("paired_upper_bound needs per-user values for the same users (at least one)")
     return bootstrap_ci(a - b, n=n, seed=seed, alpha=2 * alpha)[1]
+
+
+def top_k(scores: np.ndarray, candidates: np.ndarray, k: int = 10) -> np.ndarray:
+    """The ``k`` best of ``candidates`` (item indices) by ``scores``, best first; equal scores in index order."""
+    c = np.asarray(candidates)
+    if len(c) > k:
+        c = c[np.argpartition(-scores[c], k - 1)[:k]]
+    return c[np.lexsort((c, -scores[c]))]
+
+
+def item_popularity(train: list[np.ndarray], n_items: int) -> tuple[np.ndarray, int]:
+    """Training users per item, and the number of training users."""
+    counts = np.zeros(n_items, dtype=np.int64)
+    for h in train:
+        counts[np.unique(h)] += 1
+    return counts, len(train)
+
+
+def beyond_accuracy(
+    top: np.ndarray, target: int, popular_top: np.ndarray, counts: np.ndarray, n_users: int, tags: np.ndarray | None
+) -> dict[str, float]:
+    """Beyond-accuracy values of one user's top list ``top``:
+
+    - Novelty@10: mean self-information −log2(p) of the listed items, p the share of training users who had the
+      item (an item nobody had counts as one user's): recommending what everyone saw scores low.
+    - ILD@10: intra-list diversity, the mean Jaccard distance between the listed items' tags (genres) over all
+      pairs (absent when the catalogue has no tags; 0 for a list of one).
+    - Serendipity@10: 1 when the held-out item is listed *and* the popularity baseline (same candidates) does not
+      list it — a hit the obvious recommender would not have made (Ge et al. 2010, with the one held-out item as
+      the relevant set); its mean is the share of users with such a hit.
+    """
+    p = np.maximum(counts[top], 1) / max(1, n_users)
+    hit = bool(np.any(top == target)) and not bool(np.any(popular_top == target))
+    out = {"Novelty@10": float(np.mean(-np.log2(p))) if len(top) else 0.0, "Serendipity@10": 1.0 if hit else 0.0}
+    if tags is None:
+        return out
+    out["ILD@10"] = 0.0
+    if len(top) > 1:
+        t = tags[top].astype(np.float64)
+        inter = t @ t.T
+        size = t.sum(axis=1)
+        union = size[:, None] + size[None, :] - inter
+        sim = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+        iu = np.triu_indices(len(top), 1)
+        out["ILD@10"] = float(np.mean(1.0 - sim[iu]))
+    return out
+
+
+def tag_matrix(item_tags: list[tuple[str, ...]]) -> np.ndarray | None:
+    """Items × tags (0/1) for the diversity metric; None when no item has a tag."""
+    vocab = sorted({t for tags in item_tags for t in tags})
+    if not vocab:
+        return None
+    index = {t: i for i, t in enumerate(vocab)}
+    out = np.zeros((len(item_tags), len(vocab)), dtype=np.uint8)
+    for i, tags in enumerate(item_tags):
+        out[i, [index[t] for t in tags]] = 1
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._version import __version__
 from ..datasets import Split
-from .metrics import METRICS, paired_test, random_ndcg
+from .metrics import BEYOND, METRICS, paired_test, random_ndcg
 from .protocols import full_mask, n_candidates
 from .runner import ModelRun
 
@@ -116,6 +116,7 @@ def markdown_table(results: dict[str, Any]) -> str:
             if rnd is not None:
                 lines.append(f"| random (expected) | {rnd:.4f} | | | | |")
             lines.append("")
+            lines += _beyond_table(by_model)
             paired = results.get("paired_tests", {}).get(scen, {}).get(prot, {})
             if paired:
                 lines += [
@@ -131,6 +132,29 @@ def markdown_table(results: dict[str, Any]) -> str:
                     )
                 lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _with_ci(s: dict[str, Any]) -> str:
+    return f"{s['mean']:.4f} [{s['ci95'][0]:.4f}, {s['ci95'][1]:.4f}]"
+
+
+def _beyond_table(by_model: dict[str, Any]) -> list[str]:
+    """Coverage, novelty, intra-list diversity and serendipity of each model's top 10 (see ``metrics``)."""
+    if not any("Coverage@10" in s for s in by_model.values()):
+        return []
+    lines = [
+        "Beyond accuracy (top 10): Coverage = share of the catalogue listed for anyone; Novelty = mean −log2 "
+        "popularity; ILD = mean tag (genre) Jaccard distance within a list; Serendipity = share of users whose "
+        "held-out item is listed and not in the popularity baseline's top 10.",
+        "",
+        "| model | Coverage@10 | " + " | ".join(BEYOND) + " |",
+        "|---|---|" + "---|" * len(BEYOND),
+    ]
+    for name, s in by_model.items():
+        cov = f"{s['Coverage@10']:.4f}" if "Coverage@10" in s else "—"
+        cells = [_with_ci(s[m]) if m in s else "—" for m in BEYOND]
+        lines.append(f"| {name} | {cov} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

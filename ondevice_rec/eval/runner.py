@@ -16,7 +16,17 @@ from ..datasets import Split, cold_item_split, cold_user_profile, leave_one_out
 from ..datasets.loaders import Dataset
 from ..errors import ArgumentError
 from .baselines import Fitted, ProfileFitted, make_model
-from .metrics import METRICS, bootstrap_ci, metrics_from_rank, rank_of_target
+from .metrics import (
+    BEYOND,
+    METRICS,
+    beyond_accuracy,
+    bootstrap_ci,
+    item_popularity,
+    metrics_from_rank,
+    rank_of_target,
+    tag_matrix,
+    top_k,
+)
 from .protocols import full_mask, n_candidates, sampled_candidates
 
 SCENARIOS = ("warm", "cold-user", "cold-user-v2", "cold-item")
@@ -32,13 +42,18 @@ class ModelRun:
     users: list[str]
     fit_seconds: float
     note: str = ""
+    coverage: float | None = None  # Coverage@10: share of the catalogue in at least one user's top 10
 
     def summary(self, seed: int) -> dict[str, Any]:
         out: dict[str, Any] = {"n_users": len(self.users), "fit_seconds": round(self.fit_seconds, 2)}
-        for m in METRICS:
-            v = np.asarray(self.per_user[m])
+        for m in (*METRICS, *BEYOND):
+            if m not in self.per_user:
+                continue  # a run cached before the metric existed
+            v = np.asarray(self.per_user[m], dtype=np.float64)
             lo, hi = bootstrap_ci(v, seed=seed)
-            out[m] = {"mean": round(float(v.mean()), 5) if v.size else None, "ci95": [round(lo, 5), round(hi, 5)]}
+            out[m] = {"mean": round(float(v.mean()), 5), "ci95": [round(lo, 5), round(hi, 5)]}
+        if self.coverage is not None:
+            out["Coverage@10"] = round(self.coverage, 5)
         if self.note:
             out["note"] = self.note
         return out
@@ -232,7 +247,11 @@ def _score_run(
 ) -> ModelRun:
     n = n_candidates(protocol)
     sampled = sampled_candidates(split, "test", n, seed, cache_dir) if n else None
-    per_user: dict[str, list[float]] = {m: [] for m in METRICS}
+    per_user: dict[str, list[float]] = {m: [] for m in (*METRICS, *BEYOND)}
+    counts, n_train = item_popularity(train_split.train, split.n_items)
+    pop_scores = counts.astype(np.float64)
+    tags = tag_matrix(split.item_tags)
+    listed = np.zeros(split.n_items, dtype=bool)
     note = ""
     for s in range(0, len(users), 128):
         us = users[s : s + 128]
@@ -251,5 +270,11 @@ def _score_run(
             cand = sampled[u] if sampled is not None else np.flatnonzero(full_mask(split, u, "test", protocol))
             for m, v in metrics_from_rank(rank_of_target(scores[r], target, cand)).items():
                 per_user[m].append(v)
+            top = top_k(scores[r], cand)
+            listed[top] = True
+            for m, v in beyond_accuracy(top, target, top_k(pop_scores, cand), counts, n_train, tags).items():
+                per_user[m].append(v)
         progress(f"{name}: scoring {scenario}/{protocol}", min(1.0, (s + 128) / max(1, len(users))))
-    return ModelRun(name, scenario, protocol, per_user, [split.user_ids[int(u)] for u in users], 0.0, note)
+    per_user = {m: v for m, v in per_user.items() if v}  # ILD@10 only where items have tags
+    coverage = float(listed.mean()) if split.n_items else 0.0
+    return ModelRun(name, scenario, protocol, per_user, [split.user_ids[int(u)] for u in users], 0.0, note, coverage)
