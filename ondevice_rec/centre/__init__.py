@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArgumentError, OdrecError, missing_extra
+from ..inputs.items import check_id
 
 if TYPE_CHECKING:
     from ..recommender import Recommender
@@ -166,8 +167,13 @@ class _Centre:
     controller: str | None
 
     def check_user(self, uid: str) -> str:
+        """``uid`` from the path, if this page may show it and a store can hold it (else 404, or 400 naming why)."""
         if self.user_id is not None and uid != self.user_id:
             self.flask.abort(404)
+        try:
+            check_id(uid, "user id")
+        except OdrecError as e:
+            self.flask.abort(self.flask.Response(f"400 Bad Request: {e}\n", status=400, mimetype="text/plain"))
         return uid
 
     def page_url(self, uid: str, **q: str) -> str:

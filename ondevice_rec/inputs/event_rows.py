@@ -14,7 +14,8 @@ from ..errors import ArgumentError, ArgumentTypeError
 from ..ranking import EVENT_KINDS, context_keys
 from ..ranking.signals import checked_time
 from ..store import EventRow
-from .items import check_id
+from .files import json_int
+from .items import check_id, is_unicode
 
 
 def to_event_row(ev: Any, declared: Sequence[str] = ()) -> EventRow:
@@ -42,6 +43,8 @@ def to_event_row(ev: Any, declared: Sequence[str] = ()) -> EventRow:
     ts = time.time() if at is None else checked_time(at, "at").timestamp()
     context = ev.get("context")
     keys = context_keys(context, declared)
+    if not is_unicode("".join(keys)):
+        raise ArgumentError("context values must be valid Unicode (one holds a lone surrogate)")
     context_json = (
         json.dumps({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in context.items()})
         if context
@@ -109,8 +112,8 @@ def event_from_row(row: Mapping[str, Any], cols: EventColumns, declared: Sequenc
     if isinstance(context, str):
         if context.strip():
             try:
-                context = json.loads(context)
-            except json.JSONDecodeError:
+                context = json.loads(context, parse_int=json_int)
+            except (json.JSONDecodeError, RecursionError):
                 raise ArgumentError("the context column must hold a JSON object") from None
         else:
             context = None

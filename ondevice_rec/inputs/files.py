@@ -120,15 +120,24 @@ def file_digest(path: Source) -> str:
     return h.hexdigest()
 
 
+def json_int(digits: str) -> int | float:
+    """A JSON integer as ``json.loads(..., parse_int=json_int)`` reads it: an int while a float can hold it,
+    past that a float (inf beyond 1e308), so hundreds of digits are refused as a non-finite number rather than
+    overflowing a float conversion or Python's 4300-digit limit on parsing an int."""
+    return int(digits) if len(digits) <= 300 else float(digits)
+
+
 def _jsonl(path: Path | InMemoryFile) -> Iterator[tuple[int, dict[str, Any]]]:
     with _text(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line, parse_int=json_int)
             except json.JSONDecodeError as e:
                 raise ImportFormatError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            except RecursionError:
+                raise ImportFormatError(f"{path}:{lineno}: the JSON is nested too deeply to read") from None
             if not isinstance(row, dict):
                 raise ImportFormatError(f"{path}:{lineno}: each line must be a JSON object")
             yield lineno, row

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 from .limits import MAX_ID_LEN, MAX_JSON_DEPTH, MAX_TAGS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
 
 
+def is_unicode(text: str) -> bool:
+    """Can ``text`` be stored, i.e. encoded as UTF-8 (no lone surrogate, which a JSON ``\\ud800`` escape gives)?"""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_id(value: Any, name: str) -> str:
     """Validate an id argument: a non-empty string of bounded length."""
     if not isinstance(value, str):
@@ -28,6 +37,8 @@ def check_id(value: Any, name: str) -> str:
         raise ArgumentError(f"{name} is longer than {MAX_ID_LEN} characters")
     if "\x00" in value:
         raise ArgumentError(f"{name} must not contain NUL characters")
+    if not is_unicode(value):
+        raise ArgumentError(f"{name} must be valid Unicode (it holds a lone surrogate)")
     return value
 
 
@@ -73,6 +84,8 @@ def to_item(raw: Mapping[str, Any]) -> Item:
     for s in (title, text, *tags):
         if "\x00" in s:
             raise ArgumentError(f"item {item_id!r}: text fields must not contain NUL characters")
+        if not is_unicode(s):
+            raise ArgumentError(f"item {item_id!r}: text fields must be valid Unicode (a lone surrogate)")
     if not (title.strip() or text.strip() or tags):
         raise ArgumentError(f"item {item_id!r}: needs at least one of title, text or tags")
     popularity = raw.get("popularity")
