@@ -303,3 +303,18 @@ def test_generic_loader_reads_files_saved_with_a_byte_order_mark(tmp_path: Path)
         p = tmp_path / "bom" / name
         p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
     assert len(load_dataset("generic", tmp_path / "bom")) == 225
+
+
+def test_the_diversity_knob_is_a_model_spec(tmp_path: Path) -> None:
+    from ondevice_rec.errors import ArgumentError
+    from ondevice_rec.eval.baselines import make_model
+
+    assert make_model("bundle:default@div=0.3", 0).diversity == 0.3  # type: ignore[union-attr]
+    assert make_model("bundle:default@div=0.3", 0).name == "bundle:default@div=0.3"
+    with pytest.raises(ArgumentError, match="between 0 and 1"):
+        make_model("bundle:x@div=2", 0)
+    _write_generic(tmp_path / "d")
+    sp = leave_one_out(load_dataset("generic", tmp_path / "d"))
+    runs = evaluate(sp, ["bundle", "bundle:default@div=1"], protocols=["full"], scenarios=["warm"], seed=0)
+    plain, diverse = (r.summary(0) for r in runs)
+    assert plain["ILD@10"]["mean"] < diverse["ILD@10"]["mean"]  # MMR at full diversity spreads the genres

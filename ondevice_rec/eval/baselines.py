@@ -220,6 +220,7 @@ class BundleModel:
     batch: int = 64
     precision: str | None = None
     titles: bool = True  # resolve the titles a profile names (False: the ablation without)
+    diversity: float = 0.0  # the runtime's MMR on the top 10 (``bundle:PATH@div=0.3``)
     uses_profiles = True
 
     def cold_item_fair(self) -> bool:
@@ -243,7 +244,7 @@ class BundleModel:
         counts = np.zeros(split.n_items, dtype=np.float64)
         for seq in split.train:
             np.add.at(counts, seq, 1.0)
-        return RuntimeFitted(encoder, np.concatenate(vecs), split, counts, titles=self.titles)
+        return RuntimeFitted(encoder, np.concatenate(vecs), split, counts, titles=self.titles, diversity=self.diversity)
 
 
 @dataclass
@@ -320,16 +321,26 @@ BASELINES: dict[str, Callable[[int], Any]] = {
 
 
 def make_model(spec: str, seed: int) -> Model:
-    """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle), ``bundle:PATH`` or
-    ``rerank:PATH`` (a bundle's fast path with its top 20 re-ranked by its GGUF LLM ranker)."""
+    """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle), ``bundle:PATH`` (with
+    ``@div=X``: the runtime's diversity knob applied to the top 10) or ``rerank:PATH`` (a bundle's fast path
+    with its top 20 re-ranked by its GGUF LLM ranker)."""
     spec = spec.strip()
     if spec in BASELINES:
         return BASELINES[spec](seed)
     if spec == "bundle" or spec == "bundle:default":
         return BundleModel(None, name="bundle:default")
     if spec.startswith("bundle:"):
-        path = spec.removeprefix("bundle:")
-        return BundleModel(path, name=f"bundle:{Path(path).name}")
+        path, div = spec.removeprefix("bundle:"), 0.0
+        if "@div=" in path:  # the runtime's diversity knob (MMR on the top 10), for its trade-off curve
+            path, _, x = path.rpartition("@div=")
+            try:
+                div = float(x)
+            except ValueError:
+                div = -1.0
+            if not 0.0 <= div <= 1.0:
+                raise ArgumentError(f"{spec}: @div= takes a diversity between 0 and 1")
+        name = f"bundle:{Path(path or 'default').name}" + (f"@div={div:g}" if "@div=" in spec else "")
+        return BundleModel(None if path in ("", "default") else path, name=name, diversity=div)
     if spec.startswith("notitles:"):  # ablation: profiles read as words only, the titles they name unresolved
         path = spec.removeprefix("notitles:")
         return BundleModel(None if path in ("", "default") else path, name=f"notitles:{Path(path or 'default').name}",

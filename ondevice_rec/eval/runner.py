@@ -68,7 +68,7 @@ def check_bundle_splits(
     from ..bundle import read_manifest
 
     for spec in specs:
-        kind, _, path = spec.partition(":")
+        kind, _, path = spec.split("@div=")[0].partition(":")
         if kind not in ("bundle", "rerank", "llmonly") or not path or path == "default":
             continue
         info = read_manifest(path).dataset
@@ -202,7 +202,7 @@ def _run_key(split: Split, spec: str, scenario: str, protocols: Sequence[str], u
         h.update(part.encode() + b"\0")
     for arr in (*split.train, split.valid, split.test, users):
         h.update(np.asarray(arr, dtype=np.int64).tobytes() + b"|")
-    kind, _, path = spec.partition(":")
+    kind, _, path = spec.split("@div=")[0].partition(":")  # the knob is in the spec hashed above
     if kind in ("bundle", "rerank", "llmonly", "notitles"):
         from ..bundle import default_bundle_path
         from ..bundle.load import MANIFEST

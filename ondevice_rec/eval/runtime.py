@@ -17,7 +17,9 @@ from ..datasets import Split
 class RuntimeFitted:
     """Scores exactly as ``Recommender.recommend`` ranks: the runtime's user state (recency-weighted history or
     the student's user tower; a profile split into clauses and embedded), one product with the catalogue, and
-    the popularity prior an app ships with its catalogue (here: training-set counts)."""
+    the popularity prior an app ships with its catalogue (here: training-set counts). With ``diversity``, the
+    top 10 the runtime's MMR picks (among unseen items) are put first, in its order, so every metric of the top
+    10 measures the list an app would show."""
 
     encoder: Any
     matrix: np.ndarray
@@ -25,6 +27,7 @@ class RuntimeFitted:
     popularity: np.ndarray
     config: Any = None
     titles: bool = True
+    diversity: float = 0.0  # the runtime's MMR re-ranking of the top 10 (0: by score alone)
 
     def __post_init__(self) -> None:
         from ..live.snapshot import CatalogSnapshot
@@ -67,7 +70,20 @@ class RuntimeFitted:
         for r, h in enumerate(histories):
             newest = np.asarray(h, np.int64)[::-1][: self.cfg.history_limit].tolist()
             events = Events.of([(i, "like", None, now, "") for i in newest], self.cfg)
-            out[r] = self._scores(UserSignals(True, True, [], events, None))
+            out[r] = self._diversified(self._scores(UserSignals(True, True, [], events, None)), h)
+        return out
+
+    def _diversified(self, scores: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
+        from ..ranking.scoring import select_mmr
+
+        if self.diversity <= 0.0:
+            return scores
+        allowed = np.ones(len(scores), dtype=bool)
+        if seen is not None and len(seen):
+            allowed[np.asarray(seen, np.int64)] = False
+        top = select_mmr(scores, self.matrix, allowed, 10, self.diversity, self.cfg.candidate_pool)
+        out = scores.copy()
+        out[top] = float(scores.max()) + 1.0 + np.arange(len(top), 0, -1, dtype=np.float32)
         return out
 
     def score_profiles(self, profiles: Sequence[str]) -> np.ndarray:
@@ -93,5 +109,5 @@ class RuntimeFitted:
 
         out = np.zeros((len(profiles), self.matrix.shape[0]), dtype=np.float32)
         for r, prof in enumerate(profiles):
-            out[r] = self._scores(UserSignals(True, True, [], NO_EVENTS, prof))
+            out[r] = self._diversified(self._scores(UserSignals(True, True, [], NO_EVENTS, prof)))
         return out
