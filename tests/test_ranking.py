@@ -51,6 +51,47 @@ def test_event_weights_sign() -> None:
     assert event_weight("rating", 3, cfg) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("kind", "value", "weight"),
+    [
+        ("complete", None, 1.1),  # finished: more than a like (1.0) or a click (0.4)
+        ("complete", 0.5, 0.55),  # half of it
+        ("complete", 0.05, -0.4),  # abandoned at 5 %: counts against
+        ("dwell", 120.0, 0.6),  # a minute or more
+        ("dwell", 30.0, 0.3),  # half a minute
+        ("dwell", 2.0, -0.4),  # left within 5 seconds
+        ("click", None, 0.4),
+    ],
+)
+def test_satisfaction_signals_weigh_as_documented(kind: str, value: float | None, weight: float) -> None:
+    assert event_weight(kind, value, RankingConfig()) == pytest.approx(weight)
+    from ondevice_rec.ranking.signals import event_weights
+
+    assert event_weights([kind, "like"], [value, None], RankingConfig())[0] == pytest.approx(weight)
+
+
+def test_completions_and_early_abandons_change_what_is_recommended(rec_demo) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import topic_of
+
+    rec = rec_demo
+    for user in ("finisher", "abandoner"):
+        rec.consent(user).grant("personalization")
+    # the same two items opened; one finished, the other left after a few seconds (or dwelled on at length)
+    rec.record("finisher", "scie-01", kind="click", at=1_700_000_000)
+    rec.record("finisher", "cook-01", kind="click", at=1_700_000_010)
+    rec.record("finisher", "scie-01", kind="complete", at=1_700_000_020)
+    rec.record("abandoner", "scie-01", kind="dwell", value=3, at=1_700_000_000)
+    rec.record("abandoner", "cook-01", kind="dwell", value=240, at=1_700_000_010)
+    top = [topic_of(r.item_id) for r in rec.recommend("finisher", k=5, diversity=0.0)]
+    assert top.count("scie") > top.count("cook"), top
+    top = [topic_of(r.item_id) for r in rec.recommend("abandoner", k=5, diversity=0.0)]
+    assert top.count("cook") > top.count("scie") and "scie" not in top[:2], top
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        rec.record("finisher", "scie-02", kind="complete", value=3)
+    with pytest.raises(ValueError, match="seconds"):
+        rec.record("finisher", "scie-02", kind="dwell")
+
+
 def test_mmr_zero_diversity_is_plain_top_k_and_respects_allowed() -> None:
     rng = np.random.default_rng(0)
     m = rng.normal(size=(50, 8)).astype(np.float32)

@@ -39,6 +39,12 @@ def to_event_row(ev: Any, declared: Sequence[str] = ()) -> EventRow:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ArgumentError("value must be a finite number")
         value = float(value)
+        if kind == "complete" and not 0.0 <= value <= 1.0:
+            raise ArgumentError("a complete event's value is the share consumed, between 0 and 1")
+        if kind == "dwell" and value < 0.0:
+            raise ArgumentError("a dwell event's value is seconds spent, not negative")
+    elif kind == "dwell":
+        raise ArgumentError("a dwell event needs value= (seconds spent)")
     at = ev.get("at")
     ts = time.time() if at is None else checked_time(at, "at").timestamp()
     context = ev.get("context")

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import ArgumentError, ArgumentTypeError
 
-EVENT_KINDS = ("view", "click", "like", "rating", "skip", "dislike", "purchase", "impression")
+EVENT_KINDS = (
+    "view", "click", "like", "rating", "skip", "dislike", "purchase", "impression", "complete", "dwell",
+)  # fmt: skip
 BUILTIN_CONTEXT_KEYS = ("time", "device")  # understood without declaring: time → daypart and weekday/weekend
 _CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 DAYPARTS = ("morning", "afternoon", "evening", "night")
@@ -34,8 +36,16 @@ class RankingConfig:
             "impression": 0.0,  # shown but not chosen: no pull or push on taste (see impression_penalty)
             "skip": -0.3,
             "dislike": -1.0,
+            "complete": 1.1,  # finished (value = the share consumed, 0..1; none: all of it)
+            "dwell": 0.6,  # at dwell_full_seconds or more (value = seconds spent)
         }
     )
+    # satisfaction: a completion counts more than a click, time spent counts up to dwell_full_seconds, and an
+    # early abandon (under abandon_fraction of the item, or under abandon_seconds on it) counts against it
+    dwell_full_seconds: float = 60.0
+    abandon_fraction: float = 0.1
+    abandon_seconds: float = 5.0
+    abandon_weight: float = -0.4
     # context keys the app declares beyond time and device (e.g. weather, season, location): each value becomes
     # a key such as ``weather:rainy`` with its own popularity prior and event boost
     context_keys: tuple[str, ...] = ()
@@ -106,6 +116,8 @@ class RankingConfig:
                 raise ArgumentError(
                     f"context key {key!r} must be a lower-case name (letters, digits, _; at most 32 characters)"
                 )
+        if not self.dwell_full_seconds > 0 or not self.abandon_weight <= 0:
+            raise ArgumentError("dwell_full_seconds must be positive and abandon_weight not positive")
         object.__setattr__(self, "context_keys", tuple(dict.fromkeys(k for k in self.context_keys)))
 
     @property

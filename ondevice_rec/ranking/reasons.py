@@ -14,7 +14,10 @@ from .config import RankingConfig
 from .scoring import UserState
 
 # --- reasons ----------------------------------------------------------------------------------
-_VERB = {"like": "liked", "purchase": "bought", "rating": "rated", "click": "opened", "view": "viewed"}
+_VERB = {
+    "like": "liked", "purchase": "bought", "rating": "rated", "click": "opened", "view": "viewed",
+    "complete": "finished", "dwell": "spent time on",
+}  # fmt: skip
 
 
 _LEAD = re.compile(r"^(?:i|we)\s+(?:really\s+)?(?:love|like|enjoy|adore|prefer|want|am into|'m into)\s+", re.I)

@@ -15,26 +15,34 @@ import numpy as np
 from ..errors import ArgumentError, ArgumentTypeError
 from .config import DAYPARTS, RankingConfig
 
-
 # --- events and context -----------------------------------------------------------------------
+VALUED = ("rating", "complete", "dwell")  # kinds whose weight depends on the event's value
+
+
 def event_weight(kind: str, value: float | None, cfg: RankingConfig) -> float:
-    """Signed strength of one event: likes pull the user state towards an item, dislikes push away."""
+    """Signed strength of one event: likes pull the user state towards an item, dislikes push away. A rating
+    is scaled around the middle of ``rating_scale``; a completion by the share consumed and a dwell by the time
+    spent (up to ``dwell_full_seconds``), both turning into ``abandon_weight`` when the user left early."""
     if kind == "rating":
         lo, hi = cfg.rating_scale
         mid, half = (lo + hi) / 2, (hi - lo) / 2
         return float(np.clip(((value if value is not None else mid) - mid) / half, -1.0, 1.0))
-    return float(cfg.kind_weights.get(kind, 0.0))
+    w = float(cfg.kind_weights.get(kind, 0.0))
+    if kind == "complete":
+        share = 1.0 if value is None else min(max(value, 0.0), 1.0)
+        return cfg.abandon_weight if share < cfg.abandon_fraction else w * share
+    if kind == "dwell":
+        seconds = 0.0 if value is None else max(value, 0.0)
+        return cfg.abandon_weight if seconds < cfg.abandon_seconds else w * min(1.0, seconds / cfg.dwell_full_seconds)
+    return w
 
 
 def event_weights(kinds: Sequence[str], values: Sequence[float | None], cfg: RankingConfig) -> np.ndarray:
     """:func:`event_weight` of many events at once (float32)."""
     w = np.asarray([cfg.kind_weights.get(k, 0.0) for k in kinds], dtype=np.float64)
-    rated = np.asarray([k == "rating" for k in kinds], dtype=bool)
-    if rated.any():
-        lo, hi = cfg.rating_scale
-        mid, half = (lo + hi) / 2, (hi - lo) / 2
-        v = np.asarray([mid if x is None else x for x, r in zip(values, rated) if r], dtype=np.float64)
-        w[rated] = np.clip((v - mid) / half, -1.0, 1.0)
+    for i, (k, v) in enumerate(zip(kinds, values)):
+        if k in VALUED:
+            w[i] = event_weight(k, v, cfg)
     return w.astype(np.float32)
 
 
