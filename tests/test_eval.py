@@ -226,6 +226,15 @@ def test_end_to_end_on_tiny_data(tmp_path: Path) -> None:
     )
 
 
+def test_satisfaction_view_groups_users_by_the_rating_of_their_next_item() -> None:
+    from ondevice_rec.eval.metrics import satisfaction
+
+    hit = {"NDCG@10": 0.5, "HR@10": 1.0}
+    assert satisfaction(hit, 5.0)["SatNDCG@10"] == 0.5 and np.isnan(satisfaction(hit, 5.0)["Regret@10"])
+    assert satisfaction(hit, 1.0)["Regret@10"] == 1.0 and np.isnan(satisfaction(hit, 1.0)["SatNDCG@10"])
+    assert all(np.isnan(v) for v in satisfaction(hit, 3.0).values())
+
+
 def test_beyond_accuracy_of_known_lists() -> None:
     from ondevice_rec.eval.metrics import beyond_accuracy, tag_matrix, top_k
 

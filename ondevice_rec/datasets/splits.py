@@ -25,6 +25,7 @@ class Split:
     item_text: list[str]
     item_title: list[str]
     item_tags: list[tuple[str, ...]]
+    test_rating: np.ndarray | None = None  # per user, the rating given to the test item (None: no ratings)
 
     @property
     def n_users(self) -> int:
@@ -83,10 +84,10 @@ def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5
     mask = np.ones(len(ds), dtype=bool)
     if min_rating is not None:
         mask &= np.nan_to_num(ds.ratings, nan=-np.inf) >= min_rating
-    users, items, ts = ds.users[mask], ds.items[mask], ds.timestamps[mask]
+    users, items, ts, ratings = ds.users[mask], ds.items[mask], ds.timestamps[mask], ds.ratings[mask]
     if core > 1:
         keep = k_core(users, items, core)
-        users, items, ts = users[keep], items[keep], ts[keep]
+        users, items, ts, ratings = users[keep], items[keep], ts[keep], ratings[keep]
     if len(users) == 0:
         raise DatasetError(f"{ds.name}: no interactions left after filtering (min_rating={min_rating}, core={core})")
     user_ids = sorted(set(users.tolist()), key=_natural)
@@ -101,7 +102,7 @@ def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5
     else:
         tie = np.arange(len(u_arr))  # the original position
     perm = np.lexsort((tie, ts, u_arr))  # by user, then time, then the tie-break
-    u_arr, i_arr = u_arr[perm], i_arr[perm]
+    u_arr, i_arr, r_arr = u_arr[perm], i_arr[perm], np.asarray(ratings, np.float64)[perm]
     bounds = np.flatnonzero(np.diff(u_arr)) + 1
     seqs = np.split(i_arr, bounds)
     short = [user_ids[int(u_arr[b])] for b, s in zip(np.r_[0, bounds], seqs) if len(s) < 3]
@@ -121,6 +122,7 @@ def leave_one_out(ds: Dataset, *, min_rating: float | None = None, core: int = 5
         item_text=[x[1] for x in info],
         item_title=[x[0] for x in info],
         item_tags=[x[2] for x in info],
+        test_rating=None if np.isnan(r_arr).all() else np.array([r[-1] for r in np.split(r_arr, bounds)]),
     )
 
 

@@ -10,6 +10,19 @@ from ..errors import ArgumentError
 METRICS = ("NDCG@10", "HR@10", "MRR@10", "NDCG@5")
 # per-user beyond-accuracy metrics of a top-10 list (catalogue coverage, one figure per run, comes apart)
 BEYOND = ("Novelty@10", "ILD@10", "Serendipity@10")
+# the satisfaction view, on datasets with ratings: NDCG@10 over users who rated their next item 4 or more, and
+# Regret@10, the share of users who rated their next item 2 or less whose top 10 listed it (lower is better)
+SATISFACTION = ("SatNDCG@10", "Regret@10")
+SATISFIED, REGRETTED = 4.0, 2.0
+
+
+def satisfaction(values: dict[str, float], rating: float) -> dict[str, float]:
+    """The satisfaction view of one user's metric ``values`` given the rating of the held-out item (NaN where
+    the user is not in the metric's group)."""
+    return {
+        "SatNDCG@10": values["NDCG@10"] if rating >= SATISFIED else float("nan"),
+        "Regret@10": values["HR@10"] if rating <= REGRETTED else float("nan"),
+    }
 
 
 def rank_of_target(scores: np.ndarray, target: int, candidates: np.ndarray | None = None) -> float:

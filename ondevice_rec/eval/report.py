@@ -14,7 +14,7 @@ import numpy as np
 
 from .._version import __version__
 from ..datasets import Split
-from .metrics import BEYOND, METRICS, paired_test, random_ndcg
+from .metrics import BEYOND, METRICS, SATISFACTION, paired_test, random_ndcg
 from .protocols import full_mask, n_candidates
 from .runner import ModelRun
 
@@ -80,7 +80,13 @@ def report(
     (out / "per_user.json").write_text(
         json.dumps(
             [
-                {"model": r.name, "scenario": r.scenario, "protocol": r.protocol, "users": r.users, **r.per_user}
+                {
+                    "model": r.name,
+                    "scenario": r.scenario,
+                    "protocol": r.protocol,
+                    "users": r.users,
+                    **{m: [None if v != v else v for v in vs] for m, vs in r.per_user.items()},
+                }  # NaN → null
                 for r in runs
             ]
         )
@@ -117,6 +123,7 @@ def markdown_table(results: dict[str, Any]) -> str:
                 lines.append(f"| random (expected) | {rnd:.4f} | | | | |")
             lines.append("")
             lines += _beyond_table(by_model)
+            lines += _satisfaction_table(by_model)
             paired = results.get("paired_tests", {}).get(scen, {}).get(prot, {})
             if paired:
                 lines += [
@@ -154,6 +161,23 @@ def _beyond_table(by_model: dict[str, Any]) -> list[str]:
         cov = f"{s['Coverage@10']:.4f}" if "Coverage@10" in s else "—"
         cells = [_with_ci(s[m]) if m in s else "—" for m in BEYOND]
         lines.append(f"| {name} | {cov} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _satisfaction_table(by_model: dict[str, Any]) -> list[str]:
+    """NDCG@10 on next items rated 4+ and the regret rate on next items rated 2 or less (datasets with ratings)."""
+    if not any(m in s for s in by_model.values() for m in SATISFACTION):
+        return []
+    lines = [
+        "Satisfaction view: SatNDCG@10 over users who rated their held-out item 4 or more; Regret@10 = share of "
+        "users who rated it 2 or less whose top 10 listed it (lower is better).",
+        "",
+        "| model | SatNDCG@10 | users | Regret@10 | users |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in by_model.items():
+        cells = [f"{_with_ci(s[m])} | {s[m + ' users']}" if m in s else "— | —" for m in SATISFACTION]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

@@ -19,11 +19,13 @@ from .baselines import Fitted, ProfileFitted, make_model
 from .metrics import (
     BEYOND,
     METRICS,
+    SATISFACTION,
     beyond_accuracy,
     bootstrap_ci,
     item_popularity,
     metrics_from_rank,
     rank_of_target,
+    satisfaction,
     tag_matrix,
     top_k,
 )
@@ -46,10 +48,15 @@ class ModelRun:
 
     def summary(self, seed: int) -> dict[str, Any]:
         out: dict[str, Any] = {"n_users": len(self.users), "fit_seconds": round(self.fit_seconds, 2)}
-        for m in (*METRICS, *BEYOND):
+        for m in (*METRICS, *BEYOND, *SATISFACTION):
             if m not in self.per_user:
                 continue  # a run cached before the metric existed
-            v = np.asarray(self.per_user[m], dtype=np.float64)
+            v = np.asarray([np.nan if x is None else x for x in self.per_user[m]], dtype=np.float64)
+            v = v[~np.isnan(v)]  # the satisfaction view holds only the users of its group
+            if not v.size:
+                continue
+            if m in SATISFACTION:
+                out[f"{m} users"] = int(v.size)
             lo, hi = bootstrap_ci(v, seed=seed)
             out[m] = {"mean": round(float(v.mean()), 5), "ci95": [round(lo, 5), round(hi, 5)]}
         if self.coverage is not None:
@@ -247,7 +254,8 @@ def _score_run(
 ) -> ModelRun:
     n = n_candidates(protocol)
     sampled = sampled_candidates(split, "test", n, seed, cache_dir) if n else None
-    per_user: dict[str, list[float]] = {m: [] for m in (*METRICS, *BEYOND)}
+    per_user: dict[str, list[float]] = {m: [] for m in (*METRICS, *BEYOND, *SATISFACTION)}
+    rated = split.test_rating is not None and scenario != "cold-item"
     counts, n_train = item_popularity(train_split.train, split.n_items)
     pop_scores = counts.astype(np.float64)
     tags = tag_matrix(split.item_tags)
@@ -268,7 +276,11 @@ def _score_run(
             u = int(u)
             target = split.target(u, "test")
             cand = sampled[u] if sampled is not None else np.flatnonzero(full_mask(split, u, "test", protocol))
-            for m, v in metrics_from_rank(rank_of_target(scores[r], target, cand)).items():
+            values = metrics_from_rank(rank_of_target(scores[r], target, cand))
+            if rated:
+                assert split.test_rating is not None
+                values.update(satisfaction(values, float(split.test_rating[u])))
+            for m, v in values.items():
                 per_user[m].append(v)
             top = top_k(scores[r], cand)
             listed[top] = True
