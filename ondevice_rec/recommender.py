@@ -25,6 +25,7 @@ from .inputs.items import CatalogColumns, check_id
 from .inputs.requests import build_request, check_open, check_options, check_profile, open_config, page
 from .live.catalogue import LiveCatalog
 from .live.histories import UserHistories
+from .live.modalities import Modalities
 from .live.profiles import Profiles
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
@@ -50,7 +51,9 @@ class Recommender:
     does not silently become a new, empty store). ``context_keys`` declares context keys beyond time and
     device (``["weather", "season"]``). ``durability``: "normal" (a write survives the app crashing) or "full"
     (a power loss too; one fsync per write). ``encryption_key`` (a passphrase, or 32 raw bytes) opens or creates
-    the store encrypted with SQLCipher (the ``encryption`` extra). The object is complete when constructed.
+    the store encrypted with SQLCipher (the ``encryption`` extra). ``modalities`` (``{"image": 512}``) declares
+    vectors the app encodes itself, given per item as ``"vectors": {"image": [...]}``. The object is complete
+    when constructed.
     Thread-safe; several instances (threads or processes) may open the same file. Logs to
     ``logging.getLogger("ondevice_rec")``.
     """
@@ -71,6 +74,7 @@ class Recommender:
         warm_privacy: bool = False,
         durability: str = "normal",
         encryption_key: str | bytes | None = None,
+        modalities: Mapping[str, int] | None = None,
     ) -> None:
         check_open(path, read_only=read_only, create=create, retention_days=retention_days)
         self.retention_days = retention_days
@@ -98,6 +102,7 @@ class Recommender:
         self._profiles = Profiles(self._store, self._encoder, self._items.snapshot, self._lock)
         self._histories = UserHistories(self._store, self.config, self._profiles.get)
         try:
+            self._modalities = self._items.check_with(Modalities(self._store, modalities, read_only=self.read_only))
             if not self.read_only:
                 self._store.catalog.rebuild_stats_if_flagged(self._increments)
                 self._items.embed_missing()
@@ -129,6 +134,7 @@ class Recommender:
         warm_privacy: bool = False,
         durability: str = "normal",
         encryption_key: str | bytes | None = None,
+        modalities: Mapping[str, int] | None = None,
     ) -> Recommender:
         """The same as ``Recommender(path, ...)``; ``warm_privacy`` loads the egress gate's PII models on a
         background thread now, so the first send does not block."""
@@ -146,6 +152,7 @@ class Recommender:
             warm_privacy=warm_privacy,
             durability=durability,
             encryption_key=encryption_key,
+            modalities=modalities,
         )
 
     def close(self) -> None:
@@ -367,16 +374,12 @@ class Recommender:
             return self._rank(user_id, req, exclude_seen, reranker)
 
     def _rank(self, user_id: str, req: Request, exclude_seen: bool, reranker: Reranker | None) -> list[Recommendation]:
+        snap = self._items.snapshot()
         return rank(
-            self._items.snapshot(),
-            self._histories.signals(user_id, exclude_seen),
-            req,
-            encoder=self._encoder,
-            cfg=self.config,
-            names=self._items.names,
-            reranker=reranker,
-            meta_of=self._store.catalog.metas,
-        )
+            snap, self._histories.signals(user_id, exclude_seen), req, encoder=self._encoder, cfg=self.config,
+            names=self._items.names, reranker=reranker, meta_of=self._store.catalog.metas,
+            modalities=self._modalities.matrices(snap),
+        )  # fmt: skip
 
     def recommend_many(self, user_ids: Iterable[str], k: int = 10, **options: Any) -> dict[str, list[Recommendation]]:
         """:meth:`recommend` for many users in one call (one validation, one catalogue snapshot):

@@ -66,12 +66,15 @@ def import_items(
     batch_size: int = 512,
     progress: Progress | None = None,
     on_duplicate: str = "error",
+    check: Callable[[Sequence[Item]], None] | None = None,
 ) -> ImportReport:
-    """Validate the whole file (a bad line imports nothing and is named), then ``add`` it in batches; with
-    ``sync``, remove the live items the file no longer has. Re-running is cheap: unchanged items are not
-    embedded again."""
+    """Validate the whole file (a bad line imports nothing and is named; ``check`` is the store's own check of
+    every item, e.g. its modalities' dimensions), then ``add`` it in batches; with ``sync``, remove the live
+    items the file no longer has. Re-running is cheap: unchanged items are not embedded again."""
     t0 = time.perf_counter()
     items = read_catalog_file(path, fmt=fmt, columns=columns, on_duplicate=on_duplicate)
+    if check is not None:
+        check(items)
     done = 0
     for s in range(0, len(items), batch_size):
         done += add(items[s : s + batch_size])

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError, ImportFormatError
 from ..store.rows import Item
 
 if TYPE_CHECKING:
     from .files import Source
-from .limits import MAX_ID_LEN, MAX_JSON_DEPTH, MAX_TAGS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
+from .limits import MAX_ID_LEN, MAX_JSON_DEPTH, MAX_MODALITY_DIM, MAX_TAGS, MAX_TEXT_CHARS, MAX_TITLE_CHARS
+
+MODALITY_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def is_unicode(text: str) -> bool:
@@ -108,7 +113,33 @@ def to_item(raw: Mapping[str, Any]) -> Item:
         tags=tags,
         meta=dict(meta),
         popularity=popularity,
+        vectors=_modality_vectors(item_id, raw.get("vectors")),
     )
+
+
+def _modality_vectors(item_id: str, raw: Any) -> dict[str, np.ndarray]:
+    """``{"image": [...]}``: the app's own vectors of an item, per modality (checked against the declared
+    dimensions when written): finite numbers, not all zero."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ArgumentTypeError(f"item {item_id!r}: vectors must map a modality name to a list of numbers")
+    out: dict[str, np.ndarray] = {}
+    for name, vec in raw.items():
+        if not isinstance(name, str) or not MODALITY_NAME.fullmatch(name):
+            raise ArgumentError(f"item {item_id!r}: modality {name!r} must be a lower-case name such as 'image'")
+        if isinstance(vec, (str, bytes, Mapping)) or not hasattr(vec, "__len__"):
+            raise ArgumentTypeError(f"item {item_id!r}: vectors[{name!r}] must be a list of numbers")
+        try:
+            arr = np.asarray(vec, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(f"item {item_id!r}: vectors[{name!r}] must be a list of numbers") from None
+        if arr.ndim != 1 or not 0 < arr.size <= MAX_MODALITY_DIM:
+            raise ArgumentError(f"item {item_id!r}: vectors[{name!r}] must be 1 to {MAX_MODALITY_DIM} numbers")
+        if not np.isfinite(arr).all() or not arr.any():
+            raise ArgumentError(f"item {item_id!r}: vectors[{name!r}] must be finite and not all zero")
+        out[name] = arr
+    return out
 
 
 def demo_items() -> list[dict[str, Any]]:
@@ -121,7 +152,8 @@ def demo_items() -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class CatalogColumns:
     """Which columns of a file hold what (``--id-col movieId --tags-col genres --tags-sep '|'``). Every other
-    column is kept in the item's ``meta``; a JSON Lines ``meta`` object is merged into it."""
+    column is kept in the item's ``meta``; a JSON Lines ``meta`` object is merged into it, and a ``vectors``
+    object holds the item's vectors per modality (``{"image": [...]}``)."""
 
     id: str = "id"
     title: str = "title"
@@ -148,7 +180,8 @@ def item_from_row(row: Mapping[str, Any], cols: CatalogColumns = CatalogColumns(
     if isinstance(tags, str):
         tags = tags.split(cols.tags_sep)
     meta: dict[str, Any] = {}
-    own = {cols.id, cols.title, cols.text, cols.tags, cols.popularity, "meta"}
+    vecs = row.get("vectors") if isinstance(row.get("vectors"), Mapping) else None  # JSON Lines: per modality
+    own = {cols.id, cols.title, cols.text, cols.tags, cols.popularity, "meta", *(["vectors"] if vecs else [])}
     for k, v in row.items():
         if k not in own and v not in (None, ""):
             meta[str(k)] = v
@@ -165,6 +198,7 @@ def item_from_row(row: Mapping[str, Any], cols: CatalogColumns = CatalogColumns(
         "tags": tags,
         "meta": meta,
         "popularity": None if popularity in (None, "") else popularity,
+        "vectors": vecs,
     }
     return to_item(raw)
 

@@ -12,6 +12,7 @@ MAX_TEXT_CHARS = 100_000  # item text is stored up to this (longer is cut)
 MAX_TAGS = 64
 MAX_JSON_DEPTH = 32  # item meta, event context, egress payloads
 MAX_PROFILE_CHARS = 10_000  # a stored natural-language profile
+MAX_MODALITY_DIM = 4_096  # an app-supplied item vector (image, audio) per modality
 MAX_K = 1_000  # results per request
 MAX_RERANK_TOP = 100  # candidates the LLM may re-rank per request
 MAX_MASKED_CHARS = 1_000_000  # one text given to PII masking (longer is refused: RedactionError)

@@ -10,7 +10,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..ranking.templates import item_text
 from ..store import Store
 from . import ann
 from .ann import AnnIndex
+from .modalities import Modalities
 from .snapshot import CatalogSnapshot
 
 _log = logging.getLogger("ondevice_rec")
@@ -43,6 +44,12 @@ class LiveCatalog:
         self.embedded = 0  # items embedded by this process so far (an import reports its own share)
         self._ann: AnnIndex | None = None
         self._warned_ann = False
+        self.check: Callable[[Sequence[Item]], None] = lambda items: None  # the modalities' check (set by the owner)
+
+    def check_with(self, modalities: Modalities) -> Modalities:
+        """Check every item written against the store's modalities (their names and dimensions)."""
+        self.check = modalities.check
+        return modalities
 
     # --- writes -----------------------------------------------------------------------------------
     def add(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 64, remote: bool = False) -> int:
@@ -63,6 +70,7 @@ class LiveCatalog:
         items came from a server (see ``CatalogTable.upsert``)."""
         if not items:
             return 0
+        self.check(items)
         space = self._encoder.space_id
         texts = [item_text(it.as_dict()) for it in items]
         shas = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts]
@@ -135,6 +143,7 @@ class LiveCatalog:
             sync=drop if sync else None,
             progress=progress,
             on_duplicate=on_duplicate,
+            check=self.check,
         )
         report = replace(report, embedded=self.embedded - before)
         if self._use_ann(self.count()):  # the index is built now, not on the next process's first request

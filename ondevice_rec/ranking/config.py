@@ -42,6 +42,10 @@ class RankingConfig:
     )
     # satisfaction: a completion counts more than a click, time spent counts up to dwell_full_seconds, and an
     # early abandon (under abandon_fraction of the item, or under abandon_seconds on it) counts against it
+    # modalities the app encodes (Recommender.open(modalities={"image": 512})): each adds weight × the cosine of
+    # an item's vector with the user's (the mean of their liked items' vectors in that modality)
+    modality_weight: float = 0.5
+    modality_weights: Mapping[str, float] = field(default_factory=dict)  # per modality, instead of modality_weight
     dwell_full_seconds: float = 60.0
     abandon_fraction: float = 0.1
     abandon_seconds: float = 5.0

@@ -20,6 +20,7 @@ from .scoring import (
     Events,
     UserState,
     build_user_state,
+    modality_scores,
     score_items,
     score_items_ann,
     score_items_prefiltered,
@@ -290,8 +291,10 @@ def rank(
     names: Names,
     reranker: Reranker | None = None,
     meta_of: MetaOf | None = None,
+    modalities: Mapping[str, np.ndarray] | None = None,
 ) -> list[Recommendation]:
-    """The top ``req.k`` items of the snapshot for this user, with reasons."""
+    """The top ``req.k`` items of the snapshot for this user, with reasons; ``modalities``: the app-encoded
+    vectors of each modality in snapshot row order (see ``live.modalities``)."""
     n = len(snap)
     if n == 0:
         return []
@@ -303,7 +306,8 @@ def rank(
     ctx_pop = _context_prior(snap, req.context)
     blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
     penalty = _impression_penalty(snap, signals.impressions, cfg)
-    extra = blend if not penalty.any() else -penalty if blend is None else blend - penalty  # part of every score
+    modal = modality_scores(state, modalities, cfg) if modalities else None
+    extra = _sum(blend, None if not penalty.any() else -penalty, modal)  # part of every score
     scores, allowed = search(snap, state, pop, ctx_pop, allowed, cfg, extra, max(req.k, req.rerank_top or 0))
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
@@ -335,7 +339,7 @@ def rank(
             scores[r] = float(fused[i])
     whys: list[Why | None] = [None] * len(rows)
     if state.personalised and not (reranker is not None and req.llm_reasons):
-        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg)
+        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal)
         whys = list[Why | None](_explain(rows, state, snap, encoder, terms, blend is not None, req, cfg))
         named = {r for w in whys if w is not None for r, _, _ in w.rows}
         missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
@@ -345,7 +349,7 @@ def rank(
               if int(snap.iids[r]) in shown}  # fmt: skip
     fallback = None
     if not state.personalised:
-        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg)
+        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal)
         per_row = {r: {t: round(float(v[i]), 4) for t, v in terms.items()} for i, r in enumerate(rows)}
         fallback = _Fallback(snap.local_prior(""), snap.catalogue_prior(), nothing, per_row)
     return [
@@ -461,6 +465,7 @@ def _terms_of(
     blend: np.ndarray | None,
     penalty: np.ndarray,
     cfg: RankingConfig,
+    modal: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Every term of the picks' scores (before an LLM re-rank), in ``rows`` order: they sum to the score."""
     idx = np.asarray(rows, dtype=np.int64)
@@ -468,7 +473,15 @@ def _terms_of(
     terms = score_terms(state, lambda v: vecs @ v, len(idx), pop[idx], None if ctx_pop is None else ctx_pop[idx], cfg)
     terms["item_item"] = blend[idx] if blend is not None else np.zeros(len(idx), np.float32)
     terms["impressions"] = -penalty[idx]
+    if modal is not None:
+        terms["modalities"] = modal[idx]
     return terms
+
+
+def _sum(*parts: np.ndarray | None) -> np.ndarray | None:
+    """The sum of the parts that are there (None when none is)."""
+    got = [p for p in parts if p is not None]
+    return None if not got else got[0] if len(got) == 1 else np.sum(got, axis=0)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ search for large catalogues, and diversity (MMR). Functions of typed config + ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -471,3 +471,23 @@ def select_mmr(
         chosen.append(int(cand[j]))
         max_sim = np.maximum(max_sim, vecs @ vecs[j])
     return chosen
+
+
+def modality_scores(state: UserState, mats: Mapping[str, np.ndarray], cfg: RankingConfig) -> np.ndarray | None:
+    """The app-encoded modalities' part of every row's score: per modality, its weight × the cosine of each
+    row's (unit) vector with the weighted mean of the user's liked rows' vectors; rows without a vector in a
+    modality get nothing from it. None when no modality applies (no history with such vectors)."""
+    if not mats or not len(state.history_rows):
+        return None
+    out: np.ndarray | None = None
+    for name, m in mats.items():
+        w = float(cfg.modality_weights.get(name, cfg.modality_weight))
+        if w == 0.0:
+            continue
+        liked = m[state.history_rows].T @ state.history_weights.astype(np.float32)
+        norm = float(np.linalg.norm(liked))
+        if norm < 1e-9:
+            continue
+        part = w * (m @ (liked / norm))
+        out = part if out is None else out + part
+    return out

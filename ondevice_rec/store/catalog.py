@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 
+MODALITY_SPACE = "modality:"  # item_vectors.model_id of an app-supplied modality (``modality:image``)
+
+
 class CatalogTable:
     def __init__(self, store: Connection) -> None:
         self._s = store
@@ -91,9 +94,44 @@ class CatalogTable:
                         "ON CONFLICT(iid, model_id) DO UPDATE SET text_sha=excluded.text_sha, vector=excluded.vector",
                         (iid, space_id, shas[i], vectors.encode(vecs[i])),
                     )
+                for name, v in it.vectors.items():  # the app's own vectors: kept until it sends new ones
+                    conn.execute(
+                        "INSERT INTO item_vectors(iid, model_id, text_sha, vector) VALUES(?,?,'',?) "
+                        "ON CONFLICT(iid, model_id) DO UPDATE SET vector=excluded.vector",
+                        (iid, MODALITY_SPACE + name, vectors.encode(v)),
+                    )
             self._s.bump(conn, "catalog_version")
             after = self._s.meta_in(conn, "catalog_version", "0")
         return iids, before, after
+
+    def modalities(self) -> dict[str, int]:
+        """The modalities declared for this store's items: name → dimension."""
+        got = self._s.meta("modalities")
+        return {str(k): int(v) for k, v in json.loads(got).items()} if got else {}
+
+    def declare_modalities(self, dims: dict[str, int]) -> dict[str, int]:
+        """Record ``dims`` (name → dimension) beside those declared before; a modality declared again with
+        another dimension is refused (its stored vectors would not fit). Returns every declared modality."""
+        with self._s.write() as conn:
+            got = self._s.meta_in(conn, "modalities")
+            known = {str(k): int(v) for k, v in json.loads(got).items()} if got else {}
+            for name, dim in dims.items():
+                if known.get(name, dim) != dim:
+                    raise StoreError(
+                        f"store {self._s.path}: modality {name!r} was declared with {known[name]} dimensions, "
+                        f"not {dim}; its stored vectors keep their size (use a new modality name)"
+                    )
+            merged = {**known, **dims}
+            if merged != known:
+                self._s.set_meta(conn, "modalities", json.dumps(merged, sort_keys=True))
+        return merged
+
+    def modality_vectors(self, name: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(iids, float32 matrix) of every item with a vector of modality ``name``."""
+        rows = self._s.query("SELECT iid, vector FROM item_vectors WHERE model_id=?", (MODALITY_SPACE + name,))
+        iids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        blob = b"".join(r[1] for r in rows)
+        return iids, np.frombuffer(blob, dtype=vectors.DTYPE).reshape(len(rows), dim).astype(np.float32)
 
     def set_popularity(self, values: Sequence[tuple[str, float]]) -> tuple[list[int], str | None, str | None]:
         """Set the popularity the app ships for these items (one transaction; an unknown id writes nothing and

@@ -37,6 +37,8 @@ class Item:
     tags: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     popularity: float | None = None  # shipped with the catalogue: the non-personalised fallback's prior
+    # the app's own encoders' vectors of the item, per declared modality (``{"image": CLIP vector}``), float32
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
