@@ -85,6 +85,8 @@ def real_ratio(data: str, mode: str) -> Callable[[], list[float]]:
 
 ML_S = "ml-latest-small"
 QUALITY_MLS = "quality-ml-latest-small/results.json"
+Q100 = "quality-ml-100k/results.json"
+Q100W = ("warm", "full")
 
 # (README text with {} for each value, [value getters], format of every value)
 FIGURES: list[tuple[str, list[Callable[[], list[float]]], str]] = [
@@ -350,6 +352,45 @@ FIGURES += [
             bench("ingest", "items_per_s", "bench/ingest.json", items=2000),
         ],
         ".1f",
+    ),
+    (
+        "the three-student ensemble kept on validation ({} vs {} for the first student alone) scores {} [{}, {}] on "
+        "test",
+        [
+            key("quality-ml-100k/manifest-ml100k-ens.json", "training", "ensemble", "valid_ndcg10"),
+            key("quality-ml-100k/manifest-ml100k-ens.json", "training", "ensemble", "valid_ndcg10_first"),
+            ndcg(Q100, *Q100W, "bundle:ml100k-ens"),
+        ],
+        ".4f",
+    ),
+    (
+        "Popularity / ItemKNN / BPR-MF {} / {} / {} in the same run. Profile-only users: {} (v1) / {} (v2) vs "
+        "Popularity {}; without resolving the titles a v2 profile names, {} (v2).",
+        [
+            mean(Q100, *Q100W, "popularity"),
+            mean(Q100, *Q100W, "itemknn"),
+            mean(Q100, *Q100W, "bpr"),
+            mean(Q100, "cold-user", "full", "bundle:ml100k-ens"),
+            mean(Q100, "cold-user-v2", "full", "bundle:ml100k-ens"),
+            mean(Q100, "cold-user", "full", "popularity"),
+            mean(Q100, "cold-user-v2", "full", "notitles:ml100k-ens"),
+        ],
+        ".4f",
+    ),
+    (
+        "the student lists {} of the catalogue in someone's top 10 (Popularity {}, ItemKNN {}, BPR-MF {}) and its "
+        "Serendipity@10 is {} (ItemKNN {}), but its Regret@10 is {} (Popularity {})",
+        [
+            key(Q100, "results", "warm", "full", "bundle:ml100k-ens", "Coverage@10"),
+            key(Q100, "results", "warm", "full", "popularity", "Coverage@10"),
+            key(Q100, "results", "warm", "full", "itemknn", "Coverage@10"),
+            key(Q100, "results", "warm", "full", "bpr", "Coverage@10"),
+            mean(Q100, *Q100W, "bundle:ml100k-ens", "Serendipity@10"),
+            mean(Q100, *Q100W, "itemknn", "Serendipity@10"),
+            mean(Q100, *Q100W, "bundle:ml100k-ens", "Regret@10"),
+            mean(Q100, *Q100W, "popularity", "Regret@10"),
+        ],
+        ".4f",
     ),
 ]
 
