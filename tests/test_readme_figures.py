@@ -86,6 +86,7 @@ def real_ratio(data: str, mode: str) -> Callable[[], list[float]]:
 ML_S = "ml-latest-small"
 QUALITY_MLS = "quality-ml-latest-small/results.json"
 Q100 = "quality-ml-100k/results.json"
+MODES = "store-modes/results.json"
 Q100W = ("warm", "full")
 
 # (README text with {} for each value, [value getters], format of every value)
@@ -392,6 +393,30 @@ FIGURES += [
         ],
         ".4f",
     ),
+    (
+        "`recommend` {} ms encrypted vs {} ms plain (median, {} ×), an events import of 100,000 ratings {} × the "
+        "plain time",
+        [
+            key(MODES, "results", "encrypted", "recommend_median_ms"),
+            key(MODES, "results", "plain", "recommend_median_ms"),
+            key(MODES, "results", "encrypted", "ratio", "recommend"),
+            key(MODES, "results", "encrypted", "ratio", "import"),
+        ],
+        ".2f",
+    ),
+    (
+        "a single `record` {} ms vs {} ms",
+        [key(MODES, "results", "encrypted", "record_median_ms"), key(MODES, "results", "plain", "record_median_ms")],
+        ".3f",
+    ),
+    ("({} ×: every commit encrypts", [key(MODES, "results", "encrypted", "ratio", "record")], ".2f"),
+    (
+        "opening the store {} ms with a raw key, {} ms with a passphrase.",
+        [key(MODES, "open_encrypted_median_ms", "raw key"), key(MODES, "open_encrypted_median_ms", "passphrase")],
+        ".1f",
+    ),
+    ("in the same run: `record` {} ms", [key(MODES, "results", "plain-full", "record_median_ms")], ".3f"),
+    ("({} ×), `recommend` unchanged", [key(MODES, "results", "plain-full", "ratio", "record")], ".2f"),
 ]
 
 
