@@ -87,6 +87,7 @@ ML_S = "ml-latest-small"
 QUALITY_MLS = "quality-ml-latest-small/results.json"
 Q100 = "quality-ml-100k/results.json"
 MODES = "store-modes/results.json"
+DIV = "diversity-ml-100k/results.json"
 Q100W = ("warm", "full")
 
 # (README text with {} for each value, [value getters], format of every value)
@@ -417,6 +418,14 @@ FIGURES += [
     ),
     ("in the same run: `record` {} ms", [key(MODES, "results", "plain-full", "record_median_ms")], ".3f"),
     ("({} ×), `recommend` unchanged", [key(MODES, "results", "plain-full", "ratio", "record")], ".2f"),
+    (
+        "NDCG@10 {} at 0, {} at the runtime's default 0.15, {} at 0.5 and {} at 0.9, while intra-list diversity "
+        "rises from {} to {} and novelty from {} to {}",
+        [mean(DIV, "warm", "full", f"bundle:ml100k-ens@div={d}") for d in ("0", "0.15", "0.5", "0.9")]
+        + [mean(DIV, "warm", "full", f"bundle:ml100k-ens@div={d}", "ILD@10") for d in ("0", "0.9")]
+        + [mean(DIV, "warm", "full", f"bundle:ml100k-ens@div={d}", "Novelty@10") for d in ("0", "0.9")],
+        ".4f",
+    ),
 ]
 
 
