@@ -280,6 +280,8 @@ def test_io_faults_fail_in_one_line_and_lose_nothing(
     s = _state(db)
     _intact(s)
     assert _whole(op, s), (s, said)
+    if said and op == "import":
+        assert "stopped after" in said[0], said  # and whether the batches before it are committed
     if said and "rolled back" in said[0]:  # what the message says is what the file holds
         undone = {"import": s["imported"] < IMPORT_ROWS, "items": s["new_items"] == 0, "catalog": s["new_items"] == 0,
                   "forget": s["victim_events"] == 300, "record": s["faulty"] == 0}[op]  # fmt: skip

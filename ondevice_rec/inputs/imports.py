@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ImportFormatError
+from ..errors import ImportFormatError, StoreError
 from ..store import EventRow, Store
 from ..store.statements import Increments
 from .event_rows import EventColumns, event_from_row, to_event_row
@@ -126,14 +126,18 @@ def import_events(
         progress(min(start, n), n)
     done, written = start, 0
     batch: list[EventRow] = []
-    for i, (_, row, _timed) in enumerate(_rows(p, fmt, cols, declared)):
-        if i < start:
-            continue
-        batch.append(row)
-        if len(batch) >= batch_size:
+    try:
+        for i, (_, row, _timed) in enumerate(_rows(p, fmt, cols, declared)):
+            if i < start:
+                continue
+            batch.append(row)
+            if len(batch) >= batch_size:
+                done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
+        if batch:
             done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
-    if batch:
-        done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
+    except StoreError as e:  # the batches before it are committed: say so, and how to go on
+        kept = "those are committed; import the same file again to resume" if done else "nothing was written"
+        raise type(e)(f"events import of {p} stopped after {done} of {n} rows ({kept}): {e}") from None
     return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, n - written, untimed)
 
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Issue 31: beyond-accuracy and satisfaction tables — Popularity, ItemKNN, SASRec and the default export in one
+# run per dataset (coverage, novelty, intra-list diversity, serendipity; SatNDCG@10 and Regret@10).
+# ML-100K needs the bundle of benchmarks/run_quality_ml100k.sh (/tmp/runs/exp/ml100k-ens); SASRec trains ~21 min.
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+B=${BUNDLE:-/tmp/runs/exp/ml100k-ens}
+R=benchmarks/results/beyond-ml-100k
+mkdir -p "$R"
+odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" --models "popularity,itemknn,sasrec,bundle:$B" \
+  --protocol full --scenario warm,cold-user-v2 --seed 0 --threads 2 --out "$R" 2>&1 | tee "$R/log.txt"
