@@ -953,7 +953,12 @@ def export_cmd(
     data_dir: Path = typer.Option(..., "--data-dir"),
     out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
     formats: str = typer.Option("onnx", "--formats", help="Comma-separated: onnx, gguf (gguf needs the gguf extra)."),
-    teacher: str | None = typer.Option(None, "--teacher", help="GGUF file or HF causal-LM directory."),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="GGUF file, HF causal-LM directory, or bundle:PATH (a bundle as the ranker teacher)."
+    ),
+    ensemble: int = typer.Option(
+        0, "--ensemble", help="Students trained side by side and shipped as one (0: 3 up to 300,000 interactions)."
+    ),
     no_teacher: bool = typer.Option(False, "--no-teacher", help="Train the student without distillation."),
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
     seed: int = typer.Option(0, "--seed"),
@@ -1033,7 +1038,7 @@ def export_cmd(
         raise ArgumentError(f"--device must be cpu or cuda, got {device!r}")
     cfg = _export_config(
         dataset, data_dir, formats, teacher, no_teacher, seed, max_users, holdout_cold_items, split_order, item_item,
-        dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout),
+        dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout, ensemble=ensemble),
         dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device),
     )  # fmt: skip
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
@@ -1085,6 +1090,7 @@ def _export_config(
             seed=seed,
             distill_weight=student_opts["distill_weight"],
             id_dropout=student.id_dropout if id_dropout is None else id_dropout,
+            ensemble=student_opts.get("ensemble", student.ensemble),
         ),
         teacher_cfg=TeacherConfig(seed=seed, **teacher_opts),
     )

@@ -289,3 +289,44 @@ def test_a_fresh_export_clears_only_its_own_teacher_entries_in_a_shared_cache(
         assert kept.get("u1", np.arange(3), "otherkey") is not None
     finally:
         kept.close()
+
+
+def test_a_bundle_teaches_through_the_same_check_and_distillation(tmp_path: Path) -> None:
+    """``--teacher bundle:PATH``: a ranker labels from item indices (no fine-tuning), after the held-out check."""
+    from dataclasses import replace
+
+    from tests.test_export_student import tiny_config
+
+    _write_generic(tmp_path / "data")
+    run_export(tiny_config(tmp_path / "data", epochs=2, max_ndcg_drop_int8=1.0), tmp_path / "teacher")
+    tcfg = TeacherConfig(label_if_weaker=True, quality_min_users=5, quality_chunk=5)
+    cfg = tiny_config(tmp_path / "data", epochs=2, use_teacher=True, teacher=f"bundle:{tmp_path / 'teacher'}",
+                      teacher_cfg=tcfg, max_ndcg_drop_int8=1.0)  # fmt: skip
+    m = run_export(cfg, tmp_path / "student", cache_dir=tmp_path / "cache")
+    t = m.teacher or {}
+    assert t["kind"] == "ranker" and t["labelled_users"] > 0 and t["validation_quality"]["users"] > 0
+    assert t["teacher_hr1_on_candidates"] is not None and "fine_tune" not in t
+    assert (m.training or {})["distillation"]["candidates"][0] == 0.0  # the no-distillation ablation, always
+    with pytest.raises(ExportError, match="bundle teacher"):
+        run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")
+
+
+def test_the_ranker_labeller_reads_the_position_the_student_distils_at() -> None:
+    from ondevice_rec.export.teacher.labels import LabelTask
+    from ondevice_rec.export.teacher.ranker import RankerLabeller
+
+    seen: list[list[int]] = []
+
+    class Fitted:
+        encoder = None
+
+        def score(self, users: np.ndarray, hists: list[np.ndarray]) -> np.ndarray:
+            seen.append(list(hists[0]))
+            return np.arange(5, dtype=np.float32)[None, :]
+
+    split = Split("t", ["u"], [str(i) for i in range(5)], [np.array([0, 1, 2])], np.array([3]), np.array([4]),
+                  [""] * 5, [""] * 5, [()] * 5)  # fmt: skip
+    lab = RankerLabeller(Fitted(), split)
+    assert lab.label_task(LabelTask("u", np.array([4, 1]), [], [])).tolist() == [4.0, 1.0]
+    lab.label_task(LabelTask("valid:u", np.array([4]), [], []))
+    assert seen == [[0, 1], [0, 1, 2]]  # training tasks stop before the last training item; validation after it

@@ -287,6 +287,8 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
     if Path(out).exists() and not overwrite:
         raise ExportError(f"output {out} already exists (pass --overwrite)")
+    if "gguf" in cfg.formats and (cfg.teacher or "").startswith("bundle:"):
+        raise ExportError("--formats gguf exports a fine-tuned LLM teacher: a bundle teacher (bundle:PATH) has none")
     if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
         raise ExportError(
             "--formats gguf exports the fine-tuned teacher: it needs the teacher stage "
@@ -326,7 +328,11 @@ def teach_stage(
     """The teacher's labels, cached in ``cache``: this teacher's earlier entries are dropped first unless
     ``resume``; nothing else in the directory is touched (it may be shared across exports)."""
     from .teacher import TeacherConfig, teacher_stage
+    from .teacher.ranker import PREFIX, ranker_teacher_stage
 
+    if cfg.teacher and cfg.teacher.startswith(PREFIX):  # a bundle ranks: no fine-tuning, labels from indices
+        tcfg = cfg.teacher_cfg or TeacherConfig(seed=cfg.seed)
+        return Taught(*ranker_teacher_stage(split, cfg.teacher, tcfg, cache, log, fresh=not resume))
     labels, info = teacher_stage(
         split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cache, log, gguf="gguf" in cfg.formats,
         runner=runner, fresh=not resume,

@@ -51,6 +51,10 @@ class Labeller:
     def label(self, tasks: Sequence[tuple[list[str], list[str]]]) -> list[np.ndarray]:
         return [np.asarray(llm_scores(self.scorer, h, c), dtype=np.float32) for h, c in tasks]
 
+    def label_task(self, task: LabelTask) -> np.ndarray:
+        """The scores of one task's candidates (a ranker teacher reads its item indices instead of titles)."""
+        return self.label([(task.history, task.candidates)])[0]
+
     def close(self) -> None:
         self.scorer.close()
 
@@ -83,7 +87,7 @@ def run_labels(
         if labeller is None:
             raise ExportError("labelling needs a teacher in this process or a Ray runner")
         for n, t in enumerate(missing):
-            cache.put(t.key, t.cands, teacher_key, labeller.label([(t.history, t.candidates)])[0])
+            cache.put(t.key, t.cands, teacher_key, labeller.label_task(t))
             progress(what, (n + 1) / len(missing))
         return len(missing)
     size = runner.cfg.shard_users
