@@ -344,8 +344,12 @@ def similar(
 def record(
     user: str = typer.Argument(...),
     item: str = typer.Argument(...),
-    kind: str = typer.Option("view", help="view, click, like, rating, skip, dislike, purchase or impression."),
-    value: float | None = typer.Option(None, help="Rating value (for --kind rating)."),
+    kind: str = typer.Option(
+        "view", help="view, click, like, rating, skip, dislike, purchase, impression, complete or dwell."
+    ),
+    value: float | None = typer.Option(
+        None, help="rating: the rating; complete: the share consumed, 0 to 1 (default 1); dwell: seconds spent."
+    ),
     at: str | None = typer.Option(None, "--at", help="When: ISO date/time or epoch seconds (default: now)."),
     device: str | None = typer.Option(None, help="Context: device."),
     context_: list[str] = typer.Option([], "--context", help="Context key=value; repeatable."),
@@ -1288,8 +1292,14 @@ def doctor(
 
     from .store.doctor import diagnose
     from .store.doctor import recover as salvage
+    from .store.driver import is_plain
 
     key = _key()
+    if key is None and db.is_file() and is_plain(db) is False:
+        raise OdrecError(
+            f"{db} does not start as an SQLite file does: it is encrypted (check it with 'odrec --key-file KEY "
+            f"doctor {db}') or its first page is destroyed (then nothing in it can be recovered)"
+        )
     d = diagnose(db, key)
     r = salvage(db, recover, key) if recover is not None else None
     if as_json:

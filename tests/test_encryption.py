@@ -185,3 +185,15 @@ def test_cli_key_file_keygen_encrypt_rekey_and_plaintext_export(tmp_path: Path, 
     assert res.exit_code == 0 and json.loads(out.read_text())["user_id"] == USER
     res = run(app, ["--key-file", str(key2), "doctor", str(enc)])
     assert res.exit_code == 0 and "ok" in res.output, res.output
+    res = run(app, ["doctor", str(enc)])  # without its key: not "damaged", but how to check it
+    assert res.exit_code == 1 and "odrec --key-file KEY doctor" in str(res.exception)
+
+
+def test_a_64_hex_key_is_the_same_key_in_python_and_in_a_key_file(tmp_path: Path) -> None:
+    from ondevice_rec.cli import read_key_file
+
+    hex_key = RAW.hex()
+    (tmp_path / "k").write_text(hex_key + "\n")
+    Store(tmp_path / "rec.db", encryption_key=read_key_file(tmp_path / "k")).close()
+    Store(tmp_path / "rec.db", encryption_key=hex_key).close()  # the str form opens what the file's key made
+    Store(tmp_path / "rec.db", encryption_key=RAW).close()

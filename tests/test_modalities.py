@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ondevice_rec import ArgumentError, Recommender, StoreError
+from ondevice_rec import ArgumentError, ImportFormatError, Recommender, StoreError
 from ondevice_rec.ranking import RankingConfig
 
 DIM = 8
@@ -70,3 +70,11 @@ def test_vectors_are_checked_before_anything_is_written(tmp_path: Path) -> None:
         Recommender.open(db, modalities={"image": 16})
     with pytest.raises(ArgumentError, match="lower-case name"):
         Recommender.open(db, modalities={"Image": 8})
+
+
+def test_a_json_lines_vectors_value_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "cat.jsonl").write_text(json.dumps({"id": "j", "title": "J", "vectors": [1.0, 0.0]}) + "\n")
+    with Recommender.open(tmp_path / "rec.db", modalities={"image": 2}) as rec:
+        with pytest.raises(ImportFormatError, match=r"cat.jsonl:1: .*vectors must map a modality name"):
+            rec.import_items(tmp_path / "cat.jsonl")
+        assert rec.count_items() == 0

@@ -352,5 +352,6 @@ def make_model(spec: str, seed: int) -> Model:
         path = spec.removeprefix("llmonly:")
         return RerankModel(path, name=f"llm-only20:{Path(path).name}", weight=None)
     raise ArgumentError(
-        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, notitles:PATH, rerank:PATH)"
+        f"unknown model {spec!r} (choose from {', '.join(BASELINES)}, bundle, bundle:PATH, bundle:PATH@div=X, "
+        "notitles:PATH, rerank:PATH)"
     )

@@ -180,8 +180,17 @@ def item_from_row(row: Mapping[str, Any], cols: CatalogColumns = CatalogColumns(
     if isinstance(tags, str):
         tags = tags.split(cols.tags_sep)
     meta: dict[str, Any] = {}
-    vecs = row.get("vectors") if isinstance(row.get("vectors"), Mapping) else None  # JSON Lines: per modality
-    own = {cols.id, cols.title, cols.text, cols.tags, cols.popularity, "meta", *(["vectors"] if vecs else [])}
+    vecs = row.get("vectors")  # JSON Lines: {modality: [numbers]}; a CSV column of that name stays in meta
+    vecs = None if isinstance(vecs, str) else vecs
+    own = {
+        cols.id,
+        cols.title,
+        cols.text,
+        cols.tags,
+        cols.popularity,
+        "meta",
+        *(["vectors"] if vecs is not None else []),
+    }
     for k, v in row.items():
         if k not in own and v not in (None, ""):
             meta[str(k)] = v

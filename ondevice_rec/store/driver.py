@@ -30,12 +30,16 @@ Key = str | bytes
 
 
 def check_key(key: object) -> Key | None:
-    """``key`` if it can key a store: a non-empty passphrase, or exactly 32 raw bytes."""
+    """``key`` if it can key a store: a non-empty passphrase, or exactly 32 raw bytes. A str of exactly 64 hex
+    digits is those 32 bytes, as ``odrec store keygen`` writes them and the CLI's key file reads them, so one
+    key means the same store in Python and on the command line."""
     if key is None:
         return None
     if isinstance(key, str):
         if not key:
             raise ArgumentError("encryption_key must not be empty")
+        if len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key):
+            return bytes.fromhex(key)
         return key
     if isinstance(key, (bytes, bytearray)):
         if len(key) != 32:
@@ -82,8 +86,8 @@ def connect(target: str, *, uri: bool, timeout: float, key: Key | None, path: Pa
         raise missing_extra("encryption", "sqlcipher3", "an encrypted store is opened with SQLCipher")
     if plain is True:
         raise WrongKeyError(
-            f"cannot open store {path} with a key: it is not encrypted; encrypt a copy with "
-            f"'odrec store encrypt {path} NEW.db --key-file KEY' (or open it without a key)"
+            f"cannot open store {path} with a key: it is not encrypted; open it without one (unset ODREC_KEY_FILE) "
+            f"or encrypt a copy with 'odrec --key-file KEY store encrypt {path} NEW.db'"
         )
     conn: Any = _sqlcipher.connect(target, uri=uri, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
@@ -102,8 +106,10 @@ def encrypt_copy(src: Path, dst: Path, key: Key) -> None:
     ``sqlcipher_export`` copies schema and rows page by page; ``dst`` is complete or removed."""
     if _sqlcipher is None:
         raise missing_extra("encryption", "sqlcipher3", "an encrypted store is written with SQLCipher")
+    if not src.is_file():
+        raise StoreError(f"cannot encrypt {src}: no such file")
     if is_plain(src) is not True:
-        raise StoreError(f"cannot encrypt {src}: it is not a plain odrec store")
+        raise StoreError(f"cannot encrypt {src}: it is not a plain SQLite store (already encrypted?)")
     if dst.exists():
         raise StoreError(f"cannot write {dst}: it exists (choose a new path)")
     conn: Any = _sqlcipher.connect(f"file:{src}?mode=ro", uri=True, isolation_level=None)
