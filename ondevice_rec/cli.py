@@ -71,7 +71,12 @@ def default_db() -> Path:
 
 
 def _open(
-    db: Path | None, bundle: Path | None = None, *, create: bool = False, context_keys: list[str] | None = None
+    db: Path | None,
+    bundle: Path | None = None,
+    *,
+    create: bool = False,
+    context_keys: list[str] | None = None,
+    modalities: dict[str, int] | None = None,
 ) -> Recommender:
     """Open the store. Only commands that fill a store (``catalog import``) create one; every other command
     refuses a path with no store (a typo must not become a new, empty store). A store file this process
@@ -84,7 +89,7 @@ def _open(
     read_only = path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
     return Recommender.open(
         path, bundle=bundle, create=create, read_only=read_only and not create, context_keys=context_keys,
-        durability=os.environ.get("ODREC_DURABILITY", "normal"), encryption_key=_key(),
+        durability=os.environ.get("ODREC_DURABILITY", "normal"), encryption_key=_key(), modalities=modalities,
     )  # fmt: skip
 
 
@@ -481,6 +486,9 @@ def catalog_import(
     on_duplicate: str = typer.Option(
         "error", "--on-duplicate", help="An id twice in the file: error (default), or keep its first or last row."
     ),
+    modality: list[str] = typer.Option(
+        [], "--modality", help="Declare a modality NAME=DIM whose vectors JSON Lines items carry; repeatable."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Import items from FILE. The whole file is checked first: a bad line imports nothing and is named.
@@ -490,7 +498,13 @@ def catalog_import(
     if on_duplicate not in ("error", "first", "last"):
         raise ArgumentError(f"--on-duplicate must be error, first or last; got {on_duplicate!r}")
     cols = CatalogColumns(id_col, title_col, text_col, tags_col, tags_sep, popularity_col)
-    with _open(db, bundle, create=True) as rec:
+    dims: dict[str, int] = {}
+    for m in modality:
+        name, sep, dim = m.partition("=")
+        if not sep or not dim.strip().isdigit():
+            raise ArgumentError(f"--modality takes NAME=DIM (e.g. image=512), got {m!r}")
+        dims[name.strip()] = int(dim)
+    with _open(db, bundle, create=True, modalities=dims or None) as rec:
         bar, update = _progress("importing items")
         with bar:
             report = rec.import_items(

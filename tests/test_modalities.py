@@ -78,3 +78,19 @@ def test_a_json_lines_vectors_value_that_is_not_an_object_is_refused(tmp_path: P
         with pytest.raises(ImportFormatError, match=r"cat.jsonl:1: .*vectors must map a modality name"):
             rec.import_items(tmp_path / "cat.jsonl")
         assert rec.count_items() == 0
+
+
+def test_the_cli_declares_a_modality_for_a_json_lines_catalogue(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ondevice_rec.cli import app
+
+    (tmp_path / "cat.jsonl").write_text("\n".join(json.dumps(it) for it in _catalogue()[:6]) + "\n")
+    db = str(tmp_path / "rec.db")
+    res = CliRunner().invoke(app, ["catalog", "import", str(tmp_path / "cat.jsonl"), "--db", db,
+                                   "--modality", f"image={DIM}"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with Recommender.open(db) as rec:
+        assert rec.count_items() == 6 and rec._modalities.dims == {"image": DIM}
+    res = CliRunner().invoke(app, ["catalog", "import", str(tmp_path / "cat.jsonl"), "--db", db, "--modality", "x"])
+    assert res.exit_code == 1 and "NAME=DIM" in str(res.exception)
