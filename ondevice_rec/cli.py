@@ -100,7 +100,7 @@ def read_key_file(path: Path) -> str | bytes:
     """The key in a key file: 64 hex digits are 32 raw bytes (no stretching needed), anything else is a
     passphrase (its last newline dropped)."""
     try:
-        text = path.read_bytes().decode("utf-8").removesuffix("\n").removesuffix("\r")
+        text = path.read_bytes().decode("utf-8-sig").removesuffix("\n").removesuffix("\r")  # BOM, CRLF
     except (OSError, UnicodeDecodeError) as e:
         raise OdrecError(f"cannot read key file {path}: {getattr(e, 'strerror', None) or e}") from None
     if not text:

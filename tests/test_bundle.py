@@ -168,3 +168,16 @@ def test_overwrite_replaces_only_a_bundle(tmp_path: Path) -> None:
     with staged_bundle_dir(empty, overwrite=True) as d:
         (d / "manifest.json").write_text("{}")
     assert (empty / "manifest.json").is_file()
+
+
+def test_a_new_build_clears_only_its_own_dead_staging_dirs(tmp_path: Path) -> None:
+    from ondevice_rec.bundle.write import staged_bundle_dir
+
+    dead = 2**22 + 12345  # above the kernel's default pid_max: no such process
+    mine = tmp_path / f".rec.{dead}.abc_1.partial"
+    other = tmp_path / f".rec.2024.{dead}.abc_2.partial"  # a build of the target "rec.2024", not of "rec"
+    for d in (mine, other):
+        d.mkdir()
+    with staged_bundle_dir(tmp_path / "rec") as stage:
+        (stage / "manifest.json").write_text("{}")
+    assert not mine.exists() and other.exists()

@@ -197,3 +197,24 @@ def test_a_64_hex_key_is_the_same_key_in_python_and_in_a_key_file(tmp_path: Path
     Store(tmp_path / "rec.db", encryption_key=read_key_file(tmp_path / "k")).close()
     Store(tmp_path / "rec.db", encryption_key=hex_key).close()  # the str form opens what the file's key made
     Store(tmp_path / "rec.db", encryption_key=RAW).close()
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800"])
+def test_a_passphrase_no_store_can_take_is_refused_before_any_file_is_made(tmp_path: Path, bad: str) -> None:
+    from ondevice_rec import OdrecError
+
+    with pytest.raises(OdrecError, match="NUL characters or lone surrogates"):
+        Store(tmp_path / "rec.db", encryption_key=bad)
+    assert not (tmp_path / "rec.db").exists()
+
+
+def test_rekey_leaves_nothing_the_old_key_opens(tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "rec.db"
+    s = Store(db, encryption_key=KEY)
+    s.rekey(RAW)
+    shutil.copy(db, tmp_path / "copy.db")  # the main file alone, as a backup or a thief would take it
+    s.close()
+    with pytest.raises(WrongKeyError):
+        Store(tmp_path / "copy.db", encryption_key=KEY, readonly=True)

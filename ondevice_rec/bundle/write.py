@@ -4,6 +4,7 @@ then rename it into place. A failed build never leaves a half-written bundle."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -41,15 +42,16 @@ def _alive(pid: int) -> bool:
 
 
 def _clear_stale(target: Path) -> None:
-    """What a build killed before it finished left beside ``target``: staging directories of processes that are
-    gone are removed, and a previous bundle set aside just before the kill (between the two renames that swap a
-    bundle in) is put back."""
-    for p in target.parent.glob(f".{target.name}.*.partial"):
-        pid = p.name[len(target.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+    """What a build killed before it finished left beside ``target``: its own staging directories (named
+    ``.<target>.<pid>.<random>.partial``) whose process is gone are removed, and a previous bundle set aside just
+    before the kill (between the two renames that swap a bundle in) is put back when it is whole."""
+    own = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[A-Za-z0-9_]+\.partial")
+    for p in target.parent.iterdir():
+        m = own.fullmatch(p.name)
+        if m and p.is_dir() and not _alive(int(m.group(1))):
             shutil.rmtree(p, ignore_errors=True)
     old = target.with_name(f".{target.name}.old")
-    if old.is_dir() and not target.exists():
+    if old.is_dir() and not target.exists() and _replaceable(old) and any(old.iterdir()):
         os.replace(old, target)
 
 

@@ -106,9 +106,7 @@ def paired_upper_bound(a: np.ndarray, b: np.ndarray, *, n: int = 2000, seed: int
 def top_k(scores: np.ndarray, candidates: np.ndarray, k: int = 10) -> np.ndarray:
     """The ``k`` best of ``candidates`` (item indices) by ``scores``, best first; equal scores in index order."""
     c = np.asarray(candidates)
-    if len(c) > k:
-        c = c[np.argpartition(-scores[c], k - 1)[:k]]
-    return c[np.lexsort((c, -scores[c]))]
+    return c[np.lexsort((c, -scores[c]))][:k]
 
 
 def item_popularity(train: list[np.ndarray], n_items: int) -> tuple[np.ndarray, int]:

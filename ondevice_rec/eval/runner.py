@@ -257,7 +257,9 @@ def _score_run(
     per_user: dict[str, list[float]] = {m: [] for m in (*METRICS, *BEYOND, *SATISFACTION)}
     rated = split.test_rating is not None and scenario != "cold-item"
     counts, n_train = item_popularity(train_split.train, split.n_items)
-    pop_scores = counts.astype(np.float64)
+    pop_scores = np.zeros(split.n_items, dtype=np.float64)  # the Popularity baseline's own scores: interactions
+    for seq in train_split.train:
+        np.add.at(pop_scores, seq, 1.0)
     tags = tag_matrix(split.item_tags)
     listed = np.zeros(split.n_items, dtype=bool)
     note = ""

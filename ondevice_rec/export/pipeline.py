@@ -332,7 +332,10 @@ def teach_stage(
 
     if cfg.teacher and cfg.teacher.startswith(PREFIX):  # a bundle ranks: no fine-tuning, labels from indices
         tcfg = cfg.teacher_cfg or TeacherConfig(seed=cfg.seed)
-        return Taught(*ranker_teacher_stage(split, cfg.teacher, tcfg, cache, log, fresh=not resume))
+        return Taught(*ranker_teacher_stage(
+            split, cfg.teacher, tcfg, cache, log, fresh=not resume, order=cfg.split_order,
+            holdout=cfg.holdout_cold_items,
+        ))  # fmt: skip
     labels, info = teacher_stage(
         split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cache, log, gguf="gguf" in cfg.formats,
         runner=runner, fresh=not resume,

@@ -136,7 +136,11 @@ def import_events(
         if batch:
             done, written = _flush(store, increments, batch, digest, p, (done, written), n, progress, dedupe)
     except StoreError as e:  # the batches before it are committed: say so, and how to go on
-        kept = "those are committed; import the same file again to resume" if done else "nothing was written"
+        kept = (
+            "those are committed, the failing batch was rolled back; import the same file again to resume"
+            if done
+            else "nothing was written"
+        )
         raise type(e)(f"events import of {p} stopped after {done} of {n} rows ({kept}): {e}") from None
     return ImportReport(str(p), n, written, start, 0, time.perf_counter() - t0, n - written, untimed)
 

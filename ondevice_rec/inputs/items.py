@@ -130,9 +130,11 @@ def _modality_vectors(item_id: str, raw: Any) -> dict[str, np.ndarray]:
             raise ArgumentError(f"item {item_id!r}: modality {name!r} must be a lower-case name such as 'image'")
         if isinstance(vec, (str, bytes, Mapping)) or not hasattr(vec, "__len__"):
             raise ArgumentTypeError(f"item {item_id!r}: vectors[{name!r}] must be a list of numbers")
+        if any(isinstance(x, (str, bytes, bool)) for x in vec):
+            raise ArgumentTypeError(f"item {item_id!r}: vectors[{name!r}] must be a list of numbers")
         try:
             arr = np.asarray(vec, dtype=np.float32)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ArgumentTypeError(f"item {item_id!r}: vectors[{name!r}] must be a list of numbers") from None
         if arr.ndim != 1 or not 0 < arr.size <= MAX_MODALITY_DIM:
             raise ArgumentError(f"item {item_id!r}: vectors[{name!r}] must be 1 to {MAX_MODALITY_DIM} numbers")

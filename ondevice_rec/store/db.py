@@ -67,15 +67,7 @@ class Store:
             raise StoreError(f"cannot open store {self.path}: it is a directory")
         try:
             uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
-            self.conn = driver.connect(uri, uri=readonly, timeout=busy_timeout, key=key, path=self.path)
-            if readonly:
-                try:
-                    self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-                except driver.OperationalError:
-                    # a WAL store in a directory we cannot write (no -shm can be made): read it as immutable
-                    self.conn.close()
-                    immutable = f"file:{self.path}?immutable=1"
-                    self.conn = driver.connect(immutable, uri=True, timeout=busy_timeout, key=key, path=self.path)
+            self.conn = self._connect(uri, readonly, key)
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA secure_delete = ON")
@@ -104,6 +96,22 @@ class Store:
         self.audit = AuditTable(self)
         self.purposes = PurposesTable(self)
 
+    def _connect(self, uri: str, readonly: bool, key: driver.Key | None) -> sqlite3.Connection:
+        if not readonly:
+            return driver.connect(uri, uri=False, timeout=self.busy_timeout, key=key, path=self.path)
+        try:
+            conn = driver.connect(uri, uri=True, timeout=self.busy_timeout, key=key, path=self.path)
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        except driver.OperationalError:
+            # a WAL store in a directory we cannot write (no -shm can be made): read it as immutable
+            immutable = f"file:{self.path}?immutable=1"
+            return driver.connect(immutable, uri=True, timeout=self.busy_timeout, key=key, path=self.path)
+
     # --- transactions --------------------------------------------------------------------------
     def _retry(self, fn: Callable[[], Any], deadline: float | None = None) -> Any:
         deadline = deadline if deadline is not None else time.monotonic() + self.busy_timeout
@@ -130,7 +138,10 @@ class Store:
                 with self.db.atomic():
                     yield self.conn
                 return
-            self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            try:
+                self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            except driver.Error as e:
+                raise self._translate(e) from None
             try:
                 yield self.conn
                 self._retry(lambda: self.conn.execute("COMMIT"))
@@ -191,6 +202,11 @@ class Store:
 
     def damaged(self, e: Exception) -> StoreError:
         """A read or write that found the file damaged, as one line saying what to do."""
+        if self.encrypted and "not a database" in str(e):
+            return StoreError(
+                f"store {self.path} no longer opens with this connection's key: another one changed it (rekey), "
+                "or the file is damaged; reopen it with its current key"
+            )
         return StoreError(
             f"store {self.path} is damaged ({e}); check it with 'odrec doctor {self.path}' "
             f"(and recover what can be read with 'odrec doctor {self.path} --recover NEW.db')"
@@ -271,7 +287,9 @@ class Store:
             )
 
     def rekey(self, new_key: driver.Key) -> None:
-        """Re-encrypt this (encrypted) store with ``new_key``: SQLCipher rewrites every page in one transaction."""
+        """Re-encrypt this (encrypted) store with ``new_key``: SQLCipher rewrites every page in one transaction,
+        then the WAL is checkpointed into the file, which the new key is checked to open. Other connections
+        open on the store keep the old key and fail from then on (one line): rekey a store no one else has open."""
         key = driver.check_key(new_key)
         if not self.encrypted or key is None:
             raise StoreError(f"store {self.path} is not encrypted: encrypt a copy with 'odrec store encrypt'")
@@ -282,6 +300,10 @@ class Store:
                 self._retry(lambda: self.conn.execute(f"PRAGMA rekey = {driver.key_pragma(key)}").fetchall())
             except driver.Error as e:
                 raise StoreError(f"store {self.path}: rekey failed ({e}); the old key still opens it") from None
+            # the re-encrypted pages are in the WAL until a checkpoint: write them into the file now, so the
+            # old key (perhaps leaked) opens nothing
+            self.scrub()
+        driver.connect(str(self.path), uri=False, timeout=self.busy_timeout, key=key, path=self.path).close()
 
     # --- erasure support -----------------------------------------------------------------------
     def scrub(self) -> None:

@@ -38,6 +38,8 @@ def check_key(key: object) -> Key | None:
     if isinstance(key, str):
         if not key:
             raise ArgumentError("encryption_key must not be empty")
+        if "\x00" in key or not _encodable(key):
+            raise ArgumentError("encryption_key must be text without NUL characters or lone surrogates")
         if len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key):
             return bytes.fromhex(key)
         return key
@@ -46,6 +48,14 @@ def check_key(key: object) -> Key | None:
             raise ArgumentError(f"encryption_key as bytes must be 32 raw bytes (AES-256), got {len(key)}")
         return bytes(key)
     raise ArgumentTypeError(f"encryption_key must be str (a passphrase) or 32 bytes, got {type(key).__name__}")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def key_pragma(key: Key) -> str:
@@ -95,9 +105,11 @@ def connect(target: str, *, uri: bool, timeout: float, key: Key | None, path: Pa
         conn.execute(f"PRAGMA key = {key_pragma(key)}")
         conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temporary indexes never touch the disk
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except _sqlcipher.DatabaseError:
+    except _sqlcipher.DatabaseError as e:
         conn.close()
-        raise WrongKeyError(f"cannot open store {path}: wrong encryption key") from None
+        if "not a database" in str(e):  # SQLCipher's answer to a key that does not decrypt page 1
+            raise WrongKeyError(f"cannot open store {path}: wrong encryption key") from None
+        raise  # busy, locked, cannot open (a read-only directory): the store handles it as for a plain file
     return conn
 
 

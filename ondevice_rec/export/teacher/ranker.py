@@ -51,8 +51,10 @@ class RankerLabeller(Labeller):
             close()
 
 
-def fitted_bundle(path: str, split: Split) -> tuple[Any, str]:
-    """The bundle at ``path`` scoring ``split``'s items as the runtime does, and its manifest's sha256 (16)."""
+def fitted_bundle(path: str, split: Split, order: str, holdout: bool) -> tuple[Any, str]:
+    """The bundle at ``path`` scoring ``split``'s items as the runtime does, and its manifest's sha256 (16). A
+    bundle trained on the same dataset must have been trained on the same split (``order``; with ``holdout``,
+    without the held-out cold items)."""
     from ...backends import open_encoder
     from ...bundle import load_bundle
     from ...bundle.load import MANIFEST
@@ -61,14 +63,24 @@ def fitted_bundle(path: str, split: Split) -> tuple[Any, str]:
     if not Path(path).is_dir():
         raise ExportError(f"--teacher {PREFIX}{path}: no bundle directory there")
     bundle = load_bundle(path)
+    info = bundle.manifest.dataset
+    holdout_ok = not holdout or bundle.manifest.trained_without_cold_items
+    if info is not None and info.name == split.dataset and (info.split_order != order or not holdout_ok):
+        # trained on items this export holds out (another tie order moves test items; a student trained with
+        # every item has seen the items held out as cold): its scores would carry them into the labels
+        raise ExportError(
+            f"--teacher {PREFIX}{path} was trained on the {info.split_order!r} split of {split.dataset} "
+            f"{'with every item' if not holdout_ok else ''}: export it with the same --split (and "
+            "--holdout-cold-items) as this export, so it has not seen this export's validation and test items"
+        )
     encoder = open_encoder(bundle)
     vecs = [
         encoder.item_vectors(split.item_ids[s : s + 256], split.item_text[s : s + 256])
         for s in range(0, split.n_items, 256)
     ]
     counts = np.zeros(split.n_items, dtype=np.float64)
-    for seq in split.train:
-        np.add.at(counts, seq, 1.0)
+    for seq in split.train:  # without each user's last training item: the one the training labels score
+        np.add.at(counts, seq[:-1], 1.0)
     digest = hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()[:16]
     return RuntimeFitted(encoder, np.concatenate(vecs), split, counts), digest
 
@@ -81,15 +93,18 @@ def ranker_teacher_stage(
     log: Callable[[str, float], None],
     *,
     fresh: bool = False,
+    order: str = "stable",
+    holdout: bool = False,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     """Labels from the bundle ``spec`` (``bundle:PATH``) for every user's candidate set, after the same held-out
     check an LLM teacher passes (teacher vs the first-stage retriever on validation candidates). Returns
     (labels, info) as the LLM teacher stage does."""
     path = spec.removeprefix(PREFIX)
     log(f"loading the teacher bundle {path}", 0.0)
-    fitted, digest = fitted_bundle(path, split)
+    fitted, digest = fitted_bundle(path, split, order, holdout)
     tcfg_all = TeacherConfig(**{**tcfg.__dict__, "label_users": None})  # cheap: every user is labelled
-    key = hashlib.sha256(repr(("ranker", digest, tcfg_all, split.dataset, split.n_users, split.n_items)).encode())
+    n = int(sum(len(t) for t in split.train))
+    key = hashlib.sha256(repr(("ranker", digest, tcfg_all, split.dataset, split.n_users, split.n_items, n)).encode())
     run_key = key.hexdigest()[:16]
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache = LabelCache(cache_dir / "labels.sqlite")
