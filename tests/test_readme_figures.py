@@ -88,6 +88,7 @@ QUALITY_MLS = "quality-ml-latest-small/results.json"
 Q100 = "quality-ml-100k/results.json"
 MODES = "store-modes/results.json"
 DIV = "diversity-ml-100k/results.json"
+BEY = "beyond-ml-100k/results.json"
 Q100W = ("warm", "full")
 
 # (README text with {} for each value, [value getters], format of every value)
@@ -424,6 +425,26 @@ FIGURES += [
         [mean(DIV, "warm", "full", f"bundle:ml100k-ens@div={d}") for d in ("0", "0.15", "0.5", "0.9")]
         + [mean(DIV, "warm", "full", f"bundle:ml100k-ens@div={d}", "ILD@10") for d in ("0", "0.9")]
         + [mean(DIV, "warm", "full", f"bundle:ml100k-ens@div={d}", "Novelty@10") for d in ("0", "0.9")],
+        ".4f",
+    ),
+    (
+        "SASRec now scores {} [{}, {}] on classic ML-100K",
+        [ndcg(BEY, "warm", "full", "sasrec")],
+        ".4f",
+    ),
+    (
+        "SASRec also lists more of the catalogue (Coverage@10 {} vs {}) and is as serendipitous ({} vs {}), while the "
+        "student does better on the satisfaction view (SatNDCG@10 {} vs {}; Regret@10 {} vs {}).",
+        [
+            key(BEY, "results", "warm", "full", "sasrec", "Coverage@10"),
+            key(BEY, "results", "warm", "full", "bundle:ml100k-ens", "Coverage@10"),
+            mean(BEY, "warm", "full", "sasrec", "Serendipity@10"),
+            mean(BEY, "warm", "full", "bundle:ml100k-ens", "Serendipity@10"),
+            mean(BEY, "warm", "full", "bundle:ml100k-ens", "SatNDCG@10"),
+            mean(BEY, "warm", "full", "sasrec", "SatNDCG@10"),
+            mean(BEY, "warm", "full", "bundle:ml100k-ens", "Regret@10"),
+            mean(BEY, "warm", "full", "sasrec", "Regret@10"),
+        ],
         ".4f",
     ),
 ]
