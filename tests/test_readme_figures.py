@@ -447,6 +447,37 @@ FIGURES += [
         ],
         ".4f",
     ),
+    (
+        "held-out check: teacher {} vs retriever {} NDCG@10 on validation candidates",
+        [
+            key("distill-ml-100k/manifest-distilled.json", "teacher", "validation_quality", "teacher_ndcg10"),
+            key("distill-ml-100k/manifest-distilled.json", "teacher", "validation_quality", "retriever_ndcg10"),
+        ],
+        ".4f",
+    ),
+    (
+        "labels for all 943 users in {} s",
+        [key("distill-ml-100k/manifest-distilled.json", "teacher", "labelling_seconds")],
+        ".2f",
+    ),
+    (
+        "The teacher stage took {} s",
+        [key("distill-ml-100k/manifest-distilled.json", "stage_seconds", "teacher")],
+        ".1f",
+    ),
+    (
+        "({} at weight 0.1 vs {} without)",
+        [
+            key("distill-ml-100k/manifest-distilled.json", "training", "distillation", "valid_ndcg10", "0.1"),
+            key("distill-ml-100k/manifest-distilled.json", "training", "distillation", "valid_ndcg10", "0.0"),
+        ],
+        ".4f",
+    ),
+    (
+        "shipped the same student as the run without a teacher: {} [{}, {}] on test",
+        [ndcg("distill-ml-100k/results.json", "warm", "full", "bundle:ml100k-single")],
+        ".4f",
+    ),
 ]
 
 
