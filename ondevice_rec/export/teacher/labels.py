@@ -87,7 +87,9 @@ def run_labels(
         if labeller is None:
             raise ExportError("labelling needs a teacher in this process or a Ray runner")
         for n, t in enumerate(missing):
-            cache.put(t.key, t.cands, teacher_key, labeller.label_task(t))
+            one = getattr(labeller, "label_task", None)  # a ranker reads indices; any other labeller titles
+            scores = one(t) if one is not None else labeller.label([(t.history, t.candidates)])[0]
+            cache.put(t.key, t.cands, teacher_key, scores)
             progress(what, (n + 1) / len(missing))
         return len(missing)
     size = runner.cfg.shard_users
