@@ -16,7 +16,6 @@ from ..errors import ArgumentError, ArgumentTypeError
 from .config import DAYPARTS, RankingConfig
 
 # --- events and context -----------------------------------------------------------------------
-VALUED = ("rating", "complete", "dwell")  # kinds whose weight depends on the event's value
 
 
 def event_weight(kind: str, value: float | None, cfg: RankingConfig) -> float:
@@ -40,9 +39,15 @@ def event_weight(kind: str, value: float | None, cfg: RankingConfig) -> float:
 def event_weights(kinds: Sequence[str], values: Sequence[float | None], cfg: RankingConfig) -> np.ndarray:
     """:func:`event_weight` of many events at once (float32)."""
     w = np.asarray([cfg.kind_weights.get(k, 0.0) for k in kinds], dtype=np.float64)
-    for i, (k, v) in enumerate(zip(kinds, values)):
-        if k in VALUED:
-            w[i] = event_weight(k, v, cfg)
+    rated = np.asarray([k == "rating" for k in kinds], dtype=bool)
+    if rated.any():  # long rating histories: one array operation, not a call per event
+        lo, hi = cfg.rating_scale
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        v = np.asarray([mid if x is None else x for x, r in zip(values, rated) if r], dtype=np.float64)
+        w[rated] = np.clip((v - mid) / half, -1.0, 1.0)
+    for i, (k, x) in enumerate(zip(kinds, values)):
+        if k == "complete" or k == "dwell":
+            w[i] = event_weight(k, x, cfg)
     return w.astype(np.float32)
 
 
