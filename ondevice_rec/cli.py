@@ -972,7 +972,13 @@ def export_cmd(
     out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
     formats: str = typer.Option("onnx", "--formats", help="Comma-separated: onnx, gguf (gguf needs the gguf extra)."),
     teacher: str | None = typer.Option(
-        None, "--teacher", help="GGUF file, HF causal-LM directory, or bundle:PATH (a bundle as the ranker teacher)."
+        None,
+        "--teacher",
+        help="GGUF file, HF causal-LM directory, bundle:PATH (a bundle as the ranker teacher), or sasrec / lrurec "
+        "(trained on the export's split with LlamaRec's recipe).",
+    ),
+    teacher_candidates: int = typer.Option(
+        20, "--teacher-candidates", help="Items per user's candidate set that the teacher labels."
     ),
     ensemble: int = typer.Option(
         0, "--ensemble", help="Students trained side by side and shipped as one (0: 3 up to 300,000 interactions)."
@@ -981,11 +987,11 @@ def export_cmd(
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
     seed: int = typer.Option(0, "--seed"),
     max_users: int | None = typer.Option(None, "--max-users"),
-    distill_weight: float = typer.Option(
-        0.1,
+    distill_weight: str = typer.Option(
+        "0.1",
         "--distill-weight",
-        help="Distillation weight tried beside 0; the export keeps whichever scores higher on validation "
-        "(0 switches distillation off).",
+        help="Distillation weight(s) tried beside 0, comma-separated; the export keeps whichever scores highest on "
+        "validation (0 switches distillation off).",
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the cached teacher weights and labels."),
     cache_dir: Path | None = typer.Option(
@@ -1042,22 +1048,14 @@ def export_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .backends import set_default_threads
-    from .export.distributed import RayConfig, require_ray
     from .export.pipeline import run_export
 
     set_default_threads(threads)
-    ray_cfg = None
-    if ray_address is not None:
-        require_ray()  # one line naming the pip install, before any work
-        ray_cfg = RayConfig(address=ray_address, workers=workers, device=device)
-    elif workers is not None:
-        raise ArgumentError("--workers takes effect with --ray (e.g. --ray auto --workers 2)")
-    if device not in ("cpu", "cuda"):
-        raise ArgumentError(f"--device must be cpu or cuda, got {device!r}")
+    ray_cfg = _ray_config(ray_address, workers, device)
     cfg = _export_config(
         dataset, data_dir, formats, teacher, no_teacher, seed, max_users, holdout_cold_items, split_order, item_item,
         dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout, ensemble=ensemble),
-        dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device),
+        dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device, candidates=teacher_candidates),
     )  # fmt: skip
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         manifest = run_export(
@@ -1066,6 +1064,20 @@ def export_cmd(
     _print_stage_table(manifest, f"bundle {out}")
     for line in export_summary(manifest):
         typer.echo(line)
+
+
+def _ray_config(address: str | None, workers: int | None, device: str) -> Any:
+    """``odrec export``'s Ray options as a ``RayConfig`` (None without ``--ray``), checked before any work."""
+    from .export.distributed import RayConfig, require_ray
+
+    if device not in ("cpu", "cuda"):
+        raise ArgumentError(f"--device must be cpu or cuda, got {device!r}")
+    if address is None:
+        if workers is not None:
+            raise ArgumentError("--workers takes effect with --ray (e.g. --ray auto --workers 2)")
+        return None
+    require_ray()  # one line naming the pip install, before any work
+    return RayConfig(address=address, workers=workers, device=device)
 
 
 def _export_config(
@@ -1091,6 +1103,7 @@ def _export_config(
 
     student = StudentConfig(loss=student_opts["loss"])
     id_dropout = student_opts["id_dropout"]
+    weights = _weights(str(student_opts["distill_weight"]))
     return ExportConfig(
         dataset=dataset,
         data_dir=str(data_dir),
@@ -1106,12 +1119,24 @@ def _export_config(
             student,
             epochs=student_opts["epochs"],
             seed=seed,
-            distill_weight=student_opts["distill_weight"],
+            distill_weight=max(weights),
             id_dropout=student.id_dropout if id_dropout is None else id_dropout,
             ensemble=student_opts.get("ensemble", student.ensemble),
         ),
         teacher_cfg=TeacherConfig(seed=seed, **teacher_opts),
+        distill_weights=weights if len(weights) > 1 else None,
     )
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    """``--distill-weight``'s comma-separated weights (at least one, none negative)."""
+    try:
+        weights = tuple(float(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        raise ArgumentError(f"--distill-weight takes numbers separated by commas, got {text!r}") from None
+    if not weights or min(weights) < 0:
+        raise ArgumentError(f"--distill-weight takes weights of 0 or more, got {text!r}")
+    return weights
 
 
 def _print_stage_table(manifest: Manifest, title: str) -> None:
@@ -1154,6 +1179,8 @@ def export_summary(manifest: Manifest) -> list[str]:
             f"{q['teacher_ndcg10']:.4f} vs {q['retriever_ndcg10']:.4f} ({q['users']} users"
             + (f", decided early of {q['users_planned']})" if q.get("stopped_early") else ")")
         )
+    if t.get("valid_ndcg10") is not None:  # a ranker teacher, on the users and metric the student is chosen on
+        lines.append(f"teacher validation NDCG@10 (full protocol): {t['valid_ndcg10']:.4f}")
     d = (manifest.training or {}).get("distillation") or {}
     if d:
         lines.append(

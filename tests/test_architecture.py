@@ -95,8 +95,10 @@ def test_runtime_never_imports_export_eval_or_bench(name: str) -> None:
 
 @pytest.mark.parametrize("name", [m for m in MODULES if _tier(m) == "export"])
 def test_export_uses_datasets_and_eval_metrics_only(name: str) -> None:
-    # eval.runtime: the runtime's own scoring, which an export's runtime settings are chosen on
+    # eval.runtime: the runtime's own scoring, which an export's runtime settings are chosen on; eval.sequential:
+    # the harness's SASRec/LRURec as ranker teachers (``--teacher sasrec``)
     allowed_eval = {
+        "ondevice_rec.eval.sequential",
         "ondevice_rec.eval",
         "ondevice_rec.eval.metrics",
         "ondevice_rec.eval.protocols",

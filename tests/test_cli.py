@@ -275,3 +275,17 @@ def test_imports_read_standard_input_and_read_commands_speak_csv_and_json(tmp_pa
     assert bad.returncode != 0 and "--on-duplicate must be error, first or last" in bad.stderr
     both = odrec("user", "list", "--db", db, "--csv", "--json")
     assert both.returncode != 0 and "choose one of --json and --csv" in both.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--distill-weight", "0.1,x"], "numbers separated by commas"),
+        (["--distill-weight", "-0.1"], "weights of 0 or more"),
+        (["--teacher-candidates", "1"], "at least 2 items"),
+    ],
+)
+def test_export_options_are_checked_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:
+    r = odrec("export", "--dataset", "generic", "--data-dir", str(tmp_path), "--out", str(tmp_path / "b"), *args)
+    assert r.returncode == 1 and message in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    assert not (tmp_path / "b").exists()

@@ -307,7 +307,7 @@ def test_a_bundle_teaches_through_the_same_check_and_distillation(tmp_path: Path
     assert t["kind"] == "ranker" and t["labelled_users"] > 0 and t["validation_quality"]["users"] > 0
     assert t["teacher_hr1_on_candidates"] is not None and "fine_tune" not in t
     assert (m.training or {})["distillation"]["candidates"][0] == 0.0  # the no-distillation ablation, always
-    with pytest.raises(ExportError, match="bundle teacher"):
+    with pytest.raises(ExportError, match="ranker teacher bundle:"):
         run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")
 
 
@@ -330,3 +330,33 @@ def test_the_ranker_labeller_reads_the_position_the_student_distils_at() -> None
     assert lab.label_task(LabelTask("u", np.array([4, 1]), [], [])).tolist() == [4.0, 1.0]
     lab.label_task(LabelTask("valid:u", np.array([4]), [], []))
     assert seen == [[0, 1], [0, 1, 2]]  # training tasks stop before the last training item; validation after it
+
+
+def test_a_sequential_model_trained_on_the_split_teaches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--teacher sasrec``: the harness's SASRec trained on the export's own split labels every user's candidate
+    set; its weights are cached beside the labels, so a resumed export loads instead of training again."""
+    from dataclasses import replace
+
+    from ondevice_rec.eval.sequential import SeqRecipe
+    from ondevice_rec.export.teacher import ranker
+    from tests.test_export_student import tiny_config
+
+    monkeypatch.setattr(ranker, "seq_recipe", lambda seed: SeqRecipe(max_len=20, val_every=5, patience=2, seed=seed))
+    _write_generic(tmp_path / "data")
+    tcfg = TeacherConfig(label_if_weaker=True, quality_min_users=5, quality_chunk=5, candidates=30)
+    cfg = tiny_config(tmp_path / "data", epochs=2, use_teacher=True, teacher="sasrec", teacher_cfg=tcfg,
+                      max_ndcg_drop_int8=1.0, distill_weights=(0.1, 0.5))  # fmt: skip
+    m = run_export(cfg, tmp_path / "student", cache_dir=tmp_path / "cache")
+    t = m.teacher or {}
+    assert t["kind"] == "ranker" and t["base"] == "sasrec" and t["labelled_users"] > 0
+    assert t["trained"]["iterations"] > 0 and t["candidates"] == 30 and 0.0 <= t["valid_ndcg10"] <= 1.0
+    weights = list((tmp_path / "cache").glob("sasrec-*.pt"))
+    assert len(weights) == 1
+    distillation = (m.training or {})["distillation"]
+    if t["validation_quality"]["teacher_beats_retriever"]:
+        assert distillation["candidates"] == [0.0, 0.1, 0.5]  # every weight tried beside the ablation
+    stamp = weights[0].stat().st_mtime_ns
+    m2 = run_export(cfg, tmp_path / "again", cache_dir=tmp_path / "cache", resume=True)
+    assert weights[0].stat().st_mtime_ns == stamp and (m2.teacher or {})["teacher_key"] == t["teacher_key"]
+    with pytest.raises(ExportError, match="ranker teacher sasrec"):
+        run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")

@@ -14,7 +14,7 @@ import numpy as np
 from ..datasets import Split
 from ..errors import ArgumentError, missing_extra
 from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
-from .runtime import RuntimeFitted
+from .runtime import fit_bundle
 from .sequential import SeqRecipe, train_sequential
 from .sequential import scores as seq_scores
 
@@ -230,21 +230,10 @@ class BundleModel:
         return read_manifest(self.path).trained_without_cold_items
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> ProfileFitted:
-        from ..backends import open_encoder
-        from ..bundle import load_bundle
-
-        encoder = open_encoder(load_bundle(self.path), precision=self.precision)
-        vecs = []
-        for s in range(0, split.n_items, self.batch):
-            sl = slice(s, s + self.batch)
-            # items removed from training (cold-item scenario) are scored from their text alone
-            unk = exclude[sl].tolist() if exclude is not None else None
-            vecs.append(encoder.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
-            progress("embedding items", min(1.0, (s + self.batch) / split.n_items))
-        counts = np.zeros(split.n_items, dtype=np.float64)
-        for seq in split.train:
-            np.add.at(counts, seq, 1.0)
-        return RuntimeFitted(encoder, np.concatenate(vecs), split, counts, titles=self.titles, diversity=self.diversity)
+        return fit_bundle(
+            self.path, split, precision=self.precision, exclude=exclude, batch=self.batch, progress=progress,
+            titles=self.titles, diversity=self.diversity,
+        )  # fmt: skip
 
 
 @dataclass

@@ -4,7 +4,7 @@ chooses its runtime settings on (the cold-start weight), so both score exactly a
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +111,34 @@ class RuntimeFitted:
         for r, prof in enumerate(profiles):
             out[r] = self._diversified(self._scores(UserSignals(True, True, [], NO_EVENTS, prof)))
         return out
+
+
+def fit_bundle(
+    path: str | None,
+    split: Split,
+    *,
+    precision: str | None = None,
+    exclude: np.ndarray | None = None,
+    before_last: bool = False,
+    batch: int = 64,
+    progress: Callable[[str, float], None] = lambda m, f: None,
+    **settings: Any,
+) -> RuntimeFitted:
+    """The bundle at ``path`` (None: the shipped one) scoring ``split`` as the runtime does: its items embedded as
+    the runtime embeds them (items in ``exclude`` from their text alone, as items that arrived after training),
+    training-set counts as the popularity prior (``before_last``: without each user's last training item, the one
+    a teacher's training labels score). ``settings``: :class:`RuntimeFitted`'s own (titles, diversity)."""
+    from ..backends import open_encoder
+    from ..bundle import load_bundle
+
+    encoder = open_encoder(load_bundle(path), precision=precision)
+    vecs = []
+    for s in range(0, split.n_items, batch):
+        sl = slice(s, s + batch)
+        unk = exclude[sl].tolist() if exclude is not None else None
+        vecs.append(encoder.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
+        progress("embedding items", min(1.0, (s + batch) / split.n_items))
+    counts = np.zeros(split.n_items, dtype=np.float64)
+    for seq in split.train:
+        np.add.at(counts, seq[:-1] if before_last else seq, 1.0)
+    return RuntimeFitted(encoder, np.concatenate(vecs), split, counts, **settings)

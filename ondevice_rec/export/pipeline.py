@@ -73,6 +73,9 @@ class ExportConfig:
     holdout_cold_items: bool = False
     student: StudentConfig = field(default_factory=StudentConfig)
     teacher_cfg: Any = None  # TeacherConfig; None = defaults
+    # distillation weights tried beside 0, the one with the highest validation NDCG@10 kept (None: the student's
+    # ``distill_weight`` alone); each costs one student training
+    distill_weights: tuple[float, ...] | None = None
     fusion_users: int = 300  # validation users the LLM re-rank weight is chosen on
     # ship item-kNN's co-occurrence neighbours and blend them in with a weight chosen on validation (0: dropped)
     item_item: bool = True
@@ -287,8 +290,10 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
     if Path(out).exists() and not overwrite:
         raise ExportError(f"output {out} already exists (pass --overwrite)")
-    if "gguf" in cfg.formats and (cfg.teacher or "").startswith("bundle:"):
-        raise ExportError("--formats gguf exports a fine-tuned LLM teacher: a bundle teacher (bundle:PATH) has none")
+    from .teacher.ranker import is_ranker
+
+    if "gguf" in cfg.formats and is_ranker(cfg.teacher):
+        raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
     if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
         raise ExportError(
             "--formats gguf exports the fine-tuned teacher: it needs the teacher stage "
@@ -328,13 +333,13 @@ def teach_stage(
     """The teacher's labels, cached in ``cache``: this teacher's earlier entries are dropped first unless
     ``resume``; nothing else in the directory is touched (it may be shared across exports)."""
     from .teacher import TeacherConfig, teacher_stage
-    from .teacher.ranker import PREFIX, ranker_teacher_stage
+    from .teacher.ranker import is_ranker, ranker_teacher_stage
 
-    if cfg.teacher and cfg.teacher.startswith(PREFIX):  # a bundle ranks: no fine-tuning, labels from indices
+    if cfg.teacher and is_ranker(cfg.teacher):  # a bundle or sequential model: labels from indices
         tcfg = cfg.teacher_cfg or TeacherConfig(seed=cfg.seed)
         return Taught(*ranker_teacher_stage(
             split, cfg.teacher, tcfg, cache, log, fresh=not resume, order=cfg.split_order,
-            holdout=cfg.holdout_cold_items,
+            holdout=cfg.holdout_cold_items, valid_users=validation_users(split, cfg.student),
         ))  # fmt: skip
     labels, info = teacher_stage(
         split, cfg, cfg.teacher_cfg or TeacherConfig(seed=cfg.seed), cache, log, gguf="gguf" in cfg.formats,
@@ -350,7 +355,8 @@ def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, 
     quality = taught.info.get("validation_quality") or {}
     weights = [0.0]
     if taught.labels is not None and cfg.student.distill_weight > 0 and quality.get("teacher_beats_retriever"):
-        weights.append(cfg.student.distill_weight)
+        grid = cfg.distill_weights or (cfg.student.distill_weight,)
+        weights += sorted({w for w in grid if w > 0})
     trained: dict[float, tuple[Any, dict[str, Any]]] = {}
     member = replace(cfg.student, ensemble=1)
     for w in weights:

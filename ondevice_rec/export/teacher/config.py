@@ -47,6 +47,8 @@ class TeacherConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.candidates < 2:
+            raise ExportError(f"the teacher's candidate sets need at least 2 items, got {self.candidates}")
         if self.lora not in ("auto", "on", "off"):
             raise ExportError(f"lora must be auto, on or off, got {self.lora!r}")
 

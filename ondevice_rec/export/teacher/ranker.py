@@ -1,9 +1,14 @@
-"""A bundle as the teacher (``odrec export --teacher bundle:PATH``): any ranker the runtime can run — an ensemble
-of students, a larger student trained with more compute, a bundle exported elsewhere on a GPU — labels the same
-candidate sets an LLM teacher would, through the same held-out check and the same distillation path.
+"""Rankers as the teacher, labelling the same candidate sets an LLM teacher would, through the same held-out check
+and the same distillation path:
 
-The teacher scores exactly as ``Recommender.recommend`` does (``eval.runtime.RuntimeFitted``), from item indices,
-so it needs no titles and no fine-tuning: labelling the whole training set takes seconds.
+- ``--teacher bundle:PATH``: any bundle the runtime can run (an ensemble of students, a larger student trained with
+  more compute, a bundle exported elsewhere on a GPU), scoring exactly as ``Recommender.recommend`` does
+  (``eval.runtime.RuntimeFitted``) from item indices, so it needs no titles and no fine-tuning;
+- ``--teacher sasrec`` / ``lrurec``: the harness's sequential model on LlamaRec's recipe (``eval.sequential``),
+  trained on the export's own training split (validation item for early stopping only, as the student), its
+  weights cached beside the labels so that a second export on the same split does not train it again.
+
+Labelling the whole training set takes seconds either way.
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ from .labels import Labeller, LabelTask, candidate_sets, label
 from .quality import validation_quality
 
 PREFIX = "bundle:"
+SEQUENTIAL = ("sasrec", "lrurec")
+
+
+def is_ranker(spec: str | None) -> bool:
+    """Whether ``--teacher spec`` names a ranker (a bundle or a sequential model) rather than a causal LM."""
+    return bool(spec) and (str(spec).startswith(PREFIX) or spec in SEQUENTIAL)
 
 
 class RankerLabeller(Labeller):
@@ -46,7 +57,7 @@ class RankerLabeller(Labeller):
         raise ExportError("a ranker teacher labels tasks by their item indices (label_task), not by titles")
 
     def close(self) -> None:
-        close = getattr(self.fitted.encoder, "close", None)
+        close = getattr(getattr(self.fitted, "encoder", None), "close", None)
         if close is not None:
             close()
 
@@ -55,16 +66,15 @@ def fitted_bundle(path: str, split: Split, order: str, holdout: bool) -> tuple[A
     """The bundle at ``path`` scoring ``split``'s items as the runtime does, and its manifest's sha256 (16). A
     bundle trained on the same dataset must have been trained on the same split (``order``; with ``holdout``,
     without the held-out cold items)."""
-    from ...backends import open_encoder
-    from ...bundle import load_bundle
+    from ...bundle import read_manifest
     from ...bundle.load import MANIFEST
-    from ...eval.runtime import RuntimeFitted
+    from ...eval.runtime import fit_bundle
 
     if not Path(path).is_dir():
         raise ExportError(f"--teacher {PREFIX}{path}: no bundle directory there")
-    bundle = load_bundle(path)
-    info = bundle.manifest.dataset
-    holdout_ok = not holdout or bundle.manifest.trained_without_cold_items
+    manifest = read_manifest(path)
+    info = manifest.dataset
+    holdout_ok = not holdout or manifest.trained_without_cold_items
     if info is not None and info.name == split.dataset and (info.split_order != order or not holdout_ok):
         # trained on items this export holds out (another tie order moves test items; a student trained with
         # every item has seen the items held out as cold): its scores would carry them into the labels
@@ -73,16 +83,68 @@ def fitted_bundle(path: str, split: Split, order: str, holdout: bool) -> tuple[A
             f"{'with every item' if not holdout_ok else ''}: export it with the same --split (and "
             "--holdout-cold-items) as this export, so it has not seen this export's validation and test items"
         )
-    encoder = open_encoder(bundle)
-    vecs = [
-        encoder.item_vectors(split.item_ids[s : s + 256], split.item_text[s : s + 256])
-        for s in range(0, split.n_items, 256)
-    ]
-    counts = np.zeros(split.n_items, dtype=np.float64)
-    for seq in split.train:  # without each user's last training item: the one the training labels score
-        np.add.at(counts, seq[:-1], 1.0)
     digest = hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()[:16]
-    return RuntimeFitted(encoder, np.concatenate(vecs), split, counts), digest
+    return fit_bundle(path, split, before_last=True, batch=256), digest
+
+
+class SequentialTeacher:
+    """A trained sequential network scoring every item after a history (``eval.sequential.scores``)."""
+
+    def __init__(self, torch: Any, net: Any, max_len: int, info: dict[str, Any]) -> None:
+        self.torch, self.net, self.max_len, self.info = torch, net, max_len, info
+
+    def score(self, users: np.ndarray, histories: Any) -> np.ndarray:
+        from ...eval.sequential import scores
+
+        return scores(self.torch, self.net, histories, self.max_len)
+
+
+def seq_recipe(seed: int) -> Any:
+    """The sequential teacher's recipe: the harness's (LlamaRec's), so the teacher is the baseline it reports."""
+    from ...eval.sequential import SeqRecipe
+
+    return SeqRecipe(seed=seed)
+
+
+def fitted_sequential(
+    name: str, split: Split, seed: int, cache_dir: Path, log: Callable[[str, float], None], *, fresh: bool = False
+) -> tuple[SequentialTeacher, str]:
+    """``name`` (sasrec or lrurec) trained on ``split`` with LlamaRec's recipe, or loaded from ``cache_dir`` when
+    this split and recipe trained it before (unless ``fresh``); and its key (16 hex), which names the training data
+    and recipe."""
+    import json
+
+    from ...backends import default_threads
+    from ...eval.sequential import NETS, train_sequential
+    from .._deps import require
+
+    torch = require("torch")
+    torch.set_num_threads(default_threads())
+    recipe = seq_recipe(seed)
+    h = hashlib.sha256(repr((name, recipe, split.dataset, split.n_users, split.n_items)).encode())
+    for seq in split.train:
+        h.update(np.asarray(seq, np.int64).tobytes() + b"|")
+    h.update(np.asarray(split.valid, np.int64).tobytes())
+    key = h.hexdigest()[:16]
+    weights, meta = cache_dir / f"{name}-{key}.pt", cache_dir / f"{name}-{key}.json"
+    if fresh:
+        weights.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
+    if weights.is_file() and meta.is_file():
+        net = NETS[name](torch, split.n_items, recipe)
+        net.load_state_dict(torch.load(weights, weights_only=True))
+        net.eval()
+        log(f"{name} teacher loaded from {weights}", 1.0)
+        return SequentialTeacher(torch, net, recipe.max_len, json.loads(meta.read_text())), key
+    log(f"training the {name} teacher (LlamaRec's recipe)", 0.0)
+    t0 = time.perf_counter()
+    net, info = train_sequential(torch, name, split, recipe, log)
+    info = {k: v for k, v in info.items() if k != "log"} | {"train_seconds": round(time.perf_counter() - t0, 1)}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), weights.with_suffix(".pt.tmp"))
+    weights.with_suffix(".pt.tmp").replace(weights)
+    meta.write_text(json.dumps(info))
+    return SequentialTeacher(torch, net, recipe.max_len, info), key
 
 
 def ranker_teacher_stage(
@@ -95,13 +157,24 @@ def ranker_teacher_stage(
     fresh: bool = False,
     order: str = "stable",
     holdout: bool = False,
+    valid_users: np.ndarray | None = None,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
-    """Labels from the bundle ``spec`` (``bundle:PATH``) for every user's candidate set, after the same held-out
-    check an LLM teacher passes (teacher vs the first-stage retriever on validation candidates). Returns
-    (labels, info) as the LLM teacher stage does."""
-    path = spec.removeprefix(PREFIX)
-    log(f"loading the teacher bundle {path}", 0.0)
-    fitted, digest = fitted_bundle(path, split, order, holdout)
+    """Labels from the ranker ``spec`` (``bundle:PATH``, ``sasrec`` or ``lrurec``) for every user's candidate set,
+    after the same held-out check an LLM teacher passes (teacher vs the first-stage retriever on validation
+    candidates). Returns (labels, info) as the LLM teacher stage does, and the teacher's own validation NDCG@10
+    (full protocol, over ``valid_users`` — the users the student is early-stopped on), so that "a teacher stronger
+    than the student" is read on the same users and metric."""
+    from ...eval.protocols import full_protocol_ndcg
+
+    fitted: Any
+    trained: dict[str, Any] | None = None
+    if spec in SEQUENTIAL:
+        fitted, digest = fitted_sequential(spec, split, tcfg.seed, cache_dir, log, fresh=fresh)
+        trained = fitted.info
+    else:
+        path = spec.removeprefix(PREFIX)
+        log(f"loading the teacher bundle {path}", 0.0)
+        fitted, digest = fitted_bundle(path, split, order, holdout)
     tcfg_all = TeacherConfig(**{**tcfg.__dict__, "label_users": None})  # cheap: every user is labelled
     n = int(sum(len(t) for t in split.train))
     key = hashlib.sha256(repr(("ranker", digest, tcfg_all, split.dataset, split.n_users, split.n_items, n)).encode())
@@ -113,6 +186,8 @@ def ranker_teacher_stage(
         if fresh:
             cache.forget(run_key)
         quality = validation_quality(split, tcfg_all, cache, run_key, log, labeller=labeller)
+        valid_ndcg = float(full_protocol_ndcg(split, "valid", fitted.score, users=valid_users).mean())
+        log(f"teacher validation NDCG@10 {valid_ndcg:.4f} (full protocol)", 1.0)
         t0 = time.perf_counter()
         weaker = not quality.get("teacher_beats_retriever") and not tcfg.label_if_weaker
         cands = candidate_sets(split, tcfg.candidates, tcfg.seed)
@@ -128,7 +203,12 @@ def ranker_teacher_stage(
         "base": spec,
         "base_sha256_16": digest,
         "teacher_key": run_key,
-        "labeller": "the bundle's own runtime scoring (item indices; no fine-tuning)",
+        "labeller": (
+            f"{spec} trained on this export's training split (LlamaRec's recipe), scoring item indices"
+            if trained is not None
+            else "the bundle's own runtime scoring (item indices; no fine-tuning)"
+        ),
+        "trained": trained,
         "labelled_users": len(labels),
         "labelling_skipped": "the teacher did not beat the first-stage retriever on held-out sets" if weaker else None,
         "labelling_seconds": round(seconds, 2),
@@ -136,6 +216,7 @@ def ranker_teacher_stage(
         "teacher_hr1_on_candidates": round(float(np.mean(hits)), 4) if hits else None,
         "random_hr1_on_candidates": round(1.0 / tcfg.candidates, 4),
         "validation_quality": quality,
+        "valid_ndcg10": round(valid_ndcg, 5),
         "config": tcfg_all.__dict__,
     }
     return labels, info
