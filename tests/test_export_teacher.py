@@ -24,6 +24,24 @@ def test_prompt_is_prefix_plus_suffix() -> None:
     assert p.endswith("<|im_start|>assistant\n") and "- A\n- B" in p
 
 
+def test_the_shared_prefix_runs_once_and_scores_as_whole_prompts(tiny_teacher: Path) -> None:
+    """The teacher's scorer runs a user's history once and its candidates as one batch over the repeated cache:
+    the same logits as whole prompts, whatever the candidates' lengths (right padding is never attended to)."""
+    import torch
+
+    from ondevice_rec.export.teacher.model import TorchYesNo, yes_no_logits
+
+    model, tok, _ = load_teacher(str(tiny_teacher))
+    model.eval()
+    prefix = ranker_prefix(["Toy Story (1995)", "Heat (1995)", "Fargo (1996)"])
+    suffixes = [ranker_suffix(t) for t in ("Her (2013)", "Cinema Paradiso (Nuovo cinema Paradiso) (1988)", "M")]
+    with torch.no_grad():
+        whole = yes_no_logits(model, tok, [prefix + x for x in suffixes]).numpy()
+    got = TorchYesNo(model, tok).score(prefix, suffixes)
+    assert got.shape == (3,) and np.allclose(got, whole, atol=1e-4)
+    assert TorchYesNo(model, tok).score(prefix, []).shape == (0,)
+
+
 def test_export_with_teacher_distillation_and_resume(tiny_teacher: Path, tmp_path: Path) -> None:
     _write_generic(tmp_path / "data")
     cfg = ExportConfig(
