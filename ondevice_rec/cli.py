@@ -977,9 +977,7 @@ def export_cmd(
         help="GGUF file, HF causal-LM directory, bundle:PATH (a bundle as the ranker teacher), or sasrec / lrurec "
         "(trained on the export's split with LlamaRec's recipe).",
     ),
-    teacher_candidates: int = typer.Option(
-        20, "--teacher-candidates", help="Items per user's candidate set that the teacher labels."
-    ),
+    teacher_candidates: int = typer.Option(20, "--teacher-candidates", help="Items per teacher-labelled set."),
     ensemble: int = typer.Option(
         0, "--ensemble", help="Students trained side by side and shipped as one (0: 3 up to 300,000 interactions)."
     ),
@@ -993,9 +991,13 @@ def export_cmd(
         help="Distillation weight(s) tried beside 0, comma-separated; the export keeps whichever scores highest on "
         "validation (0 switches distillation off).",
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the cached teacher weights and labels."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted export: cached teacher weights and labels, students from their checkpoints.",
+    ),
     cache_dir: Path | None = typer.Option(
-        None, "--cache-dir", help="Teacher weights and labels cache (default: OUT.cache); share it across exports."
+        None, "--cache-dir", help="Teacher weights, labels, student checkpoints (default: OUT.cache); shareable."
     ),
     teacher_steps: int = typer.Option(200, "--teacher-steps", help="Teacher fine-tuning steps."),
     label_users: int = typer.Option(400, "--label-users", help="Users whose candidate sets the teacher labels."),

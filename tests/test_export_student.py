@@ -432,3 +432,80 @@ def test_ensemble_size_is_automatic_by_data_size() -> None:
     assert StudentConfig(ensemble=2).members(2_000_000) == 2
     with pytest.raises(ArgumentError):
         StudentConfig(ensemble=-1)
+
+
+def test_an_interrupted_student_resumes_from_its_checkpoint_to_the_same_model(tmp_path: Path) -> None:
+    """Killed after a validation, the run continues from the checkpoint (weights, optimizer, both random generators,
+    early-stopping state) and ends with the uninterrupted run's weights; a finished run is loaded, not retrained."""
+    import torch
+
+    from ondevice_rec.datasets import leave_one_out, load_dataset, profile_from_history
+    from ondevice_rec.export.distributed import TextEncoderFactory, embed_texts
+    from ondevice_rec.export.student import train_student
+
+    _write_generic(tmp_path / "data")
+    split = leave_one_out(load_dataset("generic", tmp_path / "data"))
+    enc = TextEncoderFactory().build().encoder
+    text = embed_texts(enc, split.item_text)
+    prof = embed_texts(enc, [profile_from_history(split, s) for s in split.train])
+    cfg = StudentConfig(dim=16, blocks=1, heads=1, epochs=6, eval_every=2, batch=8, cold_stage_epochs=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bitwise-repeatable runs
+    try:
+        whole, info = train_student(split, text, cfg, profiles=prof)
+
+        class Killed(Exception):
+            pass
+
+        def kill_at_epoch_5(msg: str, frac: float) -> None:
+            if msg == "student epoch 5":
+                raise Killed
+
+        ck = tmp_path / "student.ckpt"
+        with pytest.raises(Killed):
+            train_student(split, text, cfg, profiles=prof, checkpoint=ck, progress=kill_at_epoch_5)
+        assert torch.load(ck, weights_only=True)["epoch"] == 4
+        seen: list[str] = []
+        note = lambda m, f: seen.append(m)  # noqa: E731
+        resumed, info2 = train_student(split, text, cfg, profiles=prof, checkpoint=ck, progress=note)
+        assert seen[0] == "student resumed after epoch 4" and "student epoch 1" not in seen
+        a, b = whole.state_dict(), resumed.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a) and info2 == info
+        seen.clear()
+        again, info3 = train_student(split, text, cfg, profiles=prof, checkpoint=ck, progress=note)
+        assert seen == ["student loaded from its checkpoint"] and info3 == info
+        assert all(torch.equal(a[k], again.state_dict()[k]) for k in a)
+        ck.write_bytes(b"torn")  # unreadable: trained from the start, as without a checkpoint
+        fresh, _ = train_student(split, text, cfg, profiles=prof, checkpoint=ck)
+        assert all(torch.equal(a[k], fresh.state_dict()[k]) for k in a)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_a_killed_export_resumes_its_student_and_cleans_up(tmp_path: Path) -> None:
+    """``odrec export --resume`` after a kill mid-training continues the student from its last validation; a run
+    without ``--resume`` starts over; once the bundle is written the checkpoints (and the default cache) are gone."""
+    _write_generic(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", epochs=4, max_ndcg_drop_int8=1.0)
+    out = tmp_path / "b"
+
+    class Killed(Exception):
+        pass
+
+    def kill(msg: str, frac: float) -> None:
+        if msg == "student epoch 3":
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_export(cfg, out, log=kill)
+    cache = tmp_path / "b.cache"
+    assert len(list(cache.glob("student-*.pt"))) == 1 and not out.exists()
+    seen: list[str] = []
+    run_export(cfg, out, log=lambda m, f: seen.append(m), resume=True)
+    assert "student resumed after epoch 2" in seen and "student epoch 1" not in seen
+    assert out.is_dir() and not cache.exists()
+    with pytest.raises(Killed):
+        run_export(cfg, tmp_path / "c", log=kill)
+    seen.clear()
+    run_export(cfg, tmp_path / "c", log=lambda m, f: seen.append(m))  # no --resume: from the start
+    assert "student epoch 1" in seen and not any(m.startswith("student resumed") for m in seen)

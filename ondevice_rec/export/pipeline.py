@@ -6,6 +6,7 @@ written to a temporary directory and renamed only at the end).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -36,7 +37,7 @@ from ..bundle import (
     write_bundle,
 )
 from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, profile_from_history
-from ..errors import ExportError
+from ..errors import ExportError, OdrecError
 from ..eval.metrics import ndcg_of, paired_upper_bound
 from ..eval.protocols import full_protocol_eval, top_k_agreement
 from ._deps import require
@@ -348,10 +349,49 @@ def teach_stage(
     return Taught(labels, info)
 
 
-def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, log: Log) -> Trained:
+@dataclass
+class Checkpoints:
+    """Where each student of an export checkpoints (``<cache>/student-<key>.pt``), keyed by the export's config,
+    the split's contents, the teacher's labels and the student's own settings (seed, distillation weight): an
+    export run again with ``resume`` continues exactly the runs it interrupted (and loads the students it had
+    finished); without ``resume`` an old file is dropped first. The files go once the bundle is written."""
+
+    root: Path | None
+    base: str = ""
+    resume: bool = False
+    used: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, root: Path, cfg: ExportConfig, split: Split, taught: Taught, resume: bool) -> Checkpoints:
+        h = hashlib.sha256(f"{cfg.digest()}|{taught.info.get('teacher_key')}|{split.dataset}".encode())
+        h.update(json.dumps(split.item_ids).encode())
+        for seq in split.train:
+            h.update(np.asarray(seq, np.int64).tobytes() + b"|")
+        h.update(np.asarray(split.valid, np.int64).tobytes() + np.asarray(split.test, np.int64).tobytes())
+        return cls(root, h.hexdigest(), resume)
+
+    def path(self, member: StudentConfig) -> Path | None:
+        if self.root is None:
+            return None
+        key = hashlib.sha256((self.base + json.dumps(asdict(member), sort_keys=True)).encode()).hexdigest()[:16]
+        p = self.root / f"student-{key}.pt"
+        if not self.resume and p not in self.used:
+            p.unlink(missing_ok=True)
+        self.used.append(p)
+        return p
+
+    def clear(self) -> None:
+        for p in self.used:
+            p.unlink(missing_ok=True)
+
+
+def train_stage(
+    cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, log: Log, ckpt: Checkpoints | None = None
+) -> Trained:
     """The student, its distillation weight chosen on validation, 0 included: a student with distillation is
     trained only when the teacher beats the first-stage retriever on held-out candidates, and kept only when
-    its validation NDCG@10 is higher than the student's without it."""
+    its validation NDCG@10 is higher than the student's without it. ``ckpt``: where each student checkpoints."""
+    ckpt = ckpt or Checkpoints(None)
     quality = taught.info.get("validation_quality") or {}
     weights = [0.0]
     if taught.labels is not None and cfg.student.distill_weight > 0 and quality.get("teacher_beats_retriever"):
@@ -361,9 +401,10 @@ def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, 
     member = replace(cfg.student, ensemble=1)
     for w in weights:
         log(f"training the student (distillation weight {w})", 0.0)
+        one = replace(member, distill_weight=w)
         trained[w] = train_student(
-            split, emb.items, replace(member, distill_weight=w), teacher=taught.labels if w > 0 else None,
-            profiles=emb.profiles, progress=log,
+            split, emb.items, one, teacher=taught.labels if w > 0 else None, profiles=emb.profiles, progress=log,
+            checkpoint=ckpt.path(one),
         )  # fmt: skip
     valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
     chosen = max(weights, key=lambda w: (valid[w], -w))  # ties: no distillation
@@ -382,13 +423,15 @@ def train_stage(cfg: ExportConfig, split: Split, emb: Embedded, taught: Taught, 
     shipped = member
     k = cfg.student.members(int(sum(len(t) for t in split.train)))
     if k > 1:
-        model, info["ensemble"] = _ensemble(k, split, emb, taught, replace(member, distill_weight=chosen), model, log)
+        model, info["ensemble"] = _ensemble(
+            k, split, emb, taught, replace(member, distill_weight=chosen), model, log, ckpt
+        )
         shipped = replace(member, ensemble=k) if info["ensemble"]["used"] else member
     return Trained(model, info, distillation, shipped)
 
 
 def _ensemble(
-    n: int, split: Split, emb: Embedded, taught: Taught, member: StudentConfig, first: Any, log: Log
+    n: int, split: Split, emb: Embedded, taught: Taught, member: StudentConfig, first: Any, log: Log, ckpt: Checkpoints
 ) -> tuple[Any, dict[str, Any]]:
     """``n`` students (seeds seed, seed+1, …; ``first`` already trained) as one model, kept only when its
     validation NDCG@10 is above the first student's alone (the ablation, recorded)."""
@@ -396,10 +439,11 @@ def _ensemble(
     members = [first]
     for k in range(1, n):
         log(f"training ensemble member {k + 1} of {n}", 0.0)
+        one = replace(member, seed=member.seed + k)
         members.append(
             train_student(
-                split, emb.items, replace(member, seed=member.seed + k),
-                teacher=taught.labels if member.distill_weight > 0 else None, profiles=emb.profiles, progress=log,
+                split, emb.items, one, teacher=taught.labels if member.distill_weight > 0 else None,
+                profiles=emb.profiles, progress=log, checkpoint=ckpt.path(one),
             )[0]
         )  # fmt: skip
     ensemble = build_ensemble(torch, members).eval()
@@ -669,10 +713,11 @@ def _run_export(
     data = stages.run("data", lambda: data_stage(cfg, log))
     emb = stages.run("text_embeddings", lambda: embed_stage(data.split, runner, log))
     taught = Taught()
+    cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
     if cfg.use_teacher and cfg.student.distill_weight > 0:
-        cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
         taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log))
-    trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log))
+    ckpt = Checkpoints.of(cache, cfg, data.split, taught, resume)
+    trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log, ckpt))
     if trained.shipped is not None:  # the towers, validation and manifest describe the student as shipped
         cfg = replace(cfg, student=replace(trained.shipped, distill_weight=cfg.student.distill_weight))
     work = Path(tempfile.mkdtemp(prefix="odrec-export-"))
@@ -689,9 +734,22 @@ def _run_export(
         if "gguf" in cfg.formats:
             extra["llm_ranker"] = gguf_stage(cfg, data.split, taught, towers, work, stages, log)
         manifest = manifest_of(cfg, data, emb, trained, taught, towers, report, extra, stages)
-        return write_bundle(out, manifest, towers.files, overwrite=overwrite)
+        written = write_bundle(out, manifest, towers.files, overwrite=overwrite)
+    except OdrecError:  # a gate or a bad input fails the same way again: nothing to resume
+        _drop(ckpt, cache, cache_dir)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    _drop(ckpt, cache, cache_dir)
+    return written
+
+
+def _drop(ckpt: Checkpoints, cache: Path, cache_dir: str | os.PathLike[str] | None) -> None:
+    """The export's student checkpoints, and the default cache directory when they were all it held (an
+    interrupted export keeps them for ``--resume``)."""
+    ckpt.clear()
+    if cache_dir is None and cache.is_dir() and not any(cache.iterdir()):
+        cache.rmdir()
 
 
 def gguf_stage(

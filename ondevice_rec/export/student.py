@@ -10,8 +10,11 @@ loss (KL divergence towards the teacher's scores on candidate sets).
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,10 +276,14 @@ def train_student(
     teacher: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
     profiles: np.ndarray | None = None,
     progress: Callable[[str, float], None] = lambda m, f: None,
+    checkpoint: Path | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train on ``split.train``; early-stop on validation NDCG@10 (full protocol). ``teacher`` maps a user to
     (candidate item indices, teacher scores) for the item following their training sequence. ``profiles``:
-    per-user profile embeddings (text_dim) used for the profile token."""
+    per-user profile embeddings (text_dim) used for the profile token. ``checkpoint``: a file the run's whole
+    state (weights, optimizer, both random generators, early-stopping state) is written to at every validation,
+    and the finished model at the end; a run started with the same file continues from it, ending as the
+    uninterrupted run would (the caller keys the file by everything that determines the run)."""
     torch = require("torch")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -299,8 +306,19 @@ def train_student(
         lengths = np.asarray([min(len(w), cfg.max_len + 1) for w in seqs])
     valid_sample = validation_users(split, cfg)
     step = cfg.sampled_batch if run.sampled else cfg.batch
-    best, best_state, bad, history_log = -1.0, None, 0, []
-    for epoch in range(cfg.epochs):
+    ck = _Checkpoint(torch, checkpoint)
+    saved = ck.load()
+    if saved is not None and "final" in saved:  # finished before: the trained model as it was returned
+        model.load_state_dict(saved["final"])
+        model.eval()
+        progress("student loaded from its checkpoint", 1.0)
+        return model, saved["info"]
+    best, best_state, bad, history_log, start, stopped = ck.restore(saved, model, opt, rng)
+    if start:
+        progress(f"student resumed after epoch {start}", start / cfg.epochs)
+    for epoch in range(start, cfg.epochs):
+        if stopped:
+            break
         model.train()
         order = rng.permutation(len(seqs))
         if run.sampled:
@@ -323,8 +341,12 @@ def train_student(
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad += 1
-                if bad >= cfg.patience:
-                    break
+            stopped = bad >= cfg.patience
+            ck.save(
+                model=model.state_dict(), opt=opt.state_dict(), rng=rng.bit_generator.state,
+                torch_rng=torch.get_rng_state(), best=best, best_state=best_state, bad=bad, log=history_log,
+                epoch=epoch + 1, stopped=stopped,
+            )  # fmt: skip
     if best_state is not None:
         model.load_state_dict(best_state)
     info: dict[str, Any] = {
@@ -341,7 +363,42 @@ def train_student(
             torch, model, split, run.text_t, run.prof_t, run.absent, cfg, rng, progress, valid_sample
         )
     model.eval()
+    ck.save(final=model.state_dict(), info=info)
     return model, info
+
+
+class _Checkpoint:
+    """A training run's state in one file, replaced atomically (a kill mid-write leaves the previous one)."""
+
+    def __init__(self, torch: Any, path: Path | None) -> None:
+        self.torch, self.path = torch, path
+
+    def load(self) -> dict[str, Any] | None:
+        if self.path is None or not self.path.is_file():
+            return None
+        try:  # weights_only: tensors and plain containers, nothing a file could smuggle code in with
+            return dict(self.torch.load(self.path, weights_only=True))
+        except (OSError, RuntimeError, EOFError, ValueError, IndexError, KeyError, pickle.UnpicklingError):
+            return None  # unreadable (a torn disk, another torch): train from the start, as without one
+
+    def restore(self, saved: dict[str, Any] | None, model: Any, opt: Any, rng: np.random.Generator) -> tuple[Any, ...]:
+        """Weights, optimizer and both generators as ``saved`` left them; (best, best_state, bad, log, epoch,
+        stopped) to go on from — a fresh run's when there is nothing saved."""
+        if saved is None:
+            return -1.0, None, 0, [], 0, False
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        rng.bit_generator.state = saved["rng"]
+        self.torch.set_rng_state(saved["torch_rng"])
+        return saved["best"], saved["best_state"], saved["bad"], saved["log"], saved["epoch"], saved["stopped"]
+
+    def save(self, **state: Any) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.torch.save(state, tmp)
+        os.replace(tmp, self.path)
 
 
 def _training_sequences(split: Any, cfg: StudentConfig) -> tuple[list[np.ndarray], list[int], list[bool]]:
