@@ -7,6 +7,7 @@ shows as one (a traceback).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -1133,11 +1134,11 @@ def _export_config(
 def _weights(text: str) -> tuple[float, ...]:
     """``--distill-weight``'s comma-separated weights (at least one, none negative)."""
     try:
-        weights = tuple(float(w) for w in text.split(",") if w.strip())
+        weights = tuple(float(w) for w in text.split(","))
     except ValueError:
         raise ArgumentError(f"--distill-weight takes numbers separated by commas, got {text!r}") from None
-    if not weights or min(weights) < 0:
-        raise ArgumentError(f"--distill-weight takes weights of 0 or more, got {text!r}")
+    if not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise ArgumentError(f"--distill-weight takes finite weights of 0 or more, got {text!r}")
     return weights
 
 

@@ -281,7 +281,9 @@ def test_imports_read_standard_input_and_read_commands_speak_csv_and_json(tmp_pa
     "args, message",
     [
         (["--distill-weight", "0.1,x"], "numbers separated by commas"),
-        (["--distill-weight", "-0.1"], "weights of 0 or more"),
+        (["--distill-weight", "-0.1"], "finite weights of 0 or more"),
+        (["--distill-weight", "nan"], "finite weights of 0 or more"),
+        (["--distill-weight", ""], "numbers separated by commas"),
         (["--teacher-candidates", "1"], "at least 2 items"),
     ],
 )

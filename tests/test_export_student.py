@@ -135,7 +135,15 @@ def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="validation failed"):
         run_export(cfg, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+    # the trained student stays for --resume (the gates are not in its key), and nothing else
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.cache", "data"]
+    assert len(list((tmp_path / "bundle.cache" / "students").glob("*.pt"))) == 1
+    seen: list[str] = []
+    run_export(
+        replace(cfg, max_abs_onnx_vs_torch=1e-4), tmp_path / "bundle", resume=True, log=lambda m, f: seen.append(m)
+    )
+    assert "student loaded from its checkpoint" in seen and (tmp_path / "bundle").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "data"]
 
 
 def test_bad_input(tmp_path: Path) -> None:
@@ -499,7 +507,7 @@ def test_a_killed_export_resumes_its_student_and_cleans_up(tmp_path: Path) -> No
     with pytest.raises(Killed):
         run_export(cfg, out, log=kill)
     cache = tmp_path / "b.cache"
-    assert len(list(cache.glob("student-*.pt"))) == 1 and not out.exists()
+    assert len(list((cache / "students").glob("*.pt"))) == 1 and not out.exists()
     seen: list[str] = []
     run_export(cfg, out, log=lambda m, f: seen.append(m), resume=True)
     assert "student resumed after epoch 2" in seen and "student epoch 1" not in seen
@@ -509,3 +517,26 @@ def test_a_killed_export_resumes_its_student_and_cleans_up(tmp_path: Path) -> No
     seen.clear()
     run_export(cfg, tmp_path / "c", log=lambda m, f: seen.append(m))  # no --resume: from the start
     assert "student epoch 1" in seen and not any(m.startswith("student resumed") for m in seen)
+
+
+def test_every_distillation_weight_is_tried_beside_none_and_the_best_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--distill-weight 0,0.5,2``: each weight above 0 trains a student beside the one without distillation,
+    the highest on validation is shipped, and the report says which and why."""
+    from ondevice_rec.export import pipeline
+
+    def taught(cfg, split, cache, resume, runner, log):  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(0)
+        labels = {u: (np.arange(5), rng.normal(size=5).astype(np.float32)) for u in range(split.n_users)}
+        return pipeline.Taught(labels, {"teacher_key": "stub", "validation_quality": {"teacher_beats_retriever": True}})
+
+    monkeypatch.setattr(pipeline, "teach_stage", taught)
+    _write_generic(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", use_teacher=True, max_ndcg_drop_int8=1.0, distill_weights=(0.0, 0.5, 2.0))
+    d = (run_export(cfg, tmp_path / "b").training or {})["distillation"]
+    assert d["candidates"] == [0.0, 0.5, 2.0] and set(d["valid_ndcg10"]) == {"0.0", "0.5", "2.0"}
+    best = max(d["valid_ndcg10"].values())
+    assert d["valid_ndcg10"][str(d["chosen_weight"])] == best and d["reason"] == "highest validation NDCG@10"
+    with pytest.raises(ExportError, match="finite"):
+        replace(cfg, distill_weights=(float("nan"),))

@@ -37,8 +37,14 @@ def test_the_shared_prefix_runs_once_and_scores_as_whole_prompts(tiny_teacher: P
     suffixes = [ranker_suffix(t) for t in ("Her (2013)", "Cinema Paradiso (Nuovo cinema Paradiso) (1988)", "M")]
     with torch.no_grad():
         whole = yes_no_logits(model, tok, [prefix + x for x in suffixes]).numpy()
-    got = TorchYesNo(model, tok).score(prefix, suffixes)
+    calls: list[int] = []
+    hook = model.register_forward_pre_hook(lambda mod, args: calls.append(1))
+    try:
+        got = TorchYesNo(model, tok).score(prefix, suffixes)
+    finally:
+        hook.remove()
     assert got.shape == (3,) and np.allclose(got, whole, atol=1e-4)
+    assert len(calls) == 2  # the history once, then the three questions as one batch
     assert TorchYesNo(model, tok).score(prefix, []).shape == (0,)
 
 
@@ -378,3 +384,7 @@ def test_a_sequential_model_trained_on_the_split_teaches(tmp_path: Path, monkeyp
     assert weights[0].stat().st_mtime_ns == stamp and (m2.teacher or {})["teacher_key"] == t["teacher_key"]
     with pytest.raises(ExportError, match="ranker teacher sasrec"):
         run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "SASRec").mkdir()  # a model directory of that name: which one is meant?
+    with pytest.raises(ExportError, match="names both"):
+        run_export(replace(cfg, teacher="SASRec"), tmp_path / "y", cache_dir=tmp_path / "cache")

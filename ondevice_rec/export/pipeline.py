@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -37,7 +38,7 @@ from ..bundle import (
     write_bundle,
 )
 from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, profile_from_history
-from ..errors import ExportError, OdrecError
+from ..errors import ExportError
 from ..eval.metrics import ndcg_of, paired_upper_bound
 from ..eval.protocols import full_protocol_eval, top_k_agreement
 from ._deps import require
@@ -87,6 +88,15 @@ class ExportConfig:
     max_ndcg_drop_int8: float = 0.003
     # ... or when it changes the ranking itself: mean share of the fp32 top 10 that int8 keeps
     min_top10_agreement_int8: float = 0.8
+
+    def __post_init__(self) -> None:
+        grid = self.distill_weights or ()
+        if not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in grid):
+            raise ExportError(f"distillation weights must be finite and 0 or more, got {list(grid)}")
+        if any(w > 0 for w in grid) and not self.student.distill_weight > 0:
+            raise ExportError(
+                "distill_weights names weights above 0 but student.distill_weight is 0 (distillation off)"
+            )
 
     def digest(self) -> str:
         return sha256_bytes(json.dumps(asdict(self), sort_keys=True, default=str).encode())
@@ -291,8 +301,10 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
     if Path(out).exists() and not overwrite:
         raise ExportError(f"output {out} already exists (pass --overwrite)")
-    from .teacher.ranker import is_ranker
+    from .teacher.ranker import check_teacher_name, is_ranker
 
+    if cfg.use_teacher:
+        check_teacher_name(cfg.teacher)
     if "gguf" in cfg.formats and is_ranker(cfg.teacher):
         raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
     if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
@@ -351,38 +363,45 @@ def teach_stage(
 
 @dataclass
 class Checkpoints:
-    """Where each student of an export checkpoints (``<cache>/student-<key>.pt``), keyed by the export's config,
-    the split's contents, the teacher's labels and the student's own settings (seed, distillation weight): an
-    export run again with ``resume`` continues exactly the runs it interrupted (and loads the students it had
-    finished); without ``resume`` an old file is dropped first. The files go once the bundle is written."""
+    """Where each student of an export checkpoints (``<cache>/students/<key>.pt``). The key is everything the
+    training reads: the split's contents, the item and profile embeddings, the student's own settings (seed,
+    distillation weight…) and, when it distils, the teacher's key; settings that do not change training (formats,
+    gates, the weight grid) are not in it. An export run again with ``resume`` continues the runs it interrupted
+    and loads the students it had finished (also after a failed gate); without ``resume`` an old file is dropped
+    first. The files go once the bundle is written."""
 
     root: Path | None
     base: str = ""
+    teacher: str = ""
     resume: bool = False
     used: list[Path] = field(default_factory=list)
 
     @classmethod
-    def of(cls, root: Path, cfg: ExportConfig, split: Split, taught: Taught, resume: bool) -> Checkpoints:
-        h = hashlib.sha256(f"{cfg.digest()}|{taught.info.get('teacher_key')}|{split.dataset}".encode())
-        h.update(json.dumps(split.item_ids).encode())
+    def of(cls, cache: Path, split: Split, emb: Embedded, taught: Taught, resume: bool) -> Checkpoints:
+        h = hashlib.sha256(split.dataset.encode() + b"|" + json.dumps(split.item_ids).encode())
         for seq in split.train:
             h.update(np.asarray(seq, np.int64).tobytes() + b"|")
         h.update(np.asarray(split.valid, np.int64).tobytes() + np.asarray(split.test, np.int64).tobytes())
-        return cls(root, h.hexdigest(), resume)
+        h.update(np.ascontiguousarray(emb.items).tobytes() + np.ascontiguousarray(emb.profiles).tobytes())
+        return cls(cache / "students", h.hexdigest(), str(taught.info.get("teacher_key")), resume)
 
     def path(self, member: StudentConfig) -> Path | None:
         if self.root is None:
             return None
-        key = hashlib.sha256((self.base + json.dumps(asdict(member), sort_keys=True)).encode()).hexdigest()[:16]
-        p = self.root / f"student-{key}.pt"
+        teacher = self.teacher if member.distill_weight > 0 else ""
+        what = f"{self.base}|{teacher}|{json.dumps(asdict(member), sort_keys=True)}"
+        p = self.root / f"{hashlib.sha256(what.encode()).hexdigest()[:16]}.pt"
         if not self.resume and p not in self.used:
             p.unlink(missing_ok=True)
         self.used.append(p)
         return p
 
     def clear(self) -> None:
+        """This export's checkpoints, and the folder when they were all it held."""
         for p in self.used:
             p.unlink(missing_ok=True)
+        if self.root is not None and self.root.is_dir() and not any(self.root.iterdir()):
+            self.root.rmdir()
 
 
 def train_stage(
@@ -415,6 +434,8 @@ def train_stage(
         "chosen_weight": chosen,
         "reason": (
             "no teacher" if taught.labels is None
+            else "no distillation weight above 0 asked for"
+            if not any(w > 0 for w in (cfg.distill_weights or (cfg.student.distill_weight,)))
             else "the teacher did not beat the first-stage retriever on held-out validation candidates"
             if len(weights) == 1
             else "highest validation NDCG@10"
@@ -716,7 +737,7 @@ def _run_export(
     cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
     if cfg.use_teacher and cfg.student.distill_weight > 0:
         taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log))
-    ckpt = Checkpoints.of(cache, cfg, data.split, taught, resume)
+    ckpt = Checkpoints.of(cache, data.split, emb, taught, resume)
     trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log, ckpt))
     if trained.shipped is not None:  # the towers, validation and manifest describe the student as shipped
         cfg = replace(cfg, student=replace(trained.shipped, distill_weight=cfg.student.distill_weight))
@@ -735,21 +756,13 @@ def _run_export(
             extra["llm_ranker"] = gguf_stage(cfg, data.split, taught, towers, work, stages, log)
         manifest = manifest_of(cfg, data, emb, trained, taught, towers, report, extra, stages)
         written = write_bundle(out, manifest, towers.files, overwrite=overwrite)
-    except OdrecError:  # a gate or a bad input fails the same way again: nothing to resume
-        _drop(ckpt, cache, cache_dir)
-        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _drop(ckpt, cache, cache_dir)
-    return written
-
-
-def _drop(ckpt: Checkpoints, cache: Path, cache_dir: str | os.PathLike[str] | None) -> None:
-    """The export's student checkpoints, and the default cache directory when they were all it held (an
-    interrupted export keeps them for ``--resume``)."""
+    # an export that failed (a gate, a kill) keeps its students for --resume; a written bundle needs them no more
     ckpt.clear()
     if cache_dir is None and cache.is_dir() and not any(cache.iterdir()):
-        cache.rmdir()
+        cache.rmdir()  # the default cache held only this export's checkpoints
+    return written
 
 
 def gguf_stage(

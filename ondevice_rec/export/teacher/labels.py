@@ -35,6 +35,7 @@ def candidate_sets(split: Split, k: int, seed: int) -> dict[int, np.ndarray]:
         scores[hist] = -np.inf
         scores[target] = -np.inf
         top = np.argsort(-scores, kind="stable")[: k - 1]
+        top = top[np.isfinite(scores[top])]  # never the history or the target again, however large k is
         cands = np.append(top, target)
         rng.shuffle(cands)
         out[u] = cands

@@ -97,7 +97,10 @@ def yes_no_prefixed(model: Any, tok: Any, prefix: str, suffixes: Sequence[str]) 
     ids = [tok(x, add_special_tokens=False).input_ids for x in suffixes]
     if not pre.shape[1] or min(len(i) for i in ids) == 0:
         return yes_no_logits(model, tok, [prefix + x for x in suffixes])
-    cache = model(input_ids=pre, use_cache=True).past_key_values
+    try:  # the prefix's own logits are never read: only its key/value cache
+        cache = model(input_ids=pre, use_cache=True, logits_to_keep=1).past_key_values
+    except TypeError:
+        cache = model(input_ids=pre, use_cache=True).past_key_values
     n, width, p = len(ids), max(len(i) for i in ids), pre.shape[1]
     inp = torch.full((n, width), int(tok.pad_token_id), dtype=torch.long)
     mask = torch.zeros((n, p + width), dtype=torch.long)
@@ -223,7 +226,7 @@ class TorchYesNo:
     def score(self, prefix: str, suffixes: Sequence[str]) -> np.ndarray:
         torch = require("torch")
         with torch.no_grad():
-            return np.asarray(yes_no_prefixed(self.model, self.tok, prefix, suffixes).float().numpy())
+            return np.asarray(yes_no_prefixed(self.model, self.tok, prefix, suffixes).float().cpu().numpy())
 
     def generate(self, prompt: str, max_tokens: int = 32) -> str:
         raise ExportError("the torch teacher only scores")

@@ -34,7 +34,15 @@ SEQUENTIAL = ("sasrec", "lrurec")
 
 def is_ranker(spec: str | None) -> bool:
     """Whether ``--teacher spec`` names a ranker (a bundle or a sequential model) rather than a causal LM."""
-    return bool(spec) and (str(spec).startswith(PREFIX) or spec in SEQUENTIAL)
+    return bool(spec) and (str(spec).startswith(PREFIX) or str(spec).lower() in SEQUENTIAL)
+
+
+def check_teacher_name(spec: str | None) -> None:
+    """A sequential model's name that is also a path here is ambiguous: refused before any work."""
+    if spec and spec.lower() in SEQUENTIAL and Path(spec).exists():
+        raise ExportError(
+            f"--teacher {spec} names both the {spec.lower()} model and the path ./{spec}: pass ./{spec} for the path"
+        )
 
 
 class RankerLabeller(Labeller):
@@ -107,11 +115,11 @@ def seq_recipe(seed: int) -> Any:
 
 
 def fitted_sequential(
-    name: str, split: Split, seed: int, cache_dir: Path, log: Callable[[str, float], None], *, fresh: bool = False
+    name: str, split: Split, seed: int, cache_dir: Path, log: Callable[[str, float], None]
 ) -> tuple[SequentialTeacher, str]:
     """``name`` (sasrec or lrurec) trained on ``split`` with LlamaRec's recipe, or loaded from ``cache_dir`` when
-    this split and recipe trained it before (unless ``fresh``); and its key (16 hex), which names the training data
-    and recipe."""
+    this split and recipe trained it before (the file is named by its key, 16 hex of the training data and the
+    recipe, so a stale one is never read); and that key."""
     import json
 
     from ...backends import default_threads
@@ -127,9 +135,6 @@ def fitted_sequential(
     h.update(np.asarray(split.valid, np.int64).tobytes())
     key = h.hexdigest()[:16]
     weights, meta = cache_dir / f"{name}-{key}.pt", cache_dir / f"{name}-{key}.json"
-    if fresh:
-        weights.unlink(missing_ok=True)
-        meta.unlink(missing_ok=True)
     if weights.is_file() and meta.is_file():
         net = NETS[name](torch, split.n_items, recipe)
         net.load_state_dict(torch.load(weights, weights_only=True))
@@ -141,9 +146,13 @@ def fitted_sequential(
     net, info = train_sequential(torch, name, split, recipe, log)
     info = {k: v for k, v in info.items() if k != "log"} | {"train_seconds": round(time.perf_counter() - t0, 1)}
     cache_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), weights.with_suffix(".pt.tmp"))
-    weights.with_suffix(".pt.tmp").replace(weights)
-    meta.write_text(json.dumps(info))
+    for path, write in (
+        (meta, lambda p: p.write_text(json.dumps(info))),
+        (weights, lambda p: torch.save(net.state_dict(), p)),
+    ):
+        tmp = path.with_name(path.name + ".tmp")
+        write(tmp)
+        tmp.replace(path)  # the weights last: present means both are whole
     return SequentialTeacher(torch, net, recipe.max_len, info), key
 
 
@@ -168,8 +177,8 @@ def ranker_teacher_stage(
 
     fitted: Any
     trained: dict[str, Any] | None = None
-    if spec in SEQUENTIAL:
-        fitted, digest = fitted_sequential(spec, split, tcfg.seed, cache_dir, log, fresh=fresh)
+    if spec.lower() in SEQUENTIAL:
+        fitted, digest = fitted_sequential(spec.lower(), split, tcfg.seed, cache_dir, log)
         trained = fitted.info
     else:
         path = spec.removeprefix(PREFIX)
