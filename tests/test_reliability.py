@@ -393,5 +393,7 @@ def test_a_full_disk_during_export_leaves_no_bundle(tmp_path: Path, monkeypatch:
     with pytest.raises(ExportError, match="No space left"):
         run_export(cfg, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    # no partial bundle; only the trained student's checkpoint, for --resume once there is space again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.cache", "data"]
+    assert [p.parent.name for p in (tmp_path / "bundle.cache").rglob("*") if p.is_file()] == ["students"]
     assert os.listdir(tmp_path / "data")
