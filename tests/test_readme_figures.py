@@ -481,6 +481,44 @@ FIGURES += [
 ]
 
 
+BEY_MLS = "beyond-ml-latest-small/results.json"
+BM = ("warm", "llamarec")
+FIGURES += [
+    (
+        "one): the student {} [{}, {}], SASRec {} [{}, {}], ItemKNN {}, Popularity {}.",
+        [
+            ndcg(BEY_MLS, *BM, "bundle:mls-ens"),
+            ndcg(BEY_MLS, *BM, "sasrec"),
+            mean(BEY_MLS, *BM, "itemknn"),
+            mean(BEY_MLS, *BM, "popularity"),
+        ],  # fmt: skip
+        ".4f",
+    ),
+    (
+        "Coverage@10 {} (SASRec {}, ItemKNN {}), Novelty@10 {} (SASRec {}), Serendipity@10 {} (SASRec {}, ItemKNN {}), "
+        "SatNDCG@10 {} (SASRec {}) and Regret@10 {} (SASRec {}).",
+        [
+            key(BEY_MLS, "results", *BM, "bundle:mls-ens", "Coverage@10"),
+            key(BEY_MLS, "results", *BM, "sasrec", "Coverage@10"),
+            key(BEY_MLS, "results", *BM, "itemknn", "Coverage@10"),
+            *[mean(BEY_MLS, *BM, m, "Novelty@10") for m in ("bundle:mls-ens", "sasrec")],
+            *[mean(BEY_MLS, *BM, m, "Serendipity@10") for m in ("bundle:mls-ens", "sasrec", "itemknn")],
+            *[mean(BEY_MLS, *BM, m, "SatNDCG@10") for m in ("bundle:mls-ens", "sasrec")],
+            *[mean(BEY_MLS, *BM, m, "Regret@10") for m in ("bundle:mls-ens", "sasrec")],
+        ],
+        ".4f",
+    ),
+    (
+        "Profile-only users (v2): {} vs Popularity {}",
+        [
+            mean(BEY_MLS, "cold-user-v2", "llamarec", "bundle:mls-ens"),
+            mean(BEY_MLS, "cold-user-v2", "llamarec", "popularity"),
+        ],
+        ".4f",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
