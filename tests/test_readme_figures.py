@@ -518,6 +518,18 @@ FIGURES += [
     ),
 ]
 
+PROBE = "teacher-probe-ml-100k/manifest.json"
+FIGURES += [
+    (
+        "teacher {} vs retriever {} NDCG@10 on",
+        [key(PROBE, "teacher", "probe", "teacher_ndcg10"), key(PROBE, "teacher", "probe", "retriever_ndcg10")],
+        ".4f",
+    ),
+    ("on {} held-out candidate sets,", [key(PROBE, "teacher", "probe", "users")], "d"),
+    ("a check that took {} s in torch", [key(PROBE, "teacher", "probe", "seconds")], ".1f"),
+    ("the whole teacher stage took {} s", [key(PROBE, "stage_seconds", "teacher")], ".1f"),
+]
+
 
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
