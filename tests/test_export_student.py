@@ -540,3 +540,18 @@ def test_every_distillation_weight_is_tried_beside_none_and_the_best_kept(
     assert d["valid_ndcg10"][str(d["chosen_weight"])] == best and d["reason"] == "highest validation NDCG@10"
     with pytest.raises(ExportError, match="finite"):
         replace(cfg, distill_weights=(float("nan"),))
+
+
+def test_a_run_shorter_than_the_validation_interval_is_still_validated(tmp_path: Path) -> None:
+    """``--epochs 4`` with validation every 5 epochs: the last epoch is validated, so the weights compared on
+    validation (distillation, ensemble) carry real figures, never the -1 of "not validated"."""
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.export.distributed import TextEncoderFactory, embed_texts
+    from ondevice_rec.export.student import train_student
+
+    _write_generic(tmp_path / "data")
+    split = leave_one_out(load_dataset("generic", tmp_path / "data"))
+    text = embed_texts(TextEncoderFactory().build().encoder, split.item_text)
+    cfg = StudentConfig(dim=16, blocks=1, heads=1, epochs=4, eval_every=5, batch=8, cold_stage_epochs=0)
+    _, info = train_student(split, text, cfg)
+    assert [e["epoch"] for e in info["log"]] == [4] and 0.0 <= info["best_valid_ndcg10"] <= 1.0

@@ -332,7 +332,7 @@ def train_student(
             opt.step()
             total += float(loss.detach())
         progress(f"student epoch {epoch + 1}", (epoch + 1) / cfg.epochs)
-        if (epoch + 1) % cfg.eval_every == 0:
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:  # the last epoch is always validated
             score = student_ndcg(model, split, text_emb, cfg, stage="valid", users=valid_sample)
             history_log.append({"epoch": epoch + 1, "loss": round(total, 3), "valid_ndcg10": round(score, 5)})
             progress(f"student epoch {epoch + 1}: validation NDCG@10 {score:.4f}", (epoch + 1) / cfg.epochs)
