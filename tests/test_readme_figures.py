@@ -530,6 +530,31 @@ FIGURES += [
     ("the whole teacher stage took {} s", [key(PROBE, "stage_seconds", "teacher")], ".1f"),
 ]
 
+DSAS = "distill-sasrec-ml-100k/manifest.json"
+FIGURES += [
+    ("trained on the export's split in {} s,", [key(DSAS, "teacher", "trained", "train_seconds")], ".1f"),
+    (
+        "passes the held-out check ({} vs retriever {} NDCG@10 on",
+        [
+            key(DSAS, "teacher", "validation_quality", "teacher_ndcg10"),
+            key(DSAS, "teacher", "validation_quality", "retriever_ndcg10"),
+        ],  # fmt: skip
+        ".4f",
+    ),
+    ("NDCG@10 on {} users)", [key(DSAS, "teacher", "validation_quality", "users")], "d"),
+    (
+        "its own validation NDCG@10 is {}, below the student's {};",
+        [key(DSAS, "teacher", "valid_ndcg10"), key(DSAS, "training", "distillation", "valid_ndcg10", "0.0")],
+        ".4f",
+    ),
+    ("lowered the student's validation to {},", [key(DSAS, "training", "distillation", "valid_ndcg10", "1.0")], ".5f"),
+    (
+        "without a teacher ({} on test;",
+        [mean("distill-sasrec-ml-100k/results.json", "warm", "full", "bundle:ml100k-sasrec-distilled")],
+        ".4f",
+    ),  # fmt: skip
+]
+
 
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
