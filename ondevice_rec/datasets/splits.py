@@ -3,6 +3,8 @@ chronological order (stable on ties), leave-one-out (last = test, second-to-last
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +36,14 @@ class Split:
     @property
     def n_items(self) -> int:
         return len(self.item_ids)
+
+    def digest(self) -> str:
+        """sha256 (hex) of the split's contents: dataset name, item ids, every training sequence, the validation
+        and test items — what anything trained on the split is keyed by."""
+        h = hashlib.sha256(self.dataset.encode() + b"\0" + json.dumps(self.item_ids).encode())
+        for arr in (*self.train, self.valid, self.test):
+            h.update(np.asarray(arr, dtype=np.int64).tobytes() + b"|")
+        return h.hexdigest()
 
     def history(self, u: int, stage: str) -> np.ndarray:
         """What a model sees when predicting ``stage`` ('valid' or 'test')."""

@@ -378,10 +378,7 @@ class Checkpoints:
 
     @classmethod
     def of(cls, cache: Path, split: Split, emb: Embedded, taught: Taught, resume: bool) -> Checkpoints:
-        h = hashlib.sha256(split.dataset.encode() + b"|" + json.dumps(split.item_ids).encode())
-        for seq in split.train:
-            h.update(np.asarray(seq, np.int64).tobytes() + b"|")
-        h.update(np.asarray(split.valid, np.int64).tobytes() + np.asarray(split.test, np.int64).tobytes())
+        h = hashlib.sha256(split.digest().encode())
         h.update(np.ascontiguousarray(emb.items).tobytes() + np.ascontiguousarray(emb.profiles).tobytes())
         return cls(cache / "students", h.hexdigest(), str(taught.info.get("teacher_key")), resume)
 

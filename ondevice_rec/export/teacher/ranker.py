@@ -129,11 +129,7 @@ def fitted_sequential(
     torch = require("torch")
     torch.set_num_threads(default_threads())
     recipe = seq_recipe(seed)
-    h = hashlib.sha256(repr((name, recipe, split.dataset, split.n_users, split.n_items)).encode())
-    for seq in split.train:
-        h.update(np.asarray(seq, np.int64).tobytes() + b"|")
-    h.update(np.asarray(split.valid, np.int64).tobytes())
-    key = h.hexdigest()[:16]
+    key = hashlib.sha256(repr((name, recipe, split.digest())).encode()).hexdigest()[:16]
     weights, meta = cache_dir / f"{name}-{key}.pt", cache_dir / f"{name}-{key}.json"
     if weights.is_file() and meta.is_file():
         net = NETS[name](torch, split.n_items, recipe)
