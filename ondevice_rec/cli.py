@@ -975,8 +975,8 @@ def export_cmd(
     teacher: str | None = typer.Option(
         None,
         "--teacher",
-        help="GGUF file, HF causal-LM directory, bundle:PATH (a bundle as the ranker teacher), or sasrec / lrurec "
-        "(trained on the export's split with LlamaRec's recipe).",
+        help="GGUF file, HF causal-LM dir, bundle:PATH (a bundle as ranker teacher), sasrec / lrurec (LlamaRec's "
+        "recipe, trained on the export's split), or ensemble (the export's seed ensemble, distilled into one).",
     ),
     teacher_candidates: int = typer.Option(20, "--teacher-candidates", help="Items per teacher-labelled set."),
     ensemble: int = typer.Option(

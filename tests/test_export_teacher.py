@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -388,3 +389,49 @@ def test_a_sequential_model_trained_on_the_split_teaches(tmp_path: Path, monkeyp
     (tmp_path / "SASRec").mkdir()  # a model directory of that name: which one is meant?
     with pytest.raises(ExportError, match="names both"):
         run_export(replace(cfg, teacher="SASRec"), tmp_path / "y", cache_dir=tmp_path / "cache")
+
+
+def test_the_ensemble_teacher_scores_as_the_shipped_ensemble() -> None:
+    """``EnsembleTeacher``: its mean logits at a history's last position rank as the members' ensemble does."""
+    import torch
+
+    from ondevice_rec.export.student import EnsembleTeacher, build_ensemble, build_student, student_scores
+
+    cfg = StudentConfig(dim=8, blocks=1, heads=1, max_len=6)
+    text = np.random.default_rng(0).normal(size=(9, 5)).astype(np.float32)
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(build_student(torch, 9, 5, cfg).eval())
+    hists = [np.array([1, 4, 2]), np.array([7])]
+    inp = torch.as_tensor(np.array([[2, 5, 3], [0, 0, 8]]))  # item index + 1, right-aligned
+    got = EnsembleTeacher(torch, members, text).logits(inp, None)[:, -1].numpy() * 2
+    want = student_scores(build_ensemble(torch, members).eval(), text, hists, replace(cfg, ensemble=2))
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_the_export_own_ensemble_teaches_one_student(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--teacher ensemble``: the seed ensemble is trained first (its first member is the student without
+    distillation, so that ablation is not trained twice), distilled at every position into one student when it
+    beats that member on validation, and the export ships one student."""
+    from ondevice_rec.export.teacher import ensemble
+    from tests.test_export_student import tiny_config
+
+    real = ensemble.student_ndcg
+    # the ensemble beats its first member here whatever the tiny data says, so the distillation path runs
+    monkeypatch.setattr(ensemble, "student_ndcg", lambda *a, **k: real(*a, **k) + (1.0 if a[3].ensemble > 1 else 0))
+    _write_generic(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", epochs=2, use_teacher=True, teacher="ensemble", max_ndcg_drop_int8=1.0,
+                      distill_weights=(1.0,))  # fmt: skip
+    cfg = replace(cfg, student=replace(cfg.student, ensemble=2))
+    lines: list[str] = []
+    m = run_export(cfg, tmp_path / "student", cache_dir=tmp_path / "cache", log=lambda msg, f: lines.append(msg))
+    t = m.teacher or {}
+    assert t["kind"] == "ensemble" and t["members"] == 2 and t["validation_quality"]["teacher_beats_retriever"]
+    distillation = (m.training or {})["distillation"]
+    assert distillation["candidates"] == [0.0, 1.0] and set(distillation["valid_ndcg10"]) == {"0.0", "1.0"}
+    assert sum("student loaded from its checkpoint" in x for x in lines) == 1  # the ablation is member 1
+    assert m.two_tower is not None and m.two_tower.dim == 16  # one student, not the ensemble's 32
+    assert not (tmp_path / "cache" / "students").exists()  # checkpoints go once the bundle is written
+    with pytest.raises(ExportError, match="ranker teacher ensemble"):
+        run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")

@@ -519,15 +519,23 @@ FIGURES += [
 ]
 
 PROBE = "teacher-probe-ml-100k/manifest.json"
+PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 FIGURES += [
     (
         "teacher {} vs retriever {} NDCG@10 on",
         [key(PROBE, "teacher", "probe", "teacher_ndcg10"), key(PROBE, "teacher", "probe", "retriever_ndcg10")],
         ".4f",
     ),
-    ("on {} held-out candidate sets,", [key(PROBE, "teacher", "probe", "users")], "d"),
     ("a check that took {} s in torch", [key(PROBE, "teacher", "probe", "seconds")], ".1f"),
     ("the whole teacher stage took {} s", [key(PROBE, "stage_seconds", "teacher")], ".1f"),
+    ("on {} held-out candidate sets\n(decided early of 100)", [key(PROBE, "teacher", "probe", "users")], "d"),
+    ("random order of the candidates ({})", [key(PROBE, "teacher", "probe", "random_ndcg10")], ".4f"),
+    ("With 50 steps it took {} s", [key(PROBE50, "stage_seconds", "teacher")], ".1f"),
+    (
+        "(teacher\n{} vs {} on 100 sets)",
+        [key(PROBE50, "teacher", "probe", "teacher_ndcg10"), key(PROBE50, "teacher", "probe", "retriever_ndcg10")],
+        ".4f",
+    ),
 ]
 
 DSAS = "distill-sasrec-ml-100k/manifest.json"

@@ -301,11 +301,12 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         raise ExportError(f"unknown export format(s) {sorted(unknown)} (choose from onnx, gguf)")
     if Path(out).exists() and not overwrite:
         raise ExportError(f"output {out} already exists (pass --overwrite)")
+    from .teacher.ensemble import is_ensemble
     from .teacher.ranker import check_teacher_name, is_ranker
 
     if cfg.use_teacher:
         check_teacher_name(cfg.teacher)
-    if "gguf" in cfg.formats and is_ranker(cfg.teacher):
+    if "gguf" in cfg.formats and (is_ranker(cfg.teacher) or is_ensemble(cfg.teacher)):
         raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
     if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
         raise ExportError(
@@ -341,13 +342,29 @@ def embed_stage(split: Split, runner: RayRunner | None, log: Log) -> Embedded:
 
 
 def teach_stage(
-    cfg: ExportConfig, split: Split, cache: Path, resume: bool, runner: RayRunner | None, log: Log
+    cfg: ExportConfig,
+    split: Split,
+    cache: Path,
+    resume: bool,
+    runner: RayRunner | None,
+    log: Log,
+    emb: Embedded | None = None,
+    ckpt: Checkpoints | None = None,
 ) -> Taught:
     """The teacher's labels, cached in ``cache``: this teacher's earlier entries are dropped first unless
-    ``resume``; nothing else in the directory is touched (it may be shared across exports)."""
+    ``resume``; nothing else in the directory is touched (it may be shared across exports). ``--teacher
+    ensemble`` trains the export's own students (``emb``'s embeddings, checkpointed through ``ckpt``)."""
     from .teacher import TeacherConfig, teacher_stage
+    from .teacher.ensemble import ensemble_teacher_stage, is_ensemble
     from .teacher.ranker import is_ranker, ranker_teacher_stage
 
+    if is_ensemble(cfg.teacher):
+        if emb is None:
+            raise ExportError("the ensemble teacher needs the item embeddings (teach_stage(emb=...))")
+        ckpt = ckpt or Checkpoints(None)
+        return Taught(*ensemble_teacher_stage(
+            split, cfg.student, emb.items, emb.profiles, ckpt.path, log, validation_users(split, cfg.student)
+        ))  # fmt: skip
     if cfg.teacher and is_ranker(cfg.teacher):  # a bundle or sequential model: labels from indices
         tcfg = cfg.teacher_cfg or TeacherConfig(seed=cfg.seed)
         return Taught(*ranker_teacher_stage(
@@ -377,10 +394,11 @@ class Checkpoints:
     used: list[Path] = field(default_factory=list)
 
     @classmethod
-    def of(cls, cache: Path, split: Split, emb: Embedded, taught: Taught, resume: bool) -> Checkpoints:
+    def of(cls, cache: Path, split: Split, emb: Embedded, resume: bool) -> Checkpoints:
+        """The export's checkpoints; ``teacher`` (the teacher's key) is set once the teacher stage ran."""
         h = hashlib.sha256(split.digest().encode())
         h.update(np.ascontiguousarray(emb.items).tobytes() + np.ascontiguousarray(emb.profiles).tobytes())
-        return cls(cache / "students", h.hexdigest(), str(taught.info.get("teacher_key")), resume)
+        return cls(cache / "students", h.hexdigest(), "None", resume)
 
     def path(self, member: StudentConfig) -> Path | None:
         if self.root is None:
@@ -407,6 +425,8 @@ def train_stage(
     """The student, its distillation weight chosen on validation, 0 included: a student with distillation is
     trained only when the teacher beats the first-stage retriever on held-out candidates, and kept only when
     its validation NDCG@10 is higher than the student's without it. ``ckpt``: where each student checkpoints."""
+    from .teacher.ensemble import is_ensemble
+
     ckpt = ckpt or Checkpoints(None)
     quality = taught.info.get("validation_quality") or {}
     weights = [0.0]
@@ -433,13 +453,15 @@ def train_stage(
             "no teacher" if taught.labels is None
             else "no distillation weight above 0 asked for"
             if not any(w > 0 for w in (cfg.distill_weights or (cfg.student.distill_weight,)))
-            else "the teacher did not beat the first-stage retriever on held-out validation candidates"
+            else quality.get("reason_if_worse")
+            or "the teacher did not beat the first-stage retriever on held-out validation candidates"
             if len(weights) == 1
             else "highest validation NDCG@10"
         ),
     }  # fmt: skip
     shipped = member
-    k = cfg.student.members(int(sum(len(t) for t in split.train)))
+    # the ensemble teacher's point is one student: its members are the ensemble, already measured
+    k = 1 if is_ensemble(cfg.teacher) else cfg.student.members(int(sum(len(t) for t in split.train)))
     if k > 1:
         model, info["ensemble"] = _ensemble(
             k, split, emb, taught, replace(member, distill_weight=chosen), model, log, ckpt
@@ -732,9 +754,10 @@ def _run_export(
     emb = stages.run("text_embeddings", lambda: embed_stage(data.split, runner, log))
     taught = Taught()
     cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
+    ckpt = Checkpoints.of(cache, data.split, emb, resume)
     if cfg.use_teacher and cfg.student.distill_weight > 0:
-        taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log))
-    ckpt = Checkpoints.of(cache, data.split, emb, taught, resume)
+        taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log, emb, ckpt))
+    ckpt.teacher = str(taught.info.get("teacher_key"))
     trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log, ckpt))
     if trained.shipped is not None:  # the towers, validation and manifest describe the student as shipped
         cfg = replace(cfg, student=replace(trained.shipped, distill_weight=cfg.student.distill_weight))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.windows import training_windows
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ExportError
 from ._deps import require
 
 ENSEMBLE_AUTO = 3
@@ -262,7 +262,7 @@ class _Run:
     seqs: list[np.ndarray]  # training windows
     users: list[int]  # the user of each window
     tail: list[bool]  # the window ends at the user's last training item
-    teacher: dict[int, tuple[np.ndarray, np.ndarray]] | None
+    teacher: dict[int, tuple[np.ndarray, np.ndarray]] | EnsembleTeacher | None
     sampled: bool
     present: np.ndarray | None = None  # sampled softmax: items that can be negatives, and their probabilities
     q: np.ndarray | None = None
@@ -273,13 +273,14 @@ def train_student(
     text_emb: np.ndarray,
     cfg: StudentConfig,
     *,
-    teacher: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    teacher: dict[int, tuple[np.ndarray, np.ndarray]] | EnsembleTeacher | None = None,
     profiles: np.ndarray | None = None,
     progress: Callable[[str, float], None] = lambda m, f: None,
     checkpoint: Path | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train on ``split.train``; early-stop on validation NDCG@10 (full protocol). ``teacher`` maps a user to
-    (candidate item indices, teacher scores) for the item following their training sequence. ``profiles``:
+    (candidate item indices, teacher scores) for the item following their training sequence, or is an
+    :class:`EnsembleTeacher` distilled at every position. ``profiles``:
     per-user profile embeddings (text_dim) used for the profile token. ``checkpoint``: a file the run's whole
     state (weights, optimizer, both random generators, early-stopping state) is written to at every validation,
     and the finished model at the end; a run started with the same file continues from it, ending as the
@@ -436,13 +437,10 @@ def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
     # ID dropout: some items are seen through their text only
     drop = torch.rand(inp_t.shape) < cfg.id_dropout
     ids_in = torch.where(drop, torch.zeros_like(inp_t), inp_t)
-    hist = model.proj(run.text_t[(inp_t - 1).clamp(min=0)]) + model.ids(ids_in)
-    hist = hist * (inp_t > 0).unsqueeze(-1)
-    prof = torch.zeros(len(batch), cfg.dim)
+    prof_rows = None
     if run.prof_t is not None and use_prof.any():
-        p_idx = torch.as_tensor([run.users[k] for k in idx])
-        prof = model.profile_proj(run.prof_t[p_idx]) * torch.as_tensor(use_prof).unsqueeze(-1)
-    out = model.user(hist, prof)  # (B, width+1, dim)
+        prof_rows = run.prof_t[torch.as_tensor([run.users[k] for k in idx])] * torch.as_tensor(use_prof).unsqueeze(-1)
+    out = _user_states(torch, model, run.text_t, inp_t, ids_in, prof_rows)  # (B, width+1, dim)
     t = torch.as_tensor(tgt)
     logits = None
     if run.sampled:
@@ -463,18 +461,70 @@ def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
         users = [run.users[k] for k in idx]
         cold = _cold_nll(torch, model, run.prof_t, items, run.absent, users, run.split, cfg, rng)
         loss = loss + cfg.cold_weight * cold
-    if run.teacher and cfg.distill_weight > 0:
-        kl = _distillation_kl(run, idx, out, logits)
+    if run.teacher is not None and cfg.distill_weight > 0:
+        if isinstance(run.teacher, EnsembleTeacher):
+            kl = _positions_kl(run, run.teacher, inp_t, prof_rows, t, logits)
+        else:
+            kl = _distillation_kl(run, idx, out, logits)
         if kl is not None:
             loss = loss + cfg.distill_weight * kl
     return loss
+
+
+def _user_states(torch: Any, model: Any, text_t: Any, inp_t: Any, ids_in: Any, prof_rows: Any) -> Any:
+    """A student's output at every position of right-aligned windows: ``inp_t`` item index + 1 (0 = padding),
+    ``ids_in`` the ids it sees (0 where id dropout hid one), ``prof_rows`` profile embeddings with a zero row for
+    "no profile" (None: none in the batch)."""
+    hist = model.proj(text_t[(inp_t - 1).clamp(min=0)]) + model.ids(ids_in)
+    hist = hist * (inp_t > 0).unsqueeze(-1)
+    prof = torch.zeros(inp_t.shape[0], hist.shape[-1])
+    if prof_rows is not None:
+        prof = model.profile_proj(prof_rows) * (prof_rows.abs().sum(-1, keepdim=True) > 0)
+    return model.user(hist, prof)
+
+
+class EnsembleTeacher:
+    """Frozen students (the export's own seed ensemble, ``--teacher ensemble``) whose mean logits over the whole
+    catalogue at every position of a training window are what a student distils: the signal of every next item,
+    not of one candidate set per user. Its members see true ids (no id dropout) and the same profile token."""
+
+    def __init__(self, torch: Any, members: Sequence[Any], text_emb: np.ndarray) -> None:
+        self.torch = torch
+        self.members = [m.eval() for m in members]
+        self.text_t = torch.as_tensor(text_emb, dtype=torch.float32)
+        ids = torch.arange(1, len(text_emb) + 1)
+        with torch.no_grad():
+            self.items = [m.item_vectors(self.text_t, ids) for m in self.members]
+
+    def logits(self, inp_t: Any, prof_rows: Any) -> Any:
+        """(B, width+1, n_items): the members' mean logits for the item after each prefix."""
+        torch = self.torch
+        with torch.no_grad():
+            total = None
+            for m, items in zip(self.members, self.items, strict=True):
+                part = _user_states(torch, m, self.text_t, inp_t, inp_t, prof_rows) @ items.T
+                total = part if total is None else total + part
+            assert total is not None
+            return total / len(self.members)
+
+
+def _positions_kl(run: _Run, teacher: EnsembleTeacher, inp_t: Any, prof_rows: Any, t: Any, logits: Any) -> Any:
+    """Mean KL(teacher || student) over the catalogue at every target position of the batch."""
+    torch, cfg = run.torch, run.cfg
+    if logits is None:
+        raise ExportError("distilling a teacher ensemble at every position needs the full softmax (loss 'full')")
+    temp = cfg.distill_temperature
+    mask = t > 0
+    t_log = torch.log_softmax(teacher.logits(inp_t, prof_rows).masked_fill(run.absent, -1e9)[mask] / temp, -1)
+    s_log = torch.log_softmax(logits[mask] / temp, -1)
+    return (t_log.exp() * (t_log - s_log)).sum(-1).mean() * temp * temp
 
 
 def _distillation_kl(run: _Run, idx: np.ndarray, out: Any, logits: Any) -> Any:
     """Mean KL between the teacher's and the student's distributions over each labelled window's candidates
     (None when no window of the batch is labelled)."""
     torch, model, cfg = run.torch, run.model, run.cfg
-    assert run.teacher is not None
+    assert isinstance(run.teacher, dict)
     kl_terms = []
     for r, k in enumerate(idx):
         lab = run.teacher.get(run.users[k]) if run.tail[k] else None
