@@ -6,6 +6,7 @@ shows as one (a traceback).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -1003,9 +1004,10 @@ def export_cmd(
     teacher_steps: int = typer.Option(200, "--teacher-steps", help="Teacher fine-tuning steps."),
     label_users: int = typer.Option(400, "--label-users", help="Users whose candidate sets the teacher labels."),
     id_dropout: float | None = typer.Option(
-        None,
-        "--id-dropout",
-        help="Share of items seen by text only in training (default 0.25, chosen on validation).",
+        None, "--id-dropout", help="Share of items seen by text only in training (default 0.25, chosen on validation)."
+    ),
+    item_vectors: Path | None = typer.Option(
+        None, "--item-vectors", help='JSON Lines of app-encoded item vectors ({"id", "vectors": {"image": [...]}}).'
     ),
     holdout_cold_items: bool = typer.Option(
         False, "--holdout-cold-items", help="Train without the items `odrec eval --scenario cold-item` holds out."
@@ -1025,14 +1027,10 @@ def export_cmd(
     ),
     workers: int | None = typer.Option(None, "--workers", help="Ray workers per stage (default: the cluster's CPUs)."),
     device: str = typer.Option(
-        "cpu",
-        "--device",
-        help="cpu, or cuda: fine-tune and label with the torch teacher on the GPU (on Ray: GPU workers).",
+        "cpu", "--device", help="cpu, or cuda: fine-tune and label with the torch teacher on the GPU (Ray: GPU workers)"
     ),
     lora: str = typer.Option(
-        "auto",
-        "--lora",
-        help="Fine-tune the teacher through LoRA adapters: auto (teachers over 200M parameters), on, off.",
+        "auto", "--lora", help="Fine-tune the teacher through LoRA adapters: auto (over 200M parameters), on, off."
     ),
     item_item: bool = typer.Option(
         True,
@@ -1060,6 +1058,7 @@ def export_cmd(
         dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout, ensemble=ensemble),
         dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device, candidates=teacher_candidates),
     )  # fmt: skip
+    cfg = dataclasses.replace(cfg, item_vectors=None if item_vectors is None else str(item_vectors))
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         manifest = run_export(
             cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar), ray=ray_cfg

@@ -526,7 +526,7 @@ def test_every_distillation_weight_is_tried_beside_none_and_the_best_kept(
     the highest on validation is shipped, and the report says which and why."""
     from ondevice_rec.export import pipeline
 
-    def taught(cfg, split, cache, resume, runner, log):  # type: ignore[no-untyped-def]
+    def taught(cfg, split, cache, resume, runner, log, emb=None, ckpt=None):  # type: ignore[no-untyped-def]
         rng = np.random.default_rng(0)
         labels = {u: (np.arange(5), rng.normal(size=5).astype(np.float32)) for u in range(split.n_users)}
         return pipeline.Taught(labels, {"teacher_key": "stub", "validation_quality": {"teacher_beats_retriever": True}})

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -25,16 +25,25 @@ class Encoder(Protocol):
     max_length: int
     learned_user: bool  # True when user_vector() is a trained user tower, not None
     item_item: ItemItem | None  # a trained item-item blend (two-tower bundles exported with one), else None
+    # app-encoded modalities (name → dimension) whose vectors the item tower reads beside the text (students
+    # exported with ``--item-vectors``); empty for encoders of text alone
+    item_modalities: dict[str, int]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Text-encoder vectors (unit norm), one row per text."""
         ...
 
     def item_vectors(
-        self, item_ids: Sequence[str], texts: Sequence[str], *, unknown: Sequence[bool] | None = None
+        self,
+        item_ids: Sequence[str],
+        texts: Sequence[str],
+        *,
+        unknown: Sequence[bool] | None = None,
+        vectors: Sequence[Mapping[str, np.ndarray]] | None = None,
     ) -> np.ndarray:
         """Vectors stored for catalogue items (computed once, at ingest); ``unknown`` marks items to be seen
-        by their text alone."""
+        by their text alone; ``vectors``: each item's app-encoded vectors per modality (read by encoders with
+        ``item_modalities``)."""
         ...
 
     def profile_vectors(self, texts: Sequence[str]) -> np.ndarray:

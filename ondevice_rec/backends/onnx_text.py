@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ class OnnxTextEncoder:
             raise BundleError(f"{what}: unknown pooling {spec.pooling!r}")
         self.spec = spec
         self.dim = spec.dim
+        self.item_modalities: dict[str, int] = {}  # a text encoder reads text alone
         self.max_length = spec.max_length
         self.space_id = space_id
         refuse_if_telemetry_on()  # at open, not at the first embed
@@ -102,7 +103,12 @@ class OnnxTextEncoder:
         return out / np.maximum(norms, 1e-12)
 
     def item_vectors(
-        self, item_ids: Sequence[str], texts: Sequence[str], *, unknown: Sequence[bool] | None = None
+        self,
+        item_ids: Sequence[str],
+        texts: Sequence[str],
+        *,
+        unknown: Sequence[bool] | None = None,
+        vectors: Sequence[Mapping[str, np.ndarray]] | None = None,
     ) -> np.ndarray:
         return self.embed(texts)
 

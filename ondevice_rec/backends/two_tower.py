@@ -5,15 +5,36 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..bundle.manifest import TwoTowerSpec
-from ..errors import BundleError
+from ..errors import ArgumentError, BundleError
 from ..ranking.cooccurrence import ItemItem, Neighbours
 from ._ort import session
 from .onnx_text import OnnxTextEncoder
+
+
+def modality_block(dims: Mapping[str, int], vectors: Sequence[Mapping[str, np.ndarray]] | None, n: int) -> np.ndarray:
+    """The item tower's modality features of ``n`` items: per modality of ``dims`` (in its order), each item's
+    vector at unit length, zeros where it has none (such an item is seen by its text and id alone)."""
+    out = np.zeros((n, sum(dims.values())), dtype=np.float32)
+    if vectors is None:
+        return out
+    if len(vectors) != n:
+        raise ArgumentError(f"{len(vectors)} items' vectors for {n} items")
+    at = 0
+    for name, dim in dims.items():
+        for r, got in enumerate(vectors):
+            v = got.get(name)
+            if v is not None:
+                v = np.asarray(v, dtype=np.float32).reshape(-1)
+                if v.size != dim:
+                    raise ArgumentError(f"vectors[{name!r}] of item {r} has {v.size} numbers, the modality has {dim}")
+                out[r, at : at + dim] = v / max(float(np.linalg.norm(v)), 1e-12)
+        at += dim
+    return out
 
 
 class TwoTowerEncoder:
@@ -51,6 +72,12 @@ class TwoTowerEncoder:
         except (OSError, KeyError, ValueError) as e:
             raise BundleError(f"cannot read the item tower ({type(e).__name__}: {e})") from None
         self.dim = int(self.proj_w.shape[1])
+        self.item_modalities = dict(spec.item_modalities or {})
+        if self.proj_w.shape[0] != text.dim + sum(self.item_modalities.values()):
+            raise BundleError(
+                f"the item tower projects {self.proj_w.shape[0]} features, not the text encoder's {text.dim} plus "
+                f"the modalities {self.item_modalities}"
+            )
         self.row_of = {str(i): r for r, i in enumerate(ids)}
         self.item_item: ItemItem | None = None
         if item_item is not None and spec.item_item_weight > 0:
@@ -67,10 +94,19 @@ class TwoTowerEncoder:
         return self.text.embed(texts)
 
     def item_vectors(
-        self, item_ids: Sequence[str], texts: Sequence[str], *, unknown: Sequence[bool] | None = None
+        self,
+        item_ids: Sequence[str],
+        texts: Sequence[str],
+        *,
+        unknown: Sequence[bool] | None = None,
+        vectors: Sequence[Mapping[str, np.ndarray]] | None = None,
     ) -> np.ndarray:
-        """Text projection, plus the id embedding of items seen in training (unless marked ``unknown``)."""
-        vecs = self.text.embed(texts) @ self.proj_w + self.proj_b
+        """Projection of the text (and of the item's ``vectors`` of the modalities the student was exported
+        with: :func:`modality_block`), plus the id embedding of items seen in training (unless ``unknown``)."""
+        feats = self.text.embed(texts)
+        if self.item_modalities:
+            feats = np.concatenate([feats, modality_block(self.item_modalities, vectors, len(texts))], axis=1)
+        vecs = feats @ self.proj_w + self.proj_b
         for r, item_id in enumerate(item_ids):
             row = self.row_of.get(str(item_id))
             if row is not None and not (unknown is not None and unknown[r]):

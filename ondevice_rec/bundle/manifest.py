@@ -57,6 +57,9 @@ class TwoTowerSpec:
     # popularity weight for a user with no events of their own (a profile only), chosen on validation at export;
     # None: the bundle kind's usual weight
     cold_popularity_weight: float | None = None
+    # app-encoded modalities (name → dimension, in the order the item tower reads them after the text vector)
+    # the student was exported with (``odrec export --item-vectors``); None: text and ids alone
+    item_modalities: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ chooses its runtime settings on (the cold-start weight), so both score exactly a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..datasets import Split
+from ..errors import DatasetError
 
 
 @dataclass
@@ -122,21 +123,30 @@ def fit_bundle(
     before_last: bool = False,
     batch: int = 64,
     progress: Callable[[str, float], None] = lambda m, f: None,
+    vectors: Sequence[Mapping[str, np.ndarray]] | None = None,
     **settings: Any,
 ) -> RuntimeFitted:
     """The bundle at ``path`` (None: the shipped one) scoring ``split`` as the runtime does: its items embedded as
     the runtime embeds them (items in ``exclude`` from their text alone, as items that arrived after training),
     training-set counts as the popularity prior (``before_last``: without each user's last training item, the one
-    a teacher's training labels score). ``settings``: :class:`RuntimeFitted`'s own (titles, diversity)."""
+    a teacher's training labels score). ``vectors``: each item's app-encoded vectors, for a bundle whose item
+    tower reads them. ``settings``: :class:`RuntimeFitted`'s own (titles, diversity)."""
     from ..backends import open_encoder
     from ..bundle import load_bundle
 
     encoder = open_encoder(load_bundle(path), precision=precision)
+    if encoder.item_modalities and vectors is None:
+        encoder.close()
+        raise DatasetError(
+            f"bundle {path} reads item vectors of {encoder.item_modalities} beside the text; the dataset gives "
+            "none, and ranking without them would measure another model"
+        )
     vecs = []
     for s in range(0, split.n_items, batch):
         sl = slice(s, s + batch)
         unk = exclude[sl].tolist() if exclude is not None else None
-        vecs.append(encoder.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk))
+        got = None if vectors is None else list(vectors[sl])
+        vecs.append(encoder.item_vectors(split.item_ids[sl], split.item_text[sl], unknown=unk, vectors=got))
         progress("embedding items", min(1.0, (s + batch) / split.n_items))
     counts = np.zeros(split.n_items, dtype=np.float64)
     for seq in split.train:

@@ -81,6 +81,9 @@ class ExportConfig:
     fusion_users: int = 300  # validation users the LLM re-rank weight is chosen on
     # ship item-kNN's co-occurrence neighbours and blend them in with a weight chosen on validation (0: dropped)
     item_item: bool = True
+    # a JSON Lines catalogue of the app's own item vectors (``{"id", "vectors": {"image": [...]}}``) the item
+    # tower reads beside the text (``export.item_vectors``); the bundle then asks the runtime for them
+    item_vectors: str | None = None
     # validation gates
     max_abs_onnx_vs_torch: float = 1e-4
     # int8 fails when it is worse than fp32 by more than this on validation NDCG@10, shown by a paired one-sided
@@ -189,7 +192,11 @@ def peak_rss_mb() -> float:
 
 
 def _cold_item_validation(
-    encoder: TwoTowerEncoder, split: Split, cold: np.ndarray | None, item_vecs: np.ndarray
+    encoder: TwoTowerEncoder,
+    split: Split,
+    cold: np.ndarray | None,
+    item_vecs: np.ndarray,
+    vectors: list[dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """With held-out items: validation NDCG@10 of the users whose validation item is one of them (scored, as
     the cold-item scenario scores them, from their text alone), and of every user with those items in the
@@ -201,7 +208,8 @@ def _cold_item_validation(
     for s in range(0, len(rows), 64):
         part = rows[s : s + 64]
         ids, texts = [split.item_ids[i] for i in part], [split.item_text[i] for i in part]
-        vecs[part] = encoder.item_vectors(ids, texts, unknown=[True] * len(part))
+        got = None if vectors is None else [vectors[i] for i in part]
+        vecs[part] = encoder.item_vectors(ids, texts, unknown=[True] * len(part), vectors=got)
     users = np.flatnonzero(cold[split.valid])
     everyone = _encoder_ndcg(encoder, split, "valid", vecs)[0]
     return {
@@ -262,8 +270,11 @@ class Embedded:
 
     base: Bundle
     encoder: OnnxTextEncoder
-    items: np.ndarray
+    items: np.ndarray  # the item tower's input features: the text vector, then any modality vectors
     profiles: np.ndarray
+    modalities: dict[str, int] = field(default_factory=dict)  # app-encoded modalities among ``items``' features
+    vectors: list[dict[str, np.ndarray]] | None = None  # each item's vectors of those modalities
+    vectors_report: dict[str, Any] | None = None
 
 
 @dataclass
@@ -323,7 +334,7 @@ def data_stage(cfg: ExportConfig, log: Log) -> Data:
     return Data(split, cold, n)
 
 
-def embed_stage(split: Split, runner: RayRunner | None, log: Log) -> Embedded:
+def embed_stage(split: Split, runner: RayRunner | None, log: Log, item_vectors: str | None = None) -> Embedded:
     base = load_bundle(default_bundle_path())
     te = base.manifest.encoder
     encoder = OnnxTextEncoder(te, base.file(te.model), base.file(te.tokenizer), what="default text encoder")
@@ -338,7 +349,14 @@ def embed_stage(split: Split, runner: RayRunner | None, log: Log) -> Embedded:
         items = embed_on_ray(runner, split.item_text, log)
         profiles = embed_on_ray(runner, profile_texts, log)
     log(f"embedded {split.n_items} items", 1.0)
-    return Embedded(base, encoder, items, profiles)
+    if item_vectors is None:
+        return Embedded(base, encoder, items, profiles)
+    from .item_vectors import read_item_vectors
+
+    got = read_item_vectors(item_vectors, split.item_ids)
+    log(f"item vectors {got.dims} for {got.report['items_with_vectors']} of {split.n_items} items", 1.0)
+    feats = np.concatenate([items, got.block()], axis=1)
+    return Embedded(base, encoder, feats, profiles, got.dims, got.per_item, got.report)
 
 
 def teach_stage(
@@ -514,6 +532,7 @@ def tower_stage(cfg: ExportConfig, split: Split, emb: Embedded, model: Any, work
         max_len=cfg.student.max_len,
         dim=cfg.student.tower_dim,
         default_precision="int8",
+        item_modalities=emb.modalities or None,
     )
     files: dict[str, bytes | Path] = {
         "model.onnx": emb.base.file("model.onnx"),
@@ -537,7 +556,11 @@ def tower_stage(cfg: ExportConfig, split: Split, emb: Embedded, model: Any, work
     }
     item_vecs = np.concatenate(
         [
-            encoders["fp32"].item_vectors(split.item_ids[i : i + 64], split.item_text[i : i + 64])
+            encoders["fp32"].item_vectors(
+                split.item_ids[i : i + 64],
+                split.item_text[i : i + 64],
+                vectors=None if emb.vectors is None else emb.vectors[i : i + 64],
+            )  # fmt: skip
             for i in range(0, split.n_items, 64)
         ]
     )
@@ -587,7 +610,7 @@ def validate_stage(
             "valid_ndcg10_onnx_fp32": round(ndcg["fp32"], 5),
             "valid_ndcg10_onnx_int8": round(ndcg["int8"], 5),
             **int8_figures(*per_user["fp32"], *per_user["int8"]),
-            **_cold_item_validation(default, split, data.cold, towers.item_vecs),
+            **_cold_item_validation(default, split, data.cold, towers.item_vecs, emb.vectors),
         },
         [
             Gate("max_abs_onnx_fp32_vs_torch", "<=", cfg.max_abs_onnx_vs_torch, "ONNX vs torch max |diff|", ".2e"),
@@ -723,6 +746,7 @@ def manifest_of(
             "distillation": trained.distillation,
             "item_item": extra["item_item"],
             "cold_start": extra.get("cold_start"),
+            "item_vectors": emb.vectors_report,
         },  # fmt: skip
         teacher={k: v for k, v in taught.info.items() if k != "gguf"},
         llm_ranker=extra["llm_ranker"],
@@ -751,7 +775,7 @@ def _run_export(
     torch.set_num_threads(default_threads())
     stages = _Stages()
     data = stages.run("data", lambda: data_stage(cfg, log))
-    emb = stages.run("text_embeddings", lambda: embed_stage(data.split, runner, log))
+    emb = stages.run("text_embeddings", lambda: embed_stage(data.split, runner, log, cfg.item_vectors))
     taught = Taught()
     cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
     ckpt = Checkpoints.of(cache, data.split, emb, resume)

@@ -108,7 +108,9 @@ class StudentConfig:
         return asdict(self)
 
 
-def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -> Any:
+def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig, profile_dim: int | None = None) -> Any:
+    """``text_dim``: the item features the item tower projects (the text vector, then any app-encoded modality
+    vectors); ``profile_dim``: the profile text vector's (default ``text_dim``)."""
     nn: Any = torch.nn
 
     class Attention(nn.Module):
@@ -180,7 +182,7 @@ def build_student(torch: Any, n_items: int, text_dim: int, cfg: StudentConfig) -
             nn.init.normal_(self.ids.weight, std=0.02)
             with torch.no_grad():
                 self.ids.weight[0].zero_()
-            self.profile_proj = nn.Linear(text_dim, cfg.dim)
+            self.profile_proj = nn.Linear(profile_dim or text_dim, cfg.dim)
             self.user = UserTower()
 
         def item_vectors(self, text: Any, ids: Any) -> Any:
@@ -289,7 +291,7 @@ def train_student(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     n_items, text_dim = text_emb.shape
-    model = build_student(torch, n_items, text_dim, cfg)
+    model = build_student(torch, n_items, text_dim, cfg, None if profiles is None else profiles.shape[1])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     # items with no training interaction (e.g. held out as cold items) are left out of the softmax: they do not
     # exist yet at training time, and as permanent negatives their text would be learned as "never relevant"

@@ -113,11 +113,11 @@ def to_item(raw: Mapping[str, Any]) -> Item:
         tags=tags,
         meta=dict(meta),
         popularity=popularity,
-        vectors=_modality_vectors(item_id, raw.get("vectors")),
+        vectors=modality_vectors(item_id, raw.get("vectors")),
     )
 
 
-def _modality_vectors(item_id: str, raw: Any) -> dict[str, np.ndarray]:
+def modality_vectors(item_id: str, raw: Any) -> dict[str, np.ndarray]:
     """``{"image": [...]}``: the app's own vectors of an item, per modality (checked against the declared
     dimensions when written): finite numbers, not all zero."""
     if raw is None:

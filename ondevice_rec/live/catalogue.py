@@ -34,6 +34,17 @@ from .snapshot import CatalogSnapshot
 _log = logging.getLogger("ondevice_rec")
 
 
+def _input_sha(text: str, item: Item, modal: Mapping[str, int]) -> str:
+    """What an item's stored vector was computed from: its text and, for an item tower that reads app-encoded
+    modalities, its vectors of those modalities (a new image vector re-embeds the item, as a new title does)."""
+    h = hashlib.sha256(text.encode("utf-8"))
+    for name in modal:
+        v = item.vectors.get(name)
+        if v is not None:
+            h.update(name.encode() + b"\0" + np.ascontiguousarray(v, dtype=np.float32).tobytes())
+    return h.hexdigest()[:32]
+
+
 class LiveCatalog:
     def __init__(self, store: Store, encoder: Encoder, cfg: RankingConfig, lock: threading.RLock) -> None:
         self._store = store
@@ -73,14 +84,18 @@ class LiveCatalog:
         self.check(items)
         space = self._encoder.space_id
         texts = [item_text(it.as_dict()) for it in items]
-        shas = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts]
+        modal = self._encoder.item_modalities
+        shas = [_input_sha(t, it, modal) for t, it in zip(texts, items, strict=True)]
         known = self._store.catalog.text_shas(space, [it.id for it in items])
         todo = [i for i, it in enumerate(items) if known.get(it.id) != shas[i]]
         self.embedded += len(todo)
         vecs: dict[int, np.ndarray] = {}
         for s in range(0, len(todo), batch_size):
             idx = todo[s : s + batch_size]
-            out = self._encoder.item_vectors([items[i].id for i in idx], [texts[i] for i in idx])
+            out = self._encoder.item_vectors(
+                [items[i].id for i in idx], [texts[i] for i in idx],
+                vectors=[items[i].vectors for i in idx] if modal else None,
+            )  # fmt: skip
             vecs.update(zip(idx, out))
         with self._lock:
             iids, before, after = self._store.catalog.upsert(items, shas, vecs, space, remote=remote)
@@ -154,7 +169,7 @@ class LiveCatalog:
 
     def embed_missing(self) -> None:
         """First open with a new bundle: embed the items that have no vectors for it."""
-        self.write(self._store.catalog.without_vectors(self._encoder.space_id))
+        self.write(self._store.catalog.without_vectors(self._encoder.space_id, self._encoder.item_modalities))
 
     # --- reads ------------------------------------------------------------------------------------
     def get(self, item_id: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -242,14 +242,23 @@ class CatalogTable:
         )
         return [(_item(r), None if r[6] is None else float(r[6])) for r in rows]
 
-    def without_vectors(self, space_id: str) -> list[Item]:
-        """Items that have no vector in ``space_id`` (the store was filled under another bundle)."""
+    def without_vectors(self, space_id: str, modalities: Mapping[str, int] | None = None) -> list[Item]:
+        """Items that have no vector in ``space_id`` (the store was filled under another bundle), with their
+        stored vectors of ``modalities`` (an item tower that reads them embeds from them too)."""
         rows = self._s.query(
-            "SELECT i.item_id, i.title, i.text, i.tags, i.meta, i.popularity FROM items i LEFT JOIN item_vectors v "
-            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL AND i.removed IS NULL",
+            "SELECT i.item_id, i.title, i.text, i.tags, i.meta, i.popularity, i.iid FROM items i LEFT JOIN "
+            "item_vectors v ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL AND i.removed IS NULL",
             (space_id,),
         )
-        return [_item(r) for r in rows]
+        items = [_item(r) for r in rows]
+        for name, dim in (modalities or {}).items():
+            iids, mat = self.modality_vectors(name, dim)
+            row_of = {int(iid): k for k, iid in enumerate(iids)}
+            for it, r in zip(items, rows, strict=True):
+                k = row_of.get(int(r[6]))
+                if k is not None:
+                    it.vectors[name] = mat[k]
+        return items
 
     def get(self, item_id: str) -> tuple[Item, float | None] | None:
         """(item, removed-at or None) for ``item_id``, or None when there is no such item."""
