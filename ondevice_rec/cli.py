@@ -1175,13 +1175,18 @@ def export_summary(manifest: Manifest) -> list[str]:
             # measured on ML-100K: SmolLM2-135M at 2.1x random costs the student 0.018 NDCG@10
             lines.append("  a weak teacher: distilling from it may cost accuracy; compare with --distill-weight 0")
     q = t.get("validation_quality") or {}
-    if q:
+    if q and "student_ndcg10" in q:  # the export's own ensemble, against its first member
+        lines.append(
+            f"teacher ensemble of {t.get('members')} vs its first member (the student alone), validation NDCG@10: "
+            f"{q['teacher_ndcg10']:.4f} vs {q['student_ndcg10']:.4f}"
+        )
+    elif q:
         lines.append(
             f"teacher vs first-stage retriever on held-out validation candidates: NDCG@10 "
             f"{q['teacher_ndcg10']:.4f} vs {q['retriever_ndcg10']:.4f} ({q['users']} users"
             + (f", decided early of {q['users_planned']})" if q.get("stopped_early") else ")")
         )
-    if t.get("valid_ndcg10") is not None:  # a ranker teacher, on the users and metric the student is chosen on
+    if t.get("valid_ndcg10") is not None and t.get("kind") != "ensemble":  # a ranker, on the student's users/metric
         lines.append(f"teacher validation NDCG@10 (full protocol): {t['valid_ndcg10']:.4f}")
     d = (manifest.training or {}).get("distillation") or {}
     if d:

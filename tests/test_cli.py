@@ -219,6 +219,12 @@ def test_export_summary_flags_a_weak_teacher() -> None:
     strong = export_summary(replace(base, teacher={"teacher_hr1_on_candidates": 0.4, "random_hr1_on_candidates": 0.05}))
     assert len(strong) == 2 and "weak" not in " ".join(strong)
     assert len(export_summary(replace(base, teacher={"used": False}))) == 1
+    quality = {"teacher_ndcg10": 0.12, "student_ndcg10": 0.11, "teacher_beats_retriever": True}
+    ens = export_summary(replace(base, teacher={"kind": "ensemble", "members": 3, "valid_ndcg10": 0.12,
+                                                "validation_quality": quality}))  # fmt: skip
+    assert (
+        ens[0] == "teacher ensemble of 3 vs its first member (the student alone), validation NDCG@10: 0.1200 vs 0.1100"
+    )
 
 
 def test_build_default_never_rewrites_the_installed_bundle_without_overwrite() -> None:

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from ondevice_rec import ExportError, Recommender  # noqa: E402
+from ondevice_rec import ArgumentError, ExportError, Recommender  # noqa: E402
 from ondevice_rec.backends import open_encoder  # noqa: E402
 from ondevice_rec.bundle import load_bundle  # noqa: E402
 from ondevice_rec.eval.runtime import fit_bundle  # noqa: E402
@@ -114,6 +114,17 @@ def test_the_runtime_embeds_an_item_from_its_stored_vectors(exported: tuple[Path
         rec.add_items([{**items[-1], "vectors": {"image": _image(0, rng)}}])  # new1's image is now cluster 0's
         after = {r.item_id: r.score for r in rec.recommend("u", k=60, diversity=0.0)}
         assert after["new1"] > before["new1"] and after["new0"] == before["new0"], (before, after)
+        rec.add_items([{k: v for k, v in items[-2].items() if k != "vectors"} | {"title": "Poster 98"}])
+        again = {r.item_id: r.score for r in rec.recommend("u", k=60, diversity=0.0)}
+        assert again["new0"] == pytest.approx(after["new0"], abs=0.05)  # a new title, the stored image kept
+
+
+def test_a_store_without_the_bundles_modality_is_refused(exported: tuple[Path, Path], tmp_path: Path) -> None:
+    path, _ = exported
+    with pytest.raises(ArgumentError, match=r"reads item vectors \{'image': 8\}; this store declares none"):
+        Recommender.open(tmp_path / "rec.db", bundle=path)
+    with pytest.raises(ArgumentError, match="reads item vectors"):
+        Recommender.open(tmp_path / "rec2.db", bundle=path, modalities={"image": 4})
 
 
 def test_evaluating_such_a_bundle_without_the_vectors_is_refused(exported: tuple[Path, Path]) -> None:
@@ -132,6 +143,11 @@ def test_a_vectors_file_that_fits_no_item_is_one_line(tmp_path: Path) -> None:
     cfg = ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), use_teacher=False, item_vectors=str(bad))
     with pytest.raises(ExportError, match="none of its 1 items is one of the dataset's 47 items"):
         run_export(cfg, tmp_path / "b")
+    with pytest.raises(ExportError, match="--item-vectors .*nope.jsonl: no such file"):
+        run_export(
+            ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), item_vectors=str(tmp_path / "nope.jsonl")),
+            tmp_path / "b",
+        )
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(vectors.read_text() + json.dumps({"id": "x", "vectors": {"image": [1.0, 2.0]}}) + "\n")
     with pytest.raises(ExportError, match="has 2 numbers of modality 'image', others have 8"):

@@ -319,6 +319,8 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         check_teacher_name(cfg.teacher)
     if "gguf" in cfg.formats and (is_ranker(cfg.teacher) or is_ensemble(cfg.teacher)):
         raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
+    if cfg.item_vectors is not None and not Path(cfg.item_vectors).is_file():
+        raise ExportError(f"--item-vectors {cfg.item_vectors}: no such file")
     if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
         raise ExportError(
             "--formats gguf exports the fine-tuned teacher: it needs the teacher stage "

@@ -58,7 +58,14 @@ class LiveCatalog:
         self.check: Callable[[Sequence[Item]], None] = lambda items: None  # the modalities' check (set by the owner)
 
     def check_with(self, modalities: Modalities) -> Modalities:
-        """Check every item written against the store's modalities (their names and dimensions)."""
+        """Check every item written against the store's modalities (their names and dimensions); a bundle whose
+        item tower reads a modality the store does not hold (at that size) is refused, not fed zeros."""
+        wrong = {n: d for n, d in self._encoder.item_modalities.items() if modalities.dims.get(n) != d}
+        if wrong:
+            raise ArgumentError(
+                f"the bundle's item tower reads item vectors {wrong}; this store declares {modalities.dims or 'none'}"
+                f" (open it with modalities={wrong})"
+            )
         self.check = modalities.check
         return modalities
 
@@ -85,6 +92,13 @@ class LiveCatalog:
         space = self._encoder.space_id
         texts = [item_text(it.as_dict()) for it in items]
         modal = self._encoder.item_modalities
+        if modal:  # an item sent again without its vectors keeps the stored ones, in its tower vector too
+            stored = self._store.catalog.stored_modality_vectors(
+                [it.id for it in items if set(modal) - set(it.vectors)], modal
+            )
+            for it in items:
+                for name, v in stored.get(it.id, {}).items():
+                    it.vectors.setdefault(name, v)
         shas = [_input_sha(t, it, modal) for t, it in zip(texts, items, strict=True)]
         known = self._store.catalog.text_shas(space, [it.id for it in items])
         todo = [i for i, it in enumerate(items) if known.get(it.id) != shas[i]]

@@ -126,6 +126,26 @@ class CatalogTable:
                 self._s.set_meta(conn, "modalities", json.dumps(merged, sort_keys=True))
         return merged
 
+    def stored_modality_vectors(
+        self, item_ids: Sequence[str], dims: Mapping[str, int]
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """The stored vectors of ``dims``' modalities of these items: item id → modality → vector."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        spaces = {MODALITY_SPACE + name: name for name in dims}
+        for s in range(0, len(item_ids), 400):
+            part = list(item_ids[s : s + 400])
+            rows = self._s.query(
+                f"SELECT i.item_id, v.model_id, v.vector FROM items i JOIN item_vectors v ON v.iid=i.iid "
+                f"WHERE i.item_id IN ({','.join('?' * len(part))}) AND v.model_id IN ({','.join('?' * len(spaces))})",
+                (*part, *spaces),
+            )
+            for item_id, model_id, blob in rows:
+                name = spaces[model_id]
+                vec = np.frombuffer(blob, dtype=vectors.DTYPE).astype(np.float32)
+                if vec.size == dims[name]:
+                    out.setdefault(item_id, {})[name] = vec
+        return out
+
     def modality_vectors(self, name: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(iids, float32 matrix) of every item with a vector of modality ``name``."""
         rows = self._s.query("SELECT iid, vector FROM item_vectors WHERE model_id=?", (MODALITY_SPACE + name,))
@@ -246,18 +266,15 @@ class CatalogTable:
         """Items that have no vector in ``space_id`` (the store was filled under another bundle), with their
         stored vectors of ``modalities`` (an item tower that reads them embeds from them too)."""
         rows = self._s.query(
-            "SELECT i.item_id, i.title, i.text, i.tags, i.meta, i.popularity, i.iid FROM items i LEFT JOIN "
-            "item_vectors v ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL AND i.removed IS NULL",
+            "SELECT i.item_id, i.title, i.text, i.tags, i.meta, i.popularity FROM items i LEFT JOIN item_vectors v "
+            "ON v.iid=i.iid AND v.model_id=? WHERE v.iid IS NULL AND i.removed IS NULL",
             (space_id,),
         )
         items = [_item(r) for r in rows]
-        for name, dim in (modalities or {}).items():
-            iids, mat = self.modality_vectors(name, dim)
-            row_of = {int(iid): k for k, iid in enumerate(iids)}
-            for it, r in zip(items, rows, strict=True):
-                k = row_of.get(int(r[6]))
-                if k is not None:
-                    it.vectors[name] = mat[k]
+        if modalities:
+            stored = self.stored_modality_vectors([it.id for it in items], modalities)
+            for it in items:
+                it.vectors.update(stored.get(it.id, {}))
         return items
 
     def get(self, item_id: str) -> tuple[Item, float | None] | None:
