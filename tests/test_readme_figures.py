@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,26 @@ def bench(scenario: str, stat: str, file: str = "bench/default.json", **params: 
         ]
         assert len(rows) == 1, (scenario, params, len(rows))
         return [rows[0][stat]]
+
+    return get
+
+
+def paired(old: tuple[str, str], new: tuple[str, str], *fields: str) -> Callable[[], list[float]]:
+    """``benchmarks/paired_compare.py``'s figures for the warm scenario: new − old per user from two
+    ``per_user.json`` files (relative to the results folder, with the model of each)."""
+
+    def get() -> list[float]:
+        from ondevice_rec.eval.metrics import paired_test
+
+        def per_user(rel: str, model: str) -> dict[Any, float]:
+            rows = [r for r in _load(rel) if r["model"] == model and r["scenario"] == "warm"]
+            assert len(rows) == 1, (rel, model)
+            return dict(zip(rows[0]["users"], rows[0]["NDCG@10"], strict=True))
+
+        o, n = per_user(*old), per_user(*new)
+        users = sorted(set(o) & set(n))
+        t = paired_test(np.array([n[u] for u in users]), np.array([o[u] for u in users]))
+        return [t[f] for f in fields]
 
     return get
 
@@ -561,6 +582,84 @@ FIGURES += [
         [mean("distill-sasrec-ml-100k/results.json", "warm", "full", "bundle:ml100k-sasrec-distilled")],
         ".4f",
     ),  # fmt: skip
+]
+
+DENS = "distill-ensemble-ml-100k/manifest.json"
+DENS_PU = "distill-ensemble-ml-100k/per_user.json"
+DENS_NEW = (DENS_PU, "bundle:ml-100k-ens-distilled")
+FIGURES += [
+    (
+        "validation NDCG@10 {} against\nits first member's {}",
+        [key(DENS, "teacher", "valid_ndcg10"), key(DENS, "teacher", "validation_quality", "student_ndcg10")],
+        ".4f",
+    ),
+    ("The distilled student reaches {} on", [key(DENS, "training", "distillation", "valid_ndcg10", "1.0")], ".4f"),
+    (
+        "on test it scores {} against the same student without distillation\nat {}",
+        [
+            mean("distill-ensemble-ml-100k/results.json", "warm", "full", "bundle:ml-100k-ens-distilled"),
+            mean("distill-ensemble-ml-100k/results.json", "warm", "full", "bundle:ml-100k-single"),
+        ],
+        ".4f",
+    ),
+    (
+        "({} [{}, {}],",
+        [
+            paired(
+                (DENS_PU, "bundle:ml-100k-single"),
+                (DENS_PU, "bundle:ml-100k-ens-distilled"),
+                "mean_diff",
+                "ci_low",
+                "ci_high",
+            )
+        ],
+        "+.4f",
+    ),
+    (
+        "p {}) and against the default",
+        [paired((DENS_PU, "bundle:ml-100k-single"), (DENS_PU, "bundle:ml-100k-ens-distilled"), "p_value")],
+        ".3f",
+    ),
+    ("three-student export at {} (", [mean("beyond-ml-100k/results.json", "warm", "full", "bundle:ml100k-ens")], ".4f"),
+    (
+        "({},\np",
+        [paired(("beyond-ml-100k/per_user.json", "bundle:ml100k-ens"), DENS_NEW, "mean_diff")],
+        "+.4f",
+    ),
+    (
+        "p {}): the direction",
+        [
+            paired(
+                ("beyond-ml-100k/per_user.json", "bundle:ml100k-ens"),
+                (DENS_PU, "bundle:ml-100k-ens-distilled"),
+                "p_value",
+            )
+        ],
+        ".3f",
+    ),
+    (
+        "the three members took {} s and the distilled student {} s",
+        [key(DENS, "stage_seconds", "teacher"), key(DENS, "stage_seconds", "student_training")],
+        ".1f",
+    ),
+]
+
+CEIL = "cold-v2-ceiling/ml-100k.json"
+FIGURES += [
+    (
+        "ItemKNN reaches {} ({} × Popularity's {})",
+        [
+            key(CEIL, "itemknn_3_titles", "test_at_chosen"),
+            key(CEIL, "itemknn_3_titles", "ratio_to_popularity"),
+            key(CEIL, "popularity_test"),
+        ],
+        ".4g",
+    ),
+    (
+        "the single student {} ({} ×;",
+        [key(CEIL, "student_3_titles", "test_at_chosen"), key(CEIL, "student_3_titles", "oracle_ratio")],
+        ".4g",
+    ),
 ]
 
 
