@@ -1188,6 +1188,10 @@ def export_summary(manifest: Manifest) -> list[str]:
         )
     if t.get("valid_ndcg10") is not None and t.get("kind") != "ensemble":  # a ranker, on the student's users/metric
         lines.append(f"teacher validation NDCG@10 (full protocol): {t['valid_ndcg10']:.4f}")
+    iv = (manifest.training or {}).get("item_vectors")
+    if iv:
+        covered = ", ".join(f"{n} for {c} of {iv['items']} items" for n, c in iv["items_with_vectors"].items())
+        lines.append(f"item vectors read by the item tower: {covered}")
     d = (manifest.training or {}).get("distillation") or {}
     if d:
         lines.append(

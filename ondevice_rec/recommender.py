@@ -25,7 +25,6 @@ from .inputs.items import CatalogColumns, check_id
 from .inputs.requests import build_request, check_open, check_options, check_profile, open_config, page
 from .live.catalogue import LiveCatalog
 from .live.histories import UserHistories
-from .live.modalities import Modalities
 from .live.profiles import Profiles
 from .privacy import rights
 from .privacy.consent import PERSONALIZATION, ConsentHandle, ConsentLedger
@@ -102,7 +101,7 @@ class Recommender:
         self._profiles = Profiles(self._store, self._encoder, self._items.snapshot, self._lock)
         self._histories = UserHistories(self._store, self.config, self._profiles.get)
         try:
-            self._modalities = self._items.check_with(Modalities(self._store, modalities, read_only=self.read_only))
+            self._modalities = self._items.modalities(modalities, read_only=self.read_only)
             if not self.read_only:
                 self._store.catalog.rebuild_stats_if_flagged(self._increments)
                 self._items.embed_missing()

@@ -71,6 +71,12 @@ def test_the_bundle_names_the_modalities_its_item_tower_reads(exported: tuple[Pa
     assert m.two_tower is not None and m.two_tower.item_modalities == {"image": DIM}
     report = (m.training or {})["item_vectors"]
     assert report["items_with_vectors"] == {"image": report["items"]} and report["file_items"] == 48
+    from ondevice_rec.cli import export_summary
+
+    assert (
+        f"item vectors read by the item tower: image for {report['items']} of {report['items']} items"
+        in export_summary(m)
+    )
 
 
 def test_new_items_are_told_apart_by_their_image_vectors_alone(exported: tuple[Path, Path]) -> None:
@@ -121,10 +127,12 @@ def test_the_runtime_embeds_an_item_from_its_stored_vectors(exported: tuple[Path
 
 def test_a_store_without_the_bundles_modality_is_refused(exported: tuple[Path, Path], tmp_path: Path) -> None:
     path, _ = exported
-    with pytest.raises(ArgumentError, match=r"reads item vectors \{'image': 8\}; this store declares none"):
+    with pytest.raises(ArgumentError, match=r"reads item vectors \{'image': 8\}; this store would hold none"):
         Recommender.open(tmp_path / "rec.db", bundle=path)
-    with pytest.raises(ArgumentError, match="reads item vectors"):
+    with pytest.raises(ArgumentError, match="odrec: --modality image=8"):
         Recommender.open(tmp_path / "rec2.db", bundle=path, modalities={"image": 4})
+    with Recommender.open(tmp_path / "rec2.db", bundle=path, modalities={"image": DIM}):  # nothing was declared
+        pass
 
 
 def test_evaluating_such_a_bundle_without_the_vectors_is_refused(exported: tuple[Path, Path]) -> None:
@@ -134,6 +142,16 @@ def test_evaluating_such_a_bundle_without_the_vectors_is_refused(exported: tuple
     split = leave_one_out(load_dataset("generic", path.parent / "data"))
     with pytest.raises(Exception, match="reads item vectors of"):
         fit_bundle(str(path), split)
+
+
+def test_numeric_ids_name_the_same_items_as_text(tmp_path: Path) -> None:
+    from ondevice_rec.export.item_vectors import read_item_vectors
+
+    f = tmp_path / "v.jsonl"
+    f.write_text(json.dumps({"id": 7, "vectors": {"image": [1.0, 0.0]}}) + "\n")
+    got = read_item_vectors(f, ["7", "8"])
+    assert got.dims == {"image": 2} and got.report["items_with_vectors"] == {"image": 1}
+    assert got.block().tolist() == [[1.0, 0.0], [0.0, 0.0]]  # unit length; zeros for the item without one
 
 
 def test_a_vectors_file_that_fits_no_item_is_one_line(tmp_path: Path) -> None:
@@ -147,6 +165,12 @@ def test_a_vectors_file_that_fits_no_item_is_one_line(tmp_path: Path) -> None:
         run_export(
             ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), item_vectors=str(tmp_path / "nope.jsonl")),
             tmp_path / "b",
+        )
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(vectors.read_text() + vectors.read_text().splitlines()[0] + "\n")
+    with pytest.raises(ExportError, match="twice.jsonl:49: item id '0' appears again \\(first on line 1\\)"):
+        run_export(
+            ExportConfig(dataset="generic", data_dir=str(tmp_path / "data"), item_vectors=str(twice)), tmp_path / "b"
         )
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(vectors.read_text() + json.dumps({"id": "x", "vectors": {"image": [1.0, 2.0]}}) + "\n")

@@ -431,7 +431,31 @@ def test_the_export_own_ensemble_teaches_one_student(tmp_path: Path, monkeypatch
     distillation = (m.training or {})["distillation"]
     assert distillation["candidates"] == [0.0, 1.0] and set(distillation["valid_ndcg10"]) == {"0.0", "1.0"}
     assert sum("student loaded from its checkpoint" in x for x in lines) == 1  # the ablation is member 1
-    assert m.two_tower is not None and m.two_tower.dim == 16  # one student, not the ensemble's 32
+    # the (faked) ensemble beats every student on validation: it ships itself rather than lose accuracy
+    ens = (m.training or {})["ensemble"]
+    assert ens["used"] and "higher on validation" in ens["why"]
+    assert m.two_tower is not None and m.two_tower.dim == 32
     assert not (tmp_path / "cache" / "students").exists()  # checkpoints go once the bundle is written
     with pytest.raises(ExportError, match="ranker teacher ensemble"):
         run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")
+    with pytest.raises(ExportError, match="pass --ensemble 2 or more"):
+        run_export(replace(cfg, student=replace(cfg.student, ensemble=1)), tmp_path / "x")
+    with pytest.raises(ExportError, match="needs --loss full or auto"):
+        run_export(replace(cfg, student=replace(cfg.student, loss="sampled")), tmp_path / "x")
+
+
+def test_the_ensemble_teacher_ships_whichever_scores_higher_on_validation() -> None:
+    import torch
+
+    from ondevice_rec.export.pipeline import Taught, _teacher_or_student
+    from ondevice_rec.export.student import EnsembleTeacher, build_student
+
+    cfg = StudentConfig(dim=8, blocks=1, heads=1, max_len=6)
+    members = [build_student(torch, 9, 5, cfg) for _ in range(2)]
+    taught = Taught(EnsembleTeacher(torch, members, np.zeros((9, 5), np.float32)), {"valid_ndcg10": 0.12})
+    student = object()
+    model, report = _teacher_or_student(taught, student, 0.13, lambda m, f: None)
+    assert model is student and report == {"members": 2, "valid_ndcg10": 0.12, "valid_ndcg10_student": 0.13,
+                                           "used": False}  # fmt: skip
+    model, report = _teacher_or_student(taught, student, 0.11, lambda m, f: None)
+    assert model is not student and report["used"] and len(model.members) == 2

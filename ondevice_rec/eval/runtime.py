@@ -139,7 +139,8 @@ def fit_bundle(
         encoder.close()
         raise DatasetError(
             f"bundle {path} reads item vectors of {encoder.item_modalities} beside the text; the dataset gives "
-            "none, and ranking without them would measure another model"
+            "none, and ranking without them would measure another model (compare exports without --item-vectors, "
+            "or score it through Recommender with the vectors in the store)"
         )
     vecs = []
     for s in range(0, split.n_items, batch):

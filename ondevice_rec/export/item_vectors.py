@@ -37,13 +37,20 @@ def read_item_vectors(path: Source, item_ids: list[str]) -> ItemVectors:
     """The vectors ``path`` gives the split's items (``item_ids``, in split order); a modality whose dimension
     differs between items, or a file that covers none of these items, is refused."""
     by_id: dict[str, dict[str, np.ndarray]] = {}
+    first: dict[str, int] = {}
     dims: dict[str, int] = {}
     for lineno, row in read_rows(path, "jsonl", what="item vectors"):
-        try:
-            item_id = check_id(row.get("id"), "id")
+        raw_id = row.get("id")
+        try:  # MovieLens-style numeric ids are the same ids as text
+            item_id = check_id(
+                str(raw_id) if isinstance(raw_id, int) and not isinstance(raw_id, bool) else raw_id, "id"
+            )
             got = modality_vectors(item_id, row.get("vectors"))
         except (TypeError, ValueError) as e:  # ArgumentError/ArgumentTypeError
             raise ExportError(f"{path}:{lineno}: {e}") from None
+        if item_id in by_id:
+            raise ExportError(f"{path}:{lineno}: item id {item_id!r} appears again (first on line {first[item_id]})")
+        first[item_id] = lineno
         for name, v in got.items():
             if dims.setdefault(name, int(v.size)) != v.size:
                 raise ExportError(

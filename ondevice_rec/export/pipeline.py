@@ -319,6 +319,12 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         check_teacher_name(cfg.teacher)
     if "gguf" in cfg.formats and (is_ranker(cfg.teacher) or is_ensemble(cfg.teacher)):
         raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
+    if cfg.use_teacher and is_ensemble(cfg.teacher) and cfg.student.ensemble == 1:
+        raise ExportError("--teacher ensemble is the export's own seed ensemble: pass --ensemble 2 or more (or 0: 3)")
+    if cfg.use_teacher and is_ensemble(cfg.teacher) and cfg.student.loss == "sampled":
+        raise ExportError(
+            "--teacher ensemble distils over the whole catalogue: it needs --loss full or auto, not sampled"
+        )
     if cfg.item_vectors is not None and not Path(cfg.item_vectors).is_file():
         raise ExportError(f"--item-vectors {cfg.item_vectors}: no such file")
     if "gguf" in cfg.formats and not (cfg.use_teacher and cfg.student.distill_weight > 0):
@@ -445,7 +451,6 @@ def train_stage(
     """The student, its distillation weight chosen on validation, 0 included: a student with distillation is
     trained only when the teacher beats the first-stage retriever on held-out candidates, and kept only when
     its validation NDCG@10 is higher than the student's without it. ``ckpt``: where each student checkpoints."""
-    from .teacher.ensemble import is_ensemble
 
     ckpt = ckpt or Checkpoints(None)
     quality = taught.info.get("validation_quality") or {}
@@ -480,14 +485,39 @@ def train_stage(
         ),
     }  # fmt: skip
     shipped = member
-    # the ensemble teacher's point is one student: its members are the ensemble, already measured
-    k = 1 if is_ensemble(cfg.teacher) else cfg.student.members(int(sum(len(t) for t in split.train)))
+    if taught.info.get("kind") == "ensemble":  # its members are the ensemble, trained and measured already
+        model, info["ensemble"] = _teacher_or_student(taught, model, valid[chosen], log)
+        return Trained(
+            model,
+            info,
+            distillation,
+            replace(member, ensemble=taught.info["members"]) if info["ensemble"]["used"] else member,
+        )
+    k = cfg.student.members(int(sum(len(t) for t in split.train)))
     if k > 1:
         model, info["ensemble"] = _ensemble(
             k, split, emb, taught, replace(member, distill_weight=chosen), model, log, ckpt
         )
         shipped = replace(member, ensemble=k) if info["ensemble"]["used"] else member
     return Trained(model, info, distillation, shipped)
+
+
+def _teacher_or_student(taught: Taught, student: Any, student_valid: float, log: Log) -> tuple[Any, dict[str, Any]]:
+    """``--teacher ensemble``: the student chosen on validation ships alone, unless the teacher ensemble itself
+    scored higher there — then the ensemble ships (nothing is lost for asking for one student), and says why."""
+    teacher = taught.labels
+    joint = float(taught.info["valid_ndcg10"])
+    report: dict[str, Any] = {
+        "members": len(teacher.members),
+        "valid_ndcg10": round(joint, 5),
+        "valid_ndcg10_student": round(student_valid, 5),
+        "used": joint > student_valid,
+    }
+    if not report["used"]:
+        return student, report
+    log(f"the teacher ensemble ({joint:.4f}) beats the student ({student_valid:.4f}) on validation: shipping it", 1.0)
+    report["why"] = "the teacher ensemble scored higher on validation than the student chosen beside it"
+    return build_ensemble(require("torch"), teacher.members).eval(), report
 
 
 def _ensemble(

@@ -57,15 +57,10 @@ class LiveCatalog:
         self._warned_ann = False
         self.check: Callable[[Sequence[Item]], None] = lambda items: None  # the modalities' check (set by the owner)
 
-    def check_with(self, modalities: Modalities) -> Modalities:
-        """Check every item written against the store's modalities (their names and dimensions); a bundle whose
-        item tower reads a modality the store does not hold (at that size) is refused, not fed zeros."""
-        wrong = {n: d for n, d in self._encoder.item_modalities.items() if modalities.dims.get(n) != d}
-        if wrong:
-            raise ArgumentError(
-                f"the bundle's item tower reads item vectors {wrong}; this store declares {modalities.dims or 'none'}"
-                f" (open it with modalities={wrong})"
-            )
+    def modalities(self, declared: Mapping[str, int] | None, *, read_only: bool) -> Modalities:
+        """The store's modalities (``declared`` added to them), checked against what the item tower reads; every
+        item written is then checked against them (their names and dimensions)."""
+        modalities = Modalities(self._store, declared, read_only=read_only, needed=self._encoder.item_modalities)
         self.check = modalities.check
         return modalities
 

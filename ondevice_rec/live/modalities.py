@@ -35,9 +35,26 @@ class Modalities:
     """The store's declared modalities and, per catalogue version, their unit vectors in snapshot row order
     (a zero row for an item without one, so it neither gains nor loses from that modality)."""
 
-    def __init__(self, store: Store, declared: Mapping[str, int] | None, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        declared: Mapping[str, int] | None,
+        *,
+        read_only: bool,
+        needed: Mapping[str, int] | None = None,
+    ) -> None:
         self._store = store
         dims = check_dims(declared)
+        # a bundle whose item tower reads a modality the store would not hold (at that size) is refused before
+        # anything is declared, not fed zeros
+        held = {**store.catalog.modalities(), **dims}
+        wrong = {n: d for n, d in (needed or {}).items() if held.get(n) != d}
+        if wrong:
+            flags = " ".join(f"--modality {n}={d}" for n, d in wrong.items())
+            raise ArgumentError(
+                f"the bundle's item tower reads item vectors {wrong}; this store would hold {held or 'none'} "
+                f"(open it with modalities={wrong}; odrec: {flags})"
+            )
         self.dims = store.catalog.declare_modalities(dims) if dims and not read_only else store.catalog.modalities()
         missing = {n: d for n, d in dims.items() if self.dims.get(n) != d}
         if missing:
