@@ -662,6 +662,41 @@ FIGURES += [
     ),
 ]
 
+DMLS = "distill-ensemble-ml-latest-small/manifest.json"
+DMLS_NEW = ("distill-ensemble-ml-latest-small/per_user.json", "bundle:ml-latest-small-ens-distilled")
+MLS_ENS = ("beyond-ml-latest-small/per_user.json", "bundle:mls-ens")
+FIGURES += [
+    (
+        "teacher — validation NDCG@10 {} against its first member's {}",
+        [key(DMLS, "teacher", "valid_ndcg10"), key(DMLS, "teacher", "validation_quality", "student_ndcg10")],
+        ".4f",
+    ),
+    (
+        "distilled into one student gives validation {},",
+        [key(DMLS, "training", "distillation", "valid_ndcg10", "1.0")],
+        ".4f",
+    ),
+    (
+        "the distilled student scores {} [{}, {}]",
+        [
+            ndcg(
+                "distill-ensemble-ml-latest-small/results.json",
+                "warm",
+                "llamarec",
+                "bundle:ml-latest-small-ens-distilled",
+            )
+        ],
+        ".4f",
+    ),
+    (
+        "three-student export's {} (",
+        [mean("beyond-ml-latest-small/results.json", "warm", "llamarec", "bundle:mls-ens")],
+        ".4f",
+    ),
+    ("({} [{}, {}], p", [paired(MLS_ENS, DMLS_NEW, "mean_diff", "ci_low", "ci_high")], "+.4f"),
+    ("p {}) and LlamaRec's", [paired(MLS_ENS, DMLS_NEW, "p_value")], ".3f"),
+]
+
 
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
