@@ -697,6 +697,20 @@ FIGURES += [
     ("p {}) and LlamaRec's", [paired(MLS_ENS, DMLS_NEW, "p_value")], ".3f"),
 ]
 
+CEIL_MLS = "cold-v2-ceiling/ml-latest-small.json"
+FIGURES += [
+    ("where Popularity gets {};", [key(CEIL_MLS, "popularity_test")], ".4f"),
+    (
+        "ItemKNN {} ×, the student {} ×",
+        [
+            key(CEIL_MLS, "itemknn_3_titles", "ratio_to_popularity"),
+            key(CEIL_MLS, "student_3_titles", "ratio_to_popularity"),
+        ],
+        ".3f",
+    ),
+    ("and {} × at\nbest for any weight", [key(CEIL_MLS, "itemknn_3_titles", "oracle_ratio")], ".3f"),
+]
+
 
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
