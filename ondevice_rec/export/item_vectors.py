@@ -60,13 +60,12 @@ def read_item_vectors(path: Source, item_ids: list[str]) -> ItemVectors:
         by_id[item_id] = got
     if not dims:
         raise ExportError(f'{path}: no item has a "vectors" object (e.g. {{"id": "1", "vectors": {{"image": [...]}}}})')
-    items = by_id
     per_item = [dict(by_id.get(str(i), {})) for i in item_ids]
     covered = {name: sum(name in v for v in per_item) for name in sorted(dims)}
     if not any(covered.values()):
-        raise ExportError(f"{path}: none of its {len(items)} items is one of the dataset's {len(item_ids)} items")
+        raise ExportError(f"{path}: none of its {len(by_id)} items is one of the dataset's {len(item_ids)} items")
     report = {
-        "file_items": len(items),
+        "file_items": len(by_id),
         "items": len(item_ids),
         "items_with_vectors": covered,
         "file_items_not_in_dataset": len(set(by_id) - {str(i) for i in item_ids}),
