@@ -841,6 +841,13 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
     for k_, v in m.validation.items():
         if isinstance(v, (int, float)):
             typer.echo(f"validation:  {k_} = {v:.6g}")
+    dist = (m.training or {}).get("distillation") or {}
+    if m.teacher:
+        weight = f"distillation weight {dist.get('chosen_weight')}: {dist.get('reason')}" if dist else "not distilled"
+        typer.echo(f"teacher:     {m.teacher.get('kind', 'llm')} ({weight})")
+    if m.two_tower is not None and m.two_tower.item_modalities:
+        dims = ", ".join(f"{k_} ({d})" for k_, d in sorted(m.two_tower.item_modalities.items()))
+        typer.echo(f"item vectors read by the item tower: {dims}")
 
 
 @privacy_app.command("check")

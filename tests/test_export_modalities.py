@@ -77,6 +77,12 @@ def test_the_bundle_names_the_modalities_its_item_tower_reads(exported: tuple[Pa
         f"item vectors read by the item tower: image for {report['items']} of {report['items']} items"
         in export_summary(m)
     )
+    from typer.testing import CliRunner
+
+    from ondevice_rec.cli import app
+
+    info = CliRunner().invoke(app, ["bundle", "info", str(path)])
+    assert info.exit_code == 0 and f"item vectors read by the item tower: image ({DIM})" in info.stdout
 
 
 def test_new_items_are_told_apart_by_their_image_vectors_alone(exported: tuple[Path, Path]) -> None:

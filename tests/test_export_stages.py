@@ -39,6 +39,8 @@ def test_check_request_fails_before_any_work(tmp_path: Path) -> None:
         P.check_request(replace(cfg, formats=("onnx", "gguf")), tmp_path / "out", False)
     with pytest.raises(ExportError, match="unknown export format"):
         P.check_request(replace(cfg, formats=("tflite",)), tmp_path / "out", False)
+    with pytest.raises(ExportError, match="contradict each other"):
+        P.check_request(replace(cfg, teacher="ensemble"), tmp_path / "out", False)
     P.check_request(cfg, tmp_path / "out", False)  # the data directory is the data stage's business
 
 

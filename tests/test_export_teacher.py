@@ -120,6 +120,38 @@ def test_bad_teachers(tmp_path: Path) -> None:
         load_teacher(bert)
 
 
+def test_fine_tuning_runs_each_history_once_for_the_same_gradient(tiny_teacher: Path, tmp_path: Path) -> None:
+    """One user's positive and negatives share the history: the fine-tune runs it once (one forward for the
+    history, one for the questions) and its gradient is the whole prompts' gradient, so the saving in time and
+    memory costs nothing in what is learnt."""
+    import torch
+
+    from ondevice_rec.export.teacher.model import yes_no_logits, yes_no_prefixed
+
+    model, tok, _ = load_teacher(str(tiny_teacher))
+    model.train()
+    prefix = ranker_prefix(["Toy Story (1995)", "Heat (1995)", "Fargo (1996)"])
+    suffixes = [ranker_suffix(t) for t in ("Her (2013)", "Cinema Paradiso (Nuovo cinema Paradiso) (1988)", "M")]
+    labels = torch.tensor([1.0, 0.0, 0.0])
+
+    def grads(margin_of: object) -> list[torch.Tensor]:
+        model.zero_grad()
+        margin = margin_of()  # type: ignore[operator]
+        torch.nn.functional.binary_cross_entropy_with_logits(margin, labels, reduction="sum").backward()
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    # whole prompts one at a time (no padding, so positions match the prefixed form exactly)
+    whole = grads(lambda: torch.cat([yes_no_logits(model, tok, [prefix + x]) for x in suffixes]))
+    calls: list[int] = []
+    hook = model.register_forward_pre_hook(lambda mod, args: calls.append(1))
+    try:
+        shared = grads(lambda: yes_no_prefixed(model, tok, prefix, suffixes))
+    finally:
+        hook.remove()
+    assert len(calls) == 2 and len(shared) == len(whole) > 0
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(whole, shared))
+
+
 def test_lora_fine_tuning_folds_the_adapters_into_a_plain_model(tiny_teacher: Path, tmp_path: Path) -> None:
     import torch
 

