@@ -1,11 +1,14 @@
-"""The item-item blend of a student bundle: item-kNN's co-occurrence neighbours shipped beside the towers, added
-to the student's score with a weight chosen on validation.
+"""The item-item blend of a student bundle: an item's neighbours shipped beside the towers, added to the
+student's score with a weight chosen on validation.
 
 On sparse catalogues (few events per user) the neighbours of what a user just touched carry what a sequence
-model learns slowly; the blend keeps both. The weight is chosen as ``odrec eval`` scores a bundle (the runtime's
-unit user vector · item vectors, plus its popularity prior from training counts, plus weight × summed
-similarity), on the validation users the student was early-stopped on; 0 (no blend, no table shipped) is kept
-unless a weight beats it.
+model learns slowly; the blend keeps both. Two kinds of neighbours are tried: item-kNN's co-occurrence cosine,
+and EASE's (Steck, WWW 2019: the closed-form item-item regression B = I − P·diag(1/diag P), P = (XᵀX + λI)⁻¹,
+each item's largest positive weights kept) at a few λ on catalogues small enough for its dense inverse. The
+table and its weight are chosen as ``odrec eval`` scores a bundle (the runtime's unit user vector · item
+vectors, plus its popularity prior from training counts, plus weight × the history's summed neighbour weights),
+on the validation users the student was early-stopped on; 0 (no blend, no table shipped) is kept unless a
+weight beats it. The runtime reads either table the same way.
 """
 
 from __future__ import annotations
@@ -16,14 +19,20 @@ from typing import Any
 import numpy as np
 
 from ..datasets import Split
+from ..errors import ExportError
 from ..eval.metrics import metrics_from_rank, rank_of_target
 from ..eval.protocols import full_mask
 from ..live.snapshot import log_scaled
 from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
 from ..ranking.cooccurrence import Neighbours, cooccurrence_neighbours
+from ._deps import require
 
 WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 NEIGHBOURS = 100  # as the ItemKNN baseline
+# EASE's inverse is dense: n² float32 in place (1.6 GB at 20,000 items) and ~n³ flops per λ (about a minute
+# at 16,000 items on 2 cores); above this many items only the co-occurrence table is tried
+EASE_MAX_ITEMS = 20_000
+EASE_LAMBDAS = (20.0, 100.0, 500.0)
 
 
 def build_neighbours(split: Split, neighbours: int = NEIGHBOURS) -> Neighbours:
@@ -31,6 +40,65 @@ def build_neighbours(split: Split, neighbours: int = NEIGHBOURS) -> Neighbours:
     blend's ranking does not move at that precision)."""
     nb = cooccurrence_neighbours(split.train, split.n_items, neighbours)
     return Neighbours(nb.indptr, nb.indices, nb.weights.astype(np.float16).astype(np.float32))
+
+
+def ease_neighbours(split: Split, lam: float, neighbours: int = NEIGHBOURS, block: int = 512) -> Neighbours:
+    """EASE's item-item weights from the training sequences (binary user × item matrix), each row keeping its
+    ``neighbours`` largest positive weights (float16-rounded, as :func:`build_neighbours`). The Gram matrix is
+    inverted in place (one n² float32 buffer: Cholesky, then its inverse, by LAPACK)."""
+    require("scipy", "export")
+    from scipy import sparse
+    from scipy.linalg import lapack
+
+    n = split.n_items
+    rows = np.concatenate([np.full(len(np.unique(s)), u) for u, s in enumerate(split.train)] or [np.zeros(0, int)])
+    cols = np.concatenate([np.unique(s) for s in split.train] or [np.zeros(0, int)])
+    x = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(split.train), n))
+    g = np.asarray((x.T @ x).toarray(), dtype=np.float32, order="C")
+    g[np.diag_indices(n)] += np.float32(lam)
+    # g is symmetric: its transpose is a Fortran-ordered view of the same memory, which LAPACK overwrites
+    _, info = lapack.spotrf(g.T, lower=0, overwrite_a=1, clean=0)
+    if info == 0:
+        _, info = lapack.spotri(g.T, lower=0, overwrite_c=1)
+    if info != 0:
+        raise ExportError(f"EASE at lambda {lam}: the Gram matrix could not be inverted (LAPACK info {info})")
+    for a in range(0, n, block):  # the inverse is in g's lower triangle: mirror it, block by block
+        b = min(n, a + block)
+        d = g[a:b, a:b]
+        g[a:b, a:b] = np.tril(d) + np.tril(d, -1).T
+        if b < n:
+            g[a:b, b:] = g[b:, a:b].T
+    inv_diag = (-1.0 / np.diag(g).astype(np.float64)).astype(np.float32)
+    indptr, indices, weights = [0], [], []
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        w = g[a:b] * inv_diag[None, :]
+        w[np.arange(b - a), np.arange(a, b)] = 0.0
+        k = min(neighbours, n - 1)
+        top = np.argpartition(-w, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((b - a, 0), int)
+        for r in range(b - a):
+            keep = top[r][w[r, top[r]] > 0]
+            keep = keep[np.argsort(-w[r, keep], kind="stable")]
+            indices.append(keep.astype(np.int32))
+            weights.append(w[r, keep])
+            indptr.append(indptr[-1] + len(keep))
+    del g
+    return Neighbours(
+        np.asarray(indptr, dtype=np.int64),
+        np.concatenate(indices) if indices else np.zeros(0, np.int32),
+        np.concatenate(weights).astype(np.float16).astype(np.float32) if weights else np.zeros(0, np.float32),
+    )
+
+
+def candidate_tables(split: Split, log: Callable[[str, float], None] = lambda m, f: None) -> dict[str, Neighbours]:
+    """The neighbour tables the blend chooses from: co-occurrence cosine, and EASE at :data:`EASE_LAMBDAS` when
+    the catalogue has at most :data:`EASE_MAX_ITEMS` items."""
+    tables = {"cosine": build_neighbours(split)}
+    if split.n_items <= EASE_MAX_ITEMS:
+        for i, lam in enumerate(EASE_LAMBDAS):
+            log(f"EASE neighbours, lambda {lam:g}", i / len(EASE_LAMBDAS))
+            tables[f"ease-{lam:g}"] = ease_neighbours(split, lam)
+    return tables
 
 
 def table_bytes(nb: Neighbours) -> bytes:
@@ -42,13 +110,15 @@ def choose_weight(
     user_vectors: Callable[[list[np.ndarray]], np.ndarray],
     item_vecs: np.ndarray,
     split: Split,
-    nb: Neighbours,
+    tables: dict[str, Neighbours],
     users: np.ndarray | None,
     log: Callable[[str, float], None] = lambda m, f: None,
     batch: int = 256,
-) -> tuple[float, dict[str, Any]]:
-    """Mean validation NDCG@10 (full protocol) for every weight of :data:`WEIGHTS`; the best (ties: the
-    smaller) and the report ``{"valid_ndcg10": {weight: figure}, "users": n, "neighbours": k}``."""
+) -> tuple[str, float, dict[str, Any]]:
+    """Mean validation NDCG@10 (full protocol) for every table and every weight of :data:`WEIGHTS`, the user
+    vectors computed once; the best (ties: the smaller weight, then the first table) as (table, weight, report),
+    the report ``{"valid_ndcg10": {table: {weight: figure}}, "chosen_table", "chosen_weight", "users",
+    "neighbours"}``."""
     us = np.arange(split.n_users) if users is None else np.asarray(users)
     counts = np.zeros(split.n_items)
     for seq in split.train:
@@ -56,7 +126,7 @@ def choose_weight(
     scaled = log_scaled(counts)  # the runtime's catalogue prior, from training counts as `odrec eval` ships it
     assert scaled is not None
     prior = scaled * np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
-    sums = {w: 0.0 for w in WEIGHTS}
+    sums = {(t, w): 0.0 for t in tables for w in WEIGHTS}
     for s in range(0, len(us), batch):
         part = us[s : s + batch]
         hists = [split.history(int(u), "valid") for u in part]
@@ -65,18 +135,23 @@ def choose_weight(
         base = uv @ item_vecs.T + prior
         for r, uid in enumerate(part.tolist()):
             cand = np.flatnonzero(full_mask(split, uid, "valid"))
-            co = nb.scores(hists[r])
             target = split.target(uid, "valid")
-            for w in WEIGHTS:
-                rank = rank_of_target(base[r] + np.float32(w) * co, target, cand)
-                sums[w] += metrics_from_rank(rank)["NDCG@10"]
-        log("choosing the item-item blend weight on validation", min(1.0, (s + batch) / len(us)))
-    means: dict[float, float] = {w: sums[w] / len(us) for w in WEIGHTS}
-    best = max(WEIGHTS, key=lambda w: (round(means[w], 6), -float(w)))
+            for t, nb in tables.items():
+                co = nb.scores(hists[r])
+                for w in WEIGHTS:
+                    rank = rank_of_target(base[r] + np.float32(w) * co, target, cand)
+                    sums[t, w] += metrics_from_rank(rank)["NDCG@10"]
+        log("choosing the item-item table and weight on validation", min(1.0, (s + batch) / len(us)))
+    means = {k: v / len(us) for k, v in sums.items()}
+    order = list(tables)
+    best_t, best_w = max(sums, key=lambda k: (round(means[k], 6), -float(k[1]), -order.index(k[0])))
+    if best_w == 0.0:
+        best_t = order[0]
     report = {
-        "valid_ndcg10": {str(w): round(v, 5) for w, v in means.items()},
-        "chosen_weight": best,
+        "valid_ndcg10": {t: {str(w): round(means[t, w], 5) for w in WEIGHTS} for t in tables},
+        "chosen_table": best_t,
+        "chosen_weight": best_w,
         "users": len(us),
         "neighbours": NEIGHBOURS,
     }
-    return best, report
+    return best_t, best_w, report

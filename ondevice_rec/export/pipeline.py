@@ -43,7 +43,7 @@ from ..eval.metrics import ndcg_of, paired_upper_bound
 from ..eval.protocols import full_protocol_eval, top_k_agreement
 from ._deps import require
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
-from .item_item import build_neighbours, choose_weight, table_bytes
+from .item_item import candidate_tables, choose_weight, table_bytes
 from .student import (
     StudentConfig,
     build_ensemble,
@@ -665,17 +665,17 @@ def validate_stage(
 
 
 def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Log) -> dict[str, Any]:
-    """Item-kNN neighbours blended in with a weight chosen on validation; shipped (``towers`` updated) only
-    when that weight is above 0. Returns the report."""
+    """Item neighbours (co-occurrence or EASE) blended in with the table and weight chosen on validation;
+    shipped (``towers`` updated) only when that weight is above 0. Returns the report."""
     log("item-item neighbours", 0.0)
-    nb = build_neighbours(split)
+    tables = candidate_tables(split, log)
     default = towers.encoders[towers.spec.default_precision]
-    weight, report = choose_weight(
-        lambda hs: default.history_vectors(towers.item_vecs, hs), towers.item_vecs, split, nb, vusers, log
+    table, weight, report = choose_weight(
+        lambda hs: default.history_vectors(towers.item_vecs, hs), towers.item_vecs, split, tables, vusers, log
     )
     report["used"] = weight > 0
     if weight > 0:
-        towers.files["item_item.npz"] = table_bytes(nb)
+        towers.files["item_item.npz"] = table_bytes(tables[table])
         towers.spec = replace(towers.spec, item_item="item_item.npz", item_item_weight=weight)
     return report
 

@@ -1,0 +1,64 @@
+"""The export's item-item tables: EASE's in-place inverse against its textbook form, and the choice of table and
+weight on validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+from ondevice_rec.datasets import Split  # noqa: E402
+from ondevice_rec.export import item_item as II  # noqa: E402
+
+
+def _split(n_users: int = 120, n_items: int = 50, seed: int = 0) -> Split:
+    """Two taste groups (even and odd items) so that neighbours mean something."""
+    rng = np.random.default_rng(seed)
+    seqs = [rng.choice(np.arange(u % 2, n_items, 2), 7, replace=False) for u in range(n_users)]
+    return Split(
+        dataset="t",
+        user_ids=[f"u{u}" for u in range(n_users)],
+        item_ids=[str(i) for i in range(n_items)],
+        train=[s[:5] for s in seqs],
+        valid=np.array([s[5] for s in seqs]),
+        test=np.array([s[6] for s in seqs]),
+        item_text=[f"item {i}" for i in range(n_items)],
+        item_title=[f"item {i}" for i in range(n_items)],
+        item_tags=[() for _ in range(n_items)],
+    )
+
+
+def test_ease_neighbours_are_the_closed_form_weights_top_k() -> None:
+    split, lam, k = _split(), 10.0, 7
+    x = np.zeros((split.n_users, split.n_items))
+    for u, s in enumerate(split.train):
+        x[u, s] = 1.0
+    p = np.linalg.inv(x.T @ x + lam * np.eye(split.n_items))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    nb = II.ease_neighbours(split, lam, neighbours=k, block=16)  # blocks smaller than the catalogue
+    assert nb.n_items == split.n_items
+    for i in range(split.n_items):
+        got = nb.indices[nb.indptr[i] : nb.indptr[i + 1]]
+        w = nb.weights[nb.indptr[i] : nb.indptr[i + 1]]
+        want = [j for j in np.argsort(-b[i], kind="stable")[:k] if b[i, j] > 0]
+        assert sorted(got.tolist()) == sorted(want) and i not in got.tolist()
+        assert np.allclose(w, b[i, got], rtol=2e-3, atol=1e-4)  # float16 storage, float32 inverse
+        assert np.all(np.diff(w) <= 0)  # strongest first
+
+
+def test_the_blend_chooses_a_table_and_weight_on_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    split = _split()
+    tables = II.candidate_tables(split)
+    assert list(tables) == ["cosine", *(f"ease-{lam:g}" for lam in II.EASE_LAMBDAS)]
+    rng = np.random.default_rng(1)
+    item_vecs = rng.normal(size=(split.n_items, 8)).astype(np.float32)  # a student that knows nothing
+    table, weight, report = II.choose_weight(
+        lambda hs: rng.normal(size=(len(hs), 8)).astype(np.float32), item_vecs, split, tables, None
+    )
+    assert weight > 0 and table in tables and report["chosen_table"] == table  # neighbours carry the groups
+    best = report["valid_ndcg10"][table][str(weight)]
+    assert all(best >= v for t in tables for v in report["valid_ndcg10"][t].values())
+    monkeypatch.setattr(II, "EASE_MAX_ITEMS", split.n_items - 1)
+    assert list(II.candidate_tables(split)) == ["cosine"]  # a catalogue too large for the dense inverse
