@@ -13,3 +13,5 @@ for titles in real longest; do
       --form "$form" --titles "$titles" --steps 10 --threads 2 | tee -a "$R/results.jsonl"
   done
 done
+python -c "import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; json.dump(rows, open(sys.argv[2], 'w'), indent=1)" \
+  "$R/results.jsonl" "$R/results.json"

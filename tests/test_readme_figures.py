@@ -539,6 +539,33 @@ FIGURES += [
     ),
 ]
 
+def tft(titles: str, form: str, stat: str) -> Callable[[], list[float]]:
+    """One row of ``benchmarks/run_teacher_finetune.sh``'s results."""
+
+    def get() -> list[float]:
+        rows = [r for r in _load("teacher-finetune/results.json") if r["titles"] == titles and r["form"] == form]
+        assert len(rows) == 1, (titles, form)
+        return [rows[0][stat]]
+
+    return get
+
+
+FIGURES += [
+    (
+        "ML-100K's real titles: {} s a step and a peak RSS of {} MB whole, {} s and {} MB shared",
+        [tft("real", "batched", "seconds_per_step"), tft("real", "batched", "peak_rss_mb"),
+         tft("real", "shared", "seconds_per_step"), tft("real", "shared", "peak_rss_mb")],
+        "",
+    ),  # fmt: skip
+    (
+        "every title as long as the template keeps ({} tokens for ten of them): {} s and {} MB whole, {} s and {} MB",
+        [tft("longest", "shared", "prefix_tokens_10_titles"),
+         tft("longest", "batched", "seconds_per_step"), tft("longest", "batched", "peak_rss_mb"),
+         tft("longest", "shared", "seconds_per_step"), tft("longest", "shared", "peak_rss_mb")],
+        "",
+    ),  # fmt: skip
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 FIGURES += [

@@ -1,4 +1,4 @@
-"""Baselines trained by the harness: Popularity, ItemKNN, BPR-MF, SASRec, and any odrec bundle (zero-shot or
+"""Baselines trained by the harness: Popularity, ItemKNN, EASE, BPR-MF, SASRec, and any odrec bundle (zero-shot or
 a trained student, optionally with LLM re-ranking). Each is a typed config implementing :class:`Model`:
 ``fit(split) -> Fitted``; ``Fitted.score(users, histories)`` returns a ``(len(users), n_items)`` score matrix."""
 
@@ -102,6 +102,47 @@ class _KNNFitted:
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         return cooccurrence_scores(self.sim, histories)
+
+
+# --- EASE ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EASE(_IdModel):
+    """EASE (:mod:`ondevice_rec.ranking.ease`), its λ chosen on validation NDCG@10 (full protocol, up to 1,000
+    validation users) from ``lambdas``, as its paper tunes it."""
+
+    lambdas: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
+    name: str = "ease"
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        from ..ranking.ease import ease_weights
+
+        best: tuple[float, _EASEFitted] | None = None
+        for i, lam in enumerate(self.lambdas):
+            progress(f"EASE lambda {lam:g}", i / len(self.lambdas))
+            fitted = _EASEFitted(ease_weights(split.train, split.n_items, lam), lam)
+            v = validation_ndcg(fitted, split)
+            if best is None or v > best[0]:
+                best = (v, fitted)
+            del fitted
+        assert best is not None
+        return best[1]
+
+
+@dataclass
+class _EASEFitted:
+    b: np.ndarray
+    lam: float
+
+    @property
+    def note(self) -> str:
+        return f"lambda {self.lam:g}, chosen on validation"
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(histories), self.b.shape[0]), dtype=np.float32)
+        for r, h in enumerate(histories):
+            if len(h):
+                out[r] = self.b[np.unique(np.asarray(h, dtype=np.int64))].sum(axis=0)
+        return out
 
 
 def _torch() -> Any:
@@ -303,6 +344,7 @@ def validation_ndcg(fitted: Fitted, split: Split, max_users: int = 1000, seed: i
 BASELINES: dict[str, Callable[[int], Any]] = {
     "popularity": lambda seed: Popularity(),
     "itemknn": lambda seed: ItemKNN(),
+    "ease": lambda seed: EASE(),
     "bpr": lambda seed: BPR(seed=seed),
     "sasrec": lambda seed: Sequential("sasrec", SeqRecipe(seed=seed), "sasrec"),
     "lrurec": lambda seed: Sequential("lrurec", SeqRecipe(seed=seed), "lrurec"),
@@ -310,9 +352,9 @@ BASELINES: dict[str, Callable[[int], Any]] = {
 
 
 def make_model(spec: str, seed: int) -> Model:
-    """``popularity``, ``itemknn``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle), ``bundle:PATH`` (with
-    ``@div=X``: the runtime's diversity knob applied to the top 10) or ``rerank:PATH`` (a bundle's fast path
-    with its top 20 re-ranked by its GGUF LLM ranker)."""
+    """``popularity``, ``itemknn``, ``ease``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle),
+    ``bundle:PATH`` (with ``@div=X``: the runtime's diversity knob applied to the top 10) or ``rerank:PATH`` (a
+    bundle's fast path with its top 20 re-ranked by its GGUF LLM ranker)."""
     spec = spec.strip()
     if spec in BASELINES:
         return BASELINES[spec](seed)

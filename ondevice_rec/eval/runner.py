@@ -168,6 +168,7 @@ def evaluate(
                     progress,
                 )
                 run.fit_seconds = fit_s
+                run.note = "; ".join(x for x in (run.note, getattr(fitted, "note", "")) if x)  # e.g. EASE's λ
                 runs.append(run)
             _store_runs(cache_dir, key, runs[-len(protocols) :])
     return runs

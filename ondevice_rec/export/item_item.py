@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..datasets import Split
-from ..errors import ExportError
 from ..eval.metrics import metrics_from_rank, rank_of_target
 from ..eval.protocols import full_mask
 from ..live.snapshot import log_scaled
 from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
 from ..ranking.cooccurrence import Neighbours, cooccurrence_neighbours
-from ._deps import require
+from ..ranking.ease import ease_weights
 
 WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 NEIGHBOURS = 100  # as the ItemKNN baseline
@@ -44,36 +43,13 @@ def build_neighbours(split: Split, neighbours: int = NEIGHBOURS) -> Neighbours:
 
 def ease_neighbours(split: Split, lam: float, neighbours: int = NEIGHBOURS, block: int = 512) -> Neighbours:
     """EASE's item-item weights from the training sequences (binary user × item matrix), each row keeping its
-    ``neighbours`` largest positive weights (float16-rounded, as :func:`build_neighbours`). The Gram matrix is
-    inverted in place (one n² float32 buffer: Cholesky, then its inverse, by LAPACK)."""
-    require("scipy", "export")
-    from scipy import sparse
-    from scipy.linalg import lapack
-
+    ``neighbours`` largest positive weights (float16-rounded, as :func:`build_neighbours`)."""
     n = split.n_items
-    rows = np.concatenate([np.full(len(np.unique(s)), u) for u, s in enumerate(split.train)] or [np.zeros(0, int)])
-    cols = np.concatenate([np.unique(s) for s in split.train] or [np.zeros(0, int)])
-    x = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(split.train), n))
-    g = np.asarray((x.T @ x).toarray(), dtype=np.float32, order="C")
-    g[np.diag_indices(n)] += np.float32(lam)
-    # g is symmetric: its transpose is a Fortran-ordered view of the same memory, which LAPACK overwrites
-    _, info = lapack.spotrf(g.T, lower=0, overwrite_a=1, clean=0)
-    if info == 0:
-        _, info = lapack.spotri(g.T, lower=0, overwrite_c=1)
-    if info != 0:
-        raise ExportError(f"EASE at lambda {lam}: the Gram matrix could not be inverted (LAPACK info {info})")
-    for a in range(0, n, block):  # the inverse is in g's lower triangle: mirror it, block by block
-        b = min(n, a + block)
-        d = g[a:b, a:b]
-        g[a:b, a:b] = np.tril(d) + np.tril(d, -1).T
-        if b < n:
-            g[a:b, b:] = g[b:, a:b].T
-    inv_diag = (-1.0 / np.diag(g).astype(np.float64)).astype(np.float32)
+    g = ease_weights(split.train, n, lam, block)
     indptr, indices, weights = [0], [], []
     for a in range(0, n, block):
         b = min(n, a + block)
-        w = g[a:b] * inv_diag[None, :]
-        w[np.arange(b - a), np.arange(a, b)] = 0.0
+        w = g[a:b]
         k = min(neighbours, n - 1)
         top = np.argpartition(-w, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((b - a, 0), int)
         for r in range(b - a):

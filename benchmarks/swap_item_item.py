@@ -1,0 +1,52 @@
+"""The item-item table's ablation: a copy of a student bundle whose table is another candidate the export
+tried (``cosine``, ``ease-100``, …), rebuilt from the same data and split, at the weight validation chose for
+that table in the bundle's own report (everything else byte-identical).
+
+python benchmarks/swap_item_item.py /tmp/exp/sports-default /tmp/exp/sports-default-cosine cosine \
+    --dataset generic --data-dir /tmp/amazon-sports
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from ondevice_rec.bundle import read_manifest, write_bundle
+from ondevice_rec.datasets import leave_one_out, load_dataset
+from ondevice_rec.export.item_item import build_neighbours, ease_neighbours, table_bytes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", type=Path)
+    ap.add_argument("dst", type=Path)
+    ap.add_argument("table")
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--data-dir", required=True)
+    args = ap.parse_args()
+    m = read_manifest(args.src)
+    tt, report = m.two_tower, (m.training or {}).get("item_item") or {}
+    if tt is None or args.table not in report.get("valid_ndcg10", {}):
+        raise SystemExit(f"{args.src}: its export did not try a {args.table!r} table")
+    figures = report["valid_ndcg10"][args.table]
+    weight = float(max(figures, key=lambda w: (figures[w], -float(w))))
+    cfg = (m.recipe or {}).get("config", {})
+    split = leave_one_out(
+        load_dataset(args.dataset, args.data_dir),
+        min_rating=cfg.get("min_rating"),
+        core=cfg.get("core", 5),
+        order=cfg.get("split_order", "stable"),
+    )
+    nb = build_neighbours(split) if args.table == "cosine" else ease_neighbours(split, float(args.table[5:]))
+    files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != tt.item_item}
+    files["item_item.npz"] = table_bytes(nb)
+    spec = replace(tt, item_item="item_item.npz" if weight > 0 else None, item_item_weight=weight)
+    if weight == 0:
+        del files["item_item.npz"]
+    write_bundle(args.dst, replace(m, files={}, two_tower=spec), files)
+    print(f"{args.dst}: {args.src} with the {args.table} table at weight {weight} (validation {figures[str(weight)]})")
+
+
+if __name__ == "__main__":
+    main()

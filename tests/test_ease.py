@@ -1,0 +1,45 @@
+"""EASE's in-place inverse against its textbook form, and the harness's EASE baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+from ondevice_rec import ArgumentError  # noqa: E402
+from ondevice_rec.eval.baselines import EASE, make_model  # noqa: E402
+from ondevice_rec.ranking.ease import ease_weights  # noqa: E402
+from tests.test_export_item_item import _split  # noqa: E402
+
+
+def _textbook(sequences: list[np.ndarray], n: int, lam: float) -> np.ndarray:
+    x = np.zeros((len(sequences), n))
+    for u, s in enumerate(sequences):
+        x[u, s] = 1.0
+    p = np.linalg.inv(x.T @ x + lam * np.eye(n))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+@pytest.mark.parametrize("lam,block", [(1.0, 7), (10.0, 16), (300.0, 512)])
+def test_ease_weights_are_the_closed_form(lam: float, block: int) -> None:
+    rng = np.random.default_rng(int(lam))
+    seqs = [rng.choice(40, int(rng.integers(1, 9)), replace=True) for _ in range(90)]  # repeats count once
+    got = ease_weights(seqs, 40, lam, block=block)
+    assert got.dtype == np.float32 and got.shape == (40, 40)
+    assert np.allclose(got, _textbook([np.unique(s) for s in seqs], 40, lam), atol=2e-5, rtol=1e-3)
+    with pytest.raises(ArgumentError, match="positive lambda"):
+        ease_weights(seqs, 40, 0.0)
+
+
+def test_the_ease_baseline_chooses_lambda_on_validation() -> None:
+    split = _split()
+    assert isinstance(make_model("ease", 0), EASE)
+    fitted = EASE(lambdas=(1.0, 30.0)).fit(split)
+    assert fitted.lam in (1.0, 30.0) and fitted.note == f"lambda {fitted.lam:g}, chosen on validation"  # type: ignore[attr-defined]
+    h = [np.array([0, 2, 2]), np.array([], dtype=np.int64)]
+    s = fitted.score(np.array([0, 1]), h)
+    b = ease_weights(split.train, split.n_items, fitted.lam)  # type: ignore[attr-defined]
+    assert np.allclose(s[0], b[0] + b[2]) and not s[1].any()
