@@ -279,19 +279,21 @@ def test_a_teacher_guessing_at_random_does_not_beat_the_retriever(tmp_path: Path
     assert not q["teacher_beats_retriever"] and q["teacher_ndcg10"] < q["retriever_ndcg10"]
 
 
-@pytest.mark.parametrize("verdict", ["worse", ""])
+@pytest.mark.parametrize("verdict,se,stops", [("worse", 0.05, True), ("", 0.05, True), ("", 0.15, False)])
 def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
-    verdict: str, tiny_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    verdict: str, se: float, stops: bool, tiny_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 29: after ``probe_steps`` fine-tuning steps the held-out check runs on few users; clearly worse, the
-    rest of the fine-tune, the weights file and the labelling are skipped; unclear, training goes on."""
+    """Issue 29: after ``probe_steps`` fine-tuning steps the held-out check runs on few users; clearly worse at
+    any look, or still more than ``probe_futility_z`` standard errors behind at its last, the rest of the
+    fine-tune, the weights file and the labelling are skipped; otherwise training goes on."""
     import ondevice_rec.export.teacher.stage as teacher
 
     seen: list[dict] = []
 
     def quality(split, tcfg, cache, key, log, **kw):  # type: ignore[no-untyped-def]
         seen.append({"users": tcfg.quality_users, "key": key, "labeller": kw.get("labeller")})
-        q = {"teacher_ndcg10": 0.1, "retriever_ndcg10": 0.3, "users": 4, "decided": verdict}
+        q = {"teacher_ndcg10": 0.1, "retriever_ndcg10": 0.3, "users": 4, "users_planned": 4, "decided": verdict}
+        q["difference_se"] = se  # 0.2 behind: 4 standard errors at 0.05, 1.3 at 0.15
         return {**q, "teacher_beats_retriever": False, "stopped_early": bool(verdict)}
 
     monkeypatch.setattr(teacher, "validation_quality", quality)
@@ -305,7 +307,8 @@ def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
     t = m.teacher or {}
     assert seen[0]["users"] == 8 and seen[0]["key"].endswith("-probe2") and seen[0]["labeller"] is not None
     cache = Path(str((tmp_path / "b").resolve()) + ".cache")
-    if verdict == "worse":
+    if stops:
+        assert t["probe"].get("futility", False) == (verdict == "")
         assert t["fine_tune"]["stopped_at_step"] == 2 and t["fine_tune"]["steps"] == 2
         assert "probe" in t["labelling_skipped"] and t["labelled_users"] == 0
         assert not list(cache.glob("teacher-*.pt")) and len(seen) == 1

@@ -539,6 +539,7 @@ FIGURES += [
     ),
 ]
 
+
 def tft(titles: str, form: str, stat: str) -> Callable[[], list[float]]:
     """One row of ``benchmarks/run_teacher_finetune.sh``'s results."""
 
@@ -553,15 +554,23 @@ def tft(titles: str, form: str, stat: str) -> Callable[[], list[float]]:
 FIGURES += [
     (
         "ML-100K's real titles: {} s a step and a peak RSS of {} MB whole, {} s and {} MB shared",
-        [tft("real", "batched", "seconds_per_step"), tft("real", "batched", "peak_rss_mb"),
-         tft("real", "shared", "seconds_per_step"), tft("real", "shared", "peak_rss_mb")],
+        [
+            tft("real", "batched", "seconds_per_step"),
+            tft("real", "batched", "peak_rss_mb"),
+            tft("real", "shared", "seconds_per_step"),
+            tft("real", "shared", "peak_rss_mb"),
+        ],
         "",
     ),  # fmt: skip
     (
         "every title as long as the template keeps ({} tokens for ten of them): {} s and {} MB whole, {} s and {} MB",
-        [tft("longest", "shared", "prefix_tokens_10_titles"),
-         tft("longest", "batched", "seconds_per_step"), tft("longest", "batched", "peak_rss_mb"),
-         tft("longest", "shared", "seconds_per_step"), tft("longest", "shared", "peak_rss_mb")],
+        [
+            tft("longest", "shared", "prefix_tokens_10_titles"),
+            tft("longest", "batched", "seconds_per_step"),
+            tft("longest", "batched", "peak_rss_mb"),
+            tft("longest", "shared", "seconds_per_step"),
+            tft("longest", "shared", "peak_rss_mb"),
+        ],
         "",
     ),  # fmt: skip
 ]

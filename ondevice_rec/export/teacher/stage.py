@@ -198,13 +198,17 @@ def _probe(
     finally:
         cache.close()
     report.update(q, seconds=round(time.perf_counter() - t0, 1), after_steps=tcfg.probe_steps)
-    verdict = "; stopping" if q["decided"] == "worse" else ""
+    behind = q["retriever_ndcg10"] - q["teacher_ndcg10"]
+    if not q["decided"] and q["users"] >= q["users_planned"] and behind > tcfg.probe_futility_z * q["difference_se"]:
+        report["decided"] = "worse"  # the futility bound at the last look (TeacherConfig.probe_futility_z)
+        report["futility"] = True
+    verdict = "; stopping" if report["decided"] == "worse" else ""
     log(
         f"teacher probe after {tcfg.probe_steps} steps: teacher {q['teacher_ndcg10']} vs retriever "
         f"{q['retriever_ndcg10']} ({q['users']} users){verdict}",
         1.0,
     )
-    return q["decided"] != "worse"
+    return bool(report["decided"] != "worse")
 
 
 def _probe_verdict(

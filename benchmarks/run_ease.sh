@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# EASE in the export's item-item blend and as a baseline (benchmarks/results/ease-*/): the default export on all
+# users of S3-Rec's Amazon Sports (rebuilt by benchmarks/data/amazon_s3rec.py, not committed), then one eval run
+# with Popularity, ItemKNN, EASE, the bundle, the bundle with the cosine table validation chose for it
+# (benchmarks/swap_item_item.py) and the bundle without a table. SPORTS=0 skips it; ML=1 runs the same
+# comparison on both MovieLens sets with one student each (--no-teacher --ensemble 1; ml-latest-small on
+# LlamaRec's split and protocol). Run from the repository root with the export and eval extras.
+set -euo pipefail
+MIRROR=${MIRROR:-/work/.mirror}
+DATA=${DATA:-../shared/data}
+D=${D:-/tmp/amazon-sports}
+E=${E:-/tmp/exp}
+if [ "${SPORTS:-1}" = 1 ]; then
+  R=benchmarks/results/ease-amazon-sports
+  mkdir -p "$R"
+  [ -f "$D/items.csv" ] || python benchmarks/data/amazon_s3rec.py --mirror "$MIRROR" --category Sports_and_Outdoors --out "$D"
+  if [ ! -f "$E/sports-default/manifest.json" ]; then
+    /usr/bin/time -v odrec export --dataset generic --data-dir "$D" --out "$E/sports-default" \
+      --cache-dir "$E/sports-default.cache" --overwrite 2>&1 | tee "$R/export-log.txt"
+  fi
+  cp "$E/sports-default/manifest.json" "$R/manifest.json"
+  python benchmarks/swap_item_item.py "$E/sports-default" "$E/sports-cosine" cosine --dataset generic --data-dir "$D"
+  python benchmarks/strip_item_item.py "$E/sports-default" "$E/sports-no-table"
+  odrec eval --dataset generic --data-dir "$D" \
+    --models "popularity,itemknn,ease,bundle:$E/sports-default,bundle:$E/sports-cosine,bundle:$E/sports-no-table" \
+    --protocol full --max-users 6000 --seed 0 --reuse --out "$R"
+fi
+if [ "${ML:-0}" = 1 ]; then
+  for ds in ml-100k ml-latest-small; do
+    R=benchmarks/results/ease-$ds
+    mkdir -p "$R"
+    split=() proto=full
+    if [ "$ds" = ml-latest-small ]; then split=(--split llamarec) proto=llamarec; fi
+    odrec export --dataset "$ds" --data-dir "$DATA/$ds" "${split[@]}" --no-teacher --ensemble 1 \
+      --out "$E/$ds-single" --cache-dir "$E/$ds-single.cache" --overwrite --resume 2>&1 | tee "$R/export-log.txt"
+    cp "$E/$ds-single/manifest.json" "$R/manifest.json"
+    models="popularity,itemknn,ease,bundle:$E/$ds-single"
+    if python - "$E/$ds-single/manifest.json" <<'PY'
+import json, sys
+sys.exit(0 if json.load(open(sys.argv[1]))["two_tower"].get("item_item") else 1)
+PY
+    then
+      python benchmarks/strip_item_item.py "$E/$ds-single" "$E/$ds-single-no-table"
+      models="$models,bundle:$E/$ds-single-no-table"
+    fi
+    odrec eval --dataset "$ds" --data-dir "$DATA/$ds" "${split[@]}" --models "$models" --protocol "$proto" \
+      --seed 0 --reuse --out "$R"
+  done
+fi
