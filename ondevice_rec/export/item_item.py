@@ -26,7 +26,9 @@ from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
 from ..ranking.cooccurrence import Neighbours, cooccurrence_neighbours
 from ..ranking.ease import ease_weights
 
-WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+# EASE weights are smaller than cosine similarities: its best weight can sit above cosine's (Amazon Sports: 5, the top
+# of an earlier grid)
+WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 NEIGHBOURS = 100  # as the ItemKNN baseline
 # EASE's inverse is dense: n² float32 in place (1.6 GB at 20,000 items) and ~n³ flops per λ (about a minute
 # at 16,000 items on 2 cores); above this many items only the co-occurrence table is tried

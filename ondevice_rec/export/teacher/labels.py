@@ -10,7 +10,7 @@ import numpy as np
 
 from ...datasets import Split
 from ...errors import ExportError
-from ...ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
+from ...ranking.cooccurrence import cooccurrence_neighbours
 from ...ranking.rerank import llm_scores
 from .cache import LabelCache
 from .config import TeacherConfig
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def candidate_sets(split: Split, k: int, seed: int) -> dict[int, np.ndarray]:
     """First-stage retriever (item-kNN on training data) top-(k−1) plus the true next item, per user, for the
     position the student distils at (history = train[:-1], target = train[-1])."""
-    sim = cooccurrence_similarity(split.train, split.n_items)
+    nb = cooccurrence_neighbours(split.train, split.n_items)  # sparse: a dense n² matrix would not fit at scale
     rng = np.random.default_rng(seed)
     out: dict[int, np.ndarray] = {}
     for u in range(split.n_users):
@@ -31,7 +31,7 @@ def candidate_sets(split: Split, k: int, seed: int) -> dict[int, np.ndarray]:
         if len(seq) < 2:
             continue
         hist, target = seq[:-1], int(seq[-1])
-        scores = cooccurrence_scores(sim, [hist])[0]
+        scores = nb.scores(hist)
         scores[hist] = -np.inf
         scores[target] = -np.inf
         top = np.argsort(-scores, kind="stable")[: k - 1]

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...datasets import Split
 from ...eval.metrics import ndcg_of, random_ndcg
-from ...ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
+from ...ranking.cooccurrence import cooccurrence_neighbours
 from .cache import LabelCache
 from .config import TeacherConfig
 from .labels import Labeller, LabelTask, run_labels
@@ -37,7 +37,7 @@ def validation_quality(
     teacher can help (the export skips distillation when it does not). Inserting the item into sets that did not
     retrieve it would bias the check against the retriever: it ranks such an item low by construction, so a
     teacher guessing at random would win."""
-    sim = cooccurrence_similarity(split.train, split.n_items)
+    nb = cooccurrence_neighbours(split.train, split.n_items)  # sparse: a dense n² matrix would not fit at scale
     rng = np.random.default_rng(tcfg.seed + 1)
     users = [u for u in range(split.n_users) if len(split.train[u]) >= 1]
     order = rng.permutation(len(users))  # a random order, so that every prefix is a random sample
@@ -51,7 +51,7 @@ def validation_quality(
         u = users[i]
         scanned += 1
         hist, target = split.train[u], int(split.valid[u])
-        knn = cooccurrence_scores(sim, [hist])[0]
+        knn = nb.scores(hist)
         knn[hist] = -np.inf
         if not knn[target] > 0:
             continue
