@@ -24,6 +24,12 @@ if [ "${SPORTS:-1}" = 1 ]; then
   odrec eval --dataset generic --data-dir "$D" \
     --models "popularity,itemknn,ease,bundle:$E/sports-default,bundle:$E/sports-cosine,bundle:$E/sports-no-table" \
     --protocol full --max-users 6000 --seed 0 --reuse --out "$R"
+  for pair in "bundle:sports-cosine cosine-vs-ease-table" "ease ease-baseline-vs-bundle" \
+      "bundle:sports-no-table no-table-vs-ease-table"; do
+    set -- $pair
+    python benchmarks/paired_compare.py "$R/per_user.json" "$1" "$R/per_user.json" bundle:sports-default \
+      | tee "$R/paired-$2.md"
+  done
 fi
 if [ "${ML:-0}" = 1 ]; then
   for ds in ml-100k ml-latest-small; do

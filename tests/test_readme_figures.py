@@ -314,6 +314,8 @@ def _readme() -> str:
 
 def _render(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> str:
     values = [v for g in getters for v in g()]
+    if fmt == "FMT":  # the template carries each value's own format
+        return re.sub(r"\s+", " ", template.format(*values))
     return re.sub(r"\s+", " ", template.format(*(format(v, fmt) for v in values)))
 
 
@@ -572,6 +574,69 @@ FIGURES += [
             tft("longest", "shared", "peak_rss_mb"),
         ],
         "",
+    ),  # fmt: skip
+]
+
+
+def paired_md(rel: str) -> Callable[[], list[float]]:
+    """difference, CI low, CI high and p of the one warm row of a committed ``paired_compare.py`` table (where
+    the per-user file it was computed from is not committed)."""
+
+    def get() -> list[float]:
+        rows = [r for r in (RESULTS / rel).read_text().splitlines() if r.startswith("| warm |")]
+        assert len(rows) == 1, rel
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        diff, ci = cells[5].split(" ", 1)
+        lo, hi = ci.strip("[]").split(", ")
+        return [float(diff), float(lo), float(hi), float(cells[6])]
+
+    return get
+
+
+EASE_S = "ease-amazon-sports/results.json"
+EASE_SM = "ease-amazon-sports/manifest.json"
+FIGURES += [
+    (
+        "three students kept on validation\n({} against {} for the first alone)",
+        [
+            key(EASE_SM, "training", "ensemble", "valid_ndcg10"),
+            key(EASE_SM, "training", "ensemble", "valid_ndcg10_first"),
+        ],
+        ".4f",
+    ),
+    (
+        "chose EASE's table at λ = 20 and weight {} on validation (NDCG@10\n{}; the best cosine table {}; the students "
+        "without a table {})",
+        [
+            key(EASE_SM, "training", "item_item", "chosen_weight"),
+            key(EASE_SM, "training", "item_item", "valid_ndcg10", "ease-20", "5.0"),
+            key(EASE_SM, "training", "item_item", "valid_ndcg10", "cosine", "1.0"),
+            key(EASE_SM, "training", "item_item", "valid_ndcg10", "ease-20", "0.0"),
+        ],
+        "",
+    ),  # fmt: skip
+    ("| Popularity / ItemKNN | {} / {} |", [mean(EASE_S, *F, "popularity"), mean(EASE_S, *F, "itemknn")], ".4f"),
+    ("| EASE (baseline, λ chosen on validation) | {} [{}, {}] |", [ndcg(EASE_S, *F, "ease")], ".4f"),
+    ("| **default export, EASE table** | **{} [{}, {}]** |", [ndcg(EASE_S, *F, "bundle:sports-default")], ".4f"),
+    ("(its validation choice, weight 1.0) | {} [{}, {}] |", [ndcg(EASE_S, *F, "bundle:sports-cosine")], ".4f"),
+    ("| the same bundle without a table | {} [{}, {}] |", [ndcg(EASE_S, *F, "bundle:sports-no-table")], ".4f"),
+    (
+        "1.17 × EASE ({:+.4f} [{:+.4f}, {:+.4f}] paired)",
+        [paired_md("ease-amazon-sports/paired-ease-baseline-vs-bundle.md")],
+        "FMT",
+    ),
+    ("({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})", [paired_md("ease-amazon-sports/paired-cosine-vs-ease-table.md")], "FMT"),
+    ("is worth {:+.4f} [{:+.4f}, {:+.4f}]", [paired_md("ease-amazon-sports/paired-no-table-vs-ease-table.md")], "FMT"),
+    (
+        "The run took {} s on 2 cores (students {} s, teacher {} s,\nitem-item tables {} s) and peaked at {} MB",
+        [
+            lambda: [round(sum(_load(EASE_SM)["stage_seconds"].values()), 1)],
+            key(EASE_SM, "stage_seconds", "student_training"),
+            key(EASE_SM, "stage_seconds", "teacher"),
+            key(EASE_SM, "stage_seconds", "item_item"),
+            key(EASE_SM, "peak_rss_mb", "teacher"),
+        ],
+        ".1f",
     ),  # fmt: skip
 ]
 
