@@ -34,6 +34,27 @@ def test_ease_weights_are_the_closed_form(lam: float, block: int) -> None:
         ease_weights(seqs, 40, 0.0)
 
 
+def test_ease_weights_hold_one_matrix_at_a_time() -> None:
+    """The inverse is computed in the one n² float32 buffer it returns: no copy of the Gram matrix on the way (a
+    copy doubled the peak memory of Amazon Sports' item-item stage)."""
+    import tracemalloc
+
+    import scipy.linalg.lapack  # noqa: F401  (imported before measuring: modules are not the matrix)
+    import scipy.sparse  # noqa: F401
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    seqs = [rng.choice(n, 5, replace=False) for _ in range(300)]
+    ease_weights([s % 20 for s in seqs[:10]], 20, 10.0)  # first-call allocations of LAPACK's wrappers
+    tracemalloc.start()
+    try:
+        ease_weights(seqs, n, 10.0, block=64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * n * n * 4, peak
+
+
 def test_the_ease_baseline_chooses_lambda_on_validation() -> None:
     split = _split()
     assert isinstance(make_model("ease", 0), EASE)

@@ -30,12 +30,17 @@ def ease_weights(sequences: Sequence[np.ndarray], n_items: int, lam: float, bloc
     rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
     cols = np.concatenate(sets) if sets else np.zeros(0, np.int64)
     x = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(sets), n_items))
-    g = np.ascontiguousarray((x.T @ x).toarray(), dtype=np.float32)
+    g = (x.T @ x).toarray()  # Fortran-ordered from the CSC product; symmetric, so its transpose is the same
+    if not g.flags.c_contiguous:  # matrix in C order without a copy (a copy would double the peak memory)
+        g = g.T
+    g = np.ascontiguousarray(g, dtype=np.float32)
     g[np.diag_indices(n_items)] += np.float32(lam)
-    # g is symmetric: its transpose is a Fortran-ordered view of the same memory, which LAPACK overwrites
-    _, info = lapack.spotrf(g.T, lower=0, overwrite_a=1, clean=0)
+    # g's transpose is a Fortran-ordered view of the same memory, which LAPACK overwrites in place
+    c, info = lapack.spotrf(g.T, lower=0, overwrite_a=1, clean=0)
     if info == 0:
-        _, info = lapack.spotri(g.T, lower=0, overwrite_c=1)
+        c, info = lapack.spotri(c, lower=0, overwrite_c=1)
+    if info == 0 and not np.may_share_memory(c, g):
+        g = np.ascontiguousarray(c.T)  # LAPACK worked on a copy (never seen with scipy's float32 wrappers)
     if info != 0:
         raise ArgumentError(f"EASE at lambda {lam}: the Gram matrix could not be inverted (LAPACK info {info})")
     for a in range(0, n_items, block):  # the inverse is in g's lower triangle: mirror it, block by block
