@@ -640,6 +640,41 @@ FIGURES += [
     ),  # fmt: skip
 ]
 
+EASE_M = "ease-ml-100k/results.json"
+EASE_MM = "ease-ml-100k/manifest.json"
+FIGURES += [
+    (
+        "EASE's table at λ = 500 and weight {}, both chosen on validation (NDCG@10 {}\nagainst {} without a table; "
+        "the cosine table never helps there: {} at its smallest weight)",
+        [
+            key(EASE_MM, "training", "item_item", "chosen_weight"),
+            key(EASE_MM, "training", "item_item", "valid_ndcg10", "ease-500", "0.1"),
+            key(EASE_MM, "training", "item_item", "valid_ndcg10", "ease-500", "0.0"),
+            key(EASE_MM, "training", "item_item", "valid_ndcg10", "cosine", "0.01"),
+        ],
+        "",
+    ),  # fmt: skip
+    ("scores **{} [{}, {}]** — above the issue's 0.11", [ndcg(EASE_M, *F, "bundle:ml-100k-single")], ".4f"),
+    (
+        "without the table at\n{} ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})",
+        [
+            lambda: [format(mean(EASE_M, *F, "bundle:ml-100k-single-no-table")()[0], ".4f")],
+            paired_md("ease-ml-100k/paired-no-table-vs-table.md"),
+        ],
+        "FMT",
+    ),  # fmt: skip
+    (
+        "the distilled student above at 0.1093 ({:+.4f} [{:+.4f},\n{:+.4f}], p {:.3f})",
+        [paired_md("ease-ml-100k/paired-distilled-vs-bundle.md")],
+        "FMT",
+    ),  # fmt: skip
+    (
+        "EASE alone scores {}, ItemKNN {} and Popularity {}",
+        [mean(EASE_M, *F, "ease"), mean(EASE_M, *F, "itemknn"), mean(EASE_M, *F, "popularity")],
+        ".4f",
+    ),
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 FIGURES += [
