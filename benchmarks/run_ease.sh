@@ -51,5 +51,12 @@ PY
     fi
     odrec eval --dataset "$ds" --data-dir "$DATA/$ds" "${split[@]}" --models "$models" --protocol "$proto" \
       --seed 0 --reuse --out "$R"
+    if [[ $models == *no-table* ]]; then
+      python benchmarks/paired_compare.py "$R/per_user.json" "bundle:$ds-single-no-table" "$R/per_user.json" \
+        "bundle:$ds-single" | tee "$R/paired-no-table-vs-table.md"
+    fi
+    # against the distilled student of benchmarks/run_distill_ensemble_ml100k.sh (same split, committed per user)
+    python benchmarks/paired_compare.py "benchmarks/results/distill-ensemble-$ds/per_user.json" \
+      "bundle:$ds-ens-distilled" "$R/per_user.json" "bundle:$ds-single" | tee "$R/paired-distilled-vs-bundle.md"
   done
 fi

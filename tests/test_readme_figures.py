@@ -675,6 +675,46 @@ FIGURES += [
     ),
 ]
 
+EASE_L = "ease-ml-latest-small/results.json"
+EASE_LM = "ease-ml-latest-small/manifest.json"
+FIGURES += [
+    (
+        "validation again picks EASE's table at λ = 500 and weight {} ({} against {} without)",
+        [
+            key(EASE_LM, "training", "item_item", "chosen_weight"),
+            key(EASE_LM, "training", "item_item", "valid_ndcg10", "ease-500", "0.1"),
+            key(EASE_LM, "training", "item_item", "valid_ndcg10", "ease-500", "0.0"),
+        ],
+        "",
+    ),  # fmt: skip
+    (
+        "scores {} [{}, {}] on test against {} without the table",
+        [ndcg(EASE_L, *W, "bundle:ml-latest-small-single"), mean(EASE_L, *W, "bundle:ml-latest-small-single-no-table")],
+        ".4f",
+    ),  # fmt: skip
+    (
+        "without the table ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f});",
+        [paired_md("ease-ml-latest-small/paired-no-table-vs-table.md")],
+        "FMT",
+    ),  # fmt: skip
+    (
+        "EASE alone {}, ItemKNN {}, Popularity {}. That is below",
+        [mean(EASE_L, *W, "ease"), mean(EASE_L, *W, "itemknn"), mean(EASE_L, *W, "popularity")],
+        ".4f",
+    ),
+    (
+        "(0.0649; {:+.4f},\np {:.3f})",
+        [
+            lambda: [
+                v
+                for i, v in enumerate(paired_md("ease-ml-latest-small/paired-distilled-vs-bundle.md")())
+                if i in (0, 3)
+            ]
+        ],
+        "FMT",
+    ),  # fmt: skip
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 FIGURES += [
