@@ -717,6 +717,8 @@ FIGURES += [
 
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
+PROBE_OLD = "teacher-probe-ml-100k/manifest-probe25-whole-prompts.json"  # before the shared-history fine-tune
+RSS = "ease-amazon-sports/rss/manifest.json"
 FIGURES += [
     (
         "teacher {} vs retriever {} NDCG@10 on",
@@ -724,14 +726,30 @@ FIGURES += [
         ".4f",
     ),
     ("a check that took {} s in torch", [key(PROBE, "teacher", "probe", "seconds")], ".1f"),
-    ("the whole teacher stage took {} s", [key(PROBE, "stage_seconds", "teacher")], ".1f"),
+    (
+        "the whole teacher\nstage took {} s (no weights, GGUF or labels; peak RSS {} MB)",
+        [key(PROBE, "stage_seconds", "teacher"), key(PROBE, "peak_rss_mb", "teacher")],
+        ".1f",
+    ),  # fmt: skip
     ("on {} held-out candidate sets\n(decided early of 100)", [key(PROBE, "teacher", "probe", "users")], "d"),
     ("random order of the candidates ({})", [key(PROBE, "teacher", "probe", "random_ndcg10")], ".4f"),
-    ("With 50 steps it took {} s", [key(PROBE50, "stage_seconds", "teacher")], ".1f"),
+    ("it took {} s (`manifest-probe25-whole-prompts.json`)", [key(PROBE_OLD, "stage_seconds", "teacher")], ".1f"),
+    ("and {} s\nwith 50 steps", [key(PROBE50, "stage_seconds", "teacher")], ".1f"),
     (
-        "(teacher\n{} vs {} on 100 sets)",
+        "(teacher {} vs {} on 100 sets)",
         [key(PROBE50, "teacher", "probe", "teacher_ndcg10"), key(PROBE50, "teacher", "probe", "retriever_ndcg10")],
         ".4f",
+    ),
+    (
+        "{} vs {} after its 100 users",
+        [key(RSS, "teacher", "probe", "teacher_ndcg10"), key(RSS, "teacher", "probe", "retriever_ndcg10")],
+        ".4f",
+    ),
+    ("the teacher stage took {} s (`benchmarks/run_export_rss.sh`", [key(RSS, "stage_seconds", "teacher")], ".1f"),
+    (
+        "peaks at {} MB in the teacher stage and {} MB in the item-item\nstage",
+        [key(RSS, "peak_rss_mb", "teacher"), key(RSS, "peak_rss_mb", "item_item")],
+        ".1f",
     ),
 ]
 
