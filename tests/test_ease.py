@@ -34,17 +34,17 @@ def test_ease_weights_are_the_closed_form(lam: float, block: int) -> None:
         ease_weights(seqs, 40, 0.0)
 
 
-def test_ease_weights_hold_one_matrix_at_a_time() -> None:
-    """The inverse is computed in the one n² float32 buffer it returns: no copy of the Gram matrix on the way (a
-    copy doubled the peak memory of Amazon Sports' item-item stage)."""
+@pytest.mark.parametrize("n,users,per_user", [(1500, 300, 5), (2000, 150, 600)])  # a sparse and a full Gram
+def test_ease_weights_hold_one_matrix_at_a_time(n: int, users: int, per_user: int) -> None:
+    """The Gram matrix is built and inverted in the one n² float32 buffer returned: no sparse Gram beside it and
+    no copy on the way (a copy doubled the peak memory of Amazon Sports' item-item stage)."""
     import tracemalloc
 
     import scipy.linalg.lapack  # noqa: F401  (imported before measuring: modules are not the matrix)
     import scipy.sparse  # noqa: F401
 
     rng = np.random.default_rng(0)
-    n = 1500
-    seqs = [rng.choice(n, 5, replace=False) for _ in range(300)]
+    seqs = [rng.choice(n, per_user, replace=False) for _ in range(users)]
     ease_weights([s % 20 for s in seqs[:10]], 20, 10.0)  # first-call allocations of LAPACK's wrappers
     tracemalloc.start()
     try:
@@ -52,7 +52,9 @@ def test_ease_weights_hold_one_matrix_at_a_time() -> None:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 1.5 * n * n * 4, peak
+    assert peak < 1.5 * n * n * 4, peak / (n * n * 4)
+    with pytest.raises(ArgumentError, match="1 to"):
+        ease_weights(seqs, 0, 10.0)
 
 
 def test_the_ease_baseline_chooses_lambda_on_validation() -> None:

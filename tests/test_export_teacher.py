@@ -279,13 +279,18 @@ def test_a_teacher_guessing_at_random_does_not_beat_the_retriever(tmp_path: Path
     assert not q["teacher_beats_retriever"] and q["teacher_ndcg10"] < q["retriever_ndcg10"]
 
 
-@pytest.mark.parametrize("verdict,se,stops", [("worse", 0.05, True), ("", 0.05, True), ("", 0.15, False)])
+@pytest.mark.parametrize(
+    "verdict,se,min_users,stops",
+    [("worse", 0.05, 4, True), ("", 0.05, 4, True), ("", 0.15, 4, False), ("", 0.05, 50, False)],
+)
 def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
-    verdict: str, se: float, stops: bool, tiny_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    verdict: str, se: float, min_users: int, stops: bool, tiny_teacher: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     """Issue 29: after ``probe_steps`` fine-tuning steps the held-out check runs on few users; clearly worse at
-    any look, or still more than ``probe_futility_z`` standard errors behind at its last, the rest of the
-    fine-tune, the weights file and the labelling are skipped; otherwise training goes on."""
+    any look, or still more than ``probe_futility_z`` standard errors behind at its last (with at least
+    ``probe_min_users`` checked: fewer say too little), the rest of the fine-tune, the weights file and the
+    labelling are skipped; otherwise training goes on."""
     import ondevice_rec.export.teacher.stage as teacher
 
     seen: list[dict] = []
@@ -298,7 +303,8 @@ def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
 
     monkeypatch.setattr(teacher, "validation_quality", quality)
     _write_generic(tmp_path / "data")
-    tcfg = TeacherConfig(steps=4, batch=4, negatives=1, candidates=5, label_users=6, probe_steps=2, probe_users=8)
+    tcfg = TeacherConfig(steps=4, batch=4, negatives=1, candidates=5, label_users=6, probe_steps=2, probe_users=8,
+                         probe_min_users=min_users)  # fmt: skip
     cfg = ExportConfig(
         dataset="generic", data_dir=str(tmp_path / "data"), teacher=str(tiny_teacher), teacher_cfg=tcfg,
         student=StudentConfig(dim=16, blocks=1, heads=1, epochs=2, eval_every=1, batch=8, ensemble=1),

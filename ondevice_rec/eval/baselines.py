@@ -116,16 +116,18 @@ class EASE(_IdModel):
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
         from ..ranking.ease import ease_weights
 
-        best: tuple[float, _EASEFitted] | None = None
+        scores: dict[float, float] = {}
+        fitted: _EASEFitted | None = None
         for i, lam in enumerate(self.lambdas):
             progress(f"EASE lambda {lam:g}", i / len(self.lambdas))
+            fitted = None  # one n² matrix at a time: the previous one goes before the next inverse
             fitted = _EASEFitted(ease_weights(split.train, split.n_items, lam), lam)
-            v = validation_ndcg(fitted, split)
-            if best is None or v > best[0]:
-                best = (v, fitted)
-            del fitted
-        assert best is not None
-        return best[1]
+            scores[lam] = validation_ndcg(fitted, split)
+        best = max(self.lambdas, key=lambda lam: (scores[lam], -self.lambdas.index(lam)))  # ties: the first
+        if fitted is None or fitted.lam != best:
+            fitted = None
+            fitted = _EASEFitted(ease_weights(split.train, split.n_items, best), best)
+        return fitted
 
 
 @dataclass

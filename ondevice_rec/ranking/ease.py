@@ -15,6 +15,8 @@ import numpy as np
 
 from ..errors import ArgumentError, missing_extra
 
+MAX_ITEMS = 40_000  # n² float32: 6.4 GB
+
 
 def ease_weights(sequences: Sequence[np.ndarray], n_items: int, lam: float, block: int = 512) -> np.ndarray:
     """EASE's (n_items, n_items) float32 weight matrix B (row: history item, column: scored item; zero
@@ -26,14 +28,20 @@ def ease_weights(sequences: Sequence[np.ndarray], n_items: int, lam: float, bloc
         raise missing_extra("eval", "scipy", "EASE inverts the item Gram matrix with scipy's LAPACK") from None
     if lam <= 0:
         raise ArgumentError(f"EASE needs a positive lambda, got {lam}")
+    if not 0 < n_items <= MAX_ITEMS:
+        raise ArgumentError(
+            f"EASE inverts a dense {n_items} x {n_items} matrix: it takes 1 to {MAX_ITEMS:,} items "
+            f"({MAX_ITEMS**2 * 4 / 1e9:.1f} GB at the most)"
+        )
     sets = [np.unique(np.asarray(s, dtype=np.int64)) for s in sequences]
     rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
     cols = np.concatenate(sets) if sets else np.zeros(0, np.int64)
     x = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(sets), n_items))
-    g = (x.T @ x).toarray()  # Fortran-ordered from the CSC product; symmetric, so its transpose is the same
-    if not g.flags.c_contiguous:  # matrix in C order without a copy (a copy would double the peak memory)
-        g = g.T
-    g = np.ascontiguousarray(g, dtype=np.float32)
+    xt = x.T.tocsr()  # items × users
+    # the Gram matrix XᵀX filled a block of rows at a time into the one buffer: never a whole sparse copy beside it
+    g = np.empty((n_items, n_items), dtype=np.float32)
+    for a in range(0, n_items, block):
+        g[a : a + block] = (xt[a : a + block] @ x).toarray()
     g[np.diag_indices(n_items)] += np.float32(lam)
     # g's transpose is a Fortran-ordered view of the same memory, which LAPACK overwrites in place
     c, info = lapack.spotrf(g.T, lower=0, overwrite_a=1, clean=0)

@@ -199,7 +199,8 @@ def _probe(
         cache.close()
     report.update(q, seconds=round(time.perf_counter() - t0, 1), after_steps=tcfg.probe_steps)
     behind = q["retriever_ndcg10"] - q["teacher_ndcg10"]
-    if not q["decided"] and q["users"] >= q["users_planned"] and behind > tcfg.probe_futility_z * q["difference_se"]:
+    last_look = q["users"] >= max(q["users_planned"], tcfg.probe_min_users, 2) and q["difference_se"] > 0
+    if not q["decided"] and last_look and behind > tcfg.probe_futility_z * q["difference_se"]:
         report["decided"] = "worse"  # the futility bound at the last look (TeacherConfig.probe_futility_z)
         report["futility"] = True
     verdict = "; stopping" if report["decided"] == "worse" else ""
