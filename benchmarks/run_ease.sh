@@ -60,3 +60,19 @@ PY
       "bundle:$ds-ens-distilled" "$R/per_user.json" "bundle:$ds-single" | tee "$R/paired-distilled-vs-bundle.md"
   done
 fi
+if [ "${DEFAULT:-0}" = 1 ]; then  # the default export on classic ML-100K (LLM teacher's probe, three students, tables)
+  R=benchmarks/results/ease-ml-100k/default
+  mkdir -p "$R"
+  odrec export --dataset ml-100k --data-dir "$DATA/ml-100k" --out "$E/ml-100k-default" \
+    --cache-dir "$E/ml-100k-default.cache" --overwrite 2>&1 | tee "$R/export-log.txt"
+  cp "$E/ml-100k-default/manifest.json" "$R/manifest.json"
+  odrec eval --dataset ml-100k --data-dir "$DATA/ml-100k" --models "popularity,itemknn,ease,bundle:$E/ml-100k-default" \
+    --protocol full --seed 0 --reuse --out "$R"
+  python benchmarks/paired_compare.py benchmarks/results/ease-ml-100k/per_user.json bundle:ml-100k-single-no-table \
+    "$R/per_user.json" bundle:ml-100k-default | tee "$R/paired-single-no-table-vs-default.md"
+fi
+if [ "${DEFAULT:-0}" = 1 ]; then  # against the previous release's default export (benchmarks/run_quality_ml100k.sh)
+  python benchmarks/paired_compare.py benchmarks/results/quality-ml-100k/per_user.json bundle:ml100k-ens \
+    benchmarks/results/ease-ml-100k/default/per_user.json bundle:ml-100k-default \
+    | tee benchmarks/results/ease-ml-100k/default/paired-previous-default-vs-default.md
+fi

@@ -720,6 +720,49 @@ FIGURES += [
     ),  # fmt: skip
 ]
 
+EASE_D = "ease-ml-100k/default/results.json"
+EASE_DM = "ease-ml-100k/default/manifest.json"
+FIGURES += [
+    (
+        "three students kept on validation at {} against {} for the first alone",
+        [
+            key(EASE_DM, "training", "ensemble", "valid_ndcg10"),
+            key(EASE_DM, "training", "ensemble", "valid_ndcg10_first"),
+        ],
+        "",
+    ),
+    (
+        "EASE's table at λ = 500 and weight {}, validation {} against {} without)",
+        [
+            key(EASE_DM, "training", "item_item", "chosen_weight"),
+            key(EASE_DM, "training", "item_item", "valid_ndcg10", "ease-500", "0.5"),
+            key(EASE_DM, "training", "item_item", "valid_ndcg10", "ease-500", "0.0"),
+        ],
+        "",
+    ),  # fmt: skip
+    ("scores **{} [{},\n{}]** on test", [ndcg(EASE_D, *F, "bundle:ml-100k-default")], ".4f"),
+    (
+        "{:+.4f} [{:+.4f}, {:+.4f}] over the previous release's default export (0.1041; p {:.3f})",
+        [paired_md("ease-ml-100k/default/paired-previous-default-vs-default.md")],
+        "FMT",
+    ),  # fmt: skip
+    (
+        "{:+.4f} [{:+.4f}, {:+.4f}] over the single student without a table (p {:.3f})",
+        [paired_md("ease-ml-100k/default/paired-single-no-table-vs-default.md")],
+        "FMT",
+    ),  # fmt: skip
+    (
+        "It took {} s on 2 cores (teacher\n{} s, students {} s) and peaked at {} MB.",
+        [
+            lambda: [round(sum(_load(EASE_DM)["stage_seconds"].values()), 1)],
+            key(EASE_DM, "stage_seconds", "teacher"),
+            key(EASE_DM, "stage_seconds", "student_training"),
+            lambda: [max(_load(EASE_DM)["peak_rss_mb"].values())],
+        ],
+        ".1f",
+    ),  # fmt: skip
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 PROBE_OLD = "teacher-probe-ml-100k/manifest-probe25-whole-prompts.json"  # before the shared-history fine-tune
