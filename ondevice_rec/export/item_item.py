@@ -30,8 +30,8 @@ from ..ranking.ease import ease_weights
 # of an earlier grid)
 WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 NEIGHBOURS = 100  # as the ItemKNN baseline
-# EASE's inverse is dense: n² float32 in place (1.6 GB at 20,000 items) and ~n³ flops per λ (about a minute
-# at 16,000 items on 2 cores); above this many items only the co-occurrence table is tried
+# EASE's inverse is dense: n² float32 in place (1.6 GB at 20,000 items) and ~n³ flops per λ (Amazon Sports,
+# 18,227 items: 118.8 s for the whole stage on 2 cores); above this many items only the co-occurrence table is tried
 EASE_MAX_ITEMS = 20_000
 EASE_LAMBDAS = (20.0, 100.0, 500.0)
 
@@ -49,10 +49,10 @@ def ease_neighbours(split: Split, lam: float, neighbours: int = NEIGHBOURS, bloc
     n = split.n_items
     g = ease_weights(split.train, n, lam, block)
     indptr, indices, weights = [0], [], []
+    k = min(neighbours, n - 1)
     for a in range(0, n, block):
         b = min(n, a + block)
         w = g[a:b]
-        k = min(neighbours, n - 1)
         top = np.argpartition(-w, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((b - a, 0), int)
         for r in range(b - a):
             keep = top[r][w[r, top[r]] > 0]
