@@ -19,7 +19,11 @@ def main() -> None:
     if tt is None or tt.item_item is None:
         raise SystemExit(f"{src} has no item-item table")
     files = {n: src / n for n in m.files if n != tt.item_item}
-    write_bundle(dst, replace(m, files={}, two_tower=replace(tt, item_item=None, item_item_weight=0.0)), files)
+    write_bundle(
+        dst,
+        replace(m, files={}, two_tower=replace(tt, item_item=None, item_item_weight=0.0, item_item_half_life=None)),
+        files,
+    )
     print(f"{dst}: {src} without {tt.item_item}")
 
 

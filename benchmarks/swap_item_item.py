@@ -1,6 +1,7 @@
 """The item-item table's ablation: a copy of a student bundle whose table is another candidate the export
-tried (``cosine``, ``ease-100``, …), rebuilt from the same data and split, at the weight validation chose for
-that table in the bundle's own report (everything else byte-identical).
+tried (``cosine``, ``ease-100``, ``"ease-500, half-life 1"``, … as named in its report), rebuilt from the same
+data and split, at the weight validation chose for that candidate in the bundle's own report (everything else
+byte-identical).
 
 python benchmarks/swap_item_item.py /tmp/exp/sports-default /tmp/exp/sports-default-cosine cosine \
     --dataset generic --data-dir /tmp/amazon-sports
@@ -21,7 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
-    ap.add_argument("table")
+    ap.add_argument("table", help="a candidate as the report names it: a table, and its half-life if any")
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-dir", required=True)
     args = ap.parse_args()
@@ -38,10 +39,16 @@ def main() -> None:
         core=cfg.get("core", 5),
         order=cfg.get("split_order", "stable"),
     )
-    nb = build_neighbours(split) if args.table == "cosine" else ease_neighbours(split, float(args.table[5:]))
+    table, _, half_life = args.table.partition(", half-life ")
+    nb = build_neighbours(split) if table == "cosine" else ease_neighbours(split, float(table[5:]))
     files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != tt.item_item}
     files["item_item.npz"] = table_bytes(nb)
-    spec = replace(tt, item_item="item_item.npz" if weight > 0 else None, item_item_weight=weight)
+    spec = replace(
+        tt,
+        item_item="item_item.npz" if weight > 0 else None,
+        item_item_weight=weight,
+        item_item_half_life=float(half_life) if half_life else None,
+    )
     if weight == 0:
         del files["item_item.npz"]
     write_bundle(args.dst, replace(m, files={}, two_tower=spec), files)

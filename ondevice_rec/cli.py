@@ -1201,10 +1201,11 @@ def export_summary(manifest: Manifest) -> list[str]:
         lines.append(f"item vectors read by the item tower: {covered}")
     ii = (manifest.training or {}).get("item_item") or {}
     if "chosen_table" in ii:
-        best = ii["valid_ndcg10"][ii["chosen_table"]][str(ii["chosen_weight"])]
-        alone = ii["valid_ndcg10"][ii["chosen_table"]]["0.0"]
+        chosen = ii.get("chosen", ii["chosen_table"])  # the variant (table and recency half-life)
+        best = ii["valid_ndcg10"][chosen][str(ii["chosen_weight"])]
+        alone = ii["valid_ndcg10"][chosen]["0.0"]
         lines.append(
-            f"item-item blend: {ii['chosen_table']} neighbours at weight {ii['chosen_weight']} (validation NDCG@10 "
+            f"item-item blend: {chosen} neighbours at weight {ii['chosen_weight']} (validation NDCG@10 "
             f"{best:.4f}, {alone:.4f} without)"
             if ii.get("used")
             else f"item-item blend: none (no table or weight beat the student alone on validation, {alone:.4f})"

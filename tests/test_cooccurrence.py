@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ondevice_rec.errors import ArgumentError
 from ondevice_rec.ranking.cooccurrence import (
     ItemItem,
     Neighbours,
@@ -55,3 +56,41 @@ def test_item_item_maps_catalogue_rows_onto_the_table() -> None:
     s = ii.catalogue_scores(np.array([2]), table)  # history: item "a" (catalogue row 2)
     assert s[1] == 0.0 and s[2] == 0.0  # unknown item; the history item itself (no self-similarity)
     assert s[3] == pytest.approx(2.0 * 2 / np.sqrt(2 * 3)) and s[0] == 0.0  # a-b co-occur twice; a-c never
+
+
+def test_recency_weights_halve_every_half_life_and_skip_the_negligible() -> None:
+    from ondevice_rec.ranking.cooccurrence import RECENCY_FLOOR, recency_weights
+
+    assert recency_weights(4, None) is None
+    w = recency_weights(40, 2.0)
+    assert w is not None and w[:5].tolist() == pytest.approx([1.0, 2**-0.5, 0.5, 2**-1.5, 0.25])
+    assert np.all(np.diff(w) <= 0) and np.all((w == 0) | (w >= RECENCY_FLOOR)) and w[-1] == 0.0  # 2^-19.5
+    with pytest.raises(ArgumentError, match="half-life"):
+        recency_weights(3, 0.0)
+
+
+def test_entry_weights_scale_each_history_rows_neighbours() -> None:
+    rng = np.random.default_rng(0)
+    seqs = [rng.choice(12, 5, replace=False) for _ in range(40)]
+    nb = cooccurrence_neighbours(seqs, 12, 4)
+    dense = cooccurrence_similarity(seqs, 12, 4)
+    hist = np.array([3, 7, 1, -1, 5])  # -1: an item outside the table
+    ew = np.array([1.0, 0.5, 0.0, 2.0, 0.25], np.float32)
+    want = sum(ew[j] * dense[h] for j, h in enumerate(hist) if h >= 0)
+    assert np.allclose(nb.scores(hist, entry_weights=ew), want, atol=1e-6)
+    links = nb.links(hist, ew)
+    for target in range(12):  # what each entry adds sums to the target's score; a zero-weight entry adds nothing
+        assert links(target).sum() == pytest.approx(want[target], abs=1e-6) and links(target)[2] == 0.0
+
+
+def test_item_item_with_a_half_life_weights_the_newest_history_item_most() -> None:
+    seqs = [np.array([0, 1]), np.array([0, 1]), np.array([2, 3]), np.array([2, 3])]
+    nb = cooccurrence_neighbours(seqs, 4, 10)
+    table = np.arange(4)
+    flat = ItemItem(nb, 1.0, {str(i): i for i in range(4)})
+    recent = ItemItem(nb, 1.0, {str(i): i for i in range(4)}, half_life=1.0)
+    newest_first = np.array([2, 0])  # 2 just now, 0 before it
+    assert flat.catalogue_scores(newest_first, table)[[1, 3]].tolist() == [1.0, 1.0]
+    assert recent.catalogue_scores(newest_first, table)[[1, 3]].tolist() == [0.5, 1.0]
+    links = recent.catalogue_links(newest_first, table)
+    assert links(3).tolist() == [1.0, 0.0] and links(1).tolist() == [0.0, 0.5]

@@ -50,11 +50,52 @@ def test_the_blend_chooses_a_table_and_weight_on_validation(monkeypatch: pytest.
     assert list(tables) == ["cosine", *(f"ease-{lam:g}" for lam in II.EASE_LAMBDAS)]
     rng = np.random.default_rng(1)
     item_vecs = rng.normal(size=(split.n_items, 8)).astype(np.float32)  # a student that knows nothing
-    table, weight, report = II.choose_weight(
+    table, half_life, weight, report = II.choose_weight(
         lambda hs: rng.normal(size=(len(hs), 8)).astype(np.float32), item_vecs, split, tables, None
     )
     assert weight > 0 and table in tables and report["chosen_table"] == table  # neighbours carry the groups
-    best = report["valid_ndcg10"][table][str(weight)]
-    assert all(best >= v for t in tables for v in report["valid_ndcg10"][t].values())
+    assert report["chosen_half_life"] == half_life and report["chosen"] == II.variant(table, half_life)
+    assert len(report["valid_ndcg10"]) == len(tables) * len(II.HALF_LIVES)
+    best = report["valid_ndcg10"][report["chosen"]][str(weight)]
+    assert all(best >= v for fig in report["valid_ndcg10"].values() for v in fig.values())
     monkeypatch.setattr(II, "EASE_MAX_ITEMS", split.n_items - 1)
     assert list(II.candidate_tables(split)) == ["cosine"]  # a catalogue too large for the dense inverse
+
+
+def test_the_blend_chooses_a_recency_half_life_when_the_next_item_follows_the_last() -> None:
+    """Items come in pairs (2k, 2k+1) watched one after the other; validation asks for the partner of the last
+    history item, which the whole history's summed neighbours drown among the other items'."""
+    rng = np.random.default_rng(3)
+    n_users, n_items = 200, 60
+    seqs = []
+    for _ in range(n_users):
+        firsts = rng.choice(np.arange(0, n_items, 2), 5, replace=False)
+        seqs.append(np.concatenate([[f, f + 1] for f in firsts[:4]] + [[firsts[4]]]))
+    split = Split(
+        dataset="t", user_ids=[f"u{u}" for u in range(n_users)], item_ids=[str(i) for i in range(n_items)],
+        train=[s[:7] for s in seqs], valid=np.array([s[7] for s in seqs]), test=np.array([s[8] for s in seqs]),
+        item_text=[""] * n_items, item_title=[""] * n_items, item_tags=[() for _ in range(n_items)],
+    )  # fmt: skip
+    tables = {"cosine": II.build_neighbours(split)}
+    _, half_life, weight, report = II.choose_weight(
+        lambda hs: np.ones((len(hs), 4), np.float32), np.zeros((n_items, 4), np.float32), split, tables, None
+    )
+    assert weight > 0 and half_life is not None
+    fig = report["valid_ndcg10"]
+    assert fig[II.variant("cosine", half_life)][str(weight)] > max(fig["cosine"].values())
+
+
+def test_ranks_for_all_weights_at_once_match_rank_of_target() -> None:
+    from ondevice_rec.eval.metrics import rank_of_target
+
+    rng = np.random.default_rng(4)
+    ws = np.asarray(II.WEIGHTS, np.float32)[:, None]
+    for _ in range(50):
+        n = int(rng.integers(5, 40))
+        base = rng.integers(0, 3, n).astype(np.float32)  # many ties
+        co = rng.integers(0, 3, n).astype(np.float32)
+        cand = np.flatnonzero(rng.random(n) < 0.8)
+        target = int(cand[0]) if len(cand) else 0
+        cand = np.union1d(cand, [target])
+        got = II._ranks(base, co, ws, target, cand)
+        assert got == [rank_of_target(base + np.float32(w) * co, target, cand) for w in II.WEIGHTS]

@@ -305,13 +305,18 @@ def test_sampled_training_never_scores_the_whole_catalogue(tmp_path: Path) -> No
     assert validation_users(split, StudentConfig()) is None  # 40 users: all of them
 
 
-def test_the_item_item_blend_runs_in_the_runtime_and_the_harness(tiny_bundle, tmp_path: Path) -> None:
-    """A bundle with an item-item table: the runtime adds weight × the history's summed neighbour similarity
-    (a heavy weight puts the best neighbour first), and ``odrec eval`` scores it the same way."""
+@pytest.mark.parametrize("half_life", [None, 0.5])
+def test_the_item_item_blend_runs_in_the_runtime_and_the_harness(
+    tiny_bundle, tmp_path: Path, half_life: float | None
+) -> None:
+    """A bundle with an item-item table: the runtime adds weight × the history's summed neighbour similarity,
+    each history item's row scaled by its recency when the bundle has a half-life (a heavy weight puts the best
+    neighbour first), and ``odrec eval`` scores it the same way."""
     from ondevice_rec.bundle import write_bundle
     from ondevice_rec.datasets import leave_one_out, load_dataset
     from ondevice_rec.eval.baselines import BundleModel
     from ondevice_rec.export.item_item import build_neighbours, table_bytes
+    from ondevice_rec.ranking.cooccurrence import recency_weights
 
     path, manifest, data = tiny_bundle
     split = leave_one_out(load_dataset("generic", data))
@@ -319,11 +324,11 @@ def test_the_item_item_blend_runs_in_the_runtime_and_the_harness(tiny_bundle, tm
     files: dict[str, bytes | Path] = {name: path / name for name in manifest.files}
     files["item_item.npz"] = table_bytes(nb)
     assert manifest.two_tower is not None
-    tt = replace(manifest.two_tower, item_item="item_item.npz", item_item_weight=50.0)
+    tt = replace(manifest.two_tower, item_item="item_item.npz", item_item_weight=50.0, item_item_half_life=half_life)
     blended = tmp_path / "blended"
     write_bundle(blended, replace(manifest, files={}, two_tower=tt), files)
     history = [int(i) for i in split.train[0][-3:]]
-    co = nb.scores(history)
+    co = nb.scores(history[::-1], entry_weights=recency_weights(len(history), half_life))
     co[history] = -np.inf
     best = split.item_ids[int(np.argmax(co))]
     tops = {}

@@ -87,7 +87,7 @@ class TwoTowerEncoder:
                 raise BundleError(f"cannot read the item-item table ({type(e).__name__}: {e})") from None
             if nb.n_items != len(ids):
                 raise BundleError(f"the item-item table has {nb.n_items} rows for {len(ids)} items")
-            self.item_item = ItemItem(nb, float(spec.item_item_weight), self.row_of)
+            self.item_item = ItemItem(nb, float(spec.item_item_weight), self.row_of, spec.item_item_half_life)
         self._session = session(user_tower, threads=threads, what=f"{precision} user tower")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

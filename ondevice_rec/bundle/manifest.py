@@ -54,6 +54,9 @@ class TwoTowerSpec:
     # chosen on validation at export (0: the blend did not help and is skipped)
     item_item: str | None = None
     item_item_weight: float = 0.0
+    # each history item's row scaled by its recency: 1 for the newest, halving every this many items back (chosen
+    # on validation at export; None: every history item counts fully)
+    item_item_half_life: float | None = None
     # popularity weight for a user with no events of their own (a profile only), chosen on validation at export;
     # None: the bundle kind's usual weight
     cold_popularity_weight: float | None = None

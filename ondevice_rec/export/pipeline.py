@@ -665,18 +665,20 @@ def validate_stage(
 
 
 def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Log) -> dict[str, Any]:
-    """Item neighbours (co-occurrence or EASE) blended in with the table and weight chosen on validation;
-    shipped (``towers`` updated) only when that weight is above 0. Returns the report."""
+    """Item neighbours (co-occurrence or EASE) blended in with the table, recency half-life and weight chosen on
+    validation; shipped (``towers`` updated) only when that weight is above 0. Returns the report."""
     log("item-item neighbours", 0.0)
     tables = candidate_tables(split, log)
     default = towers.encoders[towers.spec.default_precision]
-    table, weight, report = choose_weight(
+    table, half_life, weight, report = choose_weight(
         lambda hs: default.history_vectors(towers.item_vecs, hs), towers.item_vecs, split, tables, vusers, log
     )
     report["used"] = weight > 0
     if weight > 0:
         towers.files["item_item.npz"] = table_bytes(tables[table])
-        towers.spec = replace(towers.spec, item_item="item_item.npz", item_item_weight=weight)
+        towers.spec = replace(
+            towers.spec, item_item="item_item.npz", item_item_weight=weight, item_item_half_life=half_life
+        )
     return report
 
 

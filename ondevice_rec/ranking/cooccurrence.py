@@ -53,11 +53,16 @@ class Neighbours:
     def n_items(self) -> int:
         return len(self.indptr) - 1
 
-    def _spans(self, history: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _spans(
+        self, history: Sequence[int] | np.ndarray, entry_weights: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The neighbour entries of ``history`` as flat columns: (position in ``history``, neighbour, weight);
-        rows outside the table have none."""
+        rows outside the table, and entries whose ``entry_weights`` is 0, have none."""
         h = np.asarray(history, dtype=np.int64)
-        keep = np.flatnonzero((h >= 0) & (h < self.n_items))
+        ok = (h >= 0) & (h < self.n_items)
+        if entry_weights is not None:
+            ok &= np.asarray(entry_weights) != 0
+        keep = np.flatnonzero(ok)
         if not keep.size:
             return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
         starts, ends = self.indptr[h[keep]], self.indptr[h[keep] + 1]
@@ -69,19 +74,32 @@ class Neighbours:
             np.concatenate([self.weights[sl] for sl in spans]),
         )
 
-    def scores(self, history: Sequence[int] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def scores(
+        self,
+        history: Sequence[int] | np.ndarray,
+        out: np.ndarray | None = None,
+        entry_weights: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The summed similarity of every item to ``history`` (item rows, one row summed per entry, as
-        :func:`cooccurrence_scores` does; rows outside the table are ignored)."""
+        :func:`cooccurrence_scores` does; rows outside the table are ignored), each entry's row scaled by
+        ``entry_weights`` when given (entries weighted 0 are skipped)."""
         res = np.zeros(self.n_items, dtype=np.float32) if out is None else out
-        _, idx, w = self._spans(history)
+        pos, idx, w = self._spans(history, entry_weights)
         if idx.size:
+            if entry_weights is not None:
+                w = w * np.asarray(entry_weights, np.float32)[pos]
             res += np.bincount(idx, weights=w, minlength=self.n_items).astype(np.float32)
         return res
 
-    def links(self, history: Sequence[int] | np.ndarray) -> Callable[[int], np.ndarray]:
+    def links(
+        self, history: Sequence[int] | np.ndarray, entry_weights: np.ndarray | None = None
+    ) -> Callable[[int], np.ndarray]:
         """``f(target)``: per entry of ``history``, its similarity to item row ``target`` (what each history item
-        adds to the target's :meth:`scores`; 0 where the target is not among its neighbours)."""
-        pos, idx, w = self._spans(history)
+        adds to the target's :meth:`scores` with the same ``entry_weights``; 0 where the target is not among its
+        neighbours)."""
+        pos, idx, w = self._spans(history, entry_weights)
+        if entry_weights is not None and idx.size:
+            w = w * np.asarray(entry_weights, np.float32)[pos]
         n = len(history)
 
         def of(target: int) -> np.ndarray:
@@ -172,14 +190,31 @@ def cooccurrence_neighbours(
     return Neighbours(indptr, cols.astype(np.int32), sims)
 
 
+# below this recency weight a history entry is skipped (its row adds less than 2^-16 of the newest entry's)
+RECENCY_FLOOR = 2.0**-16
+
+
+def recency_weights(n: int, half_life: float | None) -> np.ndarray | None:
+    """Weights of ``n`` history entries ordered newest first: 1 for the newest, halving every ``half_life``
+    entries back, 0 once under :data:`RECENCY_FLOOR`; None (every entry counts fully) when ``half_life`` is None."""
+    if half_life is None:
+        return None
+    if not half_life > 0:
+        raise ArgumentError(f"the recency half-life must be above 0, not {half_life}")
+    w = np.exp2(-np.arange(n, dtype=np.float64) / half_life)
+    return np.where(w >= RECENCY_FLOOR, w, 0.0).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class ItemItem:
     """A bundle's item-item blend: ``weight`` × the history's summed neighbour similarity is added to every
-    item's score. ``row_of`` maps an item id to its row in ``neighbours`` (the bundle's training items)."""
+    item's score, each history item's row scaled by its recency (:func:`recency_weights`, newest first) when
+    ``half_life`` is set. ``row_of`` maps an item id to its row in ``neighbours`` (the bundle's training items)."""
 
     neighbours: Neighbours
     weight: float
     row_of: dict[str, int]
+    half_life: float | None = None
 
     def rows_for(self, item_ids: Sequence[str]) -> np.ndarray:
         """Neighbour-table rows of these item ids (-1: an item the bundle was not trained on)."""
@@ -187,16 +222,17 @@ class ItemItem:
 
     def catalogue_scores(self, history_rows: np.ndarray, table_rows: np.ndarray) -> np.ndarray:
         """Weighted scores for every catalogue row, given the table row of each catalogue row (``table_rows``,
-        -1 = none) and the catalogue rows of the history."""
+        -1 = none) and the catalogue rows of the history, newest first (an entry's recency counts its place in
+        the whole history, items outside the table included)."""
         h = table_rows[np.asarray(history_rows, dtype=np.int64)]
-        s = self.neighbours.scores(h[h >= 0])
+        s = self.neighbours.scores(h, entry_weights=recency_weights(len(h), self.half_life))
         return np.where(table_rows >= 0, s[table_rows.clip(min=0)], 0.0).astype(np.float32) * np.float32(self.weight)
 
     def catalogue_links(self, history_rows: np.ndarray, table_rows: np.ndarray) -> Callable[[int], np.ndarray]:
         """``f(row)``: per history row, what it adds to catalogue row ``row``'s weighted item-item score (the
         history item a co-occurrence reason names is the one adding most)."""
         hist = np.asarray(history_rows, dtype=np.int64)
-        of = self.neighbours.links(table_rows[hist])
+        of = self.neighbours.links(table_rows[hist], recency_weights(len(hist), self.half_life))
 
         def f(row: int) -> np.ndarray:
             target = int(table_rows[row])
