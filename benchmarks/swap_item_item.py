@@ -22,15 +22,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
-    ap.add_argument("table", help="a candidate as the report names it: a table, and its half-life if any")
+    ap.add_argument(
+        "table",
+        help="a candidate as the report names it (a table, and its half-life if any), or no-recency: the best "
+        "candidate without a half-life on validation",
+    )
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-dir", required=True)
     args = ap.parse_args()
     m = read_manifest(args.src)
     tt, report = m.two_tower, (m.training or {}).get("item_item") or {}
-    if tt is None or args.table not in report.get("valid_ndcg10", {}):
+    tried = report.get("valid_ndcg10", {})
+    if args.table == "no-recency":  # the recency ablation: the best candidate without a half-life on validation
+        args.table = max((v for v in tried if ", half-life" not in v), key=lambda v: max(tried[v].values()))
+    if tt is None or args.table not in tried:
         raise SystemExit(f"{args.src}: its export did not try a {args.table!r} table")
-    figures = report["valid_ndcg10"][args.table]
+    figures = tried[args.table]
     weight = float(max(figures, key=lambda w: (figures[w], -float(w))))
     cfg = (m.recipe or {}).get("config", {})
     split = leave_one_out(
