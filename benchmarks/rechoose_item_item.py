@@ -1,0 +1,66 @@
+"""An exported student bundle with its item-item blend chosen again by this release's blend stage (the tables,
+recency half-lives and weights of ``ondevice_rec.export.item_item``, on the validation users its export
+early-stopped on), its students untouched: what re-running the export would ship, without retraining them.
+The manifest's ``training.item_item`` report is replaced by the new one (so ``swap_item_item.py`` can ablate it).
+
+python benchmarks/rechoose_item_item.py /tmp/exp/sports-default /tmp/exp/sports-recency \\
+    --dataset generic --data-dir /tmp/amazon-sports
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from ondevice_rec.bundle import read_manifest, write_bundle
+from ondevice_rec.datasets import leave_one_out, load_dataset
+from ondevice_rec.eval.runtime import fit_bundle
+from ondevice_rec.export.item_item import candidate_tables, choose_weight, table_bytes
+from ondevice_rec.export.student import StudentConfig, validation_users
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", type=Path)
+    ap.add_argument("dst", type=Path)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--data-dir", required=True)
+    args = ap.parse_args()
+    m = read_manifest(args.src)
+    tt = m.two_tower
+    cfg = (m.recipe or {}).get("config", {})
+    if tt is None or not cfg:
+        raise SystemExit(f"{args.src} is not an exported student bundle")
+    split = leave_one_out(
+        load_dataset(args.dataset, args.data_dir),
+        min_rating=cfg.get("min_rating"),
+        core=cfg.get("core", 5),
+        order=cfg.get("split_order", "stable"),
+    )
+    student = cfg["student"]
+    vusers = validation_users(split, StudentConfig(seed=student["seed"], valid_users=student["valid_users"]))
+    fitted = fit_bundle(str(args.src), split)
+    log = lambda msg, f: print(f"{msg} {f:.0%}", flush=True)  # noqa: E731
+    tables = candidate_tables(split, log)
+    table, half_life, weight, report = choose_weight(
+        lambda hs: fitted.encoder.history_vectors(fitted.matrix, hs), fitted.matrix, split, tables, vusers, log
+    )
+    report["used"] = weight > 0
+    files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != tt.item_item}
+    if weight > 0:
+        files["item_item.npz"] = table_bytes(tables[table])
+    spec = replace(
+        tt,
+        item_item="item_item.npz" if weight > 0 else None,
+        item_item_weight=weight,
+        item_item_half_life=half_life if weight > 0 else None,
+    )
+    training = {**(m.training or {}), "item_item": report}
+    write_bundle(args.dst, replace(m, files={}, two_tower=spec, training=training), files)
+    fig = report["valid_ndcg10"][report["chosen"]]
+    print(f"{args.dst}: {report['chosen']} at weight {weight} (validation {fig[str(weight)]}, {fig['0.0']} without)")
+
+
+if __name__ == "__main__":
+    main()
