@@ -94,3 +94,10 @@ def test_item_item_with_a_half_life_weights_the_newest_history_item_most() -> No
     assert recent.catalogue_scores(newest_first, table)[[1, 3]].tolist() == [0.5, 1.0]
     links = recent.catalogue_links(newest_first, table)
     assert links(3).tolist() == [1.0, 0.0] and links(1).tolist() == [0.0, 0.5]
+
+
+def test_newest_first_keeps_each_item_once_at_its_newest_place() -> None:
+    from ondevice_rec.ranking.cooccurrence import newest_first
+
+    assert newest_first([3, 0, 2, 0, 5]).tolist() == [5, 0, 2, 3]
+    assert newest_first(np.zeros(0, np.int64)).tolist() == []

@@ -9,6 +9,7 @@ pytest.importorskip("scipy")
 
 from ondevice_rec import ArgumentError  # noqa: E402
 from ondevice_rec.eval.baselines import EASE, make_model  # noqa: E402
+from ondevice_rec.ranking.cooccurrence import HALF_LIVES  # noqa: E402
 from ondevice_rec.ranking.ease import ease_weights  # noqa: E402
 from tests.test_export_item_item import _split  # noqa: E402
 
@@ -66,3 +67,17 @@ def test_the_ease_baseline_chooses_lambda_on_validation() -> None:
     s = fitted.score(np.array([0, 1]), h)
     b = ease_weights(split.train, split.n_items, fitted.lam)  # type: ignore[attr-defined]
     assert np.allclose(s[0], b[0] + b[2]) and not s[1].any()
+
+
+def test_the_recency_ease_baseline_weights_the_newest_history_items_most() -> None:
+    split = _split()
+    model = make_model("ease-recency", 0)
+    assert isinstance(model, EASE) and model.recency and model.name == "ease-recency"
+    fitted = EASE(lambdas=(1.0, 30.0), recency=True).fit(split)
+    lam, half_life = fitted.lam, fitted.half_life  # type: ignore[attr-defined]
+    assert lam in (1.0, 30.0) and half_life in HALF_LIVES
+    b = ease_weights(split.train, split.n_items, lam)
+    forced = type(fitted)(b, lam, 1.0)  # type: ignore[call-arg]
+    s = forced.score(np.array([0]), [np.array([3, 0, 2, 0])])[0]  # oldest first; 0 again as the newest
+    assert np.allclose(s, b[0] + 0.5 * b[2] + 0.25 * b[3], atol=1e-6)  # 0 counts once, at its newest place
+    assert "recency half-life 1" in forced.note

@@ -5,7 +5,7 @@ a trained student, optionally with LLM re-ranking). Each is a typed config imple
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,7 +13,13 @@ import numpy as np
 
 from ..datasets import Split
 from ..errors import ArgumentError, missing_extra
-from ..ranking.cooccurrence import cooccurrence_scores, cooccurrence_similarity
+from ..ranking.cooccurrence import (
+    HALF_LIVES,
+    cooccurrence_scores,
+    cooccurrence_similarity,
+    newest_first,
+    recency_weights,
+)
 from .runtime import fit_bundle
 from .sequential import SeqRecipe, train_sequential
 from .sequential import scores as seq_scores
@@ -108,42 +114,60 @@ class _KNNFitted:
 @dataclass(frozen=True)
 class EASE(_IdModel):
     """EASE (:mod:`ondevice_rec.ranking.ease`), its λ chosen on validation NDCG@10 (full protocol, up to 1,000
-    validation users) from ``lambdas``, as its paper tunes it."""
+    validation users) from ``lambdas``, as its paper tunes it. ``recency``: each history item's row scaled by its
+    recency as the export's item-item blend scales it (:func:`~ondevice_rec.ranking.cooccurrence.recency_weights`),
+    the half-life chosen with λ from :data:`~ondevice_rec.ranking.cooccurrence.HALF_LIVES`: the blend's table
+    alone, as a baseline."""
 
     lambdas: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
     name: str = "ease"
+    recency: bool = False
 
     def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
         from ..ranking.ease import ease_weights
 
-        scores: dict[float, float] = {}
+        half_lives = HALF_LIVES if self.recency else (None,)
+        grid = [(lam, h) for lam in self.lambdas for h in half_lives]
+        scores: dict[tuple[float, float | None], float] = {}
         fitted: _EASEFitted | None = None
         for i, lam in enumerate(self.lambdas):
             progress(f"EASE lambda {lam:g}", i / len(self.lambdas))
             fitted = None  # one n² matrix at a time: the previous one goes before the next inverse
-            fitted = _EASEFitted(ease_weights(split.train, split.n_items, lam), lam)
-            scores[lam] = validation_ndcg(fitted, split)
-        best = max(self.lambdas, key=lambda lam: (scores[lam], -self.lambdas.index(lam)))  # ties: the first
-        if fitted is None or fitted.lam != best:
+            b = ease_weights(split.train, split.n_items, lam)
+            for h in half_lives:
+                fitted = _EASEFitted(b, lam, h)
+                scores[lam, h] = validation_ndcg(fitted, split)
+        best = max(grid, key=lambda k: (scores[k], -grid.index(k)))  # ties: the first
+        if fitted is None or fitted.lam != best[0]:
             fitted = None
-            fitted = _EASEFitted(ease_weights(split.train, split.n_items, best), best)
-        return fitted
+            fitted = _EASEFitted(ease_weights(split.train, split.n_items, best[0]), best[0], best[1])
+        return replace(fitted, half_life=best[1])
 
 
 @dataclass
 class _EASEFitted:
     b: np.ndarray
     lam: float
+    half_life: float | None = None
 
     @property
     def note(self) -> str:
-        return f"lambda {self.lam:g}, chosen on validation"
+        recency = "" if self.half_life is None else f", recency half-life {self.half_life:g}"
+        return f"lambda {self.lam:g}{recency}, chosen on validation"
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         out = np.zeros((len(histories), self.b.shape[0]), dtype=np.float32)
         for r, h in enumerate(histories):
-            if len(h):
+            if not len(h):
+                continue
+            if self.half_life is None:
                 out[r] = self.b[np.unique(np.asarray(h, dtype=np.int64))].sum(axis=0)
+            else:
+                hist = newest_first(h)
+                w = recency_weights(len(hist), self.half_life)
+                assert w is not None
+                keep = w > 0
+                out[r] = w[keep] @ self.b[hist[keep]]
         return out
 
 
@@ -347,6 +371,7 @@ BASELINES: dict[str, Callable[[int], Any]] = {
     "popularity": lambda seed: Popularity(),
     "itemknn": lambda seed: ItemKNN(),
     "ease": lambda seed: EASE(),
+    "ease-recency": lambda seed: EASE(name="ease-recency", recency=True),
     "bpr": lambda seed: BPR(seed=seed),
     "sasrec": lambda seed: Sequential("sasrec", SeqRecipe(seed=seed), "sasrec"),
     "lrurec": lambda seed: Sequential("lrurec", SeqRecipe(seed=seed), "lrurec"),
@@ -354,7 +379,7 @@ BASELINES: dict[str, Callable[[int], Any]] = {
 
 
 def make_model(spec: str, seed: int) -> Model:
-    """``popularity``, ``itemknn``, ``ease``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle),
+    """``popularity``, ``itemknn``, ``ease``, ``ease-recency``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle),
     ``bundle:PATH`` (with ``@div=X``: the runtime's diversity knob applied to the top 10) or ``rerank:PATH`` (a
     bundle's fast path with its top 20 re-ranked by its GGUF LLM ranker)."""
     spec = spec.strip()

@@ -25,7 +25,7 @@ from ..eval.metrics import metrics_from_rank
 from ..eval.protocols import full_mask
 from ..live.snapshot import log_scaled
 from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
-from ..ranking.cooccurrence import Neighbours, cooccurrence_neighbours, recency_weights
+from ..ranking.cooccurrence import HALF_LIVES, Neighbours, cooccurrence_neighbours, newest_first, recency_weights
 from ..ranking.ease import ease_weights
 
 # EASE weights are smaller than cosine similarities: its best weight can sit above cosine's (Amazon Sports: 5, the top
@@ -36,10 +36,6 @@ NEIGHBOURS = 100  # as the ItemKNN baseline
 # 18,227 items: 118.8 s for the whole stage on 2 cores); above this many items only the co-occurrence table is tried
 EASE_MAX_ITEMS = 20_000
 EASE_LAMBDAS = (20.0, 100.0, 500.0)
-# recency half-lives tried for every table (in history items, newest first; None: the whole history counts fully).
-# Next-item targets follow what was just watched: on ml-latest-small's validation users EASE (lambda 100) alone
-# scores 0.0446 over the whole history and 0.0822 at half-life 1 or 3
-HALF_LIVES: tuple[float | None, ...] = (None, 0.5, 1.0, 2.0, 4.0, 8.0, 32.0)
 
 
 def build_neighbours(split: Split, neighbours: int = NEIGHBOURS) -> Neighbours:
@@ -128,9 +124,9 @@ def choose_weight(
         for r, uid in enumerate(part.tolist()):
             cand = np.flatnonzero(full_mask(split, uid, "valid"))
             target = split.target(uid, "valid")
-            newest_first = np.asarray(hists[r])[::-1]  # as the runtime holds a history
+            hist = newest_first(hists[r])  # as the runtime holds a history
             for t, h in grid:
-                co = tables[t].scores(newest_first, entry_weights=recency_weights(len(newest_first), h))
+                co = tables[t].scores(hist, entry_weights=recency_weights(len(hist), h))
                 for w, rank in zip(WEIGHTS, _ranks(base[r], co, ws, target, cand)):
                     sums[t, h, w] += metrics_from_rank(rank)["NDCG@10"]
         log("choosing the item-item table and weight on validation", min(1.0, (s + batch) / len(us)))
