@@ -906,7 +906,7 @@ def eval_cmd(
     models: str = typer.Option(
         "popularity,itemknn,bpr,sasrec",
         "--models",
-        help="Comma-separated: popularity, itemknn, bpr, sasrec, lrurec, bundle, bundle:PATH "
+        help="Comma-separated: popularity, itemknn, ease, ease-recency, bpr, sasrec, lrurec, bundle, bundle:PATH "
         "(@div=X: with the diversity knob), rerank:PATH.",
     ),
     protocol: str = typer.Option(
