@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The item-item blend with recency (benchmarks/results/recency-*/): the default export on ml-latest-small
-# (LlamaRec's split and protocol) and classic ML-100K, then one eval run with Popularity, ItemKNN, EASE, the bundle,
-# its recency ablation (the best table without a half-life on validation, benchmarks/swap_item_item.py) and the
-# bundle without a table; paired comparisons against both and against the committed earlier exports.
+# (LlamaRec's split and protocol) and classic ML-100K, then one eval run with Popularity, ItemKNN, EASE, EASE with
+# recency (the blend's table alone), the bundle, its recency ablation (the best table without a half-life on
+# validation, benchmarks/swap_item_item.py) and the bundle without a table; paired comparisons against them and
+# against the committed earlier exports. A run again skips exports already written.
 # DS="ml-latest-small ml-100k" by default. Run from the repository root with the export and eval extras.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -21,10 +22,10 @@ for ds in ${DS:-ml-latest-small ml-100k}; do
   python benchmarks/swap_item_item.py "$B" "$B-no-recency" no-recency --dataset "$ds" --data-dir "$DATA/$ds"
   python benchmarks/strip_item_item.py "$B" "$B-no-table"
   odrec eval --dataset "$ds" --data-dir "$DATA/$ds" "${split[@]}" --protocol "$proto" --seed 0 --reuse --out "$R" \
-    --models "popularity,itemknn,ease,bundle:$B,bundle:$B-no-recency,bundle:$B-no-table"
+    --models "popularity,itemknn,ease,ease-recency,bundle:$B,bundle:$B-no-recency,bundle:$B-no-table"
   for pair in "$R bundle:$ds-recency-no-recency no-recency-vs-recency" \
       "$R bundle:$ds-recency-no-table no-table-vs-recency" \
-      "$R ease ease-vs-recency"; do
+      "$R ease ease-vs-recency" "$R ease-recency ease-recency-vs-recency"; do
     set -- $pair
     python benchmarks/paired_compare.py "$1/per_user.json" "$2" "$R/per_user.json" "bundle:$ds-recency" \
       | tee "$R/paired-$3.md"
