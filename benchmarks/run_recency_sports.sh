@@ -20,7 +20,8 @@ fi
   --dataset generic --data-dir "$D" 2>&1 | grep -v "%$" | tee "$R/rechoose-log.txt"
 cp "$E/sports-recency/manifest.json" "$R/manifest.json"
 odrec eval --dataset generic --data-dir "$D" --protocol full \
-  --models "itemknn,ease,ease-recency,bundle:$E/sports-default,bundle:$E/sports-recency" \ --max-users 6000 --seed 0 --reuse --out "$R"
+  --models "itemknn,ease,ease-recency,bundle:$E/sports-default,bundle:$E/sports-recency" \
+  --max-users 6000 --seed 0 --reuse --out "$R"
 for pair in "bundle:sports-default default-vs-recency" "ease ease-vs-recency" "ease-recency ease-recency-vs-recency" \
     "itemknn itemknn-vs-recency"; do
   set -- $pair
