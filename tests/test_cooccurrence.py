@@ -101,3 +101,17 @@ def test_newest_first_keeps_each_item_once_at_its_newest_place() -> None:
 
     assert newest_first([3, 0, 2, 0, 5]).tolist() == [5, 0, 2, 3]
     assert newest_first(np.zeros(0, np.int64)).tolist() == []
+
+
+def test_entries_recorded_at_the_same_moment_share_one_age() -> None:
+    from ondevice_rec.ranking.cooccurrence import recency_weights, tied_ages
+
+    assert tied_ages(np.array([9.0, 8.0, 8.0, 5.0, -1.0, -1.0, -1.0])).tolist() == [0, 1, 1, 3, 4, 4, 4]
+    assert tied_ages(np.zeros(0)).tolist() == []
+    w = recency_weights(np.array([0, 1, 1]), 1.0)
+    assert w is not None and w.tolist() == [1.0, 0.5, 0.5]
+    seqs = [np.array([0, 1]), np.array([0, 1]), np.array([2, 3]), np.array([2, 3])]
+    ii = ItemItem(cooccurrence_neighbours(seqs, 4, 10), 1.0, {str(i): i for i in range(4)}, half_life=1.0)
+    # three titles a profile named (one moment): each counts fully, whatever the order they were named in
+    named = ii.catalogue_scores(np.array([2, 0]), np.arange(4), history_at=np.array([-1.0, -1.0]))
+    assert named[[1, 3]].tolist() == [1.0, 1.0]

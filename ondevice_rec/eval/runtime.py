@@ -70,7 +70,8 @@ class RuntimeFitted:
         out = np.zeros((len(histories), self.matrix.shape[0]), dtype=np.float32)
         for r, h in enumerate(histories):
             newest = np.asarray(h, np.int64)[::-1][: self.cfg.history_limit].tolist()
-            events = Events.of([(i, "like", None, now, "") for i in newest], self.cfg)
+            # a second apart, newest first: an app's events have times, and the blend's recency reads their order
+            events = Events.of([(i, "like", None, now - k, "") for k, i in enumerate(newest)], self.cfg)
             out[r] = self._diversified(self._scores(UserSignals(True, True, [], events, None)), h)
         return out
 

@@ -205,15 +205,28 @@ def newest_first(history: Sequence[int] | np.ndarray) -> np.ndarray:
     return h[np.sort(first)]
 
 
-def recency_weights(n: int, half_life: float | None) -> np.ndarray | None:
-    """Weights of ``n`` history entries ordered newest first: 1 for the newest, halving every ``half_life``
-    entries back, 0 once under :data:`RECENCY_FLOOR`; None (every entry counts fully) when ``half_life`` is None."""
+def recency_weights(ages: int | np.ndarray, half_life: float | None) -> np.ndarray | None:
+    """Weights of history entries ordered newest first, given their ages (an int n: ages 0 … n-1, one entry a
+    step): 1 for age 0, halving every ``half_life`` steps back, 0 once under :data:`RECENCY_FLOOR`; None (every
+    entry counts fully) when ``half_life`` is None."""
     if half_life is None:
         return None
     if not half_life > 0:
         raise ArgumentError(f"the recency half-life must be above 0, not {half_life}")
-    w = np.exp2(-np.arange(n, dtype=np.float64) / half_life)
+    a = np.arange(ages, dtype=np.float64) if isinstance(ages, int) else np.asarray(ages, dtype=np.float64)
+    w = np.exp2(-a / half_life)
     return np.where(w >= RECENCY_FLOOR, w, 0.0).astype(np.float32)
+
+
+def tied_ages(at: np.ndarray) -> np.ndarray:
+    """Ages of history entries ordered newest first from their times: each entry's position, entries recorded at
+    the same moment sharing the newest one's (the titles a profile names, a bulk import's same-second events:
+    no order among them to weight)."""
+    t = np.asarray(at, dtype=np.float64)
+    if not t.size:
+        return np.zeros(0, np.int64)
+    starts = np.concatenate([[True], t[1:] != t[:-1]])
+    return np.flatnonzero(starts)[np.cumsum(starts) - 1]
 
 
 @dataclass(frozen=True)
@@ -231,19 +244,27 @@ class ItemItem:
         """Neighbour-table rows of these item ids (-1: an item the bundle was not trained on)."""
         return np.asarray([self.row_of.get(str(i), -1) for i in item_ids], dtype=np.int64)
 
-    def catalogue_scores(self, history_rows: np.ndarray, table_rows: np.ndarray) -> np.ndarray:
+    def _ages(self, n: int, history_at: np.ndarray | None) -> int | np.ndarray:
+        return n if history_at is None else tied_ages(history_at)
+
+    def catalogue_scores(
+        self, history_rows: np.ndarray, table_rows: np.ndarray, history_at: np.ndarray | None = None
+    ) -> np.ndarray:
         """Weighted scores for every catalogue row, given the table row of each catalogue row (``table_rows``,
         -1 = none) and the catalogue rows of the history, newest first (an entry's recency counts its place in
-        the whole history, items outside the table included)."""
+        the whole history, items outside the table included; with ``history_at``, the entries' times, entries
+        at the same moment share one age: :func:`tied_ages`)."""
         h = table_rows[np.asarray(history_rows, dtype=np.int64)]
-        s = self.neighbours.scores(h, entry_weights=recency_weights(len(h), self.half_life))
+        s = self.neighbours.scores(h, entry_weights=recency_weights(self._ages(len(h), history_at), self.half_life))
         return np.where(table_rows >= 0, s[table_rows.clip(min=0)], 0.0).astype(np.float32) * np.float32(self.weight)
 
-    def catalogue_links(self, history_rows: np.ndarray, table_rows: np.ndarray) -> Callable[[int], np.ndarray]:
+    def catalogue_links(
+        self, history_rows: np.ndarray, table_rows: np.ndarray, history_at: np.ndarray | None = None
+    ) -> Callable[[int], np.ndarray]:
         """``f(row)``: per history row, what it adds to catalogue row ``row``'s weighted item-item score (the
         history item a co-occurrence reason names is the one adding most)."""
         hist = np.asarray(history_rows, dtype=np.int64)
-        of = self.neighbours.links(table_rows[hist], recency_weights(len(hist), self.half_life))
+        of = self.neighbours.links(table_rows[hist], recency_weights(self._ages(len(hist), history_at), self.half_life))
 
         def f(row: int) -> np.ndarray:
             target = int(table_rows[row])

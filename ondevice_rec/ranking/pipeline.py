@@ -202,7 +202,7 @@ def item_item_scores(
         return None
     if snap.table_rows is None or len(snap.table_rows) != len(snap):
         snap.table_rows = ii.rows_for(ids_of(snap.iids.tolist()))
-    return ii.catalogue_scores(state.history_rows, snap.table_rows)
+    return ii.catalogue_scores(state.history_rows, snap.table_rows, state.history_at)
 
 
 def _ordered(found: Mapping[int, tuple[str, str]], iids: Sequence[int]) -> list[tuple[str, str]]:
@@ -451,7 +451,7 @@ def _explain(
     reason when the bundle blends one in)."""
     links = None
     if blended and encoder.item_item is not None and snap.table_rows is not None:
-        links = encoder.item_item.catalogue_links(state.history_rows, snap.table_rows)
+        links = encoder.item_item.catalogue_links(state.history_rows, snap.table_rows, state.history_at)
     linked = (lambda _h, r: links(r)) if links is not None else None
     return explain(rows, state, terms, snap.vectors, snap.tags, req.context, cfg, linked)
 

@@ -38,6 +38,7 @@ class UserState:
     clauses: list[str]  # positive profile clauses (for reasons)
     clause_vecs: np.ndarray | None
     history_vecs: np.ndarray | None = None  # float32 catalogue vectors of ``history_rows`` (for reasons)
+    history_at: np.ndarray | None = None  # time of each ``history_rows`` item's newest positive event
 
     @property
     def personalised(self) -> bool:
@@ -172,6 +173,7 @@ def build_user_state(
         list(clauses),
         clause_vecs,
         vecs[order] if uniq.size else None,
+        ev.at[active[first_pos[order]]] if uniq.size else np.zeros(0, np.float64),
     )
 
 
