@@ -41,4 +41,12 @@ for ds in ${DS:-ml-latest-small ml-100k}; do
     | tee "$R/paired-previous-default-vs-recency.md"
   python benchmarks/paired_compare.py "${best[0]}/per_user.json" "${best[1]}" "$R/per_user.json" "bundle:$ds-recency" \
     | tee "$R/paired-distilled-vs-recency.md"
+  if [ "$ds" = ml-latest-small ]; then  # the published recipes on the same split and protocol (committed runs)
+    for anchor in "benchmarks/results/eval-llamarec-ml-latest-small lrurec" \
+        "benchmarks/results/anchor-llamarec-ml-latest-small sasrec"; do
+      set -- $anchor
+      python benchmarks/paired_compare.py "$1/per_user.json" "$2" "$R/per_user.json" "bundle:$ds-recency" \
+        | tee "$R/paired-$2-vs-recency.md"
+    done
+  fi
 done
