@@ -57,7 +57,7 @@ def main() -> None:
         item_item_half_life=half_life if weight > 0 else None,
     )
     training = {**(m.training or {}), "item_item": report}
-    write_bundle(args.dst, replace(m, files={}, two_tower=spec, training=training), files)
+    write_bundle(args.dst, replace(m, files={}, two_tower=spec, training=training), files, overwrite=True)
     fig = report["valid_ndcg10"][report["chosen"]]
     print(f"{args.dst}: {report['chosen']} at weight {weight} (validation {fig[str(weight)]}, {fig['0.0']} without)")
 

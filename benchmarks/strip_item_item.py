@@ -23,6 +23,7 @@ def main() -> None:
         dst,
         replace(m, files={}, two_tower=replace(tt, item_item=None, item_item_weight=0.0, item_item_half_life=None)),
         files,
+        overwrite=True,
     )
     print(f"{dst}: {src} without {tt.item_item}")
 

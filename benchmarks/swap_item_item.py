@@ -58,7 +58,7 @@ def main() -> None:
     )
     if weight == 0:
         del files["item_item.npz"]
-    write_bundle(args.dst, replace(m, files={}, two_tower=spec), files)
+    write_bundle(args.dst, replace(m, files={}, two_tower=spec), files, overwrite=True)
     print(f"{args.dst}: {args.src} with the {args.table} table at weight {weight} (validation {figures[str(weight)]})")
 
 
