@@ -41,6 +41,9 @@ for ds in ${DS:-ml-latest-small ml-100k}; do
     | tee "$R/paired-previous-default-vs-recency.md"
   python benchmarks/paired_compare.py "${best[0]}/per_user.json" "${best[1]}" "$R/per_user.json" "bundle:$ds-recency" \
     | tee "$R/paired-distilled-vs-recency.md"
+  # profile-only users (v1: genres and decades; v2: three liked titles and genres) against Popularity
+  odrec eval --dataset "$ds" --data-dir "$DATA/$ds" "${split[@]}" --protocol "$proto" --seed 0 --reuse \
+    --models "popularity,bundle:$B" --scenario cold-user,cold-user-v2 --out "$R/cold"
   if [ "$ds" = ml-latest-small ]; then  # the published recipes on the same split and protocol (committed runs)
     for anchor in "benchmarks/results/eval-llamarec-ml-latest-small lrurec" \
         "benchmarks/results/anchor-llamarec-ml-latest-small sasrec"; do

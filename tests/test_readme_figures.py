@@ -763,6 +763,145 @@ FIGURES += [
     ),  # fmt: skip
 ]
 
+REC_L = "recency-ml-latest-small/results.json"
+REC_LM = "recency-ml-latest-small/manifest.json"
+REC_M = "recency-ml-100k/results.json"
+REC_MM = "recency-ml-100k/manifest.json"
+LL = ("warm", "llamarec")
+
+
+def best_without_recency(rel: str) -> Callable[[], list[float]]:
+    """The best validation NDCG@10 of the item-item candidates without a half-life in an export's report."""
+
+    def get() -> list[float]:
+        tried = _load(rel)["training"]["item_item"]["valid_ndcg10"]
+        return [max(max(v.values()) for k, v in tried.items() if ", half-life" not in k)]
+
+    return get
+
+
+def chosen(rel: str, weight: str) -> Callable[[], list[float]]:
+    """The chosen item-item candidate's validation NDCG@10 at ``weight`` ("chosen": the chosen weight)."""
+
+    def get() -> list[float]:
+        r = _load(rel)["training"]["item_item"]
+        return [r["valid_ndcg10"][r["chosen"]][str(r["chosen_weight"]) if weight == "chosen" else weight]]
+
+    return get
+
+
+FIGURES += [
+    (
+        "(three students, EASE's table with recency; `benchmarks/results/recency-ml-latest-small/`) | **{} [{}, {}]** "
+        "(HR@10 {}) |",
+        [
+            ndcg(REC_L, *LL, "bundle:ml-latest-small-recency"),
+            mean(REC_L, *LL, "bundle:ml-latest-small-recency", "HR@10"),
+        ],
+        ".4f",
+    ),
+    (
+        "chose EASE's table at λ = 500, half-life {:g} and weight {} on validation (NDCG@10 {} against\n{} without a "
+        "table; the best table without recency, ease-20, {}) and scores **{:.4f} [{:.4f}, {:.4f}]**\non test "
+        "(HR@10 {:.4f})",
+        [
+            key(REC_LM, "training", "item_item", "chosen_half_life"),
+            key(REC_LM, "training", "item_item", "chosen_weight"),
+            chosen(REC_LM, "chosen"),
+            chosen(REC_LM, "0.0"),
+            best_without_recency(REC_LM),
+            ndcg(REC_L, *LL, "bundle:ml-latest-small-recency"),
+            mean(REC_L, *LL, "bundle:ml-latest-small-recency", "HR@10"),
+        ],
+        "FMT",
+    ),
+    (
+        "the same bundle with the best table without recency {:.4f} ({:+.4f}\n[{:+.4f}, {:+.4f}], p {:.3f}), without a "
+        "table {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})",
+        [
+            mean(REC_L, *LL, "bundle:ml-latest-small-recency-no-recency"),
+            paired_md("recency-ml-latest-small/paired-no-recency-vs-recency.md"),
+            mean(REC_L, *LL, "bundle:ml-latest-small-recency-no-table"),
+            paired_md("recency-ml-latest-small/paired-no-table-vs-recency.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "EASE {}, ItemKNN {}, Popularity {}; against the committed runs on the\nsame split and protocol",
+        [mean(REC_L, *LL, m) for m in ("ease", "itemknn", "popularity")],
+        ".4f",
+    ),
+    (
+        "LRURec {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f}), SASRec {:.4f} ({:+.4f} [{:+.4f},\n{:+.4f}], p "
+        "{:.3f}) and the distilled student {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})",
+        [
+            mean("eval-llamarec-ml-latest-small/results.json", *LL, "lrurec"),
+            paired_md("recency-ml-latest-small/paired-lrurec-vs-recency.md"),
+            mean("anchor-llamarec-ml-latest-small/results.json", *LL, "sasrec"),
+            paired_md("recency-ml-latest-small/paired-sasrec-vs-recency.md"),
+            mean("distill-ensemble-ml-latest-small/results.json", *LL, "bundle:ml-latest-small-ens-distilled"),
+            paired_md("recency-ml-latest-small/paired-distilled-vs-recency.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "The export took {:.1f} s\non 2 cores, of which the LLM teacher {:.1f} s: on 610 users its probe found only {} "
+        "held-out candidate sets",
+        [
+            lambda: [round(sum(_load(REC_LM)["stage_seconds"].values()), 1)],
+            key(REC_LM, "stage_seconds", "teacher"),
+            key(REC_LM, "teacher", "validation_quality", "users"),
+        ],
+        "FMT",
+    ),
+    (
+        "its final check lost ({} vs {})",
+        [
+            key(REC_LM, "teacher", "validation_quality", "teacher_ndcg10"),
+            key(REC_LM, "teacher", "validation_quality", "retriever_ndcg10"),
+        ],
+        ".4f",
+    ),
+    ("Peak RSS {} MB (in\nthe teacher's fine-tune)", [lambda: [max(_load(REC_LM)["peak_rss_mb"].values())]], ".1f"),
+    (
+        "int8 scores {:.4f} on validation against fp32's {:.4f} (paired upper\nbound {:+.4f}, top-10 agreement {:.3f})",
+        [
+            key(REC_LM, "validation", "valid_ndcg10_onnx_int8"),
+            key(REC_LM, "validation", "valid_ndcg10_onnx_fp32"),
+            key(REC_LM, "validation", "int8_minus_fp32_ndcg10_upper95"),
+            key(REC_LM, "validation", "int8_top10_agreement"),
+        ],
+        "FMT",
+    ),
+    (
+        "the same export chose half-life {:g} and weight {}\n(validation {} against {} for the best table without "
+        "recency) but scores exactly what the bundle\nwithout recency scores on test, {:.4f} ({:+.4f} [{:+.4f}, "
+        "{:+.4f}], p {:.3f})",
+        [
+            key(REC_MM, "training", "item_item", "chosen_half_life"),
+            key(REC_MM, "training", "item_item", "chosen_weight"),
+            chosen(REC_MM, "chosen"),
+            best_without_recency(REC_MM),
+            mean(REC_M, *F, "bundle:ml-100k-recency-no-recency"),
+            paired_md("recency-ml-100k/paired-no-recency-vs-recency.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "The table is still worth {:+.4f} [{:+.4f}, {:+.4f}] (p {:.3f}) over none;",
+        [paired_md("recency-ml-100k/paired-no-table-vs-recency.md")],
+        "FMT",
+    ),
+    (
+        "{:.1f} s, {:.1f} MB.",
+        [
+            lambda: [round(sum(_load(REC_MM)["stage_seconds"].values()), 1)],
+            lambda: [max(_load(REC_MM)["peak_rss_mb"].values())],
+        ],
+        "FMT",
+    ),
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 PROBE_OLD = "teacher-probe-ml-100k/manifest-probe25-whole-prompts.json"  # before the shared-history fine-tune
