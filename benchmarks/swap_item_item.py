@@ -54,7 +54,7 @@ def main() -> None:
         tt,
         item_item="item_item.npz" if weight > 0 else None,
         item_item_weight=weight,
-        item_item_half_life=float(half_life) if half_life else None,
+        item_item_half_life=float(half_life) if half_life and weight > 0 else None,
     )
     if weight == 0:
         del files["item_item.npz"]

@@ -1205,7 +1205,7 @@ def export_summary(manifest: Manifest) -> list[str]:
         best = ii["valid_ndcg10"][chosen][str(ii["chosen_weight"])]
         alone = ii["valid_ndcg10"][chosen]["0.0"]
         lines.append(
-            f"item-item blend: {chosen} neighbours at weight {ii['chosen_weight']} (validation NDCG@10 "
+            f"item-item blend: {chosen} at weight {ii['chosen_weight']} (validation NDCG@10 "
             f"{best:.4f}, {alone:.4f} without)"
             if ii.get("used")
             else f"item-item blend: none (no table or weight beat the student alone on validation, {alone:.4f})"

@@ -67,6 +67,8 @@ def test_recency_weights_halve_every_half_life_and_skip_the_negligible() -> None
     assert np.all(np.diff(w) <= 0) and np.all((w == 0) | (w >= RECENCY_FLOOR)) and w[-1] == 0.0  # 2^-19.5
     with pytest.raises(ArgumentError, match="half-life"):
         recency_weights(3, 0.0)
+    numpy_count = recency_weights(np.int64(3), 1.0)  # a length from numpy counts as one
+    assert numpy_count is not None and numpy_count.tolist() == [1.0, 0.5, 0.25]
 
 
 def test_entry_weights_scale_each_history_rows_neighbours() -> None:

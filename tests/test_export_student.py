@@ -346,6 +346,24 @@ def test_the_item_item_blend_runs_in_the_runtime_and_the_harness(
     assert split.item_ids[int(np.argmax(scores))] == best
 
 
+@pytest.mark.parametrize("half_life", [0.0, -2.0, "1"])
+def test_a_bundle_with_a_bad_item_item_half_life_is_refused_at_load(tiny_bundle, tmp_path: Path, half_life) -> None:
+    from ondevice_rec.backends import open_encoder
+    from ondevice_rec.bundle import load_bundle, write_bundle
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.errors import BundleError
+    from ondevice_rec.export.item_item import build_neighbours, table_bytes
+
+    path, manifest, data = tiny_bundle
+    files: dict[str, bytes | Path] = {name: path / name for name in manifest.files}
+    files["item_item.npz"] = table_bytes(build_neighbours(leave_one_out(load_dataset("generic", data))))
+    assert manifest.two_tower is not None
+    tt = replace(manifest.two_tower, item_item="item_item.npz", item_item_weight=1.0, item_item_half_life=half_life)
+    write_bundle(tmp_path / "bad", replace(manifest, files={}, two_tower=tt), files)
+    with pytest.raises(BundleError, match="half-life must be a number above 0"):
+        open_encoder(load_bundle(tmp_path / "bad"))
+
+
 def test_int8_gate_passes_noise_and_fails_a_real_loss() -> None:
     """Issue 29: two of 400 users losing their hit moves the mean by 0.005 (the old fixed tolerance failed that
     export); a small loss shared by half the users, or a reshuffled top 10, still fails."""

@@ -87,6 +87,9 @@ class TwoTowerEncoder:
                 raise BundleError(f"cannot read the item-item table ({type(e).__name__}: {e})") from None
             if nb.n_items != len(ids):
                 raise BundleError(f"the item-item table has {nb.n_items} rows for {len(ids)} items")
+            hl = spec.item_item_half_life
+            if hl is not None and (isinstance(hl, bool) or not isinstance(hl, int | float) or not hl > 0):
+                raise BundleError(f"the item-item half-life must be a number above 0, not {hl!r}")
             self.item_item = ItemItem(nb, float(spec.item_item_weight), self.row_of, spec.item_item_half_life)
         self._session = session(user_tower, threads=threads, what=f"{precision} user tower")
 

@@ -116,8 +116,8 @@ class EASE(_IdModel):
     """EASE (:mod:`ondevice_rec.ranking.ease`), its λ chosen on validation NDCG@10 (full protocol, up to 1,000
     validation users) from ``lambdas``, as its paper tunes it. ``recency``: each history item's row scaled by its
     recency as the export's item-item blend scales it (:func:`~ondevice_rec.ranking.cooccurrence.recency_weights`),
-    the half-life chosen with λ from :data:`~ondevice_rec.ranking.cooccurrence.HALF_LIVES`: the blend's table
-    alone, as a baseline."""
+    the half-life chosen with λ from :data:`~ondevice_rec.ranking.cooccurrence.HALF_LIVES` — the blend's weighting
+    on the whole EASE matrix (the export ships each item's 100 largest positive weights), as a baseline."""
 
     lambdas: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
     name: str = "ease"
@@ -130,16 +130,17 @@ class EASE(_IdModel):
         grid = [(lam, h) for lam in self.lambdas for h in half_lives]
         scores: dict[tuple[float, float | None], float] = {}
         fitted: _EASEFitted | None = None
+        b: np.ndarray | None = None
         for i, lam in enumerate(self.lambdas):
             progress(f"EASE lambda {lam:g}", i / len(self.lambdas))
-            fitted = None  # one n² matrix at a time: the previous one goes before the next inverse
+            fitted = b = None  # one n² matrix at a time: the previous one goes before the next inverse
             b = ease_weights(split.train, split.n_items, lam)
             for h in half_lives:
                 fitted = _EASEFitted(b, lam, h)
                 scores[lam, h] = validation_ndcg(fitted, split)
         best = max(grid, key=lambda k: (scores[k], -grid.index(k)))  # ties: the first
         if fitted is None or fitted.lam != best[0]:
-            fitted = None
+            fitted = b = None
             fitted = _EASEFitted(ease_weights(split.train, split.n_items, best[0]), best[0], best[1])
         return replace(fitted, half_life=best[1])
 

@@ -24,7 +24,7 @@ from ..datasets import Split
 from ..eval.metrics import metrics_from_rank
 from ..eval.protocols import full_mask
 from ..live.snapshot import log_scaled
-from ..ranking.config import POPULARITY_WEIGHT_BY_KIND
+from ..ranking.config import POPULARITY_WEIGHT_BY_KIND, RankingConfig
 from ..ranking.cooccurrence import HALF_LIVES, Neighbours, cooccurrence_neighbours, newest_first, recency_weights
 from ..ranking.ease import ease_weights
 
@@ -113,6 +113,7 @@ def choose_weight(
     assert scaled is not None
     prior = scaled * np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
     grid = [(t, h) for t in tables for h in HALF_LIVES]
+    history_limit = RankingConfig().history_limit  # the newest events the runtime reads
     ws = np.asarray(WEIGHTS, np.float32)[:, None]
     sums = {(t, h, w): 0.0 for t, h in grid for w in WEIGHTS}
     for s in range(0, len(us), batch):
@@ -124,7 +125,7 @@ def choose_weight(
         for r, uid in enumerate(part.tolist()):
             cand = np.flatnonzero(full_mask(split, uid, "valid"))
             target = split.target(uid, "valid")
-            hist = newest_first(hists[r])  # as the runtime holds a history
+            hist = newest_first(hists[r][-history_limit:])  # as the runtime holds a history
             for t, h in grid:
                 co = tables[t].scores(hist, entry_weights=recency_weights(len(hist), h))
                 for w, rank in zip(WEIGHTS, _ranks(base[r], co, ws, target, cand)):
