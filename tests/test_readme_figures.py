@@ -902,6 +902,56 @@ FIGURES += [
     ),
 ]
 
+REC_S = "recency-amazon-sports/results.json"
+REC_SM = "recency-amazon-sports/manifest.json"
+
+
+def ratio(rel: str, num: str, den: str) -> Callable[[], list[float]]:
+    return lambda: [mean(rel, *F, num)()[0] / mean(rel, *F, den)()[0]]
+
+
+def log_line(rel: str, prefix: str) -> Callable[[], list[float]]:
+    """The numbers after ``prefix`` on its one line of a committed log (``m:ss`` as its two numbers)."""
+
+    def get() -> list[float]:
+        rows = [r.strip() for r in (RESULTS / rel).read_text().splitlines() if r.strip().startswith(prefix)]
+        assert len(rows) == 1, (rel, prefix)
+        return [float(v) for v in rows[0][len(prefix) :].strip().split(":")]
+
+    return get
+
+
+FIGURES += [
+    (
+        "EASE's table at λ = 20, half-life {:g} and\nweight {} (validation {} against {} for the exported table) — "
+        "score **{:.4f} [{:.4f}, {:.4f}]** on the\nsame 6,000 test users: {:+.4f} [{:+.4f}, {:+.4f}] over the "
+        "exported bundle (p {:.3f}), **{:.2f} × ItemKNN** ({:.4f})\nand {:.2f} × EASE ({:.4f}); EASE with recency "
+        "alone {:.4f}",
+        [
+            key(REC_SM, "training", "item_item", "chosen_half_life"),
+            key(REC_SM, "training", "item_item", "chosen_weight"),
+            chosen(REC_SM, "chosen"),
+            key(EASE_SM, "training", "item_item", "valid_ndcg10", "ease-20", "5.0"),
+            ndcg(REC_S, *F, "bundle:sports-recency"),
+            paired_md("recency-amazon-sports/paired-default-vs-recency.md"),
+            ratio(REC_S, "bundle:sports-recency", "itemknn"),
+            mean(REC_S, *F, "itemknn"),
+            ratio(REC_S, "bundle:sports-recency", "ease"),
+            mean(REC_S, *F, "ease"),
+            mean(REC_S, *F, "ease-recency"),
+        ],
+        "FMT",
+    ),
+    (
+        "took {:.0f}:{:05.2f} (m:ss) with a maximum RSS\nof {:.0f} kB",
+        [
+            log_line("recency-amazon-sports/rechoose-log.txt", "Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+            log_line("recency-amazon-sports/rechoose-log.txt", "Maximum resident set size (kbytes):"),
+        ],
+        "FMT",
+    ),
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 PROBE_OLD = "teacher-probe-ml-100k/manifest-probe25-whole-prompts.json"  # before the shared-history fine-tune
