@@ -952,6 +952,72 @@ FIGURES += [
     ),
 ]
 
+COLD_L = "recency-ml-latest-small/cold/results.json"
+COLD_M = "recency-ml-100k/cold/results.json"
+
+
+def cold_ratio(rel: str, scenario: str, protocol: str, model: str) -> Callable[[], list[float]]:
+    return lambda: [mean(rel, scenario, protocol, model)()[0] / mean(rel, scenario, protocol, "popularity")()[0]]
+
+
+def cold_paired(rel: str, scenario: str, protocol: str, model: str) -> Callable[[], list[float]]:
+    def get() -> list[float]:
+        t = _load(rel)["paired_tests"][scenario][protocol][f"{model} vs popularity"]
+        return [t["mean_diff"], t["ci_low"], t["ci_high"], t["p_value"]]
+
+    return get
+
+
+FIGURES += [
+    (
+        "EASE with recency\n(the blend's weighting on the whole EASE matrix; {}) {:.4f} [{:.4f}, {:.4f}]\n({:+.4f} "
+        "[{:+.4f}, {:+.4f}], p {:.3f})",
+        [
+            lambda: [
+                _load(REC_L)["results"]["warm"]["llamarec"]["ease-recency"]["note"]
+                .replace("lambda", "λ")
+                .replace(", recency", ",")
+                .replace(", chosen on validation", " on validation")
+            ],
+            ndcg(REC_L, *LL, "ease-recency"),
+            paired_md("recency-ml-latest-small/paired-ease-recency-vs-recency.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "EASE with\nrecency alone {:.4f} [{:.4f}, {:.4f}] ({})",
+        [
+            ndcg(REC_M, *F, "ease-recency"),
+            lambda: [
+                _load(REC_M)["results"]["warm"]["full"]["ease-recency"]["note"]
+                .replace("lambda", "λ")
+                .replace(", recency", ",")
+                .replace(", chosen on validation", "")
+            ],
+        ],
+        "FMT",
+    ),
+    (
+        "on ml-latest-small v1 (genres and decades) {:.4f} and v2 (three liked titles and genres)\n{:.4f} against "
+        "Popularity's {:.4f} — {:.2f} × and {:.2f} × (v2 {:+.4f} [{:+.4f}, {:+.4f}], p {:.3f}); on ML-100K\n{:.4f} "
+        "and {:.4f} against {:.4f} — {:.2f} × and {:.2f} ×.",
+        [
+            mean(COLD_L, "cold-user", "llamarec", "bundle:ml-latest-small-recency"),
+            mean(COLD_L, "cold-user-v2", "llamarec", "bundle:ml-latest-small-recency"),
+            mean(COLD_L, "cold-user", "llamarec", "popularity"),
+            cold_ratio(COLD_L, "cold-user", "llamarec", "bundle:ml-latest-small-recency"),
+            cold_ratio(COLD_L, "cold-user-v2", "llamarec", "bundle:ml-latest-small-recency"),
+            cold_paired(COLD_L, "cold-user-v2", "llamarec", "bundle:ml-latest-small-recency"),
+            mean(COLD_M, "cold-user", "full", "bundle:ml-100k-recency"),
+            mean(COLD_M, "cold-user-v2", "full", "bundle:ml-100k-recency"),
+            mean(COLD_M, "cold-user", "full", "popularity"),
+            cold_ratio(COLD_M, "cold-user", "full", "bundle:ml-100k-recency"),
+            cold_ratio(COLD_M, "cold-user-v2", "full", "bundle:ml-100k-recency"),
+        ],
+        "FMT",
+    ),
+]
+
 PROBE = "teacher-probe-ml-100k/manifest.json"
 PROBE50 = "teacher-probe-ml-100k/manifest-probe50.json"  # the probe after 50 steps, before 25 became the default
 PROBE_OLD = "teacher-probe-ml-100k/manifest-probe25-whole-prompts.json"  # before the shared-history fine-tune
