@@ -848,6 +848,11 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
     if m.two_tower is not None and m.two_tower.item_modalities:
         dims = ", ".join(f"{k_} ({d})" for k_, d in sorted(m.two_tower.item_modalities.items()))
         typer.echo(f"item vectors read by the item tower: {dims}")
+    if m.two_tower is not None and m.two_tower.item_item:
+        tt = m.two_tower
+        table = ((m.training or {}).get("item_item") or {}).get("chosen_table", tt.item_item)
+        recency = "whole history" if tt.item_item_half_life is None else f"half-life {tt.item_item_half_life:g}"
+        typer.echo(f"item-item:   {table} neighbours at weight {tt.item_item_weight:g}, recency {recency}")
 
 
 @privacy_app.command("check")

@@ -340,6 +340,13 @@ def test_the_item_item_blend_runs_in_the_runtime_and_the_harness(
                 rec.record("u", split.item_ids[i], kind="like")
             tops[name] = [r.item_id for r in rec.recommend("u", k=3, diversity=0.0)]
     assert tops["blended"][0] == best
+    from typer.testing import CliRunner
+
+    from ondevice_rec.cli import app
+
+    info = CliRunner().invoke(app, ["bundle", "info", str(blended)])
+    recency = "whole history" if half_life is None else f"half-life {half_life:g}"
+    assert info.exit_code == 0 and f"neighbours at weight 50, recency {recency}" in info.stdout
     fitted = BundleModel(str(blended)).fit(split)
     scores = fitted.score(np.array([0]), [np.asarray(history)])[0]
     scores[history] = -np.inf
