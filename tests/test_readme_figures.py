@@ -952,6 +952,15 @@ FIGURES += [
     ),
 ]
 
+FIGURES += [
+    (
+        "| EASE with recency (λ and half-life chosen on validation; `benchmarks/results/recency-ml-latest-small/`) | "
+        "{} [{}, {}] (HR@10 {}) | — |",
+        [ndcg(REC_L, *LL, "ease-recency"), mean(REC_L, *LL, "ease-recency", "HR@10")],
+        ".4f",
+    ),
+]
+
 COLD_L = "recency-ml-latest-small/cold/results.json"
 COLD_M = "recency-ml-100k/cold/results.json"
 
