@@ -56,8 +56,8 @@ class Neighbours:
     def _spans(
         self, history: Sequence[int] | np.ndarray, entry_weights: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The neighbour entries of ``history`` as flat columns: (position in ``history``, neighbour, weight);
-        rows outside the table, and entries whose ``entry_weights`` is 0, have none."""
+        """The neighbour entries of ``history`` as flat columns: (position in ``history``, neighbour, weight, scaled
+        by the entry's ``entry_weights`` when given); rows outside the table, and entries weighted 0, have none."""
         h = np.asarray(history, dtype=np.int64)
         ok = (h >= 0) & (h < self.n_items)
         if entry_weights is not None:
@@ -68,11 +68,10 @@ class Neighbours:
         starts, ends = self.indptr[h[keep]], self.indptr[h[keep] + 1]
         spans = [slice(int(a), int(b)) for a, b in zip(starts.tolist(), ends.tolist())]
         pos = np.repeat(keep, (ends - starts).astype(np.int64))
-        return (
-            pos,
-            np.concatenate([self.indices[sl] for sl in spans]),
-            np.concatenate([self.weights[sl] for sl in spans]),
-        )
+        w = np.concatenate([self.weights[sl] for sl in spans])
+        if entry_weights is not None:
+            w = w * np.asarray(entry_weights, np.float32)[pos]
+        return pos, np.concatenate([self.indices[sl] for sl in spans]), w
 
     def scores(
         self,
@@ -84,10 +83,8 @@ class Neighbours:
         :func:`cooccurrence_scores` does; rows outside the table are ignored), each entry's row scaled by
         ``entry_weights`` when given (entries weighted 0 are skipped)."""
         res = np.zeros(self.n_items, dtype=np.float32) if out is None else out
-        pos, idx, w = self._spans(history, entry_weights)
+        _, idx, w = self._spans(history, entry_weights)
         if idx.size:
-            if entry_weights is not None:
-                w = w * np.asarray(entry_weights, np.float32)[pos]
             res += np.bincount(idx, weights=w, minlength=self.n_items).astype(np.float32)
         return res
 
@@ -98,8 +95,6 @@ class Neighbours:
         adds to the target's :meth:`scores` with the same ``entry_weights``; 0 where the target is not among its
         neighbours)."""
         pos, idx, w = self._spans(history, entry_weights)
-        if entry_weights is not None and idx.size:
-            w = w * np.asarray(entry_weights, np.float32)[pos]
         n = len(history)
 
         def of(target: int) -> np.ndarray:

@@ -196,8 +196,8 @@ def item_item_scores(
 ) -> np.ndarray | None:
     """The bundle's item-item blend for every row (None without one, or without a personal history): the
     history's summed neighbour similarity (each item's scaled by its recency when the bundle has a half-life) ×
-    the weight chosen at export. ``ids_of`` gives item ids of store
-    ids; the row → table map is built once per snapshot (one store read) and kept until rows are added."""
+    the weight chosen at export. ``ids_of`` gives item ids of store ids; the row → table map is built once per
+    snapshot (one store read) and kept until rows are added."""
     ii = encoder.item_item
     if ii is None or state.pos is None or not state.history_rows.size:
         return None
