@@ -280,26 +280,36 @@ def test_a_teacher_guessing_at_random_does_not_beat_the_retriever(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    "verdict,se,min_users,stops",
-    [("worse", 0.05, 4, True), ("", 0.05, 4, True), ("", 0.15, 4, False), ("", 0.05, 50, False)],
+    "verdict,se,min_users,pool,t_ndcg,stops",
+    [
+        ("worse", 0.05, 4, 8, 0.1, True),
+        ("", 0.05, 4, 8, 0.1, True),
+        ("", 0.15, 4, 8, 0.1, False),
+        ("", 0.05, 50, 8, 0.1, False),
+        ("", 0.15, 4, 4, 0.1, True),  # every held-out set seen: behind at all stops
+        ("", 0.15, 4, 4, 0.35, False),  # ... ahead goes on
+        ("", 0.15, 50, 4, 0.1, False),  # ... but not on fewer than probe_min_users
+    ],
 )
 def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
-    verdict: str, se: float, min_users: int, stops: bool, tiny_teacher: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    verdict: str, se: float, min_users: int, pool: int, t_ndcg: float, stops: bool, tiny_teacher: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """Issue 29: after ``probe_steps`` fine-tuning steps the held-out check runs on few users; clearly worse at
     any look, or still more than ``probe_futility_z`` standard errors behind at its last (with at least
     ``probe_min_users`` checked: fewer say too little), the rest of the fine-tune, the weights file and the
-    labelling are skipped; otherwise training goes on."""
+    labelling are skipped; otherwise training goes on. Where the probe found fewer held-out sets than it asked
+    for (``pool`` of 8: it saw them all, and the full check would see the same), behind at all stops."""
     import ondevice_rec.export.teacher.stage as teacher
 
     seen: list[dict] = []
 
     def quality(split, tcfg, cache, key, log, **kw):  # type: ignore[no-untyped-def]
         seen.append({"users": tcfg.quality_users, "key": key, "labeller": kw.get("labeller")})
-        q = {"teacher_ndcg10": 0.1, "retriever_ndcg10": 0.3, "users": 4, "users_planned": 4, "decided": verdict}
+        n = pool if len(seen) == 1 else 4  # the probe checks its whole pool
+        q = {"teacher_ndcg10": t_ndcg, "retriever_ndcg10": 0.3, "users": n, "users_planned": n, "decided": verdict}
         q["difference_se"] = se  # 0.2 behind: 4 standard errors at 0.05, 1.3 at 0.15
-        return {**q, "teacher_beats_retriever": False, "stopped_early": bool(verdict)}
+        return {**q, "teacher_beats_retriever": t_ndcg > 0.3, "stopped_early": bool(verdict)}
 
     monkeypatch.setattr(teacher, "validation_quality", quality)
     _write_generic(tmp_path / "data")
@@ -315,6 +325,7 @@ def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(
     cache = Path(str((tmp_path / "b").resolve()) + ".cache")
     if stops:
         assert t["probe"].get("futility", False) == (verdict == "")
+        assert t["probe"].get("every_held_out_set", False) == (verdict == "" and pool < 8)
         assert t["fine_tune"]["stopped_at_step"] == 2 and t["fine_tune"]["steps"] == 2
         assert "probe" in t["labelling_skipped"] and t["labelled_users"] == 0
         assert not list(cache.glob("teacher-*.pt")) and len(seen) == 1

@@ -200,9 +200,13 @@ def _probe(
     report.update(q, seconds=round(time.perf_counter() - t0, 1), after_steps=tcfg.probe_steps)
     behind = q["retriever_ndcg10"] - q["teacher_ndcg10"]
     last_look = q["users"] >= max(q["users_planned"], tcfg.probe_min_users, 2) and q["difference_se"] > 0
-    if not q["decided"] and last_look and behind > tcfg.probe_futility_z * q["difference_se"]:
+    # fewer held-out sets than the probe asked for: it saw every one there is, and the full check would score the
+    # same users again, needing only the teacher's mean above the retriever's. Behind there at all, it stops
+    pool_seen = q["users_planned"] < tcfg.probe_users
+    z = 0.0 if pool_seen else tcfg.probe_futility_z
+    if not q["decided"] and last_look and behind > z * q["difference_se"]:
         report["decided"] = "worse"  # the futility bound at the last look (TeacherConfig.probe_futility_z)
-        report["futility"] = True
+        report.update(futility=True, futility_z=z, every_held_out_set=pool_seen)
     verdict = "; stopping" if report["decided"] == "worse" else ""
     log(
         f"teacher probe after {tcfg.probe_steps} steps: teacher {q['teacher_ndcg10']} vs retriever "
