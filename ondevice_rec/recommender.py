@@ -81,7 +81,7 @@ class Recommender:
         self.bundle: Bundle = load_bundle(bundle)
         tt = self.bundle.manifest.two_tower
         self.config: RankingConfig = open_config(
-            config, context_keys, self.bundle.manifest.kind, tt.cold_popularity_weight if tt else None
+            config, context_keys, self.bundle.manifest.kind, tt.cold_start() if tt else None
         )
         self._threads = threads
         self._encoder: Encoder = open_encoder(self.bundle, threads=threads, precision=precision)

@@ -54,8 +54,14 @@ def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
     print("tiny export int8 figures", {k: v[k] for k in v if k.startswith("int8")})
     # the cold-start popularity weight, chosen on validation profiles (v1 and v2) and shipped in the bundle
     cold = manifest.training["cold_start"]
-    assert manifest.two_tower is not None and manifest.two_tower.cold_popularity_weight == cold["chosen"]
-    assert set(cold["valid_ndcg10"]) == {str(w) for w in (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)}
+    tt = manifest.two_tower
+    assert tt is not None and tt.cold_popularity_weight == cold["chosen"]
+    assert set(cold["valid_ndcg10"]) == {str(w) for w in (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)}
+    # profiles that name catalogue titles choose their own weight (and item-item factor, with a table)
+    titles = cold["titles"]
+    assert titles["profiles"] + cold["words_only_profiles"] == 2 * cold["users"]
+    assert tt.cold_titles_popularity_weight == titles["chosen_popularity_weight"]
+    assert tt.cold_titles_item_item_scale == titles["chosen_item_item_scale"]
     for key in ("valid_ndcg10_torch", "valid_ndcg10_onnx_fp32", "valid_ndcg10_onnx_int8"):
         assert 0.0 <= v[key] <= 1.0
     assert set(manifest.stage_seconds or {}) >= {
@@ -452,14 +458,26 @@ def test_a_user_without_events_ranks_with_the_cold_start_weight() -> None:
     from ondevice_rec.ranking import RankingConfig
     from ondevice_rec.ranking.config import for_bundle_kind, for_user
 
-    cfg = for_bundle_kind(RankingConfig(), "two-tower", cold_popularity_weight=0.5)
+    chosen = {"cold_popularity_weight": 0.5, "cold_titles_popularity_weight": 2.0, "cold_titles_item_item_scale": 0.25}
+    cfg = for_bundle_kind(RankingConfig(), "two-tower", {"cold_popularity_weight": 0.5})
     assert cfg.popularity_weight == 0.04 and for_user(cfg, 0).popularity_weight == 0.5
     assert for_user(cfg, 3).popularity_weight == 0.04
-    mine = for_bundle_kind(RankingConfig(cold_popularity_weight=0.1), "two-tower", cold_popularity_weight=0.5)
+    assert for_user(cfg, 0, named_titles=2).popularity_weight == 0.5  # the bundle chose nothing for titles
+    both = for_bundle_kind(RankingConfig(), "two-tower", chosen)
+    assert for_user(both, 0).popularity_weight == 0.5 and for_user(both, 0).item_item_scale == 1.0
+    titled = for_user(both, 0, named_titles=2)  # the titles a profile names are the whole history
+    assert titled.popularity_weight == 2.0 and titled.item_item_scale == 0.25
+    assert for_user(both, 3, named_titles=2) == both  # a user with events of their own: the usual settings
+    mine = for_bundle_kind(RankingConfig(cold_popularity_weight=0.1), "two-tower", chosen)
     assert for_user(mine, 0).popularity_weight == 0.1  # the app's own setting wins
-    own = for_bundle_kind(RankingConfig(popularity_weight=0.3), "two-tower", cold_popularity_weight=0.5)
+    assert for_user(mine, 0, named_titles=1).popularity_weight == 0.1  # ... for every cold user
+    own = for_bundle_kind(RankingConfig(popularity_weight=0.3), "two-tower", chosen)
     assert for_user(own, 0).popularity_weight == 0.3  # ... for every user, when it set only the usual weight
+    assert for_user(own, 0, named_titles=1).item_item_scale == 1.0
     assert for_user(for_bundle_kind(RankingConfig(), "two-tower"), 0).popularity_weight == 0.04
+    for bad in (-1.0, "2", True):
+        with pytest.raises(ArgumentError, match="item_item_scale"):
+            RankingConfig(item_item_scale=bad)  # type: ignore[arg-type]
 
 
 def test_ensemble_size_is_automatic_by_data_size() -> None:
@@ -585,3 +603,38 @@ def test_a_run_shorter_than_the_validation_interval_is_still_validated(tmp_path:
     cfg = StudentConfig(dim=16, blocks=1, heads=1, epochs=4, eval_every=5, batch=8, cold_stage_epochs=0)
     _, info = train_student(split, text, cfg)
     assert [e["epoch"] for e in info["log"]] == [4] and 0.0 <= info["best_valid_ndcg10"] <= 1.0
+
+
+def test_the_cold_start_choice_scores_each_setting_as_the_runtime_does(tiny_bundle) -> None:
+    """Issue 29: the cold-start grid sums three scorings per profile (the runtime's score is linear in the
+    popularity weight and the item-item factor); each grid point's figure is the runtime's own at that setting."""
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.datasets.scenarios import onboarding_profile, profile_from_history
+    from ondevice_rec.eval.metrics import metrics_from_rank, rank_of_target
+    from ondevice_rec.eval.protocols import full_mask
+    from ondevice_rec.eval.runtime import fit_bundle
+    from ondevice_rec.export.pipeline import choose_cold_start
+    from ondevice_rec.ranking import RankingConfig
+    from ondevice_rec.ranking.pipeline import named_titles
+
+    path, _, data = tiny_bundle
+    split = leave_one_out(load_dataset("generic", data))
+    fitted = fit_bundle(str(path), split)
+    settings, report = choose_cold_start(split, fitted.encoder, fitted.matrix, 0, lambda m, f: None, users=40)
+    assert settings["cold_popularity_weight"] == report["chosen"]
+    us = np.sort(np.random.default_rng(0).choice(split.n_users, min(40, split.n_users), replace=False))
+    texts = [profile_from_history(split, split.train[u]) for u in us] + [onboarding_profile(split, u, 0) for u in us]
+    read = fitted.read_profiles(texts)
+    titled = [(int(u), p) for u, p in zip(np.concatenate([us, us]), read) if named_titles(p)]
+    assert titled and report["titles"]["profiles"] == len(titled)
+    for key in ("2.0/1.0", "0.25/0.5"):
+        w, s = (float(x) for x in key.split("/"))
+        fitted.configure(RankingConfig(cold_titles_popularity_weight=w, cold_titles_item_item_scale=s))
+        scores = fitted.score_read([p for _, p in titled])
+        mine = [
+            metrics_from_rank(
+                rank_of_target(scores[r], int(split.valid[u]), np.flatnonzero(full_mask(split, u, "valid")))
+            )
+            for r, (u, _) in enumerate(titled)
+        ]
+        assert report["titles"]["valid_ndcg10"][key] == pytest.approx(np.mean([m["NDCG@10"] for m in mine]), abs=1e-5)

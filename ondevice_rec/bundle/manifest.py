@@ -60,9 +60,21 @@ class TwoTowerSpec:
     # popularity weight for a user with no events of their own (a profile only), chosen on validation at export;
     # None: the bundle kind's usual weight
     cold_popularity_weight: float | None = None
+    # for such a user whose profile names catalogue titles (their whole history): the popularity weight and the
+    # factor on ``item_item_weight``, chosen on validation at export; None: as above, no factor
+    cold_titles_popularity_weight: float | None = None
+    cold_titles_item_item_scale: float | None = None
     # app-encoded modalities (name → dimension, in the order the item tower reads them after the text vector)
     # the student was exported with (``odrec export --item-vectors``); None: text and ids alone
     item_modalities: dict[str, int] | None = None
+
+    def cold_start(self) -> dict[str, float | None]:
+        """The cold-start settings chosen at export, as ``ranking.config.for_bundle_kind`` reads them."""
+        return {
+            "cold_popularity_weight": self.cold_popularity_weight,
+            "cold_titles_popularity_weight": self.cold_titles_popularity_weight,
+            "cold_titles_item_item_scale": self.cold_titles_item_item_scale,
+        }
 
 
 @dataclass(frozen=True)

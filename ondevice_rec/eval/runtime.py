@@ -32,17 +32,11 @@ class RuntimeFitted:
 
     def __post_init__(self) -> None:
         from ..live.snapshot import CatalogSnapshot
-        from ..ranking import RankingConfig
 
         n = self.split.n_items
-        from ..ranking.config import for_bundle_kind
-
         self._titles: Any = None  # the split's titles as a TitleTable, built on the first profile read
         self._reserved = frozenset(t for tags in self.split.item_tags for t in tags)
-
-        kind = "two-tower" if getattr(self.encoder, "learned_user", False) else "text-embedder"
-        spec = getattr(self.encoder, "spec", None)
-        self.cfg = for_bundle_kind(self.config or RankingConfig(), kind, getattr(spec, "cold_popularity_weight", None))
+        self.configure(self.config)
         self.snap = CatalogSnapshot.build(
             "eval", np.arange(n), [tuple(t) for t in self.split.item_tags], self.matrix, self.popularity
         )
@@ -50,16 +44,28 @@ class RuntimeFitted:
         self.pop = self.snap.prior("")
         assert self.pop is not None  # the overall prior always exists
 
+    def configure(self, config: Any) -> None:
+        """Score with ``config`` (a ``RankingConfig``; None: the default), resolved for the bundle as the runtime
+        resolves it (its kind, the cold-start settings it chose)."""
+        from ..ranking import RankingConfig
+        from ..ranking.config import for_bundle_kind
+
+        kind = "two-tower" if getattr(self.encoder, "learned_user", False) else "text-embedder"
+        cold_start = getattr(getattr(self.encoder, "spec", None), "cold_start", None)
+        self.config = config
+        self.cfg = for_bundle_kind(config or RankingConfig(), kind, cold_start() if cold_start else None)
+
     def _scores(self, signals: Any) -> np.ndarray:
         from ..ranking.config import for_user
-        from ..ranking.pipeline import Request, item_item_scores, user_state
+        from ..ranking.pipeline import Request, item_item_scores, named_titles, user_state
         from ..ranking.scoring import score_items
 
-        cfg = for_user(self.cfg, len(signals.events))
+        cfg = for_user(self.cfg, len(signals.events), named_titles(signals.profile))
         state = user_state(self.snap, signals, Request(k=10, diversity=0.0), self.encoder, cfg)
         assert self.pop is not None
         scores = score_items(state, self.matrix, self.pop, None, cfg)
-        blend = item_item_scores(self.snap, state, self.encoder, lambda iids: [self.split.item_ids[i] for i in iids])
+        ids_of = lambda iids: [self.split.item_ids[i] for i in iids]  # noqa: E731
+        blend = item_item_scores(self.snap, state, self.encoder, ids_of, cfg.item_item_scale)
         return scores if blend is None else scores + blend
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:

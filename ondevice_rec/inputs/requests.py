@@ -61,7 +61,7 @@ def open_config(
     config: RankingConfig | None,
     extra_context_keys: Sequence[str] | None,
     bundle_kind: str,
-    cold_popularity_weight: float | None = None,
+    cold_start: Mapping[str, float | None] | None = None,
 ) -> RankingConfig:
     """The ranking configuration of an open store: the caller's (or the default), its context keys extended
     by ``extra_context_keys``, resolved for the bundle (``ranking.config.for_bundle_kind``)."""
@@ -72,7 +72,7 @@ def open_config(
         if isinstance(extra_context_keys, str):
             raise ArgumentTypeError("context_keys must be a list of names such as ['weather', 'season']")
         cfg = replace(cfg, context_keys=(*cfg.context_keys, *extra_context_keys))
-    return for_bundle_kind(cfg, bundle_kind, cold_popularity_weight)
+    return for_bundle_kind(cfg, bundle_kind, cold_start)
 
 
 def build_request(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..errors import ArgumentError, ArgumentTypeError
 
@@ -62,6 +63,12 @@ class RankingConfig:
     # the popularity weight for a user with no events of their own (profile only); None: the bundle's (a student
     # chooses it on validation at export), else ``popularity_weight``
     cold_popularity_weight: float | None = None
+    # a user with no events whose profile names catalogue titles (they are the whole history): the popularity
+    # weight, and the factor on the item-item blend; None: the bundle's (chosen on validation at export), else
+    # ``cold_popularity_weight`` and no factor
+    cold_titles_popularity_weight: float | None = None
+    cold_titles_item_item_scale: float | None = None
+    item_item_scale: float = 1.0  # factor on the bundle's item-item blend weight (0: no blend)
     # k-anonymity of the local popularity priors: an item's local count (overall or in a context) is used only
     # once at least this many distinct consenting users stand behind it, so the non-personalised fallback and
     # "popular" reasons never reveal what one other person on this device did
@@ -120,6 +127,10 @@ class RankingConfig:
                 raise ArgumentError(
                     f"context key {key!r} must be a lower-case name (letters, digits, _; at most 32 characters)"
                 )
+        for name in ("item_item_scale", "cold_titles_item_item_scale"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0):
+                raise ArgumentError(f"{name} must be a number of at least 0, not {value!r}")
         if not self.dwell_full_seconds > 0 or not self.abandon_weight <= 0:
             raise ArgumentError("dwell_full_seconds must be positive and abandon_weight not positive")
         object.__setattr__(self, "context_keys", tuple(dict.fromkeys(k for k in self.context_keys)))
@@ -137,20 +148,35 @@ class RankingConfig:
 POPULARITY_WEIGHT_BY_KIND = {"text-embedder": 1.0, "two-tower": 0.04}
 
 
-def for_bundle_kind(cfg: RankingConfig, kind: str, cold_popularity_weight: float | None = None) -> RankingConfig:
-    """``cfg`` with the unset bundle-dependent defaults filled in for a bundle of ``kind`` (and its
-    ``cold_popularity_weight``, when it chose one)."""
-    # an app that set the popularity weight itself keeps it for every user, unless it also set the cold one
-    if cfg.cold_popularity_weight is None and cold_popularity_weight is not None and cfg.popularity_weight is None:
-        cfg = replace(cfg, cold_popularity_weight=cold_popularity_weight)
+COLD_START_KEYS = ("cold_popularity_weight", "cold_titles_popularity_weight", "cold_titles_item_item_scale")
+
+
+def for_bundle_kind(
+    cfg: RankingConfig, kind: str, cold_start: Mapping[str, float | None] | None = None
+) -> RankingConfig:
+    """``cfg`` with the unset bundle-dependent defaults filled in for a bundle of ``kind`` (and the cold-start
+    settings the bundle chose, :data:`COLD_START_KEYS`)."""
+    # an app that set the popularity weight, or any cold-start setting, itself keeps its own for every user
+    mine = cfg.popularity_weight is not None or any(getattr(cfg, k) is not None for k in COLD_START_KEYS)
+    chosen: dict[str, Any] = {k: v for k, v in (cold_start or {}).items() if k in COLD_START_KEYS and v is not None}
+    if chosen and not mine:
+        cfg = replace(cfg, **chosen)
     if cfg.popularity_weight is not None:
         return cfg
     return replace(cfg, popularity_weight=POPULARITY_WEIGHT_BY_KIND.get(kind, 0.04))
 
 
-def for_user(cfg: RankingConfig, own_events: int) -> RankingConfig:
-    """The configuration a request of a user with ``own_events`` events ranks with: one with none (a profile,
-    the titles it names) takes the cold-start popularity weight."""
-    if own_events or cfg.cold_popularity_weight is None:
+def for_user(cfg: RankingConfig, own_events: int, named_titles: int = 0) -> RankingConfig:
+    """The configuration a request of a user with ``own_events`` events ranks with: one with none takes the
+    cold-start popularity weight, and when their profile names ``named_titles`` catalogue titles (their whole
+    history) the titles' weight and item-item factor."""
+    if own_events:
         return cfg
-    return replace(cfg, popularity_weight=cfg.cold_popularity_weight)
+    titles = named_titles > 0
+    if titles and cfg.cold_titles_popularity_weight is not None:
+        cfg = replace(cfg, popularity_weight=cfg.cold_titles_popularity_weight)
+    elif cfg.cold_popularity_weight is not None:
+        cfg = replace(cfg, popularity_weight=cfg.cold_popularity_weight)
+    if titles and cfg.cold_titles_item_item_scale is not None:
+        cfg = replace(cfg, item_item_scale=cfg.item_item_scale * cfg.cold_titles_item_item_scale)
+    return cfg

@@ -192,18 +192,29 @@ def with_mentions(events: Events, prof: Profile | None, cfg: RankingConfig) -> E
 
 
 def item_item_scores(
-    snap: CatalogSnapshot, state: UserState, encoder: Encoder, ids_of: Callable[[list[int]], list[str]]
+    snap: CatalogSnapshot,
+    state: UserState,
+    encoder: Encoder,
+    ids_of: Callable[[list[int]], list[str]],
+    scale: float = 1.0,
 ) -> np.ndarray | None:
-    """The bundle's item-item blend for every row (None without one, or without a personal history): the
-    history's summed neighbour similarity (each item's scaled by its recency when the bundle has a half-life) ×
-    the weight chosen at export. ``ids_of`` gives item ids of store ids; the row → table map is built once per
-    snapshot (one store read) and kept until rows are added."""
+    """The bundle's item-item blend for every row (None without one, without a personal history, or at
+    ``scale`` 0): the history's summed neighbour similarity (each item's scaled by its recency when the bundle
+    has a half-life) × the weight chosen at export × ``scale`` (``RankingConfig.item_item_scale``). ``ids_of``
+    gives item ids of store ids; the row → table map is built once per snapshot (one store read) and kept until
+    rows are added."""
     ii = encoder.item_item
-    if ii is None or state.pos is None or not state.history_rows.size:
+    if ii is None or state.pos is None or not state.history_rows.size or scale == 0:
         return None
     if snap.table_rows is None or len(snap.table_rows) != len(snap):
         snap.table_rows = ii.rows_for(ids_of(snap.iids.tolist()))
-    return ii.catalogue_scores(state.history_rows, snap.table_rows, state.history_at)
+    scores = ii.catalogue_scores(state.history_rows, snap.table_rows, state.history_at)
+    return scores if scale == 1.0 else scores * np.float32(scale)
+
+
+def named_titles(profile: Profile | None) -> int:
+    """How many catalogue titles a profile names as liked (a user without events: their whole history)."""
+    return 0 if profile is None else sum(1 for m in profile.mentions if m.liked)
 
 
 def _ordered(found: Mapping[int, tuple[str, str]], iids: Sequence[int]) -> list[tuple[str, str]]:
@@ -299,13 +310,14 @@ def rank(
     n = len(snap)
     if n == 0:
         return []
-    cfg = for_user(cfg, len(signals.events))
+    cfg = for_user(cfg, len(signals.events), named_titles(signals.profile))
     allowed = allowed_rows(snap, signals.excluded, req.filters)
     state = user_state(snap, signals, req, encoder, cfg)
     pop = snap.prior("")
     assert pop is not None
     ctx_pop = _context_prior(snap, req.context)
-    blend = item_item_scores(snap, state, encoder, lambda iids: [v[0] for v in _ordered(names(iids), iids)])
+    ids_of = lambda iids: [v[0] for v in _ordered(names(iids), iids)]  # noqa: E731
+    blend = item_item_scores(snap, state, encoder, ids_of, cfg.item_item_scale)
     penalty = _impression_penalty(snap, signals.impressions, cfg)
     modal = modality_scores(state, modalities, cfg) if modalities else None
     extra = _sum(blend, None if not penalty.any() else -penalty, modal)  # part of every score

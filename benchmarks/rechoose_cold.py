@@ -1,0 +1,53 @@
+"""An exported student bundle with its cold-start settings chosen again by this release's stage
+(``ondevice_rec.export.pipeline.choose_cold_start``: the popularity weight for profiles in words, and for
+profiles naming catalogue titles their weight and the item-item factor), everything else untouched: what
+re-running the export would ship, without retraining. The manifest's ``training.cold_start`` report is replaced.
+
+python benchmarks/rechoose_cold.py /tmp/exp/ml-100k-recency /tmp/exp/ml-100k-cold \\
+    --dataset ml-100k --data-dir ../shared/data/ml-100k
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ondevice_rec.bundle import read_manifest, write_bundle
+from ondevice_rec.datasets import leave_one_out, load_dataset
+from ondevice_rec.eval.runtime import fit_bundle
+from ondevice_rec.export.pipeline import choose_cold_start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", type=Path)
+    ap.add_argument("dst", type=Path)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--data-dir", required=True)
+    args = ap.parse_args()
+    m = read_manifest(args.src)
+    cfg = (m.recipe or {}).get("config", {})
+    if m.two_tower is None or not cfg:
+        raise SystemExit(f"{args.src} is not an exported student bundle")
+    split = leave_one_out(
+        load_dataset(args.dataset, args.data_dir),
+        min_rating=cfg.get("min_rating"),
+        core=cfg.get("core", 5),
+        order=cfg.get("split_order", "stable"),
+    )
+    fitted = fit_bundle(str(args.src), split)
+    t0 = time.perf_counter()
+    log = lambda msg, f: print(f"{msg} {f:.0%}", flush=True)  # noqa: E731
+    settings, report = choose_cold_start(split, fitted.encoder, fitted.matrix, int(cfg.get("seed", 0)), log)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    files: dict[str, bytes | Path] = {n: args.src / n for n in m.files}
+    training = {**(m.training or {}), "cold_start": report}
+    spec = replace(m.two_tower, **settings)
+    write_bundle(args.dst, replace(m, files={}, two_tower=spec, training=training), files, overwrite=True)
+    print(f"{args.dst}: {settings} in {report['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
