@@ -1,5 +1,6 @@
 """An exported student bundle with its item-item blend chosen again by this release's blend stage (the tables,
-recency half-lives and weights of ``ondevice_rec.export.item_item``, on the validation users its export
+recency half-lives, successor tables and weights of ``ondevice_rec.export.item_item.choose_blend``, on the
+validation users its export
 early-stopped on), its students untouched: what re-running the export would ship, without retraining them.
 The manifest's ``training.item_item`` report is replaced by the new one (so ``swap_item_item.py`` can ablate it).
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from ondevice_rec.bundle import read_manifest, write_bundle
 from ondevice_rec.datasets import leave_one_out, load_dataset
 from ondevice_rec.eval.runtime import fit_bundle
-from ondevice_rec.export.item_item import candidate_tables, choose_weight, table_bytes
+from ondevice_rec.export.item_item import candidate_tables, choose_blend, table_bytes
 from ondevice_rec.export.student import StudentConfig, validation_users
 
 
@@ -43,13 +44,13 @@ def main() -> None:
     fitted = fit_bundle(str(args.src), split)
     log = lambda msg, f: print(f"{msg} {f:.0%}", flush=True)  # noqa: E731
     tables = candidate_tables(split, log)
-    table, half_life, weight, report = choose_weight(
+    table, half_life, weight, report = choose_blend(
         lambda hs: fitted.encoder.history_vectors(fitted.matrix, hs), fitted.matrix, split, tables, vusers, log
     )
     report["used"] = weight > 0
     files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != tt.item_item}
-    if weight > 0:
-        files["item_item.npz"] = table_bytes(tables[table])
+    if table is not None and weight > 0:
+        files["item_item.npz"] = table_bytes(table)
     spec = replace(
         tt,
         item_item="item_item.npz" if weight > 0 else None,

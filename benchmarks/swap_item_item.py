@@ -1,5 +1,6 @@
 """The item-item table's ablation: a copy of a student bundle whose table is another candidate the export
-tried (``cosine``, ``ease-100``, ``"ease-500, half-life 1"``, … as named in its report), rebuilt from the same
+tried (``cosine``, ``ease-100``, ``"ease-500, half-life 1"``, ``"ease-500 + successors × 0.3, half-life 2"``, … as
+named in its report; ``no-recency`` and ``no-successors`` the two ablations), rebuilt from the same
 data and split, at the weight validation chose for that candidate in the bundle's own report (everything else
 byte-identical).
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ondevice_rec.bundle import read_manifest, write_bundle
 from ondevice_rec.datasets import leave_one_out, load_dataset
-from ondevice_rec.export.item_item import build_neighbours, ease_neighbours, table_bytes
+from ondevice_rec.export.item_item import table_bytes, table_named
 
 
 def main() -> None:
@@ -24,8 +25,9 @@ def main() -> None:
     ap.add_argument("dst", type=Path)
     ap.add_argument(
         "table",
-        help="a candidate as the report names it (a table, and its half-life if any), or no-recency: the best "
-        "candidate without a half-life on validation",
+        help="a candidate as the report names it (a table, and its half-life if any), no-recency: the best "
+        "candidate without a half-life on validation, or no-successors: the table chosen before successors were "
+        "added",
     )
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-dir", required=True)
@@ -35,6 +37,8 @@ def main() -> None:
     tried = report.get("valid_ndcg10", {})
     if args.table == "no-recency":  # the recency ablation: the best candidate without a half-life on validation
         args.table = max((v for v in tried if ", half-life" not in v), key=lambda v: max(tried[v].values()))
+    elif args.table == "no-successors":  # the successor table's ablation: the first choice, the table alone
+        args.table = report.get("table_alone", {}).get("chosen", args.table)
     if tt is None or args.table not in tried:
         raise SystemExit(f"{args.src}: its export did not try a {args.table!r} table")
     figures = tried[args.table]
@@ -47,7 +51,7 @@ def main() -> None:
         order=cfg.get("split_order", "stable"),
     )
     table, _, half_life = args.table.partition(", half-life ")
-    nb = build_neighbours(split) if table == "cosine" else ease_neighbours(split, float(table[5:]))
+    nb = table_named(split, table)
     files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != tt.item_item}
     files["item_item.npz"] = table_bytes(nb)
     spec = replace(

@@ -62,20 +62,25 @@ def test_the_blend_chooses_a_table_and_weight_on_validation(monkeypatch: pytest.
     assert list(II.candidate_tables(split)) == ["cosine"]  # a catalogue too large for the dense inverse
 
 
-def test_the_blend_chooses_a_recency_half_life_when_the_next_item_follows_the_last() -> None:
+def _pairs_split(n_users: int = 200, n_items: int = 60, seed: int = 3) -> Split:
     """Items come in pairs (2k, 2k+1) watched one after the other; validation asks for the partner of the last
-    history item, which the whole history's summed neighbours drown among the other items'."""
-    rng = np.random.default_rng(3)
-    n_users, n_items = 200, 60
+    history item."""
+    rng = np.random.default_rng(seed)
     seqs = []
     for _ in range(n_users):
         firsts = rng.choice(np.arange(0, n_items, 2), 5, replace=False)
         seqs.append(np.concatenate([[f, f + 1] for f in firsts[:4]] + [[firsts[4]]]))
-    split = Split(
+    return Split(
         dataset="t", user_ids=[f"u{u}" for u in range(n_users)], item_ids=[str(i) for i in range(n_items)],
         train=[s[:7] for s in seqs], valid=np.array([s[7] for s in seqs]), test=np.array([s[8] for s in seqs]),
         item_text=[""] * n_items, item_title=[""] * n_items, item_tags=[() for _ in range(n_items)],
     )  # fmt: skip
+
+
+def test_the_blend_chooses_a_recency_half_life_when_the_next_item_follows_the_last() -> None:
+    """The whole history's summed neighbours drown the last item's partner among the other items'."""
+    split = _pairs_split()
+    n_items = split.n_items
     tables = {"cosine": II.build_neighbours(split)}
     _, half_life, weight, report = II.choose_weight(
         lambda hs: np.ones((len(hs), 4), np.float32), np.zeros((n_items, 4), np.float32), split, tables, None
@@ -99,3 +104,56 @@ def test_ranks_for_all_weights_at_once_match_rank_of_target() -> None:
         cand = np.union1d(cand, [target])
         got = II._ranks(base, co, ws, target, cand)
         assert got == [rank_of_target(base + np.float32(w) * co, target, cand) for w in II.WEIGHTS]
+
+
+def test_the_successor_table_is_directed_decays_with_distance_and_skips_repeats() -> None:
+    n = 5
+    split = Split(
+        dataset="t", user_ids=["a", "b", "c"], item_ids=[str(i) for i in range(n)],
+        train=[np.array([0, 1, 2]), np.array([0, 1, 2]), np.array([3, 3, 4])], valid=np.zeros(3, int),
+        test=np.zeros(3, int), item_text=[""] * n, item_title=[""] * n, item_tags=[() for _ in range(n)],
+    )  # fmt: skip
+    nb = II.successor_neighbours(split, window=2, decay=0.5)
+
+    def row(i: int) -> dict[int, float]:
+        a, b = nb.indptr[i], nb.indptr[i + 1]
+        return dict(zip(nb.indices[a:b].tolist(), nb.weights[a:b].tolist()))
+
+    count = np.array([2, 2, 2, 2, 1]) + 1.0  # each item's training count, + 1
+    assert row(0) == pytest.approx(
+        {1: 2 / np.sqrt(count[0] * count[1]), 2: 2 * 0.5 / np.sqrt(count[0] * count[2])}, 1e-3
+    )
+    assert row(1) == pytest.approx({2: 2 / np.sqrt(count[1] * count[2])}, 1e-3)
+    assert row(2) == {} and 0 not in row(1)  # what came before is not a successor
+    assert row(3) == pytest.approx({4: (1 + 0.5) / np.sqrt(count[3] * count[4])}, 1e-3)  # 3 → 3 is not
+
+
+def test_a_merged_table_scores_the_weighted_sum_of_its_two_tables() -> None:
+    split = _split()
+    a, b = II.build_neighbours(split), II.successor_neighbours(split)
+    m = II.merged(a, b, 0.3)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        hist = rng.choice(split.n_items, 6, replace=False)
+        ew = rng.random(6).astype(np.float32)
+        want = a.scores(hist, entry_weights=ew) + 0.3 * b.scores(hist, entry_weights=ew)
+        assert np.allclose(m.scores(hist, entry_weights=ew), want, rtol=2e-3, atol=1e-3)  # float16 storage
+
+
+def test_the_blend_tries_the_chosen_table_with_successors_added() -> None:
+    split = _pairs_split()
+    tables = {"cosine": II.build_neighbours(split)}
+    table, half_life, weight, report = II.choose_blend(
+        lambda hs: np.ones((len(hs), 4), np.float32), np.zeros((split.n_items, 4), np.float32), split, tables, None
+    )
+    assert weight > 0 and table is not None
+    alone = report["table_alone"]["chosen"]
+    assert alone.startswith("cosine") and report["chosen_half_life"] == half_life
+    tried = report["valid_ndcg10"]
+    for c in II.SUCCESSOR_FACTORS:
+        assert II.variant(f"cosine + successors × {c:g}", half_life) in tried
+    best = tried[report["chosen"]][str(weight)]
+    assert best >= max(tried[alone].values()) and best == max(max(v.values()) for v in tried.values())
+    assert report["successor_factor"] == float(report["chosen_table"].partition(" + successors × ")[2] or 0.0)
+    rebuilt = II.table_named(split, report["chosen_table"])  # what the ablation scripts rebuild from the report
+    assert np.array_equal(rebuilt.indptr, table.indptr) and np.array_equal(rebuilt.weights, table.weights)

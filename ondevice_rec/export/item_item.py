@@ -36,6 +36,13 @@ NEIGHBOURS = 100  # as the ItemKNN baseline
 # 18,227 items: 118.8 s for the whole stage on 2 cores); above this many items only the co-occurrence table is tried
 EASE_MAX_ITEMS = 20_000
 EASE_LAMBDAS = (20.0, 100.0, 500.0)
+# the successor table added to the chosen one: each item's successors up to SUCCESSOR_WINDOW places on, each place
+# counting SUCCESSOR_DECAY of the one before, at one of SUCCESSOR_FACTORS of the chosen table's scale (ml-latest-small,
+# LlamaRec's split, validation: EASE-500 at half-life 2 0.1040, with successors × 0.3 0.1180; windows 3 to 10 and
+# factors 0.2 to 0.3 within 0.004 of it)
+SUCCESSOR_WINDOW = 5
+SUCCESSOR_DECAY = 0.7
+SUCCESSOR_FACTORS = (0.1, 0.2, 0.3, 0.5)
 
 
 def build_neighbours(split: Split, neighbours: int = NEIGHBOURS) -> Neighbours:
@@ -81,6 +88,67 @@ def candidate_tables(split: Split, log: Callable[[str, float], None] = lambda m,
     return tables
 
 
+def successor_neighbours(
+    split: Split, window: int = SUCCESSOR_WINDOW, decay: float = SUCCESSOR_DECAY, neighbours: int = NEIGHBOURS
+) -> Neighbours:
+    """What follows an item — directed, unlike co-occurrence and EASE (what comes after a, not what goes with
+    it): in every training sequence, a followed ``d`` places later (d ≤ ``window``) by another item b adds
+    decay^(d−1) to (a, b); each sum is divided by √((count a + 1)(count b + 1)), as cosine divides, and each row
+    keeps its ``neighbours`` largest (float16-rounded, as :func:`build_neighbours`)."""
+    from scipy import sparse
+
+    n = split.n_items
+    counts = np.zeros(n)
+    rows, cols, vals = [], [], []
+    for seq in split.train:
+        s = np.asarray(seq, np.int64)
+        np.add.at(counts, s, 1.0)
+        for d in range(1, min(window, len(s) - 1) + 1):
+            rows.append(s[:-d])
+            cols.append(s[d:])
+            vals.append(np.full(len(s) - d, decay ** (d - 1)))
+    if not rows:
+        return Neighbours(np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    keep = r != c  # an item repeated right after itself is not its own successor
+    m = sparse.coo_matrix((v[keep], (r[keep], c[keep])), shape=(n, n)).tocsr()  # duplicates summed
+    m.sum_duplicates()
+    norm = np.sqrt(counts + 1.0)
+    m = sparse.diags(1.0 / norm) @ m @ sparse.diags(1.0 / norm)
+    return _top_per_row(m.tocsr(), neighbours)
+
+
+def _top_per_row(m: Any, neighbours: int) -> Neighbours:
+    """Each row of the CSR matrix ``m``: its ``neighbours`` largest positive weights (float16-rounded)."""
+    indptr, indices, weights = [0], [], []
+    for i in range(m.shape[0]):
+        a, b = m.indptr[i], m.indptr[i + 1]
+        idx, w = m.indices[a:b], m.data[a:b]
+        top = np.argsort(-w, kind="stable")[:neighbours]
+        top = top[w[top] > 0]
+        indices.append(idx[top].astype(np.int32))
+        weights.append(w[top].astype(np.float32))
+        indptr.append(indptr[-1] + len(top))
+    return Neighbours(
+        np.asarray(indptr, np.int64),
+        np.concatenate(indices) if indices else np.zeros(0, np.int32),
+        np.concatenate(weights).astype(np.float16).astype(np.float32) if weights else np.zeros(0, np.float32),
+    )
+
+
+def merged(a: Neighbours, b: Neighbours, factor: float) -> Neighbours:
+    """``a`` + ``factor`` × ``b``, row by row (the union of both rows' neighbours; float16-rounded): one table
+    the runtime reads as any other, its score the two tables' weighted sum."""
+    from scipy import sparse
+
+    n = a.n_items
+    ma = sparse.csr_matrix((a.weights, a.indices, a.indptr), shape=(n, n))
+    mb = sparse.csr_matrix((b.weights, b.indices, b.indptr), shape=(n, n))
+    m = (ma + mb * np.float32(factor)).tocsr()
+    m.sum_duplicates()
+    return _top_per_row(m, 2 * NEIGHBOURS)
+
+
 def table_bytes(nb: Neighbours) -> bytes:
     """The ``item_item.npz`` file: int32 indices, float16 weights."""
     return Neighbours(nb.indptr, nb.indices, nb.weights.astype(np.float16)).to_bytes()
@@ -99,8 +167,9 @@ def choose_weight(
     users: np.ndarray | None,
     log: Callable[[str, float], None] = lambda m, f: None,
     batch: int = 256,
+    half_lives: tuple[float | None, ...] = HALF_LIVES,
 ) -> tuple[str, float | None, float, dict[str, Any]]:
-    """Mean validation NDCG@10 (full protocol) for every table, recency half-life (:data:`HALF_LIVES`) and
+    """Mean validation NDCG@10 (full protocol) for every table, recency half-life (``half_lives``) and
     weight (:data:`WEIGHTS`), the user vectors computed once; the best (ties: the smaller weight, then the
     earlier table and half-life) as (table, half_life, weight, report), the report ``{"valid_ndcg10": {variant:
     {weight: figure}}, "chosen", "chosen_table", "chosen_half_life", "chosen_weight", "users", "neighbours"}``
@@ -112,7 +181,7 @@ def choose_weight(
     scaled = log_scaled(counts)  # the runtime's catalogue prior, from training counts as `odrec eval` ships it
     assert scaled is not None
     prior = scaled * np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
-    grid = [(t, h) for t in tables for h in HALF_LIVES]
+    grid = [(t, h) for t in tables for h in half_lives]
     history_limit = RankingConfig().history_limit  # the newest events the runtime reads
     ws = np.asarray(WEIGHTS, np.float32)[:, None]
     sums = {(t, h, w): 0.0 for t, h in grid for w in WEIGHTS}
@@ -145,6 +214,44 @@ def choose_weight(
         "neighbours": NEIGHBOURS,
     }
     return best_t, best_h, best_w, report
+
+
+SUCCESSORS = " + successors × "  # a merged table's name: "<table> + successors × <factor>"
+
+
+def choose_blend(
+    user_vectors: Callable[[list[np.ndarray]], np.ndarray],
+    item_vecs: np.ndarray,
+    split: Split,
+    tables: dict[str, Neighbours],
+    users: np.ndarray | None,
+    log: Callable[[str, float], None] = lambda m, f: None,
+) -> tuple[Neighbours | None, float | None, float, dict[str, Any]]:
+    """The blend an export ships: :func:`choose_weight` over ``tables``; then, with a weight above 0, the chosen
+    table alone against it plus the successor table at each of :data:`SUCCESSOR_FACTORS` (:func:`merged`), at
+    the chosen half-life, the weight chosen again. Returns (the table to ship, None without one; half-life;
+    weight; :func:`choose_weight`'s report with the second choice's candidates in ``valid_ndcg10``, ``chosen*``
+    naming the shipped table, ``successor_factor`` (0: none) and ``table_alone``: the first choice)."""
+    t, h, w, report = choose_weight(user_vectors, item_vecs, split, tables, users, log)
+    report.update(successor_factor=0.0, table_alone={"chosen": report["chosen"], "weight": w})
+    if w == 0:
+        return None, h, w, report
+    log("successor table", 0.0)
+    succ = successor_neighbours(split)
+    second = {t: tables[t], **{f"{t}{SUCCESSORS}{c:g}": merged(tables[t], succ, c) for c in SUCCESSOR_FACTORS}}
+    t2, _, w2, rep2 = choose_weight(user_vectors, item_vecs, split, second, users, log, half_lives=(h,))
+    report["valid_ndcg10"].update(rep2["valid_ndcg10"])
+    factor = float(t2.partition(SUCCESSORS)[2] or 0.0)
+    report.update(chosen=rep2["chosen"], chosen_table=t2, chosen_weight=w2, successor_factor=factor)
+    return second[t2], h, w2, report
+
+
+def table_named(split: Split, name: str) -> Neighbours:
+    """A candidate table rebuilt from its name in a report: ``cosine``, ``ease-<λ>``, either with
+    ``" + successors × <factor>"``."""
+    base, _, factor = name.partition(SUCCESSORS)
+    nb = build_neighbours(split) if base == "cosine" else ease_neighbours(split, float(base.removeprefix("ease-")))
+    return merged(nb, successor_neighbours(split), float(factor)) if factor else nb
 
 
 def _ranks(base: np.ndarray, co: np.ndarray, ws: np.ndarray, target: int, cand: np.ndarray) -> list[float]:

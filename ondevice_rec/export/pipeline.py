@@ -43,7 +43,7 @@ from ..eval.metrics import ndcg_of, paired_upper_bound
 from ..eval.protocols import full_protocol_eval, top_k_agreement
 from ._deps import require
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
-from .item_item import candidate_tables, choose_weight, table_bytes
+from .item_item import candidate_tables, choose_blend, table_bytes
 from .student import (
     StudentConfig,
     build_ensemble,
@@ -665,17 +665,18 @@ def validate_stage(
 
 
 def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Log) -> dict[str, Any]:
-    """Item neighbours (co-occurrence or EASE) blended in with the table, recency half-life and weight chosen on
-    validation; shipped (``towers`` updated) only when that weight is above 0. Returns the report."""
+    """Item neighbours (co-occurrence or EASE, then with what follows each item added) blended in with the table,
+    recency half-life and weight chosen on validation (``item_item.choose_blend``); shipped (``towers`` updated)
+    only when that weight is above 0. Returns the report."""
     log("item-item neighbours", 0.0)
     tables = candidate_tables(split, log)
     default = towers.encoders[towers.spec.default_precision]
-    table, half_life, weight, report = choose_weight(
+    table, half_life, weight, report = choose_blend(
         lambda hs: default.history_vectors(towers.item_vecs, hs), towers.item_vecs, split, tables, vusers, log
     )
     report["used"] = weight > 0
-    if weight > 0:
-        towers.files["item_item.npz"] = table_bytes(tables[table])
+    if table is not None and weight > 0:
+        towers.files["item_item.npz"] = table_bytes(table)
         towers.spec = replace(
             towers.spec, item_item="item_item.npz", item_item_weight=weight, item_item_half_life=half_life
         )
