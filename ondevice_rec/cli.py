@@ -911,8 +911,8 @@ def eval_cmd(
     models: str = typer.Option(
         "popularity,itemknn,bpr,sasrec",
         "--models",
-        help="Comma-separated: popularity, itemknn, ease, ease-recency, bpr, sasrec, lrurec, bundle, bundle:PATH "
-        "(@div=X: with the diversity knob), rerank:PATH.",
+        help="Comma-separated: popularity, itemknn, ease, ease-recency, successors, bpr, sasrec, lrurec, bundle, "
+        "bundle:PATH (@div=X: with the diversity knob), rerank:PATH.",
     ),
     protocol: str = typer.Option(
         "full", "--protocol", help="full, llamarec (LlamaRec's test protocol), sampled20, sampled100, or all."

@@ -13,6 +13,7 @@ from ondevice_rec.ranking.cooccurrence import (
     cooccurrence_neighbours,
     cooccurrence_scores,
     cooccurrence_similarity,
+    successor_neighbours,
 )
 
 
@@ -117,3 +118,20 @@ def test_entries_recorded_at_the_same_moment_share_one_age() -> None:
     # three titles a profile named (one moment): each counts fully, whatever the order they were named in
     named = ii.catalogue_scores(np.array([2, 0]), np.arange(4), history_at=np.array([-1.0, -1.0]))
     assert named[[1, 3]].tolist() == [1.0, 1.0]
+
+
+def test_the_successor_table_is_directed_decays_with_distance_and_skips_repeats() -> None:
+    pytest.importorskip("scipy")
+    nb = successor_neighbours([np.array([0, 1, 2]), np.array([0, 1, 2]), np.array([3, 3, 4])], 5, window=2, decay=0.5)
+
+    def row(i: int) -> dict[int, float]:
+        a, b = nb.indptr[i], nb.indptr[i + 1]
+        return dict(zip(nb.indices[a:b].tolist(), nb.weights[a:b].tolist()))
+
+    count = np.array([2, 2, 2, 2, 1]) + 1.0  # each item's training count, + 1
+    assert row(0) == pytest.approx(
+        {1: 2 / np.sqrt(count[0] * count[1]), 2: 2 * 0.5 / np.sqrt(count[0] * count[2])}, 1e-3
+    )
+    assert row(1) == pytest.approx({2: 2 / np.sqrt(count[1] * count[2])}, 1e-3)
+    assert row(2) == {} and 0 not in row(1)  # what came before is not a successor
+    assert row(3) == pytest.approx({4: (1 + 0.5) / np.sqrt(count[3] * count[4])}, 1e-3)  # 3 → 3 is not

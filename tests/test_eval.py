@@ -327,3 +327,28 @@ def test_the_diversity_knob_is_a_model_spec(tmp_path: Path) -> None:
     runs = evaluate(sp, ["bundle", "bundle:default@div=1"], protocols=["full"], scenarios=["warm"], seed=0)
     plain, diverse = (r.summary(0) for r in runs)
     assert plain["ILD@10"]["mean"] < diverse["ILD@10"]["mean"]  # MMR at full diversity spreads the genres
+
+
+def test_the_successors_baseline_ranks_what_follows_the_newest_items() -> None:
+    """Issue 29: a first-order sequential baseline beside the blend: the successor table alone, its recency
+    half-life chosen on validation."""
+    pytest.importorskip("scipy")
+    from ondevice_rec.datasets import Split
+    from ondevice_rec.eval.baselines import Successors, make_model
+    from ondevice_rec.ranking.cooccurrence import HALF_LIVES
+
+    rng = np.random.default_rng(3)
+    n_items, seqs = 40, []
+    for _ in range(150):  # pairs (2k, 2k+1), always in that order
+        firsts = rng.choice(np.arange(0, n_items, 2), 5, replace=False)
+        seqs.append(np.concatenate([[f, f + 1] for f in firsts[:4]] + [[firsts[4]]]))
+    split = Split(
+        dataset="t", user_ids=[str(u) for u in range(150)], item_ids=[str(i) for i in range(n_items)],
+        train=[s[:7] for s in seqs], valid=np.array([s[7] for s in seqs]), test=np.array([s[8] for s in seqs]),
+        item_text=[""] * n_items, item_title=[""] * n_items, item_tags=[() for _ in range(n_items)],
+    )  # fmt: skip
+    assert isinstance(make_model("successors", 0), Successors)
+    fitted = Successors().fit(split)
+    assert fitted.half_life in HALF_LIVES and "chosen on validation" in fitted.note  # type: ignore[attr-defined]
+    s = fitted.score(np.array([0, 1]), [np.array([4, 5, 10]), np.array([], dtype=np.int64)])
+    assert int(np.argmax(s[0])) == 11 and not s[1].any()  # what follows the newest item, 10

@@ -106,31 +106,9 @@ def test_ranks_for_all_weights_at_once_match_rank_of_target() -> None:
         assert got == [rank_of_target(base + np.float32(w) * co, target, cand) for w in II.WEIGHTS]
 
 
-def test_the_successor_table_is_directed_decays_with_distance_and_skips_repeats() -> None:
-    n = 5
-    split = Split(
-        dataset="t", user_ids=["a", "b", "c"], item_ids=[str(i) for i in range(n)],
-        train=[np.array([0, 1, 2]), np.array([0, 1, 2]), np.array([3, 3, 4])], valid=np.zeros(3, int),
-        test=np.zeros(3, int), item_text=[""] * n, item_title=[""] * n, item_tags=[() for _ in range(n)],
-    )  # fmt: skip
-    nb = II.successor_neighbours(split, window=2, decay=0.5)
-
-    def row(i: int) -> dict[int, float]:
-        a, b = nb.indptr[i], nb.indptr[i + 1]
-        return dict(zip(nb.indices[a:b].tolist(), nb.weights[a:b].tolist()))
-
-    count = np.array([2, 2, 2, 2, 1]) + 1.0  # each item's training count, + 1
-    assert row(0) == pytest.approx(
-        {1: 2 / np.sqrt(count[0] * count[1]), 2: 2 * 0.5 / np.sqrt(count[0] * count[2])}, 1e-3
-    )
-    assert row(1) == pytest.approx({2: 2 / np.sqrt(count[1] * count[2])}, 1e-3)
-    assert row(2) == {} and 0 not in row(1)  # what came before is not a successor
-    assert row(3) == pytest.approx({4: (1 + 0.5) / np.sqrt(count[3] * count[4])}, 1e-3)  # 3 → 3 is not
-
-
 def test_a_merged_table_scores_the_weighted_sum_of_its_two_tables() -> None:
     split = _split()
-    a, b = II.build_neighbours(split), II.successor_neighbours(split)
+    a, b = II.build_neighbours(split), II.successors_of(split)
     m = II.merged(a, b, 0.3)
     rng = np.random.default_rng(5)
     for _ in range(20):

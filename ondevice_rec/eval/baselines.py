@@ -1,5 +1,5 @@
-"""Baselines trained by the harness: Popularity, ItemKNN, EASE, BPR-MF, SASRec, and any odrec bundle (zero-shot or
-a trained student, optionally with LLM re-ranking). Each is a typed config implementing :class:`Model`:
+"""Baselines trained by the harness: Popularity, ItemKNN, EASE, successors, BPR-MF, SASRec, and any odrec bundle
+(zero-shot or a trained student, optionally with LLM re-ranking). Each is a typed config implementing :class:`Model`:
 ``fit(split) -> Fitted``; ``Fitted.score(users, histories)`` returns a ``(len(users), n_items)`` score matrix."""
 
 from __future__ import annotations
@@ -108,6 +108,46 @@ class _KNNFitted:
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         return cooccurrence_scores(self.sim, histories)
+
+
+# --- Successors ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Successors(_IdModel):
+    """What follows each item (:func:`~ondevice_rec.ranking.cooccurrence.successor_neighbours`: a directed,
+    distance-decayed count of the items up to ``window`` places after it, cosine-normalised, every successor
+    kept) summed over the history with the blend's recency weights, the half-life chosen on validation from
+    :data:`~ondevice_rec.ranking.cooccurrence.HALF_LIVES`: a first-order sequential baseline (the table the
+    export's blend adds to its chosen one, alone)."""
+
+    window: int = 5
+    decay: float = 0.7
+    name: str = "successors"
+
+    def fit(self, split: Split, progress: Progress = _noop, exclude: np.ndarray | None = None) -> Fitted:
+        from ..ranking.cooccurrence import successor_neighbours
+
+        table = successor_neighbours(split.train, split.n_items, self.window, self.decay, split.n_items)
+        scores = {h: validation_ndcg(_SuccessorsFitted(table, h), split) for h in HALF_LIVES}
+        best = max(HALF_LIVES, key=lambda h: (scores[h], -HALF_LIVES.index(h)))  # ties: the first
+        return _SuccessorsFitted(table, best)
+
+
+@dataclass
+class _SuccessorsFitted:
+    table: Any  # ranking.cooccurrence.Neighbours
+    half_life: float | None
+
+    @property
+    def note(self) -> str:
+        recency = "whole history" if self.half_life is None else f"recency half-life {self.half_life:g}"
+        return f"{recency}, chosen on validation"
+
+    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(histories), self.table.n_items), dtype=np.float32)
+        for r, h in enumerate(histories):
+            hist = newest_first(h)
+            self.table.scores(hist, out=out[r], entry_weights=recency_weights(len(hist), self.half_life))
+        return out
 
 
 # --- EASE ----------------------------------------------------------------------------------------------
@@ -373,6 +413,7 @@ BASELINES: dict[str, Callable[[int], Any]] = {
     "itemknn": lambda seed: ItemKNN(),
     "ease": lambda seed: EASE(),
     "ease-recency": lambda seed: EASE(name="ease-recency", recency=True),
+    "successors": lambda seed: Successors(),
     "bpr": lambda seed: BPR(seed=seed),
     "sasrec": lambda seed: Sequential("sasrec", SeqRecipe(seed=seed), "sasrec"),
     "lrurec": lambda seed: Sequential("lrurec", SeqRecipe(seed=seed), "lrurec"),
@@ -380,7 +421,8 @@ BASELINES: dict[str, Callable[[int], Any]] = {
 
 
 def make_model(spec: str, seed: int) -> Model:
-    """``popularity``, ``itemknn``, ``ease``, ``ease-recency``, ``bpr``, ``sasrec``, ``bundle`` (the default bundle),
+    """``popularity``, ``itemknn``, ``ease``, ``ease-recency``, ``successors``, ``bpr``, ``sasrec``, ``bundle`` (the
+    default bundle),
     ``bundle:PATH`` (with ``@div=X``: the runtime's diversity knob applied to the top 10) or ``rerank:PATH`` (a
     bundle's fast path with its top 20 re-ranked by its GGUF LLM ranker)."""
     spec = spec.strip()

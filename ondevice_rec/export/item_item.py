@@ -25,7 +25,15 @@ from ..eval.metrics import metrics_from_rank
 from ..eval.protocols import full_mask
 from ..live.snapshot import log_scaled
 from ..ranking.config import POPULARITY_WEIGHT_BY_KIND, RankingConfig
-from ..ranking.cooccurrence import HALF_LIVES, Neighbours, cooccurrence_neighbours, newest_first, recency_weights
+from ..ranking.cooccurrence import (
+    HALF_LIVES,
+    Neighbours,
+    cooccurrence_neighbours,
+    newest_first,
+    recency_weights,
+    successor_neighbours,
+    top_per_row,
+)
 from ..ranking.ease import ease_weights
 
 # EASE weights are smaller than cosine similarities: its best weight can sit above cosine's (Amazon Sports: 5, the top
@@ -88,52 +96,11 @@ def candidate_tables(split: Split, log: Callable[[str, float], None] = lambda m,
     return tables
 
 
-def successor_neighbours(
-    split: Split, window: int = SUCCESSOR_WINDOW, decay: float = SUCCESSOR_DECAY, neighbours: int = NEIGHBOURS
-) -> Neighbours:
-    """What follows an item — directed, unlike co-occurrence and EASE (what comes after a, not what goes with
-    it): in every training sequence, a followed ``d`` places later (d ≤ ``window``) by another item b adds
-    decay^(d−1) to (a, b); each sum is divided by √((count a + 1)(count b + 1)), as cosine divides, and each row
-    keeps its ``neighbours`` largest (float16-rounded, as :func:`build_neighbours`)."""
-    from scipy import sparse
-
-    n = split.n_items
-    counts = np.zeros(n)
-    rows, cols, vals = [], [], []
-    for seq in split.train:
-        s = np.asarray(seq, np.int64)
-        np.add.at(counts, s, 1.0)
-        for d in range(1, min(window, len(s) - 1) + 1):
-            rows.append(s[:-d])
-            cols.append(s[d:])
-            vals.append(np.full(len(s) - d, decay ** (d - 1)))
-    if not rows:
-        return Neighbours(np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
-    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    keep = r != c  # an item repeated right after itself is not its own successor
-    m = sparse.coo_matrix((v[keep], (r[keep], c[keep])), shape=(n, n)).tocsr()  # duplicates summed
-    m.sum_duplicates()
-    norm = np.sqrt(counts + 1.0)
-    m = sparse.diags(1.0 / norm) @ m @ sparse.diags(1.0 / norm)
-    return _top_per_row(m.tocsr(), neighbours)
-
-
-def _top_per_row(m: Any, neighbours: int) -> Neighbours:
-    """Each row of the CSR matrix ``m``: its ``neighbours`` largest positive weights (float16-rounded)."""
-    indptr, indices, weights = [0], [], []
-    for i in range(m.shape[0]):
-        a, b = m.indptr[i], m.indptr[i + 1]
-        idx, w = m.indices[a:b], m.data[a:b]
-        top = np.argsort(-w, kind="stable")[:neighbours]
-        top = top[w[top] > 0]
-        indices.append(idx[top].astype(np.int32))
-        weights.append(w[top].astype(np.float32))
-        indptr.append(indptr[-1] + len(top))
-    return Neighbours(
-        np.asarray(indptr, np.int64),
-        np.concatenate(indices) if indices else np.zeros(0, np.int32),
-        np.concatenate(weights).astype(np.float16).astype(np.float32) if weights else np.zeros(0, np.float32),
-    )
+def successors_of(split: Split) -> Neighbours:
+    """The successor table the blend adds (:func:`~ondevice_rec.ranking.cooccurrence.successor_neighbours` of the
+    training sequences at :data:`SUCCESSOR_WINDOW` and :data:`SUCCESSOR_DECAY`, float16-rounded)."""
+    nb = successor_neighbours(split.train, split.n_items, SUCCESSOR_WINDOW, SUCCESSOR_DECAY, NEIGHBOURS)
+    return Neighbours(nb.indptr, nb.indices, nb.weights.astype(np.float16).astype(np.float32))
 
 
 def merged(a: Neighbours, b: Neighbours, factor: float) -> Neighbours:
@@ -146,7 +113,7 @@ def merged(a: Neighbours, b: Neighbours, factor: float) -> Neighbours:
     mb = sparse.csr_matrix((b.weights, b.indices, b.indptr), shape=(n, n))
     m = (ma + mb * np.float32(factor)).tocsr()
     m.sum_duplicates()
-    return _top_per_row(m, 2 * NEIGHBOURS)
+    return top_per_row(m, 2 * NEIGHBOURS)
 
 
 def table_bytes(nb: Neighbours) -> bytes:
@@ -237,7 +204,7 @@ def choose_blend(
     if w == 0:
         return None, h, w, report
     log("successor table", 0.0)
-    succ = successor_neighbours(split)
+    succ = successors_of(split)
     second = {t: tables[t], **{f"{t}{SUCCESSORS}{c:g}": merged(tables[t], succ, c) for c in SUCCESSOR_FACTORS}}
     t2, _, w2, rep2 = choose_weight(user_vectors, item_vecs, split, second, users, log, half_lives=(h,))
     report["valid_ndcg10"].update(rep2["valid_ndcg10"])
@@ -251,7 +218,7 @@ def table_named(split: Split, name: str) -> Neighbours:
     ``" + successors × <factor>"``."""
     base, _, factor = name.partition(SUCCESSORS)
     nb = build_neighbours(split) if base == "cosine" else ease_neighbours(split, float(base.removeprefix("ease-")))
-    return merged(nb, successor_neighbours(split), float(factor)) if factor else nb
+    return merged(nb, successors_of(split), float(factor)) if factor else nb
 
 
 def _ranks(base: np.ndarray, co: np.ndarray, ws: np.ndarray, target: int, cand: np.ndarray) -> list[float]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, missing_extra
 
 
 def cooccurrence_similarity(sequences: Sequence[np.ndarray], n_items: int, neighbours: int = 100) -> np.ndarray:
@@ -183,6 +184,53 @@ def cooccurrence_neighbours(
     rows, cols, sims = rows[keep], cols[keep], sims[keep]
     indptr = np.searchsorted(rows, np.arange(n_items + 1)).astype(np.int64)
     return Neighbours(indptr, cols.astype(np.int32), sims)
+
+
+def successor_neighbours(
+    sequences: Sequence[np.ndarray], n_items: int, window: int = 5, decay: float = 0.7, neighbours: int = 100
+) -> Neighbours:
+    """What follows an item — directed, unlike co-occurrence and EASE (what comes after a, not what goes with
+    it): in every sequence, a followed ``d`` places later (d ≤ ``window``) by another item b adds decay^(d−1)
+    to (a, b); each sum is divided by √((count a + 1)(count b + 1)), as cosine divides; each row keeps its
+    ``neighbours`` largest. Summed over a history (newest weighted most), it scores what comes next."""
+    try:
+        from scipy import sparse
+    except ImportError:
+        raise missing_extra("eval", "scipy", "the successor table is built with scipy's sparse matrices") from None
+    counts = np.zeros(n_items)
+    rows, cols, vals = [], [], []
+    for seq in sequences:
+        s = np.asarray(seq, np.int64)
+        np.add.at(counts, s, 1.0)
+        for d in range(1, min(window, len(s) - 1) + 1):
+            rows.append(s[:-d])
+            cols.append(s[d:])
+            vals.append(np.full(len(s) - d, decay ** (d - 1)))
+    if not rows:
+        return Neighbours(np.zeros(n_items + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    keep = r != c  # an item repeated right after itself is not its own successor
+    m = sparse.coo_matrix((v[keep], (r[keep], c[keep])), shape=(n_items, n_items)).tocsr()  # duplicates summed
+    inv = sparse.diags(1.0 / np.sqrt(counts + 1.0))
+    return top_per_row((inv @ m @ inv).tocsr(), neighbours)
+
+
+def top_per_row(m: Any, neighbours: int) -> Neighbours:
+    """Each row of the scipy CSR matrix ``m``: its ``neighbours`` largest positive weights."""
+    indptr, indices, weights = [0], [], []
+    for i in range(m.shape[0]):
+        a, b = m.indptr[i], m.indptr[i + 1]
+        idx, w = m.indices[a:b], m.data[a:b]
+        top = np.argsort(-w, kind="stable")[:neighbours]
+        top = top[w[top] > 0]
+        indices.append(idx[top].astype(np.int32))
+        weights.append(w[top].astype(np.float32))
+        indptr.append(indptr[-1] + len(top))
+    return Neighbours(
+        np.asarray(indptr, np.int64),
+        np.concatenate(indices) if indices else np.zeros(0, np.int32),
+        np.concatenate(weights) if weights else np.zeros(0, np.float32),
+    )
 
 
 # below this recency weight a history entry is skipped (its row adds less than 2^-16 of the newest entry's)
