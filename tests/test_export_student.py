@@ -149,7 +149,13 @@ def test_failed_validation_leaves_no_bundle(tmp_path: Path) -> None:
         replace(cfg, max_abs_onnx_vs_torch=1e-4), tmp_path / "bundle", resume=True, log=lambda m, f: seen.append(m)
     )
     assert "student loaded from its checkpoint" in seen and (tmp_path / "bundle").is_dir()
+    assert not any(m.startswith("nothing to resume") for m in seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "data"]
+    seen.clear()  # --resume with nothing cached says so, then exports afresh
+    run_export(
+        replace(cfg, max_abs_onnx_vs_torch=1e-4), tmp_path / "again", resume=True, log=lambda m, f: seen.append(m)
+    )
+    assert f"nothing to resume in {tmp_path / 'again.cache'}: the export starts afresh" in seen
 
 
 def test_bad_input(tmp_path: Path) -> None:

@@ -869,6 +869,8 @@ def _run_export(
     emb = stages.run("text_embeddings", lambda: embed_stage(data.split, runner, log, cfg.item_vectors))
     taught = Taught()
     cache = Path(cache_dir) if cache_dir is not None else Path(str(Path(out).resolve()) + ".cache")
+    if resume and not (cache.is_dir() and any(cache.iterdir())):
+        log(f"nothing to resume in {cache}: the export starts afresh", 0.0)
     ckpt = Checkpoints.of(cache, data.split, emb, resume)
     if cfg.use_teacher and cfg.student.distill_weight > 0:
         taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log, emb, ckpt))
