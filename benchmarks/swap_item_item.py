@@ -35,14 +35,18 @@ def main() -> None:
     m = read_manifest(args.src)
     tt, report = m.two_tower, (m.training or {}).get("item_item") or {}
     tried = report.get("valid_ndcg10", {})
-    if args.table == "no-recency":  # the recency ablation: the best candidate without a half-life on validation
-        args.table = max((v for v in tried if ", half-life" not in v), key=lambda v: max(tried[v].values()))
+    weight: float | None = None
+    if args.table == "no-recency":  # the recency ablation: the best table alone without a half-life on validation
+        alone = [v for v in tried if ", half-life" not in v and " + successors" not in v]
+        args.table = max(alone, key=lambda v: max(tried[v].values()))
     elif args.table == "no-successors":  # the successor table's ablation: the first choice, the table alone
-        args.table = report.get("table_alone", {}).get("chosen", args.table)
+        first = report.get("table_alone", {})
+        args.table, weight = first.get("chosen", args.table), first.get("weight")
     if tt is None or args.table not in tried:
         raise SystemExit(f"{args.src}: its export did not try a {args.table!r} table")
     figures = tried[args.table]
-    weight = float(max(figures, key=lambda w: (figures[w], -float(w))))
+    if weight is None:
+        weight = float(max(figures, key=lambda w: (figures[w], -float(w))))
     cfg = (m.recipe or {}).get("config", {})
     split = leave_one_out(
         load_dataset(args.dataset, args.data_dir),

@@ -383,6 +383,20 @@ def test_a_bundle_with_a_bad_item_item_half_life_is_refused_at_load(tiny_bundle,
         open_encoder(load_bundle(tmp_path / "bad"))
 
 
+@pytest.mark.parametrize("field,value", [("cold_titles_item_item_scale", -1.0), ("cold_titles_popularity_weight", "2")])
+def test_a_bundle_with_bad_cold_start_settings_is_refused_at_load(tiny_bundle, tmp_path: Path, field, value) -> None:
+    from ondevice_rec.backends import open_encoder
+    from ondevice_rec.bundle import load_bundle, write_bundle
+    from ondevice_rec.errors import BundleError
+
+    path, manifest, _ = tiny_bundle
+    assert manifest.two_tower is not None
+    tt = replace(manifest.two_tower, **{field: value})
+    write_bundle(tmp_path / "bad", replace(manifest, files={}, two_tower=tt), {n: path / n for n in manifest.files})
+    with pytest.raises(BundleError, match=f"the bundle's {field} must be a number of at least 0"):
+        open_encoder(load_bundle(tmp_path / "bad"))
+
+
 def test_int8_gate_passes_noise_and_fails_a_real_loss() -> None:
     """Issue 29: two of 400 users losing their hit moves the mean by 0.005 (the old fixed tolerance failed that
     export); a small loss shared by half the users, or a reshuffled top 10, still fails."""
@@ -477,13 +491,19 @@ def test_a_user_without_events_ranks_with_the_cold_start_weight() -> None:
     mine = for_bundle_kind(RankingConfig(cold_popularity_weight=0.1), "two-tower", chosen)
     assert for_user(mine, 0).popularity_weight == 0.1  # the app's own setting wins
     assert for_user(mine, 0, named_titles=1).popularity_weight == 0.1  # ... for every cold user
+    assert for_user(mine, 0, named_titles=1).item_item_scale == 0.25  # the bundle's factor still applies
     own = for_bundle_kind(RankingConfig(popularity_weight=0.3), "two-tower", chosen)
     assert for_user(own, 0).popularity_weight == 0.3  # ... for every user, when it set only the usual weight
-    assert for_user(own, 0, named_titles=1).item_item_scale == 1.0
+    assert for_user(own, 0, named_titles=1).popularity_weight == 0.3
+    factor = for_bundle_kind(RankingConfig(cold_titles_item_item_scale=2.0), "two-tower", chosen)
+    assert for_user(factor, 0, named_titles=1).item_item_scale == 2.0  # the app's factor, the bundle's weights
+    assert for_user(factor, 0, named_titles=1).popularity_weight == 2.0
     assert for_user(for_bundle_kind(RankingConfig(), "two-tower"), 0).popularity_weight == 0.04
-    for bad in (-1.0, "2", True):
+    for bad in (-1.0, "2", True, None, float("inf")):
         with pytest.raises(ArgumentError, match="item_item_scale"):
             RankingConfig(item_item_scale=bad)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="cold_titles_popularity_weight"):
+        RankingConfig(cold_titles_popularity_weight=-1.0)
 
 
 def test_ensemble_size_is_automatic_by_data_size() -> None:

@@ -289,6 +289,7 @@ def test_a_teacher_guessing_at_random_does_not_beat_the_retriever(tmp_path: Path
         ("", 0.15, 4, 4, 0.1, True),  # every held-out set seen: behind at all stops
         ("", 0.15, 4, 4, 0.35, False),  # ... ahead goes on
         ("", 0.15, 50, 4, 0.1, False),  # ... but not on fewer than probe_min_users
+        ("", 0.0, 4, 4, 0.1, True),  # ... and behind by the same on every user (no standard error) too
     ],
 )
 def test_the_probe_stops_a_clearly_losing_teacher_before_the_expensive_part(

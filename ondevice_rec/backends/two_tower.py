@@ -79,6 +79,9 @@ class TwoTowerEncoder:
                 f"the modalities {self.item_modalities}"
             )
         self.row_of = {str(i): r for r, i in enumerate(ids)}
+        for name, value in spec.cold_start().items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0):
+                raise BundleError(f"the bundle's {name} must be a number of at least 0, not {value!r}")
         self.item_item: ItemItem | None = None
         if item_item is not None and spec.item_item_weight > 0:
             try:

@@ -104,8 +104,8 @@ def successors_of(split: Split) -> Neighbours:
 
 
 def merged(a: Neighbours, b: Neighbours, factor: float) -> Neighbours:
-    """``a`` + ``factor`` × ``b``, row by row (the union of both rows' neighbours; float16-rounded): one table
-    the runtime reads as any other, its score the two tables' weighted sum."""
+    """``a`` + ``factor`` × ``b``, row by row (every neighbour of both rows; float16-rounded, as shipped): one
+    table the runtime reads as any other, its score the two tables' weighted sum."""
     from scipy import sparse
 
     n = a.n_items
@@ -113,7 +113,8 @@ def merged(a: Neighbours, b: Neighbours, factor: float) -> Neighbours:
     mb = sparse.csr_matrix((b.weights, b.indices, b.indptr), shape=(n, n))
     m = (ma + mb * np.float32(factor)).tocsr()
     m.sum_duplicates()
-    return top_per_row(m, 2 * NEIGHBOURS)
+    nb = top_per_row(m, n)
+    return Neighbours(nb.indptr, nb.indices, nb.weights.astype(np.float16).astype(np.float32))
 
 
 def table_bytes(nb: Neighbours) -> bytes:

@@ -753,12 +753,18 @@ def choose_cold_start(
 
 
 def _cold_grid(
-    fitted: Any, split: Split, read: list[Any], rows: np.ndarray, keep: np.ndarray, grid: list[tuple[float, Any]]
+    fitted: Any,
+    split: Split,
+    read: list[Any],
+    rows: np.ndarray,
+    keep: np.ndarray,
+    grid: list[tuple[float, Any]],
+    chunk: int = 128,
 ) -> dict[str, Any]:
     """Validation NDCG@10 of the profiles ``read[keep]`` (of users ``rows[keep]``) at each (popularity weight,
     item-item factor) of ``grid``, and the best (ties: the smaller weight, then the factor nearest 1). The
     runtime's score is a sum of terms, linear in both: each profile is scored three times (both 0, each 1) and
-    every grid point is that sum."""
+    every grid point is that sum; ``chunk`` profiles at a time (three catalogue-wide rows each)."""
     from ..eval.metrics import metrics_from_rank
     from ..eval.protocols import full_mask
     from ..ranking import RankingConfig
@@ -766,24 +772,27 @@ def _cold_grid(
     idx = np.flatnonzero(keep)
     if not idx.size:
         return {"by": {}, "chosen": None}
-    profiles = [read[i] for i in idx]
-    parts = []
-    for w, s in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):
-        fitted.configure(
-            RankingConfig(cold_popularity_weight=w, cold_titles_popularity_weight=w, cold_titles_item_item_scale=s)
-        )
-        parts.append(fitted.score_read(profiles))
-    base, pop, blend = parts[0], parts[1] - parts[0], parts[2] - parts[0]
+    configs = [
+        RankingConfig(cold_popularity_weight=w, cold_titles_popularity_weight=w, cold_titles_item_item_scale=s)
+        for w, s in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))
+    ]
     ws = np.asarray([w for w, _ in grid], np.float32)[:, None]
     ss = np.asarray([1.0 if s is None else s for _, s in grid], np.float32)[:, None]
     ndcg = np.zeros((len(idx), len(grid)))
-    for r, i in enumerate(idx):
-        u = int(rows[i])
-        cand = np.flatnonzero(full_mask(split, u, "valid"))
-        scores = base[r, cand] + ws * pop[r, cand] + ss * blend[r, cand]  # (grid, candidates)
-        t = scores[:, int(np.flatnonzero(cand == int(split.valid[u]))[0])][:, None]
-        ranks = (scores > t).sum(axis=1) + ((scores == t).sum(axis=1) - 1) / 2.0  # as eval.metrics.rank_of_target
-        ndcg[r] = [metrics_from_rank(float(k))["NDCG@10"] for k in ranks]
+    for a in range(0, len(idx), chunk):
+        part = idx[a : a + chunk]
+        parts = []
+        for config in configs:
+            fitted.configure(config)
+            parts.append(fitted.score_read([read[i] for i in part]))
+        base, pop, blend = parts[0], parts[1] - parts[0], parts[2] - parts[0]
+        for r, i in enumerate(part):
+            u = int(rows[i])
+            cand = np.flatnonzero(full_mask(split, u, "valid"))
+            scores = base[r, cand] + ws * pop[r, cand] + ss * blend[r, cand]  # (grid, candidates)
+            t = scores[:, int(np.flatnonzero(cand == int(split.valid[u]))[0])][:, None]
+            ranks = (scores > t).sum(axis=1) + ((scores == t).sum(axis=1) - 1) / 2.0  # as eval.metrics.rank_of_target
+            ndcg[a + r] = [metrics_from_rank(float(k))["NDCG@10"] for k in ranks]
     by = {g: round(float(v), 5) for g, v in zip(grid, ndcg.mean(axis=0))}
     best = max(by, key=lambda k: (by[k], -k[0], -abs(math.log2(k[1] or 2**-8))))
     return {"by": by, "chosen": best}

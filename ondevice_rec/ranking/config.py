@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -127,10 +128,13 @@ class RankingConfig:
                 raise ArgumentError(
                     f"context key {key!r} must be a lower-case name (letters, digits, _; at most 32 characters)"
                 )
-        for name in ("item_item_scale", "cold_titles_item_item_scale"):
+        optional = ("cold_popularity_weight", "cold_titles_popularity_weight", "cold_titles_item_item_scale")
+        for name in ("item_item_scale", *optional):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0):
-                raise ArgumentError(f"{name} must be a number of at least 0, not {value!r}")
+            if value is None and name in optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ArgumentError(f"{name} must be a finite number of at least 0, not {value!r}")
         if not self.dwell_full_seconds > 0 or not self.abandon_weight <= 0:
             raise ArgumentError("dwell_full_seconds must be positive and abandon_weight not positive")
         object.__setattr__(self, "context_keys", tuple(dict.fromkeys(k for k in self.context_keys)))
@@ -156,10 +160,16 @@ def for_bundle_kind(
 ) -> RankingConfig:
     """``cfg`` with the unset bundle-dependent defaults filled in for a bundle of ``kind`` (and the cold-start
     settings the bundle chose, :data:`COLD_START_KEYS`)."""
-    # an app that set the popularity weight, or any cold-start setting, itself keeps its own for every user
-    mine = cfg.popularity_weight is not None or any(getattr(cfg, k) is not None for k in COLD_START_KEYS)
-    chosen: dict[str, Any] = {k: v for k, v in (cold_start or {}).items() if k in COLD_START_KEYS and v is not None}
-    if chosen and not mine:
+    # an app that set a popularity weight itself (the usual one or a cold one) keeps its own for every user; the
+    # bundle's item-item factor for named titles applies unless the app set that one
+    pops = ("popularity_weight", "cold_popularity_weight", "cold_titles_popularity_weight")
+    mine = {k for k in pops if getattr(cfg, k) is not None}
+    chosen: dict[str, Any] = {
+        k: v
+        for k, v in (cold_start or {}).items()
+        if k in COLD_START_KEYS and v is not None and getattr(cfg, k) is None and not (k in pops and mine)
+    }
+    if chosen:
         cfg = replace(cfg, **chosen)
     if cfg.popularity_weight is not None:
         return cfg

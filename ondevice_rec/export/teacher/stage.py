@@ -199,10 +199,12 @@ def _probe(
         cache.close()
     report.update(q, seconds=round(time.perf_counter() - t0, 1), after_steps=tcfg.probe_steps)
     behind = q["retriever_ndcg10"] - q["teacher_ndcg10"]
-    last_look = q["users"] >= max(q["users_planned"], tcfg.probe_min_users, 2) and q["difference_se"] > 0
     # fewer held-out sets than the probe asked for: it saw every one there is, and the full check would score the
-    # same users again, needing only the teacher's mean above the retriever's. Behind there at all, it stops
+    # same users again (with the teacher fine-tuned further), needing only its mean above the retriever's. Behind
+    # there at all, it stops: a teacher that would only catch up late in its fine-tune is lost (TeacherConfig)
     pool_seen = q["users_planned"] < tcfg.probe_users
+    seen = q["users"] >= max(q["users_planned"], tcfg.probe_min_users, 2)
+    last_look = seen and (q["difference_se"] > 0 or pool_seen)
     z = 0.0 if pool_seen else tcfg.probe_futility_z
     if not q["decided"] and last_look and behind > z * q["difference_se"]:
         report["decided"] = "worse"  # the futility bound at the last look (TeacherConfig.probe_futility_z)
