@@ -1223,6 +1223,161 @@ FIGURES += [
 ]
 
 
+SUC_L, SUC_LM = "successors-ml-latest-small/results.json", "successors-ml-latest-small/manifest.json"
+SUC_M, SUC_MM = "successors-ml-100k/results.json", "successors-ml-100k/manifest.json"
+SUC_S, SUC_SM = "successors-amazon-sports/results.json", "successors-amazon-sports/manifest.json"
+SUC_LB, SUC_MB, SUC_SB = "bundle:ml-latest-small-successors", "bundle:ml-100k-successors", "bundle:sports-successors"
+
+
+def successor_valid(rel: str) -> Callable[[], list[float]]:
+    """Validation NDCG@10 of the chosen table alone and of the best table with successors, the paired gain of
+    the best over the alone and its standard error, from an export's item-item report."""
+
+    def get() -> list[float]:
+        r = _load(rel)["training"]["item_item"]
+        alone = r["valid_ndcg10"][r["table_alone"]["chosen"]][str(r["table_alone"]["weight"])]
+        best = max(v for k, f in r["valid_ndcg10"].items() if " + successors" in k for v in f.values())
+        return [alone, best, r["successor_gain"]["mean"], r["successor_gain"]["se"]]
+
+    return get
+
+
+def paired_row(rel: str, row: str, *idx: int) -> Callable[[], list[float]]:
+    """Fields (by index: difference, CI low, CI high, p) of the ``row`` scenario of a committed paired table."""
+
+    def get() -> list[float]:
+        rows = [r for r in (RESULTS / rel).read_text().splitlines() if r.startswith(f"| {row} |")]
+        assert len(rows) == 1, (rel, row)
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        diff, ci = cells[5].split(" ", 1)
+        lo, hi = ci.strip("[]").split(", ")
+        values = [float(diff), float(lo), float(hi), float(cells[6])]
+        return [values[i] for i in idx] if idx else values
+
+    return get
+
+
+FIGURES += [
+    (
+        "| what follows each item alone (`--models successors`, half-life chosen on validation; "
+        "`benchmarks/results/successors-ml-latest-small/`) | {} [{}, {}] (HR@10 {}) | — |",
+        [ndcg(SUC_L, *LL, "successors"), mean(SUC_L, *LL, "successors", "HR@10")],
+        ".4f",
+    ),
+    (
+        "EASE's table with recency plus what follows each item (`benchmarks/results/successors-ml-latest-small/`) | "
+        "**{} [{}, {}]** (HR@10 {}) | — |",
+        [ndcg(SUC_L, *LL, SUC_LB), mean(SUC_L, *LL, SUC_LB, "HR@10")],
+        ".4f",
+    ),
+    (
+        "| validation: chosen table alone → with successors (gain, its standard error) | {:.5f} → {:.5f} ({:+.5f}, "
+        "{:.5f}) | {:.5f} → {:.5f} ({:+.5f}, {:.5f}: not added) | {:.5f} → {:.5f} ({:+.5f}, {:.5f}) |",
+        [successor_valid(SUC_LM), successor_valid(SUC_MM), successor_valid(SUC_SM)],
+        "FMT",
+    ),
+    (
+        "| **this release** | **{:.4f} [{:.4f}, {:.4f}]** | **{:.4f} [{:.4f}, {:.4f}]** | "
+        "**{:.4f} [{:.4f}, {:.4f}]** |",
+        [ndcg(SUC_L, *LL, SUC_LB), ndcg(SUC_M, *F, SUC_MB), ndcg(SUC_S, *F, SUC_SB)],
+        "FMT",
+    ),
+    (
+        "| the same without successors (ablation) | {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f}) | {:.4f} (the same "
+        "bundle) | {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f}) |",
+        [
+            mean(SUC_L, *LL, f"{SUC_LB}-no-successors"),
+            paired_md("successors-ml-latest-small/paired-no-successors-vs-successors.md"),
+            mean(SUC_M, *F, f"{SUC_MB}-no-successors"),
+            mean(SUC_S, *F, f"{SUC_SB}-no-successors"),
+            paired_md("successors-amazon-sports/paired-no-successors-vs-successors.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "| successors alone (`successors`) | {:.4f} ({:+.4f}, p {:.3f}) | {:.4f} ({:+.4f}, p {:.3f}) | {:.4f} "
+        "({:+.4f}, p {:.3f}) |",
+        [
+            mean(SUC_L, *LL, "successors"),
+            paired_row("successors-ml-latest-small/paired-successors-vs-successors.md", "warm", 0, 3),
+            mean(SUC_M, *F, "successors"),
+            paired_row("successors-ml-100k/paired-successors-vs-successors.md", "warm", 0, 3),
+            mean(SUC_S, *F, "successors"),
+            paired_row("successors-amazon-sports/paired-successors-vs-successors.md", "warm", 0, 3),
+        ],
+        "FMT",
+    ),
+    (
+        "| EASE with recency | {:.4f} | {:.4f} | {:.4f} |\n| ItemKNN | {:.4f} | {:.4f} | {:.4f} ({:.2f} × for this "
+        "release) |",
+        [
+            mean(SUC_L, *LL, "ease-recency"),
+            mean(SUC_M, *F, "ease-recency"),
+            mean(SUC_S, *F, "ease-recency"),
+            mean(SUC_L, *LL, "itemknn"),
+            mean(SUC_M, *F, "itemknn"),
+            mean(SUC_S, *F, "itemknn"),
+            ratio(SUC_S, SUC_SB, "itemknn"),
+        ],
+        "FMT",
+    ),
+    (
+        "and LRURec's {:.4f} in our committed run ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})",
+        [
+            mean("eval-llamarec-ml-latest-small/results.json", *LL, "lrurec"),
+            paired_md("successors-ml-latest-small/paired-lrurec-vs-successors.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "already scores what the previous release did ({} vs {})",
+        [mean(SUC_L, *LL, "successors"), mean(REC_L, *LL, "bundle:ml-latest-small-recency")],
+        ".4f",
+    ),
+    (
+        "successor table alone is also strong ({:.4f}) but the students already carry its signal: the best factor "
+        "gained {:+.5f} on validation",
+        [mean(SUC_M, *F, "successors"), lambda: successor_valid(SUC_MM)()[2:3]],
+        "FMT",
+    ),
+    (
+        "On Amazon Sports it adds {:+.4f} (p < 0.001), **{:.2f} × ItemKNN**. The re-choice on Sports took "
+        "{:.0f}:{:05.2f} (m:ss) with a maximum RSS of {:.0f} kB",
+        [
+            paired_row("successors-amazon-sports/paired-no-successors-vs-successors.md", "warm", 0),
+            ratio(SUC_S, SUC_SB, "itemknn"),
+            log_line("successors-amazon-sports/rechoose-log.txt", "Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+            log_line("successors-amazon-sports/rechoose-log.txt", "Maximum resident set size (kbytes):"),
+        ],
+        "FMT",
+    ),
+    (
+        "neighbours per item: {:.1f} MB on\nml-latest-small)",
+        [lambda: [_load(SUC_LM)["files"]["item_item.npz"]["size"] / 1e6]],
+        "FMT",
+    ),
+    (
+        "on\nml-latest-small v1 {:.4f} and v2 {:.4f} against Popularity's {:.4f} ({:.2f} × and {:.2f} ×); on ML-100K\n"
+        "{:.4f} and {:.4f} against {:.4f} ({:.2f} × and {:.2f} ×; v1 {:+.4f} [{:+.4f}, {:+.4f}], p {:.3f} over the\n"
+        "recency bundle)",
+        [
+            mean("successors-ml-latest-small/cold/results.json", "cold-user", "llamarec", SUC_LB),
+            mean("successors-ml-latest-small/cold/results.json", "cold-user-v2", "llamarec", SUC_LB),
+            mean("successors-ml-latest-small/cold/results.json", "cold-user", "llamarec", "popularity"),
+            cold_ratio("successors-ml-latest-small/cold/results.json", "cold-user", "llamarec", SUC_LB),
+            cold_ratio("successors-ml-latest-small/cold/results.json", "cold-user-v2", "llamarec", SUC_LB),
+            mean("successors-ml-100k/cold/results.json", "cold-user", "full", SUC_MB),
+            mean("successors-ml-100k/cold/results.json", "cold-user-v2", "full", SUC_MB),
+            mean("successors-ml-100k/cold/results.json", "cold-user", "full", "popularity"),
+            cold_ratio("successors-ml-100k/cold/results.json", "cold-user", "full", SUC_MB),
+            cold_ratio("successors-ml-100k/cold/results.json", "cold-user-v2", "full", SUC_MB),
+            paired_row("successors-ml-100k/cold/paired-before-vs-successors.md", "cold-user"),
+        ],
+        "FMT",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
