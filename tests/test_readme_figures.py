@@ -1378,6 +1378,29 @@ FIGURES += [
 ]
 
 
+TSTAGE = "teacher-probe-ml-latest-small/teacher-stage.json"
+FIGURES += [
+    (
+        "On\nml-latest-small the probe finds only {:.0f} held-out candidate sets on 610 users — every one there is, "
+        "so the full check\ncould only score the same users again — and a teacher behind there at all now stops "
+        "({:.4f} vs {:.4f}): the teacher\nstage alone takes {:.1f} s",
+        [
+            key(TSTAGE, "probe", "users"),
+            key(TSTAGE, "probe", "teacher_ndcg10"),
+            key(TSTAGE, "probe", "retriever_ndcg10"),
+            key(TSTAGE, "seconds"),
+        ],
+        "FMT",
+    ),
+    (
+        "instead of the 856.5 s above ({:.1f} s\nin the fresh export of the successor section, its cores shared with "
+        "other jobs). Its 25 fine-tuning steps still\npeak at {:.1f} MB there",
+        [key("successors-ml-latest-small/export-manifest.json", "stage_seconds", "teacher"), key(TSTAGE, "max_rss_mb")],
+        "FMT",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
