@@ -578,19 +578,25 @@ FIGURES += [
 ]
 
 
-def paired_md(rel: str) -> Callable[[], list[float]]:
-    """difference, CI low, CI high and p of the one warm row of a committed ``paired_compare.py`` table (where
-    the per-user file it was computed from is not committed)."""
+def paired_row(rel: str, row: str, *idx: int) -> Callable[[], list[float]]:
+    """Fields (by index: difference, CI low, CI high, p) of the ``row`` scenario of a committed paired table."""
 
     def get() -> list[float]:
-        rows = [r for r in (RESULTS / rel).read_text().splitlines() if r.startswith("| warm |")]
-        assert len(rows) == 1, rel
+        rows = [r for r in (RESULTS / rel).read_text().splitlines() if r.startswith(f"| {row} |")]
+        assert len(rows) == 1, (rel, row)
         cells = [c.strip() for c in rows[0].strip("|").split("|")]
         diff, ci = cells[5].split(" ", 1)
         lo, hi = ci.strip("[]").split(", ")
-        return [float(diff), float(lo), float(hi), float(cells[6])]
+        values = [float(diff), float(lo), float(hi), float(cells[6])]
+        return [values[i] for i in idx] if idx else values
 
     return get
+
+
+def paired_md(rel: str) -> Callable[[], list[float]]:
+    """difference, CI low, CI high and p of the one warm row of a committed ``paired_compare.py`` table (where
+    the per-user file it was computed from is not committed)."""
+    return paired_row(rel, "warm")
 
 
 EASE_S = "ease-amazon-sports/results.json"
@@ -1238,21 +1244,6 @@ def successor_valid(rel: str) -> Callable[[], list[float]]:
         alone = r["valid_ndcg10"][r["table_alone"]["chosen"]][str(r["table_alone"]["weight"])]
         best = max(v for k, f in r["valid_ndcg10"].items() if " + successors" in k for v in f.values())
         return [alone, best, r["successor_gain"]["mean"], r["successor_gain"]["se"]]
-
-    return get
-
-
-def paired_row(rel: str, row: str, *idx: int) -> Callable[[], list[float]]:
-    """Fields (by index: difference, CI low, CI high, p) of the ``row`` scenario of a committed paired table."""
-
-    def get() -> list[float]:
-        rows = [r for r in (RESULTS / rel).read_text().splitlines() if r.startswith(f"| {row} |")]
-        assert len(rows) == 1, (rel, row)
-        cells = [c.strip() for c in rows[0].strip("|").split("|")]
-        diff, ci = cells[5].split(" ", 1)
-        lo, hi = ci.strip("[]").split(", ")
-        values = [float(diff), float(lo), float(hi), float(cells[6])]
-        return [values[i] for i in idx] if idx else values
 
     return get
 
