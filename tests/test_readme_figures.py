@@ -1392,6 +1392,27 @@ FIGURES += [
 ]
 
 
+FRESH, FRESH_M = (
+    "successors-ml-latest-small/fresh-export/results.json",
+    "successors-ml-latest-small/fresh-export/manifest.json",
+)
+FIGURES += [
+    (
+        "the same table and scores the same {:.4f}, user for user; it took {:.1f} s on 2 cores (teacher {:.1f} s, "
+        "students {:.1f} s), peaked at {:.1f} MB (in the teacher's fine-tune) and the bundle is {:.1f} MB.",
+        [
+            mean(FRESH, *LL, "bundle:mls-final"),
+            lambda: [round(sum(_load(FRESH_M)["stage_seconds"].values()), 1)],
+            key(FRESH_M, "stage_seconds", "teacher"),
+            key(FRESH_M, "stage_seconds", "student_training"),
+            lambda: [max(_load(FRESH_M)["peak_rss_mb"].values())],
+            lambda: [sum(f["size"] for f in _load(FRESH_M)["files"].values()) / 1e6],
+        ],
+        "FMT",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
@@ -1444,3 +1465,9 @@ def fault_table() -> str:
 
 def test_readme_fault_table_is_the_suites_own_counts() -> None:
     assert re.sub(r"\s+", " ", fault_table()) in _readme(), "README's fault table differs from:\n" + fault_table()
+
+
+def test_the_fresh_export_scores_the_rechosen_bundle_user_for_user() -> None:
+    """The README's "the same … user for user": the fresh default export against the re-chosen bundle, paired."""
+    diff, lo, hi, _ = paired_row("successors-ml-latest-small/fresh-export/paired-rechosen-vs-fresh.md", "warm")()
+    assert diff == lo == hi == 0.0
