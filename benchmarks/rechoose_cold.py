@@ -14,8 +14,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ondevice_rec.bundle import read_manifest, write_bundle
-from ondevice_rec.datasets import leave_one_out, load_dataset
+from _export_split import export_split
+
+from ondevice_rec.bundle import write_bundle
 from ondevice_rec.eval.runtime import fit_bundle
 from ondevice_rec.export.pipeline import choose_cold_start
 
@@ -27,16 +28,8 @@ def main() -> None:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-dir", required=True)
     args = ap.parse_args()
-    m = read_manifest(args.src)
-    cfg = (m.recipe or {}).get("config", {})
-    if m.two_tower is None or not cfg:
-        raise SystemExit(f"{args.src} is not an exported student bundle")
-    split = leave_one_out(
-        load_dataset(args.dataset, args.data_dir),
-        min_rating=cfg.get("min_rating"),
-        core=cfg.get("core", 5),
-        order=cfg.get("split_order", "stable"),
-    )
+    m, cfg, split = export_split(args.src, args.dataset, args.data_dir)
+    assert m.two_tower is not None
     fitted = fit_bundle(str(args.src), split)
     t0 = time.perf_counter()
     log = lambda msg, f: print(f"{msg} {f:.0%}", flush=True)  # noqa: E731

@@ -14,8 +14,9 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from ondevice_rec.bundle import read_manifest, write_bundle
-from ondevice_rec.datasets import leave_one_out, load_dataset
+from _export_split import export_split
+
+from ondevice_rec.bundle import write_bundle
 from ondevice_rec.eval.runtime import fit_bundle
 from ondevice_rec.export.item_item import candidate_tables, choose_blend, table_bytes
 from ondevice_rec.export.student import StudentConfig, validation_users
@@ -28,17 +29,9 @@ def main() -> None:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-dir", required=True)
     args = ap.parse_args()
-    m = read_manifest(args.src)
+    m, cfg, split = export_split(args.src, args.dataset, args.data_dir)
     tt = m.two_tower
-    cfg = (m.recipe or {}).get("config", {})
-    if tt is None or not cfg:
-        raise SystemExit(f"{args.src} is not an exported student bundle")
-    split = leave_one_out(
-        load_dataset(args.dataset, args.data_dir),
-        min_rating=cfg.get("min_rating"),
-        core=cfg.get("core", 5),
-        order=cfg.get("split_order", "stable"),
-    )
+    assert tt is not None
     student = cfg["student"]
     vusers = validation_users(split, StudentConfig(seed=student["seed"], valid_users=student["valid_users"]))
     fitted = fit_bundle(str(args.src), split)

@@ -14,8 +14,9 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from _export_split import export_split
+
 from ondevice_rec.bundle import read_manifest, write_bundle
-from ondevice_rec.datasets import leave_one_out, load_dataset
 from ondevice_rec.export.item_item import table_bytes, table_named
 
 
@@ -47,13 +48,7 @@ def main() -> None:
     figures = tried[args.table]
     if weight is None:
         weight = float(max(figures, key=lambda w: (figures[w], -float(w))))
-    cfg = (m.recipe or {}).get("config", {})
-    split = leave_one_out(
-        load_dataset(args.dataset, args.data_dir),
-        min_rating=cfg.get("min_rating"),
-        core=cfg.get("core", 5),
-        order=cfg.get("split_order", "stable"),
-    )
+    _, _, split = export_split(args.src, args.dataset, args.data_dir)
     table, _, half_life = args.table.partition(", half-life ")
     nb = table_named(split, table)
     files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != tt.item_item}
