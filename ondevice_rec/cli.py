@@ -989,7 +989,8 @@ def export_cmd(
         None,
         "--teacher",
         help="GGUF file, HF causal-LM dir, bundle:PATH (a bundle as ranker teacher), sasrec / lrurec (LlamaRec's "
-        "recipe, trained on the export's split), or ensemble (the export's seed ensemble, distilled into one).",
+        "recipe, trained on the export's split), ensemble (the export's seed ensemble, distilled into one) or "
+        "blend (that ensemble with its item-item blend).",
     ),
     teacher_candidates: int = typer.Option(20, "--teacher-candidates", help="Items per teacher-labelled set."),
     ensemble: int = typer.Option(
@@ -1188,9 +1189,11 @@ def export_summary(manifest: Manifest) -> list[str]:
             lines.append("  a weak teacher: distilling from it may cost accuracy; compare with --distill-weight 0")
     q = t.get("validation_quality") or {}
     if q and "student_ndcg10" in q:  # the export's own ensemble, against its first member
+        b = t.get("blend") or {}
+        blend = f" with {b['chosen']} at weight {b['chosen_weight']:g}" if b.get("used") else ""
         lines.append(
-            f"teacher ensemble of {t.get('members')} vs its first member (the student alone), validation NDCG@10: "
-            f"{q['teacher_ndcg10']:.4f} vs {q['student_ndcg10']:.4f}"
+            f"teacher ensemble of {t.get('members')}{blend} vs its first member (the student alone), validation "
+            f"NDCG@10: {q['teacher_ndcg10']:.4f} vs {q['student_ndcg10']:.4f}"
         )
     elif q:
         lines.append(

@@ -13,6 +13,7 @@ from ondevice_rec.ranking.cooccurrence import (
     cooccurrence_neighbours,
     cooccurrence_scores,
     cooccurrence_similarity,
+    recency_weights,
     successor_neighbours,
 )
 
@@ -135,3 +136,20 @@ def test_the_successor_table_is_directed_decays_with_distance_and_skips_repeats(
     assert row(1) == pytest.approx({2: 2 / np.sqrt(count[1] * count[2])}, 1e-3)
     assert row(2) == {} and 0 not in row(1)  # what came before is not a successor
     assert row(3) == pytest.approx({4: (1 + 0.5) / np.sqrt(count[3] * count[4])}, 1e-3)  # 3 → 3 is not
+
+
+@pytest.mark.parametrize("half_life", [None, 1.5])
+def test_prefix_scores_are_the_scores_of_every_prefix(half_life: float | None) -> None:
+    """``prefix_scores``: at ``[b, p]`` what ``scores`` gives the window's first ``p`` entries, newest first
+    (a repeated item at each of its places; for windows without repeats, the runtime's ``newest_first``)."""
+    rng = np.random.default_rng(3)
+    seqs = [rng.integers(0, 12, size=int(rng.integers(2, 9))) for _ in range(30)]
+    nb = cooccurrence_neighbours(seqs, 12, neighbours=4)
+    windows = np.array([[-1, -1, 3, 5, 3, 7], [1, 2, 11, 0, 4, 4], [-1, -1, -1, -1, -1, 9]])
+    got = nb.prefix_scores(windows, half_life)
+    assert got.shape == (3, 7, 12)
+    for b, w in enumerate(windows):
+        for p in range(7):
+            hist = w[:p][w[:p] >= 0][::-1]
+            want = nb.scores(hist, entry_weights=recency_weights(len(hist), half_life))
+            assert np.allclose(got[b, p], want, atol=1e-6), (b, p)

@@ -463,10 +463,14 @@ def test_the_ensemble_teacher_scores_as_the_shipped_ensemble() -> None:
     assert np.allclose(got, want, atol=1e-5)
 
 
-def test_the_export_own_ensemble_teaches_one_student(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("teacher", ["ensemble", "blend"])
+def test_the_export_own_ensemble_teaches_one_student(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, teacher: str
+) -> None:
     """``--teacher ensemble``: the seed ensemble is trained first (its first member is the student without
     distillation, so that ablation is not trained twice), distilled at every position into one student when it
-    beats that member on validation, and the export ships one student."""
+    beats that member on validation, and the export ships one student. ``--teacher blend``: the same ensemble
+    with the blend chosen for it on validation."""
     from ondevice_rec.export.teacher import ensemble
     from tests.test_export_student import tiny_config
 
@@ -474,13 +478,17 @@ def test_the_export_own_ensemble_teaches_one_student(tmp_path: Path, monkeypatch
     # the ensemble beats its first member here whatever the tiny data says, so the distillation path runs
     monkeypatch.setattr(ensemble, "student_ndcg", lambda *a, **k: real(*a, **k) + (1.0 if a[3].ensemble > 1 else 0))
     _write_generic(tmp_path / "data")
-    cfg = tiny_config(tmp_path / "data", epochs=2, use_teacher=True, teacher="ensemble", max_ndcg_drop_int8=1.0,
+    cfg = tiny_config(tmp_path / "data", epochs=2, use_teacher=True, teacher=teacher, max_ndcg_drop_int8=1.0,
                       distill_weights=(1.0,))  # fmt: skip
     cfg = replace(cfg, student=replace(cfg.student, ensemble=2))
     lines: list[str] = []
     m = run_export(cfg, tmp_path / "student", cache_dir=tmp_path / "cache", log=lambda msg, f: lines.append(msg))
     t = m.teacher or {}
     assert t["kind"] == "ensemble" and t["members"] == 2 and t["validation_quality"]["teacher_beats_retriever"]
+    if teacher == "blend":  # the blend chosen for the ensemble on validation, in the teacher's key
+        b = t["blend"]
+        assert b["used"] and t["teacher_key"] == f"ensemble-2+{b['chosen']}@{b['chosen_weight']:g}"
+        assert t["validation_quality"]["teacher_ndcg10"] == t["blend"]["teacher_ndcg10"]
     distillation = (m.training or {})["distillation"]
     assert distillation["candidates"] == [0.0, 1.0] and set(distillation["valid_ndcg10"]) == {"0.0", "1.0"}
     assert sum("student loaded from its checkpoint" in x for x in lines) == 1  # the ablation is member 1
@@ -489,7 +497,7 @@ def test_the_export_own_ensemble_teaches_one_student(tmp_path: Path, monkeypatch
     assert ens["used"] and "higher on validation" in ens["why"]
     assert m.two_tower is not None and m.two_tower.dim == 32
     assert not (tmp_path / "cache" / "students").exists()  # checkpoints go once the bundle is written
-    with pytest.raises(ExportError, match="ranker teacher ensemble"):
+    with pytest.raises(ExportError, match=f"ranker teacher {teacher}"):
         run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")
     with pytest.raises(ExportError, match="pass --ensemble 2 or more"):
         run_export(replace(cfg, student=replace(cfg.student, ensemble=1)), tmp_path / "x")
@@ -512,3 +520,41 @@ def test_the_ensemble_teacher_ships_whichever_scores_higher_on_validation() -> N
                                            "used": False}  # fmt: skip
     model, report = _teacher_or_student(taught, student, 0.11, lambda m, f: None)
     assert model is not student and report["used"] and len(model.members) == 2
+
+
+def test_the_blend_teacher_orders_each_prefix_as_the_shipped_blend() -> None:
+    """``BlendTeacher``: after a window, its logits are the runtime's blend score (unit user vector · items +
+    prior + weight × the recency-weighted neighbour sums, as ``choose_weight`` scores) times the user vector's
+    length over the members, so they order the catalogue as the shipped blend does; at every earlier prefix the
+    table adds that prefix's neighbour sums."""
+    import torch
+
+    from ondevice_rec.export.student import build_ensemble, build_student, student_vectors
+    from ondevice_rec.export.teacher.ensemble import BlendTeacher
+    from ondevice_rec.ranking.cooccurrence import cooccurrence_neighbours, recency_weights
+
+    cfg = StudentConfig(dim=8, blocks=1, heads=1, max_len=6)
+    text = np.random.default_rng(0).normal(size=(9, 5)).astype(np.float32)
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(build_student(torch, 9, 5, cfg).eval())
+    table = cooccurrence_neighbours([np.array([1, 4, 2, 7]), np.array([4, 2, 0]), np.array([7, 1, 3])], 9)
+    prior = np.linspace(0.0, 0.1, 9).astype(np.float32)
+    teacher = BlendTeacher(torch, members, text, table, 1.0, 0.5, prior)
+    inp = torch.as_tensor(np.array([[2, 5, 3], [0, 0, 8]]))  # item index + 1, right-aligned
+    got = teacher.logits(inp, None).numpy()
+    hists = [np.array([1, 4, 2]), np.array([7])]
+    users, items = student_vectors(build_ensemble(torch, members).eval(), text, hists, replace(cfg, ensemble=2))
+    for r, hist in enumerate(hists):
+        norm = float(np.linalg.norm(users[r]))
+        co = table.scores(hist[::-1], entry_weights=recency_weights(len(hist), 1.0))
+        want = (users[r] / norm) @ items.T + prior + 0.5 * co
+        assert np.allclose(got[r, -1] * 2 / norm, want, atol=1e-4)
+    no_table = BlendTeacher(torch, members, text, table, 1.0, 0.0, prior).logits(inp, None).numpy()
+    norms = torch.sqrt(sum((st * st).sum(-1, keepdim=True) for st in teacher.states(inp, None))).numpy()
+    for p in range(4):
+        for r, row in enumerate(inp.numpy()):
+            hist = row[:p][row[:p] > 0][::-1] - 1
+            co = table.scores(hist, entry_weights=recency_weights(len(hist), 1.0))
+            assert np.allclose((got[r, p] - no_table[r, p]) * 2 / norms[r, p], 0.5 * co, atol=1e-4), (r, p)

@@ -127,6 +127,16 @@ def variant(table: str, half_life: float | None) -> str:
     return table if half_life is None else f"{table}, half-life {half_life:g}"
 
 
+def catalogue_prior(split: Split) -> np.ndarray:
+    """The runtime's catalogue prior of a two-tower bundle, from training counts as `odrec eval` ships it."""
+    counts = np.zeros(split.n_items)
+    for seq in split.train:
+        np.add.at(counts, seq, 1.0)
+    scaled = log_scaled(counts)
+    assert scaled is not None
+    return scaled * np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
+
+
 def choose_weight(
     user_vectors: Callable[[list[np.ndarray]], np.ndarray],
     item_vecs: np.ndarray,
@@ -145,12 +155,7 @@ def choose_weight(
     (a variant is :func:`variant`'s name). ``per_user``, when given, gets every (table, half-life, weight)'s
     per-user figures, in the order of ``users``."""
     us = np.arange(split.n_users) if users is None else np.asarray(users)
-    counts = np.zeros(split.n_items)
-    for seq in split.train:
-        np.add.at(counts, seq, 1.0)
-    scaled = log_scaled(counts)  # the runtime's catalogue prior, from training counts as `odrec eval` ships it
-    assert scaled is not None
-    prior = scaled * np.float32(POPULARITY_WEIGHT_BY_KIND["two-tower"])
+    prior = catalogue_prior(split)
     grid = [(t, h) for t in tables for h in half_lives]
     history_limit = RankingConfig().history_limit  # the newest events the runtime reads
     ws = np.asarray(WEIGHTS, np.float32)[:, None]

@@ -391,7 +391,8 @@ def teach_stage(
             raise ExportError("the ensemble teacher needs the item embeddings (teach_stage(emb=...))")
         ckpt = ckpt or Checkpoints(None)
         return Taught(*ensemble_teacher_stage(
-            split, cfg.student, emb.items, emb.profiles, ckpt.path, log, validation_users(split, cfg.student)
+            split, cfg.student, emb.items, emb.profiles, ckpt.path, log, validation_users(split, cfg.student),
+            blend=str(cfg.teacher).lower() == "blend",
         ))  # fmt: skip
     if cfg.teacher and is_ranker(cfg.teacher):  # a bundle or sequential model: labels from indices
         tcfg = cfg.teacher_cfg or TeacherConfig(seed=cfg.seed)

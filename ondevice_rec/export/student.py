@@ -498,16 +498,23 @@ class EnsembleTeacher:
         with torch.no_grad():
             self.items = [m.item_vectors(self.text_t, ids) for m in self.members]
 
+    def states(self, inp_t: Any, prof_rows: Any) -> list[Any]:
+        """Each member's (B, width+1, dim) output after each prefix (no gradient)."""
+        with self.torch.no_grad():
+            return [_user_states(self.torch, m, self.text_t, inp_t, inp_t, prof_rows) for m in self.members]
+
     def logits(self, inp_t: Any, prof_rows: Any) -> Any:
         """(B, width+1, n_items): the members' mean logits for the item after each prefix."""
-        torch = self.torch
-        with torch.no_grad():
-            total = None
-            for m, items in zip(self.members, self.items, strict=True):
-                part = _user_states(torch, m, self.text_t, inp_t, inp_t, prof_rows) @ items.T
-                total = part if total is None else total + part
-            assert total is not None
-            return total / len(self.members)
+        return self.joint(self.states(inp_t, prof_rows)) / len(self.members)
+
+    def joint(self, states: Sequence[Any]) -> Any:
+        """The members' summed logits, given their :meth:`states` (the ensemble's concatenated dot product)."""
+        total = None
+        for st, items in zip(states, self.items, strict=True):
+            part = st @ items.T
+            total = part if total is None else total + part
+        assert total is not None
+        return total
 
 
 def _positions_kl(run: _Run, teacher: EnsembleTeacher, inp_t: Any, prof_rows: Any, t: Any, logits: Any) -> Any:
@@ -712,10 +719,29 @@ def student_scores(
     profiles: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scores of every item for each history (torch, for validation)."""
+    users, items = student_vectors(model, text_emb, histories, cfg, profiles)
+    return users @ items.T
+
+
+def student_item_vectors(model: Any, text_emb: np.ndarray) -> np.ndarray:
+    """Every item's vector from the torch student's item tower."""
     torch = require("torch")
     with torch.no_grad():
         text_t = torch.as_tensor(text_emb, dtype=torch.float32)
-        items = model.item_vectors(text_t, torch.arange(1, text_emb.shape[0] + 1))
+        return np.asarray(model.item_vectors(text_t, torch.arange(1, text_emb.shape[0] + 1)).numpy())
+
+
+def student_vectors(
+    model: Any,
+    text_emb: np.ndarray,
+    histories: Sequence[np.ndarray],
+    cfg: StudentConfig,
+    profiles: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(user vectors after each history, every item's vector) of the torch student, as its towers compute them."""
+    torch = require("torch")
+    with torch.no_grad():
+        items = torch.as_tensor(student_item_vectors(model, text_emb))
         width = max(1, min(cfg.max_len, max(len(h) for h in histories)))
         inp = np.zeros((len(histories), width), dtype=np.int64)
         for r, h in enumerate(histories):
@@ -728,7 +754,7 @@ def student_scores(
         if profiles is not None:
             prof = model.profile_proj(torch.as_tensor(profiles, dtype=torch.float32))
         u = model.user(hist, prof)[:, -1]
-        return (u @ items.T).numpy()
+        return u.numpy(), items.numpy()
 
 
 def student_ndcg(

@@ -89,6 +89,35 @@ class Neighbours:
             res += np.bincount(idx, weights=w, minlength=self.n_items).astype(np.float32)
         return res
 
+    def prefix_scores(self, windows: np.ndarray, half_life: float | None) -> np.ndarray:
+        """:meth:`scores` after every prefix of left-padded windows at once: ``windows`` (B, W) item rows, oldest
+        first, -1 = padding before the first item; the result (B, W + 1, n_items) float32 holds at ``[b, p]`` the
+        scores of ``windows[b, :p]`` with recency weights by place (the newest entry age 0), as a student's output
+        at position ``p`` has read those ``p`` entries. An item repeated in a window counts at each of its places
+        (the runtime holds it once, at its newest: :func:`newest_first`; the same for windows without repeats).
+        One sparse product: (prefix × entry weights) @ table."""
+        try:
+            from scipy import sparse
+        except ImportError:
+            raise missing_extra("eval", "scipy", "prefix scores are a product of scipy's sparse matrices") from None
+        win = np.asarray(windows, dtype=np.int64)
+        b_n, width = win.shape
+        ages = recency_weights(width, half_life)
+        ages = np.ones(width, np.float32) if ages is None else ages
+        rows, cols, vals = [], [], []
+        for a in np.flatnonzero(ages).tolist():  # the entry at column c is age a at position c + 1 + a
+            src = win[:, : width - a]
+            b, c = np.nonzero((src >= 0) & (src < self.n_items))
+            rows.append(b * (width + 1) + c + 1 + a)
+            cols.append(src[b, c])
+            vals.append(np.full(len(b), ages[a], np.float32))
+        shape = (b_n * (width + 1), self.n_items)
+        m = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+        t = sparse.csr_matrix(
+            (self.weights.astype(np.float32), self.indices, self.indptr), shape=(self.n_items, self.n_items)
+        )
+        return np.asarray((m @ t).toarray(), dtype=np.float32).reshape(b_n, width + 1, self.n_items)
+
     def links(
         self, history: Sequence[int] | np.ndarray, entry_weights: np.ndarray | None = None
     ) -> Callable[[int], np.ndarray]:
