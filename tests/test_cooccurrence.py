@@ -27,7 +27,7 @@ def _sequences(seed: int, users: int = 60, items: int = 40) -> list[np.ndarray]:
 def test_sparse_neighbours_score_as_the_dense_similarity(neighbours: int) -> None:
     seqs = _sequences(0)
     dense = cooccurrence_similarity(seqs, 40, neighbours)
-    nb = cooccurrence_neighbours(seqs, 40, neighbours, chunk=50)  # tiny chunks: the merge path runs too
+    nb = cooccurrence_neighbours(seqs, 40, neighbours, block_entries=80)  # blocks of 2 rows: every join runs
     hists = _sequences(1, users=10)
     want = cooccurrence_scores(dense, hists)
     got = np.stack([nb.scores(h) for h in hists])
