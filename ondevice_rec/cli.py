@@ -1166,7 +1166,9 @@ def _print_stage_table(manifest: Manifest, title: str) -> None:
     peak = manifest.peak_rss_mb or {}
     for k, v in (manifest.stage_seconds or {}).items():
         table.add_row(k, f"{v:.1f}", f"{peak[k]:.0f}" if k in peak else "")
-    table.add_row("total", f"{sum((manifest.stage_seconds or {}).values()):.1f}", "")
+    table.add_row(
+        "total", f"{sum((manifest.stage_seconds or {}).values()):.1f}", f"{max(peak.values()):.0f}" if peak else ""
+    )
     Console().print(table)
 
 

@@ -87,3 +87,21 @@ def test_blend_stage_ships_the_neighbours_only_when_they_help(staged) -> None:
     assert report["used"] == ("item_item.npz" in towers.files)
     assert report["used"] == (towers.spec.item_item == "item_item.npz")
     assert set(before) <= set(towers.files)
+
+
+def test_each_stage_records_its_own_peak_memory() -> None:
+    """A stage after a memory-hungry one reports its own (lower) peak, not the process's high-water mark."""
+    import numpy as np
+
+    from ondevice_rec.export.pipeline import _Stages, peak_rss_mb
+
+    stages = _Stages()
+
+    def hungry() -> int:
+        a = np.ones(400 * 1024 * 1024 // 8)  # 400 MB, touched
+        return int(a[::4096].sum())
+
+    stages.run("hungry", hungry)
+    stages.run("small", lambda: sum(range(1000)))
+    assert stages.peak_mb["hungry"] >= 400 and stages.peak_mb["hungry"] <= peak_rss_mb()
+    assert 0 < stages.peak_mb["small"] < stages.peak_mb["hungry"] - 300

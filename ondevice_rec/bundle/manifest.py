@@ -141,7 +141,7 @@ class Manifest:
     training: dict[str, Any] | None = None
     teacher: dict[str, Any] | None = None
     stage_seconds: dict[str, float] | None = None
-    # the export process's peak resident memory (MB) at the end of each stage (it only grows)
+    # each export stage's own peak resident memory (MB)
     peak_rss_mb: dict[str, float] | None = None
 
     # --- serialisation -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -163,22 +164,59 @@ def export_user_tower(model: Any, cfg: StudentConfig, path: Path) -> None:
 
 
 class _Stages(dict[str, float]):
-    """Seconds per stage; setting one also records the process's peak resident memory (MB) at its end."""
+    """Seconds per stage and each stage's own peak resident memory (MB): the process's high-water mark when the
+    stage raised it (exact), else the most sampled during it (every 50 ms, where /proc reports it; elsewhere the
+    high-water mark so far). A cumulative mark alone would show an early stage's peak for every later one."""
 
     def __init__(self) -> None:
         super().__init__()
         self.peak_mb: dict[str, float] = {}
 
-    def __setitem__(self, stage: str, seconds: float) -> None:
-        super().__setitem__(stage, seconds)
-        self.peak_mb[stage] = peak_rss_mb()
-
     def run(self, stage: str, fn: Callable[[], _T]) -> _T:
         """``fn()``, timed as ``stage``."""
+        before = peak_rss_mb()
         t = time.perf_counter()
-        out = fn()
+        with _RssSampler() as sampled:
+            out = fn()
         self[stage] = time.perf_counter() - t
+        after = peak_rss_mb()
+        self.peak_mb[stage] = after if after > before or sampled.peak == 0.0 else sampled.peak
         return out
+
+
+class _RssSampler:
+    """The most resident memory (MB) read from ``/proc/self/statm`` every ``every`` seconds while entered (0 where
+    there is no such file)."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every, self.peak = every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _read(self) -> float:
+        try:
+            pages = int(Path("/proc/self/statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        return round(pages * _PAGE / (1024 * 1024), 1)
+
+    def _loop(self) -> None:
+        while True:
+            self.peak = max(self.peak, self._read())
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._read())
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def peak_rss_mb() -> float:
