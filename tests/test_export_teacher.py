@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -444,11 +445,11 @@ def test_a_sequential_model_trained_on_the_split_teaches(tmp_path: Path, monkeyp
         run_export(replace(cfg, teacher="SASRec"), tmp_path / "y", cache_dir=tmp_path / "cache")
 
 
-def test_the_ensemble_teacher_scores_as_the_shipped_ensemble() -> None:
-    """``EnsembleTeacher``: its mean logits at a history's last position rank as the members' ensemble does."""
+def _two_members() -> tuple[StudentConfig, np.ndarray, list[Any]]:
+    """A tiny student config, item texts for 9 items and two untrained members (seeds 0 and 1)."""
     import torch
 
-    from ondevice_rec.export.student import EnsembleTeacher, build_ensemble, build_student, student_scores
+    from ondevice_rec.export.student import build_student
 
     cfg = StudentConfig(dim=8, blocks=1, heads=1, max_len=6)
     text = np.random.default_rng(0).normal(size=(9, 5)).astype(np.float32)
@@ -456,6 +457,16 @@ def test_the_ensemble_teacher_scores_as_the_shipped_ensemble() -> None:
     for seed in (0, 1):
         torch.manual_seed(seed)
         members.append(build_student(torch, 9, 5, cfg).eval())
+    return cfg, text, members
+
+
+def test_the_ensemble_teacher_scores_as_the_shipped_ensemble() -> None:
+    """``EnsembleTeacher``: its mean logits at a history's last position rank as the members' ensemble does."""
+    import torch
+
+    from ondevice_rec.export.student import EnsembleTeacher, build_ensemble, student_scores
+
+    cfg, text, members = _two_members()
     hists = [np.array([1, 4, 2]), np.array([7])]
     inp = torch.as_tensor(np.array([[2, 5, 3], [0, 0, 8]]))  # item index + 1, right-aligned
     got = EnsembleTeacher(torch, members, text).logits(inp, None)[:, -1].numpy() * 2
@@ -529,16 +540,11 @@ def test_the_blend_teacher_orders_each_prefix_as_the_shipped_blend() -> None:
     table adds that prefix's neighbour sums."""
     import torch
 
-    from ondevice_rec.export.student import build_ensemble, build_student, student_vectors
+    from ondevice_rec.export.student import build_ensemble, student_vectors
     from ondevice_rec.export.teacher.ensemble import BlendTeacher
     from ondevice_rec.ranking.cooccurrence import cooccurrence_neighbours, recency_weights
 
-    cfg = StudentConfig(dim=8, blocks=1, heads=1, max_len=6)
-    text = np.random.default_rng(0).normal(size=(9, 5)).astype(np.float32)
-    members = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        members.append(build_student(torch, 9, 5, cfg).eval())
+    cfg, text, members = _two_members()
     table = cooccurrence_neighbours([np.array([1, 4, 2, 7]), np.array([4, 2, 0]), np.array([7, 1, 3])], 9)
     prior = np.linspace(0.0, 0.1, 9).astype(np.float32)
     teacher = BlendTeacher(torch, members, text, table, 1.0, 0.5, prior)
