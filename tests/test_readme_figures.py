@@ -1370,6 +1370,7 @@ FIGURES += [
 
 
 TSTAGE = "teacher-probe-ml-latest-small/teacher-stage.json"
+TSTAGE_BLOCKED = "teacher-probe-ml-latest-small/blocked-pairs/teacher-stage.json"
 FIGURES += [
     (
         "On\nml-latest-small the probe finds only {:.0f} held-out candidate sets on 610 users — every one there is, "
@@ -1385,8 +1386,22 @@ FIGURES += [
     ),
     (
         "instead of the 856.5 s above ({:.1f} s\nin the fresh export of the successor section, its cores shared with "
-        "other jobs). Its 25 fine-tuning steps still\npeak at {:.1f} MB there",
+        "other jobs). That run peaked at {:.1f} MB",
         [key("successors-ml-latest-small/export-manifest.json", "stage_seconds", "teacher"), key(TSTAGE, "max_rss_mb")],
+        "FMT",
+    ),
+    (
+        "the same stage now peaks at\n**{:.1f} MB**",
+        [key(TSTAGE_BLOCKED, "max_rss_mb")],
+        "FMT",
+    ),
+    (
+        "the same verdict {:.4f} vs\n{:.4f}; its {:.1f} s are not a timing",
+        [
+            key(TSTAGE_BLOCKED, "probe", "teacher_ndcg10"),
+            key(TSTAGE_BLOCKED, "probe", "retriever_ndcg10"),
+            key(TSTAGE_BLOCKED, "seconds"),
+        ],
         "FMT",
     ),
 ]
