@@ -360,10 +360,12 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
     if "gguf" in cfg.formats and (is_ranker(cfg.teacher) or is_ensemble(cfg.teacher)):
         raise ExportError(f"--formats gguf exports a fine-tuned LLM teacher: the ranker teacher {cfg.teacher} has none")
     if cfg.use_teacher and is_ensemble(cfg.teacher) and cfg.student.ensemble == 1:
-        raise ExportError("--teacher ensemble is the export's own seed ensemble: pass --ensemble 2 or more (or 0: 3)")
+        raise ExportError(
+            f"--teacher {cfg.teacher} is the export's own seed ensemble: pass --ensemble 2 or more (or 0: 3)"
+        )
     if cfg.use_teacher and is_ensemble(cfg.teacher) and cfg.student.loss == "sampled":
         raise ExportError(
-            "--teacher ensemble distils over the whole catalogue: it needs --loss full or auto, not sampled"
+            f"--teacher {cfg.teacher} distils over the whole catalogue: it needs --loss full or auto, not sampled"
         )
     if cfg.item_vectors is not None and not Path(cfg.item_vectors).is_file():
         raise ExportError(f"--item-vectors {cfg.item_vectors}: no such file")
