@@ -7,7 +7,9 @@
 # run on the test split: both students alone (their tables stripped) and as shipped, the default export
 # (benchmarks/results/successors-ml-latest-small/fresh-export), Popularity and ItemKNN; paired tables.
 # ml-latest-small on LlamaRec's split and protocol by default. Run from the repository root with the export and
-# eval extras.
+# eval extras. (The committed run trained the three members in an `--teacher ensemble` export stopped once they were
+# checkpointed (members-log.txt), and the single export loaded the first member's checkpoint — the same key, so the
+# same student this script trains; the blend export then loaded all three.)
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 DS=${DS:-ml-latest-small}
@@ -34,7 +36,7 @@ odrec eval "${d[@]}" --split "$SPLIT" --protocol "$PROTOCOL" --seed 0 --threads 
   2>&1 | tee "$R/log.txt"
 n=$(basename "$B") s=$(basename "$S") def=$(basename "$DEFAULT")
 for pair in "bundle:$s-no-table bundle:$n-no-table students-alone" "bundle:$s bundle:$n shipped" \
-    "bundle:$def bundle:$n vs-default"; do
+    "bundle:$def bundle:$n vs-default" "bundle:$def bundle:$n-no-table alone-vs-default"; do
   set -- $pair
   python benchmarks/paired_compare.py "$R/per_user.json" "$1" "$R/per_user.json" "$2" | tee "$R/paired-$3.md"
 done

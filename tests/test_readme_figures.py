@@ -1414,7 +1414,8 @@ FRESH, FRESH_M = (
 FIGURES += [
     (
         "the same table and scores the same {:.4f}, user for user; it took {:.1f} s on 2 cores (teacher {:.1f} s, "
-        "students {:.1f} s), peaked at {:.1f} MB (in the teacher stage's held-out check, since fixed: below) and the bundle is {:.1f} MB.",
+        "students {:.1f} s), peaked at {:.1f} MB (in the teacher stage's held-out check, since fixed: below) and the "
+        "bundle is {:.1f} MB.",
         [
             mean(FRESH, *LL, "bundle:mls-final"),
             lambda: [round(sum(_load(FRESH_M)["stage_seconds"].values()), 1)],
@@ -1425,6 +1426,68 @@ FIGURES += [
         ],
         "FMT",
     ),
+]
+
+
+DBL = "distill-blend-ml-latest-small/"
+DBL_M, DBL_S, DBL_R = DBL + "manifest.json", DBL + "single-manifest.json", DBL + "results.json"
+
+
+def _blend_valid(rel: str) -> Callable[[], list[float]]:
+    """The validation NDCG@10 of the blend a bundle ships (its chosen table at its chosen weight)."""
+
+    def get() -> list[float]:
+        ii = _load(rel)["training"]["item_item"]
+        return [ii["valid_ndcg10"][ii["chosen"]][str(ii["chosen_weight"])]]
+
+    return get
+
+
+FIGURES += [
+    (
+        "weight 10: validation NDCG@10 {:.4f} against its\nfirst member's {:.4f})",
+        [
+            key(DBL_M, "teacher", "validation_quality", "teacher_ndcg10"),
+            key(DBL_M, "teacher", "validation_quality", "student_ndcg10"),
+        ],
+        "FMT",
+    ),
+    (
+        "That student reaches {:.4f} on\nvalidation",
+        [key(DBL_M, "training", "distillation", "valid_ndcg10", "1.0")],
+        "FMT",
+    ),
+    (
+        "on test it scores {:.4f} [{:.4f}, {:.4f}] alone against the same student without\ndistillation at {:.4f} "
+        "[{:.4f}, {:.4f}]: {:+.4f} [{:+.4f}, {:+.4f}], p {:.3f}",
+        [
+            ndcg(DBL_R, "warm", "llamarec", "bundle:ml-latest-small-blend-distilled-no-table"),
+            ndcg(DBL_R, "warm", "llamarec", "bundle:ml-latest-small-single-no-table"),
+            paired_md(DBL + "paired-students-alone.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "(validation\n{:.4f} against {:.4f} for the undistilled student's) it scores {:.4f} on test against {:.4f} "
+        "({:+.4f} [{:+.4f},\n{:+.4f}], p {:.3f}) and against the default export's {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], "
+        "p {:.3f})",
+        [
+            _blend_valid(DBL_M),
+            _blend_valid(DBL_S),
+            lambda: ndcg(DBL_R, "warm", "llamarec", "bundle:ml-latest-small-blend-distilled")()[:1],
+            lambda: ndcg(DBL_R, "warm", "llamarec", "bundle:ml-latest-small-single")()[:1],
+            paired_md(DBL + "paired-shipped.md"),
+            lambda: ndcg(DBL_R, "warm", "llamarec", "bundle:mls-final")()[:1],
+            paired_md(DBL + "paired-vs-default.md"),
+        ],
+        "FMT",
+    ),
+    (
+        "student took {:.1f} s on 2 cores",
+        [key(DBL_M, "stage_seconds", "student_training")],
+        "FMT",
+    ),
+    ("the export's peak was\n{:.1f} MB.", [lambda: [max(_load(DBL_M)["peak_rss_mb"].values())]], "FMT"),
 ]
 
 
