@@ -153,3 +153,10 @@ def test_prefix_scores_are_the_scores_of_every_prefix(half_life: float | None) -
             hist = w[:p][w[:p] >= 0][::-1]
             want = nb.scores(hist, entry_weights=recency_weights(len(hist), half_life))
             assert np.allclose(got[b, p], want, atol=1e-6), (b, p)
+
+
+def test_item_rows_outside_the_table_are_refused() -> None:
+    with pytest.raises(ArgumentError, match="item rows must lie in 0 … 4"):
+        cooccurrence_neighbours([np.array([0, 5])], 5)
+    with pytest.raises(ArgumentError, match="got -1"):
+        cooccurrence_neighbours([np.array([-1, 2])], 5)

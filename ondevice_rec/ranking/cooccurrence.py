@@ -93,8 +93,10 @@ class Neighbours:
         """:meth:`scores` after every prefix of left-padded windows at once: ``windows`` (B, W) item rows, oldest
         first, -1 = padding before the first item; the result (B, W + 1, n_items) float32 holds at ``[b, p]`` the
         scores of ``windows[b, :p]`` with recency weights by place (the newest entry age 0), as a student's output
-        at position ``p`` has read those ``p`` entries. An item repeated in a window counts at each of its places
-        (the runtime holds it once, at its newest: :func:`newest_first`; the same for windows without repeats).
+        at position ``p`` has read those ``p`` entries — the window only: entries before it are not read, as the
+        student does not read them (the runtime reads the newest 500). An item repeated in a window counts at each
+        of its places (the runtime holds it once, at its newest: :func:`newest_first`; the same for windows
+        without repeats).
         One sparse product: (prefix × entry weights) @ table."""
         try:
             from scipy import sparse
@@ -172,6 +174,9 @@ def cooccurrence_neighbours(
     except ImportError:
         raise missing_extra("eval", "scipy", "co-occurrence counts are scipy sparse products") from None
     sets = [np.unique(np.asarray(s, dtype=np.int64)) for s in sequences]
+    bad = next((s for s in sets if len(s) and (s[0] < 0 or s[-1] >= n_items)), None)
+    if bad is not None:  # scipy does not check the indices of a matrix built from (data, indices, indptr)
+        raise ArgumentError(f"item rows must lie in 0 … {n_items - 1}, got {int(bad[0] if bad[0] < 0 else bad[-1])}")
     lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
     x = sparse.csr_matrix(
         (np.ones(int(lengths.sum())), np.concatenate(sets) if sets else np.zeros(0, np.int64),

@@ -50,7 +50,9 @@ class BlendTeacher(EnsembleTeacher):
     of each item after the prefix (the unit user vector · item vectors + the catalogue prior + weight × the
     prefix's recency-weighted neighbour sums, ``item_item.choose_weight``'s score) times the user vector's
     length, over the members. At each prefix it orders the catalogue as the shipped blend does, on the members'
-    own logit scale: without the table it is :class:`EnsembleTeacher`'s mean logits plus the prior's share."""
+    own logit scale: without the table it is :class:`EnsembleTeacher`'s mean logits plus the prior's share. The
+    neighbour sums read the training window only (``Neighbours.prefix_scores``), as the members do. The teacher
+    check compares this blend with the first member alone: whether the teacher beats the student it teaches."""
 
     def __init__(
         self,
@@ -104,8 +106,8 @@ def ensemble_teacher_stage(
     n_items = split.n_items
     if student.sampled(n_items):
         raise ExportError(
-            f"--teacher ensemble distils over the whole catalogue: {n_items} items is above the full softmax's "
-            f"{student.full_softmax_items}"
+            f"--teacher {BLEND if blend else NAME} distils over the whole catalogue: {n_items} items is above the "
+            f"full softmax's {student.full_softmax_items}"
         )
     n = teacher_members(student, int(sum(len(t) for t in split.train)))
     members = []
