@@ -844,7 +844,10 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
     dist = (m.training or {}).get("distillation") or {}
     if m.teacher:
         weight = f"distillation weight {dist.get('chosen_weight')}: {dist.get('reason')}" if dist else "not distilled"
-        typer.echo(f"teacher:     {m.teacher.get('kind', 'llm')} ({weight})")
+        blend = m.teacher.get("blend") or {}
+        kind = m.teacher.get("kind", "llm") + (f" with {blend['chosen']} at weight {blend['chosen_weight']:g}"
+                                                if blend.get("used") else "")  # fmt: skip
+        typer.echo(f"teacher:     {kind} ({weight})")
     if m.two_tower is not None and m.two_tower.item_modalities:
         dims = ", ".join(f"{k_} ({d})" for k_, d in sorted(m.two_tower.item_modalities.items()))
         typer.echo(f"item vectors read by the item tower: {dims}")

@@ -500,6 +500,12 @@ def test_the_export_own_ensemble_teaches_one_student(
         b = t["blend"]
         assert b["used"] and t["teacher_key"] == f"ensemble-2+{b['chosen']}@{b['chosen_weight']:g}"
         assert t["validation_quality"]["teacher_ndcg10"] == t["blend"]["teacher_ndcg10"]
+        from typer.testing import CliRunner
+
+        from ondevice_rec.cli import app
+
+        info = CliRunner().invoke(app, ["bundle", "info", str(tmp_path / "student")])
+        assert f"teacher:     ensemble with {b['chosen']} at weight {b['chosen_weight']:g}" in info.stdout
     distillation = (m.training or {})["distillation"]
     assert distillation["candidates"] == [0.0, 1.0] and set(distillation["valid_ndcg10"]) == {"0.0", "1.0"}
     assert sum("student loaded from its checkpoint" in x for x in lines) == 1  # the ablation is member 1
