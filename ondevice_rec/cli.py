@@ -999,6 +999,12 @@ def export_cmd(
     ensemble: int = typer.Option(
         0, "--ensemble", help="Students trained side by side and shipped as one (0: 3 up to 300,000 interactions)."
     ),
+    time_budget: float = typer.Option(
+        30.0,
+        "--time-budget",
+        help="Target minutes for the whole export: the automatic ensemble (--ensemble 0) trains a further student "
+        "only when it still fits (0: no budget).",
+    ),
     no_teacher: bool = typer.Option(False, "--no-teacher", help="Train the student without distillation."),
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
     seed: int = typer.Option(0, "--seed"),
@@ -1074,7 +1080,13 @@ def export_cmd(
         dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout, ensemble=ensemble),
         dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device, candidates=teacher_candidates),
     )  # fmt: skip
-    cfg = dataclasses.replace(cfg, item_vectors=None if item_vectors is None else str(item_vectors))
+    if not (math.isfinite(time_budget) and time_budget >= 0):
+        raise ArgumentError(f"--time-budget takes minutes (0: no budget), got {time_budget}")
+    cfg = dataclasses.replace(
+        cfg,
+        item_vectors=None if item_vectors is None else str(item_vectors),
+        time_budget_s=time_budget * 60.0 if time_budget else None,
+    )
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         manifest = run_export(
             cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar), ray=ray_cfg
@@ -1222,6 +1234,13 @@ def export_summary(manifest: Manifest) -> list[str]:
             f"{best:.4f}, {alone:.4f} without)"
             if ii.get("used")
             else f"item-item blend: none (no table or weight beat the student alone on validation, {alone:.4f})"
+        )
+    cut = ((manifest.training or {}).get("ensemble") or {}).get("time_budget")
+    if cut:
+        lines.append(
+            f"time budget {cut['budget_s'] / 60:g} min: {cut['members_trained']} of {cut['members_asked']} students "
+            f"trained (one took {max(cut['member_seconds']):.0f} s); --ensemble {cut['members_asked']} or "
+            "--time-budget 0 trains them all"
         )
     d = (manifest.training or {}).get("distillation") or {}
     if d:

@@ -225,6 +225,11 @@ def test_export_summary_flags_a_weak_teacher() -> None:
     assert (
         ens[0] == "teacher ensemble of 3 vs its first member (the student alone), validation NDCG@10: 0.1200 vs 0.1100"
     )
+    cut = {"budget_s": 1800.0, "member_seconds": [655.2], "members_asked": 3, "members_trained": 1}
+    short = export_summary(replace(base, training={"ensemble": {"members": 1, "used": False, "time_budget": cut}}))
+    assert short[0] == (
+        "time budget 30 min: 1 of 3 students trained (one took 655 s); --ensemble 3 or --time-budget 0 trains them all"
+    )
 
 
 def test_build_default_never_rewrites_the_installed_bundle_without_overwrite() -> None:
@@ -291,6 +296,8 @@ def test_imports_read_standard_input_and_read_commands_speak_csv_and_json(tmp_pa
         (["--distill-weight", "nan"], "finite weights of 0 or more"),
         (["--distill-weight", ""], "numbers separated by commas"),
         (["--teacher-candidates", "1"], "at least 2 items"),
+        (["--time-budget", "-1"], "--time-budget takes minutes"),
+        (["--time-budget", "nan"], "--time-budget takes minutes"),
     ],
 )
 def test_export_options_are_checked_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:

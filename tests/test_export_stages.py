@@ -64,6 +64,37 @@ def test_train_stage_without_a_teacher_trains_one_student(staged) -> None:
     assert "best_valid_ndcg10" in trained.info
 
 
+def test_the_automatic_ensemble_stops_at_the_time_budget(staged) -> None:
+    """A deadline already past: the automatic ensemble keeps its first student and says what the budget cut; an
+    ensemble asked for by number is trained in full whatever the budget."""
+    import time
+
+    cfg, data, emb, *_ = staged
+    auto = replace(cfg, student=replace(cfg.student, ensemble=0, ensemble_max_interactions=10**9))
+    trained = P.train_stage(auto, data.split, emb, P.Taught(), _log, deadline=time.monotonic())
+    report = trained.info["ensemble"]
+    assert report["members"] == 1 and not report["used"]
+    assert report["time_budget"]["members_asked"] == 3 and report["time_budget"]["members_trained"] == 1
+    assert trained.shipped is not None and trained.shipped.ensemble == 1
+    asked = replace(cfg, student=replace(cfg.student, ensemble=2))
+    trained = P.train_stage(asked, data.split, emb, P.Taught(), _log, deadline=time.monotonic())
+    assert trained.info["ensemble"]["members"] == 2 and "time_budget" not in trained.info["ensemble"]
+
+
+def test_a_further_member_fits_only_when_it_ends_by_the_deadline() -> None:
+    now = [85.0]
+    budget = P._Budget(100.0, 1000.0, [4.0, 10.0], clock=lambda: now[0])
+    assert budget.fits()  # 85 + the longest member (10) ends at 95
+    now[0] = 95.0
+    assert not budget.fits()
+    assert P._Budget(None, None, [1e9]).fits()
+    assert P._Stages().deadline(None) is None
+    stages = P._Stages()
+    assert stages.deadline(1000.0) == pytest.approx(stages.started + (1 - P.BUDGET_RESERVE) * 1000.0)
+    with pytest.raises(ExportError, match="time budget"):
+        P.ExportConfig(dataset="generic", data_dir=".", time_budget_s=0.0)
+
+
 def test_tower_stage_writes_both_precisions_and_their_encoders(staged) -> None:
     _, data, _, _, towers = staged
     assert {"user_tower.fp32.onnx", "user_tower.int8.onnx", "item_tower.npz", "item_ids.json"} <= set(towers.files)
