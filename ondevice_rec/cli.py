@@ -847,6 +847,7 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
         blend = m.teacher.get("blend") or {}
         kind = m.teacher.get("kind", "llm") + (f" with {blend['chosen']} at weight {blend['chosen_weight']:g}"
                                                 if blend.get("used") else "")  # fmt: skip
+        kind += ", the student trained with it" if blend.get("residual") else ""
         typer.echo(f"teacher:     {kind} ({weight})")
     if m.two_tower is not None and m.two_tower.item_modalities:
         dims = ", ".join(f"{k_} ({d})" for k_, d in sorted(m.two_tower.item_modalities.items()))
@@ -992,8 +993,9 @@ def export_cmd(
         None,
         "--teacher",
         help="GGUF file, HF causal-LM dir, bundle:PATH (a bundle as ranker teacher), sasrec / lrurec (LlamaRec's "
-        "recipe, trained on the export's split), ensemble (the export's seed ensemble, distilled into one) or "
-        "blend (that ensemble with its item-item blend).",
+        "recipe, trained on the export's split), ensemble (the export's seed ensemble, distilled into one), "
+        "blend (that ensemble with its item-item blend) or residual (the blend, taught to a student trained with "
+        "the same table, so that it learns what the table does not carry).",
     ),
     teacher_candidates: int = typer.Option(20, "--teacher-candidates", help="Items per teacher-labelled set."),
     ensemble: int = typer.Option(

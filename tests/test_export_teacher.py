@@ -474,14 +474,15 @@ def test_the_ensemble_teacher_scores_as_the_shipped_ensemble() -> None:
     assert np.allclose(got, want, atol=1e-5)
 
 
-@pytest.mark.parametrize("teacher", ["ensemble", "blend"])
+@pytest.mark.parametrize("teacher", ["ensemble", "blend", "residual"])
 def test_the_export_own_ensemble_teaches_one_student(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, teacher: str
 ) -> None:
     """``--teacher ensemble``: the seed ensemble is trained first (its first member is the student without
     distillation, so that ablation is not trained twice), distilled at every position into one student when it
     beats that member on validation, and the export ships one student. ``--teacher blend``: the same ensemble
-    with the blend chosen for it on validation."""
+    with the blend chosen for it on validation; ``--teacher residual``: that blend, taught to a student trained
+    and early-stopped with the table, the undistilled student and the ensemble then measured with a table too."""
     from ondevice_rec.export.teacher import ensemble
     from tests.test_export_student import tiny_config
 
@@ -496,23 +497,29 @@ def test_the_export_own_ensemble_teaches_one_student(
     m = run_export(cfg, tmp_path / "student", cache_dir=tmp_path / "cache", log=lambda msg, f: lines.append(msg))
     t = m.teacher or {}
     assert t["kind"] == "ensemble" and t["members"] == 2 and t["validation_quality"]["teacher_beats_retriever"]
-    if teacher == "blend":  # the blend chosen for the ensemble on validation, in the teacher's key
+    if teacher != "ensemble":  # the blend chosen for the ensemble on validation, in the teacher's key
         b = t["blend"]
-        assert b["used"] and t["teacher_key"] == f"ensemble-2+{b['chosen']}@{b['chosen_weight']:g}"
+        key = f"ensemble-2+{b['chosen']}@{b['chosen_weight']:g}" + ("/residual" if teacher == "residual" else "")
+        assert b["used"] and t["teacher_key"] == key and b.get("residual", False) == (teacher == "residual")
         assert t["validation_quality"]["teacher_ndcg10"] == t["blend"]["teacher_ndcg10"]
         from typer.testing import CliRunner
 
         from ondevice_rec.cli import app
 
         info = CliRunner().invoke(app, ["bundle", "info", str(tmp_path / "student")])
-        assert f"teacher:     ensemble with {b['chosen']} at weight {b['chosen_weight']:g}" in info.stdout
+        residual = ", the student trained with it" if teacher == "residual" else ""
+        assert f"teacher:     ensemble with {b['chosen']} at weight {b['chosen_weight']:g}{residual} (" in info.stdout
     distillation = (m.training or {})["distillation"]
     assert distillation["candidates"] == [0.0, 1.0] and set(distillation["valid_ndcg10"]) == {"0.0", "1.0"}
     assert sum("student loaded from its checkpoint" in x for x in lines) == 1  # the ablation is member 1
     # the (faked) ensemble beats every student on validation: it ships itself rather than lose accuracy
     ens = (m.training or {})["ensemble"]
-    assert ens["used"] and "higher on validation" in ens["why"]
-    assert m.two_tower is not None and m.two_tower.dim == 32
+    if teacher == "residual":  # the residual student's figure has the table in it: so has the ensemble's
+        assert ens["valid_ndcg10"] == t["blend"]["teacher_ndcg10"]
+        assert ens["used"] == (ens["valid_ndcg10"] > ens["valid_ndcg10_student"])
+    else:
+        assert ens["used"] and "higher on validation" in ens["why"]
+    assert m.two_tower is not None and m.two_tower.dim == (32 if ens["used"] else 16)
     assert not (tmp_path / "cache" / "students").exists()  # checkpoints go once the bundle is written
     with pytest.raises(ExportError, match=f"ranker teacher {teacher}"):
         run_export(replace(cfg, formats=("onnx", "gguf")), tmp_path / "x", cache_dir=tmp_path / "cache")
@@ -570,3 +577,56 @@ def test_the_blend_teacher_orders_each_prefix_as_the_shipped_blend() -> None:
             hist = row[:p][row[:p] > 0][::-1] - 1
             co = table.scores(hist, entry_weights=recency_weights(len(hist), 1.0))
             assert np.allclose((got[r, p] - no_table[r, p]) * 2 / norms[r, p], 0.5 * co, atol=1e-4), (r, p)
+
+
+def test_a_residual_student_is_trained_with_the_teacher_table() -> None:
+    """``--teacher residual``: the student's training logits are its own plus its user vector's length times the
+    table's term (prior + weight × prefix neighbour sums), the score it ships with; the plain blend teacher's
+    student is trained on its own logits. The term is computed once per batch for student and teacher."""
+    import torch
+
+    from ondevice_rec.export import student as S
+    from ondevice_rec.export.student import build_student
+    from ondevice_rec.export.teacher.ensemble import BlendTeacher
+    from ondevice_rec.ranking.cooccurrence import cooccurrence_neighbours
+
+    cfg, text, members = _two_members()
+    cfg = replace(cfg, id_dropout=0.0, distill_weight=1.0)
+    table = cooccurrence_neighbours([np.array([1, 4, 2, 7]), np.array([4, 2, 0]), np.array([7, 1, 3])], 9)
+    prior = np.linspace(0.0, 0.1, 9).astype(np.float32)
+    seqs = [np.array([1, 4, 2, 7]), np.array([4, 2, 0, 3])]
+    seen: list[Any] = []
+    real_ce = torch.nn.functional.cross_entropy
+
+    def loss_logits(residual: bool) -> tuple[Any, Any]:
+        teacher = BlendTeacher(torch, members, text, table, 1.0, 0.5, prior, residual=residual)
+        torch.manual_seed(3)
+        model = build_student(torch, 9, 5, cfg)
+        run = S._Run(
+            torch, model, cfg, None, torch.as_tensor(text), torch.arange(1, 10), torch.zeros(9, dtype=torch.bool),
+            None, seqs, [0, 1], [True, True], teacher, False,
+        )  # fmt: skip
+        seen.clear()
+        torch.manual_seed(4)
+        S._batch_loss(run, np.arange(2), np.random.default_rng(0))
+        term = teacher.table_term(teacher._term[0]) if teacher._term is not None else None
+        assert term is not None and teacher.table_term(teacher._term[0]) is term  # kept for the batch
+        return seen[0], term
+
+    def spy(logits: Any, *a: Any, **k: Any) -> Any:
+        seen.append(logits.detach().clone())
+        return real_ce(logits, *a, **k)
+
+    torch.nn.functional.cross_entropy = spy
+    try:
+        plain, term = loss_logits(False)
+        residual, _ = loss_logits(True)
+    finally:
+        torch.nn.functional.cross_entropy = real_ce
+    diff = (residual - plain).reshape(2, -1, 9)  # ‖out‖ × term at each position
+    ratio = diff / term.clamp(min=1e-6)
+    live = term > 1e-3
+    per_position = torch.where(live, ratio, torch.nan)
+    spread = torch.nan_to_num(per_position.nanmean(-1, keepdim=True) - per_position, nan=0.0).abs().max()
+    assert float(diff.abs().max()) > 0 and float(spread) < 1e-3  # one positive length per position
+    assert bool((torch.nan_to_num(per_position, nan=1.0) > 0).all())

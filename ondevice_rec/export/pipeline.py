@@ -46,6 +46,7 @@ from ._deps import require
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
 from .item_item import candidate_tables, choose_blend, table_bytes
 from .student import (
+    EnsembleTeacher,
     StudentConfig,
     build_ensemble,
     export_arrays,
@@ -448,7 +449,7 @@ def teach_stage(
         ckpt = ckpt or Checkpoints(None)
         return Taught(*ensemble_teacher_stage(
             split, cfg.student, emb.items, emb.profiles, ckpt.path, log, validation_users(split, cfg.student),
-            blend=str(cfg.teacher).lower() == "blend",
+            blend=str(cfg.teacher).lower() == "blend", residual=str(cfg.teacher).lower() == "residual",
         ))  # fmt: skip
     if cfg.teacher and is_ranker(cfg.teacher):  # a bundle or sequential model: labels from indices
         tcfg = cfg.teacher_cfg or TeacherConfig(seed=cfg.seed)
@@ -537,6 +538,10 @@ def train_stage(
         )  # fmt: skip
         seconds[w] = time.monotonic() - t
     valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
+    if isinstance(taught.labels, EnsembleTeacher) and taught.labels.residual and 0.0 in trained:
+        # a residual student was early-stopped with the teacher's table: the one without distillation is
+        # measured with that table too, or the choice would compare a blend with towers alone
+        valid[0.0] = taught.labels.valid_ndcg(trained[0.0][0], split, member, validation_users(split, member))
     chosen = max(weights, key=lambda w: (valid[w], -w))  # ties: no distillation
     model, info = trained[chosen]
     distillation = {
@@ -577,7 +582,9 @@ def _teacher_or_student(taught: Taught, student: Any, student_valid: float, log:
     """``--teacher ensemble``: the student chosen on validation ships alone, unless the teacher ensemble itself
     scored higher there — then the ensemble ships (nothing is lost for asking for one student), and says why."""
     teacher = taught.labels
-    joint = float(taught.info["valid_ndcg10"])
+    # a residual student's figure includes the table: the ensemble is then measured with its own blend
+    info = taught.info
+    joint = float(info["validation_quality"]["teacher_ndcg10"] if teacher.residual else info["valid_ndcg10"])
     report: dict[str, Any] = {
         "members": len(teacher.members),
         "valid_ndcg10": round(joint, 5),

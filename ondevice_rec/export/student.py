@@ -336,7 +336,7 @@ def train_student(
             total += float(loss.detach())
         progress(f"student epoch {epoch + 1}", (epoch + 1) / cfg.epochs)
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:  # the last epoch is always validated
-            score = student_ndcg(model, split, text_emb, cfg, stage="valid", users=valid_sample)
+            score = _valid_ndcg(run, text_emb, valid_sample)
             history_log.append({"epoch": epoch + 1, "loss": round(total, 3), "valid_ndcg10": round(score, 5)})
             progress(f"student epoch {epoch + 1}: validation NDCG@10 {score:.4f}", (epoch + 1) / cfg.epochs)
             if score > best:
@@ -453,7 +453,10 @@ def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
         # target-side id dropout too: new items (text only) must be scorable as targets
         target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(run.all_ids), run.all_ids)
         items = model.item_vectors(run.text_t, target_ids)  # (n_items, dim)
-        logits = (out @ items.T).masked_fill(run.absent, -1e9)
+        logits = out @ items.T
+        if isinstance(run.teacher, EnsembleTeacher) and run.teacher.residual:  # trained as shipped, with the table
+            logits = logits + out.norm(dim=-1, keepdim=True) * run.teacher.table_term(inp_t)
+        logits = logits.masked_fill(run.absent, -1e9)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
     if run.prof_t is not None and cfg.cold_weight > 0:
         if items is None:  # the joint cold-start term ranks the whole catalogue
@@ -473,6 +476,19 @@ def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
     return loss
 
 
+def _valid_ndcg(run: _Run, text_emb: np.ndarray, users: np.ndarray | None) -> float:
+    """The early-stopping figure: validation NDCG@10 of the student alone, or as it ships with a residual
+    teacher's table."""
+    if isinstance(run.teacher, EnsembleTeacher) and run.teacher.residual and run.cfg.distill_weight > 0:
+        was_training = run.model.training
+        run.model.eval()
+        try:
+            return run.teacher.valid_ndcg(run.model, run.split, run.cfg, users)
+        finally:
+            run.model.train(was_training)
+    return student_ndcg(run.model, run.split, text_emb, run.cfg, stage="valid", users=users)
+
+
 def _user_states(torch: Any, model: Any, text_t: Any, inp_t: Any, ids_in: Any, prof_rows: Any) -> Any:
     """A student's output at every position of right-aligned windows: ``inp_t`` item index + 1 (0 = padding),
     ``ids_in`` the ids it sees (0 where id dropout hid one), ``prof_rows`` profile embeddings with a zero row for
@@ -490,6 +506,10 @@ class EnsembleTeacher:
     catalogue at every position of a training window are what a student distils: the signal of every next item,
     not of one candidate set per user. Its members see true ids (no id dropout) and the same profile token."""
 
+    # whether the student is trained as it ships with the teacher's table: its logits plus :meth:`table_term`
+    # scaled by its user vector's length (``--teacher residual``); it then learns what the table does not carry
+    residual = False
+
     def __init__(self, torch: Any, members: Sequence[Any], text_emb: np.ndarray) -> None:
         self.torch = torch
         self.members = [m.eval() for m in members]
@@ -506,6 +526,14 @@ class EnsembleTeacher:
     def logits(self, inp_t: Any, prof_rows: Any) -> Any:
         """(B, width+1, n_items): the members' mean logits for the item after each prefix."""
         return self.joint(self.states(inp_t, prof_rows)) / len(self.members)
+
+    def table_term(self, inp_t: Any) -> Any:
+        """(B, width+1, n_items) the table's part of the shipped score after each prefix (none here: zeros)."""
+        return self.torch.zeros(1)
+
+    def valid_ndcg(self, model: Any, split: Any, cfg: StudentConfig, users: np.ndarray | None) -> float:
+        """A student's validation NDCG@10 as it would ship with this teacher's table (here: alone)."""
+        return student_ndcg(model, split, self.text_t.numpy(), cfg, stage="valid", users=users)
 
     def joint(self, states: Sequence[Any]) -> Any:
         """The members' summed logits, given their :meth:`states` (the ensemble's concatenated dot product)."""

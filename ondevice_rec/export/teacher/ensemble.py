@@ -1,5 +1,7 @@
 """``--teacher ensemble``: the export's own seed ensemble of students as the teacher of one student;
-``--teacher blend``: the same ensemble with the item-item blend it would ship (:class:`BlendTeacher`).
+``--teacher blend``: the same ensemble with the item-item blend it would ship (:class:`BlendTeacher`);
+``--teacher residual``: that blend taught to a student trained as it ships, with the same table added to its
+scores, so that it learns what the table does not carry instead of counting the table's signal twice.
 
 The members are the students an ``--ensemble N`` export trains (seeds seed, seed+1, …; the first is the student
 without distillation, so the ablation costs nothing). The student distils their mean logits over the whole
@@ -24,7 +26,7 @@ from ...datasets import Split
 from ...errors import ExportError
 from ...ranking.cooccurrence import Neighbours
 from .._deps import require
-from ..item_item import candidate_tables, catalogue_prior, choose_blend
+from ..item_item import candidate_tables, catalogue_prior, choose_blend, choose_weight
 from ..student import (
     ENSEMBLE_AUTO,
     EnsembleTeacher,
@@ -38,11 +40,12 @@ from ..student import (
 
 NAME = "ensemble"
 BLEND = "blend"
+RESIDUAL = "residual"
 
 
 def is_ensemble(spec: str | None) -> bool:
     """Whether ``--teacher spec`` asks for the export's own seed ensemble (alone, or with its blend)."""
-    return bool(spec) and str(spec).lower() in (NAME, BLEND)
+    return bool(spec) and str(spec).lower() in (NAME, BLEND, RESIDUAL)
 
 
 class BlendTeacher(EnsembleTeacher):
@@ -63,17 +66,37 @@ class BlendTeacher(EnsembleTeacher):
         half_life: float | None,
         weight: float,
         prior: np.ndarray,
+        residual: bool = False,
     ) -> None:
         super().__init__(torch, members, text_emb)
         self.table, self.half_life, self.weight = table, half_life, float(weight)
         self.prior = torch.as_tensor(np.asarray(prior, np.float32))
+        self.residual = residual
+        self._term: tuple[Any, Any] | None = None  # the last batch's windows and their table term
+
+    def table_term(self, inp_t: Any) -> Any:
+        """prior + weight × the prefix neighbour sums after each prefix, (B, width+1, n_items); kept for the
+        batch's windows, which the student's and the teacher's scores both read."""
+        if self._term is None or self._term[0] is not inp_t:
+            co = self.torch.as_tensor(self.table.prefix_scores(inp_t.numpy() - 1, self.half_life))
+            self._term = (inp_t, self.prior + self.weight * co)
+        return self._term[1]
 
     def logits(self, inp_t: Any, prof_rows: Any) -> Any:
         torch = self.torch
         states = self.states(inp_t, prof_rows)
         length = torch.sqrt(sum((st * st).sum(-1, keepdim=True) for st in states))
-        co = torch.as_tensor(self.table.prefix_scores(inp_t.numpy() - 1, self.half_life))
-        return (self.joint(states) + length * (self.prior + self.weight * co)) / len(self.members)
+        return (self.joint(states) + length * self.table_term(inp_t)) / len(self.members)
+
+    def valid_ndcg(self, model: Any, split: Any, cfg: StudentConfig, users: np.ndarray | None) -> float:
+        """The student's validation NDCG@10 with this table at the half-life and the weight the blend stage would
+        choose for it (``item_item.choose_weight`` over its weights, the runtime's score)."""
+        text = self.text_t.numpy()
+        _, _, w, report = choose_weight(
+            lambda hs: student_vectors(model, text, hs, cfg)[0], student_item_vectors(model, text), split,
+            {"table": self.table}, users, half_lives=(self.half_life,),
+        )  # fmt: skip
+        return float(report["valid_ndcg10"][report["chosen"]][str(w)])
 
 
 def teacher_members(cfg: StudentConfig, interactions: int) -> int:
@@ -97,6 +120,7 @@ def ensemble_teacher_stage(
     valid_users: np.ndarray | None,
     *,
     blend: bool = False,
+    residual: bool = False,
 ) -> tuple[EnsembleTeacher, dict[str, Any]]:
     """The trained members as an :class:`EnsembleTeacher` (with ``blend``, a :class:`BlendTeacher` with the
     blend chosen for them as the export's blend stage chooses it) and the teacher's report: its validation
@@ -105,8 +129,9 @@ def ensemble_teacher_stage(
     torch = require("torch")
     n_items = split.n_items
     if student.sampled(n_items):
+        name = RESIDUAL if residual else BLEND if blend else NAME
         raise ExportError(
-            f"--teacher {BLEND if blend else NAME} distils over the whole catalogue: {n_items} items is above the "
+            f"--teacher {name} distils over the whole catalogue: {n_items} items is above the "
             f"full softmax's {student.full_softmax_items}"
         )
     n = teacher_members(student, int(sum(len(t) for t in split.train)))
@@ -126,11 +151,14 @@ def ensemble_teacher_stage(
     log(f"teacher ensemble of {n}: validation NDCG@10 {joint:.4f} (its first member, the student, {single:.4f})", 1.0)
     teacher, figure, key = EnsembleTeacher(torch, members, text_emb), joint, f"{NAME}-{n}"
     report = None
-    if blend:
+    if blend or residual:
         found, report = _with_blend(torch, members, split, text_emb, replace(first, ensemble=n), valid_users, log)
         if found is not None:
             teacher, figure = found, float(report["teacher_ndcg10"])
             key = f"{NAME}-{n}+{report['chosen']}@{report['chosen_weight']:g}"
+            if residual:  # the student is trained with the table: a different student from the same teacher
+                found.residual, key = True, f"{key}/{RESIDUAL}"
+                report["residual"] = True
     info: dict[str, Any] = {
         "used": True,
         "kind": NAME,

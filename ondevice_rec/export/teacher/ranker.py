@@ -38,9 +38,9 @@ def is_ranker(spec: str | None) -> bool:
 
 
 def check_teacher_name(spec: str | None) -> None:
-    """A teacher's name (sasrec, lrurec, ensemble, blend) that is also a path here is ambiguous: refused before any
-    work."""
-    if spec and spec.lower() in (*SEQUENTIAL, "ensemble", "blend") and Path(spec).exists():
+    """A teacher's name (sasrec, lrurec, ensemble, blend, residual) that is also a path here is ambiguous: refused
+    before any work."""
+    if spec and spec.lower() in (*SEQUENTIAL, "ensemble", "blend", "residual") and Path(spec).exists():
         raise ExportError(
             f"--teacher {spec} names both the {spec.lower()} model and the path ./{spec}: pass ./{spec} for the path"
         )
