@@ -1486,6 +1486,46 @@ FIGURES += [
     ("the export's peak was\n{:.1f} MB.", [lambda: [max(_load(DBL_M)["peak_rss_mb"].values())]], "FMT"),
 ]
 
+DBK = "distill-blend-ml-100k/"
+DBK_M = DBK + "manifest.json"
+
+
+def paired_means(rel: str) -> Callable[[], list[float]]:
+    """new mean, old mean, difference, CI low, CI high and p of the warm row of a committed paired table."""
+
+    def get() -> list[float]:
+        rows = [r for r in (RESULTS / rel).read_text().splitlines() if r.startswith("| warm |")]
+        assert len(rows) == 1, rel
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        return [float(cells[4]), float(cells[3]), *paired_md(rel)()]
+
+    return get
+
+
+FIGURES += [
+    (
+        "2: validation NDCG@10 {:.4f} against its first member's {:.4f} — gives a student of {:.4f} on validation",
+        [
+            key(DBK_M, "teacher", "validation_quality", "teacher_ndcg10"),
+            key(DBK_M, "teacher", "validation_quality", "student_ndcg10"),
+            key(DBK_M, "training", "distillation", "valid_ndcg10", "1.0"),
+        ],
+        "FMT",
+    ),
+    (
+        "test it scores {:.4f} alone against {:.4f} without distillation ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})",
+        [paired_means(DBK + "paired-students-alone.md")],
+        "FMT",
+    ),
+    (
+        "with their own tables {:.4f} against {:.4f} ({:+.4f} [{:+.4f}, {:+.4f}], p\n{:.3f})",
+        [paired_means(DBK + "paired-shipped.md")],
+        "FMT",
+    ),
+    ("level with the default export's {:.4f}", [lambda: paired_means(DBK + "paired-vs-default.md")()[1:2]], "FMT"),
+    ("The distilled student took {:.1f} s on 2 cores.", [key(DBK_M, "stage_seconds", "student_training")], "FMT"),
+]
+
 
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
