@@ -1005,7 +1005,8 @@ def export_cmd(
         30.0,
         "--time-budget",
         help="Target minutes for the whole export: the automatic ensemble (--ensemble 0) trains a further student "
-        "only when it still fits (0: no budget).",
+        "only when it still fits, and a student still training when it is spent stops at its next validation, "
+        "its best state kept (0: no budget).",
     ),
     no_teacher: bool = typer.Option(False, "--no-teacher", help="Train the student without distillation."),
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
@@ -1237,6 +1238,10 @@ def export_summary(manifest: Manifest) -> list[str]:
             if ii.get("used")
             else f"item-item blend: none (no table or weight beat the student alone on validation, {alone:.4f})"
         )
+    tr = manifest.training or {}
+    if tr.get("stopped_by") == "time budget":
+        epochs = tr["log"][-1]["epoch"] if tr.get("log") else "?"
+        lines.append(f"time budget: the student stopped after epoch {epochs}, its best validation state kept")
     cut = ((manifest.training or {}).get("ensemble") or {}).get("time_budget")
     if cut:
         lines.append(

@@ -226,10 +226,13 @@ def test_export_summary_flags_a_weak_teacher() -> None:
         ens[0] == "teacher ensemble of 3 vs its first member (the student alone), validation NDCG@10: 0.1200 vs 0.1100"
     )
     cut = {"budget_s": 1800.0, "member_seconds": [655.2], "members_asked": 3, "members_trained": 1}
-    short = export_summary(replace(base, training={"ensemble": {"members": 1, "used": False, "time_budget": cut}}))
-    assert short[0] == (
-        "time budget 30 min: 1 of 3 students trained (one took 655 s); --ensemble 3 or --time-budget 0 trains them all"
-    )
+    training = {"ensemble": {"members": 1, "used": False, "time_budget": cut}, "stopped_by": "time budget",
+                "log": [{"epoch": 5}, {"epoch": 10}]}  # fmt: skip
+    short = export_summary(replace(base, training=training))
+    assert short[:2] == [
+        "time budget: the student stopped after epoch 10, its best validation state kept",
+        "time budget 30 min: 1 of 3 students trained (one took 655 s); --ensemble 3 or --time-budget 0 trains them all",
+    ]
 
 
 def test_build_default_never_rewrites_the_installed_bundle_without_overwrite() -> None:

@@ -65,20 +65,23 @@ def test_train_stage_without_a_teacher_trains_one_student(staged) -> None:
 
 
 def test_the_automatic_ensemble_stops_at_the_time_budget(staged) -> None:
-    """A deadline already past: the automatic ensemble keeps its first student and says what the budget cut; an
-    ensemble asked for by number is trained in full whatever the budget."""
+    """A deadline already past: the automatic ensemble's first student stops at its first validation (its best
+    state kept), no further member is trained, and the report says what the budget cut; an ensemble asked for by
+    number is trained in full whatever the budget."""
     import time
 
     cfg, data, emb, *_ = staged
-    auto = replace(cfg, student=replace(cfg.student, ensemble=0, ensemble_max_interactions=10**9))
+    auto = replace(cfg, student=replace(cfg.student, ensemble=0, ensemble_max_interactions=10**9, epochs=6))
     trained = P.train_stage(auto, data.split, emb, P.Taught(), _log, deadline=time.monotonic())
+    assert [e["epoch"] for e in trained.info["log"]] == [2] and trained.info["stopped_by"] == "time budget"
     report = trained.info["ensemble"]
     assert report["members"] == 1 and not report["used"]
     assert report["time_budget"]["members_asked"] == 3 and report["time_budget"]["members_trained"] == 1
     assert trained.shipped is not None and trained.shipped.ensemble == 1
-    asked = replace(cfg, student=replace(cfg.student, ensemble=2))
+    asked = replace(cfg, student=replace(cfg.student, ensemble=2, epochs=4))
     trained = P.train_stage(asked, data.split, emb, P.Taught(), _log, deadline=time.monotonic())
     assert trained.info["ensemble"]["members"] == 2 and "time_budget" not in trained.info["ensemble"]
+    assert [e["epoch"] for e in trained.info["log"]] == [2, 4] and "stopped_by" not in trained.info
 
 
 def test_a_further_member_fits_only_when_it_ends_by_the_deadline() -> None:

@@ -98,9 +98,11 @@ class ExportConfig:
     max_ndcg_drop_int8: float = 0.003
     # ... or when it changes the ranking itself: mean share of the fp32 top 10 that int8 keeps
     min_top10_agreement_int8: float = 0.8
-    # the export's target wall time (None: none). The automatic seed ensemble trains a further member only when
-    # the time so far plus the longest member's training still ends within ``1 - BUDGET_RESERVE`` of it; an
-    # explicit ``student.ensemble`` is always trained in full. The first student is never cut short.
+    # the export's target wall time (None: none). With the automatic seed ensemble (``student.ensemble`` 0) a
+    # further member is trained only when the time so far plus the longest member's training still ends within
+    # ``1 - BUDGET_RESERVE`` of it, and a student still training then stops at its next validation, its best
+    # state kept; an ensemble asked for by number (``student.ensemble``, or ``--teacher ensemble``/``blend``/
+    # ``residual``) is trained in full
     time_budget_s: float | None = 1800.0
 
     def __post_init__(self) -> None:
@@ -517,7 +519,8 @@ def train_stage(
     """The student, its distillation weight chosen on validation, 0 included: a student with distillation is
     trained only when the teacher beats the first-stage retriever on held-out candidates, and kept only when
     its validation NDCG@10 is higher than the student's without it. ``ckpt``: where each student checkpoints;
-    ``deadline`` (``time.monotonic()``): when the automatic ensemble's further members must have ended."""
+    ``deadline`` (``time.monotonic()``): when the automatic ensemble's students must have ended (a further
+    member is not started, a student still training stops at its next validation)."""
 
     ckpt = ckpt or Checkpoints(None)
     quality = taught.info.get("validation_quality") or {}
@@ -527,6 +530,8 @@ def train_stage(
         weights += sorted({w for w in grid if w > 0})
     trained: dict[float, tuple[Any, dict[str, Any]]] = {}
     member = replace(cfg.student, ensemble=1)
+    if cfg.student.ensemble != 0 or taught.info.get("kind") == "ensemble":
+        deadline = None  # an ensemble asked for by number, or as the teacher, is trained whole
     seconds: dict[float, float] = {}
     for w in weights:
         log(f"training the student (distillation weight {w})", 0.0)
@@ -534,7 +539,7 @@ def train_stage(
         t = time.monotonic()
         trained[w] = train_student(
             split, emb.items, one, teacher=taught.labels if w > 0 else None, profiles=emb.profiles, progress=log,
-            checkpoint=ckpt.path(one),
+            checkpoint=ckpt.path(one), deadline=deadline,
         )  # fmt: skip
         seconds[w] = time.monotonic() - t
     valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
@@ -569,7 +574,7 @@ def train_stage(
         )
     k = cfg.student.members(int(sum(len(t) for t in split.train)))
     if k > 1:
-        budget = _Budget(deadline if cfg.student.ensemble == 0 else None, cfg.time_budget_s, [seconds[chosen]])
+        budget = _Budget(deadline, cfg.time_budget_s, [seconds[chosen]])
         model, info["ensemble"] = _ensemble(
             k, split, emb, taught, replace(member, distill_weight=chosen), model, log, ckpt, budget
         )
@@ -652,7 +657,7 @@ def _ensemble(
         members.append(
             train_student(
                 split, emb.items, one, teacher=taught.labels if member.distill_weight > 0 else None,
-                profiles=emb.profiles, progress=log, checkpoint=ckpt.path(one),
+                profiles=emb.profiles, progress=log, checkpoint=ckpt.path(one), deadline=budget.deadline,
             )[0]
         )  # fmt: skip
         budget.member_seconds.append(time.monotonic() - t)

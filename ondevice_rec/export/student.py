@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -279,10 +280,12 @@ def train_student(
     profiles: np.ndarray | None = None,
     progress: Callable[[str, float], None] = lambda m, f: None,
     checkpoint: Path | None = None,
+    deadline: float | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train on ``split.train``; early-stop on validation NDCG@10 (full protocol). ``teacher`` maps a user to
-    (candidate item indices, teacher scores) for the item following their training sequence, or is an
-    :class:`EnsembleTeacher` distilled at every position. ``profiles``:
+    """Train on ``split.train``; early-stop on validation NDCG@10 (full protocol), or at the first validation
+    after ``deadline`` (``time.monotonic()``: an export's time budget), the best state so far kept. ``teacher``
+    maps a user to (candidate item indices, teacher scores) for the item following their training sequence, or is
+    an :class:`EnsembleTeacher` distilled at every position. ``profiles``:
     per-user profile embeddings (text_dim) used for the profile token. ``checkpoint``: a file the run's whole
     state (weights, optimizer, both random generators, early-stopping state) is written to at every validation,
     and the finished model at the end; a run started with the same file continues from it, ending as the
@@ -345,6 +348,10 @@ def train_student(
             else:
                 bad += 1
             stopped = bad >= cfg.patience
+            if not stopped and epoch + 1 < cfg.epochs and deadline is not None and time.monotonic() > deadline:
+                stopped = True
+                history_log[-1]["stopped_by"] = "time budget"
+                progress(f"student stopped after epoch {epoch + 1}: the export's time budget is spent", 1.0)
             ck.save(
                 model=model.state_dict(), opt=opt.state_dict(), rng=rng.bit_generator.state,
                 torch_rng=torch.get_rng_state(), best=best, best_state=best_state, bad=bad, log=history_log,
@@ -361,6 +368,8 @@ def train_student(
     }
     if run.sampled:
         info["negatives"] = cfg.negatives
+    if history_log and history_log[-1].get("stopped_by"):
+        info["stopped_by"] = history_log[-1]["stopped_by"]
     if run.prof_t is not None and cfg.cold_stage_epochs > 0:
         info["cold_stage"] = _train_cold_stage(
             torch, model, split, run.text_t, run.prof_t, run.absent, cfg, rng, progress, valid_sample
