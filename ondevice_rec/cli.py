@@ -847,7 +847,8 @@ def bundle_info(path: Path | None = typer.Argument(None), as_json: bool = JSON) 
         blend = m.teacher.get("blend") or {}
         kind = m.teacher.get("kind", "llm") + (f" with {blend['chosen']} at weight {blend['chosen_weight']:g}"
                                                 if blend.get("used") else "")  # fmt: skip
-        kind += ", the student trained with it" if blend.get("residual") else ""
+        shipped_ensemble = ((m.training or {}).get("ensemble") or {}).get("used")
+        kind += ", the student trained with it" if blend.get("residual") is True and not shipped_ensemble else ""
         typer.echo(f"teacher:     {kind} ({weight})")
     if m.two_tower is not None and m.two_tower.item_modalities:
         dims = ", ".join(f"{k_} ({d})" for k_, d in sorted(m.two_tower.item_modalities.items()))

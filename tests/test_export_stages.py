@@ -84,6 +84,32 @@ def test_the_automatic_ensemble_stops_at_the_time_budget(staged) -> None:
     assert [e["epoch"] for e in trained.info["log"]] == [2, 4] and "stopped_by" not in trained.info
 
 
+def test_a_budget_cut_is_the_run_s_not_the_student_s(staged, tmp_path: Path) -> None:
+    """A student stopped by the budget leaves a checkpoint to train on from (no final state), so an export resumed
+    with more time continues it; finished members load whatever the budget, as they cost no training."""
+    import time
+
+    from ondevice_rec.export.student import _Checkpoint, checkpoint_finished, train_student
+
+    torch = pytest.importorskip("torch")
+    cfg, data, emb, *_ = staged
+    one = replace(cfg.student, epochs=6)
+    path = tmp_path / "s.pt"
+    _, info = train_student(data.split, emb.items, one, profiles=emb.profiles, checkpoint=path,
+                            deadline=time.monotonic())  # fmt: skip
+    assert info["stopped_by"] == "time budget" and not checkpoint_finished(path)
+    saved = _Checkpoint(torch, path).load()
+    assert saved is not None and saved["epoch"] == 2 and not saved["stopped"] and saved["seconds"] > 0
+    _, info = train_student(data.split, emb.items, one, profiles=emb.profiles, checkpoint=path)
+    assert [e["epoch"] for e in info["log"]] == [2, 4, 6] and "stopped_by" not in info
+    assert checkpoint_finished(path) and info["train_seconds"] >= saved["seconds"]
+    auto = replace(cfg, student=replace(cfg.student, ensemble=0, ensemble_max_interactions=10**9))
+    ckpt = P.Checkpoints(tmp_path / "students", "base", "None", resume=True)
+    P.train_stage(auto, data.split, emb, P.Taught(), _log, ckpt)  # no budget: three members, all finished
+    again = P.train_stage(auto, data.split, emb, P.Taught(), _log, ckpt, deadline=time.monotonic())
+    assert again.info["ensemble"]["members"] == 3 and "time_budget" not in again.info["ensemble"]
+
+
 def test_a_further_member_fits_only_when_it_ends_by_the_deadline() -> None:
     now = [85.0]
     budget = P._Budget(100.0, 1000.0, [4.0, 10.0], clock=lambda: now[0])

@@ -527,6 +527,9 @@ def test_the_export_own_ensemble_teaches_one_student(
         run_export(replace(cfg, student=replace(cfg.student, ensemble=1)), tmp_path / "x")
     with pytest.raises(ExportError, match="needs --loss full or auto"):
         run_export(replace(cfg, student=replace(cfg.student, loss="sampled")), tmp_path / "x")
+    if teacher == "residual":
+        with pytest.raises(ExportError, match="drop --no-item-item"):
+            run_export(replace(cfg, item_item=False), tmp_path / "x")
 
 
 def test_the_ensemble_teacher_ships_whichever_scores_higher_on_validation() -> None:

@@ -49,6 +49,7 @@ from .student import (
     EnsembleTeacher,
     StudentConfig,
     build_ensemble,
+    checkpoint_finished,
     export_arrays,
     student_ndcg,
     train_student,
@@ -103,7 +104,7 @@ class ExportConfig:
     # ``1 - BUDGET_RESERVE`` of it, and a student still training then stops at its next validation, its best
     # state kept; an ensemble asked for by number (``student.ensemble``, or ``--teacher ensemble``/``blend``/
     # ``residual``) is trained in full
-    time_budget_s: float | None = 1800.0
+    time_budget_s: float | None = None  # `odrec export --time-budget`: 30 minutes
 
     def __post_init__(self) -> None:
         if self.time_budget_s is not None and not (math.isfinite(self.time_budget_s) and self.time_budget_s > 0):
@@ -382,6 +383,10 @@ def check_request(cfg: ExportConfig, out: str | os.PathLike[str], overwrite: boo
         raise ExportError(
             f"--teacher {cfg.teacher} is the export's own seed ensemble: pass --ensemble 2 or more (or 0: 3)"
         )
+    if cfg.use_teacher and str(cfg.teacher).lower() == "residual" and not cfg.item_item:
+        raise ExportError(
+            "--teacher residual trains the student with the item-item table it ships with: drop --no-item-item"
+        )
     if cfg.use_teacher and is_ensemble(cfg.teacher) and cfg.student.loss == "sampled":
         raise ExportError(
             f"--teacher {cfg.teacher} distils over the whole catalogue: it needs --loss full or auto, not sampled"
@@ -536,14 +541,14 @@ def train_stage(
     for w in weights:
         log(f"training the student (distillation weight {w})", 0.0)
         one = replace(member, distill_weight=w)
-        t = time.monotonic()
         trained[w] = train_student(
             split, emb.items, one, teacher=taught.labels if w > 0 else None, profiles=emb.profiles, progress=log,
             checkpoint=ckpt.path(one), deadline=deadline,
         )  # fmt: skip
-        seconds[w] = time.monotonic() - t
+        seconds[w] = float(trained[w][1].get("train_seconds", 0.0))
     valid = {w: float(info["best_valid_ndcg10"]) for w, (_, info) in trained.items()}
-    if isinstance(taught.labels, EnsembleTeacher) and taught.labels.residual and 0.0 in trained:
+    residual = isinstance(taught.labels, EnsembleTeacher) and taught.labels.residual
+    if residual and 0.0 in trained:
         # a residual student was early-stopped with the teacher's table: the one without distillation is
         # measured with that table too, or the choice would compare a blend with towers alone
         valid[0.0] = taught.labels.valid_ndcg(trained[0.0][0], split, member, validation_users(split, member))
@@ -563,6 +568,8 @@ def train_stage(
             else "highest validation NDCG@10"
         ),
     }  # fmt: skip
+    if residual:
+        distillation["measure"] = "validation NDCG@10 with the teacher's table at its half-life, the best weight"
     shipped = member
     if taught.info.get("kind") == "ensemble":  # its members are the ensemble, trained and measured already
         model, info["ensemble"] = _teacher_or_student(taught, model, valid[chosen], log)
@@ -644,23 +651,23 @@ def _ensemble(
     budget = budget or _Budget(None, None, [0.0])
     members = [first]
     for k in range(1, n):
-        if not budget.fits():
+        one = replace(member, seed=member.seed + k)
+        path = ckpt.path(one)
+        if not checkpoint_finished(path) and not budget.fits():  # a finished one loads at no cost
             log(
-                f"time budget: a further student (~{max(budget.member_seconds):.0f} s) would overrun the "
-                f"{budget.budget_s:.0f} s budget; keeping {k} of {n} (--ensemble {n} or --time-budget 0 trains all)",
+                f"time budget: a further student (~{max(budget.member_seconds):.0f} s) would not end within "
+                f"{1 - BUDGET_RESERVE:.0%} of the {budget.budget_s or 0:.0f} s budget; keeping {k} of {n} "
+                f"(--ensemble {n} or --time-budget 0 trains all)",
                 1.0,
             )
             break
         log(f"training ensemble member {k + 1} of {n}", 0.0)
-        one = replace(member, seed=member.seed + k)
-        t = time.monotonic()
-        members.append(
-            train_student(
-                split, emb.items, one, teacher=taught.labels if member.distill_weight > 0 else None,
-                profiles=emb.profiles, progress=log, checkpoint=ckpt.path(one), deadline=budget.deadline,
-            )[0]
+        model, info = train_student(
+            split, emb.items, one, teacher=taught.labels if member.distill_weight > 0 else None,
+            profiles=emb.profiles, progress=log, checkpoint=path, deadline=budget.deadline,
         )  # fmt: skip
-        budget.member_seconds.append(time.monotonic() - t)
+        members.append(model)
+        budget.member_seconds.append(float(info.get("train_seconds", 0.0)))
     cut = {"time_budget": budget.report(len(members), n)} if len(members) < n else {}
     if len(members) == 1:
         return first, {"members": 1, "used": False, **cut}

@@ -320,6 +320,9 @@ def train_student(
         progress("student loaded from its checkpoint", 1.0)
         return model, saved["info"]
     best, best_state, bad, history_log, start, stopped = ck.restore(saved, model, opt, rng)
+    # training seconds, across resumes: what an export's time budget projects a further student's cost from
+    t0, before = time.monotonic(), float((saved or {}).get("seconds", 0.0))
+    budget_stop = False
     if start:
         progress(f"student resumed after epoch {start}", start / cfg.epochs)
     for epoch in range(start, cfg.epochs):
@@ -348,15 +351,17 @@ def train_student(
             else:
                 bad += 1
             stopped = bad >= cfg.patience
-            if not stopped and epoch + 1 < cfg.epochs and deadline is not None and time.monotonic() > deadline:
-                stopped = True
-                history_log[-1]["stopped_by"] = "time budget"
-                progress(f"student stopped after epoch {epoch + 1}: the export's time budget is spent", 1.0)
+            # a budget stop belongs to the run, not to the student: the checkpoint is saved as not stopped (and no
+            # final state is written), so an export resumed with more time trains on from here
             ck.save(
                 model=model.state_dict(), opt=opt.state_dict(), rng=rng.bit_generator.state,
                 torch_rng=torch.get_rng_state(), best=best, best_state=best_state, bad=bad, log=history_log,
-                epoch=epoch + 1, stopped=stopped,
+                epoch=epoch + 1, stopped=stopped, seconds=before + time.monotonic() - t0,
             )  # fmt: skip
+            if not stopped and epoch + 1 < cfg.epochs and deadline is not None and time.monotonic() > deadline:
+                stopped = budget_stop = True
+                history_log[-1]["stopped_by"] = "time budget"
+                progress(f"student stopped after epoch {epoch + 1}: the export's time budget is spent", 1.0)
     if best_state is not None:
         model.load_state_dict(best_state)
     info: dict[str, Any] = {
@@ -375,8 +380,18 @@ def train_student(
             torch, model, split, run.text_t, run.prof_t, run.absent, cfg, rng, progress, valid_sample
         )
     model.eval()
-    ck.save(final=model.state_dict(), info=info)
+    info["train_seconds"] = round(before + time.monotonic() - t0, 1)
+    if isinstance(teacher, EnsembleTeacher):
+        teacher.release()
+    if not budget_stop:
+        ck.save(final=model.state_dict(), info=info)
     return model, info
+
+
+def checkpoint_finished(path: Path | None) -> bool:
+    """Whether ``path`` holds a finished student: loading it costs no training."""
+    saved = _Checkpoint(require("torch"), path).load()
+    return saved is not None and "final" in saved
 
 
 class _Checkpoint:
@@ -539,6 +554,9 @@ class EnsembleTeacher:
     def table_term(self, inp_t: Any) -> Any:
         """(B, width+1, n_items) the table's part of the shipped score after each prefix (none here: zeros)."""
         return self.torch.zeros(1)
+
+    def release(self) -> None:
+        """Drop what was kept for the last batch (a student's training is over)."""
 
     def valid_ndcg(self, model: Any, split: Any, cfg: StudentConfig, users: np.ndarray | None) -> float:
         """A student's validation NDCG@10 as it would ship with this teacher's table (here: alone)."""

@@ -82,6 +82,9 @@ class BlendTeacher(EnsembleTeacher):
             self._term = (inp_t, self.prior + self.weight * co)
         return self._term[1]
 
+    def release(self) -> None:
+        self._term = None
+
     def logits(self, inp_t: Any, prof_rows: Any) -> Any:
         torch = self.torch
         states = self.states(inp_t, prof_rows)
@@ -159,6 +162,9 @@ def ensemble_teacher_stage(
             if residual:  # the student is trained with the table: a different student from the same teacher
                 found.residual, key = True, f"{key}/{RESIDUAL}"
                 report["residual"] = True
+        elif residual:
+            log("--teacher residual: the blend chose no table, so the student distils the ensemble alone", 1.0)
+            report["residual"] = "no table chosen: the ensemble alone"
     info: dict[str, Any] = {
         "used": True,
         "kind": NAME,
