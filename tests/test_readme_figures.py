@@ -1526,6 +1526,26 @@ FIGURES += [
     ("The distilled student took {:.1f} s on 2 cores.", [key(DBK_M, "stage_seconds", "student_training")], "FMT"),
 ]
 
+DRS = "distill-residual-ml-latest-small/"
+DRS_M = DRS + "manifest.json"
+FIGURES += [
+    (
+        "its best validation NDCG@10 was {:.4f} (it stopped at epoch 55, after ten validations without a gain), below\n"
+        "the undistilled student's {:.4f} with the same table",
+        [
+            key(DRS_M, "training", "distillation", "valid_ndcg10", "1.0"),
+            key(DRS_M, "training", "distillation", "valid_ndcg10", "0.0"),
+        ],
+        "FMT",
+    ),
+    (
+        "ensemble with its blend ({:.4f}), which is the default export: {:.4f} on test, user for user.",
+        [key(DRS_M, "training", "ensemble", "valid_ndcg10"), lambda: paired_means(DRS + "paired-vs-default.md")()[:1]],
+        "FMT",
+    ),
+    ("the export took {:.1f} s in the student stage", [key(DRS_M, "stage_seconds", "student_training")], "FMT"),
+]
+
 
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
