@@ -6,7 +6,6 @@ shows as one (a traceback).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -984,31 +983,31 @@ def eval_cmd(
     typer.echo(f"wrote {out / 'results.json'}, results.md, results.png ({len(results['results'])} scenario(s))")
 
 
+_TEACHER_HELP = (
+    "GGUF file, HF causal-LM dir, bundle:PATH (a bundle as ranker teacher), sasrec / lrurec (LlamaRec's recipe, "
+    "trained on the export's split), ensemble (the export's seed ensemble, distilled into one), blend (that ensemble "
+    "with its item-item blend) or residual (the blend, taught to a student trained with the same table, so that it "
+    "learns what the table does not carry)."
+)
+_TIME_BUDGET_HELP = (
+    "Target minutes for the whole export: the automatic ensemble (--ensemble 0) trains a further student only when "
+    "it still fits, and a student still training when it is spent stops at its next validation, its best state kept "
+    "(0: no budget)."
+)
+
+
 @app.command("export")
 def export_cmd(
     dataset: str = typer.Option(..., "--dataset", help="ml-100k, ml-latest-small, ml-1m or generic."),
     data_dir: Path = typer.Option(..., "--data-dir"),
     out: Path = typer.Option(..., "--out", help="Bundle directory to write."),
     formats: str = typer.Option("onnx", "--formats", help="Comma-separated: onnx, gguf (gguf needs the gguf extra)."),
-    teacher: str | None = typer.Option(
-        None,
-        "--teacher",
-        help="GGUF file, HF causal-LM dir, bundle:PATH (a bundle as ranker teacher), sasrec / lrurec (LlamaRec's "
-        "recipe, trained on the export's split), ensemble (the export's seed ensemble, distilled into one), "
-        "blend (that ensemble with its item-item blend) or residual (the blend, taught to a student trained with "
-        "the same table, so that it learns what the table does not carry).",
-    ),
+    teacher: str | None = typer.Option(None, "--teacher", help=_TEACHER_HELP),
     teacher_candidates: int = typer.Option(20, "--teacher-candidates", help="Items per teacher-labelled set."),
     ensemble: int = typer.Option(
         0, "--ensemble", help="Students trained side by side and shipped as one (0: 3 up to 300,000 interactions)."
     ),
-    time_budget: float = typer.Option(
-        30.0,
-        "--time-budget",
-        help="Target minutes for the whole export: the automatic ensemble (--ensemble 0) trains a further student "
-        "only when it still fits, and a student still training when it is spent stops at its next validation, "
-        "its best state kept (0: no budget).",
-    ),
+    time_budget: float = typer.Option(30.0, "--time-budget", help=_TIME_BUDGET_HELP),
     no_teacher: bool = typer.Option(False, "--no-teacher", help="Train the student without distillation."),
     epochs: int = typer.Option(120, "--epochs", help="Maximum student epochs (early stopping on validation)."),
     seed: int = typer.Option(0, "--seed"),
@@ -1083,14 +1082,8 @@ def export_cmd(
         dataset, data_dir, formats, teacher, no_teacher, seed, max_users, holdout_cold_items, split_order, item_item,
         dict(loss=loss, epochs=epochs, distill_weight=distill_weight, id_dropout=id_dropout, ensemble=ensemble),
         dict(steps=teacher_steps, label_users=label_users, lora=lora, device=device, candidates=teacher_candidates),
+        dict(item_vectors=item_vectors, time_budget=time_budget),
     )  # fmt: skip
-    if not (math.isfinite(time_budget) and time_budget >= 0):
-        raise ArgumentError(f"--time-budget takes minutes (0: no budget), got {time_budget}")
-    cfg = dataclasses.replace(
-        cfg,
-        item_vectors=None if item_vectors is None else str(item_vectors),
-        time_budget_s=time_budget * 60.0 if time_budget else None,
-    )
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
         manifest = run_export(
             cfg, out, overwrite=overwrite, resume=resume, cache_dir=cache_dir, log=_stage_progress(bar), ray=ray_cfg
@@ -1127,14 +1120,20 @@ def _export_config(
     item_item: bool,
     student_opts: dict[str, Any],
     teacher_opts: dict[str, Any],
+    export_opts: dict[str, Any] | None = None,
 ) -> ExportConfig:
-    """The ``ExportConfig`` that ``odrec export``'s options describe."""
+    """The ``ExportConfig`` that ``odrec export``'s options describe (``export_opts``: ``item_vectors``, a path or
+    None, and ``time_budget`` in minutes, 0 for none)."""
     from dataclasses import replace
 
     from .export.pipeline import ExportConfig
     from .export.student import StudentConfig
     from .export.teacher import TeacherConfig
 
+    opts = {"item_vectors": None, "time_budget": 0.0, **(export_opts or {})}
+    budget = float(opts["time_budget"])
+    if not (math.isfinite(budget) and budget >= 0):
+        raise ArgumentError(f"--time-budget takes minutes (0: no budget), got {budget}")
     student = StudentConfig(loss=student_opts["loss"])
     id_dropout = student_opts["id_dropout"]
     weights = _weights(str(student_opts["distill_weight"]))
@@ -1159,6 +1158,8 @@ def _export_config(
         ),
         teacher_cfg=TeacherConfig(seed=seed, **teacher_opts),
         distill_weights=weights if len(weights) > 1 else None,
+        item_vectors=None if opts["item_vectors"] is None else str(opts["item_vectors"]),
+        time_budget_s=budget * 60.0 if budget else None,
     )
 
 

@@ -328,18 +328,10 @@ def train_student(
     for epoch in range(start, cfg.epochs):
         if stopped:
             break
-        model.train()
         order = rng.permutation(len(seqs))
         if run.sampled:
             order = _length_batches(order, lengths, step, rng)
-        total = 0.0
-        for s in range(0, len(order), step):
-            loss = _batch_loss(run, order[s : s + step], rng)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            total += float(loss.detach())
+        total = _train_epoch(run, opt, order, step, rng)
         progress(f"student epoch {epoch + 1}", (epoch + 1) / cfg.epochs)
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:  # the last epoch is always validated
             score = _valid_ndcg(run, text_emb, valid_sample)
@@ -364,17 +356,7 @@ def train_student(
                 progress(f"student stopped after epoch {epoch + 1}: the export's time budget is spent", 1.0)
     if best_state is not None:
         model.load_state_dict(best_state)
-    info: dict[str, Any] = {
-        "best_valid_ndcg10": best,
-        "log": history_log,
-        "loss": "sampled" if run.sampled else "full",
-        "validation_users": split.n_users if valid_sample is None else len(valid_sample),
-        "training_sequences": len(seqs),
-    }
-    if run.sampled:
-        info["negatives"] = cfg.negatives
-    if history_log and history_log[-1].get("stopped_by"):
-        info["stopped_by"] = history_log[-1]["stopped_by"]
+    info = _training_info(run, best, history_log, valid_sample)
     if run.prof_t is not None and cfg.cold_stage_epochs > 0:
         info["cold_stage"] = _train_cold_stage(
             torch, model, split, run.text_t, run.prof_t, run.absent, cfg, rng, progress, valid_sample
@@ -392,6 +374,37 @@ def checkpoint_finished(path: Path | None) -> bool:
     """Whether ``path`` holds a finished student: loading it costs no training."""
     saved = _Checkpoint(require("torch"), path).load()
     return saved is not None and "final" in saved
+
+
+def _training_info(run: _Run, best: float, log: list[dict[str, Any]], valid: np.ndarray | None) -> dict[str, Any]:
+    """The training report of a student: its best validation figure, the log of its validations, its loss."""
+    info: dict[str, Any] = {
+        "best_valid_ndcg10": best,
+        "log": log,
+        "loss": "sampled" if run.sampled else "full",
+        "validation_users": run.split.n_users if valid is None else len(valid),
+        "training_sequences": len(run.seqs),
+    }
+    if run.sampled:
+        info["negatives"] = run.cfg.negatives
+    if log and log[-1].get("stopped_by"):
+        info["stopped_by"] = log[-1]["stopped_by"]
+    return info
+
+
+def _train_epoch(run: _Run, opt: Any, order: np.ndarray, step: int, rng: np.random.Generator) -> float:
+    """One pass over the training windows in ``order``, ``step`` at a time; the summed loss."""
+    torch, model = run.torch, run.model
+    model.train()
+    total = 0.0
+    for s in range(0, len(order), step):
+        loss = _batch_loss(run, order[s : s + step], rng)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        total += float(loss.detach())
+    return total
 
 
 class _Checkpoint:
