@@ -1547,6 +1547,69 @@ FIGURES += [
 ]
 
 
+BUD = "budget-amazon-sports/"
+BUD_M, BUD_R = BUD + "manifest.json", BUD + "results.json"
+
+
+def _fresh_projection() -> list[float]:
+    """ml-latest-small's fresh export: seconds before the students, and when its third student ended."""
+    st = _load(FRESH_M)["stage_seconds"]
+    before = st["data"] + st["text_embeddings"] + st["teacher"]
+    return [st["student_training"], before, before + st["student_training"]]
+
+
+FIGURES += [
+    (
+        "trained its first student in {:.1f} s and\nprojected a second past 85 % of the budget, so it kept {:.0f} of the "
+        "{:.0f} students",
+        [
+            lambda: [_load(BUD_M)["training"]["ensemble"]["time_budget"]["member_seconds"][0]],
+            lambda: [_load(BUD_M)["training"]["ensemble"]["time_budget"]["members_trained"]],
+            lambda: [_load(BUD_M)["training"]["ensemble"]["time_budget"]["members_asked"]],
+        ],
+        "FMT",
+    ),
+    (
+        "the whole export took {:.0f}:{:05.2f} (m:ss) with a maximum RSS of {:.0f} kB (teacher stage\n{:.1f} s, "
+        "stopped by its probe; item-item tables {:.1f} s, peaking at {:.0f} MB",
+        [
+            log_line(BUD + "export-log.txt", "Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+            log_line(BUD + "export-log.txt", "Maximum resident set size (kbytes):"),
+            key(BUD_M, "stage_seconds", "teacher"),
+            key(BUD_M, "stage_seconds", "item_item"),
+            key(BUD_M, "peak_rss_mb", "item_item"),
+        ],
+        "FMT",
+    ),
+    (
+        "it scores **{:.4f} [{:.4f}, {:.4f}]** against {:.4f} [{:.4f}, {:.4f}] for this\nrelease's three-student "
+        "bundle from the 42-minute export ({:+.4f} [{:+.4f}, {:+.4f}], p {:.3f})",
+        [
+            ndcg(BUD_R, "warm", "full", "bundle:sports-budget"),
+            ndcg(BUD_R, "warm", "full", "bundle:sports-successors"),
+            paired_md(BUD + "paired-budget-vs-three-students.md"),
+        ],
+        "FMT",
+    ),
+    ("ItemKNN {:.4f} in the same run.", [mean(BUD_R, "warm", "full", "itemknn")], "FMT"),
+    (
+        "is {:.1f} MB (the text encoder {:.1f} MB, the item-item table {:.1f} MB)",
+        [
+            lambda: [sum(f["size"] for f in _load(BUD_M)["files"].values()) / 1e6],
+            lambda: [_load(BUD_M)["files"]["model.onnx"]["size"] / 1e6],
+            lambda: [_load(BUD_M)["files"]["item_item.npz"]["size"] / 1e6],
+        ],
+        "FMT",
+    ),
+    (
+        "the fresh export's three students took {:.1f} s after {:.1f} s of data, embeddings and teacher, so the third "
+        "still\nends at about {:.0f} s",
+        [_fresh_projection],
+        "FMT",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
