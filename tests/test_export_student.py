@@ -552,10 +552,11 @@ def test_an_interrupted_student_resumes_from_its_checkpoint_to_the_same_model(tm
         resumed, info2 = train_student(split, text, cfg, profiles=prof, checkpoint=ck, progress=note)
         assert seen[0] == "student resumed after epoch 4" and "student epoch 1" not in seen
         a, b = whole.state_dict(), resumed.state_dict()
-        assert all(torch.equal(a[k], b[k]) for k in a) and info2 == info
+        timeless = lambda i: {k: v for k, v in i.items() if k != "train_seconds"}  # noqa: E731  (wall time varies)
+        assert all(torch.equal(a[k], b[k]) for k in a) and timeless(info2) == timeless(info)
         seen.clear()
         again, info3 = train_student(split, text, cfg, profiles=prof, checkpoint=ck, progress=note)
-        assert seen == ["student loaded from its checkpoint"] and info3 == info
+        assert seen == ["student loaded from its checkpoint"] and info3 == info2
         assert all(torch.equal(a[k], again.state_dict()[k]) for k in a)
         ck.write_bytes(b"torn")  # unreadable: trained from the start, as without a checkpoint
         fresh, _ = train_student(split, text, cfg, profiles=prof, checkpoint=ck)
