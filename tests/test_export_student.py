@@ -442,6 +442,7 @@ def test_a_seed_ensemble_ships_as_one_wider_tower_or_not_at_all(tmp_path: Path) 
     manifest = run_export(cfg, tmp_path / "bundle")
     report = manifest.training["ensemble"]
     assert report["members"] == 2 and {"valid_ndcg10_first", "valid_ndcg10", "used"} <= set(report)
+    assert len(report["member_seconds"]) == 2 and all(s > 0 for s in report["member_seconds"])
     assert manifest.two_tower is not None
     assert manifest.two_tower.dim == (32 if report["used"] else 16)
     assert manifest.validation["passed"]

@@ -676,7 +676,13 @@ def _ensemble(
     vusers = validation_users(split, member)
     single = student_ndcg(first, split, emb.items, member, stage="valid", users=vusers)
     joint = student_ndcg(ensemble, split, emb.items, replace(member, ensemble=m), stage="valid", users=vusers)
-    report = {"members": m, "valid_ndcg10_first": round(single, 5), "valid_ndcg10": round(joint, 5), **cut}
+    report = {
+        "members": m,
+        "valid_ndcg10_first": round(single, 5),
+        "valid_ndcg10": round(joint, 5),
+        "member_seconds": [round(x, 1) for x in budget.member_seconds],  # training time of each, as measured
+        **cut,
+    }
     log(f"ensemble of {m}: validation NDCG@10 {joint:.4f} (first student alone {single:.4f})", 1.0)
     return (ensemble, {**report, "used": True}) if joint > single else (first, {**report, "used": False})
 
