@@ -1244,7 +1244,7 @@ def export_summary(manifest: Manifest) -> list[str]:
     if tr.get("stopped_by") == "time budget":
         epochs = tr["log"][-1]["epoch"] if tr.get("log") else "?"
         lines.append(f"time budget: the student stopped after epoch {epochs}, its best validation state kept")
-    cut = ((manifest.training or {}).get("ensemble") or {}).get("time_budget")
+    cut = (tr.get("ensemble") or {}).get("time_budget")
     if cut:
         lines.append(
             f"time budget {cut['budget_s'] / 60:g} min: {cut['members_trained']} of {cut['members_asked']} students "

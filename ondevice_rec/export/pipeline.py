@@ -642,13 +642,12 @@ def _ensemble(
     first: Any,
     log: Log,
     ckpt: Checkpoints,
-    budget: _Budget | None = None,
+    budget: _Budget,
 ) -> tuple[Any, dict[str, Any]]:
     """Up to ``n`` students (seeds seed, seed+1, …; ``first`` already trained) as one model, kept only when its
-    validation NDCG@10 is above the first student's alone (the ablation, recorded). With a ``budget``, a further
-    member is trained only while it fits; the report then says how many were asked for and trained."""
+    validation NDCG@10 is above the first student's alone (the ablation, recorded). A further member is trained
+    only while ``budget`` says it fits; the report then says how many were asked for and trained."""
     torch = require("torch")
-    budget = budget or _Budget(None, None, [0.0])
     members = [first]
     for k in range(1, n):
         one = replace(member, seed=member.seed + k)

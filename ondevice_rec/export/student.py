@@ -270,6 +270,11 @@ class _Run:
     present: np.ndarray | None = None  # sampled softmax: items that can be negatives, and their probabilities
     q: np.ndarray | None = None
 
+    @property
+    def residual(self) -> bool:
+        """Whether the student is trained and early-stopped with its teacher's table (``--teacher residual``)."""
+        return isinstance(self.teacher, EnsembleTeacher) and self.teacher.residual
+
 
 def train_student(
     split: Any,
@@ -491,7 +496,8 @@ def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
         target_ids = torch.where(torch.rand(n_items) < cfg.id_dropout, torch.zeros_like(run.all_ids), run.all_ids)
         items = model.item_vectors(run.text_t, target_ids)  # (n_items, dim)
         logits = out @ items.T
-        if isinstance(run.teacher, EnsembleTeacher) and run.teacher.residual:  # trained as shipped, with the table
+        if run.residual:  # trained as shipped, with the teacher's table
+            assert isinstance(run.teacher, EnsembleTeacher)
             logits = logits + out.norm(dim=-1, keepdim=True) * run.teacher.table_term(inp_t)
         logits = logits.masked_fill(run.absent, -1e9)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, n_items), (t - 1).reshape(-1), ignore_index=-1)
@@ -516,7 +522,8 @@ def _batch_loss(run: _Run, idx: np.ndarray, rng: np.random.Generator) -> Any:
 def _valid_ndcg(run: _Run, text_emb: np.ndarray, users: np.ndarray | None) -> float:
     """The early-stopping figure: validation NDCG@10 of the student alone, or as it ships with a residual
     teacher's table."""
-    if isinstance(run.teacher, EnsembleTeacher) and run.teacher.residual and run.cfg.distill_weight > 0:
+    if run.residual:
+        assert isinstance(run.teacher, EnsembleTeacher)
         was_training = run.model.training
         run.model.eval()
         try:
@@ -565,15 +572,15 @@ class EnsembleTeacher:
         return self.joint(self.states(inp_t, prof_rows)) / len(self.members)
 
     def table_term(self, inp_t: Any) -> Any:
-        """(B, width+1, n_items) the table's part of the shipped score after each prefix (none here: zeros)."""
-        return self.torch.zeros(1)
+        """(B, width+1, n_items) the table's part of the shipped score after each prefix (a residual teacher's)."""
+        raise NotImplementedError("only a residual teacher has a table term")
 
     def release(self) -> None:
         """Drop what was kept for the last batch (a student's training is over)."""
 
     def valid_ndcg(self, model: Any, split: Any, cfg: StudentConfig, users: np.ndarray | None) -> float:
-        """A student's validation NDCG@10 as it would ship with this teacher's table (here: alone)."""
-        return student_ndcg(model, split, self.text_t.numpy(), cfg, stage="valid", users=users)
+        """A student's validation NDCG@10 as it would ship with this teacher's table (a residual teacher's)."""
+        raise NotImplementedError("only a residual teacher measures a student with its table")
 
     def joint(self, states: Sequence[Any]) -> Any:
         """The members' summed logits, given their :meth:`states` (the ensemble's concatenated dot product)."""
