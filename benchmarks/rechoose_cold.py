@@ -1,6 +1,7 @@
 """An exported student bundle with its cold-start settings chosen again by this release's stage
-(``ondevice_rec.export.pipeline.choose_cold_start``: the popularity weight for profiles in words, and for
-profiles naming catalogue titles their weight and the item-item factor), everything else untouched: what
+(``ondevice_rec.export.cold_start.choose_cold_start``: the popularity weight for profiles in words, and for
+profiles naming catalogue titles their weight and the item-item factor; the profile model, fitted afresh from
+the split, and its weights), everything else untouched: what
 re-running the export would ship, without retraining. The manifest's ``training.cold_start`` report is replaced.
 
 python benchmarks/rechoose_cold.py /tmp/exp/ml-100k-recency /tmp/exp/ml-100k-cold \\
@@ -18,7 +19,7 @@ from _export_split import export_split
 
 from ondevice_rec.bundle import write_bundle
 from ondevice_rec.eval.runtime import fit_bundle
-from ondevice_rec.export.pipeline import choose_cold_start
+from ondevice_rec.export.cold_start import choose_cold_start
 
 
 def main() -> None:
@@ -33,13 +34,17 @@ def main() -> None:
     fitted = fit_bundle(str(args.src), split)
     t0 = time.perf_counter()
     log = lambda msg, f: print(f"{msg} {f:.0%}", flush=True)  # noqa: E731
-    settings, report = choose_cold_start(split, fitted.encoder, fitted.matrix, int(cfg.get("seed", 0)), log)
-    report["seconds"] = round(time.perf_counter() - t0, 1)
-    files: dict[str, bytes | Path] = {n: args.src / n for n in m.files}
+    fitted.encoder.profile_model = None  # chosen afresh, as the export does
+    chosen = choose_cold_start(split, fitted.encoder, fitted.matrix, int(cfg.get("seed", 0)), log)
+    report = {**chosen.report, "seconds": round(time.perf_counter() - t0, 1)}
+    files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != m.two_tower.profile_model}
+    spec = replace(m.two_tower, **chosen.settings, profile_model=None)
+    if chosen.model is not None:
+        files["profile_model.npz"] = chosen.model.to_bytes()
+        spec = replace(spec, profile_model="profile_model.npz")
     training = {**(m.training or {}), "cold_start": report}
-    spec = replace(m.two_tower, **settings)
     write_bundle(args.dst, replace(m, files={}, two_tower=spec, training=training), files, overwrite=True)
-    print(f"{args.dst}: {settings} in {report['seconds']} s")
+    print(f"{args.dst}: {chosen.settings}, profile model {report['profile_model']['weights']} in {report['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -1241,6 +1241,20 @@ def export_summary(manifest: Manifest) -> list[str]:
             else f"item-item blend: none (no table or weight beat the student alone on validation, {alone:.4f})"
         )
     tr = manifest.training or {}
+    pm = (tr.get("cold_start") or {}).get("profile_model")
+    if pm:
+        got, without = pm["valid_ndcg10_chosen"], pm["best_valid_ndcg10_without"]
+        said = "; ".join(
+            f"{label} {got[k]:.4f} ({without[k]:.4f} without)"
+            for k, label in (("words", "profiles in words"), ("titles", "naming titles"))
+            if got.get(k) is not None and without.get(k) is not None
+        )
+        lines.append(
+            f"profile model for users without events: weights {pm['weights']}, {pm['bytes'] / 1e6:.1f} MB "
+            f"(validation NDCG@10: {said})"
+            if pm["used"]
+            else f"profile model for users without events: not shipped, no weight beat none on validation ({said})"
+        )
     if tr.get("stopped_by") == "time budget":
         epochs = tr["log"][-1]["epoch"] if tr.get("log") else "?"
         lines.append(f"time budget: the student stopped after epoch {epochs}, its best validation state kept")

@@ -233,6 +233,20 @@ def test_export_summary_flags_a_weak_teacher() -> None:
         "time budget: the student stopped after epoch 10, its best validation state kept",
         "time budget 30 min: 1 of 3 students trained (one took 655 s); --ensemble 3 or --time-budget 0 trains them all",
     ]
+    pm = {"used": True, "weights": {"titles": 1.0, "genres_with_titles": 0.5, "genres": 0.25}, "bytes": 5_800_000,
+          "valid_ndcg10_chosen": {"words": 0.041, "titles": 0.06}, "best_valid_ndcg10_without": {"words": 0.04,
+          "titles": 0.05}}  # fmt: skip
+    said = export_summary(replace(base, training={"cold_start": {"profile_model": pm}}))
+    assert said[0] == (
+        "profile model for users without events: weights {'titles': 1.0, 'genres_with_titles': 0.5, 'genres': 0.25}, "
+        "5.8 MB (validation NDCG@10: profiles in words 0.0410 (0.0400 without); naming titles 0.0600 (0.0500 without))"
+    )
+    pm = {**pm, "used": False, "bytes": 0, "valid_ndcg10_chosen": {"words": 0.04, "titles": None}}
+    said = export_summary(replace(base, training={"cold_start": {"profile_model": pm}}))
+    assert said[0] == (
+        "profile model for users without events: not shipped, no weight beat none on validation "
+        "(profiles in words 0.0400 (0.0400 without))"
+    )
 
 
 def test_build_default_never_rewrites_the_installed_bundle_without_overwrite() -> None:

@@ -56,7 +56,14 @@ def test_export_writes_a_verified_two_tower_bundle(tiny_bundle) -> None:
     cold = manifest.training["cold_start"]
     tt = manifest.two_tower
     assert tt is not None and tt.cold_popularity_weight == cold["chosen"]
-    assert set(cold["valid_ndcg10"]) == {str(w) for w in (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)}
+    assert {k.split("/")[0] for k in cold["valid_ndcg10"]} == {
+        str(w) for w in (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    }
+    # the profile model ships only when a weight of it above 0 won on validation, with the weights it chose
+    pm = cold["profile_model"]
+    assert pm["used"] == (tt.profile_model is not None) == any(pm["weights"].values())
+    if pm["used"]:
+        assert tt.profile_model in manifest.files and pm["bytes"] > 0
     # profiles that name catalogue titles choose their own weight (and item-item factor, with a table)
     titles = cold["titles"]
     assert titles["profiles"] + cold["words_only_profiles"] == 2 * cold["users"]
@@ -100,6 +107,46 @@ def test_student_bundle_runs_in_the_runtime(tiny_bundle, tmp_path: Path) -> None
         rec.set_profile("cold", "space adventures")
         rec.consent("cold").grant("personalization")
         assert len(rec.recommend("cold", k=3)) == 3
+
+
+def test_the_profile_model_ranks_users_without_events(tiny_bundle, tmp_path: Path) -> None:
+    """Issue 29: a bundle's profile model adds, for a user with a profile and no events, what people who named
+    the same titles and genres chose; ``profile_model_scale=0`` leaves it out, and a user with events of their
+    own never reads it."""
+    from dataclasses import replace
+
+    from ondevice_rec.bundle import load_bundle, write_bundle
+    from ondevice_rec.datasets import leave_one_out, load_dataset
+    from ondevice_rec.export.cold_start import profile_model_of
+    from ondevice_rec.ranking import RankingConfig
+
+    path, manifest, data = tiny_bundle
+    split = leave_one_out(load_dataset("generic", data))
+    model = profile_model_of(split).with_weights({"titles": 4.0, "genres_with_titles": 4.0, "genres": 4.0})
+    assert manifest.two_tower is not None
+    files: dict[str, bytes | Path] = {n: path / n for n in manifest.files if n != manifest.two_tower.profile_model}
+    files["profile_model.npz"] = model.to_bytes()
+    spec = replace(manifest.two_tower, profile_model="profile_model.npz")
+    write_bundle(tmp_path / "b", replace(manifest, files={}, two_tower=spec), files)
+    assert load_bundle(tmp_path / "b").manifest.two_tower.profile_model == "profile_model.npz"
+    lists = {}
+    for scale in (1.0, 0.0):
+        with Recommender.open(tmp_path / f"{scale}.db", bundle=tmp_path / "b",
+                              config=RankingConfig(profile_model_scale=scale)) as rec:  # fmt: skip
+            rec.add_items([{"id": split.item_ids[i], "title": split.item_title[i], "text": split.item_text[i],
+                            "tags": list(split.item_tags[i])} for i in range(split.n_items)])  # fmt: skip
+            for u in ("cold", "warm"):
+                rec.consent(u).grant("personalization")
+            rec.set_profile("cold", f"I loved {split.item_title[0]}. I'm into jazz.")
+            for i in (1, 4, 7):
+                rec.record("warm", split.item_ids[i], kind="like")
+            lists[scale] = {
+                u: [(r.item_id, round(r.score, 5)) for r in rec.recommend(u, k=8)] for u in ("cold", "warm")
+            }
+    assert lists[1.0]["cold"] != lists[0.0]["cold"]
+    assert lists[1.0]["warm"] == lists[0.0]["warm"]
+    jazz = {split.item_ids[i] for i in range(split.n_items) if "jazz" in split.item_tags[i]}
+    assert sum(i in jazz for i, _ in lists[1.0]["cold"]) > sum(i in jazz for i, _ in lists[0.0]["cold"])
 
 
 def test_student_bundle_in_the_eval_harness(tiny_bundle) -> None:
@@ -634,29 +681,35 @@ def test_a_run_shorter_than_the_validation_interval_is_still_validated(tmp_path:
 
 
 def test_the_cold_start_choice_scores_each_setting_as_the_runtime_does(tiny_bundle) -> None:
-    """Issue 29: the cold-start grid sums three scorings per profile (the runtime's score is linear in the
-    popularity weight and the item-item factor); each grid point's figure is the runtime's own at that setting."""
+    """Issue 29: the cold-start grid sums five scorings per profile (the runtime's score is linear in the
+    popularity weight, the item-item factor and the profile model's two weights); each grid point's figure is the
+    runtime's own at that setting, the profile model in the encoder as a bundle ships it."""
     from ondevice_rec.datasets import leave_one_out, load_dataset
     from ondevice_rec.datasets.scenarios import onboarding_profile, profile_from_history
     from ondevice_rec.eval.metrics import metrics_from_rank, rank_of_target
     from ondevice_rec.eval.protocols import full_mask
     from ondevice_rec.eval.runtime import fit_bundle
-    from ondevice_rec.export.pipeline import choose_cold_start
+    from ondevice_rec.export.cold_start import choose_cold_start, profile_model_of
     from ondevice_rec.ranking import RankingConfig
     from ondevice_rec.ranking.pipeline import named_titles
 
     path, _, data = tiny_bundle
     split = leave_one_out(load_dataset("generic", data))
     fitted = fit_bundle(str(path), split)
-    settings, report = choose_cold_start(split, fitted.encoder, fitted.matrix, 0, lambda m, f: None, users=40)
+    shipped = fitted.encoder.profile_model
+    chosen = choose_cold_start(split, fitted.encoder, fitted.matrix, 0, lambda m, f: None, users=40)
+    settings, report = chosen.settings, chosen.report
     assert settings["cold_popularity_weight"] == report["chosen"]
+    assert fitted.encoder.profile_model is shipped  # the grid leaves the encoder as it found it
     us = np.sort(np.random.default_rng(0).choice(split.n_users, min(40, split.n_users), replace=False))
     texts = [profile_from_history(split, split.train[u]) for u in us] + [onboarding_profile(split, u, 0) for u in us]
     read = fitted.read_profiles(texts)
     titled = [(int(u), p) for u, p in zip(np.concatenate([us, us]), read) if named_titles(p)]
     assert titled and report["titles"]["profiles"] == len(titled)
-    for key in ("2.0/1.0", "0.25/0.5"):
-        w, s = (float(x) for x in key.split("/"))
+    model = profile_model_of(split)
+    for key in ("2.0/1.0/0.0/0.0", "0.25/0.5/0.5/0.25", "1.0/0.0/1.0/2.0"):
+        w, s, t, g = (float(x) for x in key.split("/"))
+        fitted.encoder.profile_model = model.with_weights({"titles": t, "genres_with_titles": g, "genres": g})
         fitted.configure(RankingConfig(cold_titles_popularity_weight=w, cold_titles_item_item_scale=s))
         scores = fitted.score_read([p for _, p in titled])
         mine = [
@@ -666,3 +719,4 @@ def test_the_cold_start_choice_scores_each_setting_as_the_runtime_does(tiny_bund
             for r, (u, _) in enumerate(titled)
         ]
         assert report["titles"]["valid_ndcg10"][key] == pytest.approx(np.mean([m["NDCG@10"] for m in mine]), abs=1e-5)
+    fitted.encoder.profile_model = shipped

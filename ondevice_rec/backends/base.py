@@ -16,6 +16,7 @@ import numpy as np
 from ..bundle import Bundle
 from ..errors import BundleError
 from ..ranking.cooccurrence import ItemItem
+from ..ranking.profile_model import ProfileModel
 
 
 @runtime_checkable
@@ -25,6 +26,7 @@ class Encoder(Protocol):
     max_length: int
     learned_user: bool  # True when user_vector() is a trained user tower, not None
     item_item: ItemItem | None  # a trained item-item blend (two-tower bundles exported with one), else None
+    profile_model: ProfileModel | None  # what people who name these titles and genres chose (students), else None
     # app-encoded modalities (name → dimension) whose vectors the item tower reads beside the text (students
     # exported with ``--item-vectors``); empty for encoders of text alone
     item_modalities: dict[str, int]
@@ -104,6 +106,7 @@ def open_encoder(bundle: Bundle, *, threads: int | None = None, precision: str |
             item_tower=bundle.file(spec.item_tower),
             item_ids=bundle.file(spec.item_ids),
             item_item=bundle.file(spec.item_item) if spec.item_item else None,
+            profile_model=bundle.file(spec.profile_model) if spec.profile_model else None,
             precision=prec,
             threads=threads,
             space_id=bundle.bundle_id + ("" if prec == spec.default_precision else f"-{prec}"),

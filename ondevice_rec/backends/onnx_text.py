@@ -11,6 +11,7 @@ import numpy as np
 from ..bundle.manifest import TextEncoderSpec
 from ..errors import BundleError
 from ..ranking.cooccurrence import ItemItem
+from ..ranking.profile_model import ProfileModel
 from ._ort import refuse_if_telemetry_on, session
 
 
@@ -24,6 +25,7 @@ class OnnxTextEncoder:
 
     learned_user = False
     item_item: ItemItem | None = None  # a text encoder has no item-item blend
+    profile_model: ProfileModel | None = None  # nor a profile model
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import numpy as np
 from ..bundle.manifest import TwoTowerSpec
 from ..errors import ArgumentError, BundleError
 from ..ranking.cooccurrence import ItemItem, Neighbours
+from ..ranking.profile_model import ProfileModel
 from ._ort import session
 from .onnx_text import OnnxTextEncoder
 
@@ -52,6 +53,7 @@ class TwoTowerEncoder:
         item_ids: bytes,
         precision: str,
         item_item: bytes | None = None,
+        profile_model: bytes | None = None,
         threads: int | None = None,
         space_id: str = "",
     ) -> None:
@@ -94,6 +96,14 @@ class TwoTowerEncoder:
             if hl is not None and (isinstance(hl, bool) or not isinstance(hl, int | float) or not hl > 0):
                 raise BundleError(f"the item-item half-life must be a number above 0, not {hl!r}")
             self.item_item = ItemItem(nb, float(spec.item_item_weight), self.row_of, spec.item_item_half_life)
+        self.profile_model: ProfileModel | None = None
+        if profile_model is not None:
+            try:
+                self.profile_model = ProfileModel.from_bytes(profile_model)
+            except (OSError, KeyError, ValueError, UnicodeDecodeError) as e:
+                raise BundleError(f"cannot read the profile model ({type(e).__name__}: {e})") from None
+            if self.profile_model.n_items != len(ids):
+                raise BundleError(f"the profile model has {self.profile_model.n_items} rows for {len(ids)} items")
         self._session = session(user_tower, threads=threads, what=f"{precision} user tower")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -64,6 +64,9 @@ class TwoTowerSpec:
     # factor on ``item_item_weight``, chosen on validation at export; None: as above, no factor
     cold_titles_popularity_weight: float | None = None
     cold_titles_item_item_scale: float | None = None
+    # the profile model for such users (``ranking.profile_model``: .npz of title and genre rows and their
+    # weights, chosen on validation at export); None: none was fitted or it did not help
+    profile_model: str | None = None
     # app-encoded modalities (name → dimension, in the order the item tower reads them after the text vector)
     # the student was exported with (``odrec export --item-vectors``); None: text and ids alone
     item_modalities: dict[str, int] | None = None
@@ -242,6 +245,7 @@ class Manifest:
                 tt.item_tower,
                 tt.item_ids,
                 *([tt.item_item] if tt.item_item else []),
+                *([tt.profile_model] if tt.profile_model else []),
             ]
         if self.llm_ranker is not None:
             out["llm_ranker"] = [self.llm_ranker.file]

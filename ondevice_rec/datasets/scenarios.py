@@ -33,20 +33,31 @@ def profile_from_history(split: Split, items: np.ndarray) -> str:
 _NO_GENRE = ("unknown", "(no genres listed)")
 
 
+def genre_counts(split: Split) -> Counter[str]:
+    """How many catalogue items carry each genre (tags other than "unknown")."""
+    return Counter(g for tags in split.item_tags for g in tags if g not in _NO_GENRE)
+
+
+def lift_genres(split: Split, hist: np.ndarray, genres: int = 2, catalogue: Counter[str] | None = None) -> list[str]:
+    """The ``genres`` genres most over-represented in ``hist`` relative to the catalogue (lift; a genre needs two
+    of its items there), best first: what a user is "into". ``catalogue``: :func:`genre_counts`, when known."""
+    catalogue = genre_counts(split) if catalogue is None else catalogue
+    mine: Counter[str] = Counter(g for i in np.asarray(hist).tolist() for g in split.item_tags[i] if g not in _NO_GENRE)
+    n_items, n_mine = max(1, split.n_items), max(1, len(hist))
+    lift = {g: (c / n_mine) / (catalogue[g] / n_items) for g, c in mine.items() if c >= 2 and catalogue[g]}
+    return sorted(lift, key=lambda g: (-lift[g], g))[:genres]
+
+
 def onboarding_profile(split: Split, u: int, seed: int = 0, titles: int = 3, genres: int = 2) -> str:
     """Cold-start protocol "v2": the profile an onboarding screen collects — ``titles`` titles the user liked
     (drawn at random, seeded per user, from the training history only: never the validation or test item) and
-    the ``genres`` genres most over-represented in that history relative to the catalogue (lift), in words:
-    "I loved Heat (1995), Fargo (1996) and Alien (1979). I'm into Film-Noir and Crime."."""
+    the ``genres`` genres most over-represented in that history relative to the catalogue (:func:`lift_genres`),
+    in words: "I loved Heat (1995), Fargo (1996) and Alien (1979). I'm into Film-Noir and Crime."."""
     hist = np.asarray(split.train[u])
     rng = np.random.default_rng([seed, u])
     picks = rng.choice(hist, min(titles, len(hist)), replace=False) if len(hist) else np.zeros(0, np.int64)
     named = [split.item_title[int(i)].strip() for i in picks]
-    catalogue: Counter[str] = Counter(g for tags in split.item_tags for g in tags if g not in _NO_GENRE)
-    mine: Counter[str] = Counter(g for i in hist.tolist() for g in split.item_tags[i] if g not in _NO_GENRE)
-    n_items, n_mine = max(1, split.n_items), max(1, len(hist))
-    lift = {g: (c / n_mine) / (catalogue[g] / n_items) for g, c in mine.items() if c >= 2 and catalogue[g]}
-    top = sorted(lift, key=lambda g: (-lift[g], g))[:genres]
+    top = lift_genres(split, hist, genres)
     text = ""
     if named:
         text = "I loved " + (", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]) + "."

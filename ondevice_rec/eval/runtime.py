@@ -57,7 +57,7 @@ class RuntimeFitted:
 
     def _scores(self, signals: Any) -> np.ndarray:
         from ..ranking.config import for_user
-        from ..ranking.pipeline import Request, item_item_scores, named_titles, user_state
+        from ..ranking.pipeline import Request, item_item_scores, named_titles, profile_model_scores, user_state
         from ..ranking.scoring import score_items
 
         cfg = for_user(self.cfg, len(signals.events), named_titles(signals.profile))
@@ -65,8 +65,13 @@ class RuntimeFitted:
         assert self.pop is not None
         scores = score_items(state, self.matrix, self.pop, None, cfg)
         ids_of = lambda iids: [self.split.item_ids[i] for i in iids]  # noqa: E731
-        blend = item_item_scores(self.snap, state, self.encoder, ids_of, cfg.item_item_scale)
-        return scores if blend is None else scores + blend
+        for part in (
+            item_item_scores(self.snap, state, self.encoder, ids_of, cfg.item_item_scale),
+            profile_model_scores(self.snap, signals, self.encoder, ids_of, cfg),
+        ):
+            if part is not None:
+                scores = scores + part
+        return scores
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         from ..ranking.pipeline import UserSignals

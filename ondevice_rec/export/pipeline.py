@@ -43,6 +43,7 @@ from ..errors import ExportError
 from ..eval.metrics import ndcg_of, paired_upper_bound
 from ..eval.protocols import full_protocol_eval, top_k_agreement
 from ._deps import require
+from .cold_start import choose_cold_start
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
 from .item_item import candidate_tables, choose_blend, table_bytes
 from .student import (
@@ -826,10 +827,6 @@ def _bytes(f: bytes | Path) -> bytes:
     return f if isinstance(f, bytes) else Path(f).read_bytes()
 
 
-COLD_WEIGHTS = (0.04, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # 0.04: a student's usual popularity weight
-COLD_ITEM_ITEM_SCALES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # factors on the item-item weight for named titles
-
-
 def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: int = 1000) -> dict[str, Any]:
     """:func:`choose_cold_start` for the exported student, as the runtime runs it (with its item-item blend);
     ``towers.spec`` takes the settings; returns the report."""
@@ -841,100 +838,12 @@ def cold_weight_stage(split: Split, towers: Towers, seed: int, log: Log, users: 
             item_tower=_bytes(towers.files[spec.item_tower]), item_ids=_bytes(towers.files[spec.item_ids]),
             precision=precision, item_item=_bytes(towers.files[spec.item_item]),
         )  # fmt: skip
-    settings, report = choose_cold_start(split, encoder, towers.item_vecs, seed, log, users)
-    towers.spec = replace(towers.spec, **settings)
-    return report
-
-
-def choose_cold_start(
-    split: Split, encoder: Any, item_vecs: np.ndarray, seed: int, log: Log, users: int = 1000
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The cold-start settings for users with a profile and no events, chosen on the validation item of up to
-    ``users`` users, each scored as the runtime scores them (``eval.runtime.RuntimeFitted``: clauses, the
-    titles named, the prior) with the two profiles ``odrec eval`` simulates, written from training items only:
-    v1 (genres and decade) and v2 (three liked titles and genres). Profiles the runtime reads as words only
-    choose the popularity weight; those naming catalogue titles (then the whole history) choose theirs and the
-    factor on the item-item blend. Returns (the settings, as ``TwoTowerSpec`` fields; the report)."""
-    from ..datasets.scenarios import onboarding_profile
-    from ..eval.runtime import RuntimeFitted
-    from ..ranking.pipeline import named_titles
-
-    log("cold-start settings", 0.0)
-    rng = np.random.default_rng(seed)
-    us = np.sort(rng.choice(split.n_users, min(users, split.n_users), replace=False))
-    texts = [profile_from_history(split, split.train[u]) for u in us] + [onboarding_profile(split, u, seed) for u in us]
-    counts = np.bincount(np.concatenate([t for t in split.train if len(t)]), minlength=split.n_items).astype(float)
-    fitted = RuntimeFitted(encoder, item_vecs, split, counts)
-    read = fitted.read_profiles(texts)  # independent of the weights: read once
-    rows = np.concatenate([us, us])
-    titled = np.asarray([named_titles(p) > 0 for p in read])
-    scales = COLD_ITEM_ITEM_SCALES if getattr(encoder, "item_item", None) is not None else (1.0,)
-    words = _cold_grid(fitted, split, read, rows, ~titled, [(w, None) for w in COLD_WEIGHTS])
-    titles = _cold_grid(fitted, split, read, rows, titled, [(w, s) for w in COLD_WEIGHTS for s in scales])
-    chosen = words["chosen"][0] if words["chosen"] else None
-    t_w, t_s = titles["chosen"] or (None, None)
-    log(f"cold-start popularity weight {chosen}; profiles naming titles {t_w}, item-item × {t_s}", 1.0)
-    settings = {"cold_popularity_weight": chosen, "cold_titles_popularity_weight": t_w}
-    settings["cold_titles_item_item_scale"] = t_s
-    return settings, {
-        "chosen": chosen,
-        "valid_ndcg10": {str(w): v for (w, _), v in words["by"].items()},
-        "users": int(len(us)),
-        "profiles": ["v1", "v2"],
-        "words_only_profiles": int((~titled).sum()),
-        "titles": {
-            "profiles": int(titled.sum()),
-            "chosen_popularity_weight": t_w,
-            "chosen_item_item_scale": t_s,
-            "valid_ndcg10": {f"{w}/{s}": v for (w, s), v in titles["by"].items()},
-        },
-    }
-
-
-def _cold_grid(
-    fitted: Any,
-    split: Split,
-    read: list[Any],
-    rows: np.ndarray,
-    keep: np.ndarray,
-    grid: list[tuple[float, Any]],
-    chunk: int = 128,
-) -> dict[str, Any]:
-    """Validation NDCG@10 of the profiles ``read[keep]`` (of users ``rows[keep]``) at each (popularity weight,
-    item-item factor) of ``grid``, and the best (ties: the smaller weight, then the factor nearest 1). The
-    runtime's score is a sum of terms, linear in both: each profile is scored three times (both 0, each 1) and
-    every grid point is that sum; ``chunk`` profiles at a time (three catalogue-wide rows each)."""
-    from ..eval.metrics import metrics_from_rank
-    from ..eval.protocols import full_mask
-    from ..ranking import RankingConfig
-
-    idx = np.flatnonzero(keep)
-    if not idx.size:
-        return {"by": {}, "chosen": None}
-    configs = [
-        RankingConfig(cold_popularity_weight=w, cold_titles_popularity_weight=w, cold_titles_item_item_scale=s)
-        for w, s in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))
-    ]
-    ws = np.asarray([w for w, _ in grid], np.float32)[:, None]
-    ss = np.asarray([1.0 if s is None else s for _, s in grid], np.float32)[:, None]
-    ndcg = np.zeros((len(idx), len(grid)))
-    for a in range(0, len(idx), chunk):
-        part = idx[a : a + chunk]
-        parts = []
-        for config in configs:
-            fitted.configure(config)
-            parts.append(fitted.score_read([read[i] for i in part]))
-        base, pop, blend = parts[0], parts[1] - parts[0], parts[2] - parts[0]
-        for r, i in enumerate(part):
-            u = int(rows[i])
-            cand = np.flatnonzero(full_mask(split, u, "valid"))
-            scores = base[r, cand] + ws * pop[r, cand] + ss * blend[r, cand]  # (grid, candidates)
-            t = scores[:, int(np.flatnonzero(cand == int(split.valid[u]))[0])][:, None]
-            ranks = (scores > t).sum(axis=1) + ((scores == t).sum(axis=1) - 1) / 2.0  # as eval.metrics.rank_of_target
-            ndcg[a + r] = [metrics_from_rank(float(k))["NDCG@10"] for k in ranks]
-    by = {g: round(float(v), 5) for g, v in zip(grid, ndcg.mean(axis=0))}
-    best = max(by, key=lambda k: (by[k], -k[0], -abs(math.log2(k[1] or 2**-8))))
-    return {"by": by, "chosen": best}
+    chosen = choose_cold_start(split, encoder, towers.item_vecs, seed, log, users)
+    towers.spec = replace(towers.spec, **chosen.settings)
+    if chosen.model is not None:
+        towers.files["profile_model.npz"] = chosen.model.to_bytes()
+        towers.spec = replace(towers.spec, profile_model="profile_model.npz")
+    return chosen.report
 
 
 def manifest_of(

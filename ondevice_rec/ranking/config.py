@@ -70,6 +70,9 @@ class RankingConfig:
     cold_titles_popularity_weight: float | None = None
     cold_titles_item_item_scale: float | None = None
     item_item_scale: float = 1.0  # factor on the bundle's item-item blend weight (0: no blend)
+    # factor on the bundle's profile model (what people who name the same titles and genres chose) for a user
+    # with no events of their own; its weights were chosen on validation at export (0: not used)
+    profile_model_scale: float = 1.0
     # k-anonymity of the local popularity priors: an item's local count (overall or in a context) is used only
     # once at least this many distinct consenting users stand behind it, so the non-personalised fallback and
     # "popular" reasons never reveal what one other person on this device did
@@ -129,7 +132,7 @@ class RankingConfig:
                     f"context key {key!r} must be a lower-case name (letters, digits, _; at most 32 characters)"
                 )
         optional = ("cold_popularity_weight", "cold_titles_popularity_weight", "cold_titles_item_item_scale")
-        for name in ("item_item_scale", *optional):
+        for name in ("item_item_scale", "profile_model_scale", *optional):
             value = getattr(self, name)
             if value is None and name in optional:
                 continue

@@ -146,9 +146,12 @@ class Neighbours:
     def from_bytes(cls, data: bytes) -> Neighbours:
         """Raises ValueError (or KeyError/OSError from numpy) on a malformed file; the caller words it."""
         arrays = np.load(io.BytesIO(data))
-        nb = cls(
-            arrays["indptr"].astype(np.int64), arrays["indices"].astype(np.int32), arrays["weights"].astype(np.float32)
-        )
+        return cls.checked(arrays["indptr"], arrays["indices"], arrays["weights"])
+
+    @classmethod
+    def checked(cls, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> Neighbours:
+        """The table of these arrays (as read from a file), or ArgumentError when they do not fit together."""
+        nb = cls(indptr.astype(np.int64), indices.astype(np.int32), weights.astype(np.float32))
         n = nb.n_items
         if (
             n < 0

@@ -206,10 +206,38 @@ def item_item_scores(
     ii = encoder.item_item
     if ii is None or state.pos is None or not state.history_rows.size or scale == 0:
         return None
-    if snap.table_rows is None or len(snap.table_rows) != len(snap):
-        snap.table_rows = ii.rows_for(ids_of(snap.iids.tolist()))
-    scores = ii.catalogue_scores(state.history_rows, snap.table_rows, state.history_at)
+    scores = ii.catalogue_scores(state.history_rows, _table_rows(snap, encoder, ids_of), state.history_at)
     return scores if scale == 1.0 else scores * np.float32(scale)
+
+
+def profile_model_scores(
+    snap: CatalogSnapshot, signals: UserSignals, encoder: Encoder, ids_of: Callable[[list[int]], list[str]],
+    cfg: RankingConfig,
+) -> np.ndarray | None:  # fmt: skip
+    """The bundle's profile model for every row, for a user with no events of their own: what people who name
+    the same liked titles (each by its match's confidence) and genres chose, × ``cfg.profile_model_scale``. None
+    without a model, with events, without a profile, or at scale 0."""
+    model, prof = encoder.profile_model, signals.profile
+    if model is None or prof is None or len(signals.events) or cfg.profile_model_scale == 0:
+        return None
+    table = _table_rows(snap, encoder, ids_of)
+    liked = [m for m in prof.mentions if m.liked]
+    at = snap.rows_of([m.iid for m in liked])
+    named = np.where(at >= 0, table[at.clip(min=0)], -1) if len(at) else np.zeros(0, np.int64)
+    s = model.scores(named, np.asarray([m.confidence for m in liked], np.float32), model.genres_in(prof.positive))
+    if not s.any():
+        return None
+    out = np.where(table >= 0, s[table.clip(min=0)], 0.0).astype(np.float32)
+    return out if cfg.profile_model_scale == 1.0 else out * np.float32(cfg.profile_model_scale)
+
+
+def _table_rows(snap: CatalogSnapshot, encoder: Encoder, ids_of: Callable[[list[int]], list[str]]) -> np.ndarray:
+    """The bundle's item row of every snapshot row (-1: an item the bundle was not trained on), shared by its
+    item-item table and profile model; built once per snapshot (one store read) and kept until rows are added."""
+    if snap.table_rows is None or len(snap.table_rows) != len(snap):
+        row_of: dict[str, int] = getattr(encoder, "row_of", {})
+        snap.table_rows = np.asarray([row_of.get(str(i), -1) for i in ids_of(snap.iids.tolist())], dtype=np.int64)
+    return snap.table_rows
 
 
 def named_titles(profile: Profile | None) -> int:
@@ -318,9 +346,10 @@ def rank(
     ctx_pop = _context_prior(snap, req.context)
     ids_of = lambda iids: [v[0] for v in _ordered(names(iids), iids)]  # noqa: E731
     blend = item_item_scores(snap, state, encoder, ids_of, cfg.item_item_scale)
+    said = profile_model_scores(snap, signals, encoder, ids_of, cfg)
     penalty = _impression_penalty(snap, signals.impressions, cfg)
     modal = modality_scores(state, modalities, cfg) if modalities else None
-    extra = _sum(blend, None if not penalty.any() else -penalty, modal)  # part of every score
+    extra = _sum(blend, None if not penalty.any() else -penalty, modal, said)  # part of every score
     scores, allowed = search(snap, state, pop, ctx_pop, allowed, cfg, extra, max(req.k, req.rerank_top or 0))
     rerank = reranker is not None and req.rerank_top is not None
     pool = max(req.k, req.rerank_top or 0) if rerank else req.k
@@ -352,7 +381,7 @@ def rank(
             scores[r] = float(fused[i])
     whys: list[Why | None] = [None] * len(rows)
     if state.personalised and not (reranker is not None and req.llm_reasons):
-        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal)
+        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal, said)
         whys = list[Why | None](_explain(rows, state, snap, encoder, terms, blend is not None, req, cfg))
         named = {r for w in whys if w is not None for r, _, _ in w.rows}
         missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
@@ -362,7 +391,7 @@ def rank(
               if int(snap.iids[r]) in shown}  # fmt: skip
     fallback = None
     if not state.personalised:
-        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal)
+        terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal, said)
         per_row = {r: {t: round(float(v[i]), 4) for t, v in terms.items()} for i, r in enumerate(rows)}
         fallback = _Fallback(snap.local_prior(""), snap.catalogue_prior(), nothing, per_row)
     return [
@@ -479,6 +508,7 @@ def _terms_of(
     penalty: np.ndarray,
     cfg: RankingConfig,
     modal: np.ndarray | None = None,
+    said: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Every term of the picks' scores (before an LLM re-rank), in ``rows`` order: they sum to the score."""
     idx = np.asarray(rows, dtype=np.int64)
@@ -488,6 +518,8 @@ def _terms_of(
     terms["impressions"] = -penalty[idx]
     if modal is not None:
         terms["modalities"] = modal[idx]
+    if said is not None:
+        terms["profile_model"] = said[idx]
     return terms
 
 

@@ -1,0 +1,186 @@
+"""What people who name these titles and genres went on to choose: the profile model of a student bundle, for a
+user with no events of their own (cold start from words).
+
+A naive-Bayes log-ratio model learned at export from the training histories. For a profile that names liked
+titles ``J`` and genres ``G``, every item ``i`` gets
+
+    Σ_j log(1 + c(j, i) / (α·p_i))  and  Σ_g log(1 + c(g, i) / (α·p_i)),
+
+``c(j, i)`` the co-occurrence of ``j`` and ``i`` in a training history, ``c(g, i)`` how often the users "into"
+genre ``g`` (the genres most over-represented in their history) had ``i``, each history weighted by
+1/√(its length) so that a few very long histories do not decide every row; ``p_i`` the item's share of training
+users (add-one); ``α`` the smoothing towards the prior. This is log P(i | j) − log P(i) up to a constant per
+named item, so with the popularity prior beside it the sum ranks as P(i | J, G) under naive Bayes. The two sums
+are added to the runtime's score with weights chosen on validation at export; the item-item blend (what follows
+what) reads a history's order, this model reads a set, which is what a profile is.
+
+Only aggregate counts are kept (no one's history): a row per item holds its ``neighbours`` largest co-occurring
+items, a row per genre every item. One implementation for the export (``fit_profile_model``) and the runtime.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ArgumentError, missing_extra
+from .cooccurrence import Neighbours, top_per_row
+
+ALPHA = 30.0  # smoothing towards the prior, in (activity-weighted) users
+ACTIVITY_POWER = 0.5  # each history counts 1/len^0.5
+MAX_GENRES = 64  # genre rows kept (the most frequent): a catalogue with thousands of categories stays small
+MIN_GENRE_USERS = 3  # a genre row needs at least this many users into it
+WEIGHT_KEYS = ("titles", "genres_with_titles", "genres")
+
+
+def _norm(text: str) -> str:
+    return " " + re.sub(r"[^0-9a-z]+", " ", text.lower()).strip() + " "
+
+
+@dataclass(frozen=True)
+class ProfileModel:
+    """``titles``: the title rows (CSR over the bundle's item rows, values the log ratios above); ``genres``:
+    (n_genres, n_items) log ratios, row ``k`` for ``genre_names[k]``; ``weights``: the factor on each sum, by
+    :data:`WEIGHT_KEYS` — the titles', the genres' in a profile that names titles, the genres' in one that
+    does not (chosen on validation at export)."""
+
+    titles: Neighbours
+    genres: np.ndarray
+    genre_names: tuple[str, ...]
+    weights: dict[str, float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_patterns", [(k, _norm(g)) for k, g in enumerate(self.genre_names) if _norm(g).strip()]
+        )
+
+    @property
+    def n_items(self) -> int:
+        return self.titles.n_items
+
+    def genres_in(self, clauses: Sequence[str]) -> list[int]:
+        """Genre rows named in ``clauses`` (whole words, any case and punctuation, a plural 's' allowed): "I'm
+        into film noir and crime" names Film-Noir and Crime."""
+        text = "".join(_norm(c) for c in clauses)
+        found = []
+        for k, g in self._patterns:  # type: ignore[attr-defined]
+            if g in text or g[:-1] + "s " in text:
+                found.append(k)
+        return found
+
+    def scores(self, title_rows: np.ndarray, title_weights: np.ndarray, genres: Sequence[int]) -> np.ndarray:
+        """(n_items,) float32: the weighted sums for the named titles (table rows, -1 = not in the table; each
+        scaled by ``title_weights``, a match's confidence) and genre rows."""
+        rows = np.asarray(title_rows, np.int64)
+        titled = bool((rows >= 0).any())
+        out = np.zeros(self.n_items, np.float32)
+        if titled and self.weights["titles"]:
+            out += self.titles.scores(rows, entry_weights=np.asarray(title_weights, np.float32)) * np.float32(
+                self.weights["titles"]
+            )
+        g_w = self.weights["genres_with_titles" if titled else "genres"]
+        if genres and g_w:
+            out += self.genres[list(genres)].sum(axis=0, dtype=np.float32) * np.float32(g_w)
+        return out
+
+    def with_weights(self, weights: dict[str, float]) -> ProfileModel:
+        return ProfileModel(self.titles, self.genres, self.genre_names, _checked(weights))
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            indptr=self.titles.indptr,
+            indices=self.titles.indices.astype(np.uint16 if self.n_items <= 65536 else np.int32),
+            values=self.titles.weights.astype(np.float16),
+            genres=self.genres.astype(np.float16),
+            meta=np.frombuffer(
+                json.dumps({"genres": list(self.genre_names), "weights": self.weights}).encode(), np.uint8
+            ),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ProfileModel:
+        """Raises ValueError (or KeyError/OSError from numpy) on a malformed file; the caller words it."""
+        a = np.load(io.BytesIO(data))
+        nb = Neighbours.checked(a["indptr"], a["indices"], a["values"])
+        meta = json.loads(a["meta"].tobytes().decode("utf-8"))
+        genres = a["genres"].astype(np.float32)
+        names = tuple(str(g) for g in meta["genres"])
+        if genres.ndim != 2 or genres.shape != (len(names), nb.n_items) or not np.isfinite(genres).all():
+            raise ArgumentError(f"genre rows of shape {genres.shape} for {len(names)} genres and {nb.n_items} items")
+        return cls(nb, genres, names, _checked(meta["weights"]))
+
+
+def _checked(weights: object) -> dict[str, float]:
+    if not isinstance(weights, dict) or set(weights) != set(WEIGHT_KEYS):
+        raise ArgumentError(f"profile model weights must name {', '.join(WEIGHT_KEYS)}")
+    for k, v in weights.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < float("inf"):
+            raise ArgumentError(f"profile model weight {k} must be a finite number of at least 0, not {v!r}")
+    return {k: float(weights[k]) for k in WEIGHT_KEYS}
+
+
+def fit_profile_model(
+    train: Sequence[np.ndarray],
+    n_items: int,
+    genres_of_user: Sequence[Sequence[str]],
+    max_bytes: int = 6_000_000,
+    chunk: int = 512,
+) -> ProfileModel:
+    """The model from training histories (item rows) and the genres each user is into, its weights all 1 (the
+    export chooses them). Title rows keep the items co-occurring most with each (as many per row as fit
+    ``max_bytes`` at 4 bytes an entry; the rest count as never co-occurring)."""
+    try:
+        from scipy import sparse
+    except ImportError:
+        raise missing_extra("export", "scipy", "the profile model is fitted with scipy's sparse matrices") from None
+    users = [np.unique(np.asarray(s, np.int64)) for s in train]
+    lens = np.asarray([len(s) for s in users], np.float64)
+    rows = np.repeat(np.arange(len(users)), lens.astype(np.int64))
+    cols = np.concatenate(users) if users else np.zeros(0, np.int64)
+    x = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(users), n_items))
+    xw = sparse.diags((1.0 / np.maximum(lens, 1.0) ** ACTIVITY_POWER).astype(np.float32)) @ x
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    prior = ((counts + 1.0) / (counts.sum() + n_items)).astype(np.float32)
+    floor = np.float32(ALPHA) * prior
+    keep = int(min(max(1, n_items - 1), max(50, max_bytes // (4 * max(1, n_items)))))
+    xwt, xc = xw.T.tocsr(), x.tocsc()
+    parts = []
+    for a in range(0, n_items, chunk):
+        co = (xwt[a : a + chunk] @ xc).toarray()
+        co[np.arange(co.shape[0]), np.arange(a, a + co.shape[0])] = 0.0
+        parts.append(top_per_row(sparse.csr_matrix(np.log1p(co * (co >= _kth(co, keep)) / floor)), keep))
+    titles = Neighbours(
+        np.concatenate([[0], np.cumsum(np.concatenate([np.diff(p.indptr) for p in parts]))]).astype(np.int64),
+        np.concatenate([p.indices for p in parts]).astype(np.int32),
+        np.concatenate([p.weights for p in parts]).astype(np.float16).astype(np.float32),
+    )
+    held: dict[str, int] = {}
+    for gs in genres_of_user:
+        for g in set(gs):
+            held[g] = held.get(g, 0) + 1
+    names = tuple(
+        sorted((g for g, c in held.items() if c >= MIN_GENRE_USERS), key=lambda g: (-held[g], g))[:MAX_GENRES]
+    )
+    at = {g: k for k, g in enumerate(names)}
+    gr = [(at[g], u) for u, gs in enumerate(genres_of_user) for g in set(gs) if g in at]
+    member = sparse.csr_matrix(
+        (np.ones(len(gr), np.float32), ([k for k, _ in gr], [u for _, u in gr])), shape=(len(names), len(users))
+    )
+    genres = np.log1p(np.asarray((member @ xw).toarray(), np.float32) / floor[None, :])
+    return ProfileModel(titles, genres.astype(np.float16).astype(np.float32), names, dict.fromkeys(WEIGHT_KEYS, 1.0))
+
+
+def _kth(co: np.ndarray, keep: int) -> np.ndarray:
+    """Per row, the ``keep``-th largest value (entries below it are dropped; zero rows keep nothing)."""
+    if keep >= co.shape[1]:
+        return np.full((co.shape[0], 1), 1e-30, np.float32)
+    kth = -np.partition(-co, keep - 1, axis=1)[:, keep - 1 : keep]
+    return np.maximum(kth, 1e-30)

@@ -1,0 +1,84 @@
+"""The profile model (ranking/profile_model.py): what people who name these titles and genres chose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ondevice_rec.ranking.profile_model import WEIGHT_KEYS, ProfileModel, fit_profile_model
+
+# six users over six items: items 0 and 1 go together, as do 2 and 3; users 3-5 are "into" Film-Noir
+TRAIN = [np.array(s) for s in ([0, 1], [0, 1, 4], [1, 0, 5], [2, 3], [3, 2, 5], [2, 3, 4])]
+GENRES = [["Comedy"], ["Comedy"], ["Comedy"], ["Film-Noir"], ["Film-Noir"], ["Film-Noir"]]
+
+
+def _model(**weights: float) -> ProfileModel:
+    return fit_profile_model(TRAIN, 6, GENRES).with_weights({**dict.fromkeys(WEIGHT_KEYS, 1.0), **weights})
+
+
+def test_a_named_title_lifts_what_went_with_it() -> None:
+    s = _model().scores(np.array([0]), np.ones(1), [])
+    assert s[1] == s.max() and s[1] > s[2]
+    assert s[0] == 0  # an item never recommends itself through its own row
+
+
+def test_a_named_genre_lifts_what_its_users_chose() -> None:
+    m = _model()
+    noir = m.genres_in(["I'm into film noir and crime"])
+    assert [m.genre_names[k] for k in noir] == ["Film-Noir"]
+    s = m.scores(np.zeros(0, np.int64), np.zeros(0, np.float32), noir)
+    assert min(s[2], s[3]) > max(s[0], s[1])
+
+
+@pytest.mark.parametrize(
+    "clauses,found",
+    [
+        (["I like comedies"], []),  # "comedies" is not "Comedy" + s: no stemming beyond a plural s
+        (["film noirs please"], ["Film-Noir"]),
+        (["COMEDY"], ["Comedy"]),
+        (["film-noir, comedy"], ["Comedy", "Film-Noir"]),
+        (["noir"], []),  # a part of a genre's name is not the genre
+        ([], []),
+    ],
+)
+def test_genres_are_matched_as_whole_words(clauses: list[str], found: list[str]) -> None:
+    m = _model()
+    assert sorted(m.genre_names[k] for k in m.genres_in(clauses)) == found
+
+
+def test_weights_pick_the_sums_by_whether_titles_are_named() -> None:
+    m = _model(titles=0.0, genres_with_titles=0.0, genres=2.0)
+    assert not m.scores(np.array([0]), np.ones(1), [0]).any()  # a titled profile: both weights 0
+    assert m.scores(np.array([-1]), np.ones(1), [0]).any()  # a title outside the table: words only
+    half = m.scores(np.array([-1]), np.ones(1), [0])
+    one = _model(genres=1.0).scores(np.array([-1]), np.ones(1), [0])
+    assert np.allclose(half, 2 * one)
+
+
+def test_a_match_counts_by_its_confidence() -> None:
+    m = _model()
+    assert np.allclose(m.scores(np.array([0]), np.array([0.5]), []), 0.5 * m.scores(np.array([0]), np.ones(1), []))
+
+
+def test_round_trip_and_malformed_files() -> None:
+    m = _model(titles=0.5, genres=0.25)
+    back = ProfileModel.from_bytes(m.to_bytes())
+    assert back.genre_names == m.genre_names and back.weights == m.weights
+    assert np.array_equal(back.titles.indices, m.titles.indices)
+    assert np.allclose(back.genres, m.genres, atol=1e-2)
+    with pytest.raises(ValueError, match="weights must name"):
+        m.with_weights({"titles": 1.0})
+    with pytest.raises(ValueError, match="at least 0"):
+        m.with_weights({**m.weights, "genres": -1.0})
+    with pytest.raises((ValueError, KeyError, OSError)):
+        ProfileModel.from_bytes(b"not a model")
+
+
+def test_title_rows_keep_what_fits_the_byte_budget() -> None:
+    rng = np.random.default_rng(0)
+    train = [rng.choice(300, 40, replace=False) for _ in range(200)]
+    small = fit_profile_model(train, 300, [[] for _ in train], max_bytes=300 * 4 * 60)
+    assert int(np.diff(small.titles.indptr).max()) <= 60
+    full = fit_profile_model(train, 300, [[] for _ in train])
+    assert int(np.diff(full.titles.indptr).max()) > 60
+    assert small.genre_names == () and small.genres.shape == (0, 300)
