@@ -19,7 +19,7 @@ from _export_split import export_split
 
 from ondevice_rec.bundle import write_bundle
 from ondevice_rec.eval.runtime import fit_bundle
-from ondevice_rec.export.cold_start import choose_cold_start
+from ondevice_rec.export.cold_start import PROFILE_MODEL_WEIGHTS, choose_cold_start
 
 
 def main() -> None:
@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("dst", type=Path)
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--no-profile-model", action="store_true", help="choose without it (the ablation)")
     args = ap.parse_args()
     m, cfg, split = export_split(args.src, args.dataset, args.data_dir)
     assert m.two_tower is not None
@@ -35,7 +36,10 @@ def main() -> None:
     t0 = time.perf_counter()
     log = lambda msg, f: print(f"{msg} {f:.0%}", flush=True)  # noqa: E731
     fitted.encoder.profile_model = None  # chosen afresh, as the export does
-    chosen = choose_cold_start(split, fitted.encoder, fitted.matrix, int(cfg.get("seed", 0)), log)
+    weights = (0.0,) if args.no_profile_model else PROFILE_MODEL_WEIGHTS
+    chosen = choose_cold_start(
+        split, fitted.encoder, fitted.matrix, int(cfg.get("seed", 0)), log, model_weights=weights
+    )
     report = {**chosen.report, "seconds": round(time.perf_counter() - t0, 1)}
     files: dict[str, bytes | Path] = {n: args.src / n for n in m.files if n != m.two_tower.profile_model}
     spec = replace(m.two_tower, **chosen.settings, profile_model=None)

@@ -43,14 +43,21 @@ def profile_model_of(split: Split) -> ProfileModel:
 
 
 def choose_cold_start(
-    split: Split, encoder: Any, item_vecs: np.ndarray, seed: int, log: Log, users: int = 1000
+    split: Split,
+    encoder: Any,
+    item_vecs: np.ndarray,
+    seed: int,
+    log: Log,
+    users: int = 1000,
+    model_weights: tuple[float, ...] = PROFILE_MODEL_WEIGHTS,
 ) -> ColdStart:
     """The cold-start settings for users with a profile and no events, chosen on the validation item of up to
     ``users`` users, each scored as the runtime scores them (clauses, the titles named, the prior, the item-item
     blend and the profile model) with the two profiles ``odrec eval`` simulates, written from training items
     only: v1 (genres and decade) and v2 (three liked titles and genres). Profiles the runtime reads as words only
     choose the popularity weight and the profile model's genre weight; those naming catalogue titles (then the
-    whole history) choose theirs, the factor on the item-item blend and the model's title and genre weights."""
+    whole history) choose theirs, the factor on the item-item blend and the model's title and genre weights, each
+    from ``model_weights`` (``(0.0,)``: without the model, its ablation)."""
     from ..eval.runtime import RuntimeFitted
     from ..ranking.pipeline import named_titles
 
@@ -67,7 +74,7 @@ def choose_cold_start(
     rows = np.concatenate([us, us])
     titled = np.asarray([named_titles(p) > 0 for p in read])
     scales = COLD_ITEM_ITEM_SCALES if getattr(encoder, "item_item", None) is not None else (1.0,)
-    mw = PROFILE_MODEL_WEIGHTS
+    mw = model_weights
     words = _cold_grid(fitted, model, split, read, rows, ~titled, [(w, 1.0, 0.0, g) for w in COLD_WEIGHTS for g in mw])
     grid = [(w, s, t, g) for w in COLD_WEIGHTS for s in scales for t in mw for g in mw]
     titles = _cold_grid(fitted, model, split, read, rows, titled, grid)
