@@ -129,7 +129,9 @@ def test_the_profile_model_ranks_users_without_events(tiny_bundle, tmp_path: Pat
     spec = replace(manifest.two_tower, profile_model="profile_model.npz")
     write_bundle(tmp_path / "b", replace(manifest, files={}, two_tower=spec), files)
     assert load_bundle(tmp_path / "b").manifest.two_tower.profile_model == "profile_model.npz"
-    lists = {}
+    from ondevice_rec.ranking.reasons import REASON_TERMS
+
+    lists, reasons = {}, set()
     for scale in (1.0, 0.0):
         with Recommender.open(tmp_path / f"{scale}.db", bundle=tmp_path / "b",
                               config=RankingConfig(profile_model_scale=scale)) as rec:  # fmt: skip
@@ -143,6 +145,14 @@ def test_the_profile_model_ranks_users_without_events(tiny_bundle, tmp_path: Pat
             lists[scale] = {
                 u: [(r.item_id, round(r.score, 5)) for r in rec.recommend(u, k=8)] for u in ("cold", "warm")
             }
+            for r in rec.recommend("cold", k=8):  # each reason names the largest term, the profile model's too
+                why = r.explanation
+                top = max(REASON_TERMS, key=lambda t: why["contributions"][t])
+                assert why["decided_by"] == top, (r.reason, why)
+                reasons.add(why["signal"])
+                if why["signal"] == "profile_model":
+                    assert r.reason.startswith("Chosen by people who "), r.reason
+    assert "profile_model" in reasons
     assert lists[1.0]["cold"] != lists[0.0]["cold"]
     assert lists[1.0]["warm"] == lists[0.0]["warm"]
     jazz = {split.item_ids[i] for i in range(split.n_items) if "jazz" in split.item_tags[i]}

@@ -17,9 +17,11 @@ def _model(**weights: float) -> ProfileModel:
 
 
 def test_a_named_title_lifts_what_went_with_it() -> None:
-    s = _model().scores(np.array([0]), np.ones(1), [])
-    assert s[1] == s.max() and s[1] > s[2]
-    assert s[0] == 0  # an item never recommends itself through its own row
+    m = _model()
+    s = m.scores(np.array([0]), np.ones(1), [])
+    assert s[1] == s.max() > 0 > s[2]  # chosen with it more, and less, than popularity predicts
+    assert s[0] == pytest.approx(m.title_floor[0])  # an item never recommends itself through its own row
+    assert m.title_links(np.array([0, -1]), 1) == pytest.approx([s[1], 0.0])
 
 
 def test_a_named_genre_lifts_what_its_users_chose() -> None:
@@ -27,7 +29,8 @@ def test_a_named_genre_lifts_what_its_users_chose() -> None:
     noir = m.genres_in(["I'm into film noir and crime"])
     assert [m.genre_names[k] for k in noir] == ["Film-Noir"]
     s = m.scores(np.zeros(0, np.int64), np.zeros(0, np.float32), noir)
-    assert min(s[2], s[3]) > max(s[0], s[1])
+    assert min(s[2], s[3]) > 0 > max(s[0], s[1])
+    assert m.genre_term(noir[0], 2, titled=False) == pytest.approx(s[2])
 
 
 @pytest.mark.parametrize(
@@ -65,6 +68,7 @@ def test_round_trip_and_malformed_files() -> None:
     back = ProfileModel.from_bytes(m.to_bytes())
     assert back.genre_names == m.genre_names and back.weights == m.weights
     assert np.array_equal(back.titles.indices, m.titles.indices)
+    assert np.allclose(back.title_floor, m.title_floor) and np.allclose(back.genre_floor, m.genre_floor)
     assert np.allclose(back.genres, m.genres, atol=1e-2)
     with pytest.raises(ValueError, match="weights must name"):
         m.with_weights({"titles": 1.0})

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import RankingConfig, for_user
 from .profile import Profile
-from .reasons import Why, describe_context, explain, render
+from .reasons import Said, Why, describe_context, explain, render
 from .rerank import fused_order
 from .scoring import (
     NO_EVENTS,
@@ -382,7 +382,8 @@ def rank(
     whys: list[Why | None] = [None] * len(rows)
     if state.personalised and not (reranker is not None and req.llm_reasons):
         terms = _terms_of(rows, state, snap, pop, ctx_pop, blend, penalty, cfg, modal, said)
-        whys = list[Why | None](_explain(rows, state, snap, encoder, terms, blend is not None, req, cfg))
+        said_by = _said(snap, signals, encoder) if said is not None else None
+        whys = list[Why | None](_explain(rows, state, snap, encoder, terms, blend is not None, req, cfg, said_by))
         named = {r for w in whys if w is not None for r, _, _ in w.rows}
         missing = [int(snap.iids[r]) for r in named if int(snap.iids[r]) not in shown]
         if missing:
@@ -488,14 +489,37 @@ def _explain(
     blended: bool,
     req: Request,
     cfg: RankingConfig,
+    said: Said | None = None,
 ) -> list[Why]:
     """Why each personalised pick was chosen (the item-item table names the history item behind a co-occurrence
-    reason when the bundle blends one in)."""
+    reason when the bundle blends one in; ``said``, the profile model's titles and genres behind its picks)."""
     links = None
     if blended and encoder.item_item is not None and snap.table_rows is not None:
         links = encoder.item_item.catalogue_links(state.history_rows, snap.table_rows, state.history_at)
     linked = (lambda _h, r: links(r)) if links is not None else None
-    return explain(rows, state, terms, snap.vectors, snap.tags, req.context, cfg, linked)
+    return explain(rows, state, terms, snap.vectors, snap.tags, req.context, cfg, linked, said)
+
+
+def _said(snap: CatalogSnapshot, signals: UserSignals, encoder: Encoder) -> Said | None:
+    """:data:`Said` of the bundle's profile model for this profile (as :func:`profile_model_scores` weighs it)."""
+    model, prof = encoder.profile_model, signals.profile
+    table = snap.table_rows
+    if model is None or prof is None or table is None:
+        return None
+    at = snap.rows_of([m.iid for m in prof.mentions if m.liked])
+    titled = bool((table[at[at >= 0]] >= 0).any())  # as ProfileModel.scores reads a profile
+    genres = model.genres_in(prof.positive)
+
+    def said(history_rows: Sequence[int], row: int) -> tuple[np.ndarray, str, float]:
+        target = int(table[row])
+        if target < 0:
+            return np.zeros(len(history_rows), np.float32), "", 0.0
+        links = model.title_links(table[np.asarray(history_rows, np.int64)], target)
+        adds = [model.genre_term(k, target, titled) for k in genres]
+        k = int(np.argmax(adds)) if adds else -1
+        return links, (model.genre_names[genres[k]] if k >= 0 and adds[k] > 0 else ""), max(adds, default=0.0)
+
+    return said
 
 
 def _terms_of(
@@ -518,8 +542,7 @@ def _terms_of(
     terms["impressions"] = -penalty[idx]
     if modal is not None:
         terms["modalities"] = modal[idx]
-    if said is not None:
-        terms["profile_model"] = said[idx]
+    terms["profile_model"] = said[idx] if said is not None else np.zeros(len(idx), np.float32)
     return terms
 
 

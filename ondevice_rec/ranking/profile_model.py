@@ -4,18 +4,20 @@ user with no events of their own (cold start from words).
 A naive-Bayes log-ratio model learned at export from the training histories. For a profile that names liked
 titles ``J`` and genres ``G``, every item ``i`` gets
 
-    Σ_j log(1 + c(j, i) / (α·p_i))  and  Σ_g log(1 + c(g, i) / (α·p_i)),
+    Σ_j log((c(j, i) + α·p_i) / (n_j + α)) − log p_i  and  Σ_g (the same with c(g, i), n_g),
 
 ``c(j, i)`` the co-occurrence of ``j`` and ``i`` in a training history, ``c(g, i)`` how often the users "into"
 genre ``g`` (the genres most over-represented in their history) had ``i``, each history weighted by
-1/√(its length) so that a few very long histories do not decide every row; ``p_i`` the item's share of training
-users (add-one); ``α`` the smoothing towards the prior. This is log P(i | j) − log P(i) up to a constant per
-named item, so with the popularity prior beside it the sum ranks as P(i | J, G) under naive Bayes. The two sums
-are added to the runtime's score with weights chosen on validation at export; the item-item blend (what follows
-what) reads a history's order, this model reads a set, which is what a profile is.
+1/√(its length) so that a few very long histories do not decide every row; ``n`` a row's total; ``p_i`` the
+item's share of training users (add-one); ``α`` the smoothing towards the prior. Each term is the smoothed
+log P(i | j) − log P(i): 0 for an item chosen with ``j`` as often as its popularity predicts, above 0 for one
+chosen more (what a reason may name), so with the popularity prior beside it the sum ranks as P(i | J, G) under
+naive Bayes. The two sums are added to the runtime's score with weights chosen on validation at export; the
+item-item blend (what follows what) reads a history's order, this model reads a set, which is what a profile is.
 
-Only aggregate counts are kept (no one's history): a row per item holds its ``neighbours`` largest co-occurring
-items, a row per genre every item. One implementation for the export (``fit_profile_model``) and the runtime.
+Only aggregate figures are kept (no one's history): a row per item holds the items co-occurring most with it
+(the rest count as never co-occurring: the row's floor, log(α / (n_j + α))), a row per genre every item. One
+implementation for the export (``fit_profile_model``) and the runtime.
 """
 
 from __future__ import annotations
@@ -44,13 +46,16 @@ def _norm(text: str) -> str:
 
 @dataclass(frozen=True)
 class ProfileModel:
-    """``titles``: the title rows (CSR over the bundle's item rows, values the log ratios above); ``genres``:
-    (n_genres, n_items) log ratios, row ``k`` for ``genre_names[k]``; ``weights``: the factor on each sum, by
+    """``titles``: the title rows (CSR over the bundle's item rows), each entry its log ratio above its row's
+    floor ``title_floor`` (what every item not in the row gets); ``genres``: (n_genres, n_items) the same above
+    ``genre_floor``, row ``k`` for ``genre_names[k]``; ``weights``: the factor on each sum, by
     :data:`WEIGHT_KEYS` — the titles', the genres' in a profile that names titles, the genres' in one that
     does not (chosen on validation at export)."""
 
     titles: Neighbours
+    title_floor: np.ndarray
     genres: np.ndarray
+    genre_floor: np.ndarray
     genre_names: tuple[str, ...]
     weights: dict[str, float]
 
@@ -77,19 +82,35 @@ class ProfileModel:
         """(n_items,) float32: the weighted sums for the named titles (table rows, -1 = not in the table; each
         scaled by ``title_weights``, a match's confidence) and genre rows."""
         rows = np.asarray(title_rows, np.int64)
-        titled = bool((rows >= 0).any())
+        ok = rows >= 0
+        titled = bool(ok.any())
         out = np.zeros(self.n_items, np.float32)
-        if titled and self.weights["titles"]:
-            out += self.titles.scores(rows, entry_weights=np.asarray(title_weights, np.float32)) * np.float32(
-                self.weights["titles"]
-            )
-        g_w = self.weights["genres_with_titles" if titled else "genres"]
+        t_w = np.float32(self.weights["titles"])
+        if titled and t_w:
+            conf = np.asarray(title_weights, np.float32)
+            out += self.titles.scores(rows, entry_weights=conf) * t_w
+            out += np.float32((self.title_floor[rows[ok]] * conf[ok]).sum()) * t_w
+        g_w = np.float32(self.weights["genres_with_titles" if titled else "genres"])
         if genres and g_w:
-            out += self.genres[list(genres)].sum(axis=0, dtype=np.float32) * np.float32(g_w)
+            ks = list(genres)
+            out += (self.genres[ks].sum(axis=0, dtype=np.float32) + self.genre_floor[ks].sum()) * g_w
         return out
 
+    def title_links(self, title_rows: np.ndarray, target: int) -> np.ndarray:
+        """Per named title (table rows, -1 = none: 0), its weighted term for item row ``target``."""
+        rows = np.asarray(title_rows, np.int64)
+        above = self.titles.links(rows)(target)
+        return np.where(rows >= 0, above + self.title_floor[rows.clip(min=0)], 0.0) * self.weights["titles"]
+
+    def genre_term(self, genre: int, target: int, titled: bool) -> float:
+        """Genre row ``genre``'s weighted term for item row ``target``."""
+        w = self.weights["genres_with_titles" if titled else "genres"]
+        return float(self.genres[genre, target] + self.genre_floor[genre]) * w
+
     def with_weights(self, weights: dict[str, float]) -> ProfileModel:
-        return ProfileModel(self.titles, self.genres, self.genre_names, _checked(weights))
+        return ProfileModel(
+            self.titles, self.title_floor, self.genres, self.genre_floor, self.genre_names, _checked(weights)
+        )
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
@@ -98,7 +119,9 @@ class ProfileModel:
             indptr=self.titles.indptr,
             indices=self.titles.indices.astype(np.uint16 if self.n_items <= 65536 else np.int32),
             values=self.titles.weights.astype(np.float16),
+            title_floor=self.title_floor.astype(np.float32),
             genres=self.genres.astype(np.float16),
+            genre_floor=self.genre_floor.astype(np.float32),
             meta=np.frombuffer(
                 json.dumps({"genres": list(self.genre_names), "weights": self.weights}).encode(), np.uint8
             ),
@@ -112,10 +135,15 @@ class ProfileModel:
         nb = Neighbours.checked(a["indptr"], a["indices"], a["values"])
         meta = json.loads(a["meta"].tobytes().decode("utf-8"))
         genres = a["genres"].astype(np.float32)
+        t_floor, g_floor = a["title_floor"].astype(np.float32), a["genre_floor"].astype(np.float32)
         names = tuple(str(g) for g in meta["genres"])
         if genres.ndim != 2 or genres.shape != (len(names), nb.n_items) or not np.isfinite(genres).all():
             raise ArgumentError(f"genre rows of shape {genres.shape} for {len(names)} genres and {nb.n_items} items")
-        return cls(nb, genres, names, _checked(meta["weights"]))
+        if t_floor.shape != (nb.n_items,) or g_floor.shape != (len(names),):
+            raise ArgumentError(f"floors of shape {t_floor.shape} and {g_floor.shape}")
+        if not (np.isfinite(t_floor).all() and np.isfinite(g_floor).all()):
+            raise ArgumentError("floors must be finite")
+        return cls(nb, t_floor, genres, g_floor, names, _checked(meta["weights"]))
 
 
 def _checked(weights: object) -> dict[str, float]:
@@ -152,10 +180,11 @@ def fit_profile_model(
     floor = np.float32(ALPHA) * prior
     keep = int(min(max(1, n_items - 1), max(50, max_bytes // (4 * max(1, n_items)))))
     xwt, xc = xw.T.tocsr(), x.tocsc()
-    parts = []
+    parts, totals = [], []
     for a in range(0, n_items, chunk):
         co = (xwt[a : a + chunk] @ xc).toarray()
         co[np.arange(co.shape[0]), np.arange(a, a + co.shape[0])] = 0.0
+        totals.append(co.sum(axis=1))
         parts.append(top_per_row(sparse.csr_matrix(np.log1p(co * (co >= _kth(co, keep)) / floor)), keep))
     titles = Neighbours(
         np.concatenate([[0], np.cumsum(np.concatenate([np.diff(p.indptr) for p in parts]))]).astype(np.int64),
@@ -174,8 +203,13 @@ def fit_profile_model(
     member = sparse.csr_matrix(
         (np.ones(len(gr), np.float32), ([k for k, _ in gr], [u for _, u in gr])), shape=(len(names), len(users))
     )
-    genres = np.log1p(np.asarray((member @ xw).toarray(), np.float32) / floor[None, :])
-    return ProfileModel(titles, genres.astype(np.float16).astype(np.float32), names, dict.fromkeys(WEIGHT_KEYS, 1.0))
+    by_genre = np.asarray((member @ xw).toarray(), np.float32)
+    genres = np.log1p(by_genre / floor[None, :]).astype(np.float16).astype(np.float32)
+    t_floor = np.log(ALPHA / (np.concatenate(totals) + ALPHA)) if totals else np.zeros(0)
+    g_floor = np.log(ALPHA / (by_genre.sum(axis=1) + ALPHA))
+    return ProfileModel(
+        titles, t_floor.astype(np.float32), genres, g_floor.astype(np.float32), names, dict.fromkeys(WEIGHT_KEYS, 1.0)
+    )
 
 
 def _kth(co: np.ndarray, keep: int) -> np.ndarray:

@@ -29,7 +29,7 @@ def _quote(s: str, limit: int = 60) -> str:
 
 
 # the score's terms a reason can name (``avoid`` and impressions only ever lower a score)
-REASON_TERMS = ("similarity", "popularity", "context", "item_item")
+REASON_TERMS = ("similarity", "popularity", "context", "item_item", "profile_model")
 # the term each reason signal stands for
 TERM_OF_SIGNAL = {
     "history": "similarity",
@@ -39,7 +39,11 @@ TERM_OF_SIGNAL = {
     "popularity": "popularity",
     "context": "context",
     "item_item": "item_item",
+    "profile_model": "profile_model",
 }
+# ``said(history_rows, row)``: per history row what its named title adds to ``row`` through the profile model,
+# and the named genre adding most to it with what it adds ("" and 0 without one)
+Said = Callable[[Sequence[int], int], tuple[np.ndarray, str, float]]
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ class Why:
     of its score), the rows it names (``rows``: (row, similarity, weight), the first one named in the
     sentence) and every term's contribution."""
 
-    signal: str  # history | profile | tags | activity (the similarity term) | popularity | context | item_item
+    # history | profile | tags | activity (the similarity term) | popularity | context | item_item | profile_model
+    signal: str
     rows: tuple[tuple[int, float, float], ...] = ()
     verb: str = ""
     clause: str = ""
@@ -136,18 +141,22 @@ def explain(
     request_ctx: Sequence[str],
     cfg: RankingConfig,
     linked: Callable[[Sequence[int], int], np.ndarray] | None = None,
+    said: Said | None = None,
 ) -> list[Why]:
     """Why each of ``rows`` was picked. ``terms``: each score term's value for the picks (in ``rows``
     order; see ``score_terms``, plus ``item_item`` and ``impressions`` where they apply): the reason names
     the largest positive one, so a pick that popularity carried says so. ``vectors`` gives float32 rows of the
-    catalogue; ``linked(history_rows, row)`` the item-item link of each history row to ``row``."""
+    catalogue; ``linked(history_rows, row)`` the item-item link of each history row to ``row``; ``said`` what
+    the profile model's titles and genres add to it (:data:`Said`)."""
     view = _HistoryView.of(state, vectors, tags)
     picks = _unit(vectors(list(rows))) if len(rows) else np.zeros((0, 0), np.float32)
     best, sims = _nearest(rows, picks, state, view, tags)
     out = []
     for i, (r, x) in enumerate(zip(rows, picks)):
         contrib = {name: round(float(v[i]), 4) for name, v in terms.items()}
-        out.append(_explain_one(r, x, int(best[i]), sims[:, i], state, view, contrib, tags, request_ctx, cfg, linked))
+        out.append(
+            _explain_one(r, x, int(best[i]), sims[:, i], state, view, contrib, tags, request_ctx, cfg, linked, said)
+        )
     return out
 
 
@@ -184,6 +193,7 @@ def _explain_one(
     request_ctx: Sequence[str],
     cfg: RankingConfig,
     linked: Callable[[Sequence[int], int], np.ndarray] | None,
+    said: Said | None = None,
 ) -> Why:
     hist_sim = float(sims[best]) if best >= 0 else 0.0
     clause, clause_sim = "", 0.0
@@ -213,6 +223,13 @@ def _explain_one(
         if j >= 0 and links[j] > 0:
             return Why("item_item", contributing(j, 1), verb=_VERB.get(state.history_kinds[j], "liked"),
                        weight=round(float(links[j]), 4), contributions=contrib)  # fmt: skip
+    if term == "profile_model" and said is not None:
+        links, genre, g_add = said(view.rows, row)
+        j = int(np.argmax(links)) if links.size else -1
+        if j >= 0 and links[j] > 0 and links[j] >= g_add:
+            return Why("profile_model", contributing(j, 1), verb=_VERB.get(state.history_kinds[j], "liked"),
+                       weight=round(float(links[j]), 4), contributions=contrib)  # fmt: skip
+        return Why("profile_model", tag=genre, weight=round(g_add, 4), contributions=contrib)
     if term in ("popularity", "context"):
         also = contributing(best, 1) if like else ()
         return Why(term, also, verb=verb, context=tuple(request_ctx), contributions=contrib)
@@ -243,6 +260,10 @@ def render(why: Why, names: Mapping[int, tuple[str, str]]) -> tuple[str, dict[st
     elif why.signal == "item_item" and items:
         sentence = f"Often chosen together with {first}, which you {why.verb}"
         info.update(items=items, link=why.weight)
+    elif why.signal == "profile_model":
+        who = f"also {why.verb} {first}" if items else f"are into {why.tag}" if why.tag else "wrote profiles like yours"
+        sentence = f"Chosen by people who {who}"
+        info.update(items=items, tag=why.tag, weight=why.weight)
     elif why.signal == "profile":
         text = _LEAD.sub("", why.clause) or why.clause
         sentence = f"Matches your interest in {_quote(text)}"
