@@ -86,3 +86,12 @@ def test_title_rows_keep_what_fits_the_byte_budget() -> None:
     full = fit_profile_model(train, 300, [[] for _ in train])
     assert int(np.diff(full.titles.indptr).max()) > 60
     assert small.genre_names == () and small.genres.shape == (0, 300)
+
+
+def test_without_titles_keeps_the_genre_rows_and_is_small() -> None:
+    m = _model(titles=0.0)
+    g = m.without_titles()
+    assert g.titles.indptr[-1] == 0 and len(g.to_bytes()) < len(m.to_bytes())
+    noir = m.genres_in(["noir film", "film noir"])
+    assert np.array_equal(g.scores(np.array([-1]), np.ones(1), noir), m.scores(np.array([-1]), np.ones(1), noir))
+    assert np.array_equal(ProfileModel.from_bytes(g.to_bytes()).genres, g.genres)

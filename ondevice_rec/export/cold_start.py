@@ -82,6 +82,8 @@ def choose_cold_start(
     t_w, t_s, t_t, t_g = titles["chosen"] or (None, None, 0.0, 0.0)
     weights = {"titles": t_t, "genres_with_titles": t_g, "genres": g_w}
     shipped = model.with_weights(weights) if any(weights.values()) else None
+    if shipped is not None and not weights["titles"]:
+        shipped = shipped.without_titles()  # the genre rows alone
     log(f"cold-start popularity weight {w_w}; profiles naming titles {t_w}, item-item × {t_s}; profile model "
         f"{weights if shipped else 'not used'}", 1.0)  # fmt: skip
     settings = {"cold_popularity_weight": w_w, "cold_titles_popularity_weight": t_w}

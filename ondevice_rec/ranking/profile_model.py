@@ -107,6 +107,13 @@ class ProfileModel:
         w = self.weights["genres_with_titles" if titled else "genres"]
         return float(self.genres[genre, target] + self.genre_floor[genre]) * w
 
+    def without_titles(self) -> ProfileModel:
+        """The same genre rows with no title rows (what ships when the titles' weight is 0)."""
+        empty = Neighbours(np.zeros(self.n_items + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+        return ProfileModel(
+            empty, np.zeros(self.n_items, np.float32), self.genres, self.genre_floor, self.genre_names, self.weights
+        )
+
     def with_weights(self, weights: dict[str, float]) -> ProfileModel:
         return ProfileModel(
             self.titles, self.title_floor, self.genres, self.genre_floor, self.genre_names, _checked(weights)
