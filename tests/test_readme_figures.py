@@ -1623,6 +1623,123 @@ FIGURES += [
 ]
 
 
+PRM_K, PRM_S = "profile-model-ml-100k/", "profile-model-ml-latest-small/"
+
+
+def cold_valid(rel: str, kind: str, chosen: bool) -> Callable[[], list[float]]:
+    """The profile model's validation NDCG@10 of profiles naming titles or in words (``kind``): at the chosen
+    weights, or the best without the model."""
+    field = "valid_ndcg10_chosen" if chosen else "best_valid_ndcg10_without"
+    return key(rel + "manifest.json", "training", "cold_start", "profile_model", field, kind)
+
+
+def cold_ratio(rel: str, scenario: str, model: str) -> Callable[[], list[float]]:
+    """A cold scenario's NDCG@10 of ``model`` and its ratio to Popularity's in the same run."""
+
+    def get() -> list[float]:
+        res = _load(rel + "results.json")["results"][scenario]
+        runs = res[next(iter(res))]
+        got, pop = runs[model]["NDCG@10"]["mean"], runs["popularity"]["NDCG@10"]["mean"]
+        return [got, got / pop]
+
+    return get
+
+
+def titled_at(rel: str, weight: str) -> Callable[[], list[float]]:
+    """The best validation NDCG@10 of profiles naming titles at one title weight of the profile model."""
+    grid = key(rel + "manifest.json", "training", "cold_start", "titles", "valid_ndcg10")
+    return lambda: [max(v for k, v in grid()[0].items() if k.split("/")[2] == weight)]
+
+
+PRM_KM, PRM_SM = "bundle:ml-100k-profile-model", "bundle:ml-latest-small-profile-model"
+FIGURES += [
+    (
+        "the 30-minute budget kept {:.0f} of 3 students on ML-100K and {:.0f} on ml-latest-small",
+        [
+            key(PRM_K + "export-manifest.json", "training", "ensemble", "time_budget", "members_trained"),
+            key(PRM_S + "export-manifest.json", "training", "ensemble", "time_budget", "members_trained"),
+        ],
+        "FMT",
+    ),
+    (
+        "| validation NDCG@10, profiles naming titles: best without the model → chosen | {:.5f} → {:.5f} | {:.5f} → "
+        "{:.5f} |",
+        [cold_valid(r, "titles", c) for r in (PRM_K, PRM_S) for c in (False, True)],
+        "FMT",
+    ),
+    (
+        "| validation NDCG@10, profiles in words: best without the model → chosen | {:.5f} → {:.5f} | {:.5f} → "
+        "{:.5f} |",
+        [cold_valid(r, "words", c) for r in (PRM_K, PRM_S) for c in (False, True)],
+        "FMT",
+    ),
+    (
+        "| weights chosen (titles; genres with titles; genres alone) | {:g}; {:g}; {:g} | {:g}; {:g}; {:g} |",
+        [
+            key(r + "manifest.json", "training", "cold_start", "profile_model", "weights", w)
+            for r in (PRM_K, PRM_S)
+            for w in ("titles", "genres_with_titles", "genres")
+        ],
+        "FMT",
+    ),
+    (
+        "| v2 (three liked titles, two genres), with the model | {:.4f} ({:.2f} × Popularity) | {:.4f} ({:.2f} ×) |",
+        [cold_ratio(PRM_K, "cold-user-v2", PRM_KM), cold_ratio(PRM_S, "cold-user-v2", PRM_SM)],
+        "FMT",
+    ),
+    (
+        "| the same without the model (ablation): with − without | {:+.4f} [{:+.4f}, {:+.4f}], p {:.3f} | {:+.4f} "
+        "[{:+.4f}, {:+.4f}], p {:.3f} |",
+        [paired_row(r + "paired-without-vs-with.md", "cold-user-v2") for r in (PRM_K, PRM_S)],
+        "FMT",
+    ),
+    (
+        "| v1 (genres and decade), with the model | {:.4f} ({:.2f} ×) | {:.4f} ({:.2f} ×) |",
+        [cold_ratio(PRM_K, "cold-user", PRM_KM), cold_ratio(PRM_S, "cold-user", PRM_SM)],
+        "FMT",
+    ),
+    (
+        "| the same without the model: with − without | {:+.4f} [{:+.4f}, {:+.4f}], p {:.3f} | {:+.4f} [{:+.4f}, "
+        "{:+.4f}], p {:.3f} |",
+        [paired_row(r + "paired-without-vs-with.md", "cold-user") for r in (PRM_K, PRM_S)],
+        "FMT",
+    ),
+    (
+        "| Popularity | {:.4f} | {:.4f} |",
+        [
+            mean(PRM_K + "results.json", "cold-user", "full", "popularity"),
+            mean(PRM_S + "results.json", "cold-user", "llamarec", "popularity"),
+        ],
+        "FMT",
+    ),
+    (
+        "the best titled-profile score with a title weight of 0.25 was {:.5f} on ML-100K and {:.5f} on ml-latest-small "
+        "against {:.5f} and {:.5f} at 0, so only genre rows ship ({:.0f} KB and {:.0f} KB).",
+        [
+            titled_at(PRM_K, "0.25"),
+            titled_at(PRM_S, "0.25"),
+            titled_at(PRM_K, "0.0"),
+            titled_at(PRM_S, "0.0"),
+            lambda: [_load(PRM_K + "manifest.json")["files"]["profile_model.npz"]["size"] / 1e3],
+            lambda: [_load(PRM_S + "manifest.json")["files"]["profile_model.npz"]["size"] / 1e3],
+        ],
+        "FMT",
+    ),
+    (
+        "v2 reaches {:.2f} × and {:.2f} × Popularity, v1 {:.2f} × and {:.2f} ×.",
+        [
+            lambda: [
+                cold_ratio(PRM_K, "cold-user-v2", PRM_KM)()[1],
+                cold_ratio(PRM_S, "cold-user-v2", PRM_SM)()[1],
+                cold_ratio(PRM_K, "cold-user", PRM_KM)()[1],
+                cold_ratio(PRM_S, "cold-user", PRM_SM)()[1],
+            ]
+        ],
+        "FMT",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
