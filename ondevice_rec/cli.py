@@ -1253,7 +1253,7 @@ def export_summary(manifest: Manifest) -> list[str]:
             f"profile model for users without events: weights {pm['weights']}, {pm['bytes'] / 1e6:.1f} MB "
             f"(validation NDCG@10: {said})"
             if pm["used"]
-            else f"profile model for users without events: not shipped, no weight beat none on validation ({said})"
+            else f"profile model for users without events: not shipped, no weight beat none on validation: {said}"
         )
     if tr.get("stopped_by") == "time budget":
         epochs = tr["log"][-1]["epoch"] if tr.get("log") else "?"

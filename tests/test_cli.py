@@ -244,8 +244,8 @@ def test_export_summary_flags_a_weak_teacher() -> None:
     pm = {**pm, "used": False, "bytes": 0, "valid_ndcg10_chosen": {"words": 0.04, "titles": None}}
     said = export_summary(replace(base, training={"cold_start": {"profile_model": pm}}))
     assert said[0] == (
-        "profile model for users without events: not shipped, no weight beat none on validation "
-        "(profiles in words 0.0400 (0.0400 without))"
+        "profile model for users without events: not shipped, no weight beat none on validation: "
+        "profiles in words 0.0400 (0.0400 without)"
     )
 
 

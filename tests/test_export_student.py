@@ -140,6 +140,12 @@ def test_the_profile_model_ranks_users_without_events(tiny_bundle, tmp_path: Pat
             for u in ("cold", "warm"):
                 rec.consent(u).grant("personalization")
             rec.set_profile("cold", f"I loved {split.item_title[0]}. I'm into jazz.")
+            rec.consent("refuses").grant("personalization")
+            rec.set_profile("refuses", f"I loved {split.item_title[0]}, no space")
+            if scale:  # "no space": what the model says never lifts a space item
+                for r in rec.recommend("refuses", k=30, diversity=0.0):
+                    if "space" in split.item_tags[split.item_ids.index(r.item_id)]:
+                        assert r.explanation["contributions"]["profile_model"] <= 0.0, r
             for i in (1, 4, 7):
                 rec.record("warm", split.item_ids[i], kind="like")
             lists[scale] = {

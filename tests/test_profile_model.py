@@ -74,8 +74,14 @@ def test_round_trip_and_malformed_files() -> None:
         m.with_weights({"titles": 1.0})
     with pytest.raises(ValueError, match="at least 0"):
         m.with_weights({**m.weights, "genres": -1.0})
-    with pytest.raises((ValueError, KeyError, OSError)):
+    with pytest.raises(ValueError, match="not an .npz file"):
         ProfileModel.from_bytes(b"not a model")
+    broken = ProfileModel(
+        m.titles.__class__(m.titles.indptr, m.titles.indices, np.full_like(m.titles.weights, np.nan)),
+        m.title_floor, m.genres, m.genre_floor, m.genre_names, m.weights,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="finite"):
+        ProfileModel.from_bytes(broken.to_bytes())
 
 
 def test_title_rows_keep_what_fits_the_byte_budget() -> None:

@@ -215,8 +215,9 @@ def profile_model_scores(
     cfg: RankingConfig,
 ) -> np.ndarray | None:  # fmt: skip
     """The bundle's profile model for every row, for a user with no events of their own: what people who name
-    the same liked titles (each by its match's confidence) and genres chose, × ``cfg.profile_model_scale``. None
-    without a model, with events, without a profile, or at scale 0."""
+    the same liked titles (each by its match's confidence) and genres chose, × ``cfg.profile_model_scale``; an
+    item carrying a genre the profile refuses ("no horror") is never lifted by it. None without a model, with
+    events, without a profile, or at scale 0."""
     model, prof = encoder.profile_model, signals.profile
     if model is None or prof is None or len(signals.events) or cfg.profile_model_scale == 0:
         return None
@@ -228,6 +229,10 @@ def profile_model_scores(
     if not s.any():
         return None
     out = np.where(table >= 0, s[table.clip(min=0)], 0.0).astype(np.float32)
+    refused = {model.genre_names[k].lower() for k in model.genres_in(prof.negative)}
+    if refused:  # "no horror": what horror fans chose lifts no horror item (its avoid term still applies)
+        hit = np.fromiter((any(t.lower() in refused for t in tags) for tags in snap.tags), bool, len(snap.tags))
+        out = np.where(hit, np.minimum(out, 0.0), out)
     return out if cfg.profile_model_scale == 1.0 else out * np.float32(cfg.profile_model_scale)
 
 

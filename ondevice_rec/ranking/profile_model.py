@@ -138,8 +138,12 @@ class ProfileModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> ProfileModel:
         """Raises ValueError (or KeyError/OSError from numpy) on a malformed file; the caller words it."""
+        if not data.startswith(b"PK"):
+            raise ArgumentError("not an .npz file")
         a = np.load(io.BytesIO(data))
         nb = Neighbours.checked(a["indptr"], a["indices"], a["values"])
+        if not np.isfinite(nb.weights).all():
+            raise ArgumentError("title rows must be finite")
         meta = json.loads(a["meta"].tobytes().decode("utf-8"))
         genres = a["genres"].astype(np.float32)
         t_floor, g_floor = a["title_floor"].astype(np.float32), a["genre_floor"].astype(np.float32)
