@@ -222,18 +222,28 @@ def profile_model_scores(
     if model is None or prof is None or len(signals.events) or cfg.profile_model_scale == 0:
         return None
     table = _table_rows(snap, encoder, ids_of)
-    liked = [m for m in prof.mentions if m.liked]
-    at = snap.rows_of([m.iid for m in liked])
-    named = np.where(at >= 0, table[at.clip(min=0)], -1) if len(at) else np.zeros(0, np.int64)
-    s = model.scores(named, np.asarray([m.confidence for m in liked], np.float32), model.genres_in(prof.positive))
+    named, conf = _named_rows(snap, table, prof)
+    s = model.scores(named, conf, model.genres_in(prof.positive))
     if not s.any():
         return None
     out = np.where(table >= 0, s[table.clip(min=0)], 0.0).astype(np.float32)
-    refused = {model.genre_names[k].lower() for k in model.genres_in(prof.negative)}
+    refused = frozenset(model.genre_names[k] for k in model.genres_in(prof.negative))
     if refused:  # "no horror": what horror fans chose lifts no horror item (its avoid term still applies)
-        hit = np.fromiter((any(t.lower() in refused for t in tags) for tags in snap.tags), bool, len(snap.tags))
-        out = np.where(hit, np.minimum(out, 0.0), out)
+        out = np.where(_tagged(snap, refused), np.minimum(out, 0.0), out)
     return out if cfg.profile_model_scale == 1.0 else out * np.float32(cfg.profile_model_scale)
+
+
+def _named_rows(snap: CatalogSnapshot, table: np.ndarray, prof: Profile) -> tuple[np.ndarray, np.ndarray]:
+    """The bundle's item rows (-1: none) of the titles a profile names as liked, and each match's confidence."""
+    liked = [m for m in prof.mentions if m.liked]
+    at = snap.rows_of([m.iid for m in liked])
+    named = np.where(at >= 0, table[at.clip(min=0)], -1) if len(at) else np.zeros(0, np.int64)
+    return named, np.asarray([m.confidence for m in liked], np.float32)
+
+
+def _tagged(snap: CatalogSnapshot, wanted: frozenset[str]) -> np.ndarray:
+    """Per snapshot row, whether the item carries any of the ``wanted`` tags."""
+    return np.fromiter((not wanted.isdisjoint(t) for t in snap.tags), dtype=bool, count=len(snap.tags))
 
 
 def _table_rows(snap: CatalogSnapshot, encoder: Encoder, ids_of: Callable[[list[int]], list[str]]) -> np.ndarray:
@@ -267,8 +277,7 @@ def allowed_rows(snap: CatalogSnapshot, excluded: Sequence[int] | np.ndarray, fi
         only[keep[keep >= 0]] = True
         allowed &= only
     if filters.tags is not None:
-        wanted = filters.tags
-        allowed &= np.fromiter((not wanted.isdisjoint(t) for t in snap.tags), dtype=bool, count=n)
+        allowed &= _tagged(snap, filters.tags)
     return allowed
 
 
@@ -511,8 +520,7 @@ def _said(snap: CatalogSnapshot, signals: UserSignals, encoder: Encoder) -> Said
     table = snap.table_rows
     if model is None or prof is None or table is None:
         return None
-    at = snap.rows_of([m.iid for m in prof.mentions if m.liked])
-    titled = bool((table[at[at >= 0]] >= 0).any())  # as ProfileModel.scores reads a profile
+    titled = bool((_named_rows(snap, table, prof)[0] >= 0).any())  # as ProfileModel.scores reads a profile
     genres = model.genres_in(prof.positive)
 
     def said(history_rows: Sequence[int], row: int) -> tuple[np.ndarray, str, float]:
