@@ -168,20 +168,25 @@ def _progress(label: str) -> tuple[Any, Callable[[int, int], None]]:
 def _stage_progress(bar: Any) -> Callable[[str, float], None]:
     """The ``(message, fraction)`` callback of long commands (eval, export): moves the bar, and without a
     terminal (a background run with a log file, where the bar is invisible) logs what it says as timestamped
-    lines, at most every 30 s unless the stage changes (training runs take hours)."""
+    lines, at most every 30 s unless the stage changes (training runs take hours); a stage's last line is logged
+    before the next stage's first, so a fast stage still shows where it ended ("student epoch 40")."""
     task = bar.add_task("starting", total=1.0)
     tty = sys.stderr.isatty()
-    last_msg, last_at = "", 0.0
+    last_msg, last_at, held = "", 0.0, ""
 
     def on_progress(msg: str, f: float) -> None:
-        nonlocal last_msg, last_at
+        nonlocal last_msg, last_at, held
         bar.update(task, description=msg[:60], completed=f)
         if tty:
             return
         new_stage = msg.split(" ", 2)[:2] != last_msg.split(" ", 2)[:2]
         if msg != last_msg and (new_stage or time.time() - last_at > 30):
+            if new_stage and held:
+                typer.echo(f"{time.strftime('%H:%M:%S')} {held}", err=True)
             typer.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
-            last_msg, last_at = msg, time.time()
+            last_msg, last_at, held = msg, time.time(), ""
+        elif msg != last_msg:
+            held = msg
 
     return on_progress
 
@@ -816,11 +821,15 @@ def bundle_build_pii(
 
 @bundle_app.command("verify")
 def bundle_verify(path: Path | None = typer.Argument(None, help="Bundle directory (default: shipped).")) -> None:
-    """Check every file of a bundle against the sizes and sha256 in its manifest."""
-    from .bundle import default_bundle_path, verify_bundle
+    """Check every file of a bundle against the sizes and sha256 in its manifest, then open its encoder and run
+    one input through every part (what an app opening it would hit first)."""
+    from .backends.base import probe_encoder
+    from .bundle import default_bundle_path, load_bundle, verify_bundle
 
     manifest = verify_bundle(path)
-    typer.echo(f"ok: {path or default_bundle_path()} ({len(manifest.files)} files verified)")
+    ran = probe_encoder(load_bundle(path)) if manifest.kind in ("text-embedder", "two-tower") else []
+    opened = f"; opened and ran: {', '.join(ran)}" if ran else ""
+    typer.echo(f"ok: {path or default_bundle_path()} ({len(manifest.files)} files verified{opened})")
 
 
 @bundle_app.command("info")

@@ -321,3 +321,23 @@ def test_export_options_are_checked_before_any_work(tmp_path: Path, args: list[s
     r = odrec("export", "--dataset", "generic", "--data-dir", str(tmp_path), "--out", str(tmp_path / "b"), *args)
     assert r.returncode == 1 and message in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_a_logged_export_shows_where_each_fast_stage_ended(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a terminal the progress callback logs lines (at most every 30 s within a stage): a stage that
+    ends sooner still logs its last line before the next stage's first."""
+    from ondevice_rec.cli import _stage_progress
+
+    class Bar:
+        def add_task(self, *a: object, **k: object) -> int:
+            return 0
+
+        def update(self, *a: object, **k: object) -> None:
+            pass
+
+    log = _stage_progress(Bar())
+    for e in range(1, 41):
+        log(f"student epoch {e}", e / 40)
+    log("onnx export", 0.0)
+    lines = [ln.split(" ", 1)[1] for ln in capsys.readouterr().err.splitlines()]
+    assert lines == ["student epoch 1", "student epoch 40", "onnx export"]

@@ -167,3 +167,27 @@ def test_the_blend_tries_the_chosen_table_with_successors_added() -> None:
     assert (factor > 0) == (gain["mean"] > gain["se"] and report["chosen"] != alone)
     rebuilt = II.table_named(split, report["chosen_table"])  # what the ablation scripts rebuild from the report
     assert np.array_equal(rebuilt.indptr, table.indptr) and np.array_equal(rebuilt.weights, table.weights)
+
+
+@pytest.mark.parametrize(("n_items", "dtype", "entry_bytes"), [(300, np.uint16, 4), ((1 << 16) + 1, np.int32, 6)])
+def test_the_shipped_table_stores_narrow_indices_where_the_catalogue_allows_and_reads_back_unchanged(
+    n_items: int, dtype: type, entry_bytes: int
+) -> None:
+    """uint16 indices up to 65,536 items (4 bytes an entry with the float16 weights), int32 beyond; lossless."""
+    import io
+
+    from ondevice_rec.ranking.cooccurrence import Neighbours
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 4, n_items)
+    indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    indices = rng.integers(0, n_items, int(indptr[-1])).astype(np.int32)
+    indices[-1] = n_items - 1  # the widest index survives
+    weights = rng.random(int(indptr[-1])).astype(np.float16).astype(np.float32)
+    data = II.table_bytes(Neighbours(indptr, indices, weights))
+    stored = np.load(io.BytesIO(data))
+    assert stored["indices"].dtype == dtype and stored["weights"].dtype == np.float16
+    assert stored["indices"].nbytes + stored["weights"].nbytes == entry_bytes * len(indices)
+    back = Neighbours.from_bytes(data)
+    assert np.array_equal(back.indices, indices) and np.array_equal(back.weights, weights)
+    assert np.array_equal(back.indptr, indptr)

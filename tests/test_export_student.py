@@ -446,6 +446,27 @@ def test_a_bundle_with_a_bad_item_item_half_life_is_refused_at_load(tiny_bundle,
         open_encoder(load_bundle(tmp_path / "bad"))
 
 
+def test_bundle_verify_opens_every_part_so_a_re_signed_broken_bundle_fails_there(tiny_bundle, tmp_path: Path) -> None:
+    """Hashes alone pass a bundle whose files were replaced and re-signed; ``odrec bundle verify`` also opens
+    the encoder and runs one input through each part, failing in one line that names the part."""
+    from typer.testing import CliRunner
+
+    from ondevice_rec.bundle import write_bundle
+    from ondevice_rec.cli import app
+    from ondevice_rec.errors import BundleError
+
+    path, manifest, _ = tiny_bundle
+    assert manifest.two_tower is not None
+    ok = CliRunner().invoke(app, ["bundle", "verify", str(path)])
+    assert ok.exit_code == 0 and "opened and ran: text encoder, item tower, profile projection, user tower" in ok.stdout
+    files: dict[str, bytes | Path] = {n: path / n for n in manifest.files}
+    files[manifest.two_tower.user_tower["int8"]] = b"not an onnx model"
+    write_bundle(tmp_path / "resigned", replace(manifest, files={}), files)
+    assert verify_bundle(tmp_path / "resigned").kind == "two-tower"  # every hash matches
+    bad = CliRunner().invoke(app, ["bundle", "verify", str(tmp_path / "resigned")])
+    assert isinstance(bad.exception, BundleError) and "cannot load int8 user tower" in str(bad.exception)
+
+
 @pytest.mark.parametrize("field,value", [("cold_titles_item_item_scale", -1.0), ("cold_titles_popularity_weight", "2")])
 def test_a_bundle_with_bad_cold_start_settings_is_refused_at_load(tiny_bundle, tmp_path: Path, field, value) -> None:
     from ondevice_rec.backends import open_encoder

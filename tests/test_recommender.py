@@ -155,6 +155,16 @@ def test_reasons_name_the_liked_item_or_the_profile(rec_demo: Recommender) -> No
     assert rec_demo.recommend("q", k=1)[0].reason.startswith("Matches your interest in")
 
 
+def test_a_user_with_a_profile_and_no_events_is_never_told_about_their_activity(rec_demo: Recommender) -> None:
+    grant(rec_demo, "p")
+    rec_demo.set_profile("p", "I love gardening and growing vegetables")
+    recs = rec_demo.recommend("p", k=rec_demo.count_items(), diversity=0.0)
+    assert recs and not any("activity" in r.reason for r in recs)
+    fallback = [r for r in recs if r["explanation"]["signal"] == "activity"]
+    assert fallback and all(r.reason == "Suggested from your profile" for r in fallback)
+    assert fallback[0]["explanation"]["clause"]
+
+
 def test_empty_catalog_gives_empty_list(rec: Recommender) -> None:
     assert rec.recommend("alice", k=5) == []
 

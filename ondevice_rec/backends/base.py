@@ -114,6 +114,33 @@ def open_encoder(bundle: Bundle, *, threads: int | None = None, precision: str |
     raise BundleError(f"bundle {bundle.path}: unsupported kind {m.kind!r}")
 
 
+def probe_encoder(bundle: Bundle) -> list[str]:
+    """Open the encoder ``bundle`` describes and run one input through every part of it (a text, a profile
+    clause, an item, a user of that item and profile; the item-item table and the profile model on that item):
+    what a bundle whose hashes verify can still fail at when an app opens it. Returns the parts run; raises
+    :class:`BundleError` naming the part that failed (or that gave a non-finite output)."""
+    enc = open_encoder(bundle)
+    try:
+        ran = {"text encoder": enc.embed(["a probe text"])}
+        if enc.learned_user:
+            ids = getattr(enc, "row_of", {})
+            first = next(iter(ids), "")
+            item = enc.item_vectors([first], ["a probe item"])
+            prof = enc.profile_vectors(["I like a probe"])
+            ran.update({"item tower": item, "profile projection": prof})
+            ran["user tower"] = np.asarray(enc.user_vector(item, prof[0]))
+            if enc.item_item is not None:
+                ran["item-item table"] = enc.item_item.neighbours.scores([0])
+            if enc.profile_model is not None:
+                ran["profile model"] = enc.profile_model.scores(np.zeros(1, np.int64), np.ones(1), [0])
+        for part, out in ran.items():
+            if not np.all(np.isfinite(out)):
+                raise BundleError(f"bundle {bundle.path}: its {part} gives non-finite output")
+        return list(ran)
+    finally:
+        enc.close()
+
+
 def open_text_encoder(bundle: Bundle, *, threads: int | None = None, precision: str = "int8") -> Encoder:
     """The bundle's plain text encoder (``precision`` "fp32" needs a bundle built with ``--keep-fp32``)."""
     from .onnx_text import OnnxTextEncoder

@@ -223,11 +223,12 @@ def profile_model_scores(
         return None
     table = _table_rows(snap, encoder, ids_of)
     named, conf = _named_rows(snap, table, prof)
-    s = model.scores(named, conf, model.genres_in(prof.positive))
+    said = [m.said for m in prof.mentions]
+    s = model.scores(named, conf, model.genres_in(prof.positive, said))
     if not s.any():
         return None
     out = np.where(table >= 0, s[table.clip(min=0)], 0.0).astype(np.float32)
-    refused = frozenset(model.genre_names[k] for k in model.genres_in(prof.negative))
+    refused = frozenset(model.genre_names[k] for k in model.genres_in(prof.negative, said))
     if refused:  # "no horror": what horror fans chose lifts no horror item (its avoid term still applies)
         out = np.where(_tagged(snap, refused), np.minimum(out, 0.0), out)
     return out if cfg.profile_model_scale == 1.0 else out * np.float32(cfg.profile_model_scale)
@@ -521,7 +522,7 @@ def _said(snap: CatalogSnapshot, signals: UserSignals, encoder: Encoder) -> Said
     if model is None or prof is None or table is None:
         return None
     titled = bool((_named_rows(snap, table, prof)[0] >= 0).any())  # as ProfileModel.scores reads a profile
-    genres = model.genres_in(prof.positive)
+    genres = model.genres_in(prof.positive, [m.said for m in prof.mentions])
 
     def said(history_rows: Sequence[int], row: int) -> tuple[np.ndarray, str, float]:
         target = int(table[row])

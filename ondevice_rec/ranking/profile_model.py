@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,8 +41,49 @@ MIN_GENRE_USERS = 3  # a genre row needs at least this many users into it
 WEIGHT_KEYS = ("titles", "genres_with_titles", "genres")
 
 
+# Phrasings that name the same genre (English and French, accents folded, normalised as :func:`_norm` does):
+# a catalogue genre whose name is one of a group's phrases is named by any of them, each in its plural forms.
+GENRE_SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("sci fi", "science fiction", "scifi"),
+    ("children", "children s", "childrens", "kids", "family", "enfants", "jeunesse", "familial"),
+    ("animation", "animated", "cartoon", "anime", "dessin anime", "dessins animes"),
+    ("comedy", "comedic", "funny", "comedie", "comique"),
+    ("romance", "romantic", "rom com", "romcom", "romantique"),
+    ("drama", "dramatic", "drame", "dramatique"),
+    ("horror", "scary", "horreur", "epouvante"),
+    ("film noir", "noir"),
+    ("crime", "gangster", "heist", "policier", "polar"),
+    ("mystery", "whodunit", "detective", "mystere"),
+    ("thriller", "suspense"),
+    ("documentary", "documentaire"),
+    ("adventure", "aventure"),
+    ("fantasy", "fantastique"),
+    ("war", "guerre"),
+    ("western", "cowboy"),
+    ("musical", "comedie musicale"),
+)
+
+
 def _norm(text: str) -> str:
-    return " " + re.sub(r"[^0-9a-z]+", " ", text.lower()).strip() + " "
+    """Lower case, accents folded, every run of other characters one space; padded with spaces."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " " + re.sub(r"[^0-9a-z]+", " ", bare.lower()).strip() + " "
+
+
+def _forms(phrase: str) -> list[str]:
+    """``phrase`` (normalised, unpadded) and its plurals, each padded: "comedy" → comedy, comedys, comedyes,
+    comedies; French plurals in -x too."""
+    out = [phrase, phrase + "s", phrase + "es", phrase + "x"]
+    if phrase.endswith("y"):
+        out.append(phrase[:-1] + "ies")
+    return [f" {f} " for f in out]
+
+
+def _genre_forms(name: str) -> list[str]:
+    """Every padded form that names genre ``name``: its own and its synonyms' (:data:`GENRE_SYNONYMS`)."""
+    own = _norm(name).strip()
+    phrases = [own] + [p for group in GENRE_SYNONYMS if own in group for p in group if p != own]
+    return [f for p in phrases for f in _forms(p)] if own else []
 
 
 @dataclass(frozen=True)
@@ -61,22 +103,23 @@ class ProfileModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "_patterns", [(k, _norm(g)) for k, g in enumerate(self.genre_names) if _norm(g).strip()]
+            self, "_patterns", [(k, f) for k, g in enumerate(self.genre_names) if (f := _genre_forms(g))]
         )
 
     @property
     def n_items(self) -> int:
         return self.titles.n_items
 
-    def genres_in(self, clauses: Sequence[str]) -> list[int]:
-        """Genre rows named in ``clauses`` (whole words, any case and punctuation, a plural 's' allowed): "I'm
-        into film noir and crime" names Film-Noir and Crime."""
+    def genres_in(self, clauses: Sequence[str], said: Sequence[str] = ()) -> list[int]:
+        """Genre rows named in ``clauses`` (whole words, any case, accents and punctuation, plurals, the
+        synonyms of :data:`GENRE_SYNONYMS`): "I'm into film noir and crime comedies" names Film-Noir, Crime and
+        Comedy. ``said``: the titles the profile names as written, left out first ("I loved Star Wars" names no
+        War)."""
         text = "".join(_norm(c) for c in clauses)
-        found = []
-        for k, g in self._patterns:  # type: ignore[attr-defined]
-            if g in text or g[:-1] + "s " in text:
-                found.append(k)
-        return found
+        for title in said:
+            if _norm(title).strip():
+                text = text.replace(_norm(title), " ")
+        return [k for k, forms in self._patterns if any(f in text for f in forms)]  # type: ignore[attr-defined]
 
     def scores(self, title_rows: np.ndarray, title_weights: np.ndarray, genres: Sequence[int]) -> np.ndarray:
         """(n_items,) float32: the weighted sums for the named titles (table rows, -1 = not in the table; each

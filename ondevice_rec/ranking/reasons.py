@@ -242,6 +242,8 @@ def _explain_one(
         top_tag = max(shared, key=lambda t: float(view.tag_weight[view.tag_id[t]]))
         w = round(float(view.tag_weight[view.tag_id[top_tag]]), 4)
         return Why("tags", contributing(), tag=top_tag, weight=w, contributions=contrib)
+    if not view.rows:  # no events yet: the profile is all there is to be close to
+        return Why("activity", clause=clause, similarity=round(clause_sim, 4), contributions=contrib)
     return Why("activity", contributing(), contributions=contrib)
 
 
@@ -278,9 +280,12 @@ def render(why: Why, names: Mapping[int, tuple[str, str]]) -> tuple[str, dict[st
             info["context"] = list(why.context)
         if items:
             info["items"] = items
-    else:
+    elif items:
         sentence = "Close to your recent activity"
         info.update(signal="activity", items=items)
+    else:  # nothing done yet: never claim "activity"
+        sentence = "Suggested from your profile" if why.clause else "Suggested for you"
+        info.update(signal="activity", items=items, clause=why.clause, similarity=why.similarity)
     info["decided_by"] = TERM_OF_SIGNAL.get(str(info["signal"]), "similarity")
     info["contributions"] = dict(why.contributions)
     return sentence, info
