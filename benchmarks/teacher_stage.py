@@ -4,6 +4,8 @@ steps, the held-out check): what a losing teacher costs an export, measured with
 
 python benchmarks/teacher_stage.py ml-latest-small ../shared/data/ml-latest-small --split-order llamarec \\
     --out benchmarks/results/teacher-probe-ml-latest-small
+
+``--teacher PATH`` checks another causal LM (a GGUF file or a Hugging Face directory) in the same stage.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> None:
     ap.add_argument("data_dir")
     ap.add_argument("--split-order", default="stable")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--teacher", default=None, help="a GGUF file or HF directory (default: the bundled SmolLM2)")
     args = ap.parse_args()
     split = leave_one_out(load_dataset(args.dataset, args.data_dir), core=5, order=args.split_order)
     phase, peaks = ["start"], {}
@@ -52,12 +55,13 @@ def main() -> None:
     cache = Path(tempfile.mkdtemp(prefix="odrec-teacher-"))
     t0 = time.perf_counter()
     try:
-        _, info = teacher_stage(split, SimpleNamespace(teacher=None), TeacherConfig(), cache, log, fresh=True)
+        _, info = teacher_stage(split, SimpleNamespace(teacher=args.teacher), TeacherConfig(), cache, log, fresh=True)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     report = {
         "dataset": args.dataset,
         "split_order": args.split_order,
+        "teacher": args.teacher or "default (SmolLM2-135M-Instruct)",
         "seconds": round(time.perf_counter() - t0, 1),
         "peak_rss_mb_by_phase": {k: round(v, 1) for k, v in peaks.items()},
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

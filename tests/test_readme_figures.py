@@ -1740,6 +1740,39 @@ FIGURES += [
 ]
 
 
+CSH_K, CSH_S = "cold-shift/ml-100k.json", "cold-shift/ml-latest-small.json"
+FIGURES += [
+    (
+        "ML-100K {:.0f} of {:.0f} users' test item shares the validation item's timestamp, the other {:.0f} come back",
+        [key(CSH_K, "tied"), key(CSH_K, "users"), lambda: [key(CSH_K, "users")()[0] - key(CSH_K, "tied")()[0]]],
+        "FMT",
+    ),
+    (
+        "gains on those {:.0f} users' validation item ({:.4f} → {:.4f} NDCG@10) and not on their test item ({:.4f} → "
+        "{:.4f}); over all users validation {:.4f} → {:.4f}, test {:.4f} → {:.4f}.",
+        [lambda: [key(CSH_K, "users")()[0] - key(CSH_K, "tied")()[0]]]
+        + [
+            key(CSH_K, f"{g} | {m} | {st}")
+            for g in ("later", "all")
+            for st in ("valid", "test")
+            for m in ("popularity", "popularity + genre rows x0.03")
+        ],
+        "FMT",
+    ),
+    (
+        "(LlamaRec's protocol, {:.0f} of {:.0f} tied) validation and test part less: {:.4f} → {:.4f} and {:.4f} → "
+        "{:.4f}.",
+        [key(CSH_S, "tied"), key(CSH_S, "users")]
+        + [
+            key(CSH_S, f"all | {m} | {st}")
+            for st in ("valid", "test")
+            for m in ("popularity", "popularity + genre rows x0.03")
+        ],
+        "FMT",
+    ),
+]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)
