@@ -143,7 +143,7 @@ def test_validate_stage_reports_against_its_gates(staged) -> None:
 def test_blend_stage_ships_the_neighbours_only_when_they_help(staged) -> None:
     _, data, _, _, towers = staged
     before = dict(towers.files)
-    report = P.blend_stage(data.split, towers, None, _log)
+    report = P.blend_stage(data.split, towers, P.item_item_tables_stage(data.split, _log), None, _log)
     assert report["used"] == ("item_item.npz" in towers.files)
     assert report["used"] == (towers.spec.item_item == "item_item.npz")
     assert set(before) <= set(towers.files)

@@ -42,6 +42,7 @@ from ..datasets import Split, cold_item_split, leave_one_out, load_dataset, prof
 from ..errors import ExportError
 from ..eval.metrics import ndcg_of, paired_upper_bound
 from ..eval.protocols import full_protocol_eval, top_k_agreement
+from ..ranking.cooccurrence import Neighbours
 from ._deps import require
 from .cold_start import choose_cold_start
 from .distributed import RayConfig, RayRunner, embed_local, embed_on_ray
@@ -61,9 +62,10 @@ from .validate import Gate, ValidationReport, compare_outputs, validate
 Log = Callable[[str, float], None]
 _T = TypeVar("_T")
 
-# share of the time budget kept for the stages after the students (the ensemble's own validation, item-item
-# tables, cold start, ONNX, validation): 229 s + the ensemble check on Amazon Sports (18,227 items), 44 s on
-# ml-latest-small; 15 % of the default 30 minutes is 270 s
+# share of the time budget kept for the stages after the students (the ensemble's own validation, ONNX,
+# validation, the item-item choice, cold start; the item-item tables are built before the students): on Amazon
+# Sports (18,227 items) 50 + 8 + ~90 + ~80 s unloaded, 44 s in all on ml-latest-small; 15 % of the default 30
+# minutes is 270 s
 BUDGET_RESERVE = 0.15
 
 
@@ -804,12 +806,20 @@ def validate_stage(
     )
 
 
-def blend_stage(split: Split, towers: Towers, vusers: np.ndarray | None, log: Log) -> dict[str, Any]:
-    """Item neighbours (co-occurrence or EASE, then with what follows each item added) blended in with the table,
-    recency half-life and weight chosen on validation (``item_item.choose_blend``); shipped (``towers`` updated)
-    only when that weight is above 0. Returns the report."""
+def item_item_tables_stage(split: Split, log: Log) -> dict[str, Neighbours]:
+    """The candidate neighbour tables (``item_item.candidate_tables``: co-occurrence and EASE). They depend on the
+    training data alone, so they are built before the students: the time budget then knows what they cost (EASE's
+    inverses are the slowest step after training on a large catalogue: 3 × ~50 s on Amazon Sports' 18,227 items)."""
     log("item-item neighbours", 0.0)
-    tables = candidate_tables(split, log)
+    return candidate_tables(split, log)
+
+
+def blend_stage(
+    split: Split, towers: Towers, tables: dict[str, Neighbours], vusers: np.ndarray | None, log: Log
+) -> dict[str, Any]:
+    """The candidate ``tables`` (:func:`item_item_tables_stage`; then with what follows each item added) blended
+    in with the table, recency half-life and weight chosen on validation (``item_item.choose_blend``); shipped
+    (``towers`` updated) only when that weight is above 0. Returns the report."""
     default = towers.encoders[towers.spec.default_precision]
     table, half_life, weight, report = choose_blend(
         lambda hs: default.history_vectors(towers.item_vecs, hs), towers.item_vecs, split, tables, vusers, log
@@ -932,6 +942,7 @@ def _run_export(
     if cfg.use_teacher and cfg.student.distill_weight > 0:
         taught = stages.run("teacher", lambda: teach_stage(cfg, data.split, cache, resume, runner, log, emb, ckpt))
     ckpt.teacher = str(taught.info.get("teacher_key"))
+    tables = stages.run("item_item_tables", lambda: item_item_tables_stage(data.split, log)) if cfg.item_item else {}
     deadline = stages.deadline(cfg.time_budget_s)
     trained = stages.run("student_training", lambda: train_stage(cfg, data.split, emb, taught, log, ckpt, deadline))
     if trained.shipped is not None:  # the towers, validation and manifest describe the student as shipped
@@ -945,7 +956,7 @@ def _run_export(
         report.require()
         extra: dict[str, Any] = {"item_item": {"used": False}, "llm_ranker": None}
         if cfg.item_item:
-            extra["item_item"] = stages.run("item_item", lambda: blend_stage(data.split, towers, vusers, log))
+            extra["item_item"] = stages.run("item_item", lambda: blend_stage(data.split, towers, tables, vusers, log))
         extra["cold_start"] = stages.run("cold_start", lambda: cold_weight_stage(data.split, towers, cfg.seed, log))
         if "gguf" in cfg.formats:
             extra["llm_ranker"] = gguf_stage(cfg, data.split, taught, towers, work, stages, log)
