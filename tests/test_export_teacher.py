@@ -153,6 +153,31 @@ def test_fine_tuning_runs_each_history_once_for_the_same_gradient(tiny_teacher: 
     assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(whole, shared))
 
 
+def test_a_model_that_keeps_no_cache_in_training_scores_whole_prompts(tiny_teacher: Path) -> None:
+    """Gemma 3 returns no key/value cache in training mode: the shared-prefix scoring then runs the whole
+    prompts instead of failing (the same margins)."""
+    import torch
+
+    from ondevice_rec.export.teacher.model import yes_no_logits, yes_no_prefixed
+
+    model, tok, _ = load_teacher(str(tiny_teacher))
+    model.eval()
+    prefix = ranker_prefix(["Toy Story (1995)", "Heat (1995)"])
+    suffixes = [ranker_suffix(t) for t in ("Her (2013)", "Fargo (1996)")]
+    forward = model.forward
+
+    def no_cache(*args: object, **kwargs: object) -> object:
+        out = forward(*args, **kwargs)
+        out.past_key_values = None
+        return out
+
+    model.forward = no_cache  # type: ignore[method-assign]
+    with torch.no_grad():
+        got = yes_no_prefixed(model, tok, prefix, suffixes)
+        want = yes_no_logits(model, tok, [prefix + x for x in suffixes])
+    assert torch.allclose(got, want)
+
+
 def test_lora_fine_tuning_folds_the_adapters_into_a_plain_model(tiny_teacher: Path, tmp_path: Path) -> None:
     import torch
 

@@ -198,4 +198,3 @@ def _grid_ranks(base: np.ndarray, terms: np.ndarray, coef: np.ndarray, target: i
         return np.full(len(c), float(above.sum()))
     margin = db[open_] + c @ dt[:, open_]  # (grid, open candidates)
     return above.sum() + (margin > 0).sum(axis=1) + (margin == 0).sum(axis=1) / 2.0
-

@@ -105,6 +105,8 @@ def yes_no_prefixed(model: Any, tok: Any, prefix: str, suffixes: Sequence[str]) 
         cache = model(input_ids=pre, use_cache=True, logits_to_keep=1).past_key_values
     except TypeError:
         cache = model(input_ids=pre, use_cache=True).past_key_values
+    if not hasattr(cache, "batch_repeat_interleave"):  # no reusable cache from this model: whole prompts
+        return yes_no_logits(model, tok, [prefix + x for x in suffixes])
     n, width, p = len(ids), max(len(i) for i in ids), pre.shape[1]
     inp = torch.full((n, width), int(tok.pad_token_id), dtype=torch.long)
     mask = torch.zeros((n, p + width), dtype=torch.long)
