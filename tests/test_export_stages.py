@@ -98,6 +98,9 @@ def test_a_budget_cut_is_the_run_s_not_the_student_s(staged, tmp_path: Path) -> 
     _, info = train_student(data.split, emb.items, one, profiles=emb.profiles, checkpoint=path,
                             deadline=time.monotonic())  # fmt: skip
     assert info["stopped_by"] == "time budget" and not checkpoint_finished(path)
+    cold = info.get("cold_stage")
+    if cold is not None and cold["log"]:  # the cold-start stage past the deadline: the epoch under way, then stop
+        assert len(cold["log"]) == 1 and cold["log"][-1]["stopped_by"] == "time budget"
     saved = _Checkpoint(torch, path).load()
     assert saved is not None and saved["epoch"] == 2 and not saved["stopped"] and saved["seconds"] > 0
     _, info = train_student(data.split, emb.items, one, profiles=emb.profiles, checkpoint=path)

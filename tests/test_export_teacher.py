@@ -40,7 +40,7 @@ def test_the_shared_prefix_runs_once_and_scores_as_whole_prompts(tiny_teacher: P
     with torch.no_grad():
         whole = yes_no_logits(model, tok, [prefix + x for x in suffixes]).numpy()
     calls: list[int] = []
-    hook = model.register_forward_pre_hook(lambda mod, args: calls.append(1))
+    hook = model.get_decoder().register_forward_pre_hook(lambda mod, args: calls.append(1))
     try:
         got = TorchYesNo(model, tok).score(prefix, suffixes)
     finally:
@@ -144,7 +144,7 @@ def test_fine_tuning_runs_each_history_once_for_the_same_gradient(tiny_teacher: 
     # whole prompts one at a time (no padding, so positions match the prefixed form exactly)
     whole = grads(lambda: torch.cat([yes_no_logits(model, tok, [prefix + x]) for x in suffixes]))
     calls: list[int] = []
-    hook = model.register_forward_pre_hook(lambda mod, args: calls.append(1))
+    hook = model.get_decoder().register_forward_pre_hook(lambda mod, args: calls.append(1))
     try:
         shared = grads(lambda: yes_no_prefixed(model, tok, prefix, suffixes))
     finally:

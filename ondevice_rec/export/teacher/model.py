@@ -115,9 +115,27 @@ def yes_no_prefixed(model: Any, tok: Any, prefix: str, suffixes: Sequence[str]) 
         inp[r, : len(i)] = torch.as_tensor(i)
         mask[r, p : p + len(i)] = 1
     cache.batch_repeat_interleave(n)
-    out = model(input_ids=inp.to(model.device), attention_mask=mask.to(model.device), past_key_values=cache).logits
-    last = out[torch.arange(n), torch.as_tensor([len(i) - 1 for i in ids])]
-    return last[:, yes] - last[:, no]
+    at = (torch.arange(n), torch.as_tensor([len(i) - 1 for i in ids]))
+    feed = {"input_ids": inp.to(model.device), "attention_mask": mask.to(model.device), "past_key_values": cache}
+    decoder, head = getattr(model, "get_decoder", lambda: None)(), model.get_output_embeddings()
+    if decoder is None or head is None or not isinstance(getattr(head, "weight", None), torch.Tensor):
+        last = model(**feed).logits[at]
+        return last[:, yes] - last[:, no]
+    return _answer_margin(model, head, decoder(**feed).last_hidden_state[at], yes, no)
+
+
+def _answer_margin(model: Any, head: Any, hidden: Any, yes: int, no: int) -> Any:
+    """logit(Yes) − logit(No) from final hidden states: the LM head's two rows only (its whole vocabulary at every
+    suffix token is most of a large-vocabulary teacher's cost: Gemma 3 has 262,144 tokens), then the model's final
+    logit soft-cap where it has one, as its forward applies it."""
+    torch = require("torch")
+    logits = hidden @ head.weight[[yes, no]].T
+    if getattr(head, "bias", None) is not None:
+        logits = logits + head.bias[[yes, no]]
+    cap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits[:, 0] - logits[:, 1]
 
 
 def _freeze_bottom(model: Any, share: float) -> int:
