@@ -1773,6 +1773,80 @@ FIGURES += [
 ]
 
 
+BSZ, TGM = "bundle-size-amazon-sports/", "teacher-gemma-ml-100k/teacher-stage.json"
+
+
+def bundle_mb(rel: str, *names: str) -> Callable[[], list[float]]:
+    """A bundle's size in MB (10^6 bytes) from a manifest: the named files, or all of them."""
+
+    def get() -> list[float]:
+        files = _load(rel)["files"]
+        return [sum(f["size"] for n, f in files.items() if not names or n in names) / 1e6]
+
+    return get
+
+
+FIGURES += [
+    (
+        "{:.1f} MB\ninstead of {:.1f} MB, so the Sports bundle is {:.1f} MB with the profile model's {:.1f} MB of "
+        "genre rows",
+        [
+            bundle_mb(BSZ + "manifest.json", "item_item.npz"),
+            bundle_mb("budget-amazon-sports/manifest.json", "item_item.npz"),
+            bundle_mb(BSZ + "manifest.json"),
+            bundle_mb(BSZ + "manifest.json", "profile_model.npz"),
+        ],
+        "FMT",
+    ),
+    (
+        "({:.1f} MB before,\nwithout them;",
+        [bundle_mb("budget-amazon-sports/manifest.json")],
+        "FMT",
+    ),
+    (
+        "On the same 6,000 test users it scores {:.4f} [{:.4f}, {:.4f}] (ItemKNN\n{:.4f}).",
+        [
+            ndcg(BSZ + "results.json", "warm", "full", "bundle:sports-budget"),
+            mean(BSZ + "results.json", "warm", "full", "itemknn"),
+        ],
+        "FMT",
+    ),
+    (
+        "That export took {:.0f}:{:05.2f} (m:ss) with a maximum RSS of {:.0f} kB",
+        [
+            log_line(BSZ + "export-log.txt", "Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+            log_line(BSZ + "export-log.txt", "Maximum resident set size (kbytes):"),
+        ],
+        "FMT",
+    ),
+    (
+        "(its text embeddings took {:.1f} s against {:.1f} s above)",
+        [
+            key(BSZ + "manifest.json", "stage_seconds", "text_embeddings"),
+            key("budget-amazon-sports/manifest.json", "stage_seconds", "text_embeddings"),
+        ],
+        "FMT",
+    ),
+    (
+        "after 25 LoRA steps: teacher {:.3f} vs retriever {:.4f} NDCG@10 on {:.0f} held-out candidate sets, "
+        "random order {:.4f}",
+        [key(TGM, "probe", k) for k in ("teacher_ndcg10", "retriever_ndcg10", "users", "random_ndcg10")],
+        "FMT",
+    ),
+    (
+        "The stage took {:.1f} s, {:.1f} s of it the probe, peaking at {:.1f} MB",
+        [key(TGM, "seconds"), key(TGM, "probe", "seconds"), key(TGM, "max_rss_mb")],
+        "FMT",
+    ),
+]
+
+
+def test_the_gemma_package_holds_the_pretrained_model_not_the_instruction_tuned_one() -> None:
+    facts = _load("teacher-gemma-ml-100k/gemma-facts.json")
+    assert facts["upstream_base_model"] == "google/gemma-3-270m" and not facts["has_chat_template"]
+    assert not facts["instruction_tuned"]
+
+
 @pytest.mark.parametrize("template, getters, fmt", FIGURES, ids=[f[0][:40] for f in FIGURES])
 def test_readme_quotes_the_results_files(template: str, getters: list[Callable[[], list[float]]], fmt: str) -> None:
     quote = _render(template, getters, fmt)

@@ -726,7 +726,8 @@ def _train_cold_stage(
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=1e-4)
     users = [u for u in range(split.n_users) if len(split.train[u])]
     best = student_cold_ndcg(model, split, text_t.numpy(), prof_t.numpy(), cfg, users=valid_sample)
-    start, best_state, bad, log = best, None, 0, []
+    start, best_state, bad = best, None, 0
+    log: list[dict[str, Any]] = []
     try:
         for epoch in range(cfg.cold_stage_epochs):
             model.train()
